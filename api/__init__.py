@@ -1,0 +1,1 @@
+"""api: FastAPI routers, authentication and the application factory."""

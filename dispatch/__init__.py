@@ -1,0 +1,1 @@
+"""dispatch: incidents and rapid-response teams (see the operations-center issue)."""

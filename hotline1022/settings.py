@@ -1,0 +1,65 @@
+"""Settings from the environment (``HOTLINE_*``) and the generated secrets file.
+
+The AMI secret and the agents' SIP passwords are generated when Asterisk is provisioned and
+kept in ``<state_dir>/secrets.json`` (outside git). An explicit ``HOTLINE_AMI_SECRET`` wins.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    state_dir: Path = Path("var")
+    database_url: str = ""
+
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "hotline"
+    ami_secret: str = ""
+    ami_action_timeout_s: float = 5.0
+    ami_heartbeat_interval_s: float = 5.0
+
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8022
+
+    sip_port: int = 5060
+    agent_count: int = 20
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.state_dir / "secrets.json"
+
+    @cached_property
+    def secrets(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.secrets_path.read_text())
+        except FileNotFoundError:
+            return {}
+        return data
+
+    @property
+    def effective_ami_secret(self) -> str:
+        return self.ami_secret or str(self.secrets.get("ami_secret", ""))
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.state_dir / 'hotline1022.db').resolve()}"
+
+
+def get_settings() -> Settings:
+    return Settings()

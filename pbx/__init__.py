@@ -1,0 +1,1 @@
+"""pbx: the only code that speaks AMI and AGI to Asterisk."""

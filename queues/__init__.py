@@ -1,0 +1,1 @@
+"""queues: categories to queues, agents in queues, live queue state and call records."""

@@ -1,0 +1,63 @@
+"""The small interfaces the queues domain and the API see of the PBX and of each other.
+
+Unit tests pass fakes of these; the service passes the real AMI-backed objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "AgentControl",
+    "AgentNotFound",
+    "LiveQueueView",
+    "PbxUnavailable",
+    "QueuePbx",
+    "QueueView",
+]
+
+
+class PbxUnavailable(Exception):
+    """Asterisk could not be reached or did not answer in time; nothing was changed."""
+
+
+class AgentNotFound(LookupError):
+    """No agent with that id."""
+
+
+class QueuePbx(Protocol):
+    """What the queues domain asks of Asterisk's app_queue."""
+
+    async def queue_add(
+        self, queue: str, interface: str, member_name: str, penalty: int = 0
+    ) -> None: ...
+
+    async def queue_remove(self, queue: str, interface: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """Live state of one queue, as a supervisor reads it."""
+
+    name: str
+    category: str
+    waiting: int
+    longest_wait_s: float
+    logged_in_agents: list[str] = field(default_factory=list)
+
+
+class LiveQueueView(Protocol):
+    def snapshot(self) -> list[QueueView]: ...
+
+
+class AgentControl(Protocol):
+    """Logs an agent's endpoint in and out of the queues.
+
+    Raises ``AgentNotFound`` for an unknown id and ``PbxUnavailable`` when Asterisk does not
+    answer (the agent's stored state is then left unchanged).
+    """
+
+    async def login(self, agent_id: int) -> None: ...
+
+    async def logout(self, agent_id: int) -> None: ...
