@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     api_port: int = 8022
 
     sip_port: int = 5060
+    rtp_start: int = 20000
+    rtp_end: int = 20999
     agent_count: int = 20
 
     @property

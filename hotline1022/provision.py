@@ -1,0 +1,57 @@
+"""Bring an Asterisk instance to the state the service expects: secrets, prompts, config.
+
+Shared by ``hotline1022 asterisk start`` (``make asterisk``) and the test fixtures, so the
+tests run the same provisioning a newcomer's ``make run`` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hotline1022.asterisk import (
+    AGENT_ENDPOINT_FORMAT,
+    Asterisk,
+    AsteriskConfig,
+    ensure_secrets,
+)
+from hotline1022.settings import Settings
+from ivr import prompts
+
+__all__ = ["provision"]
+
+RECORDED_PROMPTS = Path(__file__).resolve().parent.parent / "ivr" / "recorded"
+
+
+def provision(settings: Settings, instance: str = "main", *, start: bool = True) -> Asterisk:
+    """Locate (or build) Asterisk, render this instance's config, optionally (re)start it."""
+    data = ensure_secrets(settings.state_dir, settings.agent_count)
+    prompt_dir = settings.state_dir / "prompts"
+    prompts.generate(prompt_dir, RECORDED_PROMPTS)
+    ast = Asterisk.locate(instance)
+    agents = [
+        {
+            "endpoint": AGENT_ENDPOINT_FORMAT.format(i),
+            "password": data["agents"][AGENT_ENDPOINT_FORMAT.format(i)],
+            "name": f"Agent {i:02d}",
+        }
+        for i in range(1, settings.agent_count + 1)
+    ]
+    phones = [{"endpoint": ep, "password": pw} for ep, pw in sorted(data["phones"].items())]
+    ast.render(
+        AsteriskConfig(
+            ami_port=settings.ami_port,
+            ami_username=settings.ami_username,
+            ami_secret=settings.effective_ami_secret or data["ami_secret"],
+            sip_port=settings.sip_port,
+            agi_host=settings.agi_host,
+            agi_port=settings.agi_port,
+            agents=agents,
+            phones=phones,
+            prompts_src=prompt_dir,
+            rtp_start=settings.rtp_start,
+            rtp_end=settings.rtp_end,
+        )
+    )
+    if start:
+        ast.start()
+    return ast

@@ -1,0 +1,321 @@
+"""SIPp as citizens and agents: scenario files and the processes that play them.
+
+Citizens dial 1022 from the simulated telephone network (unauthenticated, from loopback) and
+press keys as RFC 4733 events replayed from the pcaps Debian's ``sip-tester`` ships. Agents
+register with their generated credentials, then answer whatever app_queue sends them, talk
+for a while and hang up.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+__all__ = ["SippAgent", "SippError", "citizen_scenario", "dtmf_pcap", "run_citizens"]
+
+PCAP_DIR = Path("/usr/share/sip-tester")
+DTMF_NAMES = {"*": "star", "#": "pound"}
+# Each RFC 4733 pcap holds one key's events over ~200 ms; wait that long before the next key.
+DTMF_PCAP_MS = 250
+
+
+class SippError(RuntimeError):
+    """SIPp is missing, or a scenario failed."""
+
+
+def sipp_binary() -> str:
+    path = shutil.which("sipp")
+    if path is None:
+        raise SippError("sipp is not installed (apt-get install sip-tester)")
+    return path
+
+
+def dtmf_pcap(key: str) -> Path:
+    path = PCAP_DIR / f"dtmf_2833_{DTMF_NAMES.get(key, key)}.pcap"
+    if not path.exists():
+        raise SippError(f"no RFC 4733 pcap for key {key!r} at {path}")
+    return path
+
+
+SDP_OFFER = """v=0
+o=citizen 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=sendrecv
+"""
+
+
+def citizen_scenario(
+    keys: str = "",
+    *,
+    first_key_after_ms: int = 1500,
+    between_keys_ms: int = 1000,
+    hangup_after_ms: int | None = None,
+    caller_name: str = "Nguyễn Văn An",
+    wait_for_bye_ms: int = 300_000,
+) -> str:
+    """A citizen who dials 1022, presses ``keys`` and then either waits for the hotline to
+    hang up (the agent ended the call) or hangs up after ``hangup_after_ms``."""
+    actions: list[str] = [f'<pause milliseconds="{first_key_after_ms}"/>']
+    for i, key in enumerate(keys):
+        if i:
+            actions.append(f'<pause milliseconds="{between_keys_ms}"/>')
+        actions.append(
+            f'<nop><action><exec play_pcap_audio="{dtmf_pcap(key)}"/></action></nop>'
+        )
+        actions.append(f'<pause milliseconds="{DTMF_PCAP_MS}"/>')
+    if hangup_after_ms is None:
+        ending = f"""
+  <recv request="BYE" timeout="{wait_for_bye_ms}"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+"""
+    else:
+        ending = f"""
+  <pause milliseconds="{hangup_after_ms}"/>
+  <send retrans="500"><![CDATA[
+BYE sip:1022@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]
+To: <sip:1022@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" timeout="10000"/>
+"""
+    body = "\n  ".join(actions)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="citizen dials 1022">
+  <send retrans="500"><![CDATA[
+INVITE sip:1022@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]
+To: <sip:1022@[remote_ip]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:[field0]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{SDP_OFFER}
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+ACK sip:1022@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]
+To: <sip:1022@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  {body}
+  {ending}
+</scenario>
+"""
+
+
+def register_scenario(user: str, password: str, expires: int = 3600) -> str:
+    def register(cseq: int, auth: str) -> str:
+        return f"""<send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[remote_ip]>;tag=[call_number]
+To: <sip:{user}@[remote_ip]>
+Call-ID: [call_id]
+CSeq: {cseq} REGISTER
+Contact: <sip:{user}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Expires: {expires}
+{auth}Content-Length: 0
+
+]]></send>"""
+
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="register {user}">
+  {register(1, "")}
+  <recv response="401" auth="true"/>
+  {register(2, f"[authentication username={user} password={password}]" + chr(10))}
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def agent_scenario(talk_ms: int) -> str:
+    """An agent's softphone: answer app_queue's call at once, talk, hang up."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="agent answers">
+  <recv request="INVITE" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=agent 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=sendrecv
+
+]]></send>
+  <recv request="ACK" crlf="true"/>
+  <pause milliseconds="{talk_ms}"/>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[local_ip]:[local_port]>;tag=[call_number]
+To: [$caller]
+[last_Call-ID:]
+CSeq: 2 BYE
+Contact: <sip:[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" timeout="10000"/>
+</scenario>
+"""
+
+
+def _base_args(local_port: int, media_port: int, server_port: int) -> list[str]:
+    return [
+        sipp_binary(), f"127.0.0.1:{server_port}",
+        "-i", "127.0.0.1", "-p", str(local_port), "-mi", "127.0.0.1", "-mp", str(media_port),
+        "-nostdin", "-nd", "-aa",
+    ]
+
+
+@dataclass
+class SippAgent:
+    """One agent's softphone played by SIPp: register, then answer calls until stopped."""
+
+    endpoint: str
+    password: str
+    server_port: int
+    local_port: int
+    media_port: int
+    talk_ms: int = 2000
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-agent-")))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def register(self, timeout: float = 10) -> None:
+        scen = self.workdir / "register.xml"
+        scen.write_text(register_scenario(self.endpoint, self.password))
+        args = [*_base_args(self.local_port, self.media_port, self.server_port),
+                "-sf", str(scen), "-m", "1", "-timeout", f"{int(timeout)}s",
+                "-timeout_error"]
+        proc = subprocess.run(args, capture_output=True, timeout=timeout + 5,
+                              cwd=self.workdir, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise SippError(
+                f"{self.endpoint} could not register (sipp exit {proc.returncode}): "
+                f"{proc.stderr.decode(errors='replace')[-800:]}"
+            )
+
+    def start(self) -> None:
+        """Register, then answer in the background."""
+        self.register()
+        scen = self.workdir / "agent.xml"
+        scen.write_text(agent_scenario(self.talk_ms))
+        args = [*_base_args(self.local_port, self.media_port, self.server_port),
+                "-sf", str(scen), "-trace_err", "-max_recv_loops", "1000"]
+        self.proc = subprocess.Popen(args, cwd=self.workdir, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.1)
+        if self.proc.poll() is not None:
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            raise SippError(f"agent {self.endpoint} SIPp exited at once: {err[-800:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr:
+            self.proc.stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def run_citizens(
+    scenario: str,
+    numbers: list[str],
+    *,
+    server_port: int,
+    local_port: int,
+    media_port: int,
+    rate: float = 1.0,
+    max_concurrent: int = 500,
+    timeout_s: float = 600,
+) -> subprocess.Popen[bytes]:
+    """Start SIPp placing one call per number in ``numbers`` at ``rate`` calls per second.
+
+    The caller number of each call comes from an injection file, so the test or simulation
+    can find each call's record by its number. Returns the running process.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="sipp-citizens-"))
+    scen = workdir / "citizen.xml"
+    scen.write_text(scenario)
+    inj = workdir / "numbers.csv"
+    inj.write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in numbers))
+    args = [*_base_args(local_port, media_port, server_port),
+            "-sf", str(scen), "-inf", str(inj), "-m", str(len(numbers)),
+            "-r", str(int(rate * 1000)), "-rp", "1000", "-l", str(max_concurrent),
+            "-timeout", f"{int(timeout_s)}s", "-trace_stat", "-trace_err",
+            "-stf", str(workdir / "stat.csv")]
+    return subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
