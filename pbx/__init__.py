@@ -1,1 +1,86 @@
-"""pbx: the only code that speaks AMI and AGI to Asterisk."""
+"""pbx: the only code that speaks AMI and AGI to Asterisk.
+
+Built on panoramisk 1.4's message and action models, with its defects fixed here (see
+``/work/shared/notes/panoramisk-1.4.md``): ``AmiLink`` is the kept-alive AMI connection,
+``AmiPbx`` the typed actions the domain uses, ``parse_event`` turns AMI events into typed
+classes, and ``FastAgiServer`` runs the IVR's FastAGI sessions.
+"""
+
+from pbx.agi import AgiHandler, FastAgiServer
+from pbx.agi_session import AgiResult, AgiSession, parse_agi_result
+from pbx.ami import AmiLink
+from pbx.client import AmiPbx, PbxUnavailableError, QueueStatusResult
+from pbx.errors import (
+    AgiCommandError,
+    AgiHangup,
+    AmiActionError,
+    AmiActionTimeout,
+    AmiAuthError,
+    AmiNotConnected,
+    PbxError,
+)
+from pbx.events import (
+    AgentCalled,
+    AgentComplete,
+    AgentConnect,
+    AgentEvent,
+    AgentRingNoAnswer,
+    AmiEvent,
+    ChannelEvent,
+    FullyBooted,
+    Hangup,
+    Newchannel,
+    Newstate,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    QueueCallerLeave,
+    QueueMemberAdded,
+    QueueMemberEvent,
+    QueueMemberPause,
+    QueueMemberRemoved,
+    QueueMemberStatus,
+    UserEvent,
+    parse_event,
+)
+from pbx.fanout import Listener
+
+__all__ = [
+    "AgentCalled",
+    "AgentComplete",
+    "AgentConnect",
+    "AgentEvent",
+    "AgentRingNoAnswer",
+    "AgiCommandError",
+    "AgiHandler",
+    "AgiHangup",
+    "AgiResult",
+    "AgiSession",
+    "AmiActionError",
+    "AmiActionTimeout",
+    "AmiAuthError",
+    "AmiEvent",
+    "AmiLink",
+    "AmiNotConnected",
+    "AmiPbx",
+    "ChannelEvent",
+    "FastAgiServer",
+    "FullyBooted",
+    "Hangup",
+    "Listener",
+    "Newchannel",
+    "Newstate",
+    "PbxError",
+    "PbxUnavailableError",
+    "QueueCallerAbandon",
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueMemberAdded",
+    "QueueMemberEvent",
+    "QueueMemberPause",
+    "QueueMemberRemoved",
+    "QueueMemberStatus",
+    "QueueStatusResult",
+    "UserEvent",
+    "parse_agi_result",
+    "parse_event",
+]

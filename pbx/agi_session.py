@@ -1,0 +1,215 @@
+"""One FastAGI session: the AGI environment of a call and awaited AGI commands.
+
+Replaces panoramisk 1.4's ``fast_agi.Request`` (defect 11): a closed socket, a ``HANGUP``
+line or a ``511`` answer all raise ``AgiHangup`` (panoramisk leaked ``ValueError``), and the
+``(timeout)`` marker of ``GET DATA`` is kept as ``AgiResult.timed_out`` (panoramisk dropped it
+when no digit was pressed). Hang-up and timeout are normal IVR outcomes, so both are explicit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+
+from pbx.errors import AgiCommandError, AgiHangup
+
+__all__ = ["AgiResult", "AgiSession", "parse_agi_result"]
+
+_RESULT = re.compile(r"result=(?P<result>\S*)\s*(?:\((?P<data>.*)\))?\s*(?P<extra>.*)$")
+_NAME = re.compile(r"[A-Za-z0-9_()./:-]+")
+
+
+@dataclass(frozen=True)
+class AgiResult:
+    """One AGI answer, e.g. ``200 result=1 (timeout) endpos=1234``.
+
+    ``result`` is the text after ``result=``, ``data`` the text in parentheses, ``extra`` what
+    follows (``endpos=...``); for codes other than 200, ``data`` holds Asterisk's message.
+    """
+
+    code: int
+    result: str
+    data: str = ""
+    timed_out: bool = False
+    extra: str = ""
+    raw: str = ""
+
+    @property
+    def number(self) -> int:
+        """``result`` as an integer (0 when it is not one)."""
+        try:
+            return int(self.result)
+        except ValueError:
+            return 0
+
+
+def parse_agi_result(line: str) -> AgiResult:
+    """Parse one AGI answer line; never raises (garbage becomes code 0)."""
+    code_text, _, rest = line.partition(" ")
+    if len(code_text) == 4 and code_text.endswith("-"):  # first line of a multi-line answer
+        code_text = code_text[:3]
+    code = int(code_text) if code_text.isdigit() else 0
+    if code == 200 and (match := _RESULT.match(rest.strip())):
+        data = match["data"] or ""
+        return AgiResult(
+            code=code,
+            result=match["result"],
+            data=data,
+            timed_out=data == "timeout",
+            extra=match["extra"],
+            raw=line,
+        )
+    return AgiResult(code=code, result="", data=rest.strip(), raw=line)
+
+
+def _quote(text: str) -> str:
+    """Quote an AGI argument: res_agi's parser honours double quotes and backslash escapes."""
+    if any(c in text for c in "\r\n"):
+        raise ValueError(f"AGI argument may not contain a line break: {text!r}")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _name(text: str) -> str:
+    if not _NAME.fullmatch(text):
+        raise ValueError(f"invalid AGI variable name: {text!r}")
+    return text
+
+
+def _digit(result: AgiResult) -> str | None:
+    """The key pressed, from a result that is the key's ASCII code (0 = none)."""
+    return chr(result.number) if result.number > 0 else None
+
+
+class AgiSession:
+    """A call inside a FastAGI script: ``env`` holds the ``agi_*`` variables Asterisk sent.
+
+    Commands are serialised: two tasks may share a session without interleaving answers.
+    """
+
+    def __init__(
+        self, env: dict[str, str], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.env = env
+        self._reader = reader
+        self._writer = writer
+        self._lock = asyncio.Lock()
+        self._hung_up = False
+
+    @property
+    def uniqueid(self) -> str:
+        return self.env.get("agi_uniqueid", "")
+
+    @property
+    def channel(self) -> str:
+        return self.env.get("agi_channel", "")
+
+    @property
+    def args(self) -> list[str]:
+        """``agi_arg_1``, ``agi_arg_2``... in order."""
+        out: list[str] = []
+        while (value := self.env.get(f"agi_arg_{len(out) + 1}")) is not None:
+            out.append(value)
+        return out
+
+    @property
+    def hung_up(self) -> bool:
+        """True once a hang-up or a closed socket has been seen."""
+        return self._hung_up
+
+    async def command(self, line: str, timeout: float = 30.0) -> AgiResult:  # noqa: ASYNC109
+        """Send one AGI command line and return Asterisk's answer.
+
+        Raises ``AgiHangup`` if the caller hung up or the socket closed, and
+        ``AgiCommandError`` (closing the session) if no answer came within ``timeout`` s.
+        """
+        if any(c in line for c in "\r\n"):
+            raise ValueError(f"AGI command may not contain a line break: {line!r}")
+        verb = line.split(" ", 2)[:2]
+        async with self._lock:
+            if self._hung_up:
+                raise AgiHangup(f"{' '.join(verb)}: the call is already gone")
+            try:
+                self._writer.write(line.encode("utf-8") + b"\n")
+                await self._writer.drain()
+                async with asyncio.timeout(timeout):
+                    return await self._read_answer()
+            except TimeoutError:
+                self._hung_up = True
+                self._writer.close()
+                raise AgiCommandError(
+                    f"no answer to {' '.join(verb)} within {timeout:g} s; session closed"
+                ) from None
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                # ValueError: a too-long line or a write on a closed transport.
+                self._hung_up = True
+                raise AgiHangup(f"AGI socket closed during {' '.join(verb)}: {exc!r}") from exc
+
+    async def answer(self) -> None:
+        await self._checked("ANSWER")
+
+    async def stream_file(self, path: str, escape_digits: str = "0123456789*#") -> str | None:
+        """Play ``path`` (no extension); return the key that interrupted it, or None."""
+        return _digit(await self._checked(f"STREAM FILE {_quote(path)} {_quote(escape_digits)}"))
+
+    async def get_data(
+        self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+    ) -> tuple[str, bool]:
+        """Play ``path`` and collect up to ``max_digits`` keys: ``(digits, timed_out)``."""
+        result = await self._checked(f"GET DATA {_quote(path)} {timeout_ms:d} {max_digits:d}")
+        return result.result, result.timed_out
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        """Wait up to ``timeout_ms`` for one key; None if none was pressed."""
+        return _digit(await self._checked(f"WAIT FOR DIGIT {timeout_ms:d}"))
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self._checked(f"SET VARIABLE {_name(name)} {_quote(value)}")
+
+    async def get_variable(self, name: str) -> str | None:
+        """The channel variable's value, or None when it is not set."""
+        result = await self._checked(f"GET VARIABLE {_name(name)}")
+        return result.data if result.result == "1" else None
+
+    async def verbose(self, msg: str) -> None:
+        """Write ``msg`` to the Asterisk console/log at verbosity 1."""
+        await self._checked(f"VERBOSE {_quote(msg)} 1")
+
+    async def _checked(self, line: str) -> AgiResult:
+        """Run a command that must succeed; ``result=-1`` means hang-up or failure."""
+        result = await self.command(line)
+        if result.code != 200:
+            raise AgiCommandError(f"{line.split(' ')[0]} rejected: {result.raw}")
+        if result.result == "-1":
+            # -1 covers both "caller hung up" and e.g. "no such prompt file". Probe once:
+            # on a dead channel CHANNEL STATUS raises AgiHangup (HANGUP line or 511).
+            await self.command("CHANNEL STATUS", timeout=5.0)
+            raise AgiCommandError(f"AGI command failed on a live channel: {line!r}")
+        return result
+
+    async def _read_answer(self) -> AgiResult:
+        while True:
+            line = await self._read_line()
+            if line == "HANGUP":
+                self._hung_up = True
+                raise AgiHangup("the caller hung up")
+            if not line or line.startswith("100"):
+                continue  # "100 Trying..." precedes the real answer
+            if line.startswith("520-"):  # usage text follows, up to a "520 " line
+                usage = [line]
+                while not usage[-1].startswith("520 "):
+                    usage.append(await self._read_line())
+                text = " ".join(u[4:] if u[:4] in ("520-", "520 ") else u for u in usage)
+                return parse_agi_result("520 " + " ".join(text.split()))
+            result = parse_agi_result(line)
+            if result.code == 511:  # "Command Not Permitted on a dead channel"
+                self._hung_up = True
+                raise AgiHangup(f"the channel is dead: {line}")
+            return result
+
+    async def _read_line(self) -> str:
+        raw = await self._reader.readline()
+        if not raw.endswith(b"\n"):
+            self._hung_up = True
+            raise AgiHangup("Asterisk closed the AGI socket")
+        return raw.decode("utf-8", errors="replace").rstrip("\r\n")

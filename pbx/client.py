@@ -1,0 +1,163 @@
+"""Typed, awaited AMI actions for the domain, on top of an ``AmiLink``.
+
+``AmiPbx`` satisfies ``queues.ports.QueuePbx``: ``queue_add``/``queue_remove`` are idempotent
+(Asterisk's "Already there" / "Not there" count as success) and report an unreachable or silent
+Asterisk as ``PbxUnavailableError``, which is both the domain's ``PbxUnavailable`` and a
+``PbxError``. After a timeout the change may or may not have happened; since both calls are
+idempotent, calling again is safe.
+
+``originate`` is never retried by this layer (a retried Originate rings a phone twice): on
+``AmiNotConnected`` or ``AmiActionTimeout`` the caller decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pbx.ami import AmiLink
+from pbx.errors import AmiActionError, AmiActionTimeout, AmiNotConnected, PbxError
+from pbx.framing import FieldValue
+from queues.ports import PbxUnavailable
+
+__all__ = ["AmiPbx", "PbxUnavailableError", "QueueStatusResult"]
+
+_T = TypeVar("_T")
+
+
+class PbxUnavailableError(PbxError, PbxUnavailable):
+    """Asterisk was unreachable or did not answer in time (catch as either base class)."""
+
+
+@dataclass(frozen=True)
+class QueueStatusResult:
+    """``QueueStatus`` split by event: ``QueueParams``, ``QueueMember`` and ``QueueEntry``."""
+
+    params: list[dict[str, str]] = field(default_factory=list)
+    members: list[dict[str, str]] = field(default_factory=list)
+    entries: list[dict[str, str]] = field(default_factory=list)
+
+
+class AmiPbx:
+    """The service's AMI actions, awaited and typed."""
+
+    def __init__(self, link: AmiLink) -> None:
+        self._link = link
+
+    @property
+    def link(self) -> AmiLink:
+        return self._link
+
+    async def queue_add(
+        self, queue: str, interface: str, member_name: str, penalty: int = 0
+    ) -> None:
+        """Add ``interface`` to ``queue`` (already a member counts as success)."""
+        fields = {
+            "Queue": queue,
+            "Interface": interface,
+            "MemberName": member_name,
+            "Penalty": str(penalty),
+        }
+        try:
+            await _domain_unavailable(self._link.action("QueueAdd", fields, as_list=False))
+        except AmiActionError as exc:
+            if "already there" not in exc.message.lower():
+                raise
+
+    async def queue_remove(self, queue: str, interface: str) -> None:
+        """Remove ``interface`` from ``queue`` (not a member counts as success)."""
+        fields = {"Queue": queue, "Interface": interface}
+        try:
+            await _domain_unavailable(self._link.action("QueueRemove", fields, as_list=False))
+        except AmiActionError as exc:
+            if "not there" not in exc.message.lower():
+                raise
+
+    async def queue_status(self, queue: str | None = None) -> QueueStatusResult:
+        """Live state of one queue, or of all queues when ``queue`` is None."""
+        fields = {"Queue": queue} if queue else {}
+        replies = await self._link.action("QueueStatus", fields, as_list=True)
+        result = QueueStatusResult()
+        buckets = {
+            "queueparams": result.params,
+            "queuemember": result.members,
+            "queueentry": result.entries,
+        }
+        for reply in replies[1:]:
+            bucket = buckets.get(_event_name(reply))
+            if bucket is not None:
+                bucket.append(reply)
+        return result
+
+    async def core_status(self) -> dict[str, str]:
+        """Asterisk's ``CoreStatus`` reply (startup/reload time, current calls...)."""
+        return (await self._link.action("CoreStatus"))[0]
+
+    async def ping(self) -> None:
+        """One AMI round trip."""
+        await self._link.action("Ping")
+
+    async def originate(
+        self,
+        channel: str,
+        *,
+        context: str | None = None,
+        exten: str | None = None,
+        priority: int = 1,
+        application: str | None = None,
+        data: str | None = None,
+        caller_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        ring_timeout_ms: int = 30000,
+        account: str | None = None,
+        run_async: bool = True,
+        action_timeout: float | None = None,
+    ) -> dict[str, str]:
+        """Originate a call from ``channel`` to ``context,exten,priority`` or ``application``.
+
+        Sent once and never retried. With ``run_async`` (the default) the reply only says the
+        call was queued; the outcome arrives later as an ``OriginateResponse`` event, to the
+        link's listeners, carrying the ``ActionID`` of the returned reply.
+        """
+        if (application is None) == (context is None or exten is None):
+            raise ValueError("originate needs either context and exten, or application")
+        fields: dict[str, FieldValue] = {
+            "Channel": channel,
+            "Timeout": str(ring_timeout_ms),
+            "Async": "true" if run_async else "false",
+        }
+        if application is not None:
+            fields["Application"] = application
+            if data is not None:
+                fields["Data"] = data
+        else:
+            fields.update({"Context": str(context), "Exten": str(exten), "Priority": str(priority)})
+        if caller_id is not None:
+            fields["CallerID"] = caller_id
+        if account is not None:
+            fields["Account"] = account
+        if variables:
+            fields["Variable"] = [f"{key}={value}" for key, value in variables.items()]
+        if action_timeout is None and not run_async:
+            # A synchronous Originate answers only once the call is answered or has failed.
+            action_timeout = ring_timeout_ms / 1000 + 5.0
+        replies = await self._link.action(
+            "Originate", fields, as_list=False, timeout=action_timeout
+        )
+        return replies[0]
+
+
+async def _domain_unavailable(call: Awaitable[_T]) -> _T:
+    """Await ``call``, reporting a down or silent Asterisk as the domain's exception."""
+    try:
+        return await call
+    except (AmiNotConnected, AmiActionTimeout) as exc:
+        raise PbxUnavailableError(str(exc)) from exc
+
+
+def _event_name(reply: Mapping[str, str]) -> str:
+    for key, value in reply.items():
+        if key.lower() == "event":
+            return value.lower()
+    return ""

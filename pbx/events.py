@@ -1,0 +1,310 @@
+"""Typed AMI events: the Asterisk 22 events the service consumes, parsed from raw headers.
+
+Header names are matched case-insensitively, as Asterisk's own manager does. A number that does
+not parse becomes 0 rather than raising, so one odd event never stops the event stream. An event
+name without a class here becomes a plain ``AmiEvent``; every header stays readable through
+``event.get(...)``.
+
+Each typed field is read from the header of the same name without underscores
+(``caller_id_num`` → ``CallerIDNum``, ``dest_uniqueid`` → ``DestUniqueid``), unless the class
+lists an alias in ``_aliases``.
+
+    >>> event = parse_event({"Event": "Hangup", "Cause": "16", "Uniqueid": "1.1"}, 0.0)
+    >>> isinstance(event, Hangup), event.cause, event.get("uniqueid")
+    (True, 16, '1.1')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "AgentCalled",
+    "AgentComplete",
+    "AgentConnect",
+    "AgentEvent",
+    "AgentRingNoAnswer",
+    "AmiEvent",
+    "ChannelEvent",
+    "FullyBooted",
+    "Hangup",
+    "Headers",
+    "Newchannel",
+    "Newstate",
+    "QueueCallerAbandon",
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueMemberAdded",
+    "QueueMemberEvent",
+    "QueueMemberPause",
+    "QueueMemberRemoved",
+    "QueueMemberStatus",
+    "UserEvent",
+    "parse_event",
+]
+
+
+class Headers(Mapping[str, str]):
+    """Read-only header map: lookups ignore case, iteration keeps Asterisk's spelling."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._items = {key.lower(): (key, value) for key, value in headers.items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()][1]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+@dataclass(frozen=True)
+class AmiEvent:
+    """Any AMI event: its name, all of its headers, and when the link received it (epoch s)."""
+
+    name: str
+    headers: Mapping[str, str] = field(hash=False, repr=False)
+    received_at: float
+
+    _aliases: ClassVar[Mapping[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            object.__setattr__(self, "headers", Headers(self.headers))
+
+    def get(self, key: str, default: str = "") -> str:
+        """The value of header ``key`` (any case), or ``default``."""
+        return self.headers.get(key, default)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelEvent(AmiEvent):
+    """An event about one channel (Asterisk's standard channel snapshot headers)."""
+
+    channel: str
+    uniqueid: str
+    linkedid: str
+    caller_id_num: str
+    caller_id_name: str
+    context: str
+    exten: str
+    channel_state_desc: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FullyBooted(AmiEvent):
+    """Asterisk finished booting (also sent right after every login)."""
+
+    status: str
+    uptime: int
+    last_reload: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Newchannel(ChannelEvent):
+    """A channel was created (a citizen's call arrives, an agent is dialled...)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Newstate(ChannelEvent):
+    """A channel changed state (Ringing, Up...)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hangup(ChannelEvent):
+    """A channel hung up; ``cause`` is the Q.850 cause code."""
+
+    cause: int
+    cause_txt: str
+
+    _aliases: ClassVar[Mapping[str, str]] = {"cause_txt": "Cause-txt"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserEvent(ChannelEvent):
+    """A ``UserEvent()`` raised by the dialplan; its own headers are read with ``get``."""
+
+    user_event: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueCallerJoin(ChannelEvent):
+    """A caller entered a queue at ``position``; ``count`` callers now wait."""
+
+    queue: str
+    position: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueCallerLeave(ChannelEvent):
+    """A caller left a queue (answered, timed out or exited)."""
+
+    queue: str
+    position: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueCallerAbandon(ChannelEvent):
+    """A caller hung up while waiting in a queue."""
+
+    queue: str
+    position: int
+    original_position: int
+    hold_time: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentEvent(ChannelEvent):
+    """A queue ↔ agent event. In Asterisk 22 the channel headers (``channel``, ``uniqueid``)
+    are the CALLER's; ``dest_channel``/``dest_uniqueid`` are the agent's."""
+
+    queue: str
+    member_name: str
+    interface: str
+    dest_channel: str
+    dest_uniqueid: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentCalled(AgentEvent):
+    """The queue started ringing an agent for a caller."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConnect(AgentEvent):
+    """An agent answered a queued caller."""
+
+    hold_time: int
+    ring_time: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentComplete(AgentEvent):
+    """A queued call ended; ``reason`` is ``caller``, ``agent`` or ``transfer``."""
+
+    hold_time: int
+    talk_time: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentRingNoAnswer(AgentEvent):
+    """An agent was rung and did not answer."""
+
+    ring_time: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueMemberEvent(AmiEvent):
+    """A queue member's state; ``status`` is Asterisk's device state number (1 = not in use)."""
+
+    queue: str
+    member_name: str
+    interface: str
+    state_interface: str
+    status: int
+    paused: bool
+    paused_reason: str
+    in_call: bool
+    penalty: int
+    calls_taken: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueMemberAdded(QueueMemberEvent):
+    """A member joined a queue."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueMemberRemoved(QueueMemberEvent):
+    """A member left a queue."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueMemberStatus(QueueMemberEvent):
+    """A member's device state or counters changed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueMemberPause(QueueMemberEvent):
+    """A member was paused or unpaused."""
+
+
+_EVENT_TYPES: dict[str, type[AmiEvent]] = {
+    cls.__name__.lower(): cls
+    for cls in (
+        FullyBooted,
+        Newchannel,
+        Newstate,
+        Hangup,
+        UserEvent,
+        QueueCallerJoin,
+        QueueCallerLeave,
+        QueueCallerAbandon,
+        AgentCalled,
+        AgentConnect,
+        AgentComplete,
+        AgentRingNoAnswer,
+        QueueMemberAdded,
+        QueueMemberRemoved,
+        QueueMemberStatus,
+        QueueMemberPause,
+    )
+}
+_BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(AmiEvent))
+
+
+def _to_int(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return 0
+
+
+def _to_bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "yes", "true", "on"}
+
+
+_Plan = tuple[tuple[str, str, object], ...]
+_PLANS: dict[type[AmiEvent], _Plan] = {}
+
+
+def _plan(cls: type[AmiEvent]) -> _Plan:
+    """(field, header, type) for each typed field of ``cls``: computed once per class."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = _PLANS[cls] = tuple(
+            (f.name, cls._aliases.get(f.name, f.name.replace("_", "")), hints[f.name])
+            for f in dataclasses.fields(cls)
+            if f.name not in _BASE_FIELDS
+        )
+    return plan
+
+
+def parse_event(headers: Mapping[str, str], received_at: float) -> AmiEvent:
+    """Build the typed event for one AMI event's headers (never raises on odd values)."""
+    view = Headers(headers)
+    name = view.get("Event", "")
+    cls = _EVENT_TYPES.get(name.lower(), AmiEvent)
+    values: dict[str, Any] = {}
+    for attr, header, kind in _plan(cls):
+        raw = view.get(header, "")
+        values[attr] = _to_int(raw) if kind is int else _to_bool(raw) if kind is bool else raw
+    return cls(name=name, headers=view, received_at=received_at, **values)
