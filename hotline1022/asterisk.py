@@ -19,6 +19,8 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import re
@@ -81,8 +83,6 @@ def ensure_secrets(state_dir: Path, agent_count: int) -> dict[str, Any]:
     path = state_dir / "secrets.json"
     data: dict[str, Any] = {}
     if path.exists():
-        import json
-
         data = json.loads(path.read_text())
     changed = False
     if not data.get("ami_secret"):
@@ -101,8 +101,6 @@ def ensure_secrets(state_dir: Path, agent_count: int) -> dict[str, Any]:
             phones[ep] = secrets.token_urlsafe(12)
             changed = True
     if changed:
-        import json
-
         state_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
@@ -229,8 +227,11 @@ class Asterisk:
         self._chown_instance()
 
     def _moddir(self) -> str:
-        for cand in ("/usr/lib/x86_64-linux-gnu/asterisk/modules", "/usr/lib/asterisk/modules",
-                     "/usr/lib64/asterisk/modules"):
+        for cand in (
+            "/usr/lib/x86_64-linux-gnu/asterisk/modules",
+            "/usr/lib/asterisk/modules",
+            "/usr/lib64/asterisk/modules",
+        ):
             if self.host_path(cand).is_dir():
                 return cand
         raise AsteriskError("cannot find Asterisk's module directory")
@@ -251,27 +252,30 @@ class Asterisk:
             return argv
         return ["chroot", str(self.root), *argv]
 
-    def _run(self, argv: list[str], *, capture: bool = False, check: bool = True,
-             timeout: float = 60) -> str:
+    def _run(
+        self, argv: list[str], *, capture: bool = False, check: bool = True, timeout: float = 60
+    ) -> str:
         proc = subprocess.run(
-            self._cmd(argv), capture_output=True, text=True, timeout=timeout,
+            self._cmd(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
         if check and proc.returncode != 0:
-            raise AsteriskError(
-                f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
-            )
+            detail = proc.stderr.strip() or proc.stdout.strip()
+            raise AsteriskError(f"{' '.join(argv)} failed ({proc.returncode}): {detail}")
         return proc.stdout if capture else ""
 
     def cli(self, command: str, *, timeout: float = 10) -> str:
         """Run one Asterisk CLI command on this instance and return its output."""
-        return self._run(["asterisk", "-C", self.conf_path, "-rx", command], capture=True,
-                         timeout=timeout)
+        return self._run(
+            ["asterisk", "-C", self.conf_path, "-rx", command], capture=True, timeout=timeout
+        )
 
     def running(self) -> bool:
         try:
-            self._run(["asterisk", "-C", self.conf_path, "-rx", "core show uptime"],
-                      timeout=5)
+            self._run(["asterisk", "-C", self.conf_path, "-rx", "core show uptime"], timeout=5)
         except (AsteriskError, subprocess.TimeoutExpired):
             return False
         return True
@@ -290,7 +294,8 @@ class Asterisk:
             try:
                 out = self._run(
                     ["asterisk", "-C", self.conf_path, "-rx", "core waitfullybooted"],
-                    capture=True, timeout=10,
+                    capture=True,
+                    timeout=10,
                 )
                 if "fully booted" in out.lower():
                     log.info("Asterisk %s is up (%s)", self.name, self.version())
@@ -307,11 +312,12 @@ class Asterisk:
         """Stop the instance now (calls in progress are cut, as with any PBX stop)."""
         if not self.running():
             return
-        try:
-            self._run(["asterisk", "-C", self.conf_path, "-rx", "core stop now"], check=False,
-                      timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._run(
+                ["asterisk", "-C", self.conf_path, "-rx", "core stop now"],
+                check=False,
+                timeout=timeout,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self._pid_alive():
@@ -335,9 +341,10 @@ class Asterisk:
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
-        return Path(f"/proc/{pid}/cmdline").exists() and b"asterisk" in Path(
-            f"/proc/{pid}/cmdline"
-        ).read_bytes()
+        return (
+            Path(f"/proc/{pid}/cmdline").exists()
+            and b"asterisk" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        )
 
     def remove(self) -> None:
         """Delete this instance's directory (only for throwaway test instances)."""
@@ -353,11 +360,14 @@ def build_root(root: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
     argv = [
-        "mmdebstrap", "--variant=apt",
+        "mmdebstrap",
+        "--variant=apt",
         # sid's Release file on a mirror can be older than its Valid-Until.
-        "--aptopt=Acquire::Check-Valid-Until \"false\"",
+        '--aptopt=Acquire::Check-Valid-Until "false"',
         "--include=" + ",".join(ROOT_PACKAGES),
-        "sid", str(tmp), _host_mirror(),
+        "sid",
+        str(tmp),
+        _host_mirror(),
     ]
     log.info("building the Asterisk root: %s", " ".join(argv))
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)

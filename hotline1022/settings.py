@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8022
 
+    asterisk_instance: str = "main"
     sip_port: int = 5060
     rtp_start: int = 20000
     rtp_end: int = 20999

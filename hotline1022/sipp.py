@@ -70,9 +70,7 @@ def citizen_scenario(
     for i, key in enumerate(keys):
         if i:
             actions.append(f'<pause milliseconds="{between_keys_ms}"/>')
-        actions.append(
-            f'<nop><action><exec play_pcap_audio="{dtmf_pcap(key)}"/></action></nop>'
-        )
+        actions.append(f'<nop><action><exec play_pcap_audio="{dtmf_pcap(key)}"/></action></nop>')
         actions.append(f'<pause milliseconds="{DTMF_PCAP_MS}"/>')
     if hangup_after_ms is None:
         ending = f"""
@@ -231,9 +229,19 @@ Content-Length: 0
 
 def _base_args(local_port: int, media_port: int, server_port: int) -> list[str]:
     return [
-        sipp_binary(), f"127.0.0.1:{server_port}",
-        "-i", "127.0.0.1", "-p", str(local_port), "-mi", "127.0.0.1", "-mp", str(media_port),
-        "-nostdin", "-nd", "-aa",
+        sipp_binary(),
+        f"127.0.0.1:{server_port}",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(local_port),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        str(media_port),
+        "-nostdin",
+        "-nd",
+        "-aa",
     ]
 
 
@@ -253,11 +261,23 @@ class SippAgent:
     def register(self, timeout: float = 10) -> None:
         scen = self.workdir / "register.xml"
         scen.write_text(register_scenario(self.endpoint, self.password))
-        args = [*_base_args(self.local_port, self.media_port, self.server_port),
-                "-sf", str(scen), "-m", "1", "-timeout", f"{int(timeout)}s",
-                "-timeout_error"]
-        proc = subprocess.run(args, capture_output=True, timeout=timeout + 5,
-                              cwd=self.workdir, stdin=subprocess.DEVNULL)
+        args = [
+            *_base_args(self.local_port, self.media_port, self.server_port),
+            "-sf",
+            str(scen),
+            "-m",
+            "1",
+            "-timeout",
+            f"{int(timeout)}s",
+            "-timeout_error",
+        ]
+        proc = subprocess.run(
+            args,
+            capture_output=True,
+            timeout=timeout + 5,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+        )
         if proc.returncode != 0:
             raise SippError(
                 f"{self.endpoint} could not register (sipp exit {proc.returncode}): "
@@ -269,10 +289,21 @@ class SippAgent:
         self.register()
         scen = self.workdir / "agent.xml"
         scen.write_text(agent_scenario(self.talk_ms))
-        args = [*_base_args(self.local_port, self.media_port, self.server_port),
-                "-sf", str(scen), "-trace_err", "-max_recv_loops", "1000"]
-        self.proc = subprocess.Popen(args, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        args = [
+            *_base_args(self.local_port, self.media_port, self.server_port),
+            "-sf",
+            str(scen),
+            "-trace_err",
+            "-max_recv_loops",
+            "1000",
+        ]
+        self.proc = subprocess.Popen(
+            args,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(0.1)
         if self.proc.poll() is not None:
             err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
@@ -312,10 +343,32 @@ def run_citizens(
     scen.write_text(scenario)
     inj = workdir / "numbers.csv"
     inj.write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in numbers))
-    args = [*_base_args(local_port, media_port, server_port),
-            "-sf", str(scen), "-inf", str(inj), "-m", str(len(numbers)),
-            "-r", str(int(rate * 1000)), "-rp", "1000", "-l", str(max_concurrent),
-            "-timeout", f"{int(timeout_s)}s", "-trace_stat", "-trace_err",
-            "-stf", str(workdir / "stat.csv")]
-    return subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [
+        *_base_args(local_port, media_port, server_port),
+        "-sf",
+        str(scen),
+        "-inf",
+        str(inj),
+        "-m",
+        str(len(numbers)),
+        # -r X -rp P opens X calls per P ms, spread evenly: a fractional rate per second.
+        "-r",
+        str(max(1, round(rate * 1000))),
+        "-rp",
+        "1000000",
+        "-l",
+        str(max_concurrent),
+        "-timeout",
+        f"{int(timeout_s)}s",
+        "-trace_stat",
+        "-trace_err",
+        "-stf",
+        str(workdir / "stat.csv"),
+    ]
+    return subprocess.Popen(
+        args,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

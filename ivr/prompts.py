@@ -65,10 +65,23 @@ def _speak(text: str, dest: Path) -> None:
         raw = Path(tmp) / "raw.wav"
         subprocess.run(
             ["espeak-ng", "-v", VOICE, "-s", "165", "-w", str(raw), text],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         subprocess.run(
-            ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-             str(dest)],
-            check=True, capture_output=True,
+            [
+                "sox",
+                str(raw),
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                str(dest),
+            ],
+            check=True,
+            capture_output=True,
         )

@@ -1,0 +1,50 @@
+# The project's vocabulary. 'make run' and 'make test' are the two a newcomer needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint deps venv asterisk asterisk-stop prompts bench simulate clean
+
+run: asterisk  ## provision and start Asterisk, then the service (SQLite by default)
+	$(BIN)/hotline1022 db upgrade
+	$(BIN)/hotline1022 info
+	$(BIN)/hotline1022 serve
+
+test: deps venv lint  ## everything, including the real-Asterisk tests on both databases
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+deps:  ## Debian packages that are missing (sip-tester, mmdebstrap, espeak-ng, sox)
+	./scripts/install-deps.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+asterisk: deps venv  ## Asterisk >= 20 (system or cached sid chroot), config rendered, started
+	$(BIN)/hotline1022 asterisk start
+
+asterisk-stop: venv
+	$(BIN)/hotline1022 asterisk stop
+
+prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng + sox)
+	$(BIN)/hotline1022 prompts
+
+bench: deps venv  ## benchmarks; figures land in bench/results/
+	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
+
+simulate: deps venv
+	$(BIN)/hotline1022 simulate --calls 100 --rate 2 --agents 10
+
+clean:
+	-$(BIN)/hotline1022 asterisk stop
+	rm -rf $(VENV) var

@@ -1,0 +1,70 @@
+"""The application factory: the FastAPI app over the given database and PBX ports.
+
+app = create_app(db=db, agents=agent_control, queues=queue_view, ami_status=link.status,
+                 lifespan=lifespan)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from starlette.types import Lifespan
+
+from api.routers import agents as agents_router
+from api.routers import calls as calls_router
+from api.routers import health as health_router
+from api.routers import queues as queues_router
+from api.services import Services
+from hotline1022 import __version__
+from queues.ports import AgentControl, LiveQueueView
+from store.db import Database
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+REST API of the 1022 citizen hotline: call records, live queue state and agent login.
+
+Every route except `/health` needs `Authorization: Bearer <token>`; tokens are issued with
+`hotline1022 users create` / `hotline1022 users token`. Roles: `agent` (their own calls and
+login), `supervisor` and `admin` (everything), `team` (rapid-response teams; none of these
+routes yet). Times are ISO 8601 and returned in UTC.
+
+**Tóm tắt (tiếng Việt):** API của tổng đài 1022 tiếp nhận phản ánh, kiến nghị của người dân:
+tra cứu lịch sử cuộc gọi, xem tình trạng hàng đợi theo thời gian thực và đăng nhập / đăng xuất
+tổng đài viên. Mọi đường dẫn (trừ `/health`) cần mã truy cập dạng
+`Authorization: Bearer <token>`, cấp bằng lệnh `hotline1022 users create`.
+"""
+
+TAGS = [
+    {"name": "health", "description": "Liveness of the AMI link and the database."},
+    {"name": "calls", "description": "Call records (Lịch sử cuộc gọi)."},
+    {"name": "queues", "description": "Live queue state (Hàng đợi)."},
+    {"name": "agents", "description": "Agents and their login (Tổng đài viên)."},
+]
+
+
+def create_app(
+    *,
+    db: Database,
+    agents: AgentControl,
+    queues: LiveQueueView,
+    ami_status: Callable[[], dict[str, object]],
+    lifespan: Lifespan[FastAPI] | None = None,
+) -> FastAPI:
+    """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
+
+    ``ami_status()`` should return a dict with ``"connected": bool``; health is "ok" only
+    when it is True.
+    """
+    app = FastAPI(
+        title="hotline1022 — Tổng đài 1022",
+        description=DESCRIPTION,
+        version=__version__,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.services = Services(db=db, agents=agents, queues=queues, ami_status=ami_status)
+    for router in (health_router, calls_router, queues_router, agents_router):
+        app.include_router(router.router)
+    return app

@@ -1,0 +1,123 @@
+"""Dependencies the routers take as parameters: services, a session, the caller and roles.
+
+    @router.get("/calls")
+    async def list_calls(user: CallReader, session: SessionDep) -> CallPage: ...
+
+Authentication is a bearer token (``Authorization: Bearer <token>``) issued by
+``hotline1022 users create``; ``HTTPBearer(auto_error=False)`` lets this module word the
+401 answers itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.schemas import ErrorOut
+from api.services import Services
+from store.models import Role, User
+from store.users import user_for_token
+
+__all__ = [
+    "AUTH_RESPONSES",
+    "CurrentUser",
+    "ServicesDep",
+    "SessionDep",
+    "agent_scope",
+    "get_current_user",
+    "get_services",
+    "get_session",
+    "require_roles",
+]
+
+MISSING_TOKEN = "Missing bearer token: send 'Authorization: Bearer <token>'"
+INVALID_TOKEN = "Invalid or revoked token"
+
+# For the OpenAPI page of every route that needs a token.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: {"model": ErrorOut, "description": "No token, or a bad one"},
+    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "The role may not do this"},
+}
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="An API token from `hotline1022 users create` or `hotline1022 users token`.",
+)
+
+
+def get_services(request: Request) -> Services:
+    services = request.app.state.services
+    if not isinstance(services, Services):  # only a hand-built app could get here
+        raise RuntimeError("app.state.services is not set: build the app with create_app()")
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """One session per request, closed (and rolled back if uncommitted) afterwards."""
+    async with services.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_current_user(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> User:
+    """The active user whose unrevoked token was sent, else 401."""
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, MISSING_TOKEN, headers={"WWW-Authenticate": "Bearer"}
+        )
+    user = await user_for_token(services.db, credentials.credentials)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            INVALID_TOKEN,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(
+    *roles: str, action: str = "use this endpoint"
+) -> Callable[[User], Awaitable[User]]:
+    """A dependency that returns the caller if their role is one of ``roles``, else 403.
+
+    ``action`` completes the message: "Role 'team' may not <action>; allowed roles: …".
+    """
+    allowed = tuple(Role(role).value for role in roles)  # a typo fails at import, not later
+
+    async def check_role(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"Role {user.role!r} may not {action}; allowed roles: {', '.join(allowed)}",
+            )
+        return user
+
+    return check_role
+
+
+def agent_scope(user: User) -> int | None:
+    """The agent id an ``agent`` user is confined to; None for roles that see every agent."""
+    if user.role != Role.AGENT:
+        return None
+    if user.agent_id is None:
+        # Its agent was deleted (the link is SET NULL): confining to "nothing" is the only
+        # safe reading; treating None as "no filter" would show everyone's calls.
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"User {user.name!r} has role 'agent' but no agent"
+        )
+    return user.agent_id

@@ -1,0 +1,77 @@
+"""``GET /calls`` and ``GET /calls/{id}``: the call records."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+
+from api.deps import AUTH_RESPONSES, SessionDep, agent_scope, require_roles
+from api.params import EXAMPLE, Instant
+from api.schemas import CallOut, CallPage, ErrorOut
+from store import calls as store_calls
+from store.models import CallStatus, Category, Role, User
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/calls", tags=["calls"], responses=AUTH_RESPONSES)
+
+CallReader = Annotated[
+    User,
+    Depends(require_roles(Role.AGENT, Role.SUPERVISOR, Role.ADMIN, action="read call records")),
+]
+
+TIME_NOTE = f"ISO 8601, e.g. `{EXAMPLE}`; without an offset it is taken as UTC."
+
+
+@router.get("", summary="List calls, newest first")
+async def list_calls(
+    user: CallReader,
+    session: SessionDep,
+    since: Annotated[
+        Instant | None, Query(description=f"Arrived at or after this instant. {TIME_NOTE}")
+    ] = None,
+    until: Annotated[
+        Instant | None, Query(description=f"Arrived before this instant. {TIME_NOTE}")
+    ] = None,
+    category: Annotated[Category | None, Query(description="What the call is about")] = None,
+    status: Annotated[CallStatus | None, Query(description="Live or final state")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Calls to skip")] = 0,
+) -> CallPage:
+    """Calls matching every given filter, ordered by arrival (newest first). Supervisors
+    and admins see every call; an agent sees the calls they took."""
+    items, total = await store_calls.list_calls(
+        session,
+        since=since,
+        until=until,
+        category=category,
+        status=status,
+        agent_id=agent_scope(user),
+        limit=limit,
+        offset=offset,
+    )
+    return CallPage(
+        items=[CallOut.from_call(call) for call in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/{call_id}",
+    summary="One call",
+    responses={status.HTTP_404_NOT_FOUND: {"model": ErrorOut}},
+)
+async def get_call(
+    user: CallReader, session: SessionDep, call_id: Annotated[int, Path(description="Call id")]
+) -> CallOut:
+    """One call record; an agent may read only the calls they took."""
+    call = await store_calls.get_call(session, call_id)
+    if call is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Call {call_id} not found")
+    scope = agent_scope(user)
+    if scope is not None and call.agent_id != scope:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "An agent may read only the calls they took")
+    return CallOut.from_call(call)

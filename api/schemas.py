@@ -1,0 +1,103 @@
+"""Response bodies of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from queues.ports import QueueView
+from store.models import Agent, Call
+
+__all__ = ["AgentOut", "CallOut", "CallPage", "DatabaseHealth", "ErrorOut", "HealthOut", "QueueOut"]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class DatabaseHealth(BaseModel):
+    ok: bool
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description='"ok" when AMI and the database both work, else "degraded"')
+    ami: dict[str, Any]
+    database: DatabaseHealth
+
+
+class AgentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    endpoint: str
+    name: str
+    logged_in: bool
+    logged_in_at: datetime | None
+
+    @classmethod
+    def from_agent(cls, agent: Agent) -> AgentOut:
+        return cls.model_validate(agent)
+
+
+class CallOut(BaseModel):
+    """A call record; ``agent`` is the endpoint of the agent who took it, if any."""
+
+    id: int
+    uniqueid: str
+    linkedid: str
+    caller_number: str
+    caller_name: str
+    arrived_at: datetime
+    queue_entered_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    ivr_choice: str | None
+    category: str | None
+    priority: int | None
+    route: str | None
+    queue: str | None
+    agent_id: int | None
+    agent_endpoint: str | None
+    status: str
+    wait_s: float | None
+    talk_s: float | None
+    hangup_cause: str | None
+    complete: bool
+    updated_at: datetime
+    agent: str | None = Field(
+        description="Endpoint of the agent (from agent_id), else the endpoint recorded"
+    )
+
+    @classmethod
+    def from_call(cls, call: Call) -> CallOut:
+        """Needs ``call.agent`` loaded (store.calls does)."""
+        fields = {name: getattr(call, name) for name in cls.model_fields if name != "agent"}
+        agent = call.agent.endpoint if call.agent is not None else call.agent_endpoint
+        return cls(**fields, agent=agent)
+
+
+class CallPage(BaseModel):
+    items: list[CallOut]
+    total: int = Field(description="Calls matching the filters, over all pages")
+    limit: int
+    offset: int
+
+
+class QueueOut(BaseModel):
+    name: str
+    category: str
+    waiting: int
+    longest_wait_s: float
+    logged_in_agents: list[str]
+
+    @classmethod
+    def from_view(cls, view: QueueView) -> QueueOut:
+        return cls(
+            name=view.name,
+            category=view.category,
+            waiting=view.waiting,
+            longest_wait_s=view.longest_wait_s,
+            logged_in_agents=list(view.logged_in_agents),
+        )

@@ -1,0 +1,22 @@
+"""What the routers are given: the database and the PBX-facing ports, held on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from queues.ports import AgentControl, LiveQueueView
+from store.db import Database
+
+__all__ = ["Services"]
+
+
+@dataclass(frozen=True)
+class Services:
+    """The objects ``create_app`` was given; tests pass fakes for the two ports."""
+
+    db: Database
+    agents: AgentControl
+    queues: LiveQueueView
+    # Returns the AMI link's state; ``{"connected": True, ...}`` when it is up.
+    ami_status: Callable[[], dict[str, object]]

@@ -1,0 +1,53 @@
+"""Benchmark: SIPp calls through a throwaway hotline on a real Asterisk.
+
+Runs ``hotline1022 simulate`` with the given arguments, prints its output, and appends the
+figures with the exact command, date and machine to ``bench/results/simulate.md``.
+
+    python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "simulate.md"
+
+
+def main(argv: list[str]) -> int:
+    exe = Path(sys.executable).with_name("hotline1022")
+    cmd = [str(exe), "simulate", *argv]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr[-3000:])
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    summary = lines[-1] if lines else "(no summary)"
+    detail = lines[-2] if len(lines) > 1 else ""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    new = not RESULTS.exists()
+    with RESULTS.open("a", encoding="utf-8") as f:
+        if new:
+            f.write("# hotline1022 simulate — recorded runs\n\n")
+        f.write(
+            f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+            f"- command: `hotline1022 simulate {shlex.join(argv)}` "
+            f"(via `python bench/simulate_calls.py {shlex.join(argv)}`)\n"
+            f"- machine: {platform.node()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}\n"
+            f"- wall time: {elapsed:.1f} s, exit code {proc.returncode}\n"
+            f"- {detail}\n\n```\n{summary}\n```\n\n"
+        )
+    print(f"recorded in {RESULTS}")
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,174 @@
+"""The ``hotline1022`` command: serve, asterisk, db, prompts, users, info, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from hotline1022 import __version__
+from hotline1022.settings import Settings
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hotline1022.service import build_app
+
+    settings = Settings()
+    if args.host:
+        settings.api_host = args.host
+    if args.port:
+        settings.api_port = args.port
+    if not settings.effective_ami_secret:
+        print(
+            f"No AMI secret: run 'make asterisk' first (it writes {settings.secrets_path}) "
+            "or set HOTLINE_AMI_SECRET.",
+            file=sys.stderr,
+        )
+        return 2
+    app, _ = build_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, lifespan="on", log_level="info"
+    )
+    server = uvicorn.Server(config)
+    asyncio.run(server.serve())
+    # uvicorn returns normally when the lifespan failed to start (e.g. a wrong AMI secret).
+    return 0 if server.started else 1
+
+
+def _asterisk(args: argparse.Namespace) -> int:
+    from hotline1022.asterisk import Asterisk, AsteriskError
+    from hotline1022.provision import provision
+
+    settings = Settings()
+    instance = args.instance or settings.asterisk_instance
+    try:
+        if args.action in ("start", "provision"):
+            ast = provision(settings, instance, start=args.action == "start")
+            print(f"Asterisk instance '{instance}': {ast.version()}")
+            if args.action == "start":
+                print(f"  AMI 127.0.0.1:{settings.ami_port}, SIP udp 127.0.0.1:{settings.sip_port}")
+        elif args.action == "stop":
+            Asterisk.locate(instance, build=False).stop()
+            print(f"Asterisk instance '{instance}' stopped")
+        elif args.action == "status":
+            ast = Asterisk.locate(instance, build=False)
+            if not ast.running():
+                print(f"Asterisk instance '{instance}' is not running")
+                return 1
+            print(ast.cli("core show uptime").strip())
+            print(ast.cli("queue show").strip())
+    except AsteriskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from store.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.effective_database_url)
+    print(f"database at head: {settings.effective_database_url}")
+    return 0
+
+
+def _prompts(args: argparse.Namespace) -> int:
+    from hotline1022.provision import RECORDED_PROMPTS
+    from ivr.prompts import PromptError, generate
+
+    settings = Settings()
+    try:
+        written = generate(settings.state_dir / "prompts", RECORDED_PROMPTS, force=args.force)
+    except PromptError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(written)} prompt file(s) written to {settings.state_dir / 'prompts'}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    settings = Settings()
+    secrets = settings.secrets
+    if not secrets:
+        print("Not provisioned yet: run 'make asterisk' (or 'make run').", file=sys.stderr)
+        return 1
+    print(
+        f"SIP server (UDP): 127.0.0.1:{settings.sip_port}   API: "
+        f"http://{settings.api_host}:{settings.api_port}/docs"
+    )
+    print("Agents (register a softphone with these, then log in over the API):")
+    for ep, pw in sorted(secrets.get("agents", {}).items())[: args.limit]:
+        print(f"  user {ep:10s} password {pw}")
+    print("Citizen test phones (register one and dial 1022):")
+    for ep, pw in sorted(secrets.get("phones", {}).items()):
+        print(f"  user {ep:10s} password {pw}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from hotline1022.simulate import run
+
+    return asyncio.run(run(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hotline1022 import users_cli
+
+    parser = argparse.ArgumentParser(prog="hotline1022", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the hotline service (API, AMI link, FastAGI)")
+    p.add_argument("--host", default="")
+    p.add_argument("--port", type=int, default=0)
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("asterisk", help="provision, start, stop an Asterisk instance")
+    p.add_argument("action", choices=["start", "stop", "status", "provision"])
+    p.add_argument("--instance", default="", help="instance name (default: main)")
+    p.set_defaults(func=_asterisk)
+
+    p = sub.add_parser("db", help="database schema")
+    p.add_argument("action", choices=["upgrade"])
+    p.set_defaults(func=_db)
+
+    p = sub.add_parser("prompts", help="generate the Vietnamese prompt sound files")
+    p.add_argument("--force", action="store_true", help="regenerate existing files")
+    p.set_defaults(func=_prompts)
+
+    p = sub.add_parser("info", help="how to register softphones and reach the API")
+    p.add_argument("--limit", type=int, default=5, help="agents to list")
+    p.set_defaults(func=_info)
+
+    users_cli.add_parser(sub)
+
+    p = sub.add_parser("simulate", help="place SIPp calls through a throwaway hotline")
+    p.add_argument("--calls", type=int, default=100)
+    p.add_argument("--rate", type=float, default=2.0, help="calls per second")
+    p.add_argument("--agents", type=int, default=10)
+    p.add_argument("--talk-ms", type=int, default=2000, help="each answered call's talk time")
+    p.add_argument("--database-url", default="", help="default: SQLite in a temporary dir")
+    p.set_defaults(func=_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

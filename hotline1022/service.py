@@ -1,0 +1,121 @@
+"""The one asyncio process: AMI link, FastAGI server, call tracker and the REST API.
+
+``build_app(settings)`` returns the FastAPI application whose lifespan starts and stops
+everything else, so ``uvicorn`` (``hotline1022 serve``) runs the whole hotline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from api.app import create_app
+from hotline1022.asterisk import Asterisk
+from hotline1022.settings import Settings
+from ivr.menu import FirstMenu, MenuConfig
+from pbx.agi import FastAgiServer
+from pbx.ami import AmiLink
+from pbx.client import AmiPbx
+from queues.agents import AgentService
+from queues.calls import CallTracker
+from queues.live import LiveQueues
+from store.db import Database
+from store.migrate import upgrade_async
+from store.seed import ensure_agents
+
+__all__ = ["Hotline", "build_app"]
+
+log = logging.getLogger(__name__)
+
+
+class Hotline:
+    """Everything the service runs, wired once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.effective_database_url)
+        self.link = AmiLink(
+            host=settings.ami_host,
+            port=settings.ami_port,
+            username=settings.ami_username,
+            secret=settings.effective_ami_secret,
+            action_timeout=settings.ami_action_timeout_s,
+            heartbeat_interval=settings.ami_heartbeat_interval_s,
+        )
+        self.pbx = AmiPbx(self.link)
+        self.tracker = CallTracker(self.db)
+        self.live = LiveQueues()
+        self.agents = AgentService(self.db, self.pbx)
+        prompts_dir = Asterisk(settings.asterisk_instance, None).prompts_dir
+        self.menu = FirstMenu(MenuConfig(prompts_dir=prompts_dir))
+        self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await upgrade_async(self.settings.effective_database_url)
+        await ensure_agents(self.db, self.settings.agent_count)
+        self.link.add_listener(self.tracker.on_event)
+        self.link.add_listener(self.live.on_event)
+        self.link.add_connect_callback(self._on_ami_connect)
+        self.agi.route("ivr", self.menu.handle)
+        await self.agi.start()
+        self._tasks.append(asyncio.create_task(self.tracker.run_flusher(), name="flusher"))
+        # Asterisk may still be starting: keep trying in the background; a wrong secret
+        # raises here and stops the service with a clear message.
+        await self.link.start(wait=False)
+        log.info(
+            "hotline1022 up: FastAGI on %s:%d, AMI %s:%d",
+            self.settings.agi_host,
+            self.agi.port,
+            self.settings.ami_host,
+            self.settings.ami_port,
+        )
+
+    async def _on_ami_connect(self) -> None:
+        status = await self.pbx.queue_status()
+        self.live.rebuild(status.entries, status.members)
+        await self.agents.restore()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await self.tracker.flush()
+        except Exception:
+            log.error("%d call record(s) not written at shutdown", self.tracker.pending)
+        await self.agi.close()
+        await self.link.close()
+        await self.db.dispose()
+
+    def ami_status(self) -> dict[str, object]:
+        status = dict(self.link.status())
+        status["records_pending"] = self.tracker.pending
+        return status
+
+
+def build_app(settings: Settings) -> tuple[FastAPI, Hotline]:
+    hotline = Hotline(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await hotline.start()
+        try:
+            yield
+        finally:
+            await hotline.stop()
+
+    app = create_app(
+        db=hotline.db,
+        agents=hotline.agents,
+        queues=hotline.live,
+        ami_status=hotline.ami_status,
+        lifespan=lifespan,
+    )
+    return app, hotline

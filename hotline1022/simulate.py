@@ -1,0 +1,156 @@
+"""``hotline1022 simulate``: SIPp citizens and agents through a throwaway hotline.
+
+Places N calls at R per second, the menu choices spread over the keys (30 % each for 1, 2
+and 3, 10 % pressing nothing, who reach the default after the retries), with A SIPp agents
+answering. It then compares Asterisk's own record (the instance's CDR) with the service's
+call records and prints one summary line last::
+
+    offered=N answered=… abandoned=… lost=… p50_wait_s=… p95_wait_s=…
+
+``lost`` counts calls Asterisk saw (a CDR for 1022) that the service has no complete
+record of. The whole stack — Asterisk instance, service, database — is made for the run
+and removed after it, so a simulation never touches a running hotline's data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from hotline1022.sipp import citizen_scenario, run_citizens
+from hotline1022.stack import Stack, free_udp_tcp_port
+from store.models import Call, CallStatus
+
+__all__ = ["Summary", "asterisk_calls", "run", "summarize"]
+
+log = logging.getLogger(__name__)
+
+# (keys pressed, share of calls)
+CHOICES: tuple[tuple[str, float], ...] = (("1", 0.3), ("2", 0.3), ("3", 0.3), ("", 0.1))
+
+
+@dataclass(frozen=True)
+class Summary:
+    offered: int
+    answered: int
+    abandoned: int
+    lost: int
+    p50_wait_s: float
+    p95_wait_s: float
+
+    def line(self) -> str:
+        return (
+            f"offered={self.offered} answered={self.answered} abandoned={self.abandoned} "
+            f"lost={self.lost} p50_wait_s={self.p50_wait_s:.2f} p95_wait_s={self.p95_wait_s:.2f}"
+        )
+
+
+def asterisk_calls(cdr_csv: Path, context: str = "citizens", exten: str = "1022") -> set[str]:
+    """Uniqueids of the citizen channels Asterisk's CDR shows for calls to 1022."""
+    if not cdr_csv.exists():
+        return set()
+    seen: set[str] = set()
+    with cdr_csv.open(newline="", encoding="utf-8", errors="replace") as f:
+        for row in csv.reader(f):
+            # cdr_csv columns: accountcode, src, dst, dcontext, clid, channel, dstchannel,
+            # lastapp, lastdata, start, answer, end, duration, billsec, disposition,
+            # amaflags, uniqueid (loguniqueid), userfield (loguserfield)
+            if len(row) >= 17 and row[2] == exten and row[3] == context:
+                seen.add(row[16])
+    return seen
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def summarize(offered: int, calls: list[Call], seen_by_asterisk: set[str]) -> Summary:
+    complete = {c.uniqueid for c in calls if c.complete}
+    answered = [c for c in calls if c.status == CallStatus.ANSWERED.value]
+    abandoned = [
+        c
+        for c in calls
+        if c.status in (CallStatus.ABANDONED_QUEUE.value, CallStatus.ABANDONED_IVR.value)
+    ]
+    waits = sorted(c.wait_s for c in answered if c.wait_s is not None)
+    return Summary(
+        offered=offered,
+        answered=len(answered),
+        abandoned=len(abandoned),
+        lost=len(seen_by_asterisk - complete),
+        p50_wait_s=percentile(waits, 50),
+        p95_wait_s=percentile(waits, 95),
+    )
+
+
+def split_calls(total: int) -> list[tuple[str, int]]:
+    counts = [(keys, int(total * share)) for keys, share in CHOICES]
+    short = total - sum(n for _, n in counts)
+    counts[0] = (counts[0][0], counts[0][1] + short)
+    return [(k, n) for k, n in counts if n > 0]
+
+
+async def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="hotline-sim-") as tmp:
+        async with Stack(
+            state_dir=Path(tmp),
+            database_url=args.database_url,
+            agent_count=max(20, args.agents),
+            talk_ms=args.talk_ms,
+        ) as stack:
+            await stack.start_agents(args.agents)
+            started = time.monotonic()
+            procs = []
+            serial = 0
+            for keys, n in split_calls(args.calls):
+                numbers = [f"09{serial + i:08d}" for i in range(n)]
+                serial += n
+                procs.append(
+                    run_citizens(
+                        citizen_scenario(keys),
+                        numbers,
+                        server_port=stack.settings.sip_port,
+                        local_port=free_udp_tcp_port(),
+                        media_port=stack.next_media_port(),
+                        rate=args.rate * n / args.calls,
+                        max_concurrent=max(50, args.calls),
+                    )
+                )
+            failed_runs = 0
+            for proc in procs:
+                rc = await asyncio.to_thread(proc.wait)
+                if rc != 0:
+                    failed_runs += 1
+                    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                    log.warning("a SIPp citizen run exited %d: %s", rc, err[-500:])
+            elapsed = time.monotonic() - started
+            try:
+                await stack.wait_idle(within_s=60)
+            except TimeoutError as exc:
+                log.warning("%s", exc)
+            hotline = stack.running
+            async with hotline.db.session() as session:
+                calls = list((await session.scalars(select(Call))).all())
+            assert stack.asterisk is not None
+            seen = asterisk_calls(stack.asterisk.cdr_csv)
+            summary = summarize(args.calls, calls, seen)
+            print(
+                f"placed {args.calls} calls in {elapsed:.1f} s at {args.rate}/s, "
+                f"{args.agents} agents; Asterisk saw {len(seen)}, service recorded "
+                f"{len(calls)}; SIPp runs with failures: {failed_runs}"
+            )
+    print(summary.line(), flush=True)
+    return 0 if summary.lost == 0 else 1

@@ -1,0 +1,163 @@
+"""A whole hotline on throwaway ports: its own Asterisk instance, the service in-process,
+SIPp agents. Used by the real-Asterisk tests and by ``hotline1022 simulate``, so both drive
+exactly what ``make run`` runs.
+
+Usage::
+
+    async with Stack(state_dir=tmp) as stack:
+        await stack.start_agents(2)
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from hotline1022.asterisk import AGENT_ENDPOINT_FORMAT, Asterisk
+from hotline1022.provision import provision
+from hotline1022.service import Hotline
+from hotline1022.settings import Settings
+from hotline1022.sipp import SippAgent
+
+__all__ = ["Stack", "free_port"]
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def free_udp_tcp_port() -> int:
+    """A port free for both UDP and TCP (SIPp listens on both with some transports)."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port")
+
+
+class Stack:
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        database_url: str = "",
+        agent_count: int = 20,
+        instance: str | None = None,
+        talk_ms: int = 2000,
+    ) -> None:
+        self.instance = instance or f"t{os.getpid()}x{random.randrange(1 << 20):05x}"
+        rtp_base = 22000 + 20 * random.randrange(50)
+        self.settings = Settings(
+            state_dir=state_dir,
+            database_url=database_url,
+            ami_port=free_port(),
+            sip_port=free_udp_tcp_port(),
+            agi_port=free_port(),
+            api_port=free_port(),
+            agent_count=agent_count,
+            asterisk_instance=self.instance,
+            rtp_start=rtp_base,
+            rtp_end=rtp_base + 999,
+            ami_heartbeat_interval_s=2.0,
+        )
+        self.talk_ms = talk_ms
+        self.asterisk: Asterisk | None = None
+        self.hotline: Hotline | None = None
+        self.agents: list[SippAgent] = []
+        self._media_base = 40000 + 100 * random.randrange(200)
+
+    async def __aenter__(self) -> Stack:
+        self.asterisk = await asyncio.to_thread(provision, self.settings, self.instance)
+        self.hotline = Hotline(self.settings)
+        await self.hotline.start()
+        await self.wait_for(
+            lambda: self.hotline is not None and self.hotline.link.connected,
+            15,
+            "the AMI link to log in",
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for agent in self.agents:
+            agent.stop()
+        if self.hotline is not None:
+            await self.hotline.stop()
+        if self.asterisk is not None:
+            await asyncio.to_thread(self.asterisk.remove)
+
+    @property
+    def running(self) -> Hotline:
+        assert self.hotline is not None, "stack not started"
+        return self.hotline
+
+    @staticmethod
+    async def wait_for(cond: Callable[[], bool], within_s: float, what: str) -> None:
+        deadline = time.monotonic() + within_s
+        while not cond():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {within_s:.0f} s waiting for {what}")
+            await asyncio.sleep(0.05)
+
+    def next_media_port(self) -> int:
+        self._media_base += 10
+        return self._media_base
+
+    async def start_agents(
+        self, count: int, *, login: bool = True, first: int = 1
+    ) -> list[SippAgent]:
+        """Register ``count`` SIPp agents (agent01…) and log them in through the service."""
+        secrets = self.settings.secrets
+        started: list[SippAgent] = []
+        for i in range(first, first + count):
+            endpoint = AGENT_ENDPOINT_FORMAT.format(i)
+            agent = SippAgent(
+                endpoint,
+                secrets["agents"][endpoint],
+                self.settings.sip_port,
+                free_udp_tcp_port(),
+                self.next_media_port(),
+                talk_ms=self.talk_ms,
+            )
+            await asyncio.to_thread(agent.start)
+            self.agents.append(agent)
+            started.append(agent)
+            if login:
+                await self.running.agents.login(i)
+        return started
+
+    async def wait_idle(self, within_s: float = 30) -> None:
+        """Until every call the tracker saw is complete and written."""
+        tracker = self.running.tracker
+
+        def idle() -> bool:
+            return not tracker.calls and tracker.pending == 0
+
+        try:
+            await self.wait_for(idle, within_s, "every call record to be complete")
+        except TimeoutError as exc:
+            open_calls = "; ".join(
+                f"{c.uniqueid} {c.caller_number} status={c.status} queue={c.queue}"
+                for c in tracker.calls.values()
+            )
+            raise TimeoutError(
+                f"{exc}: open {open_calls or 'none'}, {tracker.pending} unwritten"
+            ) from exc

@@ -1,0 +1,163 @@
+"""``hotline1022 users …``: create API users and manage their bearer tokens.
+
+    hotline1022 users create --name "Nguyễn Lan" --role agent --agent agent01
+    hotline1022 users token --name "Nguyễn Lan"     # another token, e.g. for a new device
+    hotline1022 users revoke --name "Nguyễn Lan"    # every token of the user stops working
+    hotline1022 users list
+
+A token is printed once, alone on stdout, so that ``TOKEN=$(hotline1022 users create …)``
+works; only its hash is stored. The schema is brought to head first, so the commands work
+on a fresh state directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import OperationalError
+
+from hotline1022.settings import Settings
+from store.agents import find_agent
+from store.db import Database
+from store.migrate import upgrade
+from store.models import Role
+from store.seed import ensure_agents
+from store.users import create_user, get_user_by_name, issue_token, list_users, revoke_tokens
+
+__all__ = ["add_parser"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the database could not be used
+EXIT_USAGE = 2  # bad input, as argparse itself uses
+
+
+class UsageError(Exception):
+    """Bad input from the command line; the message is shown as is."""
+
+
+Command = Callable[[argparse.Namespace, Database, Settings], Awaitable[None]]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``users`` and its actions; each sets ``func(args) -> exit code``."""
+    users = subparsers.add_parser(
+        "users",
+        help="API users and their bearer tokens",
+        description="Create API users and issue or revoke their bearer tokens.",
+    )
+    users.set_defaults(func=lambda _args: _usage(users))
+    actions = users.add_subparsers(dest="users_action", metavar="ACTION")
+
+    p = actions.add_parser("create", help="create a user; prints its first token")
+    p.add_argument("--name", required=True, help="unique user name")
+    p.add_argument("--role", required=True, choices=[role.value for role in Role])
+    p.add_argument(
+        "--agent",
+        metavar="ENDPOINT_OR_ID",
+        help="for role agent: the agent they are (endpoint like agent01, or its id)",
+    )
+    p.set_defaults(func=_command(_create, "create"))
+
+    p = actions.add_parser("list", help="list users")
+    p.set_defaults(func=_command(_list, "list"))
+
+    p = actions.add_parser("token", help="issue another token for a user; prints it")
+    p.add_argument("--name", required=True)
+    p.add_argument("--label", default="", help="where the token is used, for your records")
+    p.set_defaults(func=_command(_token, "token"))
+
+    p = actions.add_parser("revoke", help="revoke every token of a user")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=_command(_revoke, "revoke"))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def _command(body: Command, action: str) -> Callable[[argparse.Namespace], int]:
+    """Wrap ``body``: migrate, open the database, map errors to exit codes."""
+
+    def run(args: argparse.Namespace) -> int:
+        settings = Settings()
+        url = settings.effective_database_url
+        prog = f"hotline1022 users {action}"
+        if not getattr(args, "verbose", False):
+            # Alembic reports every revision at INFO; for a one-line command that is noise.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+        try:
+            upgrade(url)
+            asyncio.run(_with_database(body, args, url, settings))
+        except (UsageError, ValueError) as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except (OperationalError, OSError) as exc:
+            print(f"{prog}: error: cannot use the database {url}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        return EXIT_OK
+
+    return run
+
+
+async def _with_database(
+    body: Command, args: argparse.Namespace, url: str, settings: Settings
+) -> None:
+    db = Database(url)
+    try:
+        await body(args, db, settings)
+    finally:
+        await db.dispose()
+
+
+async def _create(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    agent_id = None
+    if args.agent:
+        # The service creates the agents at start; do it here too, for a fresh state dir.
+        await ensure_agents(db, settings.agent_count)
+        async with db.session() as session:
+            agent = await find_agent(session, args.agent)
+        if agent is None:
+            raise UsageError(f"no agent {args.agent!r} (give an endpoint like agent01 or an id)")
+        agent_id = agent.id
+    user, token = await create_user(db, name=args.name, role=args.role, agent_id=agent_id)
+    print(token)
+    print(
+        f"Created {user.role} user {user.name!r}. The token above is shown only once: "
+        "store it now (send it as 'Authorization: Bearer <token>').",
+        file=sys.stderr,
+    )
+
+
+async def _list(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    rows = await list_users(db)
+    if not rows:
+        print("no users yet: hotline1022 users create --name NAME --role ROLE", file=sys.stderr)
+        return
+    print(f"{'NAME':24} {'ROLE':10} {'AGENT':10} {'ACTIVE':6} TOKENS")
+    for user, tokens in rows:
+        agent = user.agent.endpoint if user.agent is not None else "-"
+        active = "yes" if user.active else "no"
+        print(f"{user.name:24} {user.role:10} {agent:10} {active:6} {tokens}")
+
+
+async def _user_id(db: Database, name: str) -> int:
+    user = await get_user_by_name(db, name)
+    if user is None:
+        raise UsageError(f"no user named {name!r} (see: hotline1022 users list)")
+    return user.id
+
+
+async def _token(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    token = await issue_token(db, await _user_id(db, args.name), label=args.label)
+    print(token)
+    print("The token above is shown only once: store it now.", file=sys.stderr)
+
+
+async def _revoke(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    count = await revoke_tokens(db, await _user_id(db, args.name))
+    print(f"revoked {count} token(s) of {args.name!r}")

@@ -1,0 +1,88 @@
+"""The database handle: one async engine and its session factory.
+
+Works for ``sqlite+aiosqlite:///path`` (the embedded default) and ``postgresql+asyncpg://…``
+(production, shared by the nodes)::
+
+    db = Database(settings.effective_database_url)
+    async with db.session() as session:
+        session.add(call)
+        await session.commit()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+__all__ = ["Database"]
+
+log = logging.getLogger(__name__)
+
+# Writers wait this long for SQLite's single write lock instead of failing at once.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets the API read while the call recorder writes; SQLite leaves foreign keys off
+        # unless asked, per connection.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+class Database:
+    """An async engine and an ``async_sessionmaker`` (``expire_on_commit=False``)."""
+
+    def __init__(self, url: str, *, ping_timeout_s: float = 2.0, echo: bool = False) -> None:
+        self.url = url
+        self.ping_timeout_s = ping_timeout_s
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+        if make_url(url).get_backend_name() == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+        # Objects stay readable after commit: routers serialise them after the transaction.
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session; the caller commits. Uncommitted work is rolled back on exit."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    async def ping(self) -> bool:
+        """True if ``SELECT 1`` answers within ``ping_timeout_s``; never raises.
+
+        Bounded so that a health check answers even when the server accepts connections but
+        never replies.
+        """
+        try:
+            async with asyncio.timeout(self.ping_timeout_s), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not usable", which is the answer
+            log.warning("database ping failed: %s: %s", type(exc).__name__, exc)
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        """Close the pooled connections (on shutdown; the engine would reconnect if used)."""
+        await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"

@@ -1,0 +1,165 @@
+"""The tables: agents, calls, API users and their tokens (SQLAlchemy 2 typed declarative).
+
+Free-text columns are unbounded ``String`` so that a long Vietnamese name or an unexpected
+hangup cause never fails an insert on PostgreSQL. The vocabularies (categories, statuses,
+routes, roles) are ``StrEnum`` classes here and plain strings in the tables, so that adding a
+value needs no schema change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import ForeignKey, Index, MetaData, false, true
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.types import UTCDateTime, utcnow
+
+__all__ = [
+    "Agent",
+    "ApiToken",
+    "Base",
+    "Call",
+    "CallStatus",
+    "Category",
+    "Role",
+    "Route",
+    "User",
+]
+
+# Named constraints make later Alembic revisions (and SQLite batch mode) able to drop them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Category(StrEnum):
+    """What the citizen calls about, as classified by the IVR."""
+
+    MEDICAL = "medical"
+    FOOD = "food"
+    VIOLATION = "violation"
+    GENERAL = "general"
+
+
+class CallStatus(StrEnum):
+    """Where a call is (live) or how it ended (final)."""
+
+    IN_IVR = "in_ivr"
+    QUEUED = "queued"
+    CONNECTED = "connected"
+    ANSWERED = "answered"
+    ABANDONED_QUEUE = "abandoned_queue"
+    ABANDONED_IVR = "abandoned_ivr"
+
+
+class Route(StrEnum):
+    """How a call reached its queue."""
+
+    IVR = "ivr"  # the citizen chose in the menu
+    DEFAULT = "default"  # no valid input, the IVR's default
+    FALLBACK = "fallback"  # FastAGI was down; the dialplan sent it to the general queue
+
+
+class Role(StrEnum):
+    """What an API user may do; see the routers for who may call what."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    TEAM = "team"
+    ADMIN = "admin"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class Agent(Base):
+    """A call-taker, one per PJSIP endpoint (``agent01``…)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str]
+    logged_in: Mapped[bool] = mapped_column(default=False, server_default=false())
+    logged_in_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Call(Base):
+    """One citizen call, from arrival to hangup; ``complete`` once every end fact is in."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_arrived_category_status", "arrived_at", "category", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(unique=True)
+    linkedid: Mapped[str] = mapped_column(index=True)
+    caller_number: Mapped[str]
+    caller_name: Mapped[str] = mapped_column(default="", server_default="")
+    arrived_at: Mapped[datetime] = mapped_column(index=True)
+    queue_entered_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    ivr_choice: Mapped[str | None]
+    category: Mapped[str | None]
+    priority: Mapped[int | None]
+    route: Mapped[str | None]
+    queue: Mapped[str | None]
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    agent_endpoint: Mapped[str | None]
+    status: Mapped[str] = mapped_column(index=True)
+    wait_s: Mapped[float | None]
+    talk_s: Mapped[float | None]
+    hangup_cause: Mapped[str | None]
+    complete: Mapped[bool] = mapped_column(default=False, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # lazy="raise": under asyncio an implicit lazy load cannot run; load it explicitly
+    # (selectinload) and get a clear error when that was forgotten.
+    agent: Mapped[Agent | None] = relationship(lazy="raise")
+
+
+class User(Base):
+    """Someone who calls the API; an ``agent`` user is tied to one agent."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    role: Mapped[str]
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agent: Mapped[Agent | None] = relationship(lazy="raise")
+
+
+class ApiToken(Base):
+    """A bearer token of a user, stored only as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # SHA-256 hex of the token. The tokens are 32 random bytes, so no one can guess or
+    # brute-force them from the hash: a slow password hash (bcrypt, argon2) would add nothing
+    # but cost to every request.
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    label: Mapped[str] = mapped_column(default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="raise")

@@ -1,0 +1,48 @@
+"""The ``api`` fixture: the app on a real, migrated database (SQLite and PostgreSQL), fakes
+for the PBX ports, and a token for each role (plus a revoked and an inactive one)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from api.app import create_app
+from store.db import Database
+from store.models import Agent, User
+from store.seed import ensure_agents
+from store.users import create_user, revoke_tokens
+from tests.api.support import Api, FakeAgentControl, FakeQueueView
+
+
+@pytest.fixture
+async def api(db: Database) -> AsyncIterator[Api]:
+    await ensure_agents(db, 3)
+    async with db.session() as session:
+        rows = await session.execute(select(Agent.endpoint, Agent.id))
+        agent_ids = {endpoint: agent_id for endpoint, agent_id in rows}
+
+    tokens = {}
+    for role in ("supervisor", "team", "admin"):
+        _, tokens[role] = await create_user(db, name=f"{role} user", role=role)
+    _, tokens["agent"] = await create_user(
+        db, name="Đỗ Thị Agent", role="agent", agent_id=agent_ids["agent01"]
+    )
+    revoked, tokens["revoked"] = await create_user(db, name="revoked", role="admin")
+    inactive, tokens["inactive"] = await create_user(db, name="inactive", role="admin")
+    await revoke_tokens(db, revoked.id)
+    async with db.session() as session:
+        user = await session.get(User, inactive.id)
+        assert user is not None
+        user.active = False
+        await session.commit()
+
+    control = FakeAgentControl(db)
+    queues = FakeQueueView()
+    ami: dict[str, object] = {"connected": True, "host": "127.0.0.1:5038"}
+    app = create_app(db=db, agents=control, queues=queues, ami_status=lambda: dict(ami))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as client:
+        yield Api(app, client, db, control, queues, ami, tokens, agent_ids)

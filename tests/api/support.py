@@ -1,0 +1,82 @@
+"""Fakes for the PBX ports and the ``Api`` bundle the API tests work with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from queues.ports import AgentNotFound, PbxUnavailable, QueueView
+from store.db import Database
+from store.models import Agent, Call, CallStatus
+
+__all__ = ["Api", "FakeAgentControl", "FakeQueueView"]
+
+
+class FakeAgentControl:
+    """Records what it was asked and, like the real one, stores the agent's new state."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.requests: list[tuple[str, int]] = []
+        self.unavailable = False
+
+    async def _set(self, action: str, agent_id: int, logged_in: bool) -> None:
+        self.requests.append((action, agent_id))
+        if self.unavailable:
+            raise PbxUnavailable("AMI action timed out")
+        async with self.db.session() as session:
+            agent = await session.get(Agent, agent_id)
+            if agent is None:
+                raise AgentNotFound(agent_id)
+            agent.logged_in = logged_in
+            agent.logged_in_at = datetime.now(UTC) if logged_in else None
+            await session.commit()
+
+    async def login(self, agent_id: int) -> None:
+        await self._set("login", agent_id, True)
+
+    async def logout(self, agent_id: int) -> None:
+        await self._set("logout", agent_id, False)
+
+
+@dataclass
+class FakeQueueView:
+    views: list[QueueView] = field(default_factory=list)
+
+    def snapshot(self) -> list[QueueView]:
+        return list(self.views)
+
+
+@dataclass
+class Api:
+    """Everything a test needs: the client and what stands behind it."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    db: Database
+    control: FakeAgentControl
+    queues: FakeQueueView
+    ami: dict[str, object]
+    tokens: dict[str, str]  # role (or "revoked"/"inactive") -> token
+    agent_ids: dict[str, int]  # endpoint -> id
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    async def add_call(self, **fields: Any) -> Call:
+        values: dict[str, Any] = {
+            "linkedid": fields.get("uniqueid", "x"),
+            "caller_number": "0912345678",
+            "caller_name": "Nguyễn Văn An",
+            "status": CallStatus.ANSWERED,
+        }
+        values.update(fields)
+        async with self.db.session() as session:
+            call = Call(**values)
+            session.add(call)
+            await session.commit()
+        return call

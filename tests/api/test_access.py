@@ -1,0 +1,168 @@
+"""Who may call what: every route of the app, with every role, no token and bad tokens.
+
+The table below is the access policy. A route added to the app without a row here fails
+the test, so nobody ships a route without deciding who may call it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
+from starlette.routing import BaseRoute
+
+from api.deps import require_roles
+from store.models import Agent
+from tests.api.support import Api
+
+PRINCIPALS = (
+    "anonymous",
+    "bad_token",
+    "revoked",
+    "inactive",
+    "agent",
+    "supervisor",
+    "team",
+    "admin",
+)
+
+OPEN = dict.fromkeys(PRINCIPALS, 200)
+
+
+def guarded(*allowed: str) -> dict[str, int]:
+    """401 without a valid token, 2xx for ``allowed`` roles, 403 for the other roles."""
+    expected = {"anonymous": 401, "bad_token": 401, "revoked": 401, "inactive": 401}
+    for role in ("agent", "supervisor", "team", "admin"):
+        expected[role] = 200 if role in allowed else 403
+    return expected
+
+
+STAFF = ("agent", "supervisor", "admin")
+
+EXPECTED: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/openapi.json"): OPEN,
+    ("HEAD", "/openapi.json"): OPEN,
+    ("GET", "/docs"): OPEN,
+    ("HEAD", "/docs"): OPEN,
+    ("GET", "/docs/oauth2-redirect"): OPEN,
+    ("HEAD", "/docs/oauth2-redirect"): OPEN,
+    ("GET", "/redoc"): OPEN,
+    ("HEAD", "/redoc"): OPEN,
+    ("GET", "/health"): OPEN,
+    ("GET", "/calls"): guarded(*STAFF),
+    ("GET", "/calls/{call_id}"): guarded(*STAFF),
+    ("GET", "/queues"): guarded(*STAFF),
+    ("GET", "/agents"): guarded(*STAFF),
+    ("POST", "/agents/{agent_id}/login"): guarded(*STAFF),
+    ("POST", "/agents/{agent_id}/logout"): guarded(*STAFF),
+}
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every endpoint, included routers flattened."""
+    routes: list[BaseRoute] = list(app.routes)
+    try:  # FastAPI >= 0.13x keeps included routers as nodes; this walks into them
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI copies routes in flat
+        pass
+    else:
+        routes = list(iter_route_contexts(routes))  # type: ignore[arg-type]
+    found = set()
+    for route in routes:
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        assert path and methods, f"cannot check route {route!r}: no path or methods"
+        found |= {(method, path) for method in methods}
+    return found
+
+
+def headers_for(api: Api, principal: str) -> dict[str, str]:
+    if principal == "anonymous":
+        return {}
+    if principal == "bad_token":
+        return {"Authorization": "Bearer this-token-was-never-issued"}
+    return api.auth(principal)
+
+
+async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -> None:
+    own_agent = api.agent_ids["agent01"]
+    call = await api.add_call(
+        uniqueid="1.1", arrived_at=datetime(2024, 5, 1, tzinfo=UTC), agent_id=own_agent
+    )
+    params = {"call_id": call.id, "agent_id": own_agent}
+
+    routes = app_routes(api.app)
+    assert routes - EXPECTED.keys() == set(), "routes without an access rule in EXPECTED"
+    assert EXPECTED.keys() - routes == set(), "rules for routes the app does not have"
+
+    mismatches = []
+    for method, path in sorted(routes):
+        for principal in PRINCIPALS:
+            response = await api.client.request(
+                method, path.format(**params), headers=headers_for(api, principal)
+            )
+            expected = EXPECTED[(method, path)][principal]
+            if response.status_code != expected:
+                mismatches.append(
+                    f"{method} {path} as {principal}: {response.status_code} (want {expected})"
+                    f" {response.text[:120]}"
+                )
+    assert mismatches == []
+
+
+async def test_missing_token_says_how_to_send_one(api: Api) -> None:
+    response = await api.client.get("/calls")
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": "Missing bearer token: send 'Authorization: Bearer <token>'"
+    }
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "token-without-scheme"]
+)
+async def test_other_schemes_and_empty_tokens_count_as_missing(
+    api: Api, authorization: str
+) -> None:
+    response = await api.client.get("/calls", headers={"Authorization": authorization})
+
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("Missing bearer token")
+
+
+@pytest.mark.parametrize("who", ["bad_token", "revoked", "inactive"])
+async def test_unknown_revoked_and_inactive_tokens_are_invalid(api: Api, who: str) -> None:
+    response = await api.client.get("/agents", headers=headers_for(api, who))
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or revoked token"}
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_wrong_role_names_the_roles_allowed(api: Api) -> None:
+    response = await api.client.get("/calls", headers=api.auth("team"))
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "Role 'team' may not read call records; allowed roles: agent, supervisor, admin"
+    }
+
+
+async def test_agent_user_whose_agent_is_gone_sees_nothing(api: Api) -> None:
+    await api.add_call(uniqueid="1.1", arrived_at=datetime(2024, 5, 1, tzinfo=UTC))
+    async with api.db.session() as session:
+        await session.execute(delete(Agent).where(Agent.endpoint == "agent01"))
+        await session.commit()
+
+    response = await api.client.get("/calls", headers=api.auth("agent"))
+
+    assert response.status_code == 403
+    assert "no agent" in response.json()["detail"]
+
+
+def test_require_roles_refuses_an_unknown_role_at_definition() -> None:
+    with pytest.raises(ValueError, match="'superviser' is not a valid Role"):
+        require_roles("superviser")

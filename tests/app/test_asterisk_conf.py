@@ -1,0 +1,59 @@
+"""The rendered Asterisk configuration (no Asterisk needed: templates into a fake root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotline1022.asterisk import Asterisk, AsteriskConfig, AsteriskError, ensure_secrets
+
+
+def render(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True)
+    ast = Asterisk("unit", root)
+    secrets = ensure_secrets(tmp_path / "state", 20)
+    ast.render(
+        AsteriskConfig(
+            ami_port=15038,
+            ami_username="hotline",
+            ami_secret=secrets["ami_secret"],
+            sip_port=15060,
+            agi_host="127.0.0.1",
+            agi_port=14573,
+            agents=[
+                {"endpoint": ep, "password": pw, "name": ep} for ep, pw in secrets["agents"].items()
+            ],
+            phones=[{"endpoint": ep, "password": pw} for ep, pw in secrets["phones"].items()],
+        )
+    )
+    return root / "var/lib/hotline1022/unit/etc"
+
+
+def test_ami_and_sip_listen_on_loopback_only_with_the_generated_secret(tmp_path: Path) -> None:
+    etc = render(tmp_path)
+    manager = (etc / "manager.conf").read_text()
+    secret = ensure_secrets(tmp_path / "state", 20)["ami_secret"]
+    assert "bindaddr = 127.0.0.1" in manager and "port = 15038" in manager
+    assert f"secret = {secret}" in manager and len(secret) >= 24
+    pjsip = (etc / "pjsip.conf").read_text()
+    assert "bind = 127.0.0.1:15060" in pjsip
+    assert pjsip.count("type = auth") == 25  # 20 agents, 5 test phones
+    assert "agi://127.0.0.1:14573/ivr" in (etc / "extensions.conf").read_text()
+    for q in ("[medical]", "[food]", "[violation]", "[operator]"):
+        assert q in (etc / "queues.conf").read_text()
+
+
+def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
+    first = ensure_secrets(tmp_path, 20)
+    again = ensure_secrets(tmp_path, 22)
+    assert again["ami_secret"] == first["ami_secret"]
+    assert again["agents"]["agent20"] == first["agents"]["agent20"]
+    assert "agent22" in again["agents"]
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_bad_instance_name_is_refused() -> None:
+    with pytest.raises(AsteriskError):
+        Asterisk("../etc", None)

@@ -1,0 +1,108 @@
+"""A whole hotline on a real Asterisk, once per module and database.
+
+The ``stack`` fixture provisions a throwaway Asterisk instance exactly as ``make run`` does,
+runs the service in-process on free ports and yields it with an API client logged in as a
+supervisor. It runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from hotline1022.sipp import citizen_scenario, run_citizens
+from hotline1022.stack import Stack, free_udp_tcp_port
+from store.users import create_user
+from tests.conftest import POSTGRES_ADMIN_URL, _pg_execute
+
+
+@dataclass
+class Live:
+    stack: Stack
+    api: httpx.AsyncClient
+    supervisor_token: str
+
+    async def call(
+        self,
+        number: str,
+        keys: str = "",
+        *,
+        hangup_after_ms: int | None = None,
+        within_s: float = 120,
+    ) -> dict[str, object]:
+        """A SIPp citizen dials 1022 from ``number``; return the call's record over REST."""
+        proc = run_citizens(
+            citizen_scenario(keys, hangup_after_ms=hangup_after_ms),
+            [number],
+            server_port=self.stack.settings.sip_port,
+            local_port=free_udp_tcp_port(),
+            media_port=self.stack.next_media_port(),
+        )
+        try:
+            rc = await asyncio.wait_for(asyncio.to_thread(proc.wait), within_s)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        assert rc == 0, f"SIPp citizen failed ({rc}): {err[-1500:]}"
+        await self.stack.wait_idle(within_s=20)
+        return await self.record_of(number)
+
+    async def record_of(self, number: str) -> dict[str, object]:
+        resp = await self.api.get("/calls", params={"limit": 500})
+        assert resp.status_code == 200, resp.text
+        mine = [c for c in resp.json()["items"] if c["caller_number"] == number]
+        assert len(mine) == 1, f"expected one record for {number}, got {mine}"
+        return dict(mine[0])
+
+
+@pytest_asyncio.fixture(
+    scope="module",
+    loop_scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+async def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Live]:
+    state_dir: Path = tmp_path_factory.mktemp("hotline")
+    url = ""
+    pg_name = ""
+    if request.param == "postgresql":
+        pg_name = f"hotline_it_{secrets.token_hex(5)}"
+        await _pg_execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{pg_name}"')
+        url = (
+            make_url(POSTGRES_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
+        )
+    try:
+        async with Stack(state_dir=state_dir, database_url=url, talk_ms=2000) as stack:
+            hotline = stack.running
+            _, token = await create_user(hotline.db, name="supervisor", role="supervisor")
+            app = create_app(
+                db=hotline.db,
+                agents=hotline.agents,
+                queues=hotline.live,
+                ami_status=hotline.ami_status,
+            )
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://hotline",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as api:
+                yield Live(stack, api, token)
+    finally:
+        if pg_name:
+            await _pg_execute(
+                POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'
+            )

@@ -1,0 +1,88 @@
+"""A citizen's call end to end: SIPp dials 1022 on a real Asterisk, presses keys as RFC 4733
+events, waits in app_queue, a SIPp agent answers; the record is then read over REST."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import Live
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
+
+
+async def test_agent_logs_in_over_rest_and_joins_every_queue(live: Live) -> None:
+    await live.stack.start_agents(1, login=False)
+    resp = await live.api.post("/agents/1/login")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["logged_in"] is True
+    assert live.stack.asterisk is not None
+    for queue in ("medical", "food", "violation", "operator"):
+        assert "PJSIP/agent01" in live.stack.asterisk.cli(f"queue show {queue}")
+    queues = (await live.api.get("/queues")).json()
+    assert {q["name"]: q["logged_in_agents"] for q in queues}["medical"] == ["agent01"]
+
+
+async def test_medical_call_answered_by_agent(live: Live) -> None:
+    rec = await live.call("0901000001", "1")
+    assert rec["status"] == "answered"
+    assert rec["category"] == "medical"
+    assert rec["queue"] == "medical"
+    assert rec["route"] == "ivr"
+    assert rec["ivr_choice"] == "1"
+    assert rec["priority"] == 10
+    assert rec["agent_endpoint"] == "agent01"
+    assert rec["caller_name"] == "Nguyễn Văn An"
+    assert rec["complete"] is True
+    assert rec["wait_s"] is not None and 0 <= rec["wait_s"] < 10
+    # The SIPp agent talks for 2 s before hanging up.
+    assert rec["talk_s"] is not None and 1.5 <= rec["talk_s"] < 6
+    assert rec["answered_at"] and rec["ended_at"] and rec["queue_entered_at"]
+    detail = await live.api.get(f"/calls/{rec['id']}")
+    assert detail.status_code == 200
+    assert detail.json()["uniqueid"] == rec["uniqueid"]
+
+
+async def test_caller_who_hangs_up_in_queue_is_abandoned(live: Live) -> None:
+    resp = await live.api.post("/agents/1/logout")
+    assert resp.status_code == 200, resp.text
+    # Press 2, hear the confirmation (~3 s), wait in the food queue, hang up.
+    rec = await live.call("0901000002", "2", hangup_after_ms=7000)
+    assert rec["status"] == "abandoned_queue"
+    assert rec["category"] == "food"
+    assert rec["queue"] == "food"
+    assert rec["agent_endpoint"] is None
+    assert rec["answered_at"] is None
+    assert rec["wait_s"] is not None and rec["wait_s"] > 1
+    assert rec["complete"] is True
+
+
+async def test_caller_who_hangs_up_in_the_menu_is_abandoned_in_ivr(live: Live) -> None:
+    rec = await live.call("0901000003", "", hangup_after_ms=2000)
+    assert rec["status"] == "abandoned_ivr"
+    assert rec["queue"] is None and rec["queue_entered_at"] is None
+    assert rec["complete"] is True
+
+
+async def test_caller_who_presses_nothing_gets_the_default(live: Live) -> None:
+    resp = await live.api.post("/agents/1/login")
+    assert resp.status_code == 200, resp.text
+    rec = await live.call("0901000004", "")
+    assert rec["route"] == "default"
+    assert rec["category"] == "general"
+    assert rec["queue"] == "operator"
+    assert rec["ivr_choice"] is None
+    assert rec["status"] == "answered"
+    assert rec["agent_endpoint"] == "agent01"
+
+
+async def test_fastagi_down_still_reaches_the_operator_queue(live: Live) -> None:
+    hotline = live.stack.running
+    await hotline.agi.close()
+    try:
+        rec = await live.call("0901000005", "1")
+    finally:
+        await hotline.agi.start()
+    assert rec["route"] == "fallback"
+    assert rec["queue"] == "operator"
+    assert rec["status"] == "answered"
+    assert rec["agent_endpoint"] == "agent01"

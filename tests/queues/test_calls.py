@@ -1,0 +1,173 @@
+"""The call tracker on synthetic Asterisk 22 event sequences (the real-Asterisk tests in
+tests/integration cover the same paths end to end)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from pbx.events import AmiEvent, parse_event
+from queues.calls import CallTracker
+from store.db import Database
+from store.models import Call
+from store.seed import ensure_agents
+
+UID = "1795316528.0"
+T0 = 1_795_316_528.0
+
+
+def ev(name: str, at: float, uid: str = UID, **headers: str) -> AmiEvent:
+    base = {
+        "Event": name,
+        "Timestamp": f"{at:.6f}",
+        "Channel": "PJSIP/pstn-00000001",
+        "Uniqueid": uid,
+        "Linkedid": uid,
+        "CallerIDNum": "0901234567",
+        "CallerIDName": "Nguyễn Thị Hằng",
+        "Context": "citizens",
+        "Exten": "1022",
+    }
+    base.update(headers)
+    return parse_event(base, at)
+
+
+def route(at: float, category: str, queue: str, prio: str, choice: str, how: str) -> AmiEvent:
+    return ev(
+        "UserEvent",
+        at,
+        UserEvent="HotlineRoute",
+        **{
+            "Hotline-Category": category,
+            "Hotline-Queue": queue,
+            "Hotline-Priority": prio,
+            "Hotline-Choice": choice,
+            "Hotline-Route": how,
+            "Priority": "7",
+        },
+    )
+
+
+def answered_call() -> Iterator[AmiEvent]:
+    yield ev("Newchannel", T0)
+    yield route(T0 + 3, "medical", "medical", "10", "1", "ivr")
+    yield ev("QueueCallerJoin", T0 + 3.1, Queue="medical", Position="1", Count="1")
+    yield ev(
+        "AgentConnect",
+        T0 + 4.6,
+        Queue="medical",
+        MemberName="agent01",
+        Interface="PJSIP/agent01",
+        HoldTime="1",
+        RingTime="0",
+        DestUniqueid="1795316532.1",
+    )
+    yield ev("QueueCallerLeave", T0 + 4.6, Queue="medical", Position="1", Count="0")
+    yield ev(
+        "AgentComplete",
+        T0 + 6.7,
+        Queue="medical",
+        MemberName="agent01",
+        Interface="PJSIP/agent01",
+        HoldTime="1",
+        TalkTime="2",
+        Reason="agent",
+    )
+    yield ev("Hangup", T0 + 6.8, Cause="16", **{"Cause-txt": "Normal Clearing"})
+
+
+@pytest.fixture
+async def tracker(db: Database) -> CallTracker:
+    await ensure_agents(db, 3)
+    return CallTracker(db)
+
+
+async def rows(db: Database) -> list[Call]:
+    async with db.session() as s:
+        return list((await s.scalars(select(Call))).all())
+
+
+async def test_answered_call_is_complete(tracker: CallTracker, db: Database) -> None:
+    for e in answered_call():
+        tracker.on_event(e)
+    assert await tracker.flush() == 1
+    [call] = await rows(db)
+    assert call.status == "answered" and call.complete
+    assert call.caller_name == "Nguyễn Thị Hằng"
+    assert (call.category, call.queue, call.priority, call.ivr_choice, call.route) == (
+        "medical",
+        "medical",
+        10,
+        "1",
+        "ivr",
+    )
+    assert call.agent_endpoint == "agent01" and call.agent_id == 1
+    assert call.wait_s == pytest.approx(1.5)
+    assert call.talk_s == pytest.approx(2.1)
+    assert call.hangup_cause == "Normal Clearing"
+    assert tracker.calls == {}
+
+
+async def test_hangup_in_queue_is_abandoned_and_in_menu_is_abandoned_ivr(
+    tracker: CallTracker, db: Database
+) -> None:
+    tracker.on_event(ev("Newchannel", T0))
+    tracker.on_event(ev("QueueCallerJoin", T0 + 3, Queue="food", Position="1", Count="1"))
+    tracker.on_event(
+        ev(
+            "QueueCallerAbandon",
+            T0 + 9,
+            Queue="food",
+            Position="1",
+            OriginalPosition="1",
+            HoldTime="6",
+        )
+    )
+    tracker.on_event(ev("Hangup", T0 + 9, Cause="16"))
+    tracker.on_event(ev("Newchannel", T0, uid="2.0"))
+    tracker.on_event(ev("Hangup", T0 + 2, uid="2.0", Cause="16"))
+    await tracker.flush()
+    by_uid = {c.uniqueid: c for c in await rows(db)}
+    assert by_uid[UID].status == "abandoned_queue"
+    assert by_uid[UID].wait_s == pytest.approx(6)
+    assert by_uid["2.0"].status == "abandoned_ivr" and by_uid["2.0"].queue is None
+
+
+async def test_channels_that_are_not_citizen_calls_are_ignored(
+    tracker: CallTracker, db: Database
+) -> None:
+    tracker.on_event(ev("Newchannel", T0, Context="agents", Exten="s"))
+    tracker.on_event(ev("Newchannel", T0, uid="3.0", Exten="600"))
+    tracker.on_event(ev("Hangup", T0 + 1, Cause="16"))
+    assert await tracker.flush() == 0
+    assert await rows(db) == []
+
+
+async def test_a_call_first_seen_in_the_queue_is_still_recorded(
+    tracker: CallTracker, db: Database
+) -> None:
+    # The service started while this caller was already in the menu.
+    for e in list(answered_call())[1:]:
+        tracker.on_event(e)
+    await tracker.flush()
+    [call] = await rows(db)
+    assert call.status == "answered" and call.complete and call.category == "medical"
+
+
+async def test_database_down_loses_nothing(tmp_path: object, db: Database) -> None:
+    down = Database("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    tracker = CallTracker(down)
+    for e in answered_call():
+        tracker.on_event(e)
+    with pytest.raises(OSError):
+        await tracker.flush()
+    assert tracker.pending == 1 and UID in tracker.calls
+    await down.dispose()
+    await ensure_agents(db, 1)
+    tracker.db = db  # the database is back
+    assert await tracker.flush() == 1
+    [call] = await rows(db)
+    assert call.complete and call.status == "answered"
+    assert tracker.pending == 0 and tracker.calls == {}

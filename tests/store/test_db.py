@@ -1,0 +1,126 @@
+"""Database: the SQLite connection settings and a ping that never hangs or raises."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from store.db import Database
+
+
+async def test_ping_answers_true_on_a_working_database(db: Database) -> None:
+    assert await db.ping() is True
+
+
+async def test_session_rolls_back_uncommitted_work(db: Database) -> None:
+    async with db.session() as session:
+        await session.execute(
+            text(
+                "INSERT INTO agents (endpoint, name, created_at) "
+                "VALUES ('agent01', 'x', CURRENT_TIMESTAMP)"
+            )
+        )
+    async with db.session() as session:
+        assert await session.scalar(text("SELECT count(*) FROM agents")) == 0
+
+
+async def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with database.engine.connect() as conn:
+            assert await conn.scalar(text("PRAGMA journal_mode")) == "wal"
+            assert await conn.scalar(text("PRAGMA foreign_keys")) == 1
+            assert await conn.scalar(text("PRAGMA busy_timeout")) == 5000
+    finally:
+        await database.dispose()
+
+
+async def aiosqlite_threads_ended() -> None:
+    # aiosqlite stops the worker thread of a connection that failed to open without waiting
+    # for it; were the test's loop closed first, the thread would die calling back into it.
+    for _ in range(500):
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_ping_is_false_when_sqlite_cannot_open(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    try:
+        assert await database.ping() is False
+    finally:
+        await database.dispose()
+        await aiosqlite_threads_ended()
+
+
+async def test_ping_is_false_when_the_sqlite_file_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    path.write_bytes(b"not a database " * 100)
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert await database.ping() is False
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def closed_port() -> int:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port: int = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    return port
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A port that accepts connections and never says a word (a hung server)."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    for writer in writers:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_ping_is_false_when_postgresql_refuses(closed_port: int) -> None:
+    database = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port}/x")
+    try:
+        assert await database.ping() is False
+    finally:
+        await database.dispose()
+
+
+async def test_ping_gives_up_on_a_server_that_never_answers(silent_port: int) -> None:
+    database = Database(
+        f"postgresql+asyncpg://postgres@127.0.0.1:{silent_port}/x", ping_timeout_s=0.2
+    )
+    try:
+        # The outer bound only turns a hang into a failure; the ping's own timeout answers.
+        async with asyncio.timeout(10):
+            assert await database.ping() is False
+    finally:
+        await database.dispose()
+
+
+async def test_ping_still_answers_after_dispose(db: Database) -> None:
+    # dispose() closes the pool; the engine reconnects on demand, so a ping still works.
+    await db.dispose()
+
+    assert await db.ping() is True
+
+
+def test_repr_hides_the_password() -> None:
+    database = Database("postgresql+asyncpg://u:s3cret@127.0.0.1/x")
+
+    assert "s3cret" not in repr(database)

@@ -1,0 +1,108 @@
+"""Users and tokens: validation, the token shown once and stored only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import select, update
+
+from store.db import Database
+from store.models import Agent, ApiToken, User
+from store.seed import ensure_agents
+from store.users import (
+    create_user,
+    get_user_by_name,
+    issue_token,
+    list_users,
+    revoke_tokens,
+    user_for_token,
+)
+
+
+async def agent_id(db: Database, endpoint: str = "agent01") -> int:
+    await ensure_agents(db, 2)
+    async with db.session() as session:
+        found = await session.scalar(select(Agent.id).where(Agent.endpoint == endpoint))
+    assert found is not None
+    return found
+
+
+async def test_token_is_returned_once_and_stored_as_sha256(db: Database) -> None:
+    user, token = await create_user(db, name="Võ Thị Sáu", role="supervisor")
+
+    async with db.session() as session:
+        stored = (await session.scalars(select(ApiToken))).all()
+
+    assert len(token) >= 43  # 32 bytes, base64url
+    assert [row.token_hash for row in stored] == [hashlib.sha256(token.encode()).hexdigest()]
+    assert all(token not in (row.token_hash, row.label) for row in stored)
+    found = await user_for_token(db, token)
+    assert found is not None and (found.id, found.name) == (user.id, "Võ Thị Sáu")
+
+
+async def test_unknown_revoked_and_inactive_tokens_find_no_one(db: Database) -> None:
+    user, token = await create_user(db, name="a", role="admin")
+    second = await issue_token(db, user.id, label="laptop")
+    assert second != token
+    assert await user_for_token(db, "not-a-token") is None
+
+    assert await revoke_tokens(db, user.id) == 2
+    assert await user_for_token(db, token) is None
+    assert await user_for_token(db, second) is None
+
+    third = await issue_token(db, user.id)
+    assert await user_for_token(db, third) is not None
+    async with db.session() as session:
+        await session.execute(update(User).values(active=False))
+        await session.commit()
+    assert await user_for_token(db, third) is None
+
+
+async def test_agent_user_links_to_its_agent(db: Database) -> None:
+    linked = await agent_id(db, "agent02")
+
+    user, _ = await create_user(db, name="agent two", role="agent", agent_id=linked)
+
+    assert user.agent_id == linked
+    listed = await list_users(db)
+    assert [(u.name, u.agent.endpoint if u.agent else None, n) for u, n in listed] == [
+        ("agent two", "agent02", 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "x", "role": "boss"}, "unknown role 'boss': choose one of agent, supervisor"),
+        ({"name": "x", "role": "agent"}, "role 'agent' needs an agent"),
+        ({"name": "x", "role": "agent", "agent_id": 999}, "unknown agent id 999"),
+        ({"name": "x", "role": "team", "agent_id": 1}, "only role 'agent' takes one"),
+        ({"name": "  ", "role": "admin"}, "must not be empty"),
+    ],
+)
+async def test_bad_users_are_refused_with_a_reason(
+    db: Database, kwargs: dict[str, object], message: str
+) -> None:
+    await agent_id(db)
+
+    with pytest.raises(ValueError, match=message):
+        await create_user(db, **kwargs)  # type: ignore[arg-type]
+
+    async with db.session() as session:
+        assert (await session.scalars(select(User))).all() == []
+
+
+async def test_duplicate_name_is_refused(db: Database) -> None:
+    await create_user(db, name="Bình", role="team")
+
+    with pytest.raises(ValueError, match="a user named 'Bình' already exists"):
+        await create_user(db, name="Bình", role="admin")
+
+    found = await get_user_by_name(db, "Bình")
+    assert found is not None and found.role == "team"
+
+
+async def test_issue_token_for_unknown_user(db: Database) -> None:
+    with pytest.raises(ValueError, match="unknown user id 42"):
+        await issue_token(db, 42)
