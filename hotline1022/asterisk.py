@@ -35,9 +35,9 @@ from typing import Any
 import jinja2
 
 from queues.categories import CATEGORIES, DEFAULT_CATEGORY
+from store.seed import agent_endpoint
 
 __all__ = [
-    "AGENT_ENDPOINT_FORMAT",
     "Asterisk",
     "AsteriskConfig",
     "AsteriskError",
@@ -50,7 +50,6 @@ CONF_SRC = Path(__file__).resolve().parent.parent / "asterisk-conf"
 DEFAULT_ROOT = Path("/var/cache/hotline1022/asterisk-root")
 ROOT_PACKAGES = ("asterisk", "asterisk-modules")
 MIN_MAJOR = 20
-AGENT_ENDPOINT_FORMAT = "agent{:02d}"
 PHONE_COUNT = 5
 
 
@@ -90,7 +89,7 @@ def ensure_secrets(state_dir: Path, agent_count: int) -> dict[str, Any]:
         changed = True
     agents: dict[str, str] = data.setdefault("agents", {})
     for i in range(1, agent_count + 1):
-        ep = AGENT_ENDPOINT_FORMAT.format(i)
+        ep = agent_endpoint(i)
         if ep not in agents:
             agents[ep] = secrets.token_urlsafe(12)
             changed = True

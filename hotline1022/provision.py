@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hotline1022.asterisk import (
-    AGENT_ENDPOINT_FORMAT,
-    Asterisk,
-    AsteriskConfig,
-    ensure_secrets,
-)
+from hotline1022.asterisk import Asterisk, AsteriskConfig, ensure_secrets
 from hotline1022.settings import Settings
 from ivr import prompts
+from store.seed import agent_endpoint, agent_name
 
 __all__ = ["provision"]
 
@@ -30,9 +26,9 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
     ast = Asterisk.locate(instance)
     agents = [
         {
-            "endpoint": AGENT_ENDPOINT_FORMAT.format(i),
-            "password": data["agents"][AGENT_ENDPOINT_FORMAT.format(i)],
-            "name": f"Agent {i:02d}",
+            "endpoint": agent_endpoint(i),
+            "password": data["agents"][agent_endpoint(i)],
+            "name": agent_name(i),
         }
         for i in range(1, settings.agent_count + 1)
     ]

@@ -66,6 +66,17 @@ def citizen_scenario(
 ) -> str:
     """A citizen who dials 1022, presses ``keys`` and then either waits for the hotline to
     hang up (the agent ended the call) or hangs up after ``hangup_after_ms``."""
+    from_ = f'From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]'
+
+    def request(method: str, cseq: int) -> str:
+        """A request inside the call's dialog (after the 200 OK: the hotline's tag)."""
+        return (
+            f"{method} sip:1022@[remote_ip]:[remote_port] SIP/2.0\n"
+            "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+            f"{from_}\nTo: <sip:1022@[remote_ip]>[peer_tag_param]\nCall-ID: [call_id]\n"
+            f"CSeq: {cseq} {method}\nMax-Forwards: 70\nContent-Length: 0\n"
+        )
+
     actions: list[str] = [f'<pause milliseconds="{first_key_after_ms}"/>']
     for i, key in enumerate(keys):
         if i:
@@ -90,15 +101,7 @@ Content-Length: 0
         ending = f"""
   <pause milliseconds="{hangup_after_ms}"/>
   <send retrans="500"><![CDATA[
-BYE sip:1022@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]
-To: <sip:1022@[remote_ip]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Max-Forwards: 70
-Content-Length: 0
-
+{request("BYE", 2)}
 ]]></send>
   <recv response="200" timeout="10000"/>
 """
@@ -108,7 +111,7 @@ Content-Length: 0
   <send retrans="500"><![CDATA[
 INVITE sip:1022@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]
+{from_}
 To: <sip:1022@[remote_ip]>
 Call-ID: [call_id]
 CSeq: 1 INVITE
@@ -124,15 +127,7 @@ Content-Length: [len]
   <recv response="183" optional="true"/>
   <recv response="200" rtd="true"/>
   <send><![CDATA[
-ACK sip:1022@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]
-To: <sip:1022@[remote_ip]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
+{request("ACK", 1)}
 ]]></send>
   {body}
   {ending}

@@ -20,11 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from hotline1022.asterisk import AGENT_ENDPOINT_FORMAT, Asterisk
+from hotline1022.asterisk import Asterisk
 from hotline1022.provision import provision
 from hotline1022.service import Hotline
 from hotline1022.settings import Settings
 from hotline1022.sipp import SippAgent
+from store.seed import agent_endpoint
 
 __all__ = ["Stack", "free_port"]
 
@@ -128,7 +129,7 @@ class Stack:
         secrets = self.settings.secrets
         started: list[SippAgent] = []
         for i in range(first, first + count):
-            endpoint = AGENT_ENDPOINT_FORMAT.format(i)
+            endpoint = agent_endpoint(i)
             agent = SippAgent(
                 endpoint,
                 secrets["agents"][endpoint],

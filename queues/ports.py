@@ -19,7 +19,11 @@ __all__ = [
 
 
 class PbxUnavailable(Exception):
-    """Asterisk could not be reached or did not answer in time; nothing was changed."""
+    """Asterisk could not be reached or did not answer in time.
+
+    After a timeout the change may or may not have happened; adding a member who is already
+    there and removing one who is not both succeed, so trying again is safe.
+    """
 
 
 class AgentNotFound(LookupError):
@@ -55,7 +59,7 @@ class AgentControl(Protocol):
     """Logs an agent's endpoint in and out of the queues.
 
     Raises ``AgentNotFound`` for an unknown id and ``PbxUnavailable`` when Asterisk does not
-    answer (the agent's stored state is then left unchanged).
+    answer (the agent's stored state is then left unchanged; trying again is safe).
     """
 
     async def login(self, agent_id: int) -> None: ...

@@ -3,6 +3,8 @@ events, waits in app_queue, a SIPp agent answers; the record is then read over R
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.integration.conftest import Live
@@ -86,3 +88,40 @@ async def test_fastagi_down_still_reaches_the_operator_queue(live: Live) -> None
     assert rec["queue"] == "operator"
     assert rec["status"] == "answered"
     assert rec["agent_endpoint"] == "agent01"
+
+
+async def test_asterisk_restart_reconnects_and_relogs_agents(live: Live) -> None:
+    ast = live.stack.asterisk
+    link = live.stack.running.link
+    assert ast is not None
+    reconnects = link.status()["reconnects"]
+    await asyncio.to_thread(ast.start)  # stops the running instance, starts it afresh
+    await live.stack.wait_for(
+        lambda: link.connected and link.status()["reconnects"] != reconnects,
+        30,
+        "the AMI link to come back",
+    )
+    await live.stack.wait_for(
+        lambda: "PJSIP/agent01" in ast.cli("queue show medical"), 10, "agent01 to be re-added"
+    )
+    queues = {q["name"]: q for q in (await live.api.get("/queues")).json()}
+    assert queues["operator"]["logged_in_agents"] == ["agent01"]
+    health = await live.api.get("/health")
+    assert health.status_code == 200 and health.json()["ami"]["connected"] is True
+
+
+async def test_login_while_asterisk_is_down_is_a_clear_503(live: Live) -> None:
+    ast = live.stack.asterisk
+    assert ast is not None
+    await asyncio.to_thread(ast.stop)
+    try:
+        await live.stack.wait_for(lambda: not live.stack.running.link.connected, 15, "link down")
+        resp = await live.api.post("/agents/2/login")
+        assert resp.status_code == 503
+        assert "Asterisk" in resp.json()["detail"]
+        health = await live.api.get("/health")
+        assert health.status_code == 503 and health.json()["status"] == "degraded"
+        agents = {a["id"]: a for a in (await live.api.get("/agents")).json()}
+        assert agents[2]["logged_in"] is False
+    finally:
+        await asyncio.to_thread(ast.start)
