@@ -108,6 +108,9 @@ def _info(args: argparse.Namespace) -> int:
     print("Citizen test phones (register one and dial 1022):")
     for ep, pw in sorted(secrets.get("phones", {}).items()):
         print(f"  user {ep:10s} password {pw}")
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    print("API tokens: hotline1022 users create --name NAME --role agent --agent agent01")
+    print(f"Log agent01 in: curl -X POST -H 'Authorization: Bearer TOKEN' {base}/agents/1/login")
     return 0
 
 
