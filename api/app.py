@@ -14,9 +14,11 @@ from starlette.types import Lifespan
 from api.routers import agents as agents_router
 from api.routers import calls as calls_router
 from api.routers import health as health_router
+from api.routers import ivr as ivr_router
 from api.routers import queues as queues_router
 from api.services import Services
 from hotline1022 import __version__
+from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, LiveQueueView
 from store.db import Database
 
@@ -41,6 +43,10 @@ TAGS = [
     {"name": "calls", "description": "Call records (Lịch sử cuộc gọi)."},
     {"name": "queues", "description": "Live queue state (Hàng đợi)."},
     {"name": "agents", "description": "Agents and their login (Tổng đài viên)."},
+    {
+        "name": "ivr",
+        "description": "The menu: statistics, announcements, reload (Tổng đài tự động).",
+    },
 ]
 
 
@@ -50,6 +56,7 @@ def create_app(
     agents: AgentControl,
     queues: LiveQueueView,
     ami_status: Callable[[], dict[str, object]],
+    ivr: IvrAdmin | None = None,
     lifespan: Lifespan[FastAPI] | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
@@ -64,7 +71,9 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
     )
-    app.state.services = Services(db=db, agents=agents, queues=queues, ami_status=ami_status)
-    for router in (health_router, calls_router, queues_router, agents_router):
+    app.state.services = Services(
+        db=db, agents=agents, queues=queues, ami_status=ami_status, ivr=ivr
+    )
+    for router in (health_router, calls_router, queues_router, agents_router, ivr_router):
         app.include_router(router.router)
     return app

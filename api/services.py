@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, LiveQueueView
 from store.db import Database
 
@@ -20,3 +21,5 @@ class Services:
     queues: LiveQueueView
     # Returns the AMI link's state; ``{"connected": True, ...}`` when it is up.
     ami_status: Callable[[], dict[str, object]]
+    # The IVR's administration; None where no IVR runs (its routes then answer 503).
+    ivr: IvrAdmin | None = None

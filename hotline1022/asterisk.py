@@ -135,16 +135,19 @@ class Asterisk:
     # -- locating / provisioning -------------------------------------------------------
 
     @classmethod
-    def locate(cls, name: str = "main", *, build: bool = True) -> Asterisk:
+    def find(cls, name: str = "main") -> Asterisk:
+        """Where an instance lives, without checking or building anything."""
         if shutil.which("asterisk") and not os.environ.get("HOTLINE_ASTERISK_ROOT"):
-            ast = cls(name, None)
-        else:
-            root = Path(os.environ.get("HOTLINE_ASTERISK_ROOT", str(DEFAULT_ROOT)))
-            if not (root / "usr/sbin/asterisk").exists():
-                if not build:
-                    raise AsteriskError(f"no Asterisk root at {root}; run 'make asterisk'")
-                build_root(root)
-            ast = cls(name, root)
+            return cls(name, None)
+        return cls(name, Path(os.environ.get("HOTLINE_ASTERISK_ROOT", str(DEFAULT_ROOT))))
+
+    @classmethod
+    def locate(cls, name: str = "main", *, build: bool = True) -> Asterisk:
+        ast = cls.find(name)
+        if ast.root is not None and not (ast.root / "usr/sbin/asterisk").exists():
+            if not build:
+                raise AsteriskError(f"no Asterisk root at {ast.root}; run 'make asterisk'")
+            build_root(ast.root)
         ast.check_version()
         return ast
 

@@ -31,6 +31,13 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from ivr.menu_file import MenuError, load_menu
+
+    try:
+        load_menu(settings.menu_file)
+    except MenuError as exc:
+        print(f"The menu file is invalid; not starting.\n{exc}", file=sys.stderr)
+        return 2
     app, _ = build_app(settings)
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, lifespan="on", log_level="info"
@@ -80,11 +87,18 @@ def _db(args: argparse.Namespace) -> int:
 
 def _prompts(args: argparse.Namespace) -> int:
     from hotline1022.provision import RECORDED_PROMPTS
+    from ivr.menu_file import MenuError, load_menu
     from ivr.prompts import PromptError, generate
 
     settings = Settings()
     try:
-        written = generate(settings.state_dir / "prompts", RECORDED_PROMPTS, force=args.force)
+        menu = load_menu(settings.menu_file)
+        written = generate(
+            settings.state_dir / "prompts", menu.prompts, RECORDED_PROMPTS, force=args.force
+        )
+    except MenuError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except PromptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -121,7 +135,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hotline1022 import users_cli
+    from hotline1022 import ivr_cli, users_cli
 
     parser = argparse.ArgumentParser(prog="hotline1022", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -151,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_info)
 
     users_cli.add_parser(sub)
+    ivr_cli.add_parser(sub)
 
     p = sub.add_parser("simulate", help="place SIPp calls through a throwaway hotline")
     p.add_argument("--calls", type=int, default=100)

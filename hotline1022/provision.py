@@ -11,6 +11,7 @@ from pathlib import Path
 from hotline1022.asterisk import Asterisk, AsteriskConfig, ensure_secrets
 from hotline1022.settings import Settings
 from ivr import prompts
+from ivr.menu_file import load_menu
 from store.seed import agent_endpoint, agent_name
 
 __all__ = ["provision"]
@@ -22,7 +23,9 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
     """Locate (or build) Asterisk, render this instance's config, optionally (re)start it."""
     data = ensure_secrets(settings.state_dir, settings.agent_count)
     prompt_dir = settings.state_dir / "prompts"
-    prompts.generate(prompt_dir, RECORDED_PROMPTS)
+    # The menu's prompts; the service re-makes announcements a supervisor changed.
+    menu = load_menu(settings.menu_file)
+    prompts.generate(prompt_dir, menu.prompts, RECORDED_PROMPTS)
     ast = Asterisk.locate(instance)
     agents = [
         {

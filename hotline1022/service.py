@@ -15,13 +15,17 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from hotline1022.asterisk import Asterisk
+from hotline1022.provision import RECORDED_PROMPTS
 from hotline1022.settings import Settings
-from ivr.menu import FirstMenu, MenuConfig
+from ivr.engine import MenuEngine
+from ivr.service import IvrService
 from pbx.agi import FastAgiServer
 from pbx.ami import AmiLink
 from pbx.client import AmiPbx
 from queues.agents import AgentService
 from queues.calls import CallTracker
+from queues.categories import CATEGORIES
+from queues.history import CallHistory
 from queues.live import LiveQueues
 from store.db import Database
 from store.migrate import upgrade_async
@@ -50,18 +54,30 @@ class Hotline:
         self.tracker = CallTracker(self.db)
         self.live = LiveQueues()
         self.agents = AgentService(self.db, self.pbx)
-        prompts_dir = Asterisk(settings.asterisk_instance, None).prompts_dir
-        self.menu = FirstMenu(MenuConfig(prompts_dir=prompts_dir))
+        asterisk = Asterisk.find(settings.asterisk_instance)
+        self.ivr = IvrService(
+            db=self.db,
+            menu_path=settings.menu_file,
+            prompt_cache=settings.state_dir / "prompts",
+            asterisk_prompts=asterisk.host_path(asterisk.prompts_dir),
+            recorded_dir=RECORDED_PROMPTS,
+            queues=[c.queue for c in CATEGORIES],
+            categories=[c.key for c in CATEGORIES],
+        )
+        self.engine = MenuEngine(
+            self.ivr.current, asterisk.prompts_dir, self.tracker, CallHistory(self.db)
+        )
         self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await upgrade_async(self.settings.effective_database_url)
         await ensure_agents(self.db, self.settings.agent_count)
+        await self.ivr.start()  # an invalid menu file stops the service here, saying why
         self.link.add_listener(self.tracker.on_event)
         self.link.add_listener(self.live.on_event)
         self.link.add_connect_callback(self._on_ami_connect)
-        self.agi.route("ivr", self.menu.handle)
+        self.agi.route("ivr", self.engine.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.run_flusher(), name="flusher"))
         # Asterisk may still be starting: keep trying in the background; a wrong secret
@@ -116,6 +132,7 @@ def build_app(settings: Settings) -> tuple[FastAPI, Hotline]:
         agents=hotline.agents,
         queues=hotline.live,
         ami_status=hotline.ami_status,
+        ivr=hotline.ivr,
         lifespan=lifespan,
     )
     return app, hotline

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     api_port: int = 8022
 
     asterisk_instance: str = "main"
+    menu_file: Path = Path(__file__).resolve().parent.parent / "ivr" / "menus" / "default.yaml"
     sip_port: int = 5060
     rtp_start: int = 20000
     rtp_end: int = 20999

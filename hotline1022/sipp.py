@@ -8,7 +8,9 @@ for a while and hang up.
 
 from __future__ import annotations
 
+import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
@@ -35,11 +37,42 @@ def sipp_binary() -> str:
     return path
 
 
-def dtmf_pcap(key: str) -> Path:
-    path = PCAP_DIR / f"dtmf_2833_{DTMF_NAMES.get(key, key)}.pcap"
-    if not path.exists():
-        raise SippError(f"no RFC 4733 pcap for key {key!r} at {path}")
-    return path
+DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+DTMF_CACHE = Path(tempfile.gettempdir()) / "hotline1022-dtmf"
+
+
+def dtmf_pcap(key: str, position: int = 0) -> Path:
+    """An RFC 4733 pcap for ``key`` as the ``position``-th key of a call.
+
+    Debian's pcaps all carry the same RTP timestamps, and Asterisk drops an event whose
+    timestamp is older than the last one it saw on the channel: "21" would lose its "1".
+    So each key of a call gets its own copy with timestamps and sequence numbers that grow
+    with its position, the event code of the key, and the rest of the template unchanged.
+    """
+    if key not in DTMF_EVENTS:
+        raise SippError(f"no RFC 4733 event for key {key!r}")
+    template = PCAP_DIR / "dtmf_2833_1.pcap"
+    if not template.exists():
+        raise SippError(f"no RFC 4733 pcap at {template} (apt-get install sip-tester)")
+    dest = DTMF_CACHE / f"dtmf_{DTMF_NAMES.get(key, key)}_{position}.pcap"
+    if dest.exists():
+        return dest
+    data = bytearray(template.read_bytes())
+    offset, index = 24, 0  # after the pcap file header
+    while offset + 16 <= len(data):
+        captured = struct.unpack_from("<I", data, offset + 8)[0]
+        rtp = offset + 16 + 42  # record header, then Ethernet (14) + IPv4 (20) + UDP (8)
+        struct.pack_into(
+            ">HI", data, rtp + 2, 1000 * (position + 1) + index, 16000 * (position + 1)
+        )
+        data[rtp + 12] = DTMF_EVENTS[key]
+        offset += 16 + captured
+        index += 1
+    DTMF_CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(bytes(data))
+    tmp.replace(dest)
+    return dest
 
 
 SDP_OFFER = """v=0
@@ -81,7 +114,7 @@ def citizen_scenario(
     for i, key in enumerate(keys):
         if i:
             actions.append(f'<pause milliseconds="{between_keys_ms}"/>')
-        actions.append(f'<nop><action><exec play_pcap_audio="{dtmf_pcap(key)}"/></action></nop>')
+        actions.append(f'<nop><action><exec play_pcap_audio="{dtmf_pcap(key, i)}"/></action></nop>')
         actions.append(f'<pause milliseconds="{DTMF_PCAP_MS}"/>')
     if hangup_after_ms is None:
         ending = f"""

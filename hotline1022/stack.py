@@ -59,6 +59,7 @@ class Stack:
         agent_count: int = 20,
         instance: str | None = None,
         talk_ms: int = 2000,
+        menu_file: Path | None = None,
     ) -> None:
         self.instance = instance or f"t{os.getpid()}x{random.randrange(1 << 20):05x}"
         rtp_base = 22000 + 20 * random.randrange(50)
@@ -75,6 +76,8 @@ class Stack:
             rtp_end=rtp_base + 999,
             ami_heartbeat_interval_s=2.0,
         )
+        if menu_file is not None:
+            self.settings.menu_file = menu_file
         self.talk_ms = talk_ms
         self.asterisk: Asterisk | None = None
         self.hotline: Hotline | None = None

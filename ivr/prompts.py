@@ -1,87 +1,110 @@
-"""The Vietnamese prompts callers hear, as text, and their sound files.
+"""Prompt sound files from their text.
 
-Every prompt is text here plus a sound file named after it. ``generate()`` makes missing
-sound files from the text with ``espeak-ng`` (Southern Vietnamese voice) and ``sox`` (8 kHz,
-mono, 16-bit WAV, what Asterisk plays without transcoding); a recorded file of the same name
-in ``recorded_dir`` takes precedence over the generated one.
+Every prompt is text (in the menu file, or a supervisor's announcement) plus a sound file
+named after it. ``generate()`` makes the missing or out-of-date sound files with ``espeak-ng``
+(Southern Vietnamese voice) and ``sox`` (8 kHz, mono, 16-bit WAV: what Asterisk plays without
+transcoding). A recorded file of the same name in ``recorded_dir`` takes precedence.
+``.texts.json`` beside the files remembers which text each generated file speaks, so a
+changed text is spoken again and an unchanged one is not.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["PROMPTS", "PromptError", "generate"]
+__all__ = ["BUILTIN_PROMPTS", "PromptError", "generate", "speak"]
 
-PROMPTS: dict[str, str] = {
-    "menu": (
-        "Tổng đài 1022 xin kính chào. "
-        "Cấp cứu y tế, xin bấm phím 1. "
-        "Hỗ trợ lương thực và nhu yếu phẩm, bấm phím 2. "
-        "Phản ánh vi phạm quy định phòng dịch, bấm phím 3."
-    ),
-    "invalid": "Lựa chọn không hợp lệ.",
-    "no_input": "Quý vị chưa bấm phím nào.",
-    "default": "Cuộc gọi của quý vị sẽ được chuyển đến tổng đài viên.",
-    "chosen_medical": "Quý vị đã chọn cấp cứu y tế.",
-    "chosen_food": "Quý vị đã chọn hỗ trợ lương thực và nhu yếu phẩm.",
-    "chosen_violation": "Quý vị đã chọn phản ánh vi phạm.",
+# Prompts the dialplan plays itself, outside any menu.
+BUILTIN_PROMPTS: dict[str, str] = {
     "fallback": "Xin quý vị giữ máy, cuộc gọi đang được chuyển đến tổng đài viên.",
 }
 
 VOICE = "vi-vn-x-south"
+MANIFEST = ".texts.json"
 
 
 class PromptError(RuntimeError):
     """A prompt's sound file could not be made."""
 
 
-def generate(out_dir: Path, recorded_dir: Path | None = None, *, force: bool = False) -> list[Path]:
+def _digest(text: str) -> str:
+    return hashlib.sha256(f"{VOICE}\0{text}".encode()).hexdigest()[:16]
+
+
+def generate(
+    out_dir: Path,
+    texts: Mapping[str, str],
+    recorded_dir: Path | None = None,
+    *,
+    force: bool = False,
+) -> list[Path]:
     """Make every prompt's WAV file in ``out_dir``; return the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / MANIFEST
+    try:
+        manifest: dict[str, str] = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        manifest = {}
     written: list[Path] = []
-    for name, text in PROMPTS.items():
+    for name, text in {**BUILTIN_PROMPTS, **texts}.items():
         dest = out_dir / f"{name}.wav"
         recorded = recorded_dir / f"{name}.wav" if recorded_dir else None
         if recorded is not None and recorded.exists():
-            if force or not dest.exists() or dest.stat().st_mtime < recorded.stat().st_mtime:
+            if force or manifest.get(name) != "recorded" or not dest.exists():
                 shutil.copy2(recorded, dest)
+                manifest[name] = "recorded"
                 written.append(dest)
             continue
-        if dest.exists() and not force:
+        digest = _digest(text)
+        if dest.exists() and manifest.get(name) == digest and not force:
             continue
-        _speak(text, dest)
+        speak(text, dest)
+        manifest[name] = digest
         written.append(dest)
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return written
 
 
-def _speak(text: str, dest: Path) -> None:
+def speak(text: str, dest: Path) -> None:
+    """Speak ``text`` into ``dest`` (written atomically: a call never plays half a file)."""
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             raise PromptError(f"{tool} is not installed (apt-get install {tool})")
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", VOICE, "-s", "165", "-w", str(raw), text],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                "sox",
-                str(raw),
-                "-r",
-                "8000",
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed-integer",
-                str(dest),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        out = Path(tmp) / "out.wav"
+        try:
+            subprocess.run(
+                ["espeak-ng", "-v", VOICE, "-s", "165", "-w", str(raw), text],
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                [
+                    "sox",
+                    str(raw),
+                    "-r",
+                    "8000",
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    "-e",
+                    "signed-integer",
+                    str(out),
+                ],
+                check=True,
+                capture_output=True,
+            )
+        except subprocess.CalledProcessError as exc:
+            raise PromptError(
+                f"could not speak prompt {dest.stem!r}: {exc.stderr.decode(errors='replace')}"
+            ) from exc
+        shutil.copyfile(out, dest.with_suffix(".tmp"))
+        dest.with_suffix(".tmp").replace(dest)

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ivr.ports import IvrStep
 from pbx.events import (
     AgentComplete,
     AgentConnect,
@@ -44,7 +45,7 @@ from pbx.events import (
     UserEvent,
 )
 from store.db import Database
-from store.models import Agent, Call, CallStatus
+from store.models import Agent, Call, CallStatus, IvrEvent, IvrOutcome
 
 __all__ = ["CallState", "CallTracker"]
 
@@ -76,6 +77,9 @@ class CallState:
     talk_s: float | None = None
     hangup_cause: str | None = None
     complete: bool = False
+    district_code: int | None = None
+    ivr_outcome: str | None = None
+    ivr_exit_node: str | None = None
 
 
 _COLUMNS = tuple(f.name for f in fields(CallState))
@@ -119,6 +123,9 @@ class CallTracker:
         self.flush_interval_s = flush_interval_s
         self.calls: dict[str, CallState] = {}
         self._dirty: set[str] = set()
+        # Each call's steps through the menu, and how many of them are in the database.
+        self._steps: dict[str, list[IvrStep]] = {}
+        self._steps_written: dict[str, int] = {}
         self._agent_ids: dict[str, int] = {}
         self._wake = asyncio.Event()
         self.flush_errors = 0
@@ -146,12 +153,16 @@ class CallTracker:
             call.queue = ev.get("Hotline-Queue") or None
             prio = ev.get("Hotline-Priority")
             call.priority = int(prio) if prio.lstrip("-").isdigit() else None
+            district = ev.get("Hotline-District")
+            if district.isdigit():
+                call.district_code = int(district)
             call.ivr_choice = ev.get("Hotline-Choice") or None
             call.route = ev.get("Hotline-Route") or None
         elif isinstance(ev, QueueCallerJoin):
             call.queue = ev.queue
             call.queue_entered_at = at
             call.status = CallStatus.QUEUED.value
+            call.ivr_outcome = IvrOutcome.TRANSFERRED.value
         elif isinstance(ev, AgentConnect):
             call.answered_at = at
             call.agent_endpoint = _endpoint(ev.interface, ev.member_name)
@@ -193,6 +204,8 @@ class CallTracker:
             arrived_at=event_time(ev),
         )
         self.calls[ev.uniqueid] = call
+        for step in self._steps.get(ev.uniqueid, ()):
+            self._apply_step(call, step)
         return call
 
     def _on_hangup(self, call: CallState, ev: Hangup, at: datetime) -> None:
@@ -207,8 +220,30 @@ class CallTracker:
             if call.wait_s is None:
                 call.wait_s = _seconds(call.queue_entered_at, at)
         elif call.status == CallStatus.IN_IVR.value:
-            call.status = CallStatus.ABANDONED_IVR.value
+            kinds = {step.kind for step in self._steps.get(call.uniqueid, ())}
+            if "heard" in kinds or "hangup" in kinds:
+                call.status = CallStatus.SELF_SERVED.value
+                call.ivr_outcome = IvrOutcome.SELF_SERVED.value
+            else:
+                call.status = CallStatus.ABANDONED_IVR.value
+                call.ivr_outcome = IvrOutcome.ABANDONED.value
         call.complete = True
+
+    def ivr_step(self, uniqueid: str, step: IvrStep) -> None:
+        """A step of the call through the menu (``ivr.ports.IvrRecorder``)."""
+        self._steps.setdefault(uniqueid, []).append(step)
+        call = self.calls.get(uniqueid)
+        if call is None:
+            return  # Newchannel not seen yet: the steps wait for the call
+        self._apply_step(call, step)
+        self._touch(call)
+
+    @staticmethod
+    def _apply_step(call: CallState, step: IvrStep) -> None:
+        if step.kind == "enter":
+            call.ivr_exit_node = step.node
+        elif step.kind in ("district", "confirm") and step.key and step.key.isdigit():
+            call.district_code = int(step.key)
 
     def _touch(self, call: CallState) -> None:
         self._dirty.add(call.uniqueid)
@@ -225,6 +260,7 @@ class CallTracker:
             return 0
         batch = {uid: self.calls[uid] for uid in self._dirty if uid in self.calls}
         self._dirty.clear()
+        written: dict[str, int] = {}
         try:
             async with self.db.session() as session:
                 await self._resolve_agents(session, batch.values())
@@ -244,15 +280,32 @@ class CallTracker:
                     row.agent_id = (
                         self._agent_ids.get(state.agent_endpoint) if state.agent_endpoint else None
                     )
+                    steps = self._steps.get(uid, [])
+                    done = self._steps_written.get(uid, 0)
+                    session.add_all(
+                        IvrEvent(
+                            call_uniqueid=uid,
+                            seq=done + i,
+                            node=st.node,
+                            kind=st.kind,
+                            key=st.key,
+                            at=st.at,
+                        )
+                        for i, st in enumerate(steps[done:])
+                    )
+                    written[uid] = len(steps)
                 await session.commit()
         except Exception:
             self.flush_errors += 1
             self._dirty.update(batch)
             log.exception("could not write %d call record(s); will retry", len(batch))
             raise
+        self._steps_written.update(written)
         for uid, state in batch.items():
             if state.complete and uid not in self._dirty:
                 del self.calls[uid]
+                self._steps.pop(uid, None)
+                self._steps_written.pop(uid, None)
         return len(batch)
 
     async def _resolve_agents(self, session: AsyncSession, states: Iterable[CallState]) -> None:

@@ -19,11 +19,14 @@ from store.types import UTCDateTime, utcnow
 
 __all__ = [
     "Agent",
+    "Announcement",
     "ApiToken",
     "Base",
     "Call",
     "CallStatus",
     "Category",
+    "IvrEvent",
+    "IvrOutcome",
     "Role",
     "Route",
     "User",
@@ -57,6 +60,7 @@ class CallStatus(StrEnum):
     ANSWERED = "answered"
     ABANDONED_QUEUE = "abandoned_queue"
     ABANDONED_IVR = "abandoned_ivr"
+    SELF_SERVED = "self_served"  # left the menu after recorded information: no agent needed
 
 
 class Route(StrEnum):
@@ -65,6 +69,14 @@ class Route(StrEnum):
     IVR = "ivr"  # the citizen chose in the menu
     DEFAULT = "default"  # no valid input, the IVR's default
     FALLBACK = "fallback"  # FastAGI was down; the dialplan sent it to the general queue
+
+
+class IvrOutcome(StrEnum):
+    """How a call left the IVR."""
+
+    TRANSFERRED = "transferred"  # reached a queue
+    SELF_SERVED = "self_served"  # heard recorded information and left (or was said goodbye)
+    ABANDONED = "abandoned"  # hung up inside the menu
 
 
 class Role(StrEnum):
@@ -100,6 +112,8 @@ class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (
         Index("ix_calls_arrived_category_status", "arrived_at", "category", "status"),
+        # The returning-caller look-up: this number's last district.
+        Index("ix_calls_caller_number_arrived", "caller_number", "arrived_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,6 +140,12 @@ class Call(Base):
     hangup_cause: Mapped[str | None]
     complete: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The IVR's classification: the district-level unit's code (vietnam-provinces), and how
+    # the call left the menu ("transferred" to a queue, "self_served" after information,
+    # "abandoned" by hanging up) and from which node.
+    district_code: Mapped[int | None]
+    ivr_outcome: Mapped[str | None]
+    ivr_exit_node: Mapped[str | None]
 
     # lazy="raise": under asyncio an implicit lazy load cannot run; load it explicitly
     # (selectinload) and get a clear error when that was forgotten.
@@ -163,3 +183,30 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="raise")
+
+
+class IvrEvent(Base):
+    """One step of a call through the menu: a node reached, a key, a timeout, a hang-up."""
+
+    __tablename__ = "ivr_events"
+    __table_args__ = (Index("ix_ivr_events_at_node", "at", "node"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_uniqueid: Mapped[str] = mapped_column(index=True)
+    seq: Mapped[int]
+    node: Mapped[str]
+    # enter, key, invalid, timeout, back, exhausted, district, confirm, heard, queue, hangup
+    kind: Mapped[str]
+    key: Mapped[str | None]
+    at: Mapped[datetime]
+
+
+class Announcement(Base):
+    """Recorded information a supervisor updated over REST; overrides the menu file's text."""
+
+    __tablename__ = "announcements"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    text: Mapped[str]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from hotline1022.sipp import citizen_scenario, run_citizens
 from hotline1022.stack import Stack, free_udp_tcp_port
+from ivr.menu_file import DEFAULT_MENU
 from store.users import create_user
 from tests.conftest import POSTGRES_ADMIN_URL, _pg_execute
 
@@ -41,7 +43,7 @@ class Live:
     ) -> dict[str, object]:
         """A SIPp citizen dials 1022 from ``number``; return the call's record over REST."""
         proc = run_citizens(
-            citizen_scenario(keys, hangup_after_ms=hangup_after_ms),
+            citizen_scenario(keys, hangup_after_ms=hangup_after_ms, wait_for_bye_ms=200_000),
             [number],
             server_port=self.stack.settings.sip_port,
             local_port=free_udp_tcp_port(),
@@ -60,12 +62,17 @@ class Live:
         await self.stack.wait_idle(within_s=20)
         return await self.record_of(number)
 
-    async def record_of(self, number: str) -> dict[str, object]:
+    async def records_of(self, number: str) -> list[dict[str, object]]:
+        """Every call from ``number``, newest first."""
         resp = await self.api.get("/calls", params={"limit": 500})
         assert resp.status_code == 200, resp.text
-        mine = [c for c in resp.json()["items"] if c["caller_number"] == number]
-        assert len(mine) == 1, f"expected one record for {number}, got {mine}"
-        return dict(mine[0])
+        return [dict(c) for c in resp.json()["items"] if c["caller_number"] == number]
+
+    async def record_of(self, number: str) -> dict[str, object]:
+        """The newest call from ``number``."""
+        mine = await self.records_of(number)
+        assert mine, f"no record for {number}"
+        return mine[0]
 
 
 @pytest_asyncio.fixture(
@@ -77,6 +84,9 @@ async def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Live]:
     state_dir: Path = tmp_path_factory.mktemp("hotline")
+    # A copy of the default menu, so a test may change it and reload.
+    menu_file = state_dir / "menu.yaml"
+    shutil.copyfile(DEFAULT_MENU, menu_file)
     url = ""
     pg_name = ""
     if request.param == "postgresql":
@@ -86,7 +96,9 @@ async def live(
             make_url(POSTGRES_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
         )
     try:
-        async with Stack(state_dir=state_dir, database_url=url, talk_ms=2000) as stack:
+        async with Stack(
+            state_dir=state_dir, database_url=url, talk_ms=2000, menu_file=menu_file
+        ) as stack:
             hotline = stack.running
             _, token = await create_user(hotline.db, name="supervisor", role="supervisor")
             app = create_app(
@@ -94,6 +106,7 @@ async def live(
                 agents=hotline.agents,
                 queues=hotline.live,
                 ami_status=hotline.ami_status,
+                ivr=hotline.ivr,
             )
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app),

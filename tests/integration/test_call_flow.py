@@ -25,13 +25,16 @@ async def test_agent_logs_in_over_rest_and_joins_every_queue(live: Live) -> None
 
 
 async def test_medical_call_answered_by_agent(live: Live) -> None:
-    rec = await live.call("0901000001", "1")
+    # 1 medical, 2 not life-threatening, 1 Thủ Dầu Một
+    rec = await live.call("0901000001", "121")
     assert rec["status"] == "answered"
     assert rec["category"] == "medical"
     assert rec["queue"] == "medical"
     assert rec["route"] == "ivr"
-    assert rec["ivr_choice"] == "1"
+    assert rec["ivr_choice"] == "121"
     assert rec["priority"] == 10
+    assert rec["district_code"] == 718
+    assert rec["ivr_outcome"] == "transferred"
     assert rec["agent_endpoint"] == "agent01"
     assert rec["caller_name"] == "Nguyễn Văn An"
     assert rec["complete"] is True
@@ -47,8 +50,8 @@ async def test_medical_call_answered_by_agent(live: Live) -> None:
 async def test_caller_who_hangs_up_in_queue_is_abandoned(live: Live) -> None:
     resp = await live.api.post("/agents/1/logout")
     assert resp.status_code == 200, resp.text
-    # Press 2, hear the confirmation (~3 s), wait in the food queue, hang up.
-    rec = await live.call("0901000002", "2", hangup_after_ms=7000)
+    # Press 2 then 7 (Dĩ An), hear the confirmation (~3 s), wait in the food queue, hang up.
+    rec = await live.call("0901000002", "27", hangup_after_ms=7000)
     assert rec["status"] == "abandoned_queue"
     assert rec["category"] == "food"
     assert rec["queue"] == "food"
@@ -65,19 +68,9 @@ async def test_caller_who_hangs_up_in_the_menu_is_abandoned_in_ivr(live: Live) -
     assert rec["complete"] is True
 
 
-async def test_caller_who_presses_nothing_gets_the_default(live: Live) -> None:
+async def test_fastagi_down_still_reaches_the_operator_queue(live: Live) -> None:
     resp = await live.api.post("/agents/1/login")
     assert resp.status_code == 200, resp.text
-    rec = await live.call("0901000004", "")
-    assert rec["route"] == "default"
-    assert rec["category"] == "general"
-    assert rec["queue"] == "operator"
-    assert rec["ivr_choice"] is None
-    assert rec["status"] == "answered"
-    assert rec["agent_endpoint"] == "agent01"
-
-
-async def test_fastagi_down_still_reaches_the_operator_queue(live: Live) -> None:
     hotline = live.stack.running
     await hotline.agi.close()
     try:

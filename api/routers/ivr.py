@@ -1,0 +1,80 @@
+"""The IVR: per-node statistics, announcements supervisors rewrite, menu reload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, require_roles
+from api.params import Instant
+from ivr.menu_file import MenuError
+from ivr.ports import AnnouncementNotFound, IvrAdmin
+from store.ivr import ivr_stats
+from store.models import Role, User
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ivr", tags=["ivr"], responses=AUTH_RESPONSES)
+
+Supervisor = Annotated[
+    User,
+    Depends(require_roles(Role.SUPERVISOR, Role.ADMIN, action="manage the IVR")),
+]
+
+
+class AnnouncementIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000, description="What callers will hear")
+
+
+def _admin(services: ServicesDep) -> IvrAdmin:
+    if services.ivr is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The IVR is not running")
+    return services.ivr
+
+
+@router.get("/stats", summary="Callers per menu node")
+async def stats(
+    _user: Supervisor,
+    session: SessionDep,
+    since: Annotated[Instant | None, Query(description="From (ISO 8601; no offset: UTC)")] = None,
+    until: Annotated[Instant | None, Query(description="Before (ISO 8601, exclusive)")] = None,
+) -> list[dict[str, Any]]:
+    """Per node: `reached` (callers who got there), `keys` (how many chose each key),
+    `invalid`, `timeout` (no key in time), `back` (`*`), `exhausted` (sent to the default
+    after every attempt), `heard` (announcements played to the end) and `hung_up` (callers
+    who left the hotline at that node)."""
+    return await ivr_stats(session, since=since, until=until)
+
+
+@router.get("/announcements", summary="Recorded information callers can hear")
+async def list_announcements(_user: Supervisor, services: ServicesDep) -> list[dict[str, object]]:
+    return await _admin(services).announcements()
+
+
+@router.put("/announcements/{name}", summary="Rewrite an announcement")
+async def put_announcement(
+    name: str, body: AnnouncementIn, user: Supervisor, services: ServicesDep
+) -> dict[str, object]:
+    """The new text is spoken (espeak-ng) into the sound file at once; the next caller who
+    chooses it hears it. It is kept across restarts and overrides the menu file."""
+    try:
+        return await _admin(services).set_announcement(name, body.text.strip(), user.name)
+    except AnnouncementNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.post("/reload", summary="Take a changed menu file without restarting anything")
+async def reload_menu(_user: Supervisor, services: ServicesDep) -> dict[str, object]:
+    """An invalid file is refused with its faults (422) and the menu in force stays."""
+    try:
+        return await _admin(services).reload()
+    except MenuError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {
+                "message": "The menu file is invalid; the menu in force is unchanged",
+                "faults": [{"line": f.line, "message": f.message} for f in exc.faults],
+            },
+        ) from exc

@@ -1,0 +1,270 @@
+"""Runs a menu file (``ivr/menu_file.py``) for one call over FastAGI.
+
+What each key does, in every menu:
+
+- a key the node lists: go where it leads;
+- ``*``: back to the previous menu (at the first menu: "you are at the main menu", retry);
+- any other key, or ``#`` alone: invalid — the invalid prompt, then the menu again;
+- nothing within the timeout: the no-input prompt, then the menu again;
+- after ``1 + retries`` attempts without a valid key: the node's ``on_exhausted`` target
+  (the file's ``default``: the operator queue), and the call's route becomes ``default``.
+
+A key pressed while an announcement or a confirmation plays interrupts it and counts as the
+answer to the next menu (type-ahead), so a caller who knows the tree need not wait. Digits
+pressed faster than the menus ask for them are taken one per menu, in order; whatever is
+left when the call reaches a queue is ignored.
+
+The outcome goes back to the dialplan as channel variables; ``HOTLINE_QUEUE`` is set last,
+so a session that fails part-way leaves it empty and the dialplan's fallback (the operator
+queue) takes the caller: never silence. A ``hangup`` node sets ``HOTLINE_DONE=hangup``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ivr.menu_file import (
+    AnnouncementNode,
+    DistrictNode,
+    HangupNode,
+    Menu,
+    MenuNode,
+    QueueNode,
+)
+from ivr.ports import CallerHistory, IvrChannel, IvrRecorder, IvrStep
+
+__all__ = ["BACK_KEY", "MAX_STEPS", "MenuEngine"]
+
+log = logging.getLogger(__name__)
+
+BACK_KEY = "*"
+# A caller wandering the tree this long is sent to the default queue rather than kept.
+MAX_STEPS = 60
+ALL_KEYS = "0123456789*#"
+
+
+@dataclass
+class _Call:
+    channel: IvrChannel
+    menu: Menu
+    keys: list[str] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)  # menus visited, for "*"
+    pending: str | None = None  # a key pressed during the last prompt (type-ahead)
+    exhausted: bool = False
+    district: int | None = None
+    steps: int = 0
+
+    @property
+    def caller(self) -> str:
+        number = self.channel.env.get("agi_callerid", "")
+        return "" if number in ("", "unknown") else number
+
+
+class MenuEngine:
+    def __init__(
+        self,
+        menu: Callable[[], Menu],
+        prompts_dir: str,
+        recorder: IvrRecorder,
+        history: CallerHistory,
+    ) -> None:
+        self._menu = menu
+        self.prompts_dir = prompts_dir
+        self.recorder = recorder
+        self.history = history
+
+    def _prompt(self, name: str) -> str:
+        return f"{self.prompts_dir}/{name}"
+
+    def _record(self, call: _Call, node: str, kind: str, key: str | None = None) -> None:
+        self.recorder.ivr_step(call.channel.uniqueid, IvrStep(node, kind, key, datetime.now(UTC)))
+
+    async def handle(self, channel: IvrChannel) -> None:
+        """FastAGI entry point. The menu is read once per call: a reload mid-call leaves
+        this caller on the menu they started with."""
+        call = _Call(channel, self._menu())
+        node_id = call.menu.start
+        while True:
+            call.steps += 1
+            if call.steps > MAX_STEPS:
+                log.warning("call %s: %d steps in the menu; default", channel.uniqueid, MAX_STEPS)
+                node_id = self._default(call)
+                call.exhausted = True
+            node = call.menu.nodes[node_id]
+            self._record(call, node_id, "enter")
+            if isinstance(node, MenuNode):
+                node_id = await self._run_menu(call, node)
+            elif isinstance(node, DistrictNode):
+                node_id = await self._run_district(call, node)
+            elif isinstance(node, AnnouncementNode):
+                node_id = await self._run_announcement(call, node)
+            elif isinstance(node, QueueNode):
+                await self._enqueue(call, node)
+                return
+            else:
+                assert isinstance(node, HangupNode)
+                await self._hangup(call, node)
+                return
+
+    def _default(self, call: _Call) -> str:
+        start = call.menu.nodes[call.menu.start]
+        return start.on_exhausted if isinstance(start, MenuNode) else call.menu.start
+
+    async def _ask(self, call: _Call, prompt: str, timeout_ms: int) -> tuple[str, bool]:
+        if call.pending is not None:
+            key, call.pending = call.pending, None
+            return key, False
+        return await call.channel.get_data(self._prompt(prompt), timeout_ms, 1)
+
+    async def _play(self, call: _Call, prompt: str) -> str | None:
+        """Play a prompt; a key pressed during it interrupts it and is kept for next."""
+        if call.pending is not None:
+            return call.pending
+        key = await call.channel.stream_file(self._prompt(prompt), ALL_KEYS)
+        if key:
+            call.pending = key
+        return key
+
+    async def _choose(
+        self,
+        call: _Call,
+        node_id: str,
+        prompt: str,
+        keys: dict[str, str],
+        *,
+        timeout_ms: int,
+        retries: int,
+        invalid_prompt: str,
+        timeout_prompt: str,
+    ) -> str | None:
+        """Ask until a listed key; return its target, None for "*" (back) or exhaustion."""
+        for _ in range(1 + retries):
+            digits, timed_out = await self._ask(call, prompt, timeout_ms)
+            if digits in keys:
+                call.keys.append(digits)
+                self._record(call, node_id, "key", digits)
+                return keys[digits]
+            if digits == BACK_KEY and call.history:
+                call.keys.append(digits)
+                self._record(call, node_id, "back", digits)
+                return None
+            if timed_out and not digits:
+                self._record(call, node_id, "timeout")
+                await self._play(call, timeout_prompt)
+            elif digits == BACK_KEY:
+                self._record(call, node_id, "invalid", digits)
+                await self._play(call, "back_unavailable")
+            else:
+                self._record(call, node_id, "invalid", digits or "#")
+                await self._play(call, invalid_prompt)
+        self._record(call, node_id, "exhausted")
+        call.exhausted = True
+        raise _Exhausted
+
+    async def _run_menu(self, call: _Call, node: MenuNode) -> str:
+        try:
+            target = await self._choose(
+                call,
+                node.id,
+                node.prompt,
+                node.keys,
+                timeout_ms=node.timeout_ms,
+                retries=node.retries,
+                invalid_prompt=node.invalid_prompt,
+                timeout_prompt=node.timeout_prompt,
+            )
+        except _Exhausted:
+            return node.on_exhausted
+        if target is None:
+            return call.history.pop()
+        call.history.append(node.id)
+        return target
+
+    async def _run_district(self, call: _Call, node: DistrictNode) -> str:
+        districts = call.menu.districts
+        assert districts is not None, "validated: a district node needs a districts section"
+        start = call.menu.nodes[call.menu.start]
+        timeout_ms = start.timeout_ms if isinstance(start, MenuNode) else 5000
+        retries = start.retries if isinstance(start, MenuNode) else 2
+        if call.caller:
+            last = await self.history.last_district(call.caller, districts.remember_days)
+            unit = districts.by_code(last) if last is not None else None
+            if unit is not None:
+                await self._play(call, districts.confirm_before)
+                await self._play(call, unit.prompt)
+                try:
+                    answer = await self._choose(
+                        call,
+                        node.id,
+                        districts.confirm_after,
+                        {"1": "confirm", "2": "other"},
+                        timeout_ms=timeout_ms,
+                        retries=retries,
+                        invalid_prompt="invalid",
+                        timeout_prompt="no_input",
+                    )
+                except _Exhausted:
+                    answer = "confirm"  # silence: keep last time's district, don't block help
+                    call.exhausted = False
+                if answer is None:
+                    return call.history.pop()
+                if answer == "confirm":
+                    call.district = unit.code
+                    self._record(call, node.id, "confirm", str(unit.code))
+                    return node.next
+        keys = {k: str(u.code) for k, u in districts.units.items()}
+        try:
+            code = await self._choose(
+                call,
+                node.id,
+                districts.prompt,
+                keys,
+                timeout_ms=timeout_ms,
+                retries=retries,
+                invalid_prompt="invalid",
+                timeout_prompt="no_input",
+            )
+        except _Exhausted:
+            return node.next  # no district: the call still goes where it was going
+        if code is None:
+            return call.history.pop()
+        call.district = int(code)
+        self._record(call, node.id, "district", code)
+        return node.next
+
+    async def _run_announcement(self, call: _Call, node: AnnouncementNode) -> str:
+        key = await self._play(call, node.prompt)
+        if key is None:
+            self._record(call, node.id, "heard")
+        elif key == BACK_KEY and call.history:
+            call.pending = None
+            call.keys.append(key)
+            self._record(call, node.id, "back", key)
+            return call.history.pop()
+        return node.next
+
+    async def _enqueue(self, call: _Call, node: QueueNode) -> None:
+        if node.prompt:
+            call.pending = None  # leftover type-ahead means nothing now
+            await call.channel.stream_file(self._prompt(node.prompt), "")
+        self._record(call, node.id, "queue")
+        ch = call.channel
+        await ch.set_variable("HOTLINE_CATEGORY", node.category)
+        await ch.set_variable("HOTLINE_PRIO", str(node.priority))
+        await ch.set_variable("HOTLINE_CHOICE", "".join(call.keys))
+        await ch.set_variable("HOTLINE_ROUTE", "default" if call.exhausted else "ivr")
+        await ch.set_variable("HOTLINE_DISTRICT", str(call.district or ""))
+        await ch.set_variable("HOTLINE_QUEUE", node.queue)
+
+    async def _hangup(self, call: _Call, node: HangupNode) -> None:
+        if node.prompt:
+            await call.channel.stream_file(self._prompt(node.prompt), "")
+        self._record(call, node.id, "hangup")
+        await call.channel.set_variable("HOTLINE_DONE", "hangup")
+
+
+class _Exhausted(Exception):
+    """No valid key after every attempt."""

@@ -1,0 +1,149 @@
+"""The menu in force, its prompts, and the announcements supervisors edit.
+
+The menu file is validated before it is used: the service refuses to start on an invalid
+file, and a reload with an invalid file keeps the menu in force and says why. A reload makes
+the sound files of new or changed prompts first, then swaps the menu: calls already in the
+menu finish on the one they started with, and Asterisk is not touched.
+
+Announcements (the prompts that ``announcement`` nodes play) can be rewritten by a
+supervisor; the new text is kept in the database, overrides the file's text across restarts
+and reloads, and is spoken into the sound file at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Collection
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ivr.menu_file import AnnouncementNode, Menu, load_menu
+from ivr.ports import AnnouncementNotFound
+from ivr.prompts import generate
+from store.db import Database
+from store.models import Announcement
+
+__all__ = ["IvrService"]
+
+log = logging.getLogger(__name__)
+
+
+class IvrService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        menu_path: Path,
+        prompt_cache: Path,
+        asterisk_prompts: Path | None,
+        recorded_dir: Path | None = None,
+        queues: Collection[str] | None = None,
+        categories: Collection[str] | None = None,
+    ) -> None:
+        self.db = db
+        self.menu_path = menu_path
+        self.prompt_cache = prompt_cache
+        self.asterisk_prompts = asterisk_prompts
+        self.recorded_dir = recorded_dir
+        self.queues = queues
+        self.categories = categories
+        self._menu: Menu | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def menu(self) -> Menu:
+        assert self._menu is not None, "IvrService.start() not called"
+        return self._menu
+
+    def current(self) -> Menu:
+        return self.menu
+
+    def _load(self) -> Menu:
+        return load_menu(self.menu_path, queues=self.queues, categories=self.categories)
+
+    async def start(self) -> None:
+        """Load and check the menu file (``MenuError`` if invalid) and make its prompts."""
+        menu = self._load()
+        await self._sync_prompts(menu)
+        self._menu = menu
+        log.info("menu %s: %d nodes", self.menu_path, len(menu.nodes))
+
+    async def reload(self) -> dict[str, object]:
+        async with self._lock:
+            menu = await asyncio.to_thread(self._load)  # raises MenuError: old menu stays
+            written = await self._sync_prompts(menu)
+            self._menu = menu
+        log.info(
+            "menu reloaded from %s: %d nodes, %d prompt file(s) made",
+            self.menu_path,
+            len(menu.nodes),
+            written,
+        )
+        return {"menu": str(self.menu_path), "nodes": len(menu.nodes), "prompts_made": written}
+
+    def _announcement_prompts(self, menu: Menu) -> set[str]:
+        return {n.prompt for n in menu.nodes.values() if isinstance(n, AnnouncementNode)}
+
+    async def _overrides(self) -> dict[str, Announcement]:
+        async with self.db.session() as session:
+            rows = (await session.scalars(select(Announcement))).all()
+        return {a.name: a for a in rows}
+
+    async def _sync_prompts(self, menu: Menu) -> int:
+        overrides = await self._overrides()
+        texts = dict(menu.prompts)
+        for name in self._announcement_prompts(menu) & overrides.keys():
+            texts[name] = overrides[name].text
+        written = await asyncio.to_thread(generate, self.prompt_cache, texts, self.recorded_dir)
+        if self.asterisk_prompts is not None:
+            await asyncio.to_thread(self._copy_to_asterisk, [p.name for p in written])
+        return len(written)
+
+    def _copy_to_asterisk(self, names: list[str]) -> None:
+        assert self.asterisk_prompts is not None
+        self.asterisk_prompts.mkdir(parents=True, exist_ok=True)
+        for src in self.prompt_cache.glob("*.wav"):
+            dest = self.asterisk_prompts / src.name
+            if src.name in names or not dest.exists():
+                tmp = dest.with_suffix(".tmp")
+                shutil.copyfile(src, tmp)
+                tmp.chmod(0o644)
+                tmp.replace(dest)
+
+    async def announcements(self) -> list[dict[str, object]]:
+        menu = self.menu
+        overrides = await self._overrides()
+        out: list[dict[str, object]] = []
+        for name in sorted(self._announcement_prompts(menu)):
+            o = overrides.get(name)
+            out.append(
+                {
+                    "name": name,
+                    "text": o.text if o else menu.prompts[name],
+                    "source": "supervisor" if o else "menu file",
+                    "updated_at": o.updated_at.isoformat() if o else None,
+                    "updated_by": o.updated_by if o else None,
+                }
+            )
+        return out
+
+    async def set_announcement(self, name: str, text: str, by: str) -> dict[str, object]:
+        if name not in self._announcement_prompts(self.menu):
+            raise AnnouncementNotFound(
+                f"No announcement named {name!r}; announcements: "
+                + ", ".join(sorted(self._announcement_prompts(self.menu)))
+            )
+        async with self._lock:
+            async with self.db.session() as session:
+                row = await session.get(Announcement, name)
+                if row is None:
+                    session.add(Announcement(name=name, text=text, updated_by=by))
+                else:
+                    row.text = text
+                    row.updated_by = by
+                await session.commit()
+            await self._sync_prompts(self.menu)
+        return next(a for a in await self.announcements() if a["name"] == name)
