@@ -66,6 +66,13 @@ class CallOut(BaseModel):
     hangup_cause: str | None
     complete: bool
     updated_at: datetime
+    district_code: int | None = Field(
+        description="District-level unit the caller is in (vietnam-provinces code)"
+    )
+    ivr_outcome: str | None = Field(
+        description="How the call left the menu: transferred, self_served or abandoned"
+    )
+    ivr_exit_node: str | None = Field(description="The last menu node the caller reached")
     agent: str | None = Field(
         description="Endpoint of the agent (from agent_id), else the endpoint recorded"
     )
@@ -76,6 +83,22 @@ class CallOut(BaseModel):
         fields = {name: getattr(call, name) for name in cls.model_fields if name != "agent"}
         agent = call.agent.endpoint if call.agent is not None else call.agent_endpoint
         return cls(**fields, agent=agent)
+
+
+class IvrStepOut(BaseModel):
+    """One step through the menu: ``kind`` is enter, key, invalid, timeout, back, exhausted,
+    district, confirm, heard, queue or hangup."""
+
+    at: datetime
+    node: str
+    kind: str
+    key: str | None
+
+
+class CallDetailOut(CallOut):
+    """A call record with its path through the menu."""
+
+    ivr_path: list[IvrStepOut]
 
 
 class CallPage(BaseModel):

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from store.models import Call
+from store.models import Call, IvrEvent
 
-__all__ = ["get_call", "list_calls"]
+__all__ = ["get_call", "ivr_path", "list_calls"]
 
 
 async def list_calls(
@@ -57,3 +57,11 @@ async def get_call(session: AsyncSession, call_id: int) -> Call | None:
     return await session.scalar(
         select(Call).where(Call.id == call_id).options(selectinload(Call.agent))
     )
+
+
+async def ivr_path(session: AsyncSession, uniqueid: str) -> list[IvrEvent]:
+    """The call's steps through the menu, in order."""
+    rows = await session.scalars(
+        select(IvrEvent).where(IvrEvent.call_uniqueid == uniqueid).order_by(IvrEvent.seq)
+    )
+    return list(rows.all())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from api.deps import AUTH_RESPONSES, SessionDep, agent_scope, require_roles
 from api.params import EXAMPLE, Instant
-from api.schemas import CallOut, CallPage, ErrorOut
+from api.schemas import CallDetailOut, CallOut, CallPage, ErrorOut, IvrStepOut
 from store import calls as store_calls
 from store.models import CallStatus, Category, Role, User
 
@@ -66,12 +66,17 @@ async def list_calls(
 )
 async def get_call(
     user: CallReader, session: SessionDep, call_id: Annotated[int, Path(description="Call id")]
-) -> CallOut:
-    """One call record; an agent may read only the calls they took."""
+) -> CallDetailOut:
+    """One call record with its path through the menu; an agent may read only the calls
+    they took."""
     call = await store_calls.get_call(session, call_id)
     if call is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Call {call_id} not found")
     scope = agent_scope(user)
     if scope is not None and call.agent_id != scope:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "An agent may read only the calls they took")
-    return CallOut.from_call(call)
+    path = await store_calls.ivr_path(session, call.uniqueid)
+    return CallDetailOut(
+        **CallOut.from_call(call).model_dump(),
+        ivr_path=[IvrStepOut(at=e.at, node=e.node, kind=e.kind, key=e.key) for e in path],
+    )

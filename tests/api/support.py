@@ -80,3 +80,26 @@ class Api:
             session.add(call)
             await session.commit()
         return call
+
+
+class FakeIvr:
+    """``IvrAdmin`` without espeak-ng or a menu file: records what it was asked."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {"info_cases": "Số ca mắc."}
+        self.reloads = 0
+
+    async def reload(self) -> dict[str, object]:
+        self.reloads += 1
+        return {"menu": "menu.yaml", "nodes": 16, "prompts_made": 0}
+
+    async def announcements(self) -> list[dict[str, object]]:
+        return [{"name": n, "text": t} for n, t in sorted(self.texts.items())]
+
+    async def set_announcement(self, name: str, text: str, by: str) -> dict[str, object]:
+        from ivr.ports import AnnouncementNotFound
+
+        if name not in self.texts:
+            raise AnnouncementNotFound(f"No announcement named {name!r}")
+        self.texts[name] = text
+        return {"name": name, "text": text, "updated_by": by}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store.models import CallStatus, Category
+from store.models import CallStatus, Category, IvrEvent
 from tests.api.support import Api
 
 T0 = datetime(2024, 5, 24, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội
@@ -127,7 +127,35 @@ async def test_call_body_has_every_field_and_the_agent(api: Api) -> None:
         talk_s=120.0,
         hangup_cause="16",
         complete=True,
+        district_code=721,
+        ivr_outcome="transferred",
+        ivr_exit_node="medical",
     )
+    async with api.db.session() as session:
+        session.add_all(
+            [
+                IvrEvent(
+                    call_uniqueid="1716512400.9",
+                    seq=1,
+                    node="welcome",
+                    kind="key",
+                    key="1",
+                    at=T0 + timedelta(seconds=3),
+                ),
+                IvrEvent(
+                    call_uniqueid="1716512400.9",
+                    seq=0,
+                    node="welcome",
+                    kind="enter",
+                    key=None,
+                    at=T0,
+                ),
+                IvrEvent(
+                    call_uniqueid="other", seq=0, node="welcome", kind="enter", key=None, at=T0
+                ),
+            ]
+        )
+        await session.commit()
 
     response = await api.client.get(f"/calls/{call.id}", headers=api.auth("supervisor"))
 
@@ -156,7 +184,14 @@ async def test_call_body_has_every_field_and_the_agent(api: Api) -> None:
         "talk_s": 120.0,
         "hangup_cause": "16",
         "complete": True,
+        "district_code": 721,
+        "ivr_outcome": "transferred",
+        "ivr_exit_node": "medical",
         "agent": "agent01",
+        "ivr_path": [
+            {"at": "2024-05-24T01:00:00Z", "node": "welcome", "kind": "enter", "key": None},
+            {"at": "2024-05-24T01:00:03Z", "node": "welcome", "kind": "key", "key": "1"},
+        ],
     }
 
 
