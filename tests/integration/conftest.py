@@ -59,7 +59,13 @@ class Live:
         if proc.stderr:
             proc.stderr.close()
         assert rc == 0, f"SIPp citizen failed ({rc}): {err[-1500:]}"
-        await self.stack.wait_idle(within_s=20)
+        tracker = self.stack.running.tracker
+        await self.stack.wait_for(
+            lambda: tracker.pending == 0
+            and not any(c.caller_number == number for c in tracker.calls.values()),
+            20,
+            f"the record of {number} to be complete",
+        )
         return await self.record_of(number)
 
     async def records_of(self, number: str) -> list[dict[str, object]]:

@@ -69,7 +69,11 @@ async def test_every_branch_of_the_menu(live: Live, records: dict[str, dict[str,
         ivr_choice=None,
         district_code=None,
     )
-    check("0902000007", status="answered", queue="violation", ivr_choice="83", route="ivr")
+    # ivr_choice keeps the keys that chose; the invalid 8 is in the call's path.
+    check("0902000007", status="answered", queue="violation", ivr_choice="3", route="ivr")
+    detail = (await live.api.get(f"/calls/{records['0902000007']['id']}")).json()
+    steps = [(s["node"], s["kind"], s["key"]) for s in detail["ivr_path"]]
+    assert ("welcome", "invalid", "8") in steps and ("welcome", "key", "3") in steps
     check("0902000008", status="answered", queue="food", ivr_choice="4*25", district_code=722)
     check(
         "0902000009",
