@@ -4,14 +4,16 @@ tests/integration cover the same paths end to end)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
+from ivr.ports import IvrStep
 from pbx.events import AmiEvent, parse_event
 from queues.calls import CallTracker
 from store.db import Database
-from store.models import Call
+from store.models import Call, IvrEvent
 from store.seed import ensure_agents
 
 UID = "1795316528.0"
@@ -171,3 +173,86 @@ async def test_database_down_loses_nothing(tmp_path: object, db: Database) -> No
     [call] = await rows(db)
     assert call.complete and call.status == "answered"
     assert tracker.pending == 0 and tracker.calls == {}
+
+
+def step(node: str, kind: str, key: str | None = None, at: float = T0) -> IvrStep:
+    return IvrStep(node, kind, key, datetime.fromtimestamp(at, UTC))
+
+
+async def test_menu_steps_are_recorded_with_the_call(tracker: CallTracker, db: Database) -> None:
+    # The menu's first step may come before the tracker has seen the Newchannel.
+    tracker.ivr_step(UID, step("welcome", "enter"))
+    tracker.on_event(ev("Newchannel", T0))
+    tracker.ivr_step(UID, step("welcome", "key", "2", T0 + 1))
+    tracker.ivr_step(UID, step("aid_district", "enter", at=T0 + 1))
+    tracker.ivr_step(UID, step("aid_district", "district", "724", T0 + 2))
+    tracker.on_event(ev("QueueCallerJoin", T0 + 3, Queue="food"))
+    tracker.on_event(ev("QueueCallerAbandon", T0 + 9, Queue="food", HoldTime="6"))
+    tracker.on_event(ev("Hangup", T0 + 9, Cause="16"))
+    await tracker.flush()
+    [call] = await rows(db)
+    assert (call.district_code, call.ivr_outcome, call.ivr_exit_node) == (
+        724,
+        "transferred",
+        "aid_district",
+    )
+    async with db.session() as s:
+        path = (await s.scalars(select(IvrEvent).order_by(IvrEvent.seq))).all()
+    assert [(e.seq, e.node, e.kind, e.key) for e in path] == [
+        (0, "welcome", "enter", None),
+        (1, "welcome", "key", "2"),
+        (2, "aid_district", "enter", None),
+        (3, "aid_district", "district", "724"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("steps", "status", "outcome", "exit_node"),
+    [
+        (
+            [("welcome", "enter"), ("info_cases", "enter"), ("info_cases", "heard")],
+            "self_served",
+            "self_served",
+            "info_cases",
+        ),
+        (
+            [("welcome", "enter"), ("goodbye", "enter"), ("goodbye", "hangup")],
+            "self_served",
+            "self_served",
+            "goodbye",
+        ),
+        (
+            [("welcome", "enter"), ("medical_severity", "enter")],
+            "abandoned_ivr",
+            "abandoned",
+            "medical_severity",
+        ),
+    ],
+)
+async def test_leaving_inside_the_menu(
+    tracker: CallTracker,
+    db: Database,
+    steps: list[tuple[str, str]],
+    status: str,
+    outcome: str,
+    exit_node: str,
+) -> None:
+    tracker.on_event(ev("Newchannel", T0))
+    for node, kind in steps:
+        tracker.ivr_step(UID, step(node, kind))
+    tracker.on_event(ev("Hangup", T0 + 9, Cause="16"))
+    await tracker.flush()
+    [call] = await rows(db)
+    assert (call.status, call.ivr_outcome, call.ivr_exit_node) == (status, outcome, exit_node)
+
+
+async def test_steps_written_once_across_flushes(tracker: CallTracker, db: Database) -> None:
+    tracker.on_event(ev("Newchannel", T0))
+    tracker.ivr_step(UID, step("welcome", "enter"))
+    await tracker.flush()
+    tracker.ivr_step(UID, step("welcome", "timeout"))
+    tracker.on_event(ev("Hangup", T0 + 9, Cause="16"))
+    await tracker.flush()
+    async with db.session() as s:
+        kinds = (await s.scalars(select(IvrEvent.kind).order_by(IvrEvent.seq))).all()
+    assert list(kinds) == ["enter", "timeout"]
