@@ -61,8 +61,10 @@ class Live:
         assert rc == 0, f"SIPp citizen failed ({rc}): {err[-1500:]}"
         tracker = self.stack.running.tracker
         await self.stack.wait_for(
-            lambda: tracker.pending == 0
-            and not any(c.caller_number == number for c in tracker.calls.values()),
+            lambda: (
+                tracker.pending == 0
+                and not any(c.caller_number == number for c in tracker.calls.values())
+            ),
             20,
             f"the record of {number} to be complete",
         )
