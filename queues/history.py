@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from store.db import Database
 from store.models import Call
 
 __all__ = ["CallHistory"]
+
+log = logging.getLogger(__name__)
 
 
 class CallHistory:
@@ -17,6 +21,15 @@ class CallHistory:
         self.db = db
 
     async def last_district(self, caller_number: str, within_days: int) -> int | None:
+        """None when there is none — or when the database cannot say: then the caller is
+        simply asked for the district, rather than kept waiting or dropped."""
+        try:
+            return await self._last_district(caller_number, within_days)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("caller history unavailable (%s); asking for the district", exc)
+            return None
+
+    async def _last_district(self, caller_number: str, within_days: int) -> int | None:
         since = datetime.now(UTC) - timedelta(days=within_days)
         async with self.db.session() as session:
             code: int | None = await session.scalar(
