@@ -1,0 +1,60 @@
+"""The command line: what an operator sees when something is wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ivr.menu_file import DEFAULT_MENU
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline1022.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    (tmp_path / "secrets.json").write_text(json.dumps({"ami_secret": "s3cret"}))
+    return tmp_path
+
+
+def test_serve_refuses_an_invalid_menu_file_and_says_why(state: Path) -> None:
+    broken = state / "menu.yaml"
+    broken.write_text(DEFAULT_MENU.read_text().replace('"3": violation', '"3": violatoin'))
+    proc = run(["serve"], {"HOTLINE_STATE_DIR": str(state), "HOTLINE_MENU_FILE": str(broken)})
+    assert proc.returncode == 2
+    assert "The menu file is invalid; not starting." in proc.stderr
+    assert "unknown target 'violatoin'" in proc.stderr
+    assert f"{broken}:" in proc.stderr
+
+
+def test_serve_without_provisioning_says_what_to_run(tmp_path: Path) -> None:
+    proc = run(["serve"], {"HOTLINE_STATE_DIR": str(tmp_path)})
+    assert proc.returncode == 2
+    assert "make asterisk" in proc.stderr
+
+
+def test_ivr_reload_without_token_is_a_usage_error(state: Path) -> None:
+    proc = run(["ivr", "reload"], {"HOTLINE_STATE_DIR": str(state), "HOTLINE_TOKEN": ""})
+    assert proc.returncode == 2
+    assert "token" in proc.stderr
+
+
+def test_ivr_reload_when_the_service_is_not_running(state: Path) -> None:
+    proc = run(
+        ["ivr", "reload", "--token", "x"],
+        {"HOTLINE_STATE_DIR": str(state), "HOTLINE_API_PORT": "1"},
+    )
+    assert proc.returncode == 1
+    assert "is it running?" in proc.stderr
