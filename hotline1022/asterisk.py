@@ -75,6 +75,9 @@ class AsteriskConfig:
     ring_timeout_s: int = 15
     max_calls: int = 2000
     extra: dict[str, Any] = field(default_factory=dict)
+    # Generated files written as they are into the instance's etc directory, beside the
+    # rendered templates (e.g. "extensions_menu.conf": the menu compiled to dialplan).
+    extra_files: dict[str, str] = field(default_factory=dict)
 
 
 def ensure_secrets(state_dir: Path, agent_count: int) -> dict[str, Any]:
@@ -216,10 +219,16 @@ class Asterisk:
             "prompts_dir": self.prompts_dir,
             **cfg.extra,
         }
+        rendered: set[str] = set()
         for tmpl in sorted(CONF_SRC.glob("*.conf.j2")):
             out = etc / tmpl.name.removesuffix(".j2")
             text = env.get_template(tmpl.name).render(**ctx)
             out.write_text(text)
+            rendered.add(out.name)
+        for fname, text in cfg.extra_files.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+\.conf", fname) or fname in rendered:
+                raise AsteriskError(f"extra file {fname!r}: a new name.conf in etc, no path")
+            (etc / fname).write_text(text)
         (etc / "manager.conf").chmod(0o640)
         (etc / "pjsip.conf").chmod(0o640)
         if cfg.prompts_src is not None and cfg.prompts_src.is_dir():

@@ -11,6 +11,7 @@ from pathlib import Path
 from hotline1022.asterisk import Asterisk, AsteriskConfig, ensure_secrets
 from hotline1022.settings import Settings
 from ivr import prompts
+from ivr.dialplan import compile_menu
 from ivr.menu_file import load_menu
 from store.seed import agent_endpoint, agent_name
 
@@ -49,6 +50,8 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
             prompts_src=prompt_dir,
             rtp_start=settings.rtp_start,
             rtp_end=settings.rtp_end,
+            # The same menu as plain dialplan, for exten 1023 (bench/ivr_agi_vs_dialplan.py).
+            extra_files={"extensions_menu.conf": compile_menu(menu, ast.prompts_dir)},
         )
     )
     if start:

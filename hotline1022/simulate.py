@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hotline1022.sipp import citizen_scenario, run_citizens
+from hotline1022.sipp import citizen_scenario, remove_run, run_citizens
 from hotline1022.stack import Stack, free_udp_tcp_port
 from store.models import Call, CallStatus
 
@@ -136,6 +136,7 @@ async def run(args: argparse.Namespace) -> int:
                     failed_runs += 1
                     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                     log.warning("a SIPp citizen run exited %d: %s", rc, err[-500:])
+                remove_run(proc)
             elapsed = time.monotonic() - started
             try:
                 await stack.wait_idle(within_s=60)

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-__all__ = ["SippAgent", "SippError", "citizen_scenario", "dtmf_pcap", "run_citizens"]
+__all__ = [
+    "SippAgent",
+    "SippError",
+    "citizen_scenario",
+    "dtmf_pcap",
+    "remove_run",
+    "run_citizens",
+    "run_dir",
+]
 
 PCAP_DIR = Path("/usr/share/sip-tester")
 DTMF_NAMES = {"*": "star", "#": "pound"}
@@ -400,3 +408,20 @@ def run_citizens(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def run_dir(proc: subprocess.Popen[bytes]) -> Path | None:
+    """The work directory of a ``run_citizens`` process (scenario, numbers, statistics)."""
+    args = [str(a) for a in proc.args] if isinstance(proc.args, list) else []
+    if "-stf" not in args:
+        return None
+    return Path(args[args.index("-stf") + 1]).parent
+
+
+def remove_run(proc: subprocess.Popen[bytes]) -> None:
+    """Close the process's pipe and delete its work directory, once it has ended."""
+    if proc.stderr:
+        proc.stderr.close()
+    workdir = run_dir(proc)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -21,6 +21,8 @@ queue) takes the caller: never silence. A ``hangup`` node sets ``HOTLINE_DONE=ha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +58,9 @@ class _Call:
     exhausted: bool = False
     district: int | None = None
     steps: int = 0
+    # The caller's last district, looked up while the first prompt plays: Asterisk drops
+    # the keys a caller presses between two AGI commands, so no lookup may sit there.
+    last_district: asyncio.Task[int | None] | None = None
 
     @property
     def caller(self) -> str:
@@ -86,6 +91,21 @@ class MenuEngine:
         """FastAGI entry point. The menu is read once per call: a reload mid-call leaves
         this caller on the menu they started with."""
         call = _Call(channel, self._menu())
+        districts = call.menu.districts
+        if districts is not None and call.caller:
+            call.last_district = asyncio.create_task(
+                self.history.last_district(call.caller, districts.remember_days)
+            )
+        try:
+            await self._walk(call)
+        finally:
+            if call.last_district is not None and not call.last_district.done():
+                call.last_district.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await call.last_district
+
+    async def _walk(self, call: _Call) -> None:
+        channel = call.channel
         node_id = call.menu.start
         while True:
             call.steps += 1
@@ -189,8 +209,12 @@ class MenuEngine:
         start = call.menu.nodes[call.menu.start]
         timeout_ms = start.timeout_ms if isinstance(start, MenuNode) else 5000
         retries = start.retries if isinstance(start, MenuNode) else 2
-        if call.caller:
-            last = await self.history.last_district(call.caller, districts.remember_days)
+        if call.last_district is not None:
+            try:
+                last = await call.last_district
+            except Exception:
+                log.exception("call %s: caller history failed", call.channel.uniqueid)
+                last = None
             unit = districts.by_code(last) if last is not None else None
             if unit is not None:
                 await self._play(call, districts.confirm_before)

@@ -20,7 +20,7 @@ import pytest_asyncio
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from hotline1022.sipp import citizen_scenario, run_citizens
+from hotline1022.sipp import citizen_scenario, remove_run, run_citizens
 from hotline1022.stack import Stack, free_udp_tcp_port
 from ivr.menu_file import DEFAULT_MENU
 from store.users import create_user
@@ -56,8 +56,7 @@ class Live:
                 proc.kill()
                 proc.wait()
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.stderr:
-            proc.stderr.close()
+        remove_run(proc)
         assert rc == 0, f"SIPp citizen failed ({rc}): {err[-1500:]}"
         tracker = self.stack.running.tracker
         await self.stack.wait_for(

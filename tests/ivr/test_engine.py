@@ -3,6 +3,7 @@ real-Asterisk tests in tests/integration/test_ivr.py drive the same paths with S
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -215,3 +216,31 @@ async def test_hangup_in_a_sub_menu_propagates_and_sets_nothing() -> None:
     with pytest.raises(Hangup):
         await run(ch)
     assert ch.variables == {}
+
+
+async def test_caller_history_is_looked_up_before_the_first_prompt() -> None:
+    """Asterisk drops keys pressed between two AGI commands: the look-up must not sit
+    between the key that leads to the district menu and the district menu itself."""
+    order: list[str] = []
+
+    class SlowHistory(History):
+        async def last_district(self, caller_number: str, within_days: int) -> int | None:
+            order.append("lookup started")
+            await asyncio.sleep(0.01)
+            order.append("lookup done")
+            return 724
+
+    class Channel(ScriptedChannel):
+        async def get_data(
+            self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+        ) -> tuple[str, bool]:
+            order.append(path.rsplit("/", 1)[1])
+            await asyncio.sleep(0.02)  # the prompt plays
+            return await super().get_data(path, timeout_ms, max_digits)
+
+    ch = Channel(["2", "1"])
+    await run(ch, SlowHistory())
+    # It ran while the welcome prompt played, and was done before the district question.
+    assert order[:3] == ["welcome", "lookup started", "lookup done"]
+    assert order[3] == "district_confirm_after"
+    assert ch.variables["HOTLINE_DISTRICT"] == "724"
