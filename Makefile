@@ -39,8 +39,9 @@ asterisk-stop: venv
 prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng + sox)
 	$(BIN)/hotline1022 prompts
 
-bench: deps venv  ## benchmarks; figures land in bench/results/
+bench: deps venv  ## benchmarks (~8 min); figures land in bench/results/
 	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
+	$(BIN)/python bench/ivr_agi_vs_dialplan.py
 
 simulate: deps venv
 	$(BIN)/hotline1022 simulate --calls 100 --rate 2 --agents 10
