@@ -16,6 +16,7 @@ from api.routers import calls as calls_router
 from api.routers import health as health_router
 from api.routers import ivr as ivr_router
 from api.routers import queues as queues_router
+from api.routers import staffing as staffing_router
 from api.services import Services
 from hotline1022 import __version__
 from ivr.ports import IvrAdmin
@@ -47,6 +48,10 @@ TAGS = [
         "name": "ivr",
         "description": "The menu: statistics, announcements, reload (Tổng đài tự động).",
     },
+    {
+        "name": "staffing",
+        "description": "Agents needed per category and hour: Erlang C / A (Định biên).",
+    },
 ]
 
 
@@ -74,6 +79,13 @@ def create_app(
     app.state.services = Services(
         db=db, agents=agents, queues=queues, ami_status=ami_status, ivr=ivr
     )
-    for router in (health_router, calls_router, queues_router, agents_router, ivr_router):
+    for router in (
+        health_router,
+        calls_router,
+        queues_router,
+        agents_router,
+        ivr_router,
+        staffing_router,
+    ):
         app.include_router(router.router)
     return app

@@ -62,6 +62,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/ivr/announcements"): guarded(*SUPERVISORS),
     ("PUT", "/ivr/announcements/{name}"): guarded(*SUPERVISORS),
     ("POST", "/ivr/reload"): guarded(*SUPERVISORS),
+    ("GET", "/staffing"): guarded(*SUPERVISORS),
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.

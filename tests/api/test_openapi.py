@@ -12,7 +12,14 @@ async def test_openapi_describes_the_api(api: Api) -> None:
     doc = response.json()
     assert "1022" in doc["info"]["title"]
     assert "Tóm tắt (tiếng Việt)" in doc["info"]["description"]
-    assert [tag["name"] for tag in doc["tags"]] == ["health", "calls", "queues", "agents", "ivr"]
+    assert [tag["name"] for tag in doc["tags"]] == [
+        "health",
+        "calls",
+        "queues",
+        "agents",
+        "ivr",
+        "staffing",
+    ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]
     assert "security" not in doc["paths"]["/health"]["get"]
