@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.types import Lifespan
 
 from api.app import create_app
 from hotline1022.asterisk import Asterisk
@@ -110,6 +111,18 @@ class Hotline:
         await self.link.close()
         await self.db.dispose()
 
+    def app(self, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
+        """The REST API over this hotline's parts (tests pass no lifespan: they start
+        and stop the hotline themselves)."""
+        return create_app(
+            db=self.db,
+            agents=self.agents,
+            queues=self.live,
+            ami_status=self.ami_status,
+            ivr=self.ivr,
+            lifespan=lifespan,
+        )
+
     def ami_status(self) -> dict[str, object]:
         status = dict(self.link.status())
         status["records_pending"] = self.tracker.pending
@@ -127,12 +140,4 @@ def build_app(settings: Settings) -> tuple[FastAPI, Hotline]:
         finally:
             await hotline.stop()
 
-    app = create_app(
-        db=hotline.db,
-        agents=hotline.agents,
-        queues=hotline.live,
-        ami_status=hotline.ami_status,
-        ivr=hotline.ivr,
-        lifespan=lifespan,
-    )
-    return app, hotline
+    return hotline.app(lifespan), hotline

@@ -83,8 +83,11 @@ def dtmf_pcap(key: str, position: int = 0) -> Path:
     return dest
 
 
-SDP_OFFER = """v=0
-o=citizen 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+def sdp(user: str) -> str:
+    """An audio offer/answer: G.711 µ-law and RFC 4733 events (payload type 101, as in
+    sip-tester's pcaps)."""
+    return f"""v=0
+o={user} 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
@@ -161,7 +164,7 @@ Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
-{SDP_OFFER}
+{sdp("citizen")}
 ]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
@@ -233,16 +236,7 @@ Contact: <sip:[local_ip]:[local_port]>
 Content-Type: application/sdp
 Content-Length: [len]
 
-v=0
-o=agent 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=sendrecv
-
+{sdp("agent")}
 ]]></send>
   <recv request="ACK" crlf="true"/>
   <pause milliseconds="{talk_ms}"/>

@@ -19,7 +19,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
-from api.app import create_app
 from hotline1022.sipp import citizen_scenario, remove_run, run_citizens
 from hotline1022.stack import Stack, free_udp_tcp_port
 from ivr.menu_file import DEFAULT_MENU
@@ -108,15 +107,8 @@ async def live(
         ) as stack:
             hotline = stack.running
             _, token = await create_user(hotline.db, name="supervisor", role="supervisor")
-            app = create_app(
-                db=hotline.db,
-                agents=hotline.agents,
-                queues=hotline.live,
-                ami_status=hotline.ami_status,
-                ivr=hotline.ivr,
-            )
             async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
+                transport=httpx.ASGITransport(app=hotline.app()),
                 base_url="http://hotline",
                 headers={"Authorization": f"Bearer {token}"},
             ) as api:
