@@ -35,6 +35,7 @@ from typing import Any
 import jinja2
 
 from queues.categories import CATEGORIES, DEFAULT_CATEGORY
+from queues.routing import RoutingPolicy
 from store.seed import agent_endpoint
 
 __all__ = [
@@ -73,6 +74,8 @@ class AsteriskConfig:
     rtp_start: int = 20000
     rtp_end: int = 20999
     ring_timeout_s: int = 15
+    wrapup_s: int = 10
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     max_calls: int = 2000
     extra: dict[str, Any] = field(default_factory=dict)
     # Generated files written as they are into the instance's etc directory, beside the
@@ -215,6 +218,7 @@ class Asterisk:
             "agents": cfg.agents,
             "phones": cfg.phones,
             "categories": CATEGORIES,
+            "routing": cfg.routing,
             "fallback": DEFAULT_CATEGORY,
             "prompts_dir": self.prompts_dir,
             **cfg.extra,

@@ -12,7 +12,7 @@ from hotline1022.asterisk import Asterisk, AsteriskConfig, ensure_secrets
 from hotline1022.settings import Settings
 from ivr import prompts
 from ivr.dialplan import compile_menu
-from ivr.menu_file import load_menu
+from ivr.menu_file import load_menu, menu_districts
 from store.seed import agent_endpoint, agent_name
 
 __all__ = ["provision"]
@@ -28,6 +28,7 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
     menu = load_menu(settings.menu_file)
     prompts.generate(prompt_dir, menu.prompts, RECORDED_PROMPTS)
     ast = Asterisk.locate(instance)
+    routing = settings.routing(menu_districts(menu))
     agents = [
         {
             "endpoint": agent_endpoint(i),
@@ -50,8 +51,12 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
             prompts_src=prompt_dir,
             rtp_start=settings.rtp_start,
             rtp_end=settings.rtp_end,
+            wrapup_s=settings.wrapup_s,
+            routing=routing,
             # The same menu as plain dialplan, for exten 1023 (bench/ivr_agi_vs_dialplan.py).
-            extra_files={"extensions_menu.conf": compile_menu(menu, ast.prompts_dir)},
+            extra_files={
+                "extensions_menu.conf": compile_menu(menu, ast.prompts_dir, route=routing.queue_for)
+            },
         )
     )
     if start:

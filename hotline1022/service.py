@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.types import Lifespan
@@ -19,6 +20,7 @@ from hotline1022.asterisk import Asterisk
 from hotline1022.provision import RECORDED_PROMPTS
 from hotline1022.settings import Settings
 from ivr.engine import MenuEngine
+from ivr.menu_file import MenuError, load_menu, menu_districts
 from ivr.service import IvrService
 from pbx.agi import FastAgiServer
 from pbx.ami import AmiLink
@@ -53,8 +55,9 @@ class Hotline:
         )
         self.pbx = AmiPbx(self.link)
         self.tracker = CallTracker(self.db)
-        self.live = LiveQueues()
-        self.agents = AgentService(self.db, self.pbx)
+        self.routing = settings.routing(_menu_districts(settings.menu_file))
+        self.live = LiveQueues(self.routing.queues())
+        self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
         asterisk = Asterisk.find(settings.asterisk_instance)
         self.ivr = IvrService(
             db=self.db,
@@ -66,7 +69,11 @@ class Hotline:
             categories=[c.key for c in CATEGORIES],
         )
         self.engine = MenuEngine(
-            self.ivr.current, asterisk.prompts_dir, self.tracker, CallHistory(self.db)
+            self.ivr.current,
+            asterisk.prompts_dir,
+            self.tracker,
+            CallHistory(self.db),
+            route=self.routing.queue_for,
         )
         self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
         self._tasks: list[asyncio.Task[None]] = []
@@ -127,6 +134,15 @@ class Hotline:
         status = dict(self.link.status())
         status["records_pending"] = self.tracker.pending
         return status
+
+
+def _menu_districts(path: Path) -> tuple[int, ...]:
+    """The menu's district codes, which the queue layout is made from. An invalid file gives
+    none here; the IVR service refuses it at start, saying why."""
+    try:
+        return menu_districts(load_menu(path))
+    except MenuError:
+        return ()
 
 
 def build_app(settings: Settings) -> tuple[FastAPI, Hotline]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from queues.routing import RoutingPolicy
+
 __all__ = ["Settings", "get_settings"]
 
 
@@ -41,6 +43,39 @@ class Settings(BaseSettings):
     rtp_start: int = 20000
     rtp_end: int = 20999
     agent_count: int = 20
+
+    # Routing (queues/routing.py): seconds a caller waits before the window widens to
+    # anyone with the skill, then to any logged-in agent; emergency: to anyone.
+    district_wait_s: int = 30
+    skill_wait_s: int = 90
+    urgent_anyone_wait_s: int = 10
+    # Seconds after each call before app_queue offers the agent the next one.
+    wrapup_s: int = 10
+    # Pause reasons an agent may give: code -> what the supervisor reads.
+    pause_reasons: dict[str, str] = {
+        "break": "Nghỉ giải lao",
+        "meal": "Nghỉ ăn",
+        "training": "Đào tạo",
+        "acw": "Xử lý sau cuộc gọi",
+    }
+    # Service-level thresholds in seconds, per category (``*`` for the others).
+    sl_thresholds: dict[str, list[int]] = {"medical": [15, 20], "*": [20]}
+    # Callbacks (queues/callbacks.py): offered when a queue's estimated wait passes this.
+    callback_threshold_s: int = 120
+    callback_attempts: int = 3
+    callback_retry_s: int = 120
+    # How the hotline reaches a citizen's number: PJSIP/<number>@<endpoint>.
+    callback_endpoint: str = "pstn-out"
+    callback_host: str = "127.0.0.1:5090"
+
+    def routing(self, districts: tuple[int, ...]) -> RoutingPolicy:
+        """The routing policy for a menu with these district codes."""
+        return RoutingPolicy(
+            districts=districts,
+            district_wait_s=self.district_wait_s,
+            skill_wait_s=self.skill_wait_s,
+            urgent_anyone_wait_s=self.urgent_anyone_wait_s,
+        )
 
     @property
     def secrets_path(self) -> Path:

@@ -45,7 +45,7 @@ heard at once: both play the same sound files.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ivr.engine import MAX_STEPS
 from ivr.menu_file import (
@@ -91,18 +91,34 @@ def extension_names(menu: Menu) -> dict[str, str]:
 
 
 def compile_menu(
-    menu: Menu, prompts_dir: str, *, context: str = "ivr-dialplan", enqueue: str = ENQUEUE
+    menu: Menu,
+    prompts_dir: str,
+    *,
+    context: str = "ivr-dialplan",
+    enqueue: str = ENQUEUE,
+    route: Route | None = None,
 ) -> str:
     """``menu`` as extensions.conf text: ``[context]`` and its two helper contexts.
 
     ``prompts_dir`` is where Asterisk finds the prompts (``Asterisk.prompts_dir``, as the
-    engine plays them); ``enqueue`` is the ``context,exten,label`` that queues the caller.
+    engine plays them); ``enqueue`` is the ``context,exten,label`` that queues the caller;
+    ``route`` picks the queue from the menu's queue, the district and the priority, as the
+    engine's does (``RoutingPolicy.queue_for``).
     """
     if not _SAFE_PATH.fullmatch(prompts_dir):
         raise ValueError(f"prompts directory {prompts_dir!r} cannot be written in dialplan")
     if not re.fullmatch(r"[A-Za-z0-9_-]+", context):
         raise ValueError(f"bad context name {context!r}")
-    return _Compiler(menu, prompts_dir.rstrip("/"), context, enqueue).compile()
+    return _Compiler(
+        menu, prompts_dir.rstrip("/"), context, enqueue, route or _menu_queue
+    ).compile()
+
+
+Route = Callable[[str, int | None, int], str]
+
+
+def _menu_queue(queue: str, _district: int | None, _priority: int) -> str:
+    return queue
 
 
 class _Extension:
@@ -135,8 +151,11 @@ def _seconds(ms: int) -> str:
 
 
 class _Compiler:
-    def __init__(self, menu: Menu, prompts_dir: str, context: str, enqueue: str) -> None:
+    def __init__(
+        self, menu: Menu, prompts_dir: str, context: str, enqueue: str, route: Route
+    ) -> None:
         self.menu = menu
+        self.route = route
         self.prompts_dir = prompts_dir
         self.ctx = context
         self.ahead = f"{context}-ahead"  # a key during a message: kept for the next menu
@@ -297,7 +316,15 @@ class _Compiler:
         ext.add("Set(HOTLINE_CHOICE=${IVR_KEYS})")
         ext.add('Set(HOTLINE_ROUTE=${IF($["${IVR_EXHAUSTED}" = "1"]?default:ivr)})')
         ext.add("Set(HOTLINE_DISTRICT=${IVR_DISTRICT})")
-        ext.add(f"Set(HOTLINE_QUEUE={_safe(node.queue, 'queue')})")  # last, as the engine
+        plain = self.route(node.queue, None, node.priority)
+        ext.add(f"Set(IVR_QUEUE={_safe(plain, 'queue')})")
+        codes = [u.code for u in self.menu.districts.units.values()] if self.menu.districts else []
+        for code in sorted(codes):
+            queue = self.route(node.queue, code, node.priority)
+            if queue != plain:
+                test = f'$["${{IVR_DISTRICT}}" = "{code:d}"]'
+                ext.add(f"ExecIf({test}?Set(IVR_QUEUE={_safe(queue, 'queue')}))")
+        ext.add("Set(HOTLINE_QUEUE=${IVR_QUEUE})")  # last, as the engine
         ext.add(f"Goto({self.enqueue})")
 
     def hangup_node(self, ext: _Extension, node: HangupNode) -> None:

@@ -75,11 +75,15 @@ class MenuEngine:
         prompts_dir: str,
         recorder: IvrRecorder,
         history: CallerHistory,
+        route: Callable[[str, int | None, int], str] | None = None,
     ) -> None:
         self._menu = menu
         self.prompts_dir = prompts_dir
         self.recorder = recorder
         self.history = history
+        # The menu names a category's queue; routing picks the one the caller waits in
+        # (by district and priority, queues/routing.py). Without it, the menu's queue.
+        self._route = route or (lambda queue, _district, _priority: queue)
 
     def _prompt(self, name: str) -> str:
         return f"{self.prompts_dir}/{name}"
@@ -281,7 +285,8 @@ class MenuEngine:
         await ch.set_variable("HOTLINE_CHOICE", "".join(call.keys))
         await ch.set_variable("HOTLINE_ROUTE", "default" if call.exhausted else "ivr")
         await ch.set_variable("HOTLINE_DISTRICT", str(call.district or ""))
-        await ch.set_variable("HOTLINE_QUEUE", node.queue)
+        queue = self._route(node.queue, call.district, node.priority)
+        await ch.set_variable("HOTLINE_QUEUE", queue)
 
     async def _hangup(self, call: _Call, node: HangupNode) -> None:
         if node.prompt:

@@ -42,6 +42,7 @@ __all__ = [
     "QueueNode",
     "check_menu",
     "load_menu",
+    "menu_districts",
 ]
 
 DEFAULT_MENU = Path(__file__).resolve().parent / "menus" / "default.yaml"
@@ -145,6 +146,13 @@ class Districts:
 
     def by_code(self, code: int) -> District | None:
         return next((u for u in self.units.values() if u.code == code), None)
+
+
+def menu_districts(menu: Menu) -> tuple[int, ...]:
+    """The district codes a menu can give a caller, sorted."""
+    if menu.districts is None:
+        return ()
+    return tuple(sorted(u.code for u in menu.districts.units.values()))
 
 
 @dataclass(frozen=True)

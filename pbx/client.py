@@ -74,6 +74,18 @@ class AmiPbx:
             if "not there" not in exc.message.lower():
                 raise
 
+    async def queue_penalty(self, queue: str, interface: str, penalty: int) -> None:
+        """Set the member's penalty in ``queue`` (takes effect for the next offer)."""
+        fields = {"Queue": queue, "Interface": interface, "Penalty": str(penalty)}
+        await _domain_unavailable(self._link.action("QueuePenalty", fields, as_list=False))
+
+    async def queue_pause(self, interface: str, paused: bool, reason: str = "") -> None:
+        """Pause or unpause ``interface`` in every queue it is a member of."""
+        fields = {"Interface": interface, "Paused": "true" if paused else "false"}
+        if reason:
+            fields["Reason"] = reason
+        await _domain_unavailable(self._link.action("QueuePause", fields, as_list=False))
+
     async def queue_status(self, queue: str | None = None) -> QueueStatusResult:
         """Live state of one queue, or of all queues when ``queue`` is None."""
         fields = {"Queue": queue} if queue else {}

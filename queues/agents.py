@@ -1,61 +1,118 @@
-"""Agents in and out of the queues.
+"""Agents in and out of the queues, paused and unpaused, at the penalties their skills give.
 
-Logging in adds the agent's PJSIP endpoint to every category queue over AMI and records it;
-the database, not Asterisk, is the truth of who is logged in, so ``restore()`` puts them back
-after Asterisk restarts (queues.conf keeps no persistent members).
+Logging in adds the agent's PJSIP endpoint to every queue of the routing layout over AMI,
+each at the penalty ``RoutingPolicy.memberships`` gives for the agent's skills and home
+district, and records it. The database, not Asterisk, is the truth of who is logged in and
+who is paused (and why), so ``restore()`` puts them back after Asterisk restarts
+(queues.conf keeps no persistent members). A change of skills reaches a logged-in agent's
+queues at once (``apply_skills``): nothing restarts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from queues.categories import CATEGORIES
-from queues.ports import AgentNotFound, PbxUnavailable, QueuePbx
+from queues.ports import (
+    AgentNotFound,
+    AgentStateError,
+    PbxUnavailable,
+    QueuePbx,
+    UnknownPauseReason,
+)
+from queues.routing import RoutingPolicy
 from store.db import Database
 from store.models import Agent
 
-__all__ = ["AgentService"]
+__all__ = ["AgentService", "interface"]
 
 log = logging.getLogger(__name__)
+
+# QueueAdd/QueuePenalty actions in flight at once: enough to log 100 agents into 41 queues
+# in a few seconds after a restart, few enough not to flood Asterisk's manager thread.
+PARALLEL_ACTIONS = 16
 
 
 def interface(endpoint: str) -> str:
     return f"PJSIP/{endpoint}"
 
 
+def skills_of(agent: Agent) -> dict[str, int]:
+    return {s.category: s.proficiency for s in agent.skills}
+
+
 class AgentService:
-    def __init__(self, db: Database, pbx: QueuePbx, queues: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        pbx: QueuePbx,
+        policy: RoutingPolicy | None = None,
+        pause_reasons: Mapping[str, str] | None = None,
+    ) -> None:
         self.db = db
         self.pbx = pbx
-        self.queues = queues or tuple(c.queue for c in CATEGORIES)
+        self.policy = policy or RoutingPolicy()
+        self._pause_reasons = dict(pause_reasons or {"break": "Nghỉ giải lao"})
+        self._gate = asyncio.Semaphore(PARALLEL_ACTIONS)
+
+    @property
+    def pause_reasons(self) -> dict[str, str]:
+        return dict(self._pause_reasons)
 
     async def _agent(self, agent_id: int) -> Agent:
         async with self.db.session() as s:
-            agent = await s.get(Agent, agent_id)
+            agent = await s.get(Agent, agent_id, options=[selectinload(Agent.skills)])
         if agent is None:
             raise AgentNotFound(f"Agent {agent_id} not found")
         return agent
 
+    async def _each(self, calls: list[tuple[str, int]], agent: Agent, *, add: bool) -> list[str]:
+        """Add (or set the penalty of) the agent in each (queue, penalty); return the queues
+        done, raising ``PbxUnavailable`` after the others finished."""
+        done: list[str] = []
+        failed: list[BaseException] = []
+        iface = interface(agent.endpoint)
+
+        async def one(queue: str, penalty: int) -> None:
+            async with self._gate:
+                try:
+                    if add:
+                        await self.pbx.queue_add(queue, iface, agent.endpoint, penalty)
+                    else:
+                        await self.pbx.queue_penalty(queue, iface, penalty)
+                    done.append(queue)
+                except PbxUnavailable as exc:
+                    failed.append(exc)
+
+        await asyncio.gather(*(one(q, p) for q, p in calls))
+        if failed:
+            raise failed[0]
+        return done
+
     async def _add_everywhere(self, agent: Agent) -> None:
-        added: list[str] = []
+        members = self.policy.memberships(skills_of(agent), agent.home_district)
         try:
-            for q in self.queues:
-                await self.pbx.queue_add(q, interface(agent.endpoint), agent.endpoint)
-                added.append(q)
+            await self._each(list(members.items()), agent, add=True)
         except PbxUnavailable:
             # Leave Asterisk as we found it: half a login is worse than none.
-            for q in added:
+            for q in members:
                 try:
                     await self.pbx.queue_remove(q, interface(agent.endpoint))
                 except PbxUnavailable:
                     log.warning("could not undo %s in %s", agent.endpoint, q)
             raise
+        if agent.paused:
+            await self.pbx.queue_pause(interface(agent.endpoint), True, agent.pause_reason or "")
 
     async def login(self, agent_id: int) -> None:
         agent = await self._agent(agent_id)
+        if not agent.active:
+            raise AgentStateError(f"Agent {agent_id} is deactivated")
         await self._add_everywhere(agent)
         async with self.db.session() as s:
             row = await s.get(Agent, agent_id)
@@ -68,20 +125,67 @@ class AgentService:
 
     async def logout(self, agent_id: int) -> None:
         agent = await self._agent(agent_id)
-        for q in self.queues:
+        for q in self.policy.queue_names():
             await self.pbx.queue_remove(q, interface(agent.endpoint))
         async with self.db.session() as s:
             row = await s.get(Agent, agent_id)
             assert row is not None
             row.logged_in = False
             row.logged_in_at = None
+            row.paused = False
+            row.pause_reason = None
+            row.paused_at = None
             await s.commit()
         log.info("agent %s logged out", agent.endpoint)
+
+    async def pause(self, agent_id: int, reason: str) -> None:
+        if reason not in self._pause_reasons:
+            known = ", ".join(sorted(self._pause_reasons))
+            raise UnknownPauseReason(f"unknown pause reason {reason!r} (one of: {known})")
+        agent = await self._agent(agent_id)
+        if not agent.logged_in:
+            raise AgentStateError(f"Agent {agent_id} is not logged in")
+        await self.pbx.queue_pause(interface(agent.endpoint), True, reason)
+        async with self.db.session() as s:
+            row = await s.get(Agent, agent_id)
+            assert row is not None
+            if not row.paused or row.pause_reason != reason:
+                row.paused_at = datetime.now(UTC)
+            row.paused = True
+            row.pause_reason = reason
+            await s.commit()
+        log.info("agent %s paused (%s)", agent.endpoint, reason)
+
+    async def unpause(self, agent_id: int) -> None:
+        agent = await self._agent(agent_id)
+        if not agent.logged_in:
+            raise AgentStateError(f"Agent {agent_id} is not logged in")
+        await self.pbx.queue_pause(interface(agent.endpoint), False)
+        async with self.db.session() as s:
+            row = await s.get(Agent, agent_id)
+            assert row is not None
+            row.paused = False
+            row.pause_reason = None
+            row.paused_at = None
+            await s.commit()
+        log.info("agent %s unpaused", agent.endpoint)
+
+    async def apply_skills(self, agent_id: int) -> None:
+        agent = await self._agent(agent_id)
+        if not agent.logged_in:
+            return  # the next login uses the new skills
+        members = self.policy.memberships(skills_of(agent), agent.home_district)
+        await self._each(list(members.items()), agent, add=False)
+        log.info("agent %s: penalties updated from skills", agent.endpoint)
 
     async def restore(self) -> int:
         """Re-add every agent recorded as logged in (after a (re)connect to Asterisk)."""
         async with self.db.session() as s:
-            agents = (await s.scalars(select(Agent).where(Agent.logged_in))).all()
+            agents = (
+                await s.scalars(
+                    select(Agent).where(Agent.logged_in).options(selectinload(Agent.skills))
+                )
+            ).all()
         for agent in agents:
             await self._add_everywhere(agent)
         if agents:

@@ -7,7 +7,7 @@ Kept from AMI queue events, and rebuilt from ``QueueStatus`` whenever the AMI li
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from pbx.events import (
     AmiEvent,
@@ -17,8 +17,8 @@ from pbx.events import (
     QueueMemberAdded,
     QueueMemberRemoved,
 )
-from queues.categories import CATEGORIES
 from queues.ports import QueueView
+from queues.routing import QueueSpec, RoutingPolicy
 
 __all__ = ["LiveQueues"]
 
@@ -27,11 +27,14 @@ StatusFetcher = Callable[[], Awaitable[tuple[list[Mapping[str, str]], list[Mappi
 
 
 class LiveQueues:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, queues: Sequence[QueueSpec] | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self._clock = clock
-        self._category = {c.queue: c.key for c in CATEGORIES}
-        self.waiting: dict[str, dict[str, float]] = {c.queue: {} for c in CATEGORIES}
-        self.members: dict[str, set[str]] = {c.queue: set() for c in CATEGORIES}
+        specs = RoutingPolicy().queues() if queues is None else queues
+        self._category = {q.name: q.category for q in specs}
+        self.waiting: dict[str, dict[str, float]] = {q.name: {} for q in specs}
+        self.members: dict[str, set[str]] = {q.name: set() for q in specs}
 
     def on_event(self, ev: AmiEvent) -> None:
         if isinstance(ev, QueueCallerJoin):

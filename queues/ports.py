@@ -11,10 +11,12 @@ from typing import Protocol
 __all__ = [
     "AgentControl",
     "AgentNotFound",
+    "AgentStateError",
     "LiveQueueView",
     "PbxUnavailable",
     "QueuePbx",
     "QueueView",
+    "UnknownPauseReason",
 ]
 
 
@@ -30,6 +32,14 @@ class AgentNotFound(LookupError):
     """No agent with that id."""
 
 
+class AgentStateError(Exception):
+    """The agent is not in a state that allows this (e.g. pausing a logged-out agent)."""
+
+
+class UnknownPauseReason(ValueError):
+    """The reason is not in the configured list."""
+
+
 class QueuePbx(Protocol):
     """What the queues domain asks of Asterisk's app_queue."""
 
@@ -38,6 +48,10 @@ class QueuePbx(Protocol):
     ) -> None: ...
 
     async def queue_remove(self, queue: str, interface: str) -> None: ...
+
+    async def queue_penalty(self, queue: str, interface: str, penalty: int) -> None: ...
+
+    async def queue_pause(self, interface: str, paused: bool, reason: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -65,3 +79,14 @@ class AgentControl(Protocol):
     async def login(self, agent_id: int) -> None: ...
 
     async def logout(self, agent_id: int) -> None: ...
+
+    async def pause(self, agent_id: int, reason: str) -> None: ...
+
+    async def unpause(self, agent_id: int) -> None: ...
+
+    async def apply_skills(self, agent_id: int) -> None:
+        """Bring a logged-in agent's queue penalties in line with their stored skills."""
+        ...
+
+    @property
+    def pause_reasons(self) -> dict[str, str]: ...

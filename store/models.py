@@ -19,11 +19,16 @@ from store.types import UTCDateTime, utcnow
 
 __all__ = [
     "Agent",
+    "AgentSkill",
+    "AgentState",
+    "AgentStateChange",
     "Announcement",
     "ApiToken",
     "Base",
     "Call",
     "CallStatus",
+    "Callback",
+    "CallbackStatus",
     "Category",
     "IvrEvent",
     "IvrOutcome",
@@ -61,6 +66,7 @@ class CallStatus(StrEnum):
     ABANDONED_QUEUE = "abandoned_queue"
     ABANDONED_IVR = "abandoned_ivr"
     SELF_SERVED = "self_served"  # left the menu after recorded information: no agent needed
+    CALLBACK = "callback"  # chose to be called back and hung up; see the callbacks table
 
 
 class Route(StrEnum):
@@ -77,6 +83,28 @@ class IvrOutcome(StrEnum):
     TRANSFERRED = "transferred"  # reached a queue
     SELF_SERVED = "self_served"  # heard recorded information and left (or was said goodbye)
     ABANDONED = "abandoned"  # hung up inside the menu
+
+
+class AgentState(StrEnum):
+    """What an agent is doing, as app_queue's member events say (see queues/agent_state.py)."""
+
+    LOGGED_OUT = "logged_out"
+    IDLE = "idle"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAPUP = "wrapup"
+    PAUSED = "paused"
+
+
+class CallbackStatus(StrEnum):
+    """Where a callback is. ``completed``, ``failed`` and ``cancelled`` are final."""
+
+    WAITING = "waiting"  # its placeholder holds the caller's place in the queue
+    CALLING = "calling"  # an agent took the placeholder; the citizen is being rung
+    RETRY = "retry"  # the citizen did not answer; tried again at next_attempt_at
+    COMPLETED = "completed"  # the citizen answered and talked to the agent
+    FAILED = "failed"  # every attempt went unanswered
+    CANCELLED = "cancelled"  # the citizen called back in and was served, or a supervisor
 
 
 class Role(StrEnum):
@@ -104,6 +132,47 @@ class Agent(Base):
     logged_in: Mapped[bool] = mapped_column(default=False, server_default=false())
     logged_in_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The district-level unit (vietnam-provinces code) whose callers the agent takes first.
+    home_district: Mapped[int | None]
+    # Paused in every queue, with one of the configured reasons, since when.
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())
+    pause_reason: Mapped[str | None]
+    paused_at: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    skills: Mapped[list[AgentSkill]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="AgentSkill.category"
+    )
+
+
+class AgentSkill(Base):
+    """How well an agent handles a category: proficiency 1 (can) to 5 (expert)."""
+
+    __tablename__ = "agent_skills"
+
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(primary_key=True)
+    proficiency: Mapped[int]
+
+
+class AgentStateChange(Base):
+    """An agent entered ``state`` at ``at``; the state lasts until the agent's next row.
+
+    Written by the agent-state tracker from AMI member events, kept for the statistics
+    (occupancy, pause time by reason).
+    """
+
+    __tablename__ = "agent_state_changes"
+    __table_args__ = (Index("ix_agent_state_changes_agent_at", "agent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[str]
+    reason: Mapped[str | None]  # the pause reason when state is "paused"
+    call_uniqueid: Mapped[str | None]  # the call when ringing, on_call or wrapup
 
 
 class Call(Base):
@@ -146,6 +215,9 @@ class Call(Base):
     district_code: Mapped[int | None]
     ivr_outcome: Mapped[str | None]
     ivr_exit_node: Mapped[str | None]
+    # The uniqueid of the earlier call of the same number that was still open (waiting, or
+    # with a callback pending) when this one arrived: a redial, not new demand.
+    repeat_of: Mapped[str | None] = mapped_column(index=True)
 
     # lazy="raise": under asyncio an implicit lazy load cannot run; load it explicitly
     # (selectinload) and get a clear error when that was forgotten.
@@ -210,3 +282,33 @@ class Announcement(Base):
     text: Mapped[str]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None]
+
+
+class Callback(Base):
+    """A caller who chose to be called back instead of waiting on the line.
+
+    A placeholder channel holds the caller's place in the queue (``placeholder_uniqueid``);
+    when an agent takes it, the hotline rings the citizen. Times in UTC.
+    """
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_uniqueid: Mapped[str] = mapped_column(unique=True)  # the call that asked for it
+    caller_number: Mapped[str] = mapped_column(index=True)
+    category: Mapped[str | None]
+    queue: Mapped[str]
+    priority: Mapped[int] = mapped_column(default=0, server_default="0")
+    district_code: Mapped[int | None]
+    status: Mapped[str] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    requested_at: Mapped[datetime]
+    # When the caller entered the queue: the place the callback keeps.
+    queued_since: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    placeholder_uniqueid: Mapped[str | None]
+    agent_endpoint: Mapped[str | None]
+    result: Mapped[str | None]  # last attempt: answered, noanswer, busy, failed...
+    completed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

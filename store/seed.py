@@ -6,15 +6,20 @@ from sqlalchemy import Insert, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import Database
-from store.models import Agent
+from store.models import Agent, AgentSkill
 from store.types import utcnow
 
-__all__ = ["agent_endpoint", "agent_name", "ensure_agents"]
+__all__ = ["DEFAULT_SKILLS", "agent_endpoint", "agent_name", "ensure_agents"]
 
 
 def agent_endpoint(number: int) -> str:
     """``agent01`` for 1: the PJSIP endpoint name Asterisk is provisioned with."""
     return f"agent{number:02d}"
+
+
+# What a new agent can do until a supervisor says otherwise: every category, proficiency 3,
+# no home district (the province pool; see queues/routing.py).
+DEFAULT_SKILLS = {"medical": 3, "food": 3, "violation": 3, "general": 3}
 
 
 def agent_name(number: int) -> str:
@@ -46,4 +51,16 @@ async def ensure_agents(db: Database, count: int) -> None:
         else:  # pragma: no cover - only the two databases above are supported
             stmt = insert(Agent)
         await session.execute(stmt, rows)
+        created = (
+            await session.scalars(
+                select(Agent.id).where(Agent.endpoint.in_([r["endpoint"] for r in rows]))
+            )
+        ).all()
+        have = set((await session.scalars(select(AgentSkill.agent_id).distinct())).all())
+        session.add_all(
+            AgentSkill(agent_id=aid, category=c, proficiency=p)
+            for aid in created
+            if aid not in have
+            for c, p in DEFAULT_SKILLS.items()
+        )
         await session.commit()

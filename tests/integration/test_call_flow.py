@@ -29,7 +29,7 @@ async def test_medical_call_answered_by_agent(live: Live) -> None:
     rec = await live.call("0901000001", "121")
     assert rec["status"] == "answered"
     assert rec["category"] == "medical"
-    assert rec["queue"] == "medical"
+    assert rec["queue"] == "medical-718"  # the district's own medical queue
     assert rec["route"] == "ivr"
     assert rec["ivr_choice"] == "121"
     assert rec["priority"] == 10
@@ -54,7 +54,7 @@ async def test_caller_who_hangs_up_in_queue_is_abandoned(live: Live) -> None:
     rec = await live.call("0901000002", "27", hangup_after_ms=7000)
     assert rec["status"] == "abandoned_queue"
     assert rec["category"] == "food"
-    assert rec["queue"] == "food"
+    assert rec["queue"] == "food-724"
     assert rec["agent_endpoint"] is None
     assert rec["answered_at"] is None
     assert rec["wait_s"] is not None and rec["wait_s"] > 1

@@ -50,15 +50,15 @@ async def test_every_branch_of_the_menu(live: Live, records: dict[str, dict[str,
     check(
         "0902000001",
         status="answered",
-        queue="medical",
+        queue="emergency",  # life-threatening: one queue, ahead of every other
         priority=20,
         district_code=721,
         route="ivr",
         ivr_choice="114",
         ivr_outcome="transferred",
     )
-    check("0902000002", status="answered", queue="medical", priority=10, district_code=726)
-    check("0902000003", status="answered", queue="food", category="food", district_code=724)
+    check("0902000002", status="answered", queue="medical-726", priority=10, district_code=726)
+    check("0902000003", status="answered", queue="food-724", category="food", district_code=724)
     check("0902000004", status="answered", queue="violation", district_code=None)
     check("0902000005", status="answered", queue="operator", category="general")
     check(
@@ -74,7 +74,7 @@ async def test_every_branch_of_the_menu(live: Live, records: dict[str, dict[str,
     detail = (await live.api.get(f"/calls/{records['0902000007']['id']}")).json()
     steps = [(s["node"], s["kind"], s["key"]) for s in detail["ivr_path"]]
     assert ("welcome", "invalid", "8") in steps and ("welcome", "key", "3") in steps
-    check("0902000008", status="answered", queue="food", ivr_choice="4*25", district_code=722)
+    check("0902000008", status="answered", queue="food-722", ivr_choice="4*25", district_code=722)
     check(
         "0902000009",
         status="self_served",
@@ -98,7 +98,7 @@ async def test_returning_caller_confirms_the_district_with_one_key(live: Live) -
     rec = await live.call("0902000003", "21")
     assert rec["district_code"] == 724
     assert rec["ivr_choice"] == "21"
-    assert rec["queue"] == "food" and rec["status"] == "answered"
+    assert rec["queue"] == "food-724" and rec["status"] == "answered"
     assert len(await live.records_of("0902000003")) == 2
     # ... and "2" then "2" chooses another: 3 = Dầu Tiếng.
     rec = await live.call("0902000003", "223")

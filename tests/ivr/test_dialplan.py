@@ -26,6 +26,7 @@ from ivr.menu_file import (
     load_menu,
 )
 from pbx.events import AmiEvent, UserEvent
+from queues.routing import RoutingPolicy
 
 MENU = load_menu(DEFAULT_MENU)
 PROMPTS = "/var/lib/hotline1022/unit/prompts"
@@ -141,11 +142,24 @@ def test_queue_nodes_set_the_hotline_variables_queue_last_then_enqueue() -> None
             "Set(HOTLINE_CHOICE=${IVR_KEYS})",
             'Set(HOTLINE_ROUTE=${IF($["${IVR_EXHAUSTED}" = "1"]?default:ivr)})',
             "Set(HOTLINE_DISTRICT=${IVR_DISTRICT})",
-            f"Set(HOTLINE_QUEUE={node.queue})",
+            "Set(HOTLINE_QUEUE=${IVR_QUEUE})",
         ]
-        assert apps[-2:] == [f"Set(HOTLINE_QUEUE={node.queue})", "Goto(citizens,1022,enqueue)"]
+        assert f"Set(IVR_QUEUE={node.queue})" in apps
+        assert apps[-2:] == ["Set(HOTLINE_QUEUE=${IVR_QUEUE})", "Goto(citizens,1022,enqueue)"]
         if node.prompt:  # played whole, before the variables
             assert apps.index(f"Playback({PROMPTS}/{node.prompt})") < apps.index(sets[0])
+
+
+def test_queue_nodes_route_by_district_and_priority_as_the_engine_does() -> None:
+    policy = RoutingPolicy(districts=(718, 724))
+    plan = contexts(compile_menu(MENU, PROMPTS, route=policy.queue_for))["ivr-dialplan"]
+    food = [app for _, app in plan["food"]]
+    assert "Set(IVR_QUEUE=food)" in food  # no district, or one the layout lacks
+    assert 'ExecIf($["${IVR_DISTRICT}" = "724"]?Set(IVR_QUEUE=food-724))' in food
+    assert not any("719" in app for app in food)
+    critical = [app for _, app in plan["medical_critical"]]
+    assert "Set(IVR_QUEUE=emergency)" in critical
+    assert not any(app.startswith("ExecIf") for app in critical)
 
 
 def test_announcements_can_be_interrupted_and_hangups_hang_up() -> None:
@@ -235,15 +249,15 @@ def test_provisioned_config_loads_the_compiled_menu_for_1023(tmp_path: Path) -> 
 
 # keys -> what HotlineRoute must say on 1023; each also dialled on 1022 and compared.
 PATHS: dict[str, dict[str, str]] = {
-    "27": {"Hotline-Queue": "food", "Hotline-District": "724", "Hotline-Choice": "27"},
+    "27": {"Hotline-Queue": "food-724", "Hotline-District": "724", "Hotline-Choice": "27"},
     "3": {"Hotline-Queue": "violation", "Hotline-District": "", "Hotline-Choice": "3"},
-    "4*25": {"Hotline-Queue": "food", "Hotline-District": "722", "Hotline-Choice": "4*25"},
+    "4*25": {"Hotline-Queue": "food-722", "Hotline-District": "722", "Hotline-Choice": "4*25"},
     "83": {"Hotline-Queue": "violation", "Hotline-Choice": "3"},  # invalid, then 3
     "*3": {"Hotline-Queue": "violation", "Hotline-Choice": "3"},  # no menu to go back to
     "410": {"Hotline-Queue": "operator", "Hotline-Choice": "410"},  # 0 during the announcement
     "41**3": {"Hotline-Queue": "violation", "Hotline-Choice": "41**3"},  # back from it, twice
     # three invalid keys: the medical district with route "default", 7 after the last message
-    "18887": {"Hotline-Queue": "medical", "Hotline-Choice": "17", "Hotline-Route": "default"},
+    "18887": {"Hotline-Queue": "medical-724", "Hotline-Choice": "17", "Hotline-Route": "default"},
 }
 COMPARED = ("Hotline-Category", "Hotline-Queue", "Hotline-Priority", "Hotline-Choice")
 COMPARED += ("Hotline-Route", "Hotline-District")
@@ -306,7 +320,7 @@ async def test_1023_routes_as_the_fastagi_menu_does(stack: Stack) -> None:
         if "Hotline-Route" not in expected:
             assert compiled.get("Hotline-Route") == "ivr", keys
     food = routes[calls["1023", "27"]]
-    assert (food.get("Hotline-Queue"), food.get("Hotline-District")) == ("food", "724")
+    assert (food.get("Hotline-Queue"), food.get("Hotline-District")) == ("food-724", "724")
     violation = routes[calls["1023", "3"]]
     assert (violation.get("Hotline-Queue"), violation.get("Hotline-Category")) == (
         "violation",

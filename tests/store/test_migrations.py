@@ -16,7 +16,17 @@ from store import migrate
 from store.models import Base
 
 ROOT = Path(migrate.__file__).resolve().parent.parent
-TABLES = {"agents", "calls", "users", "api_tokens", "ivr_events", "announcements"}
+TABLES = {
+    "agent_skills",
+    "agent_state_changes",
+    "callbacks",
+    "agents",
+    "calls",
+    "users",
+    "api_tokens",
+    "ivr_events",
+    "announcements",
+}
 
 
 async def table_names(url: str) -> set[str]:

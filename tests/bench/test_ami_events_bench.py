@@ -1,0 +1,89 @@
+"""The AMI events benchmark's stream is valid AMI, and both measured paths digest all of it.
+
+No timing is asserted: this checks what ``bench/ami_events.py`` feeds and counts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "ami_events.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_ami_events", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load()
+
+
+@pytest.fixture
+def stream() -> Any:
+    return bench.generate(calls=3, min_events=None, queues=5, agents=2, seed=7)
+
+
+def test_frames_are_crlf_key_value_blocks_with_a_blank_line_after_each(stream: Any) -> None:
+    data: bytes = stream.data
+    assert data.startswith(bench.BANNER)
+    body = data.removeprefix(bench.BANNER)
+    assert body.endswith(b"\r\n\r\n")
+    assert b"\n" not in body.replace(b"\r\n", b"")  # no bare LF, no bare CR
+    frames = body.split(b"\r\n\r\n")[:-1]
+    assert len(frames) == stream.events
+    names: list[str] = []
+    for raw in frames:
+        lines = raw.decode("utf-8").split("\r\n")  # whole frames are valid UTF-8
+        assert all(": " in line and line.index(": ") > 0 for line in lines), lines
+        assert [line.split(": ", 1)[0] for line in lines[:3]] == [
+            "Event",
+            "Privilege",
+            "Timestamp",
+        ]
+        names.append(lines[0].split(": ", 1)[1])
+    assert bench.Counter(names) == stream.mix
+
+
+def test_each_call_has_its_own_uniqueids_and_a_vietnamese_caller(stream: Any) -> None:
+    text = stream.data.decode("utf-8")
+    frames = [f for f in text.split("\r\n\r\n") if f.startswith("Event: Newchannel")]
+    uids = [
+        line.split(": ", 1)[1]
+        for f in frames
+        for line in f.split("\r\n")
+        if line.startswith("Uniqueid: ")
+    ]
+    assert len(uids) == 2 * stream.calls == len(set(uids))
+    assert f"CallerIDName: {stream.sample_name}\r\n" in text
+    assert any(ord(c) > 0x7F for c in stream.sample_name)
+
+
+def test_the_mix_is_a_hotline_call(stream: Any) -> None:
+    mix = stream.mix
+    calls = stream.calls
+    for name in ("UserEvent", "QueueCallerJoin", "AgentConnect", "AgentComplete"):
+        assert mix[name] == calls
+    assert mix["Newchannel"] == mix["Hangup"] == 2 * calls
+    assert mix["QueueMemberStatus"] == 3 * 5 * calls  # 3 device states × 5 queues
+
+
+async def test_both_paths_digest_every_event_even_in_tiny_reads(stream: Any) -> None:
+    # 7-byte reads cut frames, separators and UTF-8 characters everywhere.
+    chunks = bench.chunked(stream.data, 7)
+    # check=True: every event reached the listeners, every call is tracked as answered with
+    # its category and agent, the first caller's name survived intact; raises otherwise.
+    run = await bench.service_run(chunks, stream, check=True)
+    assert run.events == stream.events
+    assert bench.bare_run(chunks, stream).events == stream.events
+    for typed in (False, True):
+        assert bench.framing_run(chunks, stream, typed=typed).events == run.events
