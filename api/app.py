@@ -20,7 +20,8 @@ from api.routers import staffing as staffing_router
 from api.services import Services
 from hotline1022 import __version__
 from ivr.ports import IvrAdmin
-from queues.ports import AgentControl, LiveQueueView
+from queues.ports import AgentControl, AgentStateView, LiveQueueView
+from queues.routing import RoutingPolicy
 from store.db import Database
 
 __all__ = ["create_app"]
@@ -62,6 +63,9 @@ def create_app(
     queues: LiveQueueView,
     ami_status: Callable[[], dict[str, object]],
     ivr: IvrAdmin | None = None,
+    agent_states: AgentStateView | None = None,
+    routing: RoutingPolicy | None = None,
+    district_names: dict[int, str] | None = None,
     lifespan: Lifespan[FastAPI] | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
@@ -77,7 +81,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = Services(
-        db=db, agents=agents, queues=queues, ami_status=ami_status, ivr=ivr
+        db=db,
+        agents=agents,
+        queues=queues,
+        ami_status=ami_status,
+        ivr=ivr,
+        agent_states=agent_states,
+        routing=routing or RoutingPolicy(),
+        district_names=district_names or {},
     )
     for router in (
         health_router,
@@ -88,4 +99,5 @@ def create_app(
         staffing_router,
     ):
         app.include_router(router.router)
+    app.include_router(agents_router.routing_router)
     return app

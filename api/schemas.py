@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from queues.agent_state import AgentLiveState
 from queues.ports import QueueView
 from store.models import Agent, Call
 
@@ -28,17 +29,49 @@ class HealthOut(BaseModel):
 
 
 class AgentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """An agent: who they are, what they can take, and what they are doing now."""
 
     id: int
     endpoint: str
     name: str
+    active: bool
+    home_district: int | None = Field(description="District-level unit code (vietnam-provinces)")
+    skills: dict[str, int] = Field(description="Category -> proficiency 1 (can) .. 5 (expert)")
     logged_in: bool
     logged_in_at: datetime | None
+    paused: bool
+    pause_reason: str | None
+    paused_at: datetime | None
+    state: str = Field(
+        description="logged_out, idle, ringing, on_call, wrapup or paused, from AMI events"
+    )
+    state_since: datetime | None
+    call: str | None = Field(None, description="The caller's uniqueid when ringing/on a call")
 
     @classmethod
-    def from_agent(cls, agent: Agent) -> AgentOut:
-        return cls.model_validate(agent)
+    def from_agent(cls, agent: Agent, live: AgentLiveState | None = None) -> AgentOut:
+        state = live.state if live is not None else "logged_out"
+        since = datetime.fromtimestamp(live.since, UTC) if live is not None and live.since else None
+        call = None
+        if live is not None:
+            call = live.on_call or live.ringing or None
+            call = None if call == "unknown" else call
+        return cls(
+            id=agent.id,
+            endpoint=agent.endpoint,
+            name=agent.name,
+            active=agent.active,
+            home_district=agent.home_district,
+            skills={s.category: s.proficiency for s in agent.skills},
+            logged_in=agent.logged_in,
+            logged_in_at=agent.logged_in_at,
+            paused=agent.paused,
+            pause_reason=agent.pause_reason,
+            paused_at=agent.paused_at,
+            state=state,
+            state_since=since,
+            call=call,
+        )
 
 
 class CallOut(BaseModel):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ivr.ports import IvrAdmin
-from queues.ports import AgentControl, LiveQueueView
+from queues.ports import AgentControl, AgentStateView, LiveQueueView
+from queues.routing import RoutingPolicy
 from store.db import Database
 
 __all__ = ["Services"]
@@ -23,3 +24,8 @@ class Services:
     ami_status: Callable[[], dict[str, object]]
     # The IVR's administration; None where no IVR runs (its routes then answer 503).
     ivr: IvrAdmin | None = None
+    # What each agent is doing (from AMI); None: every agent shows as logged out.
+    agent_states: AgentStateView | None = None
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    # District code -> name, for people (from the menu file).
+    district_names: dict[int, str] = field(default_factory=dict)

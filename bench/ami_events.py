@@ -1057,11 +1057,11 @@ def _results(
             f"header ({to_dict:.1f} µs); `parse_event` lowercases every key once more into "
             f"`Headers`. Splitting the frame's bytes straight into the dict takes {direct:.1f} µs "
             "on the same frames (that reference keeps the last of a repeated header and knows "
-            "nothing of action replies; a real one must join the first and route the second): "
-            f"the framing could cost about {framing - saving:.0f} µs "
-            f"instead of {framing:.0f}, and the whole path about "
-            f"{service - saving:.0f} µs instead of "
-            f"{service:.0f} (estimate from the steps above, not measured as a whole), keeping "
+            "nothing of action replies; a real one must join repeated headers and route replies). "
+            f"The steps it would replace cost {saving + direct:.1f} µs together: going straight "
+            f"from bytes to the dict would take some {saving:.0f} µs off the {service:.0f} µs an "
+            "event costs now (an estimate: the steps' minimums and the stages' medians come "
+            "from different runs), keeping "
             "panoramisk's `Message` for action replies only. Next in line: the typed event "
             f"({typed - framing:.0f} µs), built for every event although "
             f"{100 * unused / stream.events:.0f} % of them are of types no listener acts on.",
@@ -1070,7 +1070,9 @@ def _results(
         lines += [
             "",
             "These numbers are noisy: the machine has 2 cores and other work ran during the "
-            "run (see the noise line: CPU/wall below 1 means this core was shared).",
+            "run (see the noise line and the load average). CPU/wall below 1 means this core "
+            "itself was shared; a busy second core slows this one too (shared caches, perhaps "
+            "hyperthread siblings on this VM).",
         ]
     else:
         lines += [

@@ -20,11 +20,12 @@ from hotline1022.asterisk import Asterisk
 from hotline1022.provision import RECORDED_PROMPTS
 from hotline1022.settings import Settings
 from ivr.engine import MenuEngine
-from ivr.menu_file import MenuError, load_menu, menu_districts
+from ivr.menu_file import MenuError, load_menu
 from ivr.service import IvrService
 from pbx.agi import FastAgiServer
 from pbx.ami import AmiLink
 from pbx.client import AmiPbx
+from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
 from queues.calls import CallTracker
 from queues.categories import CATEGORIES
@@ -55,7 +56,9 @@ class Hotline:
         )
         self.pbx = AmiPbx(self.link)
         self.tracker = CallTracker(self.db)
-        self.routing = settings.routing(_menu_districts(settings.menu_file))
+        self.district_names = _menu_district_names(settings.menu_file)
+        self.routing = settings.routing(tuple(sorted(self.district_names)))
+        self.agent_states = AgentStateTracker(self.db, wrapup_s=settings.wrapup_s)
         self.live = LiveQueues(self.routing.queues())
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
         asterisk = Asterisk.find(settings.asterisk_instance)
@@ -84,10 +87,15 @@ class Hotline:
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
         self.link.add_listener(self.tracker.on_event)
         self.link.add_listener(self.live.on_event)
+        self.link.add_listener(self.agent_states.on_event)
+        await self.agent_states.load_last_states()
         self.link.add_connect_callback(self._on_ami_connect)
         self.agi.route("ivr", self.engine.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.run_flusher(), name="flusher"))
+        self._tasks.append(
+            asyncio.create_task(self.agent_states.run_flusher(), name="agent-state-flusher")
+        )
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
         await self.link.start(wait=False)
@@ -103,6 +111,10 @@ class Hotline:
         status = await self.pbx.queue_status()
         self.live.rebuild(status.entries, status.members)
         await self.agents.restore()
+        # After the restore: members Asterisk lost in a restart are back, paused as before.
+        status = await self.pbx.queue_status()
+        self.live.rebuild(status.entries, status.members)
+        self.agent_states.rebuild(status.members)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -114,6 +126,10 @@ class Hotline:
             await self.tracker.flush()
         except Exception:
             log.error("%d call record(s) not written at shutdown", self.tracker.pending)
+        try:
+            await self.agent_states.flush()
+        except Exception:
+            log.error("%d agent state change(s) not written", self.agent_states.pending)
         await self.agi.close()
         await self.link.close()
         await self.db.dispose()
@@ -127,6 +143,9 @@ class Hotline:
             queues=self.live,
             ami_status=self.ami_status,
             ivr=self.ivr,
+            agent_states=self.agent_states,
+            routing=self.routing,
+            district_names=self.district_names,
             lifespan=lifespan,
         )
 
@@ -136,13 +155,14 @@ class Hotline:
         return status
 
 
-def _menu_districts(path: Path) -> tuple[int, ...]:
-    """The menu's district codes, which the queue layout is made from. An invalid file gives
-    none here; the IVR service refuses it at start, saying why."""
+def _menu_district_names(path: Path) -> dict[int, str]:
+    """The menu's districts (code -> name), which the queue layout is made from. An invalid
+    file gives none here; the IVR service refuses it at start, saying why."""
     try:
-        return menu_districts(load_menu(path))
+        districts = load_menu(path).districts
     except MenuError:
-        return ()
+        return {}
+    return {} if districts is None else {u.code: u.name for u in districts.units.values()}
 
 
 def build_app(settings: Settings) -> tuple[FastAPI, Hotline]:

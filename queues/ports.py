@@ -5,13 +5,18 @@ Unit tests pass fakes of these; the service passes the real AMI-backed objects.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from queues.agent_state import AgentLiveState
 
 __all__ = [
     "AgentControl",
     "AgentNotFound",
     "AgentStateError",
+    "AgentStateView",
     "LiveQueueView",
     "PbxUnavailable",
     "QueuePbx",
@@ -63,6 +68,12 @@ class QueueView:
     waiting: int
     longest_wait_s: float
     logged_in_agents: list[str] = field(default_factory=list)
+
+
+class AgentStateView(Protocol):
+    """Each agent's live state by endpoint (``queues.agent_state.AgentStateTracker``)."""
+
+    def snapshot(self) -> Mapping[str, AgentLiveState]: ...
 
 
 class LiveQueueView(Protocol):

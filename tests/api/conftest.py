@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
+from queues.routing import RoutingPolicy
 from store.db import Database
 from store.models import Agent, User
 from store.seed import ensure_agents
@@ -43,7 +44,13 @@ async def api(db: Database) -> AsyncIterator[Api]:
     queues = FakeQueueView()
     ami: dict[str, object] = {"connected": True, "host": "127.0.0.1:5038"}
     app = create_app(
-        db=db, agents=control, queues=queues, ami_status=lambda: dict(ami), ivr=FakeIvr()
+        db=db,
+        agents=control,
+        queues=queues,
+        ami_status=lambda: dict(ami),
+        ivr=FakeIvr(),
+        routing=RoutingPolicy(districts=(718, 724)),
+        district_names={718: "Thủ Dầu Một", 724: "Dĩ An"},
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as client:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from queues.ports import AgentNotFound, PbxUnavailable, QueueView
+from queues.ports import AgentNotFound, PbxUnavailable, QueueView, UnknownPauseReason
 from store.db import Database
 from store.models import Agent, Call, CallStatus
 
@@ -41,6 +41,35 @@ class FakeAgentControl:
 
     async def logout(self, agent_id: int) -> None:
         await self._set("logout", agent_id, False)
+
+    @property
+    def pause_reasons(self) -> dict[str, str]:
+        return {"break": "Nghỉ giải lao", "meal": "Nghỉ ăn"}
+
+    async def pause(self, agent_id: int, reason: str) -> None:
+        self.requests.append(("pause", agent_id))
+        if reason not in self.pause_reasons:
+            raise UnknownPauseReason(f"unknown pause reason {reason!r}")
+        async with self.db.session() as session:
+            agent = await session.get(Agent, agent_id)
+            if agent is None:
+                raise AgentNotFound(agent_id)
+            agent.paused, agent.pause_reason = True, reason
+            await session.commit()
+
+    async def unpause(self, agent_id: int) -> None:
+        self.requests.append(("unpause", agent_id))
+        async with self.db.session() as session:
+            agent = await session.get(Agent, agent_id)
+            if agent is None:
+                raise AgentNotFound(agent_id)
+            agent.paused, agent.pause_reason = False, None
+            await session.commit()
+
+    async def apply_skills(self, agent_id: int) -> None:
+        self.requests.append(("apply_skills", agent_id))
+        if self.unavailable:
+            raise PbxUnavailable("AMI action timed out")
 
 
 @dataclass

@@ -6,6 +6,7 @@ the test, so nobody ships a route without deciding who may call it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -58,6 +59,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/agents"): guarded(*STAFF),
     ("POST", "/agents/{agent_id}/login"): guarded(*STAFF),
     ("POST", "/agents/{agent_id}/logout"): guarded(*STAFF),
+    ("POST", "/agents/{agent_id}/pause"): guarded(*STAFF),
+    ("POST", "/agents/{agent_id}/unpause"): guarded(*STAFF),
+    ("GET", "/agents/pause-reasons"): guarded(*STAFF),
+    ("POST", "/agents"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("PATCH", "/agents/{agent_id}"): guarded(*SUPERVISORS),
+    ("GET", "/routing"): guarded(*STAFF),
     ("GET", "/ivr/stats"): guarded(*SUPERVISORS),
     ("GET", "/ivr/announcements"): guarded(*SUPERVISORS),
     ("PUT", "/ivr/announcements/{name}"): guarded(*SUPERVISORS),
@@ -66,8 +73,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
-BODIES: dict[tuple[str, str], dict[str, str]] = {
-    ("PUT", "/ivr/announcements/{name}"): {"text": "Thông tin mới."},
+BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
+    ("PUT", "/ivr/announcements/{name}"): lambda _: {"text": "Thông tin mới."},
+    ("POST", "/agents/{agent_id}/pause"): lambda _: {"reason": "break"},
+    ("POST", "/agents"): lambda who: {"endpoint": f"new-{who}", "name": f"Mới {who}"},
+    ("PATCH", "/agents/{agent_id}"): lambda _: {"skills": {"medical": 4}},
 }
 
 
@@ -114,7 +124,7 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
                 method,
                 path.format(**params),
                 headers=headers_for(api, principal),
-                json=BODIES.get((method, path)),
+                json=BODIES[(method, path)](principal) if (method, path) in BODIES else None,
             )
             expected = EXPECTED[(method, path)][principal]
             if response.status_code != expected:
