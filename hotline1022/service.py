@@ -115,6 +115,11 @@ class Hotline:
         status = await self.pbx.queue_status()
         self.live.rebuild(status.entries, status.members)
         self.agent_states.rebuild(status.members)
+        # Calls that began, waited or ended while the service (or the link) was away.
+        channels = await self.pbx.core_show_channels()
+        await self.tracker.reconcile(
+            status.entries, channels, {q.name: q.category for q in self.routing.queues()}
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -16,9 +16,10 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from hotline1022.asterisk import Asterisk
 from hotline1022.provision import provision
@@ -60,6 +61,7 @@ class Stack:
         instance: str | None = None,
         talk_ms: int = 2000,
         menu_file: Path | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.instance = instance or f"t{os.getpid()}x{random.randrange(1 << 20):05x}"
         rtp_base = 22000 + 20 * random.randrange(50)
@@ -75,6 +77,8 @@ class Stack:
             rtp_start=rtp_base,
             rtp_end=rtp_base + 999,
             ami_heartbeat_interval_s=2.0,
+            # No wrap-up unless a test asks: calls follow each other without a pause.
+            **{"wrapup_s": 0, **(settings or {})},
         )
         if menu_file is not None:
             self.settings.menu_file = menu_file
@@ -107,6 +111,22 @@ class Stack:
             await self.hotline.stop()
         if self.asterisk is not None:
             await asyncio.to_thread(self.asterisk.remove)
+
+    async def restart_service(self, down_s: float = 0.0) -> Hotline:
+        """Stop the service (Asterisk, SIPp and calls go on), wait ``down_s``, start a new
+        one on the same settings and database, as a redeploy or a crash would."""
+        assert self.hotline is not None, "stack not started"
+        await self.hotline.stop()
+        self.hotline = None
+        await asyncio.sleep(down_s)
+        self.hotline = Hotline(self.settings)
+        await self.hotline.start()
+        await self.wait_for(
+            lambda: self.hotline is not None and self.hotline.link.connected,
+            15,
+            "the new service's AMI link to log in",
+        )
+        return self.hotline
 
     @property
     def running(self) -> Hotline:

@@ -102,6 +102,11 @@ class AmiPbx:
                 bucket.append(reply)
         return result
 
+    async def core_show_channels(self) -> list[dict[str, str]]:
+        """Every live channel (``CoreShowChannel`` events): Uniqueid, Channel, Context..."""
+        replies = await self._link.action("CoreShowChannels", as_list=True)
+        return [r for r in replies[1:] if _event_name(r) == "coreshowchannel"]
+
     async def core_status(self) -> dict[str, str]:
         """Asterisk's ``CoreStatus`` reply (startup/reload time, current calls...)."""
         return (await self._link.action("CoreStatus"))[0]

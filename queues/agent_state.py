@@ -139,8 +139,11 @@ class AgentStateTracker:
         else:
             agent.queues.add(ev.queue)
             if isinstance(ev, QueueMemberAdded | QueueMemberPause | QueueMemberStatus):
+                # A status event of a paused member may come without the reason; the reason
+                # then is the one the pause gave.
+                reason = ev.paused_reason or (agent.reason if agent.paused else None)
                 agent.paused = ev.paused
-                agent.reason = (ev.paused_reason or None) if ev.paused else None
+                agent.reason = reason if ev.paused else None
         self._settle(agent)
 
     def _on_agent(self, ev: AgentEvent) -> None:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,9 +80,21 @@ class CallState:
     district_code: int | None = None
     ivr_outcome: str | None = None
     ivr_exit_node: str | None = None
+    repeat_of: str | None = None
+    # Started from an event after the call's start (the service was down or the link was):
+    # what the database already knows of the call fills what this state lacks.
+    partial: bool = False
 
 
-_COLUMNS = tuple(f.name for f in fields(CallState))
+_COLUMNS = tuple(f.name for f in fields(CallState) if f.name != "partial")
+
+# What a call that ended unseen (the service or the link was down) ends as, by how far it got.
+_ENDED_UNSEEN = {
+    CallStatus.IN_IVR.value: CallStatus.ABANDONED_IVR.value,
+    CallStatus.QUEUED.value: CallStatus.ABANDONED_QUEUE.value,
+    CallStatus.CONNECTED.value: CallStatus.ANSWERED.value,
+}
+UNSEEN_CAUSE = "ended while the service was not listening"
 
 
 def event_time(ev: AmiEvent) -> datetime:
@@ -100,6 +112,18 @@ def _endpoint(interface: str, member_name: str) -> str:
     if member_name:
         return member_name
     return interface.split("/", 1)[-1]
+
+
+def _fill_from_row(state: CallState, row: Call) -> None:
+    """A call picked up mid-way: keep what the database knew that this state lacks."""
+    for name in _COLUMNS:
+        if getattr(state, name) is None and getattr(row, name) is not None:
+            setattr(state, name, getattr(row, name))
+    if row.arrived_at is not None and row.arrived_at < state.arrived_at:
+        state.arrived_at = row.arrived_at
+    if row.caller_name and not state.caller_name:
+        state.caller_name = row.caller_name
+    state.partial = False
 
 
 def _seconds(start: datetime | None, end: datetime) -> float | None:
@@ -143,6 +167,7 @@ class CallTracker:
             if isinstance(ev, QueueCallerJoin | UserEvent) and self._is_citizen(ev):
                 # We missed the Newchannel (service started mid-call): start from here.
                 call = self._new(ev)
+                call.partial = True
             else:
                 return
         at = event_time(ev)
@@ -275,6 +300,8 @@ class CallTracker:
                     if row is None:
                         row = Call(uniqueid=uid)
                         session.add(row)
+                    elif state.partial:
+                        _fill_from_row(state, row)
                     for name in _COLUMNS:
                         setattr(row, name, getattr(state, name))
                     row.agent_id = (
@@ -307,6 +334,82 @@ class CallTracker:
                 self._steps.pop(uid, None)
                 self._steps_written.pop(uid, None)
         return len(batch)
+
+    # -- after a (re)connect or a restart of the service --------------------------------
+
+    async def reconcile(
+        self,
+        entries: Iterable[Mapping[str, str]],
+        channels: Iterable[Mapping[str, str]],
+        category_of: Mapping[str, str] | None = None,
+    ) -> dict[str, int]:
+        """Make the records agree with what Asterisk has now.
+
+        ``entries`` are ``QueueStatus``'s ``QueueEntry`` rows (callers waiting), ``channels``
+        ``CoreShowChannels``' rows (every live channel). A call the records hold open:
+        still alive -> followed again from here; gone -> ended (when is unknown: now, with
+        ``UNSEEN_CAUSE``). A caller waiting whom the records lack -> recorded from the queue
+        entry. Returns counts of each.
+        """
+        now = datetime.now(UTC)
+        alive = {c.get("Uniqueid", "") for c in channels}
+        waiting = {e.get("Uniqueid", ""): e for e in entries}
+        counts = {"adopted": 0, "ended": 0, "found_waiting": 0}
+        async with self.db.session() as session:
+            open_rows = (await session.scalars(select(Call).where(Call.complete.is_(False)))).all()
+        for row in open_rows:
+            if row.uniqueid in self.calls:
+                continue
+            state = CallState(**{name: getattr(row, name) for name in _COLUMNS})
+            self.calls[row.uniqueid] = state
+            if row.uniqueid in alive:
+                counts["adopted"] += 1
+            else:
+                self._end_unseen(state, now)
+                counts["ended"] += 1
+            self._touch(state)
+        for uid, state in list(self.calls.items()):
+            if uid not in alive and not state.complete:
+                self._end_unseen(state, now)
+                counts["ended"] += 1
+                self._touch(state)
+        for uid, entry in waiting.items():
+            known = self.calls.get(uid)
+            if known is not None:
+                state = known
+            else:
+                state = CallState(
+                    uniqueid=uid,
+                    linkedid=uid,
+                    caller_number=entry.get("CallerIDNum", "").replace("<unknown>", ""),
+                    caller_name=entry.get("CallerIDName", "").replace("<unknown>", ""),
+                    arrived_at=now,
+                    partial=True,
+                )
+                self.calls[uid] = state
+                counts["found_waiting"] += 1
+            if state.status in (CallStatus.IN_IVR.value, CallStatus.QUEUED.value):
+                queue = entry.get("Queue", "")
+                wait = float(entry.get("Wait", "0") or 0)
+                state.queue = queue
+                state.status = CallStatus.QUEUED.value
+                state.ivr_outcome = IvrOutcome.TRANSFERRED.value
+                if state.queue_entered_at is None:
+                    state.queue_entered_at = now - timedelta(seconds=wait)
+                    state.arrived_at = min(state.arrived_at, state.queue_entered_at)
+                if state.category is None and category_of:
+                    state.category = category_of.get(queue)
+                self._touch(state)
+        if any(counts.values()):
+            log.info("calls reconciled with Asterisk: %s", counts)
+        return counts
+
+    def _end_unseen(self, state: CallState, now: datetime) -> None:
+        state.status = _ENDED_UNSEEN.get(state.status, state.status)
+        if state.ended_at is None:
+            state.ended_at = now
+        state.hangup_cause = state.hangup_cause or UNSEEN_CAUSE
+        state.complete = True
 
     async def _resolve_agents(self, session: AsyncSession, states: Iterable[CallState]) -> None:
         wanted = {

@@ -188,3 +188,11 @@ async def test_changes_wait_in_memory_while_the_database_is_down(db: Database) -
     async with db.session() as s:
         rows = (await s.scalars(select(AgentStateChange).order_by(AgentStateChange.id))).all()
     assert [(r.state, r.reason) for r in rows] == [("idle", None), ("paused", "break")]
+
+
+async def test_a_status_event_without_a_reason_keeps_the_pause_reason(db: Database) -> None:
+    t = AgentStateTracker(db, clock=Clock())
+    t.on_event(member("QueueMemberAdded", "food"))
+    t.on_event(member("QueueMemberPause", "food", paused=True, reason="training"))
+    t.on_event(member("QueueMemberStatus", "food", paused=True, reason=""))
+    assert states(t) == [("idle", None), ("paused", "training")]

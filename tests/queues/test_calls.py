@@ -256,3 +256,79 @@ async def test_steps_written_once_across_flushes(tracker: CallTracker, db: Datab
     async with db.session() as s:
         kinds = (await s.scalars(select(IvrEvent.kind).order_by(IvrEvent.seq))).all()
     assert list(kinds) == ["enter", "timeout"]
+
+
+async def test_reconcile_after_a_restart_of_the_service(db: Database) -> None:
+    """Before: one call waiting, one talking, one in the menu, recorded by the old process.
+    While the service was down the talking one ended and a new caller joined a queue."""
+    await ensure_agents(db, 1)
+    old = CallTracker(db)
+    for uid, extra in (("w.1", "queued"), ("t.1", "talking"), ("m.1", "menu")):
+        old.on_event(ev("Newchannel", T0, uid=uid))
+        if extra != "menu":
+            old.on_event(ev("QueueCallerJoin", T0 + 3, uid=uid, Queue="food-724", Position="1"))
+        if extra == "talking":
+            old.on_event(
+                ev(
+                    "AgentConnect",
+                    T0 + 5,
+                    uid=uid,
+                    Queue="food-724",
+                    MemberName="agent01",
+                    Interface="PJSIP/agent01",
+                    HoldTime="2",
+                    RingTime="1",
+                )
+            )
+    await old.flush()
+
+    new = CallTracker(db)  # the service restarted: nothing in memory
+    counts = await new.reconcile(
+        entries=[
+            {"Queue": "food-724", "Uniqueid": "w.1", "Wait": "40", "CallerIDNum": "0901234567"},
+            {"Queue": "medical-718", "Uniqueid": "n.1", "Wait": "12", "CallerIDNum": "0987"},
+        ],
+        channels=[{"Uniqueid": "w.1"}, {"Uniqueid": "m.1"}, {"Uniqueid": "n.1"}],
+        category_of={"medical-718": "medical", "food-724": "food"},
+    )
+    assert counts == {"adopted": 2, "ended": 1, "found_waiting": 1}
+    await new.flush()
+    by_uid = {c.uniqueid: c for c in await rows(db)}
+    assert by_uid["t.1"].status == "answered" and by_uid["t.1"].complete
+    assert by_uid["t.1"].hangup_cause == "ended while the service was not listening"
+    assert by_uid["w.1"].status == "queued" and not by_uid["w.1"].complete
+    assert by_uid["n.1"].status == "queued" and by_uid["n.1"].category == "medical"
+    assert by_uid["n.1"].caller_number == "0987"
+    # The waiting caller is then answered: the new process finishes the record.
+    new.on_event(
+        ev(
+            "AgentConnect",
+            T0 + 60,
+            uid="w.1",
+            Queue="food-724",
+            MemberName="agent01",
+            Interface="PJSIP/agent01",
+            HoldTime="57",
+            RingTime="1",
+        )
+    )
+    new.on_event(ev("Hangup", T0 + 90, uid="w.1", Cause="16", **{"Cause-txt": "Normal"}))
+    await new.flush()
+    w = {c.uniqueid: c for c in await rows(db)}["w.1"]
+    assert (w.status, w.complete, w.caller_name) == ("answered", True, "Nguyễn Thị Hằng")
+    assert w.wait_s == 57 and w.talk_s == 30
+
+
+async def test_a_call_picked_up_mid_way_keeps_what_the_database_knew(db: Database) -> None:
+    old = CallTracker(db)
+    old.on_event(ev("Newchannel", T0))
+    old.ivr_step(UID, step("welcome", "enter", at=T0 + 1))
+    await old.flush()
+    # The service restarts while the caller is in the menu; FastAGI breaks, the dialplan
+    # falls back to the operator queue: the new process first sees the route event.
+    new = CallTracker(db)
+    new.on_event(route(T0 + 20, "general", "operator", "0", "", "fallback"))
+    await new.flush()
+    [call] = await rows(db)
+    assert call.arrived_at == datetime.fromtimestamp(T0, UTC)  # not the route's time
+    assert (call.route, call.queue, call.ivr_exit_node) == ("fallback", "operator", "welcome")
