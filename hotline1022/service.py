@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,6 +25,7 @@ from ivr.menu_file import MenuError, load_menu
 from ivr.service import IvrService
 from pbx.agi import FastAgiServer
 from pbx.ami import AmiLink
+from pbx.cdr import read_recent_calls
 from pbx.client import AmiPbx
 from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
@@ -36,6 +38,9 @@ from store.migrate import upgrade_async
 from store.seed import ensure_agents
 
 __all__ = ["Hotline", "build_app"]
+
+# How far before the newest recorded call the CDR is searched for calls the service missed.
+CDR_LOOKBACK = timedelta(hours=1)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,7 @@ class Hotline:
             route=self.routing.queue_for,
         )
         self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
+        self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -120,6 +126,11 @@ class Hotline:
         await self.tracker.reconcile(
             status.entries, channels, {q.name: q.category for q in self.routing.queues()}
         )
+        # Calls that came and went unseen: Asterisk's CDR has them.
+        newest = await self.tracker.newest_arrival()
+        since = (newest or datetime.now(UTC)) - CDR_LOOKBACK
+        cdr_calls = await asyncio.to_thread(read_recent_calls, self.cdr_csv, since=since)
+        await self.tracker.recover(cdr_calls, alive=(c.get("Uniqueid", "") for c in channels))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -112,13 +112,15 @@ class Stack:
         if self.asterisk is not None:
             await asyncio.to_thread(self.asterisk.remove)
 
-    async def restart_service(self, down_s: float = 0.0) -> Hotline:
-        """Stop the service (Asterisk, SIPp and calls go on), wait ``down_s``, start a new
-        one on the same settings and database, as a redeploy or a crash would."""
+    async def stop_service(self) -> None:
+        """Stop the service; Asterisk, SIPp and calls go on."""
         assert self.hotline is not None, "stack not started"
         await self.hotline.stop()
         self.hotline = None
-        await asyncio.sleep(down_s)
+
+    async def start_service(self) -> Hotline:
+        """A new service on the same settings and database, as after a redeploy or crash."""
+        assert self.hotline is None, "the service is running"
         self.hotline = Hotline(self.settings)
         await self.hotline.start()
         await self.wait_for(
@@ -127,6 +129,11 @@ class Stack:
             "the new service's AMI link to log in",
         )
         return self.hotline
+
+    async def restart_service(self, down_s: float = 0.0) -> Hotline:
+        await self.stop_service()
+        await asyncio.sleep(down_s)
+        return await self.start_service()
 
     @property
     def running(self) -> Hotline:

@@ -264,6 +264,8 @@ class AgentStateTracker:
                 self._ids[endpoint] = agent_id
                 agent = self._agent(endpoint)
                 agent.state, agent.since = change.state, change.at.timestamp()
+                if change.state == AgentState.PAUSED.value:
+                    agent.paused, agent.reason = True, change.reason
                 self._reason[endpoint] = change.reason
                 self._call[endpoint] = change.call_uniqueid
 

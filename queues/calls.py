@@ -29,10 +29,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.ports import IvrStep
+from pbx.cdr import CdrCall
 from pbx.events import (
     AgentComplete,
     AgentConnect,
@@ -95,6 +96,7 @@ _ENDED_UNSEEN = {
     CallStatus.CONNECTED.value: CallStatus.ANSWERED.value,
 }
 UNSEEN_CAUSE = "ended while the service was not listening"
+RECOVERED_CAUSE = "recovered from Asterisk's CDR (the service missed the call)"
 
 
 def event_time(ev: AmiEvent) -> datetime:
@@ -403,6 +405,56 @@ class CallTracker:
         if any(counts.values()):
             log.info("calls reconciled with Asterisk: %s", counts)
         return counts
+
+    async def recover(self, cdr_calls: Iterable[CdrCall], alive: Iterable[str] = ()) -> int:
+        """Record the calls Asterisk's CDR shows that the records lack: calls that came and
+        went while the service (or its link) was away. What the CDR cannot say (the menu
+        path, category, queue wait) stays empty; ``hangup_cause`` says where the record came
+        from. Returns how many were added."""
+        live = set(alive) | set(self.calls)
+        candidates = {c.uniqueid: c for c in cdr_calls if c.uniqueid not in live}
+        if not candidates:
+            return 0
+        async with self.db.session() as session:
+            known = set(
+                (
+                    await session.scalars(
+                        select(Call.uniqueid).where(Call.uniqueid.in_(candidates))
+                    )
+                ).all()
+            )
+        added = 0
+        for uid, c in candidates.items():
+            if uid in known:
+                continue
+            if c.agent_endpoint:
+                status = CallStatus.ANSWERED.value
+            elif c.last_app == "Queue":
+                status = CallStatus.ABANDONED_QUEUE.value
+            else:
+                status = CallStatus.ABANDONED_IVR.value
+            state = CallState(
+                uniqueid=uid,
+                linkedid=uid,
+                caller_number=c.caller_number,
+                caller_name=c.caller_name,
+                arrived_at=c.start,
+                ended_at=c.end,
+                status=status,
+                agent_endpoint=c.agent_endpoint,
+                hangup_cause=RECOVERED_CAUSE,
+                complete=True,
+            )
+            self.calls[uid] = state
+            self._touch(state)
+            added += 1
+        if added:
+            log.warning("recorded %d call(s) from Asterisk's CDR that the service missed", added)
+        return added
+
+    async def newest_arrival(self) -> datetime | None:
+        async with self.db.session() as session:
+            return await session.scalar(select(func.max(Call.arrived_at)))
 
     def _end_unseen(self, state: CallState, now: datetime) -> None:
         state.status = _ENDED_UNSEEN.get(state.status, state.status)

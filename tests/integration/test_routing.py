@@ -215,19 +215,32 @@ async def test_restart_of_the_service_with_callers_queued_loses_nothing(
     first = asyncio.create_task(routing.call("0905000031", "27", within_s=120))
     second = asyncio.create_task(routing.call("0905000032", "3", within_s=120))
     await routing.waiting(2)
-    old = stack.running
-    await stack.restart_service(down_s=2)
-    assert stack.running is not old
+    await stack.stop_service()
+    # While the service is down a citizen calls, finds no menu (FastAGI is down), waits in
+    # the operator queue and gives up: only Asterisk sees that call.
+    unseen = run_citizens(
+        citizen_scenario("", hangup_after_ms=6000),
+        ["0905000033"],
+        server_port=stack.settings.sip_port,
+        local_port=free_udp_tcp_port(),
+        media_port=stack.next_media_port(),
+    )
+    assert await asyncio.to_thread(unseen.wait) == 0
+    remove_run(unseen)
+    await stack.start_service()
     # The new service knows both waiting callers and every agent, still paused.
     await stack.wait_for(
         lambda: sum(len(w) for w in stack.running.live.waiting.values()) == 2,
         10,
         "the new service to see both waiting callers",
     )
-    states = stack.running.agent_states.agents
-    assert {ep: (a.state, a.reason) for ep, a in states.items()} == {
-        f"agent0{i}": ("paused", "training") for i in (1, 2, 3, 4)
-    }
+    tracker = stack.running.agent_states
+    expected = {f"agent0{i}": ("paused", "training") for i in (1, 2, 3, 4)}
+    await stack.wait_for(
+        lambda: {ep: (a.state, a.reason) for ep, a in tracker.agents.items()} == expected,
+        10,
+        f"every agent paused for training (now {tracker.agents})",
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=stack.running.app()),
         base_url="http://hotline",
@@ -237,9 +250,13 @@ async def test_restart_of_the_service_with_callers_queued_loses_nothing(
         for agent_id in (1, 2, 3, 4):
             await routing.post(f"/agents/{agent_id}/unpause")
         first_rec, second_rec = await asyncio.gather(first, second)
+        missed = await routing.record("0905000033")
     for rec in (first_rec, second_rec):
         assert rec["status"] == "answered" and rec["complete"] is True
         assert rec["agent_endpoint"] and rec["wait_s"] is not None and rec["wait_s"] > 2
     # The menu facts written before the restart are kept.
     assert (first_rec["category"], first_rec["district_code"]) == ("food", 724)
     assert first_rec["ivr_choice"] == "27" and second_rec["queue"] == "violation"
+    # The call the service never saw is recorded from Asterisk's CDR.
+    assert missed["status"] == "abandoned_queue" and missed["complete"] is True
+    assert "CDR" in str(missed["hangup_cause"]) and missed["ended_at"]

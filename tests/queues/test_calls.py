@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr.ports import IvrStep
+from pbx.cdr import CdrCall
 from pbx.events import AmiEvent, parse_event
 from queues.calls import CallTracker
 from store.db import Database
@@ -332,3 +333,26 @@ async def test_a_call_picked_up_mid_way_keeps_what_the_database_knew(db: Databas
     [call] = await rows(db)
     assert call.arrived_at == datetime.fromtimestamp(T0, UTC)  # not the route's time
     assert (call.route, call.queue, call.ivr_exit_node) == ("fallback", "operator", "welcome")
+
+
+async def test_calls_only_asterisk_saw_are_recovered_from_its_cdr(db: Database) -> None:
+    await ensure_agents(db, 1)
+    seen = CallTracker(db)
+    for e in answered_call():
+        seen.on_event(e)
+    await seen.flush()
+    t0 = datetime.fromtimestamp(T0, UTC)
+    cdr = [
+        CdrCall(UID, "0901234567", "", t0, t0, "agent01", "Queue"),  # already recorded
+        CdrCall("x.1", "0907", "Phạm Văn C", t0, t0, None, "Queue"),
+        CdrCall("x.2", "0908", "", t0, t0, "agent01", "Queue"),
+        CdrCall("x.3", "0909", "", t0, None, None, "AGI"),  # still alive: not now
+    ]
+    tracker = CallTracker(db)
+    assert await tracker.recover(cdr, alive=["x.3"]) == 2
+    await tracker.flush()
+    by_uid = {c.uniqueid: c for c in await rows(db)}
+    assert by_uid["x.1"].status == "abandoned_queue" and by_uid["x.1"].caller_name == "Phạm Văn C"
+    assert by_uid["x.2"].status == "answered" and by_uid["x.2"].agent_id is not None
+    assert "x.3" not in by_uid and by_uid[UID].hangup_cause != by_uid["x.1"].hangup_cause
+    assert await tracker.recover(cdr, alive=["x.3"]) == 0  # twice: nothing more
