@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,13 +148,25 @@ class QueueOut(BaseModel):
     waiting: int
     longest_wait_s: float
     logged_in_agents: list[str]
+    agents_by_state: dict[str, int] = Field(
+        default_factory=dict,
+        description="The queue's members by live state: idle, ringing, on_call, wrapup, paused",
+    )
 
     @classmethod
-    def from_view(cls, view: QueueView) -> QueueOut:
+    def from_view(
+        cls, view: QueueView, states: Mapping[str, AgentLiveState] | None = None
+    ) -> QueueOut:
+        by_state: dict[str, int] = {}
+        for endpoint in view.logged_in_agents:
+            live = states.get(endpoint) if states is not None else None
+            state = live.state if live is not None else "unknown"
+            by_state[state] = by_state.get(state, 0) + 1
         return cls(
             name=view.name,
             category=view.category,
             waiting=view.waiting,
             longest_wait_s=view.longest_wait_s,
             logged_in_agents=list(view.logged_in_agents),
+            agents_by_state=by_state,
         )

@@ -22,5 +22,7 @@ QueueReader = Annotated[
 
 @router.get("", summary="Live queue state")
 async def list_queues(_user: QueueReader, services: ServicesDep) -> list[QueueOut]:
-    """Every queue with its waiting callers, longest wait and logged-in agents."""
-    return [QueueOut.from_view(view) for view in services.queues.snapshot()]
+    """Every queue (see ``GET /routing`` for the layout) with its waiting callers, longest
+    wait, logged-in agents and how many of them are in each state."""
+    states = services.agent_states.snapshot() if services.agent_states is not None else None
+    return [QueueOut.from_view(view, states) for view in services.queues.snapshot()]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from queues.agent_state import AgentLiveState
 from queues.ports import QueueView
 from tests.api.support import Api
 
@@ -22,6 +25,7 @@ async def test_lists_the_snapshot(api: Api) -> None:
             "waiting": 2,
             "longest_wait_s": 41.5,
             "logged_in_agents": ["agent01", "agent03"],
+            "agents_by_state": {"unknown": 2},  # no agent-state view in this app
         },
         {
             "name": "q-general",
@@ -29,8 +33,26 @@ async def test_lists_the_snapshot(api: Api) -> None:
             "waiting": 0,
             "longest_wait_s": 0.0,
             "logged_in_agents": [],
+            "agents_by_state": {},
         },
     ]
+
+
+async def test_counts_the_members_by_live_state(api: Api) -> None:
+    api.queues.views = [QueueView("food-724", "food", 1, 3.0, ["agent01", "agent02", "agent03"])]
+    states = {
+        "agent01": AgentLiveState("agent01", state="on_call"),
+        "agent02": AgentLiveState("agent02", state="paused", reason="meal"),
+        "agent03": AgentLiveState("agent03", state="on_call"),
+    }
+
+    class View:
+        def snapshot(self) -> dict[str, AgentLiveState]:
+            return states
+
+    api.app.state.services = replace(api.app.state.services, agent_states=View())
+    response = await api.client.get("/queues", headers=api.auth("supervisor"))
+    assert response.json()[0]["agents_by_state"] == {"on_call": 2, "paused": 1}
 
 
 async def test_empty_when_no_queue_is_known(api: Api) -> None:
