@@ -38,6 +38,10 @@ def _serve(args: argparse.Namespace) -> int:
     except MenuError as exc:
         print(f"The menu file is invalid; not starting.\n{exc}", file=sys.stderr)
         return 2
+    refused = asyncio.run(_ami_refuses(settings))
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
     app, _ = build_app(settings)
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, lifespan="on", log_level="info"
@@ -46,6 +50,30 @@ def _serve(args: argparse.Namespace) -> int:
     asyncio.run(server.serve())
     # uvicorn returns normally when the lifespan failed to start (e.g. a wrong AMI secret).
     return 0 if server.started else 1
+
+
+async def _ami_refuses(settings: Settings) -> str | None:
+    """Why Asterisk refuses the AMI login, if it does: checked before uvicorn starts, so a
+    wrong secret stops ``serve`` with one clear line, not a traceback. An Asterisk that is
+    not up yet is no reason to stop: the service keeps trying to reach it."""
+    from pbx.ami import AmiLink
+    from pbx.errors import AmiAuthError, AmiNotConnected
+
+    link = AmiLink(
+        host=settings.ami_host,
+        port=settings.ami_port,
+        username=settings.ami_username,
+        secret=settings.effective_ami_secret,
+    )
+    try:
+        await link.start(wait=True)
+    except AmiAuthError as exc:
+        return str(exc)
+    except AmiNotConnected:
+        return None
+    finally:
+        await link.close()
+    return None
 
 
 def _asterisk(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ivr.menu_file import DEFAULT_MENU
+from tests.pbx.fake_ami import FakeAmi
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -58,3 +60,23 @@ def test_ivr_reload_when_the_service_is_not_running(state: Path) -> None:
     )
     assert proc.returncode == 1
     assert "is it running?" in proc.stderr
+
+
+async def test_serve_with_a_wrong_ami_secret_stops_with_one_clear_line(state: Path) -> None:
+    ami = FakeAmi(secret="the-right-one")
+    await ami.start()
+    try:
+        proc = await asyncio.to_thread(
+            run,
+            ["serve"],
+            {
+                "HOTLINE_STATE_DIR": str(state),
+                "HOTLINE_AMI_PORT": str(ami.port),
+                "HOTLINE_AMI_SECRET": "a-wrong-one",
+            },
+        )
+    finally:
+        await ami.stop()
+    assert proc.returncode == 2
+    assert f"AMI at 127.0.0.1:{ami.port} refused login for user 'hotline'" in proc.stderr
+    assert "Traceback" not in proc.stderr and "a-wrong-one" not in proc.stderr
