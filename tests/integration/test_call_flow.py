@@ -88,6 +88,8 @@ async def test_asterisk_restart_reconnects_and_relogs_agents(live: Live) -> None
     link = live.stack.running.link
     assert ast is not None
     reconnects = link.status()["reconnects"]
+    paused = await live.api.post("/agents/1/pause", json={"reason": "meal"})
+    assert paused.status_code == 200, paused.text
     await asyncio.to_thread(ast.start)  # stops the running instance, starts it afresh
     await live.stack.wait_for(
         lambda: link.connected and link.status()["reconnects"] != reconnects,
@@ -101,6 +103,18 @@ async def test_asterisk_restart_reconnects_and_relogs_agents(live: Live) -> None
     assert queues["operator"]["logged_in_agents"] == ["agent01"]
     health = await live.api.get("/health")
     assert health.status_code == 200 and health.json()["ami"]["connected"] is True
+    # Paused before the restart, paused after it, for the same reason.
+    shown = await asyncio.to_thread(ast.cli, "queue show medical-718")
+    assert "paused:meal" in shown, shown
+    states = live.stack.running.agent_states
+    await live.stack.wait_for(
+        lambda: (
+            (states.agents["agent01"].state, states.agents["agent01"].reason) == ("paused", "meal")
+        ),
+        10,
+        "agent01 paused for a meal again",
+    )
+    assert (await live.api.post("/agents/1/unpause")).status_code == 200
 
 
 async def test_login_while_asterisk_is_down_is_a_clear_503(live: Live) -> None:
