@@ -51,6 +51,15 @@ def free_udp_tcp_port() -> int:
     raise RuntimeError("no free port")
 
 
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class Stack:
     def __init__(
         self,
@@ -149,8 +158,16 @@ class Stack:
             await asyncio.sleep(0.05)
 
     def next_media_port(self) -> int:
-        self._media_base += 10
-        return self._media_base
+        """A base for one SIPp's RTP ports (it binds a few above it): the next block of 10
+        whose ports are all free now, so SIPps of another test run on the machine do not
+        collide with ours."""
+        for _ in range(200):
+            self._media_base += 10
+            if self._media_base > 60000:
+                self._media_base = 40000
+            if all(_udp_free(self._media_base + i) for i in range(6)):
+                return self._media_base
+        raise RuntimeError("no free block of media ports")
 
     async def start_agents(
         self, count: int, *, login: bool = True, first: int = 1
