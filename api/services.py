@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, LiveQueueView
 from store.db import Database
+from store.history_stats import DEFAULT_SL_THRESHOLDS
 
 __all__ = ["Services"]
 
@@ -23,3 +24,7 @@ class Services:
     ami_status: Callable[[], dict[str, object]]
     # The IVR's administration; None where no IVR runs (its routes then answer 503).
     ivr: IvrAdmin | None = None
+    # Service-level thresholds in seconds per category ("*": the others): the settings'.
+    sl_thresholds: Mapping[str, Sequence[int]] = field(
+        default_factory=lambda: DEFAULT_SL_THRESHOLDS
+    )

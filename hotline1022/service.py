@@ -128,6 +128,7 @@ class Hotline:
             ami_status=self.ami_status,
             ivr=self.ivr,
             lifespan=lifespan,
+            sl_thresholds=self.settings.sl_thresholds,
         )
 
     def ami_status(self) -> dict[str, object]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from hotline1022.settings import Settings
 from store.db import Database
 from store.history_stats import (
     AgentRow,
@@ -443,3 +445,11 @@ def test_thresholds() -> None:
         parse_thresholds("15s")
     with pytest.raises(StatsQueryError, match="at least one"):
         parse_thresholds(",")
+
+
+def test_settings_refuse_thresholds_the_rollups_do_not_keep() -> None:
+    assert Settings(sl_thresholds={"medical": [10], "*": [30]}).sl_thresholds["*"] == [30]
+    with pytest.raises(ValidationError, match="thresholds: 31 s, 33 s not supported"):
+        Settings(sl_thresholds={"medical": [33, 31], "*": [20]})
+    with pytest.raises(ValidationError, match='needs "\\*"'):
+        Settings(sl_thresholds={"medical": [15]})
