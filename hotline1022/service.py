@@ -30,6 +30,7 @@ from queues.calls import CallTracker
 from queues.categories import CATEGORIES
 from queues.history import CallHistory
 from queues.live import LiveQueues
+from queues.stats_refresher import StatsRefresher
 from store.db import Database
 from store.migrate import upgrade_async
 from store.seed import ensure_agents
@@ -54,7 +55,11 @@ class Hotline:
             heartbeat_interval=settings.ami_heartbeat_interval_s,
         )
         self.pbx = AmiPbx(self.link)
-        self.tracker = CallTracker(self.db)
+        self.stats = StatsRefresher(self.db)
+        self.tracker = CallTracker(
+            self.db,
+            on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
+        )
         self.routing = settings.routing(_menu_districts(settings.menu_file))
         self.live = LiveQueues(self.routing.queues())
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
@@ -88,6 +93,7 @@ class Hotline:
         self.agi.route("ivr", self.engine.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.run_flusher(), name="flusher"))
+        self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
         await self.link.start(wait=False)
