@@ -67,6 +67,8 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 async def _run(url: str, since: datetime, until: datetime) -> int:
+    from sqlalchemy import text
+
     from store.db import Database
     from store.migrate import upgrade_async
     from store.rollups import rebuild
@@ -83,6 +85,10 @@ async def _run(url: str, since: datetime, until: datetime) -> int:
 
     try:
         days = await rebuild(db, since, until, on_day=progress)
+        if db.engine.dialect.name == "postgresql":
+            # Fresh statistics for the planner after many rows changed at once.
+            async with db.engine.begin() as conn:
+                await conn.execute(text("ANALYZE queue_stats, agent_stats, agent_pause_stats"))
     finally:
         await db.dispose()
     first, last = since.astimezone(VIETNAM), until.astimezone(VIETNAM)

@@ -35,12 +35,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from queues.categories import CATEGORIES
 from store.models import (
@@ -54,6 +57,7 @@ from store.models import (
 )
 from store.rollups import bucket_start, category_of, vietnam_day_start
 from store.stats import VIETNAM
+from store.types import UTCDateTime
 
 __all__ = [
     "DEFAULT_SL_THRESHOLDS",
@@ -91,6 +95,28 @@ MAX_SPAN: dict[str, timedelta] = {
 }
 DEFAULT_SL_THRESHOLDS: dict[str, tuple[int, ...]] = {"medical": (15, 20), "*": (20,)}
 _CATEGORY_ORDER = [c.key for c in CATEGORIES]
+
+
+class _HourStart(FunctionElement[datetime]):
+    """SQL: the start of the UTC hour that holds a timestamp, so that hours are summed by
+    the database from the quarter hours (a quarter of the rows to fetch)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "hour_start"
+
+
+@compiles(_HourStart, "postgresql")
+def _hour_start_postgresql(element: _HourStart, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    # In UTC whatever the session's time zone: an hour in India starts at :30 in UTC.
+    return f"date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+
+
+@compiles(_HourStart, "sqlite")
+def _hour_start_sqlite(element: _HourStart, compiler: SQLCompiler, **kw: Any) -> str:
+    # The text UTCDateTime stores on SQLite, cut to the hour.
+    return f"strftime('%Y-%m-%d %H:00:00.000000', {compiler.process(element.clauses, **kw)})"
 
 
 class StatsQueryError(ValueError):
@@ -208,54 +234,43 @@ class QueueRow:
     longest_wait_s: float | None
 
 
-@dataclass
-class _QueueSums:
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_QUEUE_SUMS, 0.0))
-    within: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    wait_max_s: float | None = None
+Group = tuple[str | None, str | None]  # (category, Asterisk queue)
 
-    def add(self, row: Mapping[Any, Any], thresholds: Iterable[int]) -> None:
-        for name in _QUEUE_SUMS:
-            self.sums[name] += row[name] or 0
-        for t in thresholds:
-            self.within[t] += row[f"answered_within_{t}"] or 0
-        wait = row["wait_max_s"]
-        if wait is not None:
-            self.wait_max_s = wait if self.wait_max_s is None else max(self.wait_max_s, wait)
 
-    def row(
-        self,
-        start: datetime,
-        end: datetime,
-        group: tuple[str | None, str | None],
-        thresholds: Sequence[int],
-    ) -> QueueRow:
-        s = self.sums
-        offered, answered, handled = int(s["offered"]), int(s["answered"]), int(s["handled"])
-        short = int(s["short_abandoned"])
-        eligible = offered - short
-        return QueueRow(
-            start=start,
-            end=end,
-            category=group[0],
-            queue=group[1],
-            offered=offered,
-            answered=answered,
-            abandoned=int(s["abandoned"]),
-            short_abandoned=short,
-            callbacks=int(s["callbacks"]),
-            repeats=int(s["repeats"]),
-            abandon_rate=_ratio(s["abandoned"], offered),
-            service_levels=[
-                ServiceLevel(t, self.within[t], _ratio(self.within[t], eligible))
-                for t in thresholds
-            ],
-            asa_s=_ratio(s["wait_answered_s"], answered),
-            aht_s=_ratio(s["talk_s"] + s["wrapup_s"], handled),
-            talk_s=_ratio(s["talk_s"], handled),
-            wrapup_s=_ratio(s["wrapup_s"], handled),
-            longest_wait_s=self.wait_max_s,
-        )
+def _queue_row(
+    start: datetime,
+    end: datetime,
+    group: Group,
+    sums: Sequence[float],
+    longest_wait_s: float | None,
+    levels: Sequence[tuple[int, int]],
+) -> QueueRow:
+    """A row from the summed columns: ``sums`` in _QUEUE_SUMS order, then answered-within
+    counts; ``levels`` are (threshold, index of its count in ``sums``)."""
+    offered, answered, abandoned, short, callbacks, repeats, handled = (int(v) for v in sums[:7])
+    wait_answered, talk, wrapup = sums[7:10]
+    eligible = offered - short
+    return QueueRow(
+        start=start,
+        end=end,
+        category=group[0],
+        queue=group[1],
+        offered=offered,
+        answered=answered,
+        abandoned=abandoned,
+        short_abandoned=short,
+        callbacks=callbacks,
+        repeats=repeats,
+        abandon_rate=_ratio(abandoned, offered),
+        service_levels=[
+            ServiceLevel(t, int(sums[i]), _ratio(sums[i], eligible)) for t, i in levels
+        ],
+        asa_s=_ratio(wait_answered, answered),
+        aht_s=_ratio(talk + wrapup, handled),
+        talk_s=_ratio(talk, handled),
+        wrapup_s=_ratio(wrapup, handled),
+        longest_wait_s=longest_wait_s,
+    )
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -305,56 +320,71 @@ async def queue_rows(
 
     t = queue_stats.c
     group_columns = {"category": [t.category], "queue": [t.category, t.queue], "all": []}[by]
+    summed = [*_QUEUE_SUMS, *(f"answered_within_{s}" for s in wanted)]
+    when = _HourStart(t.bucket) if interval == "hour" else t.bucket
     stmt = (
         select(
-            t.bucket,
+            when,
             *group_columns,
-            *(func.sum(t[name]).label(name) for name in _QUEUE_SUMS),
-            *(func.sum(t[f"answered_within_{s}"]).label(f"answered_within_{s}") for s in wanted),
-            func.max(t.wait_max_s).label("wait_max_s"),
+            *(func.sum(t[name]) for name in summed),
+            func.max(t.wait_max_s),
         )
         .where(
             t.period_s == (PERIOD_DAY if interval == "day" else PERIOD_15M),
             t.bucket >= first,
             t.bucket < end,
         )
-        .group_by(t.bucket, *group_columns)
+        .group_by(when, *group_columns)
     )
     if category is not None:
         stmt = stmt.where(t.category == category)
     if queue is not None:
         stmt = stmt.where(t.queue == queue)
 
-    cells: dict[tuple[tuple[str | None, str | None], datetime], _QueueSums] = defaultdict(
-        _QueueSums
-    )
-    seen: set[tuple[str | None, str | None]] = set()
-    for row in (await session.execute(stmt)).mappings():
-        group = (
-            row["category"] if by != "all" else None,
-            row["queue"] if by == "queue" else None,
-        )
-        seen.add(group)
-        cells[(group, interval_start(row["bucket"], interval))].add(row, wanted)
+    # A year by day or a week by hour per queue is thousands of rows: plain tuples and lists.
+    cells: dict[tuple[Group, datetime], list[float]] = {}
+    longest: dict[tuple[Group, datetime], float] = {}
+    starts: dict[datetime, datetime] = {}
+    width = len(group_columns)
+    for row in await session.execute(stmt):
+        bucket = row[0]
+        start = starts.get(bucket)
+        if start is None:
+            start = starts[bucket] = interval_start(bucket, interval)
+        group: Group = (row[1], row[2]) if width == 2 else (row[1], None) if width else (None, None)
+        key = (group, start)
+        sums = cells.get(key)
+        if sums is None:
+            cells[key] = [v or 0 for v in row[1 + width : -1]]
+        else:
+            for i, v in enumerate(row[1 + width : -1]):
+                sums[i] += v or 0
+        wait = row[-1]
+        if wait is not None:
+            longest[key] = max(longest.get(key, wait), wait)
 
-    groups = _queue_groups(by, seen, category, queue)
+    groups = _queue_groups(by, {g for g, _ in cells}, category, queue)
     step = INTERVALS[interval]
+    zeros = [0.0] * len(summed)
+    position = {t: len(_QUEUE_SUMS) + i for i, t in enumerate(wanted)}
     rows = []
     for group in groups:
-        levels = thresholds if thresholds is not None else thresholds_for(group[0], configured)
+        chosen = thresholds if thresholds is not None else thresholds_for(group[0], configured)
+        levels = [(t, position[t]) for t in chosen]
         for start in _starts(first, end, interval):
-            sums = cells.get((group, start)) or _QueueSums()
-            rows.append(sums.row(start, start + step, group, levels))
+            key = (group, start)
+            rows.append(
+                _queue_row(
+                    start, start + step, group, cells.get(key, zeros), longest.get(key), levels
+                )
+            )
     return rows
 
 
 def _queue_groups(
-    by: str,
-    seen: set[tuple[str | None, str | None]],
-    category: str | None,
-    queue: str | None,
-) -> list[tuple[str | None, str | None]]:
-    def order(group: tuple[str | None, str | None]) -> tuple[int, str, str]:
+    by: str, seen: set[Group], category: str | None, queue: str | None
+) -> list[Group]:
+    def order(group: Group) -> tuple[int, str, str]:
         cat = group[0] or ""
         rank = _CATEGORY_ORDER.index(cat) if cat in _CATEGORY_ORDER else len(_CATEGORY_ORDER)
         return rank, cat, group[1] or ""
@@ -376,7 +406,15 @@ def _queue_groups(
 
 # -- agents ---------------------------------------------------------------------------------
 
-_AGENT_SUMS = ("answered", "logged_in_s", "idle_s", "ringing_s", "on_call_s", "wrapup_s")
+_AGENT_SUMS = (
+    "answered",
+    "logged_in_s",
+    "idle_s",
+    "ringing_s",
+    "on_call_s",
+    "wrapup_s",
+    "paused_s",
+)
 
 
 @dataclass(frozen=True)
@@ -409,8 +447,11 @@ async def agent_rows(
     first, end = align(since, until, interval)
     period = PERIOD_DAY if interval == "day" else PERIOD_15M
     a, p = agent_stats.c, agent_pause_stats.c
-    stmt = select(a.bucket, a.agent_id, a.paused_s, *(a[n] for n in _AGENT_SUMS)).where(
-        a.period_s == period, a.bucket >= first, a.bucket < end
+    when = _HourStart(a.bucket) if interval == "hour" else a.bucket
+    stmt = (
+        select(when, a.agent_id, *(func.sum(a[n]) for n in _AGENT_SUMS))
+        .where(a.period_s == period, a.bucket >= first, a.bucket < end)
+        .group_by(when, a.agent_id)
     )
     pauses = select(p.bucket, p.agent_id, p.reason, p.paused_s).where(
         p.period_s == period, p.bucket >= first, p.bucket < end
@@ -419,16 +460,27 @@ async def agent_rows(
         stmt = stmt.where(a.agent_id == agent_id)
         pauses = pauses.where(p.agent_id == agent_id)
 
-    cells: dict[tuple[int, datetime], dict[str, float]] = defaultdict(
-        lambda: dict.fromkeys((*_AGENT_SUMS, "paused_s"), 0.0)
-    )
-    for row in (await session.execute(stmt)).mappings():
-        cell = cells[(row["agent_id"], interval_start(row["bucket"], interval))]
-        for name in (*_AGENT_SUMS, "paused_s"):
-            cell[name] += row[name]
+    # (agent, interval start) -> answered, logged-in, idle, ringing, on call, wrap-up, paused
+    cells: dict[tuple[int, datetime], list[float]] = {}
+    starts: dict[datetime, datetime] = {}
+
+    def start_of(bucket: datetime) -> datetime:
+        start = starts.get(bucket)
+        if start is None:
+            start = starts[bucket] = interval_start(bucket, interval)
+        return start
+
+    for bucket, agent, *values in await session.execute(stmt):
+        key = (agent, start_of(bucket))
+        sums = cells.get(key)
+        if sums is None:
+            cells[key] = values
+        else:
+            for i, v in enumerate(values):
+                sums[i] += v
     reasons: dict[tuple[int, datetime], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for bucket, agent, reason, seconds in await session.execute(pauses):
-        reasons[(agent, interval_start(bucket, interval))][reason] += seconds
+        reasons[(agent, start_of(bucket))][reason] += seconds
 
     ids = {agent for agent, _ in cells}
     endpoints: dict[int, str] = {}
@@ -438,22 +490,22 @@ async def agent_rows(
     step = INTERVALS[interval]
     rows = []
     for (agent, start), c in sorted(cells.items()):
-        busy = c["ringing_s"] + c["on_call_s"] + c["wrapup_s"]
+        answered, logged_in, idle, ringing, on_call, wrapup, paused = c
         rows.append(
             AgentRow(
                 start=start,
                 end=start + step,
                 agent_id=agent,
                 endpoint=endpoints.get(agent, ""),
-                answered=int(c["answered"]),
-                logged_in_s=c["logged_in_s"],
-                idle_s=c["idle_s"],
-                ringing_s=c["ringing_s"],
-                talk_s=c["on_call_s"],
-                wrapup_s=c["wrapup_s"],
-                paused_s=c["paused_s"],
+                answered=int(answered),
+                logged_in_s=logged_in,
+                idle_s=idle,
+                ringing_s=ringing,
+                talk_s=on_call,
+                wrapup_s=wrapup,
+                paused_s=paused,
                 paused_by_reason=dict(sorted(reasons.get((agent, start), {}).items())),
-                occupancy=_occupancy(busy, c["logged_in_s"] - c["paused_s"]),
+                occupancy=_occupancy(ringing + on_call + wrapup, logged_in - paused),
             )
         )
     return rows

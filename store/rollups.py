@@ -85,7 +85,10 @@ SHORT_ABANDON_S = 5.0
 UNSPECIFIED_REASON = "unspecified"
 # Emergencies are medical calls in a queue of their own.
 _QUEUE_CATEGORY = {c.queue: c.key for c in CATEGORIES} | {"emergency": "medical"}
-_BUSY_STATES = {
+# Plain strings: the loop over a day's ~50,000 state rows compares them often.
+_LOGGED_OUT = AgentState.LOGGED_OUT.value
+_PAUSED = AgentState.PAUSED.value
+_STATE_COLUMNS = {
     AgentState.IDLE.value: "idle_s",
     AgentState.RINGING.value: "ringing_s",
     AgentState.ON_CALL.value: "on_call_s",
@@ -275,7 +278,7 @@ async def _queue_rows(
     session: AsyncSession, first: datetime, end: datetime, now: datetime
 ) -> list[dict[str, Any]]:
     in_range = and_(Call.queue_entered_at >= first, Call.queue_entered_at < end)
-    wrapups = await _wrapup_by_call(session, in_range, now)
+    wrapups = await _wrapup_by_call(session, in_range, first, end + DAY, now)
     calls = await session.execute(
         select(
             Call.uniqueid,
@@ -325,10 +328,14 @@ async def _queue_rows(
 
 
 async def _wrapup_by_call(
-    session: AsyncSession, calls_in_range: Any, now: datetime
+    session: AsyncSession, calls_in_range: Any, since: datetime, before: datetime, now: datetime
 ) -> dict[str, float]:
     """Seconds of wrap-up the agents spent after each call: their ``wrapup`` rows that name
-    the call, each lasting until that agent's next row (or ``now``)."""
+    the call, each lasting until that agent's next row (or ``now``).
+
+    A wrap-up starts after its call entered the queue and, here, less than a day after the
+    range: bounds that let the planner read a range of the state rows rather than all.
+    """
     wrapup = aliased(AgentStateChange)
     later = aliased(AgentStateChange)
     next_at = (
@@ -343,7 +350,12 @@ async def _wrapup_by_call(
     rows = await session.execute(
         select(wrapup.call_uniqueid, wrapup.at, next_at)
         .join(Call, Call.uniqueid == wrapup.call_uniqueid)
-        .where(wrapup.state == AgentState.WRAPUP.value, calls_in_range)
+        .where(
+            wrapup.state == AgentState.WRAPUP.value,
+            wrapup.at >= since,
+            wrapup.at < before,
+            calls_in_range,
+        )
     )
     seconds: dict[str, float] = defaultdict(float)
     for uid, at, until in rows:
@@ -392,9 +404,9 @@ async def _agent_rows(
     for agent_id, timeline in timelines.items():
         ends = [t for t, _, _ in timeline[1:]] + [stop]
         for (begin, state, reason), until in zip(timeline, ends, strict=True):
-            if state == AgentState.LOGGED_OUT.value:
+            if state == _LOGGED_OUT:
                 continue
-            column = _BUSY_STATES.get(state)  # an unknown state counts as logged in only
+            column = _STATE_COLUMNS.get(state)  # an unknown state counts as logged in only
             t = max(begin, start_ts)
             until = min(until, stop)
             while t < until:
@@ -404,7 +416,7 @@ async def _agent_rows(
                 figures["logged_in_s"] += upto - t
                 if column is not None:
                     figures[column] += upto - t
-                if state == AgentState.PAUSED.value:
+                if state == _PAUSED:
                     pauses[(bucket, agent_id, reason or UNSPECIFIED_REASON)] += upto - t
                 t = upto
 
