@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, agent_scope, require_roles
 from api.params import EXAMPLE, Instant
-from api.schemas import ErrorOut
 from store.history_stats import (
     MAX_SPAN,
     AgentRow,
@@ -32,17 +31,7 @@ from store.types import utcnow
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/stats",
-    tags=["stats"],
-    responses={
-        **AUTH_RESPONSES,
-        status.HTTP_422_UNPROCESSABLE_CONTENT: {
-            "model": ErrorOut,
-            "description": "A parameter the statistics cannot answer (the message says which)",
-        },
-    },
-)
+router = APIRouter(prefix="/stats", tags=["stats"], responses=AUTH_RESPONSES)
 
 QueueStatsReader = Annotated[
     User,
@@ -98,7 +87,8 @@ queue**.
 - **longest_wait_s**: the longest wait of an answered or abandoned call (short abandons
   included).
 
-Ratios and means are null where their denominator is 0.
+Ratios and means are null where their denominator is 0. A range, interval or threshold the
+statistics cannot answer is a 422 whose `detail` says what to change.
 
 {RANGE_NOTE}
 
