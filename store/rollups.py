@@ -81,6 +81,8 @@ DAY = timedelta(days=1)
 # A caller who leaves the queue within this many seconds is a short abandon: not counted as
 # abandoned, and taken out of the service level's denominator.
 SHORT_ABANDON_S = 5.0
+# The PostgreSQL advisory lock that serialises rollup writers (any number no one else uses).
+_LOCK_KEY = 1022_0004
 # The pause reason recorded when the agent gave none.
 UNSPECIFIED_REASON = "unspecified"
 # Emergencies are medical calls in a queue of their own.
@@ -131,6 +133,7 @@ async def refresh_buckets(
     """
     now = now or utcnow()
     buckets = sorted({bucket_start(t) for t in starts})
+    await _one_writer(session)
     for first, end in _runs(buckets):
         await _refresh_range(session, first, end, now)
     for day in sorted({vietnam_day_start(b) for b in buckets}):
@@ -156,6 +159,7 @@ async def rebuild(
     days = 0
     while day < until:
         async with db.session() as session:
+            await _one_writer(session)
             await _refresh_range(session, day, day + DAY, now)
             await _refresh_day(session, day)
             await session.commit()
@@ -164,6 +168,16 @@ async def rebuild(
             on_day(day)
         day += DAY
     return days
+
+
+async def _one_writer(session: AsyncSession) -> None:
+    """On PostgreSQL, one rollup writer at a time (until the transaction ends): the
+    service's refresher and a ``stats rebuild`` on the same bucket would otherwise both
+    delete, then both insert, and one fail on the primary key. SQLite has one writer anyway.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
 
 
 def _runs(buckets: list[datetime]) -> list[tuple[datetime, datetime]]:

@@ -3,6 +3,7 @@ worked out by hand from its tables; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -370,6 +371,23 @@ async def test_refresh_buckets_takes_a_new_call_into_the_bucket_and_the_day(
     # The day: 10 offered, SL(15) (3 + 1) / (10 − 1)
     assert (whole.offered, whole.answered) == (10, 7)
     assert levels(whole)[15] == (4, pytest.approx(4 / 9))
+
+
+async def test_concurrent_writers_of_the_same_buckets_take_turns(
+    db: Database, day: dict[str, int], database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time anyway")
+
+    async def refresh() -> None:
+        async with db.session() as session:
+            await refresh_buckets(session, [vn("08:00"), vn("08:15"), vn("08:30")], now=NOW)
+            await session.commit()
+
+    await asyncio.gather(*(refresh() for _ in range(4)), rebuild(db, DAY, NEXT_DAY, now=NOW))
+
+    medical = by_category(await queues(db, since=DAY, until=NEXT_DAY, interval="day"))["medical"]
+    assert (medical.offered, medical.answered) == (9, 6)
 
 
 async def test_wrapup_still_open_counts_until_now(db: Database) -> None:
