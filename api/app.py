@@ -6,7 +6,7 @@ app = create_app(db=db, agents=agent_control, queues=queue_view, ami_status=link
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from fastapi import FastAPI
 from starlette.types import Lifespan
@@ -17,17 +17,20 @@ from api.routers import health as health_router
 from api.routers import ivr as ivr_router
 from api.routers import queues as queues_router
 from api.routers import staffing as staffing_router
+from api.routers import stats as stats_router
 from api.services import Services
 from hotline1022 import __version__
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, AgentStateView, LiveQueueView
 from queues.routing import RoutingPolicy
 from store.db import Database
+from store.history_stats import DEFAULT_SL_THRESHOLDS
 
 __all__ = ["create_app"]
 
 DESCRIPTION = """\
-REST API of the 1022 citizen hotline: call records, live queue state and agent login.
+REST API of the 1022 citizen hotline: call records, live queue state, agent login and
+historical statistics.
 
 Every route except `/health` needs `Authorization: Bearer <token>`; tokens are issued with
 `hotline1022 users create` / `hotline1022 users token`. Roles: `agent` (their own calls and
@@ -53,6 +56,10 @@ TAGS = [
         "name": "staffing",
         "description": "Agents needed per category and hour: Erlang C / A (Định biên).",
     },
+    {
+        "name": "stats",
+        "description": "Historical statistics per queue and agent (Thống kê lịch sử).",
+    },
 ]
 
 
@@ -67,11 +74,13 @@ def create_app(
     routing: RoutingPolicy | None = None,
     district_names: dict[int, str] | None = None,
     lifespan: Lifespan[FastAPI] | None = None,
+    sl_thresholds: Mapping[str, Sequence[int]] = DEFAULT_SL_THRESHOLDS,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
 
     ``ami_status()`` should return a dict with ``"connected": bool``; health is "ok" only
-    when it is True.
+    when it is True. ``sl_thresholds`` (the settings') are the statistics' default service
+    levels.
     """
     app = FastAPI(
         title="hotline1022 — Tổng đài 1022",
@@ -89,6 +98,7 @@ def create_app(
         agent_states=agent_states,
         routing=routing or RoutingPolicy(),
         district_names=district_names or {},
+        sl_thresholds=sl_thresholds,
     )
     for router in (
         health_router,
@@ -97,6 +107,7 @@ def create_app(
         agents_router,
         ivr_router,
         staffing_router,
+        stats_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

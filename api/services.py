@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, AgentStateView, LiveQueueView
 from queues.routing import RoutingPolicy
 from store.db import Database
+from store.history_stats import DEFAULT_SL_THRESHOLDS
 
 __all__ = ["Services"]
 
@@ -29,3 +30,7 @@ class Services:
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     # District code -> name, for people (from the menu file).
     district_names: dict[int, str] = field(default_factory=dict)
+    # Service-level thresholds in seconds per category ("*": the others): the settings'.
+    sl_thresholds: Mapping[str, Sequence[int]] = field(
+        default_factory=lambda: DEFAULT_SL_THRESHOLDS
+    )

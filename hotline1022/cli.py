@@ -1,4 +1,4 @@
-"""The ``hotline1022`` command: serve, asterisk, db, prompts, users, info, simulate."""
+"""The ``hotline1022`` command: serve, asterisk, db, prompts, users, info, simulate, stats."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hotline1022 import ivr_cli, staffing_cli, users_cli
+    from hotline1022 import ivr_cli, staffing_cli, stats_cli, users_cli
 
     parser = argparse.ArgumentParser(prog="hotline1022", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -195,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_cli.add_parser(sub)
     ivr_cli.add_parser(sub)
     staffing_cli.add_parser(sub)
+    stats_cli.add_parser(sub)
 
     p = sub.add_parser("simulate", help="place SIPp calls through a throwaway hotline")
     p.add_argument("--calls", type=int, default=100)

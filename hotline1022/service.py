@@ -33,6 +33,7 @@ from queues.calls import CallTracker
 from queues.categories import CATEGORIES
 from queues.history import CallHistory
 from queues.live import LiveQueues
+from queues.stats_refresher import StatsRefresher
 from store.db import Database
 from store.migrate import upgrade_async
 from store.seed import ensure_agents
@@ -60,7 +61,11 @@ class Hotline:
             heartbeat_interval=settings.ami_heartbeat_interval_s,
         )
         self.pbx = AmiPbx(self.link)
-        self.tracker = CallTracker(self.db)
+        self.stats = StatsRefresher(self.db)
+        self.tracker = CallTracker(
+            self.db,
+            on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
+        )
         self.district_names = _menu_district_names(settings.menu_file)
         self.routing = settings.routing(tuple(sorted(self.district_names)))
         self.agent_states = AgentStateTracker(self.db, wrapup_s=settings.wrapup_s)
@@ -102,6 +107,7 @@ class Hotline:
         self._tasks.append(
             asyncio.create_task(self.agent_states.run_flusher(), name="agent-state-flusher")
         )
+        self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
         await self.link.start(wait=False)
@@ -163,6 +169,7 @@ class Hotline:
             routing=self.routing,
             district_names=self.district_names,
             lifespan=lifespan,
+            sl_thresholds=self.settings.sl_thresholds,
         )
 
     def ami_status(self) -> dict[str, object]:

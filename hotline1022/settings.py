@@ -11,9 +11,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from queues.routing import RoutingPolicy
+from store.history_stats import check_thresholds
 
 __all__ = ["Settings", "get_settings"]
 
@@ -58,7 +60,8 @@ class Settings(BaseSettings):
         "training": "Đào tạo",
         "acw": "Xử lý sau cuộc gọi",
     }
-    # Service-level thresholds in seconds, per category (``*`` for the others).
+    # Service-level thresholds in seconds, per category (``*`` for the others): the default
+    # service levels of GET /stats/queues. Only those the rollups keep (store.models.SL_EDGES).
     sl_thresholds: dict[str, list[int]] = {"medical": [15, 20], "*": [20]}
     # Callbacks (queues/callbacks.py): offered when a queue's estimated wait passes this.
     callback_threshold_s: int = 120
@@ -67,6 +70,15 @@ class Settings(BaseSettings):
     # How the hotline reaches a citizen's number: PJSIP/<number>@<endpoint>.
     callback_endpoint: str = "pstn-out"
     callback_host: str = "127.0.0.1:5090"
+
+    @field_validator("sl_thresholds")
+    @classmethod
+    def _thresholds_the_statistics_keep(cls, value: dict[str, list[int]]) -> dict[str, list[int]]:
+        if "*" not in value:
+            raise ValueError('needs "*": the thresholds of the categories not named')
+        for thresholds in value.values():
+            check_thresholds(thresholds)  # a ValueError that names the ones not kept
+        return value
 
     def routing(self, districts: tuple[int, ...]) -> RoutingPolicy:
         """The routing policy for a menu with these district codes."""

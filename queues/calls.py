@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
@@ -133,7 +133,11 @@ def _seconds(start: datetime | None, end: datetime) -> float | None:
 
 
 class CallTracker:
-    """Consumes AMI events; ``flush()`` persists; ``run_flusher()`` flushes periodically."""
+    """Consumes AMI events; ``flush()`` persists; ``run_flusher()`` flushes periodically.
+
+    ``on_complete(call)`` is told of each call whose final record is written (the
+    statistics refresh the buckets it touched).
+    """
 
     def __init__(
         self,
@@ -142,8 +146,10 @@ class CallTracker:
         citizen_contexts: tuple[str, ...] = ("citizens",),
         entry_exten: str = "1022",
         flush_interval_s: float = 0.2,
+        on_complete: Callable[[CallState], None] | None = None,
     ) -> None:
         self.db = db
+        self.on_complete = on_complete
         self.citizen_contexts = citizen_contexts
         self.entry_exten = entry_exten
         self.flush_interval_s = flush_interval_s
@@ -335,6 +341,8 @@ class CallTracker:
                 del self.calls[uid]
                 self._steps.pop(uid, None)
                 self._steps_written.pop(uid, None)
+                if self.on_complete is not None:
+                    self.on_complete(state)
         return len(batch)
 
     # -- after a (re)connect or a restart of the service --------------------------------

@@ -1,4 +1,4 @@
-"""The tables: agents, calls, API users and their tokens (SQLAlchemy 2 typed declarative).
+"""The tables: agents, calls, API users and their tokens, and the statistics rollups.
 
 Free-text columns are unbounded ``String`` so that a long Vietnamese name or an unexpected
 hangup cause never fails an insert on PostgreSQL. The vocabularies (categories, statuses,
@@ -12,12 +12,26 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, Index, MetaData, false, true
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    false,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.types import UTCDateTime, utcnow
 
 __all__ = [
+    "PERIOD_15M",
+    "PERIOD_DAY",
+    "SL_EDGES",
     "Agent",
     "AgentSkill",
     "AgentState",
@@ -35,6 +49,9 @@ __all__ = [
     "Role",
     "Route",
     "User",
+    "agent_pause_stats",
+    "agent_stats",
+    "queue_stats",
 ]
 
 # Named constraints make later Alembic revisions (and SQLite batch mode) able to drop them.
@@ -172,7 +189,9 @@ class AgentStateChange(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     state: Mapped[str]
     reason: Mapped[str | None]  # the pause reason when state is "paused"
-    call_uniqueid: Mapped[str | None]  # the call when ringing, on_call or wrapup
+    # The call when ringing, on_call or wrapup; indexed: the statistics attribute wrap-up
+    # time to the call it followed.
+    call_uniqueid: Mapped[str | None] = mapped_column(index=True)
 
 
 class Call(Base):
@@ -191,8 +210,10 @@ class Call(Base):
     caller_number: Mapped[str]
     caller_name: Mapped[str] = mapped_column(default="", server_default="")
     arrived_at: Mapped[datetime] = mapped_column(index=True)
-    queue_entered_at: Mapped[datetime | None]
-    answered_at: Mapped[datetime | None]
+    # Indexed for the statistics: a call is offered in the bucket it entered the queue, and
+    # counts for its agent in the bucket it was answered.
+    queue_entered_at: Mapped[datetime | None] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
     ivr_choice: Mapped[str | None]
     category: Mapped[str | None]
@@ -312,3 +333,76 @@ class Callback(Base):
     result: Mapped[str | None]  # last attempt: answered, noanswer, busy, failed...
     completed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# -- statistics rollups (store/rollups.py builds them, store/history_stats.py reads them) ------
+#
+# Plain tables rather than mapped classes: they are written and read only in bulk, and the
+# service-level columns are generated from SL_EDGES.
+
+PERIOD_15M = 15 * 60
+PERIOD_DAY = 24 * 60 * 60  # a day in Vietnam (UTC+7): its bucket is 17:00 UTC the day before
+
+# The thresholds T (seconds) for which each rollup row counts "answered within T s" (wait ≤ T):
+# every second to 30 s, every 5 s to 60 s, then a few long ones. A threshold outside this
+# list cannot be answered from the rollups (and is refused with a 422).
+SL_EDGES: tuple[int, ...] = (*range(1, 31), *range(35, 61, 5), 90, 120, 180, 240, 300)
+
+
+def _sums(*names: str) -> list[Column[float]]:
+    return [Column(name, Float, nullable=False, server_default="0") for name in names]
+
+
+def _counts(*names: str) -> list[Column[int]]:
+    return [Column(name, Integer, nullable=False, server_default="0") for name in names]
+
+
+# Calls per (period, bucket, category, Asterisk queue), counted in the bucket in which they
+# entered the queue. See store/history_stats.py for what each figure means.
+queue_stats = Table(
+    "queue_stats",
+    Base.metadata,
+    Column("period_s", Integer, primary_key=True),
+    Column("bucket", UTCDateTime(), primary_key=True),
+    Column("category", String, primary_key=True),
+    Column("queue", String, primary_key=True),
+    *_counts("offered", "answered", "abandoned", "short_abandoned", "callbacks", "repeats"),
+    *_counts("handled"),  # answered calls whose talk time is known (the call has ended)
+    *_sums("wait_answered_s", "talk_s", "wrapup_s"),
+    Column("wait_max_s", Float, nullable=True),
+    *_counts(*(f"answered_within_{t}" for t in SL_EDGES)),
+)
+
+# Seconds an agent spent in each state within the bucket, and the calls they answered in it.
+agent_stats = Table(
+    "agent_stats",
+    Base.metadata,
+    Column("period_s", Integer, primary_key=True),
+    Column("bucket", UTCDateTime(), primary_key=True),
+    Column(
+        "agent_id",
+        Integer,
+        ForeignKey("agents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    *_counts("answered"),
+    *_sums("logged_in_s", "idle_s", "ringing_s", "on_call_s", "wrapup_s", "paused_s"),
+    Index("ix_agent_stats_agent_period_bucket", "agent_id", "period_s", "bucket"),
+)
+
+# Paused seconds per reason (the reasons are settings, hence rows rather than columns).
+agent_pause_stats = Table(
+    "agent_pause_stats",
+    Base.metadata,
+    Column("period_s", Integer, primary_key=True),
+    Column("bucket", UTCDateTime(), primary_key=True),
+    Column(
+        "agent_id",
+        Integer,
+        ForeignKey("agents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("reason", String, primary_key=True),
+    Column("paused_s", Float, nullable=False),
+    Index("ix_agent_pause_stats_agent_period_bucket", "agent_id", "period_s", "bucket"),
+)

@@ -70,6 +70,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("PUT", "/ivr/announcements/{name}"): guarded(*SUPERVISORS),
     ("POST", "/ivr/reload"): guarded(*SUPERVISORS),
     ("GET", "/staffing"): guarded(*SUPERVISORS),
+    ("GET", "/stats/queues"): guarded(*SUPERVISORS),
+    ("GET", "/stats/agents"): guarded(*STAFF),
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.

@@ -113,6 +113,20 @@ async def test_answered_call_is_complete(tracker: CallTracker, db: Database) -> 
     assert tracker.calls == {}
 
 
+async def test_completed_calls_are_told_once_written(db: Database) -> None:
+    await ensure_agents(db, 1)
+    done: list[str] = []
+    tracker = CallTracker(db, on_complete=lambda call: done.append(call.uniqueid))
+    calls = list(answered_call())
+    for e in calls[:-1]:
+        tracker.on_event(e)
+    await tracker.flush()
+    assert done == []  # still talking
+    tracker.on_event(calls[-1])
+    await tracker.flush()
+    assert done == [UID]
+
+
 async def test_hangup_in_queue_is_abandoned_and_in_menu_is_abandoned_ivr(
     tracker: CallTracker, db: Database
 ) -> None:

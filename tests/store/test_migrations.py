@@ -26,6 +26,9 @@ TABLES = {
     "api_tokens",
     "ivr_events",
     "announcements",
+    "queue_stats",
+    "agent_stats",
+    "agent_pause_stats",
 }
 
 

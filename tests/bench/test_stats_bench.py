@@ -1,0 +1,76 @@
+"""The statistics benchmark's generator makes what its docstring says, and the rollups built
+from it add up to the calls. No timing is asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from sqlalchemy import func, select
+
+from store.db import Database
+from store.history_stats import queue_rows
+from store.models import AgentStateChange, Call
+from store.rollups import rebuild
+from store.seed import ensure_agents
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "stats_queries.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_stats_queries", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load()
+
+
+def test_the_hour_profile_covers_the_day() -> None:
+    hours = bench.hour_lookup()
+    assert set(hours) == set(range(24))
+    assert hours.count(9) > 10 * hours.count(3)  # busy mornings, quiet nights
+    assert len(bench.mean_waits()) == 24
+
+
+async def test_generated_calls_roll_up_to_their_count(database_url: str, db: Database) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the generator is PostgreSQL SQL")
+    await ensure_agents(db, 5)
+    days, per_day = 2, 400
+
+    await bench.generate(database_url, days=days, per_day=per_day, start=bench.START)
+    end = bench.START + timedelta(days=days)
+    await rebuild(db, bench.START, end, now=end)
+
+    async with db.session() as session:
+        calls = await session.scalar(select(func.count()).select_from(Call))
+        repeats = await session.scalar(
+            select(func.count()).select_from(Call).where(Call.repeat_of.is_not(None))
+        )
+        answered = await session.scalar(
+            select(func.count()).select_from(Call).where(Call.answered_at.is_not(None))
+        )
+        states = await session.scalar(select(func.count()).select_from(AgentStateChange))
+        categories = {
+            c: n
+            for c, n in await session.execute(
+                select(Call.category, func.count()).group_by(Call.category)
+            )
+        }
+        rows = await queue_rows(
+            session, since=bench.START, until=end, interval="day", by="all", thresholds=[20]
+        )
+    assert calls == days * per_day
+    assert set(categories) == {"medical", "food", "violation"}
+    assert states == 4 * answered + days * 5 * 8  # four per answered call, eight a shift
+    assert sum(r.offered + r.repeats for r in rows) == calls
+    assert sum(r.repeats for r in rows) == repeats
+    assert sum(r.answered for r in rows) < calls
