@@ -202,6 +202,16 @@ async def test_pause_reason_and_wrapup_show_in_state_and_history(routing: Routin
     assert (2, "paused", "meal") in by_agent and (2, "paused", "break") in by_agent
     seq = [r.state for r in rows if r.agent_id == 1]
     assert seq[-4:] == ["ringing", "on_call", "wrapup", "idle"], seq
+    # And in the statistics: the pause time by reason, the wrap-up after the call.
+    await routing.stack.running.stats.refresh_due()
+    resp = await routing.api.get("/stats/agents", params={"interval": "day"})
+    assert resp.status_code == 200, resp.text
+    by_endpoint = {r["endpoint"]: r for r in resp.json()["rows"]}
+    assert by_endpoint["agent02"]["paused_by_reason"]["meal"] > 0
+    assert by_endpoint["agent02"]["paused_by_reason"]["break"] > 0
+    agent01 = by_endpoint["agent01"]  # 3 s of wrap-up after each of its calls
+    assert agent01["answered"] >= 1
+    assert abs(agent01["wrapup_s"] - 3 * agent01["answered"]) < 0.5 * agent01["answered"]
     for agent_id in (2, 3, 4):
         await routing.post(f"/agents/{agent_id}/unpause")
 
