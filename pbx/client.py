@@ -1,10 +1,11 @@
 """Typed, awaited AMI actions for the domain, on top of an ``AmiLink``.
 
-``AmiPbx`` satisfies ``queues.ports.QueuePbx``: ``queue_add``/``queue_remove`` are idempotent
-(Asterisk's "Already there" / "Not there" count as success) and report an unreachable or silent
+``AmiPbx`` satisfies ``queues.ports.QueuePbx`` and ``queues.ports.CallbackPbx``:
+``queue_add``/``queue_remove`` and ``hangup`` are idempotent (Asterisk's "Already there" /
+"Not there" / "No such channel" count as success) and report an unreachable or silent
 Asterisk as ``PbxUnavailableError``, which is both the domain's ``PbxUnavailable`` and a
-``PbxError``. After a timeout the change may or may not have happened; since both calls are
-idempotent, calling again is safe.
+``PbxError``. After a timeout the change may or may not have happened; since these calls
+are idempotent, calling again is safe.
 
 ``originate`` is never retried by this layer (a retried Originate rings a phone twice): on
 ``AmiNotConnected`` or ``AmiActionTimeout`` the caller decides.
@@ -101,6 +102,27 @@ class AmiPbx:
             if bucket is not None:
                 bucket.append(reply)
         return result
+
+    async def queue_entries(self, queue: str) -> list[dict[str, str]]:
+        """The callers waiting in ``queue`` now (``QueueEntry``: Channel, Position, Wait,
+        Priority...), for ``queues.ports.CallbackPbx``."""
+        return (await _domain_unavailable(self.queue_status(queue))).entries
+
+    async def channels(self) -> list[dict[str, str]]:
+        """Every channel Asterisk has now: ``CoreShowChannels``' ``CoreShowChannel`` events
+        (Channel, ChannelStateDesc, Application...)."""
+        replies = await _domain_unavailable(self._link.action("CoreShowChannels", {}, as_list=True))
+        return [r for r in replies[1:] if _event_name(r) == "coreshowchannel"]
+
+    async def hangup(self, channel: str) -> None:
+        """Hang up ``channel``; a channel that is gone already counts as success."""
+        try:
+            await _domain_unavailable(
+                self._link.action("Hangup", {"Channel": channel}, as_list=False)
+            )
+        except AmiActionError as exc:
+            if "no such channel" not in exc.message.lower():
+                raise
 
     async def core_status(self) -> dict[str, str]:
         """Asterisk's ``CoreStatus`` reply (startup/reload time, current calls...)."""

@@ -8,7 +8,7 @@ from pbx.ami import AmiLink
 from pbx.client import AmiPbx, PbxUnavailableError
 from pbx.errors import AmiActionError, AmiNotConnected, PbxError
 from pbx.events import AmiEvent
-from queues.ports import PbxUnavailable, QueuePbx
+from queues.ports import CallbackPbx, PbxUnavailable, QueuePbx
 from tests.pbx.conftest import MakeLink
 from tests.pbx.fake_ami import FakeAmi
 from tests.pbx.helpers import Recorder, wait_until
@@ -65,6 +65,25 @@ async def test_queue_status_splits_params_members_entries(ami: FakeAmi, link: Am
     assert [e["CallerIDName"] for e in status.entries] == ["Nguyễn Thị Hằng"]
     everything = await AmiPbx(link).queue_status()
     assert {p["Queue"] for p in everything.params} == {"q-medical", "q-general"}
+
+
+async def test_queue_entries_and_channels_for_callbacks(ami: FakeAmi, link: AmiLink) -> None:
+    pbx: CallbackPbx = AmiPbx(link)
+    entries = await pbx.queue_entries("q-medical")
+    assert [(e["Channel"], e["Wait"], e["Priority"]) for e in entries] == [
+        ("PJSIP/citizen-00000001", "12", "0")
+    ]
+    assert [(c["Channel"], c["ChannelStateDesc"]) for c in await pbx.channels()] == [
+        ("PJSIP/citizen-00000001", "Up")
+    ]
+
+
+async def test_hangup_counts_a_channel_already_gone_as_done(ami: FakeAmi, link: AmiLink) -> None:
+    pbx = AmiPbx(link)
+    await pbx.hangup("PJSIP/citizen-00000001")
+    assert ami.channels == []
+    await pbx.hangup("PJSIP/citizen-00000001")  # "No such channel"
+    assert ami.count("Hangup") == 2
 
 
 async def test_core_status_and_ping(link: AmiLink) -> None:
