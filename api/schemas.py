@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from queues.ports import QueueView
 from store.models import Agent, Call
 
-__all__ = ["AgentOut", "CallOut", "CallPage", "DatabaseHealth", "ErrorOut", "HealthOut", "QueueOut"]
+__all__ = [
+    "AgentOut",
+    "CallOut",
+    "CallPage",
+    "DatabaseHealth",
+    "ErrorOut",
+    "HealthOut",
+    "QueueOut",
+]
 
 
 class ErrorOut(BaseModel):
@@ -111,9 +119,19 @@ class CallPage(BaseModel):
 class QueueOut(BaseModel):
     name: str
     category: str
-    waiting: int
+    waiting: int = Field(description="Callers waiting, callbacks' placeholders included")
     longest_wait_s: float
     logged_in_agents: list[str]
+    estimated_wait_s: float | None = Field(
+        default=None,
+        description=(
+            "What a caller joining now would wait: (waiting + 1 - free agents) x AHT /"
+            " agents able to answer; null when no agent can take the queue"
+        ),
+    )
+    callbacks_pending: int = Field(
+        default=0, description="Of `waiting`, places held for callers to be called back"
+    )
 
     @classmethod
     def from_view(cls, view: QueueView) -> QueueOut:
@@ -123,4 +141,6 @@ class QueueOut(BaseModel):
             waiting=view.waiting,
             longest_wait_s=view.longest_wait_s,
             logged_in_agents=list(view.logged_in_agents),
+            estimated_wait_s=view.estimated_wait_s,
+            callbacks_pending=view.callbacks_pending,
         )

@@ -54,9 +54,11 @@ class Hotline:
             heartbeat_interval=settings.ami_heartbeat_interval_s,
         )
         self.pbx = AmiPbx(self.link)
-        self.tracker = CallTracker(self.db)
         self.routing = settings.routing(_menu_districts(settings.menu_file))
-        self.live = LiveQueues(self.routing.queues())
+        self.live = LiveQueues(
+            self.routing.queues(), wrapup_s=settings.wrapup_s, default_aht_s=settings.default_aht_s
+        )
+        self.tracker = CallTracker(self.db)
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
         asterisk = Asterisk.find(settings.asterisk_instance)
         self.ivr = IvrService(

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # How the hotline reaches a citizen's number: PJSIP/<number>@<endpoint>.
     callback_endpoint: str = "pstn-out"
     callback_host: str = "127.0.0.1:5090"
+    # Mean handling time (talk + wrap-up) assumed for a queue before any call was handled:
+    # the estimated wait that decides the offer starts from it.
+    default_aht_s: int = 180
 
     def routing(self, districts: tuple[int, ...]) -> RoutingPolicy:
         """The routing policy for a menu with these district codes."""

@@ -14,6 +14,7 @@ __all__ = [
     "AgentStateError",
     "LiveQueueView",
     "PbxUnavailable",
+    "QueueLoad",
     "QueuePbx",
     "QueueView",
     "UnknownPauseReason",
@@ -60,13 +61,26 @@ class QueueView:
 
     name: str
     category: str
-    waiting: int
+    waiting: int  # everyone app_queue holds, callbacks' placeholders included
     longest_wait_s: float
     logged_in_agents: list[str] = field(default_factory=list)
+    # What a caller joining now would wait (queues/live.py says how it is estimated); None
+    # when no agent can take the queue now (none logged in, or all paused).
+    estimated_wait_s: float | None = None
+    # Of ``waiting``, the placeholders holding a place for a caller to be called back.
+    callbacks_pending: int = 0
 
 
 class LiveQueueView(Protocol):
     def snapshot(self) -> list[QueueView]: ...
+
+
+class QueueLoad(Protocol):
+    """How busy a queue is, for deciding to offer a callback (``queues.live.LiveQueues``)."""
+
+    def estimated_wait_s(self, queue: str) -> float | None:
+        """What a caller joining ``queue`` now would wait; None when nobody can answer."""
+        ...
 
 
 class AgentControl(Protocol):
