@@ -1,4 +1,4 @@
-"""The one asyncio process: AMI link, FastAGI server, call tracker and the REST API.
+"""The one asyncio process: AMI link, FastAGI server, call tracker, callbacks and the REST API.
 
 ``build_app(settings)`` returns the FastAPI application whose lifespan starts and stops
 everything else, so ``uvicorn`` (``hotline1022 serve``) runs the whole hotline.
@@ -26,6 +26,7 @@ from pbx.agi import FastAgiServer
 from pbx.ami import AmiLink
 from pbx.client import AmiPbx
 from queues.agents import AgentService
+from queues.callbacks import CallbackService
 from queues.calls import CallTracker
 from queues.categories import CATEGORIES
 from queues.history import CallHistory
@@ -58,7 +59,16 @@ class Hotline:
         self.live = LiveQueues(
             self.routing.queues(), wrapup_s=settings.wrapup_s, default_aht_s=settings.default_aht_s
         )
-        self.tracker = CallTracker(self.db)
+        self.callbacks = CallbackService(
+            self.db,
+            self.pbx,
+            self.live,
+            threshold_s=settings.callback_threshold_s,
+            attempts=settings.callback_attempts,
+            retry_s=settings.callback_retry_s,
+            never_in=[q.name for q in self.routing.queues() if q.urgent],
+        )
+        self.tracker = CallTracker(self.db, pending_callback=self.callbacks.pending_call)
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
         asterisk = Asterisk.find(settings.asterisk_instance)
         self.ivr = IvrService(
@@ -76,6 +86,7 @@ class Hotline:
             self.tracker,
             CallHistory(self.db),
             route=self.routing.queue_for,
+            callbacks=self.callbacks,
         )
         self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
         self._tasks: list[asyncio.Task[None]] = []
@@ -84,12 +95,15 @@ class Hotline:
         await upgrade_async(self.settings.effective_database_url)
         await ensure_agents(self.db, self.settings.agent_count)
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
+        await self.callbacks.start()
         self.link.add_listener(self.tracker.on_event)
         self.link.add_listener(self.live.on_event)
+        self.link.add_listener(self.callbacks.on_event)
         self.link.add_connect_callback(self._on_ami_connect)
         self.agi.route("ivr", self.engine.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.run_flusher(), name="flusher"))
+        self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
         await self.link.start(wait=False)
@@ -104,6 +118,9 @@ class Hotline:
     async def _on_ami_connect(self) -> None:
         status = await self.pbx.queue_status()
         self.live.rebuild(status.entries, status.members)
+        # Callbacks first: a placeholder lost with a restarted Asterisk gets its place back
+        # before agents are offered the callers who dialled again meanwhile.
+        await self.callbacks.reconcile()
         await self.agents.restore()
 
     async def stop(self) -> None:

@@ -83,6 +83,7 @@ class IvrOutcome(StrEnum):
     TRANSFERRED = "transferred"  # reached a queue
     SELF_SERVED = "self_served"  # heard recorded information and left (or was said goodbye)
     ABANDONED = "abandoned"  # hung up inside the menu
+    CALLBACK = "callback"  # chose to be called back (or to keep their pending callback)
 
 
 class AgentState(StrEnum):
@@ -267,7 +268,8 @@ class IvrEvent(Base):
     call_uniqueid: Mapped[str] = mapped_column(index=True)
     seq: Mapped[int]
     node: Mapped[str]
-    # enter, key, invalid, timeout, back, exhausted, district, confirm, heard, queue, hangup
+    # enter, key, invalid, timeout, back, exhausted, district, confirm, heard, queue, hangup;
+    # offer, repeat, callback (see ivr.ports.IvrStep)
     kind: Mapped[str]
     key: Mapped[str | None]
     at: Mapped[datetime]
