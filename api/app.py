@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.routers import agents as agents_router
+from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
 from api.routers import health as health_router
 from api.routers import ivr as ivr_router
@@ -20,7 +21,7 @@ from api.routers import staffing as staffing_router
 from api.services import Services
 from hotline1022 import __version__
 from ivr.ports import IvrAdmin
-from queues.ports import AgentControl, LiveQueueView
+from queues.ports import AgentControl, CallbackAdmin, LiveQueueView
 from store.db import Database
 
 __all__ = ["create_app"]
@@ -52,6 +53,10 @@ TAGS = [
         "name": "staffing",
         "description": "Agents needed per category and hour: Erlang C / A (Định biên).",
     },
+    {
+        "name": "callbacks",
+        "description": "Callers to be called back, keeping their place (Gọi lại).",
+    },
 ]
 
 
@@ -62,6 +67,7 @@ def create_app(
     queues: LiveQueueView,
     ami_status: Callable[[], dict[str, object]],
     ivr: IvrAdmin | None = None,
+    callbacks: CallbackAdmin | None = None,
     lifespan: Lifespan[FastAPI] | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
@@ -77,7 +83,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = Services(
-        db=db, agents=agents, queues=queues, ami_status=ami_status, ivr=ivr
+        db=db, agents=agents, queues=queues, ami_status=ami_status, ivr=ivr, callbacks=callbacks
     )
     for router in (
         health_router,
@@ -86,6 +92,7 @@ def create_app(
         agents_router,
         ivr_router,
         staffing_router,
+        callbacks_router,
     ):
         app.include_router(router.router)
     return app

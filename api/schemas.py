@@ -8,12 +8,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from queues.ports import QueueView
-from store.models import Agent, Call
+from store.models import Agent, Call, Callback
 
 __all__ = [
     "AgentOut",
     "CallOut",
     "CallPage",
+    "CallbackOut",
+    "CallbackPage",
     "DatabaseHealth",
     "ErrorOut",
     "HealthOut",
@@ -144,3 +146,41 @@ class QueueOut(BaseModel):
             estimated_wait_s=view.estimated_wait_s,
             callbacks_pending=view.callbacks_pending,
         )
+
+
+class CallbackOut(BaseModel):
+    """A callback: a caller who chose to be called back keeping their place in the queue."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_uniqueid: str = Field(description="The call that asked for it")
+    caller_number: str
+    category: str | None
+    queue: str
+    priority: int
+    district_code: int | None
+    status: str = Field(description="waiting, calling, retry; final: completed, failed, cancelled")
+    attempts: int = Field(description="Calls to the citizen that went unanswered")
+    requested_at: datetime
+    queued_since: datetime = Field(
+        description="The place it keeps: when the caller would have joined the queue"
+    )
+    next_attempt_at: datetime | None = Field(description="When it goes back to the queue (retry)")
+    agent_endpoint: str | None = Field(description="The agent who took it last")
+    result: str | None = Field(
+        description="Last outcome: answered, noanswer, busy, unavailable, served, cancelled by …"
+    )
+    completed_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_callback(cls, callback: Callback) -> CallbackOut:
+        return cls.model_validate(callback)
+
+
+class CallbackPage(BaseModel):
+    items: list[CallbackOut]
+    total: int = Field(description="Callbacks matching the filter, over all pages")
+    limit: int
+    offset: int

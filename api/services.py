@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ivr.ports import IvrAdmin
-from queues.ports import AgentControl, LiveQueueView
+from queues.ports import AgentControl, CallbackAdmin, LiveQueueView
 from store.db import Database
 
 __all__ = ["Services"]
@@ -23,3 +23,5 @@ class Services:
     ami_status: Callable[[], dict[str, object]]
     # The IVR's administration; None where no IVR runs (its routes then answer 503).
     ivr: IvrAdmin | None = None
+    # Cancelling callbacks; None where no callback service runs (cancel then answers 503).
+    callbacks: CallbackAdmin | None = None

@@ -146,6 +146,7 @@ class Hotline:
             queues=self.live,
             ami_status=self.ami_status,
             ivr=self.ivr,
+            callbacks=self.callbacks,
             lifespan=lifespan,
         )
 

@@ -19,6 +19,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "agents",
         "ivr",
         "staffing",
+        "callbacks",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]
