@@ -555,9 +555,11 @@ class CallbackService:
                 )
             ).all()
         for callback_id in due:
-            await self._place(callback_id)
+            if not await self._place(callback_id):
+                return  # Asterisk is not answering: the others wait for the next round
 
-    async def _place(self, callback_id: int) -> None:
+    async def _place(self, callback_id: int) -> bool:
+        """Make the callback's placeholder if it is due; False if Asterisk did not answer."""
         now = self._clock()
         async with self.db.session() as s:
             row = await s.get(Callback, callback_id)
@@ -567,12 +569,12 @@ class CallbackService:
                 or row.next_attempt_at is None
                 or row.next_attempt_at > now
             ):
-                return
+                return True
             try:
                 entries = await self.pbx.queue_entries(row.queue)
             except Exception as exc:
                 log.warning("callback %d: queue %s unreadable (%s)", callback_id, row.queue, exc)
-                return  # still due: the next round tries again
+                return False  # still due: the next round tries again
             position = self.position(row.priority, row.queued_since, entries, now)
             row.status = WAITING
             row.next_attempt_at = None
@@ -606,8 +608,9 @@ class CallbackService:
                 if row is not None and row.status == WAITING and row.next_attempt_at is None:
                     row.next_attempt_at = now + ORIGINATE_BACKOFF
                     await s.commit()
-            return
+            return False
         log.info("callback %d: placeholder into %s at position %d", callback_id, queue, position)
+        return True
 
     def position(
         self,

@@ -306,7 +306,7 @@ class Callback(Base):
     status: Mapped[str] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     requested_at: Mapped[datetime]
-    # When the caller entered the queue: the place the callback keeps.
+    # When the caller would have joined the queue (the offer began): the place it keeps.
     queued_since: Mapped[datetime]
     next_attempt_at: Mapped[datetime | None]
     placeholder_uniqueid: Mapped[str | None]

@@ -494,3 +494,16 @@ def test_placeholder_channel_names() -> None:
     assert placeholder_id("Local/cb12@hotline-callback-0000000a;1") == (12, "1")
     assert placeholder_id("Local/cb12@hotline-callback/n") is None
     assert placeholder_id("PJSIP/pstn-out-00000001") is None
+
+
+async def test_while_asterisk_is_down_one_try_a_round_not_one_per_callback(env: Env) -> None:
+    first = await ask(env, number="0911000001", uid="1.1")
+    second = await ask(env, number="0911000002", uid="1.2")
+    env.pbx.down = True
+    await env.service.step()
+    rows = [await row_of(env, i) for i in (first, second)]
+    assert [r.next_attempt_at for r in rows] == [T0 + timedelta(seconds=5), T0]
+    env.pbx.down = False
+    env.clock.advance(5)
+    await env.service.step()
+    assert sorted(c["CB_ID"] for c in env.pbx.originated) == sorted([str(first), str(second)])
