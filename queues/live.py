@@ -105,9 +105,12 @@ class LiveQueues:
         elif isinstance(ev, QueueMemberRemoved):
             self._members.setdefault(ev.queue, {}).pop(ev.member_name or ev.interface, None)
         elif isinstance(ev, QueueMemberEvent):  # added, status, pause: the member's state now
-            self._members.setdefault(ev.queue, {})[ev.member_name or ev.interface] = _Member(
-                paused=ev.paused, status=ev.status
-            )
+            members = self._members.setdefault(ev.queue, {})
+            member = members.get(ev.member_name or ev.interface)
+            if member is None:
+                members[ev.member_name or ev.interface] = _Member(ev.paused, ev.status)
+            else:  # in place: an agent's every state change comes once per queue (41 times)
+                member.paused, member.status = ev.paused, ev.status
         elif isinstance(ev, AgentComplete):
             self._handled_call(ev.queue, ev.talk_time + self._wrapup_s)
 
