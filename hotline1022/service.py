@@ -133,6 +133,9 @@ class Hotline:
             await self.tracker.flush()
         except Exception:
             log.error("%d call record(s) not written at shutdown", self.tracker.pending)
+        if left := await self.callbacks.flush():
+            # The next start reconciles with Asterisk: places are kept, outcomes may be lost.
+            log.error("%d callback change(s) not written at shutdown", left)
         await self.agi.close()
         await self.link.close()
         await self.db.dispose()

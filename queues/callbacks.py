@@ -420,16 +420,27 @@ class CallbackService:
     async def step(self) -> None:
         """One round: the events' changes in order, then the placeholders due."""
         async with self._lock:
-            while self._changes:
-                try:
-                    await self._apply(self._changes[0])
-                except (SQLAlchemyError, OSError):
-                    raise  # the database is away: keep the change for the next round
-                except Exception:
-                    log.exception("callbacks: dropped %r", self._changes[0])
-                self._changes.popleft()
+            await self._drain()
             self._check_originates()
             await self._place_due()
+
+    async def flush(self) -> int:
+        """Apply the events' changes not applied yet (at shutdown); return how many are left
+        (the database was away)."""
+        async with self._lock:
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await self._drain()
+        return len(self._changes)
+
+    async def _drain(self) -> None:
+        while self._changes:
+            try:
+                await self._apply(self._changes[0])
+            except (SQLAlchemyError, OSError):
+                raise  # the database is away: keep the change for the next round
+            except Exception:
+                log.exception("callbacks: dropped %r", self._changes[0])
+            self._changes.popleft()
 
     async def _apply(self, change: _Change) -> None:
         if isinstance(change, _HangUp):

@@ -483,9 +483,10 @@ async def test_changes_wait_for_a_database_that_is_down(env: Env) -> None:
     env.service.on_event(taken(callback_id))
     with pytest.raises(OSError):
         await env.service.step()
+    assert await env.service.flush() == 1  # at shutdown: still kept, and said so
     await env.service.db.dispose()
     env.service.db = up
-    await env.service.step()
+    assert await env.service.flush() == 0
     assert (await row_of(env, callback_id)).status == "calling"
 
 
