@@ -62,9 +62,17 @@ Repeat callers. ``pending()`` tells the IVR (and ``pending_call()`` the call tra
 sets ``repeat_of``) that a number has a callback pending. When an agent answers a call of
 that number while its callback waits or retries, the callback is cancelled (``served``).
 
-Limits: one Asterisk per service (a second node's reconcile would take the first node's
-placeholders for lost); a placeholder whose Originate outlives ``placeholder_max_wait_s``
-(12 h) is renewed.
+Limits, known and accepted:
+
+- one Asterisk per service: a second node's reconcile would take the first node's
+  placeholders for lost;
+- the offer is made before the caller joins the queue, in the IVR that owns the prompts:
+  a caller who declines joins the ~13 s the offer took later (offering from inside the
+  queue would need app_queue's exit context and periodic announcements instead);
+- a re-made placeholder starts its queuerules.conf timer afresh, so its penalty window
+  narrows to the district's agents again before it widens;
+- a citizen who calls in while being called back finds the line busy: the attempt counts;
+- a placeholder whose Originate outlives ``placeholder_max_wait_s`` (12 h) is renewed.
 """
 
 from __future__ import annotations
