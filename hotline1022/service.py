@@ -24,7 +24,7 @@ from ivr.menu_file import MenuError, load_menu, menu_districts
 from ivr.service import IvrService
 from pbx.agi import FastAgiServer
 from pbx.ami import AmiLink
-from pbx.client import AmiPbx
+from pbx.client import AmiPbx, once_loaded
 from queues.agents import AgentService
 from queues.callbacks import CallbackService
 from queues.calls import CallTracker
@@ -116,7 +116,7 @@ class Hotline:
         )
 
     async def _on_ami_connect(self) -> None:
-        status = await self.pbx.queue_status()
+        status = await once_loaded(self.pbx.queue_status)  # Asterisk may still be booting
         self.live.rebuild(status.entries, status.members)
         # Callbacks first: a placeholder lost with a restarted Asterisk gets its place back
         # before agents are offered the callers who dialled again meanwhile.

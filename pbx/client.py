@@ -13,7 +13,9 @@ are idempotent, calling again is safe.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -22,7 +24,7 @@ from pbx.errors import AmiActionError, AmiActionTimeout, AmiNotConnected, PbxErr
 from pbx.framing import FieldValue
 from queues.ports import PbxUnavailable
 
-__all__ = ["AmiPbx", "PbxUnavailableError", "QueueStatusResult"]
+__all__ = ["AmiPbx", "PbxUnavailableError", "QueueStatusResult", "once_loaded"]
 
 _T = TypeVar("_T")
 
@@ -180,6 +182,25 @@ class AmiPbx:
             "Originate", fields, as_list=False, timeout=action_timeout
         )
         return replies[0]
+
+
+async def once_loaded(
+    action: Callable[[], Awaitable[_T]], *, within_s: float = 30.0, every_s: float = 0.5
+) -> _T:
+    """``await action()``, again while Asterisk does not know the action yet.
+
+    Asterisk takes AMI logins while it is still loading its modules; until app_queue is
+    loaded, ``QueueStatus`` answers "Invalid/unknown command". Right after an Asterisk
+    restart the link's connect callbacks meet exactly that.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await action()
+        except AmiActionError as exc:
+            if "unknown command" not in exc.message.lower() or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(every_s)
 
 
 async def _domain_unavailable(call: Awaitable[_T]) -> _T:

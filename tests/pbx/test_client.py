@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pbx.ami import AmiLink
-from pbx.client import AmiPbx, PbxUnavailableError
+from pbx.client import AmiPbx, PbxUnavailableError, once_loaded
 from pbx.errors import AmiActionError, AmiNotConnected, PbxError
 from pbx.events import AmiEvent
 from queues.ports import CallbackPbx, PbxUnavailable, QueuePbx
@@ -116,3 +116,27 @@ async def test_originate_outcome_reaches_listeners(ami: FakeAmi, link: AmiLink) 
 async def test_originate_needs_a_destination(link: AmiLink) -> None:
     with pytest.raises(ValueError, match="either context and exten, or application"):
         await AmiPbx(link).originate("PJSIP/agent101", context="x")
+
+
+async def test_an_action_asterisk_has_not_loaded_yet_is_tried_again() -> None:
+    """Right after a restart Asterisk takes logins before app_queue is loaded."""
+    answers: list[Exception | str] = [
+        AmiActionError("QueueStatus", "Invalid/unknown command: QueueStatus."),
+        AmiActionError("QueueStatus", "Invalid/unknown command: QueueStatus."),
+        "status",
+    ]
+
+    async def queue_status() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert await once_loaded(queue_status, every_s=0.01) == "status"
+    assert answers == []
+    answers.append(AmiActionError("QueueStatus", "Permission denied"))
+    with pytest.raises(AmiActionError, match="Permission denied"):
+        await once_loaded(queue_status, every_s=0.01)
+    answers.extend([AmiActionError("QueueStatus", "Invalid/unknown command")] * 3)
+    with pytest.raises(AmiActionError, match="unknown command"):
+        await once_loaded(queue_status, within_s=0.0, every_s=0.01)
