@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.routers import agents as agents_router
+from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
 from api.routers import health as health_router
 from api.routers import ivr as ivr_router
@@ -21,7 +22,7 @@ from api.routers import stats as stats_router
 from api.services import Services
 from hotline1022 import __version__
 from ivr.ports import IvrAdmin
-from queues.ports import AgentControl, AgentStateView, LiveQueueView
+from queues.ports import AgentControl, AgentStateView, CallbackAdmin, LiveQueueView
 from queues.routing import RoutingPolicy
 from store.db import Database
 from store.history_stats import DEFAULT_SL_THRESHOLDS
@@ -60,6 +61,10 @@ TAGS = [
         "name": "stats",
         "description": "Historical statistics per queue and agent (Thống kê lịch sử).",
     },
+    {
+        "name": "callbacks",
+        "description": "Callers to be called back, keeping their place (Gọi lại).",
+    },
 ]
 
 
@@ -73,6 +78,7 @@ def create_app(
     agent_states: AgentStateView | None = None,
     routing: RoutingPolicy | None = None,
     district_names: dict[int, str] | None = None,
+    callbacks: CallbackAdmin | None = None,
     lifespan: Lifespan[FastAPI] | None = None,
     sl_thresholds: Mapping[str, Sequence[int]] = DEFAULT_SL_THRESHOLDS,
 ) -> FastAPI:
@@ -99,6 +105,7 @@ def create_app(
         routing=routing or RoutingPolicy(),
         district_names=district_names or {},
         sl_thresholds=sl_thresholds,
+        callbacks=callbacks,
     )
     for router in (
         health_router,
@@ -108,6 +115,7 @@ def create_app(
         ivr_router,
         staffing_router,
         stats_router,
+        callbacks_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

@@ -6,13 +6,23 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from queues.agent_state import AgentLiveState
 from queues.ports import QueueView
-from store.models import Agent, Call
+from store.models import Agent, Call, Callback
 
-__all__ = ["AgentOut", "CallOut", "CallPage", "DatabaseHealth", "ErrorOut", "HealthOut", "QueueOut"]
+__all__ = [
+    "AgentOut",
+    "CallOut",
+    "CallPage",
+    "CallbackOut",
+    "CallbackPage",
+    "DatabaseHealth",
+    "ErrorOut",
+    "HealthOut",
+    "QueueOut",
+]
 
 
 class ErrorOut(BaseModel):
@@ -145,12 +155,22 @@ class CallPage(BaseModel):
 class QueueOut(BaseModel):
     name: str
     category: str
-    waiting: int
+    waiting: int = Field(description="Callers waiting, callbacks' placeholders included")
     longest_wait_s: float
     logged_in_agents: list[str]
     agents_by_state: dict[str, int] = Field(
         default_factory=dict,
         description="The queue's members by live state: idle, ringing, on_call, wrapup, paused",
+    )
+    estimated_wait_s: float | None = Field(
+        default=None,
+        description=(
+            "What a caller joining now would wait: (waiting + 1 - free agents) x AHT /"
+            " agents able to answer; null when no agent can take the queue"
+        ),
+    )
+    callbacks_pending: int = Field(
+        default=0, description="Of `waiting`, places held for callers to be called back"
     )
 
     @classmethod
@@ -169,4 +189,44 @@ class QueueOut(BaseModel):
             longest_wait_s=view.longest_wait_s,
             logged_in_agents=list(view.logged_in_agents),
             agents_by_state=by_state,
+            estimated_wait_s=view.estimated_wait_s,
+            callbacks_pending=view.callbacks_pending,
         )
+
+
+class CallbackOut(BaseModel):
+    """A callback: a caller who chose to be called back keeping their place in the queue."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_uniqueid: str = Field(description="The call that asked for it")
+    caller_number: str
+    category: str | None
+    queue: str
+    priority: int
+    district_code: int | None
+    status: str = Field(description="waiting, calling, retry; final: completed, failed, cancelled")
+    attempts: int = Field(description="Calls to the citizen that went unanswered")
+    requested_at: datetime
+    queued_since: datetime = Field(
+        description="The place it keeps: when the caller would have joined the queue"
+    )
+    next_attempt_at: datetime | None = Field(description="When it goes back to the queue (retry)")
+    agent_endpoint: str | None = Field(description="The agent who took it last")
+    result: str | None = Field(
+        description="Last outcome: answered, noanswer, busy, unavailable, served, cancelled by …"
+    )
+    completed_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_callback(cls, callback: Callback) -> CallbackOut:
+        return cls.model_validate(callback)
+
+
+class CallbackPage(BaseModel):
+    items: list[CallbackOut]
+    total: int = Field(description="Callbacks matching the filter, over all pages")
+    limit: int
+    offset: int

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ivr.ports import IvrAdmin
-from queues.ports import AgentControl, AgentStateView, LiveQueueView
+from queues.ports import AgentControl, AgentStateView, CallbackAdmin, LiveQueueView
 from queues.routing import RoutingPolicy
 from store.db import Database
 from store.history_stats import DEFAULT_SL_THRESHOLDS
@@ -34,3 +34,5 @@ class Services:
     sl_thresholds: Mapping[str, Sequence[int]] = field(
         default_factory=lambda: DEFAULT_SL_THRESHOLDS
     )
+    # Cancelling callbacks; None where no callback service runs (cancel then answers 503).
+    callbacks: CallbackAdmin | None = None

@@ -22,7 +22,8 @@ anywhere) to:
   panoramisk ``Message`` → dict), the link's own ``_on_headers`` (``parse_event`` into the
   typed events of ``pbx.events``), its ``EventFanout`` (one asyncio queue and task), and the
   listeners ``hotline1022.service`` registers: ``CallTracker.on_event`` (its database is an
-  in-memory SQLite that is never flushed) and ``LiveQueues.on_event``;
+  in-memory SQLite that is never flushed), ``LiveQueues.on_event`` and
+  ``CallbackService.on_event`` (no callback pending: it only looks at each event);
 - **bare**: panoramisk 1.4's ``AMIProtocol.data_received`` (decode, split, ``Message``)
   with the encoding its ``Manager`` sets, each event dispatched to a no-op.
 
@@ -71,8 +72,10 @@ from panoramisk.message import Message
 from panoramisk.utils import EOL
 
 from pbx.ami import AmiLink
+from pbx.client import AmiPbx
 from pbx.events import Headers, parse_event
 from pbx.framing import AmiProtocol, message_to_dict
+from queues.callbacks import CallbackService
 from queues.calls import CallTracker
 from queues.live import LiveQueues
 from store.db import Database
@@ -469,13 +472,16 @@ async def service_run(
     check: bool = False,
     profile: cProfile.Profile | None = None,
 ) -> Run:
-    """Feed the chunks through a live AmiLink's path into the service's two listeners."""
+    """Feed the chunks through a live AmiLink's path into the service's listeners."""
     db = Database("sqlite+aiosqlite:///:memory:")  # never flushed: no I/O in the measurement
-    tracker = CallTracker(db)
     live = LiveQueues()
     link = AmiLink(host="127.0.0.1", port=5038, username="bench", secret="bench")
+    # Its PBX is never called: no callback is pending, no action is sent.
+    callbacks = CallbackService(db, AmiPbx(link), live)
+    tracker = CallTracker(db, pending_callback=callbacks.pending_call)
     link.add_listener(tracker.on_event)
     link.add_listener(live.on_event)
+    link.add_listener(callbacks.on_event)
     seen = Counter[str]()
     if check:
         link.add_listener(lambda ev: seen.update((ev.name,)))
@@ -595,10 +601,13 @@ COMPONENTS = (
     ("pbx/fanout.py", "EventFanout (queue + task)"),
     ("queues/calls.py", "CallTracker.on_event"),
     ("queues/live.py", "LiveQueues.on_event"),
+    ("queues/callbacks.py", "CallbackService.on_event"),
     ("asyncio/base_events.py", "asyncio event loop"),
     ("asyncio/events.py", "asyncio event loop"),
     ("bench/ami_events.py", "bench driver"),
 )
+
+LISTENERS = ("CallTracker.on_event", "LiveQueues.on_event", "CallbackService.on_event")
 
 Func = tuple[str, int, str]
 
@@ -775,7 +784,7 @@ STAGES = {
     "bare": "panoramisk 1.4 bare parser (for comparison)",
     "framing": "AmiProtocol framing: bytes → Message → dict",
     "typed": "+ `parse_event`: typed event",
-    "service": "+ EventFanout and the two listeners: the service path",
+    "service": "+ EventFanout and the listeners: the service path",
 }
 
 
@@ -789,7 +798,8 @@ async def measure(name: str, chunks: Sequence[bytes], stream: Stream) -> Run:
 
 # -- main --------------------------------------------------------------------------------------
 
-# The event types the two listeners act on (queues/calls.py, queues/live.py, as measured).
+# The event types the listeners act on (queues/calls.py, queues/live.py, queues/callbacks.py,
+# as measured).
 CONSUMED = frozenset(
     {
         "Newchannel",
@@ -802,6 +812,8 @@ CONSUMED = frozenset(
         "Hangup",
         "QueueMemberAdded",
         "QueueMemberRemoved",
+        "QueueMemberStatus",  # LiveQueues: free and able agents, for the estimated wait
+        "QueueMemberPause",
     }
 )
 
@@ -1000,7 +1012,8 @@ def _results(
         f"the {per_call:.0f} events of a call are QueueMemberStatus (3 device-state changes "
         f"× {stream.queues} queues)",
         "- service: `AmiProtocol` → `AmiLink._on_headers` (`parse_event`) → `EventFanout` → "
-        "`CallTracker.on_event` + `LiveQueues.on_event`, database never flushed; bare: "
+        "`CallTracker.on_event` + `LiveQueues.on_event` + `CallbackService.on_event`, database "
+        "never flushed; bare: "
         "panoramisk's `AMIProtocol.data_received`, events to a no-op",
         "",
         "## Printed",
@@ -1016,10 +1029,9 @@ def _results(
         f"At {per_call:.0f} events an answered call, that is {s_med / per_call:,.0f} calls/s of "
         "AMI traffic before the event loop does anything else (FastAGI, the API, the flusher).",
         "",
-        f"{100 * unused / stream.events:.0f} % of the events are of types neither listener acts "
+        f"{100 * unused / stream.events:.0f} % of the events are of types no listener acts "
         f"on ({', '.join(ignored)}), yet each is framed, copied into a dict, built into an event "
-        "object (QueueMemberStatus into a typed dataclass of ten fields) and queued through the "
-        "fanout before the listeners pass over it.",
+        "object and queued through the fanout before the listeners pass over it.",
     ]
     if detail is not None:
         shares = {
@@ -1038,15 +1050,15 @@ def _results(
             "",
             f"Where the service's {service:.0f} µs an event go: the framing alone (bytes to a "
             f"header dict) takes {framing:.1f} µs, {framing / bare:.1f}× the bare parser it is "
-            f"built on; the typed event adds {typed - framing:.1f} µs; the fanout and both "
+            f"built on; the typed event adds {typed - framing:.1f} µs; the fanout and the "
             f"listeners together {service - typed:.1f} µs (a difference of medians: within "
             "the noise if small). In the profile, "
             f"panoramisk's Message/CaseInsensitiveDict holds "
             f"{shares.get('panoramisk Message/CaseInsensitiveDict', 0):.0f} % of the self time, "
             f"pbx/framing.py {shares.get('framing (pbx/framing.py)', 0):.0f} %, pbx/events.py "
             f"{shares.get('typed events (pbx/events.py)', 0):.0f} %, the fanout "
-            f"{shares.get('EventFanout (queue + task)', 0):.0f} %, the two listeners "
-            f"{shares.get('CallTracker.on_event', 0) + shares.get('LiveQueues.on_event', 0):.0f} "
+            f"{shares.get('EventFanout (queue + task)', 0):.0f} %, the listeners "
+            f"{sum(shares.get(name, 0) for name in LISTENERS):.0f} "
             f"%; the heaviest functions by self time: {top}.",
             "",
             f"Hot spot -- the framing: each frame's lines are re-split with a regex and re-joined "

@@ -77,6 +77,12 @@ class AsteriskConfig:
     wrapup_s: int = 10
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     max_calls: int = 2000
+    # Calling citizens back (queues/callbacks.py): Dial(PJSIP/<number>@<endpoint>) reaches
+    # the telephone network's gateway at ``callback_host``; the citizen's phone rings
+    # ``callback_ring_s`` seconds.
+    callback_endpoint: str = "pstn-out"
+    callback_host: str = "127.0.0.1:5090"
+    callback_ring_s: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
     # Generated files written as they are into the instance's etc directory, beside the
     # rendered templates (e.g. "extensions_menu.conf": the menu compiled to dialplan).
@@ -221,6 +227,11 @@ class Asterisk:
             "routing": cfg.routing,
             "fallback": DEFAULT_CATEGORY,
             "prompts_dir": self.prompts_dir,
+            "callback": {
+                "endpoint": cfg.callback_endpoint,
+                "host": cfg.callback_host,
+                "ring_s": cfg.callback_ring_s,
+            },
             **cfg.extra,
         }
         rendered: set[str] = set()

@@ -53,6 +53,9 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
             rtp_end=settings.rtp_end,
             wrapup_s=settings.wrapup_s,
             routing=routing,
+            callback_endpoint=settings.callback_endpoint,
+            callback_host=settings.callback_host,
+            callback_ring_s=settings.callback_ring_s,
             # The same menu as plain dialplan, for exten 1023 (bench/ivr_agi_vs_dialplan.py).
             extra_files={
                 "extensions_menu.conf": compile_menu(menu, ast.prompts_dir, route=routing.queue_for)

@@ -1,4 +1,4 @@
-"""The one asyncio process: AMI link, FastAGI server, call tracker and the REST API.
+"""The one asyncio process: AMI link, FastAGI server, call tracker, callbacks and the REST API.
 
 ``build_app(settings)`` returns the FastAPI application whose lifespan starts and stops
 everything else, so ``uvicorn`` (``hotline1022 serve``) runs the whole hotline.
@@ -26,9 +26,10 @@ from ivr.service import IvrService
 from pbx.agi import FastAgiServer
 from pbx.ami import AmiLink
 from pbx.cdr import read_recent_calls
-from pbx.client import AmiPbx
+from pbx.client import AmiPbx, once_loaded
 from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
+from queues.callbacks import CallbackService
 from queues.calls import CallTracker
 from queues.categories import CATEGORIES
 from queues.history import CallHistory
@@ -62,14 +63,26 @@ class Hotline:
         )
         self.pbx = AmiPbx(self.link)
         self.stats = StatsRefresher(self.db)
-        self.tracker = CallTracker(
-            self.db,
-            on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
-        )
         self.district_names = _menu_district_names(settings.menu_file)
         self.routing = settings.routing(tuple(sorted(self.district_names)))
         self.agent_states = AgentStateTracker(self.db, wrapup_s=settings.wrapup_s)
-        self.live = LiveQueues(self.routing.queues())
+        self.live = LiveQueues(
+            self.routing.queues(), wrapup_s=settings.wrapup_s, default_aht_s=settings.default_aht_s
+        )
+        self.callbacks = CallbackService(
+            self.db,
+            self.pbx,
+            self.live,
+            threshold_s=settings.callback_threshold_s,
+            attempts=settings.callback_attempts,
+            retry_s=settings.callback_retry_s,
+            never_in=[q.name for q in self.routing.queues() if q.urgent],
+        )
+        self.tracker = CallTracker(
+            self.db,
+            on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
+            pending_callback=self.callbacks.pending_call,
+        )
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
         asterisk = Asterisk.find(settings.asterisk_instance)
         self.ivr = IvrService(
@@ -87,6 +100,7 @@ class Hotline:
             self.tracker,
             CallHistory(self.db),
             route=self.routing.queue_for,
+            callbacks=self.callbacks,
         )
         self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
         self.cdr_csv = asterisk.cdr_csv
@@ -96,10 +110,12 @@ class Hotline:
         await upgrade_async(self.settings.effective_database_url)
         await ensure_agents(self.db, self.settings.agent_count)
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
+        await self.callbacks.start()
         self.link.add_listener(self.tracker.on_event)
         self.link.add_listener(self.live.on_event)
         self.link.add_listener(self.agent_states.on_event)
         await self.agent_states.load_last_states()
+        self.link.add_listener(self.callbacks.on_event)
         self.link.add_connect_callback(self._on_ami_connect)
         self.agi.route("ivr", self.engine.handle)
         await self.agi.start()
@@ -108,6 +124,7 @@ class Hotline:
             asyncio.create_task(self.agent_states.run_flusher(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
+        self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
         await self.link.start(wait=False)
@@ -120,15 +137,18 @@ class Hotline:
         )
 
     async def _on_ami_connect(self) -> None:
-        status = await self.pbx.queue_status()
+        status = await once_loaded(self.pbx.queue_status)  # Asterisk may still be booting
         self.live.rebuild(status.entries, status.members)
+        # Callbacks first: a placeholder lost with a restarted Asterisk gets its place back
+        # before agents are offered the callers who dialled again meanwhile.
+        await self.callbacks.reconcile()
         await self.agents.restore()
         # After the restore: members Asterisk lost in a restart are back, paused as before.
         status = await self.pbx.queue_status()
         self.live.rebuild(status.entries, status.members)
         self.agent_states.rebuild(status.members)
         # Calls that began, waited or ended while the service (or the link) was away.
-        channels = await self.pbx.core_show_channels()
+        channels = await self.pbx.channels()
         await self.tracker.reconcile(
             status.entries, channels, {q.name: q.category for q in self.routing.queues()}
         )
@@ -152,6 +172,9 @@ class Hotline:
             await self.agent_states.flush()
         except Exception:
             log.error("%d agent state change(s) not written", self.agent_states.pending)
+        if left := await self.callbacks.flush():
+            # The next start reconciles with Asterisk: places are kept, outcomes may be lost.
+            log.error("%d callback change(s) not written at shutdown", left)
         await self.agi.close()
         await self.link.close()
         await self.db.dispose()
@@ -168,6 +191,7 @@ class Hotline:
             agent_states=self.agent_states,
             routing=self.routing,
             district_names=self.district_names,
+            callbacks=self.callbacks,
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
         )

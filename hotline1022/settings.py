@@ -63,13 +63,20 @@ class Settings(BaseSettings):
     # Service-level thresholds in seconds, per category (``*`` for the others): the default
     # service levels of GET /stats/queues. Only those the rollups keep (store.models.SL_EDGES).
     sl_thresholds: dict[str, list[int]] = {"medical": [15, 20], "*": [20]}
-    # Callbacks (queues/callbacks.py): offered when a queue's estimated wait passes this.
+    # Callbacks (queues/callbacks.py): offered when a queue's estimated wait passes this
+    # (a negative value: never offered); the citizen's phone is tried this many times, this
+    # long apart, ringing ``callback_ring_s`` each time.
     callback_threshold_s: int = 120
     callback_attempts: int = 3
     callback_retry_s: int = 120
-    # How the hotline reaches a citizen's number: PJSIP/<number>@<endpoint>.
+    callback_ring_s: int = 30
+    # How the hotline reaches a citizen's number: PJSIP/<number>@<endpoint>, an endpoint whose
+    # only contact is the telephone network's gateway at callback_host.
     callback_endpoint: str = "pstn-out"
     callback_host: str = "127.0.0.1:5090"
+    # Mean handling time (talk + wrap-up) assumed for a queue before any call was handled:
+    # the estimated wait that decides the offer starts from it.
+    default_aht_s: int = 180
 
     @field_validator("sl_thresholds")
     @classmethod

@@ -110,6 +110,8 @@ async def run(args: argparse.Namespace) -> int:
             database_url=args.database_url,
             agent_count=max(20, args.agents),
             talk_ms=args.talk_ms,
+            # Simulated callers hold: none takes a callback, so none is offered one.
+            settings={"callback_threshold_s": -1},
         ) as stack:
             await stack.start_agents(args.agents)
             started = time.monotonic()

@@ -20,7 +20,9 @@ from xml.sax.saxutils import escape
 
 __all__ = [
     "SippAgent",
+    "SippCallee",
     "SippError",
+    "callee_scenario",
     "citizen_scenario",
     "dtmf_pcap",
     "remove_run",
@@ -206,7 +208,9 @@ Expires: {expires}
 
 
 def agent_scenario(talk_ms: int) -> str:
-    """An agent's softphone: answer app_queue's call at once, talk, hang up."""
+    """An agent's softphone: answer app_queue's call at once, talk, hang up -- unless the
+    other side hangs up first (a called-back citizen who does not answer ends the agent's
+    call from the hotline's side)."""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="agent answers">
   <recv request="INVITE" rrs="true">
@@ -239,7 +243,18 @@ Content-Length: [len]
 {sdp("agent")}
 ]]></send>
   <recv request="ACK" crlf="true"/>
-  <pause milliseconds="{talk_ms}"/>
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>
+  <send next="end"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <label id="hangup"/>
   <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -253,6 +268,83 @@ Content-Length: 0
 
 ]]></send>
   <recv response="200" timeout="10000"/>
+  <label id="end"/>
+</scenario>
+"""
+
+
+def callee_scenario(*, answer_after_ms: int = 500, silent: str = "") -> str:
+    """A citizen's phone the hotline calls back: ring, answer after ``answer_after_ms``, then
+    wait for the hotline to hang up. A number matching the regular expression ``silent``
+    (matched at the start of the dialled number) rings until the hotline gives up: no answer.
+    Each call's number is logged (``-trace_logs``) so a test can tell who was called."""
+    silent_check = (
+        f'<ereg regexp="^INVITE sip:({silent})" search_in="msg" check_it="false"'
+        ' assign_to="silent"/>'
+        if silent
+        else ""
+    )
+
+    def reply(status: str, cseq: str = "[last_CSeq:]", sdp_body: bool = False) -> str:
+        body = f"Content-Type: application/sdp\nContent-Length: [len]\n\n{sdp('citizen')}"
+        return f"""SIP/2.0 {status}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+{cseq}
+Contact: <sip:[local_ip]:[local_port]>
+{body if sdp_body else "Content-Length: 0" + chr(10)}"""
+
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="citizen called back">
+  <recv request="INVITE" rrs="true">
+    <action>
+      <ereg regexp="^INVITE sip:([^@;]+)" search_in="msg" check_it="true" assign_to="uri,number"/>
+      <ereg regexp="CSeq: *([0-9]+)" search_in="msg" check_it="true" assign_to="cs,cseq"/>
+      {silent_check}
+      <log message="called [$number]"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+{reply("180 Ringing")}
+]]></send>
+  <nop test="silent" next="ring"/>
+  <pause milliseconds="{answer_after_ms}"/>
+  <send retrans="500"><![CDATA[
+{reply("200 OK", sdp_body=True)}
+]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send next="end"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <label id="ring"/>
+  <recv request="CANCEL"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <send><![CDATA[
+{reply("487 Request Terminated", cseq="CSeq: [$cseq] INVITE")}
+]]></send>
+  <recv request="ACK"/>
+  <label id="end"/>
+  <!-- whole matches of the regular expressions above, never read -->
+  <Reference variables="uri,cs"/>
 </scenario>
 """
 
@@ -338,6 +430,84 @@ class SippAgent:
         if self.proc.poll() is not None:
             err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
             raise SippError(f"agent {self.endpoint} SIPp exited at once: {err[-800:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr:
+            self.proc.stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@dataclass
+class SippCallee:
+    """Citizens' phones the hotline calls back, at ``local_port`` (the ``callback_host`` the
+    hotline dials): answer every call, except numbers matching ``silent``, which ring
+    unanswered (see ``callee_scenario``)."""
+
+    local_port: int
+    media_port: int
+    answer_after_ms: int = 500
+    silent: str = ""
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-callee-")))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        scen = self.workdir / "callee.xml"
+        scen.write_text(callee_scenario(answer_after_ms=self.answer_after_ms, silent=self.silent))
+        # No remote host: a UAS answers whoever calls. -aa is left out: it would answer
+        # the hotline's INFO/OPTIONS, and the scenario has none to expect.
+        args = [
+            sipp_binary(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.local_port),
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            str(self.media_port),
+            "-nostdin",
+            "-nd",
+            "-sf",
+            str(scen),
+            "-trace_err",
+            "-trace_logs",
+            "-max_recv_loops",
+            "1000",
+        ]
+        self.proc = subprocess.Popen(
+            args,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(0.1)
+        if self.proc.poll() is not None:
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            raise SippError(f"callee SIPp exited at once: {err[-800:]}")
+
+    def called(self) -> list[str]:
+        """The numbers called so far, in order."""
+        numbers: list[str] = []
+        for log in sorted(self.workdir.glob("*_logs.log")):
+            numbers += [
+                line.split("called ", 1)[1].strip()
+                for line in log.read_text(errors="replace").splitlines()
+                if "called " in line
+            ]
+        return numbers
+
+    def errors(self) -> str:
+        return "".join(
+            f.read_text(errors="replace")[-2000:] for f in self.workdir.glob("*_errors.log")
+        )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

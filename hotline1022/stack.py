@@ -72,23 +72,28 @@ class Stack:
         menu_file: Path | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
+        """``settings``: other ``Settings`` fields (``callback_threshold_s``...)."""
         self.instance = instance or f"t{os.getpid()}x{random.randrange(1 << 20):05x}"
         rtp_base = 22000 + 20 * random.randrange(50)
-        self.settings = Settings(
-            state_dir=state_dir,
-            database_url=database_url,
-            ami_port=free_port(),
-            sip_port=free_udp_tcp_port(),
-            agi_port=free_port(),
-            api_port=free_port(),
-            agent_count=agent_count,
-            asterisk_instance=self.instance,
-            rtp_start=rtp_base,
-            rtp_end=rtp_base + 999,
-            ami_heartbeat_interval_s=2.0,
+        fields: dict[str, Any] = {
+            "state_dir": state_dir,
+            "database_url": database_url,
+            "ami_port": free_port(),
+            "sip_port": free_udp_tcp_port(),
+            "agi_port": free_port(),
+            "api_port": free_port(),
+            "agent_count": agent_count,
+            "asterisk_instance": self.instance,
+            "rtp_start": rtp_base,
+            "rtp_end": rtp_base + 999,
+            "ami_heartbeat_interval_s": 2.0,
+            # Where the hotline calls citizens back: a free port, for a SippCallee to take.
+            "callback_host": f"127.0.0.1:{free_udp_tcp_port()}",
             # No wrap-up unless a test asks: calls follow each other without a pause.
-            **{"wrapup_s": 0, **(settings or {})},
-        )
+            "wrapup_s": 0,
+        }
+        fields.update(settings or {})
+        self.settings = Settings(**fields)
         if menu_file is not None:
             self.settings.menu_file = menu_file
         self.talk_ms = talk_ms

@@ -17,6 +17,16 @@ left when the call reaches a queue is ignored.
 The outcome goes back to the dialplan as channel variables; ``HOTLINE_QUEUE`` is set last,
 so a session that fails part-way leaves it empty and the dialplan's fallback (the operator
 queue) takes the caller: never silence. A ``hangup`` node sets ``HOTLINE_DONE=hangup``.
+
+Callbacks (``queues/callbacks.py``), when the engine is given a ``CallbackDesk``:
+
+- at a queue node, if the queue's estimated wait is past the threshold, the caller hears
+  "more than N minutes; press 1 to be called back keeping your place, any other key or
+  nothing to hold". On 1 the callback is recorded, ``HOTLINE_DONE=callback`` (with the
+  queue's variables as usual) and the dialplan confirms and hangs up;
+- a caller who has a callback pending is told so before the first menu, and 1 keeps it
+  and ends the call the same way (with the pending callback's queue variables); any other
+  key or nothing goes on to the menu, where they are not offered a second callback.
 """
 
 from __future__ import annotations
@@ -36,7 +46,15 @@ from ivr.menu_file import (
     MenuNode,
     QueueNode,
 )
-from ivr.ports import CallerHistory, IvrChannel, IvrRecorder, IvrStep
+from ivr.ports import (
+    CallbackDesk,
+    CallbackRequest,
+    CallerHistory,
+    IvrChannel,
+    IvrRecorder,
+    IvrStep,
+)
+from ivr.prompts import callback_offer_prompt
 
 __all__ = ["BACK_KEY", "MAX_STEPS", "MenuEngine"]
 
@@ -76,6 +94,7 @@ class MenuEngine:
         recorder: IvrRecorder,
         history: CallerHistory,
         route: Callable[[str, int | None, int], str] | None = None,
+        callbacks: CallbackDesk | None = None,
     ) -> None:
         self._menu = menu
         self.prompts_dir = prompts_dir
@@ -84,6 +103,7 @@ class MenuEngine:
         # The menu names a category's queue; routing picks the one the caller waits in
         # (by district and priority, queues/routing.py). Without it, the menu's queue.
         self._route = route or (lambda queue, _district, _priority: queue)
+        self.callbacks = callbacks
 
     def _prompt(self, name: str) -> str:
         return f"{self.prompts_dir}/{name}"
@@ -111,6 +131,8 @@ class MenuEngine:
     async def _walk(self, call: _Call) -> None:
         channel = call.channel
         node_id = call.menu.start
+        if await self._keeps_pending_callback(call):
+            return
         while True:
             call.steps += 1
             if call.steps > MAX_STEPS:
@@ -211,7 +233,7 @@ class MenuEngine:
         districts = call.menu.districts
         assert districts is not None, "validated: a district node needs a districts section"
         start = call.menu.nodes[call.menu.start]
-        timeout_ms = start.timeout_ms if isinstance(start, MenuNode) else 5000
+        timeout_ms = self._timeout_ms(call)
         retries = start.retries if isinstance(start, MenuNode) else 2
         if call.last_district is not None:
             try:
@@ -274,18 +296,95 @@ class MenuEngine:
             return call.history.pop()
         return node.next
 
+    def _timeout_ms(self, call: _Call) -> int:
+        start = call.menu.nodes[call.menu.start]
+        return start.timeout_ms if isinstance(start, MenuNode) else 5000
+
+    async def _keeps_pending_callback(self, call: _Call) -> bool:
+        """A caller with a callback pending hears so; True if they keep it and leave."""
+        if self.callbacks is None or not call.caller:
+            return False
+        pending = self.callbacks.pending(call.caller)
+        if pending is None:
+            return False
+        start = call.menu.start
+        self._record(call, start, "repeat")
+        digits, _ = await call.channel.get_data(
+            self._prompt("callback_repeat"), self._timeout_ms(call), 1
+        )
+        if digits != "1":
+            return False  # any other key means "go on": it is not an answer to the menu
+        self._record(call, start, "callback", digits)
+        await self._route_to(
+            call,
+            pending.category or "",
+            pending.priority,
+            pending.queue,
+            pending.district,
+            done="callback",
+        )
+        return True
+
     async def _enqueue(self, call: _Call, node: QueueNode) -> None:
         if node.prompt:
             call.pending = None  # leftover type-ahead means nothing now
             await call.channel.stream_file(self._prompt(node.prompt), "")
         self._record(call, node.id, "queue")
+        queue = self._route(node.queue, call.district, node.priority)
+        done = "callback" if await self._takes_callback(call, node, queue) else None
+        await self._route_to(call, node.category, node.priority, queue, call.district, done=done)
+
+    async def _takes_callback(self, call: _Call, node: QueueNode, queue: str) -> bool:
+        """Offer a callback if the wait is long; True if the caller took it."""
+        if self.callbacks is None or not call.caller:
+            return False
+        offer = self.callbacks.offer(queue, call.caller)
+        if offer is None:
+            return False
+        since = datetime.now(UTC)  # where the caller would have joined the queue
+        self._record(call, node.id, "offer")
+        call.pending = None
+        digits, _ = await call.channel.get_data(
+            self._prompt(callback_offer_prompt(offer.estimated_wait_s)), self._timeout_ms(call), 1
+        )
+        if digits != "1":
+            return False
+        request = CallbackRequest(
+            call_uniqueid=call.channel.uniqueid,
+            caller_number=call.caller,
+            category=node.category,
+            queue=queue,
+            priority=node.priority,
+            district=call.district,
+            since=since,
+        )
+        try:
+            recorded = await self.callbacks.request(request)
+        except Exception:
+            log.exception("call %s: callback not recorded; the caller holds", request.call_uniqueid)
+            recorded = False
+        if recorded:
+            self._record(call, node.id, "callback", digits)
+        return recorded
+
+    async def _route_to(
+        self,
+        call: _Call,
+        category: str,
+        priority: int,
+        queue: str,
+        district: int | None,
+        *,
+        done: str | None = None,
+    ) -> None:
         ch = call.channel
-        await ch.set_variable("HOTLINE_CATEGORY", node.category)
-        await ch.set_variable("HOTLINE_PRIO", str(node.priority))
+        await ch.set_variable("HOTLINE_CATEGORY", category)
+        await ch.set_variable("HOTLINE_PRIO", str(priority))
         await ch.set_variable("HOTLINE_CHOICE", "".join(call.keys))
         await ch.set_variable("HOTLINE_ROUTE", "default" if call.exhausted else "ivr")
-        await ch.set_variable("HOTLINE_DISTRICT", str(call.district or ""))
-        queue = self._route(node.queue, call.district, node.priority)
+        await ch.set_variable("HOTLINE_DISTRICT", str(district or ""))
+        if done is not None:
+            await ch.set_variable("HOTLINE_DONE", done)
         await ch.set_variable("HOTLINE_QUEUE", queue)
 
     async def _hangup(self, call: _Call, node: HangupNode) -> None:

@@ -5,6 +5,8 @@
   IVR lets it propagate, and the call tracker records where the caller left.
 - ``IvrRecorder``: takes each step of a call through the menu (the call tracker).
 - ``CallerHistory``: what the hotline remembers of a caller (their last district).
+- ``CallbackDesk``: callbacks, offered when a queue's wait is long, and a caller's callback
+  that is still pending (``queues.callbacks.CallbackService``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from typing import Protocol
 
 __all__ = [
     "AnnouncementNotFound",
+    "CallbackDesk",
+    "CallbackOffer",
+    "CallbackRequest",
     "CallerHistory",
     "IvrAdmin",
     "IvrChannel",
     "IvrRecorder",
     "IvrStep",
+    "PendingCallback",
 ]
 
 
@@ -42,7 +48,10 @@ class IvrChannel(Protocol):
 @dataclass(frozen=True)
 class IvrStep:
     """One step: ``kind`` is enter, key, invalid, timeout, back, exhausted, district,
-    confirm, heard (an announcement played to its end), queue or hangup."""
+    confirm, heard (an announcement played to its end), queue or hangup; around callbacks,
+    offer (a callback was offered at a queue node), repeat (the caller has one pending,
+    and heard so) and callback (the caller chose to be called back, or to keep the pending
+    one, and leaves)."""
 
     node: str
     kind: str
@@ -56,6 +65,55 @@ class IvrRecorder(Protocol):
 
 class CallerHistory(Protocol):
     async def last_district(self, caller_number: str, within_days: int) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class CallbackOffer:
+    """A callback to offer, and why: the queue's estimated wait (None: nobody to answer)."""
+
+    estimated_wait_s: float | None
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A caller who chose to be called back. ``since`` is when they would have joined the
+    queue (before the offer was made): the place the callback keeps."""
+
+    call_uniqueid: str
+    caller_number: str
+    category: str
+    queue: str
+    priority: int
+    district: int | None
+    since: datetime
+
+
+@dataclass(frozen=True)
+class PendingCallback:
+    """A callback of the caller's that is not done yet (waiting, being called, or retrying)."""
+
+    call_uniqueid: str
+    category: str | None
+    queue: str
+    priority: int
+    district: int | None
+
+
+class CallbackDesk(Protocol):
+    def offer(self, queue: str, caller_number: str) -> CallbackOffer | None:
+        """A callback to offer a caller about to join ``queue``, or None (the wait is short,
+        the number cannot be called, or the caller has a callback pending). Instant: the
+        IVR asks it between two AGI commands."""
+        ...
+
+    def pending(self, caller_number: str) -> PendingCallback | None:
+        """The caller's callback that is still pending, if any (instant, as ``offer``)."""
+        ...
+
+    async def request(self, request: CallbackRequest) -> bool:
+        """Record the callback; False when it could not be (the caller then waits on the
+        line as usual)."""
+        ...
 
 
 class AnnouncementNotFound(LookupError):

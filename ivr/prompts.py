@@ -18,11 +18,47 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["BUILTIN_PROMPTS", "PromptError", "generate", "speak"]
+__all__ = [
+    "BUILTIN_PROMPTS",
+    "CALLBACK_OFFER_MINUTES",
+    "PromptError",
+    "callback_offer_prompt",
+    "generate",
+    "speak",
+]
 
-# Prompts the dialplan plays itself, outside any menu.
+_KEEP_OR_STAY = (
+    "Bấm phím 1 để được gọi lại mà vẫn giữ nguyên thứ tự;"
+    " bấm phím khác hoặc chờ để tiếp tục giữ máy."
+)
+# The callback offer says "more than N minutes" with N the largest of these the estimate
+# reaches; under a minute, or with no estimate (no agent to take the queue), it says the
+# agents are busy.
+CALLBACK_OFFER_MINUTES = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60)
+
+
+def callback_offer_prompt(wait_s: float | None) -> str:
+    """The offer's prompt name for an estimated wait (``None``: no estimate)."""
+    minutes = [m for m in CALLBACK_OFFER_MINUTES if wait_s is not None and wait_s >= 60 * m]
+    return f"callback_offer_{minutes[-1]}" if minutes else "callback_offer_busy"
+
+
+# Prompts played outside any menu: by the dialplan itself, or by the IVR around a callback.
 BUILTIN_PROMPTS: dict[str, str] = {
     "fallback": "Xin quý vị giữ máy, cuộc gọi đang được chuyển đến tổng đài viên.",
+    **{
+        f"callback_offer_{m}": f"Thời gian chờ dự kiến hơn {m} phút. {_KEEP_OR_STAY}"
+        for m in CALLBACK_OFFER_MINUTES
+    },
+    "callback_offer_busy": f"Các tổng đài viên đều đang bận. {_KEEP_OR_STAY}",
+    "callback_confirm": (
+        "Tổng đài đã ghi nhận yêu cầu gọi lại của quý vị. Khi đến lượt, tổng đài viên sẽ"
+        " gọi lại số máy này. Xin cảm ơn."
+    ),
+    "callback_repeat": (
+        "Quý vị đã có yêu cầu gọi lại, tổng đài sẽ gọi lại theo thứ tự."
+        " Bấm phím 1 để giữ yêu cầu và gác máy; bấm phím khác hoặc chờ để tiếp tục."
+    ),
 }
 
 VOICE = "vi-vn-x-south"

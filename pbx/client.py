@@ -1,10 +1,11 @@
 """Typed, awaited AMI actions for the domain, on top of an ``AmiLink``.
 
-``AmiPbx`` satisfies ``queues.ports.QueuePbx``: ``queue_add``/``queue_remove`` are idempotent
-(Asterisk's "Already there" / "Not there" count as success) and report an unreachable or silent
+``AmiPbx`` satisfies ``queues.ports.QueuePbx`` and ``queues.ports.CallbackPbx``:
+``queue_add``/``queue_remove`` and ``hangup`` are idempotent (Asterisk's "Already there" /
+"Not there" / "No such channel" count as success) and report an unreachable or silent
 Asterisk as ``PbxUnavailableError``, which is both the domain's ``PbxUnavailable`` and a
-``PbxError``. After a timeout the change may or may not have happened; since both calls are
-idempotent, calling again is safe.
+``PbxError``. After a timeout the change may or may not have happened; since these calls
+are idempotent, calling again is safe.
 
 ``originate`` is never retried by this layer (a retried Originate rings a phone twice): on
 ``AmiNotConnected`` or ``AmiActionTimeout`` the caller decides.
@@ -12,7 +13,9 @@ idempotent, calling again is safe.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -21,7 +24,7 @@ from pbx.errors import AmiActionError, AmiActionTimeout, AmiNotConnected, PbxErr
 from pbx.framing import FieldValue
 from queues.ports import PbxUnavailable
 
-__all__ = ["AmiPbx", "PbxUnavailableError", "QueueStatusResult"]
+__all__ = ["AmiPbx", "PbxUnavailableError", "QueueStatusResult", "once_loaded"]
 
 _T = TypeVar("_T")
 
@@ -102,10 +105,26 @@ class AmiPbx:
                 bucket.append(reply)
         return result
 
-    async def core_show_channels(self) -> list[dict[str, str]]:
-        """Every live channel (``CoreShowChannel`` events): Uniqueid, Channel, Context..."""
-        replies = await self._link.action("CoreShowChannels", as_list=True)
+    async def queue_entries(self, queue: str) -> list[dict[str, str]]:
+        """The callers waiting in ``queue`` now (``QueueEntry``: Channel, Position, Wait,
+        Priority...), for ``queues.ports.CallbackPbx``."""
+        return (await _domain_unavailable(self.queue_status(queue))).entries
+
+    async def channels(self) -> list[dict[str, str]]:
+        """Every channel Asterisk has now: ``CoreShowChannels``' ``CoreShowChannel`` events
+        (Channel, ChannelStateDesc, Application...)."""
+        replies = await _domain_unavailable(self._link.action("CoreShowChannels", {}, as_list=True))
         return [r for r in replies[1:] if _event_name(r) == "coreshowchannel"]
+
+    async def hangup(self, channel: str) -> None:
+        """Hang up ``channel``; a channel that is gone already counts as success."""
+        try:
+            await _domain_unavailable(
+                self._link.action("Hangup", {"Channel": channel}, as_list=False)
+            )
+        except AmiActionError as exc:
+            if "no such channel" not in exc.message.lower():
+                raise
 
     async def core_status(self) -> dict[str, str]:
         """Asterisk's ``CoreStatus`` reply (startup/reload time, current calls...)."""
@@ -163,6 +182,25 @@ class AmiPbx:
             "Originate", fields, as_list=False, timeout=action_timeout
         )
         return replies[0]
+
+
+async def once_loaded(
+    action: Callable[[], Awaitable[_T]], *, within_s: float = 30.0, every_s: float = 0.5
+) -> _T:
+    """``await action()``, again while Asterisk does not know the action yet.
+
+    Asterisk takes AMI logins while it is still loading its modules; until app_queue is
+    loaded, ``QueueStatus`` answers "Invalid/unknown command". Right after an Asterisk
+    restart the link's connect callbacks meet exactly that.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await action()
+        except AmiActionError as exc:
+            if "unknown command" not in exc.message.lower() or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(every_s)
 
 
 async def _domain_unavailable(call: Awaitable[_T]) -> _T:

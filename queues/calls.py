@@ -19,6 +19,11 @@ QueueCallerAbandon  caller left the queue unanswered
 AgentComplete       talk time
 Hangup              end; the final status follows from how far the call got
 ================== ==========================================================
+
+A call that chose to be called back (an IVR step ``callback``) ends with status
+``callback``. A call is a repeat (``repeat_of`` = the earlier call's uniqueid) when it
+arrives from a number that has a call still open here (in the menu or waiting in a queue)
+or a callback still pending: a redial, not new demand.
 """
 
 from __future__ import annotations
@@ -98,6 +103,9 @@ _ENDED_UNSEEN = {
 UNSEEN_CAUSE = "ended while the service was not listening"
 RECOVERED_CAUSE = "recovered from Asterisk's CDR (the service missed the call)"
 
+# A call still open, for telling a redial: in the menu or waiting in a queue.
+_OPEN = (CallStatus.IN_IVR.value, CallStatus.QUEUED.value)
+
 
 def event_time(ev: AmiEvent) -> datetime:
     """When Asterisk says the event happened (``timestampevents``), else when it arrived."""
@@ -147,9 +155,13 @@ class CallTracker:
         entry_exten: str = "1022",
         flush_interval_s: float = 0.2,
         on_complete: Callable[[CallState], None] | None = None,
+        pending_callback: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``pending_callback(number)``: the uniqueid of the call that asked for that
+        number's pending callback, if any (``queues.callbacks.CallbackService``)."""
         self.db = db
         self.on_complete = on_complete
+        self._pending_callback = pending_callback or (lambda _number: None)
         self.citizen_contexts = citizen_contexts
         self.entry_exten = entry_exten
         self.flush_interval_s = flush_interval_s
@@ -236,10 +248,28 @@ class CallTracker:
             caller_name=ev.caller_id_name if ev.caller_id_name != "<unknown>" else "",
             arrived_at=event_time(ev),
         )
+        call.repeat_of = self._earlier_open_call(call)
         self.calls[ev.uniqueid] = call
         for step in self._steps.get(ev.uniqueid, ()):
             self._apply_step(call, step)
         return call
+
+    def _earlier_open_call(self, call: CallState) -> str | None:
+        """The number's earliest call still open here, else the call behind its pending
+        callback."""
+        if not call.caller_number:
+            return None  # withheld numbers cannot be told apart
+        open_calls = [
+            c
+            for c in self.calls.values()
+            if c.caller_number == call.caller_number
+            and c.uniqueid != call.uniqueid
+            and c.status in _OPEN
+            and not c.complete
+        ]
+        if open_calls:
+            return min(open_calls, key=lambda c: c.arrived_at).uniqueid
+        return self._pending_callback(call.caller_number)
 
     def _on_hangup(self, call: CallState, ev: Hangup, at: datetime) -> None:
         call.ended_at = at
@@ -254,7 +284,10 @@ class CallTracker:
                 call.wait_s = _seconds(call.queue_entered_at, at)
         elif call.status == CallStatus.IN_IVR.value:
             kinds = {step.kind for step in self._steps.get(call.uniqueid, ())}
-            if "heard" in kinds or "hangup" in kinds:
+            if "callback" in kinds:
+                call.status = CallStatus.CALLBACK.value
+                call.ivr_outcome = IvrOutcome.CALLBACK.value
+            elif "heard" in kinds or "hangup" in kinds:
                 call.status = CallStatus.SELF_SERVED.value
                 call.ivr_outcome = IvrOutcome.SELF_SERVED.value
             else:
@@ -273,7 +306,7 @@ class CallTracker:
 
     @staticmethod
     def _apply_step(call: CallState, step: IvrStep) -> None:
-        if step.kind == "enter":
+        if step.kind in ("enter", "callback"):
             call.ivr_exit_node = step.node
         elif step.kind in ("district", "confirm") and step.key and step.key.isdigit():
             call.district_code = int(step.key)

@@ -5,7 +5,7 @@ Unit tests pass fakes of these; the service passes the real AMI-backed objects.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,8 +17,13 @@ __all__ = [
     "AgentNotFound",
     "AgentStateError",
     "AgentStateView",
+    "CallbackAdmin",
+    "CallbackNotFound",
+    "CallbackPbx",
+    "CallbackStateError",
     "LiveQueueView",
     "PbxUnavailable",
+    "QueueLoad",
     "QueuePbx",
     "QueueView",
     "UnknownPauseReason",
@@ -65,9 +70,14 @@ class QueueView:
 
     name: str
     category: str
-    waiting: int
+    waiting: int  # everyone app_queue holds, callbacks' placeholders included
     longest_wait_s: float
     logged_in_agents: list[str] = field(default_factory=list)
+    # What a caller joining now would wait (queues/live.py says how it is estimated); None
+    # when no agent can take the queue now (none logged in, or all paused).
+    estimated_wait_s: float | None = None
+    # Of ``waiting``, the placeholders holding a place for a caller to be called back.
+    callbacks_pending: int = 0
 
 
 class AgentStateView(Protocol):
@@ -78,6 +88,65 @@ class AgentStateView(Protocol):
 
 class LiveQueueView(Protocol):
     def snapshot(self) -> list[QueueView]: ...
+
+
+class QueueLoad(Protocol):
+    """How busy a queue is, for deciding to offer a callback (``queues.live.LiveQueues``)."""
+
+    def estimated_wait_s(self, queue: str) -> float | None:
+        """What a caller joining ``queue`` now would wait; None when nobody can answer."""
+        ...
+
+
+class CallbackPbx(Protocol):
+    """What callbacks ask of Asterisk: a placeholder call that waits in a queue, hanging up a
+    channel, a queue's callers and the channels that exist."""
+
+    async def originate(
+        self,
+        channel: str,
+        *,
+        context: str | None = None,
+        exten: str | None = None,
+        priority: int = 1,
+        caller_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        ring_timeout_ms: int = 30000,
+    ) -> Mapping[str, str]:
+        """Sent once, never retried; raises when Asterisk is unreachable or silent."""
+        ...
+
+    async def hangup(self, channel: str) -> None:
+        """Hang up ``channel`` (one that is gone already counts as success)."""
+        ...
+
+    async def queue_entries(self, queue: str) -> Sequence[Mapping[str, str]]:
+        """``QueueStatus``'s ``QueueEntry`` events of one queue: Channel, Position, Wait,
+        Priority..."""
+        ...
+
+    async def channels(self) -> Sequence[Mapping[str, str]]:
+        """Every channel Asterisk has now (``CoreShowChannels``): Channel,
+        ChannelStateDesc..."""
+        ...
+
+
+class CallbackNotFound(LookupError):
+    """No callback with that id."""
+
+
+class CallbackStateError(Exception):
+    """The callback is not in a state that allows this (e.g. cancelling a completed one)."""
+
+
+class CallbackAdmin(Protocol):
+    """What supervisors do with callbacks over REST (``queues.callbacks.CallbackService``)."""
+
+    async def cancel(self, callback_id: int, by: str) -> None:
+        """Cancel a waiting or retrying callback and free its place in the queue; cancelling
+        a cancelled one is a no-op. Raises ``CallbackNotFound``, or ``CallbackStateError``
+        when it completed, failed or the citizen is being called right now."""
+        ...
 
 
 class AgentControl(Protocol):

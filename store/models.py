@@ -100,6 +100,7 @@ class IvrOutcome(StrEnum):
     TRANSFERRED = "transferred"  # reached a queue
     SELF_SERVED = "self_served"  # heard recorded information and left (or was said goodbye)
     ABANDONED = "abandoned"  # hung up inside the menu
+    CALLBACK = "callback"  # chose to be called back (or to keep their pending callback)
 
 
 class AgentState(StrEnum):
@@ -288,7 +289,8 @@ class IvrEvent(Base):
     call_uniqueid: Mapped[str] = mapped_column(index=True)
     seq: Mapped[int]
     node: Mapped[str]
-    # enter, key, invalid, timeout, back, exhausted, district, confirm, heard, queue, hangup
+    # enter, key, invalid, timeout, back, exhausted, district, confirm, heard, queue, hangup;
+    # offer, repeat, callback (see ivr.ports.IvrStep)
     kind: Mapped[str]
     key: Mapped[str | None]
     at: Mapped[datetime]
@@ -325,7 +327,7 @@ class Callback(Base):
     status: Mapped[str] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     requested_at: Mapped[datetime]
-    # When the caller entered the queue: the place the callback keeps.
+    # When the caller would have joined the queue (the offer began): the place it keeps.
     queued_since: Mapped[datetime]
     next_attempt_at: Mapped[datetime | None]
     placeholder_uniqueid: Mapped[str | None]

@@ -15,7 +15,7 @@ from store.db import Database
 from store.models import Agent, User
 from store.seed import ensure_agents
 from store.users import create_user, revoke_tokens
-from tests.api.support import Api, FakeAgentControl, FakeIvr, FakeQueueView
+from tests.api.support import Api, FakeAgentControl, FakeCallbacks, FakeIvr, FakeQueueView
 
 
 @pytest.fixture
@@ -43,6 +43,7 @@ async def api(db: Database) -> AsyncIterator[Api]:
     control = FakeAgentControl(db)
     queues = FakeQueueView()
     ami: dict[str, object] = {"connected": True, "host": "127.0.0.1:5038"}
+    callbacks = FakeCallbacks(db)
     app = create_app(
         db=db,
         agents=control,
@@ -51,7 +52,8 @@ async def api(db: Database) -> AsyncIterator[Api]:
         ivr=FakeIvr(),
         routing=RoutingPolicy(districts=(718, 724)),
         district_names={718: "Thủ Dầu Một", 724: "Dĩ An"},
+        callbacks=callbacks,
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as client:
-        yield Api(app, client, db, control, queues, ami, tokens, agent_ids)
+        yield Api(app, client, db, control, queues, callbacks, ami, tokens, agent_ids)

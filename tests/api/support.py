@@ -9,11 +9,18 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from queues.ports import AgentNotFound, PbxUnavailable, QueueView, UnknownPauseReason
+from queues.ports import (
+    AgentNotFound,
+    CallbackNotFound,
+    CallbackStateError,
+    PbxUnavailable,
+    QueueView,
+    UnknownPauseReason,
+)
 from store.db import Database
-from store.models import Agent, Call, CallStatus
+from store.models import Agent, Call, Callback, CallbackStatus, CallStatus
 
-__all__ = ["Api", "FakeAgentControl", "FakeQueueView"]
+__all__ = ["Api", "FakeAgentControl", "FakeCallbacks", "FakeQueueView"]
 
 
 class FakeAgentControl:
@@ -72,6 +79,29 @@ class FakeAgentControl:
             raise PbxUnavailable("AMI action timed out")
 
 
+class FakeCallbacks:
+    """``CallbackAdmin`` without Asterisk: like the real one, it stores the cancellation."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.cancelled: list[tuple[int, str]] = []
+
+    async def cancel(self, callback_id: int, by: str) -> None:
+        async with self.db.session() as session:
+            row = await session.get(Callback, callback_id)
+            if row is None:
+                raise CallbackNotFound(callback_id)
+            if row.status == CallbackStatus.CANCELLED:
+                return
+            if row.status not in (CallbackStatus.WAITING, CallbackStatus.RETRY):
+                raise CallbackStateError(f"Callback {callback_id} is {row.status} already")
+            row.status = CallbackStatus.CANCELLED
+            row.result = f"cancelled by {by}"
+            row.completed_at = datetime.now(UTC)
+            await session.commit()
+        self.cancelled.append((callback_id, by))
+
+
 @dataclass
 class FakeQueueView:
     views: list[QueueView] = field(default_factory=list)
@@ -89,12 +119,31 @@ class Api:
     db: Database
     control: FakeAgentControl
     queues: FakeQueueView
+    callbacks: FakeCallbacks
     ami: dict[str, object]
     tokens: dict[str, str]  # role (or "revoked"/"inactive") -> token
     agent_ids: dict[str, int]  # endpoint -> id
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    async def add_callback(self, **fields: Any) -> Callback:
+        at = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+        values: dict[str, Any] = {
+            "call_uniqueid": "1.1",
+            "caller_number": "0912345678",
+            "category": "food",
+            "queue": "food-724",
+            "status": CallbackStatus.WAITING,
+            "requested_at": at,
+            "queued_since": at,
+        }
+        values.update(fields)
+        async with self.db.session() as session:
+            callback = Callback(**values)
+            session.add(callback)
+            await session.commit()
+        return callback
 
     async def add_call(self, **fields: Any) -> Call:
         values: dict[str, Any] = {

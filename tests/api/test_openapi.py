@@ -20,6 +20,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "ivr",
         "staffing",
         "stats",
+        "callbacks",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]

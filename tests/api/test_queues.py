@@ -11,7 +11,15 @@ from tests.api.support import Api
 
 async def test_lists_the_snapshot(api: Api) -> None:
     api.queues.views = [
-        QueueView("q-medical", "medical", 2, 41.5, ["agent01", "agent03"]),
+        QueueView(
+            "q-medical",
+            "medical",
+            2,
+            41.5,
+            ["agent01", "agent03"],
+            estimated_wait_s=90.0,
+            callbacks_pending=1,
+        ),
         QueueView("q-general", "general", 0, 0.0),
     ]
 
@@ -26,6 +34,8 @@ async def test_lists_the_snapshot(api: Api) -> None:
             "longest_wait_s": 41.5,
             "logged_in_agents": ["agent01", "agent03"],
             "agents_by_state": {"unknown": 2},  # no agent-state view in this app
+            "estimated_wait_s": 90.0,
+            "callbacks_pending": 1,
         },
         {
             "name": "q-general",
@@ -34,6 +44,8 @@ async def test_lists_the_snapshot(api: Api) -> None:
             "longest_wait_s": 0.0,
             "logged_in_agents": [],
             "agents_by_state": {},
+            "estimated_wait_s": None,
+            "callbacks_pending": 0,
         },
     ]
 

@@ -57,3 +57,17 @@ def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
 def test_bad_instance_name_is_refused() -> None:
     with pytest.raises(AsteriskError):
         Asterisk("../etc", None)
+
+
+def test_callbacks_have_their_dialplan_and_the_way_out_to_citizens(tmp_path: Path) -> None:
+    etc = render(tmp_path)
+    pjsip = (etc / "pjsip.conf").read_text()
+    assert "[pstn-out](endpoint-common)" in pjsip and "contact = sip:127.0.0.1:5090" in pjsip
+    dialplan = (etc / "extensions.conf").read_text()
+    assert "[hotline-callback]" in dialplan and "[hotline-callback-dial]" in dialplan
+    # The placeholder waits exactly as a caller does: same priority and penalty window.
+    assert "Set(QUEUE_PRIO=${CB_PRIO})" in dialplan
+    assert dialplan.count("Set(QUEUE_MAX_PENALTY=9)") == 2
+    assert "Queue(${CB_QUEUE},r,,,,,,,${CB_POSITION})" in dialplan
+    assert "Dial(PJSIP/${CB_NUMBER}@pstn-out,30,U(hotline-callback-answered^${CB_ID}))" in dialplan
+    assert "callback_confirm" in dialplan

@@ -24,7 +24,13 @@ from store.users import create_user
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
 
-RULES = {"district_wait_s": 6, "skill_wait_s": 14, "urgent_anyone_wait_s": 4, "wrapup_s": 3}
+RULES = {
+    "district_wait_s": 6,
+    "skill_wait_s": 14,
+    "urgent_anyone_wait_s": 4,
+    "wrapup_s": 3,
+    "callback_threshold_s": -1,  # no callback offers here: tests/integration/test_callbacks.py
+}
 
 
 @dataclass

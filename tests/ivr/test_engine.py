@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pytest
 
 from ivr.engine import MenuEngine
 from ivr.menu_file import DEFAULT_MENU, load_menu
-from ivr.ports import IvrStep
+from ivr.ports import CallbackOffer, CallbackRequest, IvrStep, PendingCallback
 
 MENU = load_menu(DEFAULT_MENU)
 
@@ -244,3 +245,128 @@ async def test_caller_history_is_looked_up_before_the_first_prompt() -> None:
     assert order[:3] == ["welcome", "lookup started", "lookup done"]
     assert order[3] == "district_confirm_after"
     assert ch.variables["HOTLINE_DISTRICT"] == "724"
+
+
+class Desk:
+    """``CallbackDesk``: offers when told to, remembers requests."""
+
+    def __init__(
+        self,
+        wait_s: float | None = 400.0,
+        *,
+        offer: bool = True,
+        pending: PendingCallback | None = None,
+        fails: bool = False,
+    ) -> None:
+        self.wait_s = wait_s
+        self.offers = offer
+        self.pending_callback = pending
+        self.fails = fails
+        self.asked: list[tuple[str, str]] = []
+        self.requests: list[CallbackRequest] = []
+
+    def offer(self, queue: str, caller_number: str) -> CallbackOffer | None:
+        self.asked.append((queue, caller_number))
+        return CallbackOffer(self.wait_s) if self.offers else None
+
+    def pending(self, caller_number: str) -> PendingCallback | None:
+        return self.pending_callback
+
+    async def request(self, request: CallbackRequest) -> bool:
+        if self.fails:
+            raise OSError("database is down")
+        self.requests.append(request)
+        return True
+
+
+async def run_with(ch: ScriptedChannel, desk: Desk) -> Recorder:
+    rec = Recorder()
+    route = {("food", 724): "food-724"}
+    engine = MenuEngine(
+        lambda: MENU,
+        "/p",
+        rec,
+        History(),
+        route=lambda queue, district, _prio: route.get((queue, district or 0), queue),
+        callbacks=desk,
+    )
+    await engine.handle(ch)
+    return rec
+
+
+async def test_a_long_wait_offers_a_callback_and_1_takes_it() -> None:
+    desk = Desk(wait_s=400.0)
+    ch = ScriptedChannel(["2", "7", "1"])
+    before = datetime.now(UTC)
+    rec = await run_with(ch, desk)
+    assert desk.asked == [("food-724", "0901234567")]
+    assert ch.asked[-1] == "callback_offer_5"  # more than 5 minutes
+    [request] = desk.requests
+    assert (request.call_uniqueid, request.caller_number) == ("1.0", "0901234567")
+    assert (request.queue, request.category, request.priority, request.district) == (
+        "food-724",
+        "food",
+        0,
+        724,
+    )
+    assert before <= request.since <= datetime.now(UTC)
+    assert ch.variables["HOTLINE_DONE"] == "callback"
+    assert ch.variables["HOTLINE_QUEUE"] == "food-724"
+    assert list(ch.variables)[-1] == "HOTLINE_QUEUE"  # still last
+    assert rec.kinds()[-3:] == [
+        ("food", "queue", None),
+        ("food", "offer", None),
+        ("food", "callback", "1"),
+    ]
+
+
+@pytest.mark.parametrize("answer", ["", "2", "*"])
+async def test_any_other_key_or_none_keeps_the_caller_on_the_line(answer: str) -> None:
+    desk = Desk(wait_s=None)
+    ch = ScriptedChannel(["3", answer])
+    rec = await run_with(ch, desk)
+    assert ch.asked[-1] == "callback_offer_busy"  # no estimate: "the agents are busy"
+    assert desk.requests == []
+    assert "HOTLINE_DONE" not in ch.variables and ch.variables["HOTLINE_QUEUE"] == "violation"
+    assert ("violation", "callback", "1") not in rec.kinds()
+
+
+async def test_no_offer_when_the_desk_says_the_wait_is_short() -> None:
+    ch = ScriptedChannel(["3"])
+    await run_with(ch, Desk(offer=False))
+    assert ch.asked == ["welcome"] and ch.variables["HOTLINE_QUEUE"] == "violation"
+
+
+async def test_withheld_numbers_are_not_offered_a_callback() -> None:
+    desk = Desk()
+    ch = ScriptedChannel(["3"], caller="unknown")
+    await run_with(ch, desk)
+    assert desk.asked == [] and ch.variables["HOTLINE_QUEUE"] == "violation"
+
+
+async def test_a_callback_that_cannot_be_recorded_leaves_the_caller_holding() -> None:
+    ch = ScriptedChannel(["3", "1"])
+    await run_with(ch, Desk(fails=True))
+    assert "HOTLINE_DONE" not in ch.variables and ch.variables["HOTLINE_QUEUE"] == "violation"
+
+
+PENDING = PendingCallback("0.9", "food", "food-724", 0, 724)
+
+
+async def test_a_caller_with_a_callback_pending_keeps_it_with_1() -> None:
+    desk = Desk(pending=PENDING)
+    ch = ScriptedChannel(["1"])
+    rec = await run_with(ch, desk)
+    assert ch.asked == ["callback_repeat"]
+    assert ch.variables["HOTLINE_DONE"] == "callback"
+    assert (ch.variables["HOTLINE_QUEUE"], ch.variables["HOTLINE_DISTRICT"]) == ("food-724", "724")
+    assert rec.kinds() == [("welcome", "repeat", None), ("welcome", "callback", "1")]
+    assert desk.requests == []
+
+
+async def test_a_caller_with_a_callback_pending_may_go_on_to_the_menu() -> None:
+    desk = Desk(pending=PENDING, offer=False)  # the desk offers none to a pending number
+    ch = ScriptedChannel(["2", "3"])  # "2" only means "go on": the menu asks afresh
+    await run_with(ch, desk)
+    assert ch.asked == ["callback_repeat", "welcome"]
+    assert "HOTLINE_DONE" not in ch.variables and ch.variables["HOTLINE_QUEUE"] == "violation"

@@ -35,6 +35,7 @@ class FakeAmi:
         self.closed_by_client = 0  # connections the client hung up on
         self.queues: dict[str, dict[str, str]] = {"q-medical": {}, "q-general": {}}
         self.entries: dict[str, list[str]] = {"q-medical": ["PJSIP/citizen-00000001"]}
+        self.channels: list[str] = ["PJSIP/citizen-00000001"]
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._silent: set[asyncio.StreamWriter] = set()
@@ -286,6 +287,45 @@ class FakeAmi:
                 ("CoreCurrentCalls", "1"),
             ]
         )
+
+    def _action_coreshowchannels(self, action: dict[str, str], aid: list[tuple[str, str]]) -> bytes:
+        start = frame(
+            [
+                ("Response", "Success"),
+                *aid,
+                ("EventList", "start"),
+                ("Message", "Channels will follow"),
+            ]
+        )
+        rows = [
+            frame(
+                [
+                    ("Event", "CoreShowChannel"),
+                    *aid,
+                    ("Channel", channel),
+                    ("ChannelState", "6"),
+                    ("ChannelStateDesc", "Up"),
+                    ("Uniqueid", f"1700000000.{i}"),
+                ]
+            )
+            for i, channel in enumerate(self.channels)
+        ]
+        done = frame(
+            [
+                ("Event", "CoreShowChannelsComplete"),
+                *aid,
+                ("EventList", "Complete"),
+                ("ListItems", str(len(rows))),
+            ]
+        )
+        return start + b"".join(rows) + done
+
+    def _action_hangup(self, action: dict[str, str], aid: list[tuple[str, str]]) -> bytes:
+        channel = action.get("Channel", "")
+        if channel not in self.channels:
+            return frame([("Response", "Error"), *aid, ("Message", "No such channel")])
+        self.channels.remove(channel)
+        return frame([("Response", "Success"), *aid, ("Message", "Channel Hungup")])
 
     def _action_originate(self, action: dict[str, str], aid: list[tuple[str, str]]) -> bytes:
         queued = frame(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from pbx.ami import AmiLink
-from pbx.client import AmiPbx, PbxUnavailableError
+from pbx.client import AmiPbx, PbxUnavailableError, once_loaded
 from pbx.errors import AmiActionError, AmiNotConnected, PbxError
 from pbx.events import AmiEvent
-from queues.ports import PbxUnavailable, QueuePbx
+from queues.ports import CallbackPbx, PbxUnavailable, QueuePbx
 from tests.pbx.conftest import MakeLink
 from tests.pbx.fake_ami import FakeAmi
 from tests.pbx.helpers import Recorder, wait_until
@@ -67,6 +67,25 @@ async def test_queue_status_splits_params_members_entries(ami: FakeAmi, link: Am
     assert {p["Queue"] for p in everything.params} == {"q-medical", "q-general"}
 
 
+async def test_queue_entries_and_channels_for_callbacks(ami: FakeAmi, link: AmiLink) -> None:
+    pbx: CallbackPbx = AmiPbx(link)
+    entries = await pbx.queue_entries("q-medical")
+    assert [(e["Channel"], e["Wait"], e["Priority"]) for e in entries] == [
+        ("PJSIP/citizen-00000001", "12", "0")
+    ]
+    assert [(c["Channel"], c["ChannelStateDesc"]) for c in await pbx.channels()] == [
+        ("PJSIP/citizen-00000001", "Up")
+    ]
+
+
+async def test_hangup_counts_a_channel_already_gone_as_done(ami: FakeAmi, link: AmiLink) -> None:
+    pbx = AmiPbx(link)
+    await pbx.hangup("PJSIP/citizen-00000001")
+    assert ami.channels == []
+    await pbx.hangup("PJSIP/citizen-00000001")  # "No such channel"
+    assert ami.count("Hangup") == 2
+
+
 async def test_core_status_and_ping(link: AmiLink) -> None:
     pbx = AmiPbx(link)
     assert (await pbx.core_status())["CoreCurrentCalls"] == "1"
@@ -97,3 +116,27 @@ async def test_originate_outcome_reaches_listeners(ami: FakeAmi, link: AmiLink) 
 async def test_originate_needs_a_destination(link: AmiLink) -> None:
     with pytest.raises(ValueError, match="either context and exten, or application"):
         await AmiPbx(link).originate("PJSIP/agent101", context="x")
+
+
+async def test_an_action_asterisk_has_not_loaded_yet_is_tried_again() -> None:
+    """Right after a restart Asterisk takes logins before app_queue is loaded."""
+    answers: list[Exception | str] = [
+        AmiActionError("QueueStatus", "Invalid/unknown command: QueueStatus."),
+        AmiActionError("QueueStatus", "Invalid/unknown command: QueueStatus."),
+        "status",
+    ]
+
+    async def queue_status() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert await once_loaded(queue_status, every_s=0.01) == "status"
+    assert answers == []
+    answers.append(AmiActionError("QueueStatus", "Permission denied"))
+    with pytest.raises(AmiActionError, match="Permission denied"):
+        await once_loaded(queue_status, every_s=0.01)
+    answers.extend([AmiActionError("QueueStatus", "Invalid/unknown command")] * 3)
+    with pytest.raises(AmiActionError, match="unknown command"):
+        await once_loaded(queue_status, within_s=0.0, every_s=0.01)

@@ -242,6 +242,30 @@ async def test_menu_steps_are_recorded_with_the_call(tracker: CallTracker, db: D
             "abandoned",
             "medical_severity",
         ),
+        (  # chose a callback at the queue node, heard the confirmation, hung up
+            [
+                ("welcome", "enter"),
+                ("violation", "enter"),
+                ("violation", "queue"),
+                ("violation", "offer"),
+                ("violation", "callback"),
+            ],
+            "callback",
+            "callback",
+            "violation",
+        ),
+        (  # has a callback pending, kept it
+            [("welcome", "repeat"), ("welcome", "callback")],
+            "callback",
+            "callback",
+            "welcome",
+        ),
+        (  # offered a callback, declined it, hung up before reaching the queue
+            [("welcome", "enter"), ("violation", "enter"), ("violation", "offer")],
+            "abandoned_ivr",
+            "abandoned",
+            "violation",
+        ),
     ],
 )
 async def test_leaving_inside_the_menu(
@@ -370,3 +394,33 @@ async def test_calls_only_asterisk_saw_are_recovered_from_its_cdr(db: Database) 
     assert by_uid["x.2"].status == "answered" and by_uid["x.2"].agent_id is not None
     assert "x.3" not in by_uid and by_uid[UID].hangup_cause != by_uid["x.1"].hangup_cause
     assert await tracker.recover(cdr, alive=["x.3"]) == 0  # twice: nothing more
+
+
+async def test_a_redial_is_marked_as_a_repeat_of_the_open_call(db: Database) -> None:
+    pending = {"0909999999": "7.0"}  # a number with a callback pending, asked by call 7.0
+    tracker = CallTracker(db, pending_callback=pending.get)
+    tracker.on_event(ev("Newchannel", T0))
+    tracker.on_event(ev("QueueCallerJoin", T0 + 3, Queue="food"))
+    # The same number again while the first call waits in the queue: a redial.
+    tracker.on_event(ev("Newchannel", T0 + 20, uid="2.0"))
+    # A number whose callback is pending: a repeat of the call that asked for it.
+    tracker.on_event(ev("Newchannel", T0 + 21, uid="3.0", CallerIDNum="0909999999"))
+    # Withheld numbers cannot be told apart; other numbers are new calls.
+    tracker.on_event(ev("Newchannel", T0 + 22, uid="4.0", CallerIDNum="<unknown>"))
+    tracker.on_event(ev("Newchannel", T0 + 22, uid="5.0", CallerIDNum="<unknown>"))
+    tracker.on_event(ev("Newchannel", T0 + 23, uid="6.0", CallerIDNum="0908888888"))
+    for uid in (UID, "2.0", "3.0", "4.0", "5.0", "6.0"):
+        tracker.on_event(ev("Hangup", T0 + 30, uid=uid, Cause="16"))
+    # Once the first call is over, calling again is a new call.
+    tracker.on_event(ev("Newchannel", T0 + 40, uid="8.0"))
+    await tracker.flush()
+    repeats = {c.uniqueid: c.repeat_of for c in await rows(db)}
+    assert repeats == {
+        UID: None,
+        "2.0": UID,
+        "3.0": "7.0",
+        "4.0": None,
+        "5.0": None,
+        "6.0": None,
+        "8.0": None,
+    }

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pbx.events import parse_event
+from pbx.events import AmiEvent, parse_event
 from queues.live import LiveQueues
 
 
@@ -50,3 +50,63 @@ def test_rebuild_replaces_stale_state_with_queue_status() -> None:
     assert views["food"].waiting == 0
     assert (views["violation"].waiting, views["violation"].longest_wait_s) == (1, 12.0)
     assert views["violation"].logged_in_agents == ["agent02"]
+
+
+def member(
+    name: str, queue: str = "food", *, event: str = "QueueMemberAdded", **h: str
+) -> AmiEvent:
+    headers = {"Event": event, "Queue": queue, "MemberName": name, "Interface": f"PJSIP/{name}"}
+    headers.update(h)
+    return parse_event(headers, 0)
+
+
+def join(uid: str, queue: str = "food", channel: str = "PJSIP/pstn-1") -> AmiEvent:
+    return parse_event(
+        {"Event": "QueueCallerJoin", "Queue": queue, "Uniqueid": uid, "Channel": channel}, 0
+    )
+
+
+def test_estimated_wait_from_callers_ahead_free_agents_and_aht() -> None:
+    live = LiveQueues(clock=lambda: 0.0, wrapup_s=10, default_aht_s=180)
+    assert live.estimated_wait_s("food") is None  # no agent at all
+    for name, status in (("agent01", "1"), ("agent02", "2"), ("agent03", "1")):
+        live.on_event(member(name, Status=status, Paused="0"))
+    live.on_event(member("agent03", event="QueueMemberPause", Status="1", Paused="1"))
+    # able: agent01 (free), agent02 (on a call); agent03 is paused.
+    assert live.estimated_wait_s("food") == 0.0  # the free agent takes the next caller
+    live.on_event(join("a"))
+    live.on_event(join("b"))
+    # Third in line, one free agent: two calls of the default AHT shared by two agents.
+    assert live.estimated_wait_s("food") == 2 * 180 / 2
+    # AHT is talk + wrap-up of the category's recent calls (food-724 is food too).
+    for talk in ("50", "70"):
+        live.on_event(
+            parse_event({"Event": "AgentComplete", "Queue": "food-724", "TalkTime": talk}, 0)
+        )
+    assert live.aht_s("food") == 70.0
+    assert live.estimated_wait_s("food") == 2 * 70 / 2
+    assert live.aht_s("violation") == 70.0  # no call of its own yet: any category's
+    live.on_event(member("agent01", event="QueueMemberStatus", Status="5"))
+    assert live.estimated_wait_s("food") == 3 * 70 / 1  # agent01's phone is unreachable
+
+
+def test_callbacks_placeholders_are_counted_apart() -> None:
+    live = LiveQueues(clock=lambda: 10.0)
+    live.on_event(join("a"))
+    live.on_event(join("cb", channel="Local/cb4@hotline-callback-00000003;2"))
+    view = {q.name: q for q in live.snapshot()}["food"]
+    assert (view.waiting, view.callbacks_pending, view.estimated_wait_s) == (2, 1, None)
+    live.rebuild(
+        entries=[
+            {
+                "Queue": "food",
+                "Uniqueid": "cb",
+                "Wait": "3",
+                "Channel": "Local/cb4@hotline-callback-00000003;2",
+            }
+        ],
+        members=[{"Queue": "food", "Name": "agent02", "Status": "1", "Paused": "0"}],
+    )
+    view = {q.name: q for q in live.snapshot()}["food"]
+    assert (view.waiting, view.callbacks_pending) == (1, 1)
+    assert view.estimated_wait_s == 180.0  # one ahead, one free agent: AHT / 1
