@@ -191,3 +191,36 @@ async def test_repeated_headers_are_sent_and_received() -> None:
     )
     await pending
     assert events[0]["ChanVariable"] == "X=1\nY=2"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "Event: Newchannel\r\nPrivilege: call,all\r\nCallerIDName: Nguyễn Văn An\r\n"
+        "Uniqueid: 1.1\r\nVariable: a=1\r\nVariable: b=2",
+        "Event: AGIExecEnd\r\nResult: 200%20result%3D1\r\nCommand: GET DATA",
+        "Event: Odd\nBare: LF lines\nNoColonLine\nEmpty: ",
+    ],
+)
+def test_fast_event_path_gives_what_panoramisk_s_path_gives(frame: str) -> None:
+    from panoramisk import utils
+    from panoramisk.message import Message
+
+    from pbx.framing import _LINE_BREAK, _plain_event, message_to_dict
+
+    slow = message_to_dict(Message.from_line(utils.EOL.join(_LINE_BREAK.split(frame))))
+    assert _plain_event(frame) == slow
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "Response: Success\r\nActionID: x\r\nMessage: ok",
+        "Event: QueueMember\r\nActionID: action/1/2\r\nQueue: food",  # belongs to an action
+        "Event: Shutdown\r\nShutdown: Cleanly",
+    ],
+)
+def test_replies_list_events_and_shutdown_take_panoramisk_s_path(frame: str) -> None:
+    from pbx.framing import _plain_event
+
+    assert _plain_event(frame) is None
