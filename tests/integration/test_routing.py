@@ -201,9 +201,17 @@ async def test_pause_reason_and_wrapup_show_in_state_and_history(routing: Routin
     await routing.stack.wait_for(
         lambda: states.agents["agent01"].state == "idle", 10, "agent01 idle after wrap-up"
     )
-    await states.flush()
-    async with routing.stack.running.db.session() as s:
-        rows = (await s.scalars(select(AgentStateChange).order_by(AgentStateChange.id))).all()
+    # The flusher writes the changes in the background: wait until the last one is in.
+    rows: list[AgentStateChange] = []
+    for _ in range(100):
+        await states.flush()
+        async with routing.stack.running.db.session() as s:
+            rows = list(
+                (await s.scalars(select(AgentStateChange).order_by(AgentStateChange.id))).all()
+            )
+        if [r.state for r in rows if r.agent_id == 1][-1:] == ["idle"]:
+            break
+        await asyncio.sleep(0.1)
     by_agent = {(r.agent_id, r.state, r.reason) for r in rows}
     assert (2, "paused", "meal") in by_agent and (2, "paused", "break") in by_agent
     seq = [r.state for r in rows if r.agent_id == 1]
