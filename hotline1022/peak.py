@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -265,6 +266,7 @@ class CallWatch:
         self.gave_up = 0  # callers hung up by their patience
         self.give_up_failed = 0
         self.max_backlog = 0
+        self.lags: list[float] = []  # seconds from Asterisk's event timestamp to handling
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -272,6 +274,10 @@ class CallWatch:
         backlog = self.link.status().get("event_backlog", 0)
         if isinstance(backlog, int):
             self.max_backlog = max(self.max_backlog, backlog)
+        stamp = ev.get("Timestamp")
+        if stamp:
+            with contextlib.suppress(ValueError):
+                self.lags.append(time.time() - float(stamp))
         if isinstance(ev, Newchannel):
             if ev.context == "citizens" and ev.caller_id_num in self.patience:
                 self.uid_number[ev.uniqueid] = ev.caller_id_num
@@ -339,6 +345,8 @@ class PeakResult:
     gave_up: int
     cpu: CpuSummary
     max_event_backlog: int
+    event_lag_p95_s: float
+    event_lag_max_s: float
     wall_s: float
     started_at: str
 
@@ -396,9 +404,18 @@ class PeakResult:
             "gave_up": self.gave_up,
             "cpu": asdict(self.cpu),
             "max_event_backlog": self.max_event_backlog,
+            "event_lag_p95_s": self.event_lag_p95_s,
+            "event_lag_max_s": self.event_lag_max_s,
             "wall_s": self.wall_s,
             "summary": self.summary_line(),
         }
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 def _facts(call: Call) -> CallFacts:
@@ -646,6 +663,8 @@ async def run_peak(args: argparse.Namespace) -> int:
         gave_up=watch.gave_up,
         cpu=sampler.summary(),
         max_event_backlog=watch.max_backlog,
+        event_lag_p95_s=_p95(watch.lags),
+        event_lag_max_s=max(watch.lags, default=0.0),
         wall_s=time.monotonic() - began,
         started_at=started_at,
     )
@@ -661,7 +680,11 @@ async def run_peak(args: argparse.Namespace) -> int:
         f"{m.waited} waited, {m.on_the_second} of them answered on a whole second of the "
         f"clock (app_queue's 1-s re-check); agents double-booked: {m.double_booked}"
     )
-    print(result.cpu.line() + f"; AMI event backlog peaked at {watch.max_backlog}")
+    print(
+        result.cpu.line() + f"; AMI events handled {result.event_lag_p95_s * 1000:.0f} ms after "
+        f"Asterisk stamped them (p95; max {result.event_lag_max_s * 1000:.0f} ms), backlog "
+        f"peaked at {watch.max_backlog}"
+    )
     print(format_report(result))
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
