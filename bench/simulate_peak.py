@@ -44,7 +44,7 @@ DEFAULTS = {
 HEADER = """# Benchmark (a): the peak hour of a 15,000-call day — `hotline1022 simulate` vs Erlang
 
 Each run below was appended by `python bench/simulate_peak.py` with the exact command; what it
-printed is quoted as it was. See "Reading the runs" at the end of this header.
+printed is quoted as it was.
 
 """
 
@@ -71,7 +71,11 @@ def section(
 ) -> str:
     p, m, cpu = data["plan"], data["measured"], data["cpu"]
     w = p["wall"]
-    preds = data["predictions"]
+    # The FIFO replay has the measured figures' shape; shown as a column beside the models.
+    r = data.get("replayed")
+    preds = (
+        [{**r, "model": "FIFO replay", "p_wait": r["waited_share"], "aht_s": None}] if r else []
+    ) + data["predictions"]
     head = "| figure (unscaled) | measured | " + " | ".join(x["model"] for x in preds) + " |"
     rule = "|---" * (2 + len(preds)) + "|"
     rows = []
@@ -106,7 +110,7 @@ def section(
     aht = None if m["talk_mean_s"] is None else m["talk_mean_s"] + p["wrapup_s"]
     rows.append(
         f"| load: calls/h, AHT s | {m['calls_per_hour']:.0f}, {_sec(aht)} | "
-        + " | ".join(f"{x['calls_per_hour']:.0f}, {x['aht_s']:.1f}" for x in preds)
+        + " | ".join(f"{x['calls_per_hour']:.0f}, {_sec(x['aht_s'] or aht)}" for x in preds)
         + " |"
     )
     groups = ", ".join(f"{k} {v:.2f}" for k, v in cpu["groups_cores"].items())
@@ -158,9 +162,11 @@ def section(
 {rule}
 {chr(10).join(rows)}
 
-± = 95 % half-width from 6 batch means over the measured window. "as offered" = Erlang for
-the arrival rate and mean talk this run actually drew (talk cut at the end counted as
-censored).
+± = 95 % half-width from 6 batch means over the measured window. "FIFO replay" = these very
+calls (queue entry times, talk times, patiences) through an ideal pooled first-come-first-served
+queue of the same agents: measured − replay is Asterisk's doing, replay − Erlang the luck of
+one hour. "as offered" = Erlang for the arrival rate and mean talk this run actually drew
+(talk cut at the end counted as censored).
 
 ```
 {summary}

@@ -49,6 +49,7 @@ from hotline1022.peak_figures import (
     Predicted,
     as_dict,
     by_label,
+    fifo_replay,
     measure,
     predict,
 )
@@ -335,6 +336,7 @@ class CallWatch:
 class PeakResult:
     plan: PeakPlan
     measured: Measured
+    replayed: Measured  # the same calls through an ideal pooled FIFO queue
     predictions: tuple[Predicted, ...]
     placed: int
     asterisk_saw: int
@@ -393,6 +395,7 @@ class PeakResult:
                 },
             },
             "measured": as_dict(self.measured),
+            "replayed": as_dict(self.replayed),
             "predictions": [as_dict(x) for x in self.predictions],
             "placed": self.placed,
             "asterisk_saw": self.asterisk_saw,
@@ -480,7 +483,7 @@ def predictions(plan: PeakPlan, measured: Measured) -> tuple[Predicted, ...]:
 
 def format_report(result: PeakResult) -> str:
     """The comparison table, measured beside each model."""
-    m = result.measured
+    m, r = result.measured, result.replayed
     rows: list[tuple[str, str, list[str]]] = []
 
     def pct(v: float | None) -> str:
@@ -500,30 +503,54 @@ def format_report(result: PeakResult) -> str:
             (
                 f"SL {t.label}",
                 pct(v) + (ci(m.service_level_ci, True) if i == 0 else ""),
-                [pct(by_label(p.service_levels).get(t.label)) for p in preds],
+                [
+                    pct(by_label(r.service_levels).get(t.label)),
+                    *[pct(by_label(p.service_levels).get(t.label)) for p in preds],
+                ],
             )
         )
-    rows.append(("ASA s", sec(m.asa_s) + ci(m.asa_ci, False), [sec(p.asa_s) for p in preds]))
-    rows.append(("waited > 1 s / P(wait)", pct(m.waited_share), [pct(p.p_wait) for p in preds]))
-    rows.append(("abandon rate (> 5 s)", pct(m.abandon_rate), [pct(p.abandon_rate) for p in preds]))
-    rows.append(("occupancy", pct(m.occupancy), [pct(p.occupancy) for p in preds]))
-    rows.append(("calls/h", f"{m.calls_per_hour:.0f}", [f"{p.calls_per_hour:.0f}" for p in preds]))
     rows.append(
         (
-            "AHT s",
-            sec(None if m.talk_mean_s is None else m.talk_mean_s + result.plan.wrapup_s),
-            [sec(p.aht_s) for p in preds],
+            "ASA s",
+            sec(m.asa_s) + ci(m.asa_ci, False),
+            [sec(r.asa_s), *[sec(p.asa_s) for p in preds]],
         )
     )
-    head = ["figure", "measured", *[p.model for p in preds]]
+    rows.append(
+        (
+            "waited > 1 s / P(wait)",
+            pct(m.waited_share),
+            [pct(r.waited_share), *[pct(p.p_wait) for p in preds]],
+        )
+    )
+    rows.append(
+        (
+            "abandon rate (> 5 s)",
+            pct(m.abandon_rate),
+            [pct(r.abandon_rate), *[pct(p.abandon_rate) for p in preds]],
+        )
+    )
+    rows.append(
+        ("occupancy", pct(m.occupancy), [pct(r.occupancy), *[pct(p.occupancy) for p in preds]])
+    )
+    rows.append(
+        (
+            "calls/h",
+            f"{m.calls_per_hour:.0f}",
+            [f"{r.calls_per_hour:.0f}", *[f"{p.calls_per_hour:.0f}" for p in preds]],
+        )
+    )
+    aht = None if m.talk_mean_s is None else m.talk_mean_s + result.plan.wrapup_s
+    rows.append(("AHT s", sec(aht), [sec(aht), *[sec(p.aht_s) for p in preds]]))
+    head = ["figure", "measured", "FIFO replay", *[p.model for p in preds]]
     table = [head, *[[name, measured, *cells] for name, measured, cells in rows]]
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     return "\n".join(
         "  ".join(
             c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
-        for r in table
+        for row in table
     )
 
 
@@ -640,9 +667,28 @@ async def run_peak(args: argparse.Namespace) -> int:
                 records = list((await session.scalars(select(Call))).all())
             seen = asterisk_calls(stack.asterisk.cdr_csv)
     complete = {c.uniqueid for c in records if c.complete}
+    facts = [_facts(c) for c in records]
     measured = measure(
         plan.schedule,
-        [_facts(c) for c in records],
+        facts,
+        scale=plan.scale,
+        start_unix=start_unix,
+        agents=plan.agents,
+        targets=plan.targets,
+        wrapup_s=plan.wrapup_s,
+        cut_at=cut_at,
+    )
+    replayed = measure(
+        plan.schedule,
+        fifo_replay(
+            plan.schedule,
+            facts,
+            scale=plan.scale,
+            agents=plan.agents,
+            talk_s=plan.talk_s,
+            wrapup_s=plan.wrapup_s,
+            seed=plan.seed,
+        ),
         scale=plan.scale,
         start_unix=start_unix,
         agents=plan.agents,
@@ -653,6 +699,7 @@ async def run_peak(args: argparse.Namespace) -> int:
     result = PeakResult(
         plan=plan,
         measured=measured,
+        replayed=replayed,
         predictions=predictions(plan, measured),
         placed=len(calls),
         asterisk_saw=len(seen),

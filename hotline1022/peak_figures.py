@@ -16,7 +16,9 @@ Occupancy is talk (+ wrap-up) time inside the window over agents × window.
 
 from __future__ import annotations
 
+import heapq
 import math
+import random
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ __all__ = [
     "as_dict",
     "by_label",
     "double_booked",
+    "fifo_replay",
     "measure",
     "predict",
 ]
@@ -256,6 +259,61 @@ def double_booked(records: Iterable[CallFacts]) -> int:
                 count += 1
             busy_until = max(busy_until, end)
     return count
+
+
+def fifo_replay(
+    plan: Schedule,
+    records: Iterable[CallFacts],
+    *,
+    scale: TimeScale,
+    agents: int,
+    talk_s: float,
+    wrapup_s: float = 0.0,
+    seed: int = 0,
+) -> list[CallFacts]:
+    """The same calls through an ideal pooled FIFO queue of ``agents``: what Erlang's model
+    does with exactly this run's arrivals, talk times and patiences.
+
+    Each call that reached a queue arrives when it did (``queue_entered_at``) and, when an
+    agent takes it, talks as long as it did; one that never talked (it gave up) gets an
+    exponential talk time of mean ``talk_s`` (unscaled, drawn with ``seed``). A caller whose
+    patience (from ``plan``) runs out before an agent is free leaves. The difference between
+    ``measure`` of this and of the run is what Asterisk does otherwise (app_queue's 1-s
+    re-check, queue order across the category queues, ringing); the difference between this
+    and Erlang is the luck of a finite run.
+    """
+    rng = random.Random(seed)
+    patience = {a.number: a.patience_s for a in plan.arrivals}
+    wrapup = scale.wall(wrapup_s)
+    calls = sorted(
+        (r for r in records if r.queue_entered_at is not None),
+        key=lambda r: r.queue_entered_at or 0.0,
+    )
+    free_at = [-math.inf] * agents
+    heapq.heapify(free_at)
+    out = []
+    for r in calls:
+        arrive = r.queue_entered_at or 0.0
+        start = max(arrive, free_at[0]) if agents else math.inf
+        give_up = patience.get(r.number)
+        if give_up is not None and start - arrive > scale.wall(give_up):
+            left = arrive + scale.wall(give_up)
+            out.append(
+                CallFacts(
+                    r.number, "abandoned_queue", arrive, None, left, left - arrive, None, True
+                )
+            )
+            continue
+        talk = (
+            r.talk_s
+            if r.status == "answered" and r.talk_s is not None
+            else scale.wall(rng.expovariate(1 / talk_s))
+        )
+        heapq.heapreplace(free_at, start + talk + wrapup)
+        out.append(
+            CallFacts(r.number, "answered", arrive, start, start + talk, start - arrive, talk, True)
+        )
+    return out
 
 
 def predict(

@@ -17,7 +17,7 @@ import pytest
 
 from hotline1022.cli import build_parser
 from hotline1022.peak import CallWatch, plan_from_args, predictions
-from hotline1022.peak_figures import CallFacts, double_booked, measure, predict
+from hotline1022.peak_figures import CallFacts, double_booked, fifo_replay, measure, predict
 from hotline1022.simulate import asterisk_calls, percentile, split_calls, summarize
 from hotline1022.sipp import (
     PCAP_DIR,
@@ -285,6 +285,36 @@ def test_an_agent_on_two_calls_at_once_is_double_booked() -> None:
     assert double_booked(ok) == 0
     clash = [*ok, _rec(2, "answered", 7.0, 0.0, 1.0, "agent01")]
     assert double_booked(clash) == 1
+
+
+def test_fifo_replay_puts_the_same_calls_through_an_ideal_pooled_queue() -> None:
+    plan = Schedule(
+        (
+            Arrival(0, "0900000000", "food", "21", None, True),
+            Arrival(0, "0900000001", "food", "21", None, True),
+            Arrival(0, "0900000002", "food", "21", None, True),
+            Arrival(1, "0900000003", "food", "21", 1.5, True),
+            Arrival(1, "0900000004", "food", "21", None, True),
+        ),
+        (0, 1),
+    )
+    records = [
+        _rec(0, "answered", 0.0, wait=0.0, talk=2.0),
+        _rec(1, "answered", 0.0, wait=0.0, talk=3.0),
+        _rec(2, "answered", 0.0, wait=0.5, talk=1.0),
+        _rec(3, "answered", 1.0, wait=0.0, talk=1.0),  # Asterisk answered it at once
+        _rec(4, "abandoned_queue", 1.0, wait=0.2),  # left: no talk time of its own
+    ]
+    out = {
+        r.number[-1]: r for r in fifo_replay(plan, records, scale=TimeScale(1), agents=2, talk_s=9)
+    }
+    # Two agents, first come first served: 0 and 1 at once, 2 when 0 ends at 2 s.
+    assert [out[k].wait_s for k in "012"] == [0.0, 0.0, 2.0]
+    # 3 would wait until 3 s (2 s), past its 1.5 s patience: it leaves at 2.5 s.
+    assert out["3"].status == "abandoned_queue" and out["3"].ended_at == 2.5
+    # 4 left in the run, but here it waits for the agent free at 3 s and talks a drawn time.
+    assert out["4"].status == "answered" and out["4"].wait_s == 2.0
+    assert out["4"].talk_s is not None and out["4"].talk_s > 0
 
 
 def test_predictions_are_staffings_erlang_figures() -> None:
