@@ -187,7 +187,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="occupancy cap for --agents auto (default: none, targets only)",
     )
-    g.add_argument("--seed", type=int, default=1022, help="of the arrivals, paths and patience")
+    g.add_argument(
+        "--seed", type=int, default=1022, help="of the arrivals, paths, patience and talk times"
+    )
     g.add_argument("--json", type=Path, default=None, help="also write the figures here")
 
 
@@ -585,6 +587,7 @@ async def run_peak(args: argparse.Namespace) -> int:
                 talk_ms=plan.talk_wall_ms,
                 exponential=True,
                 expires_s=min(MAX_REGISTRATION_S, math.ceil(run_s + 60)),
+                seed=plan.seed,
             )
             # 80 logins put thousands of QueueMemberAdded events in the service's queue:
             # let it catch up before the first caller, so the run measures calls, not logins.

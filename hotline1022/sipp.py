@@ -434,6 +434,9 @@ class SippAgentPool:
     talk_ms: int = 2000
     exponential: bool = False
     expires_s: int = 3600
+    # SIPp draws distributions from GSL, seeded from GSL_RNG_SEED (else the same sequence
+    # every run): a seed makes the talk times reproducible, and differ between seeds.
+    seed: int | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-agents-")))
     proc: subprocess.Popen[bytes] | None = None
 
@@ -496,8 +499,12 @@ class SippAgentPool:
             "-l",
             str(10 * len(self.credentials)),
         ]
+        env = dict(os.environ)
+        if self.seed is not None:
+            env["GSL_RNG_SEED"] = str(self.seed)
         self.proc = subprocess.Popen(
             args,
+            env=env,
             cwd=self.workdir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

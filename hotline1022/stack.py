@@ -162,6 +162,7 @@ class Stack:
         exponential: bool = True,
         expires_s: int = 3600,
         login: bool = True,
+        seed: int | None = None,
     ) -> SippAgentPool:
         """Register agents agent01…``count`` on one SIPp that answers for all of them
         (``SippAgentPool``) and log them in through the service."""
@@ -175,6 +176,7 @@ class Stack:
             talk_ms=talk_ms,
             exponential=exponential,
             expires_s=expires_s,
+            seed=seed,
         )
         await asyncio.to_thread(pool.start)
         self.agent_pools.append(pool)
