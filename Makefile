@@ -39,9 +39,15 @@ asterisk-stop: venv
 prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng + sox)
 	$(BIN)/hotline1022 prompts
 
-bench: deps venv  ## benchmarks (~8 min); figures land in bench/results/
+# The peak hour runs in real time by default (~80 min): app_queue re-checks a waiting caller
+# once a second, so a time scale S quantises waits to S seconds. Quicker, coarser:
+#   make bench BENCH_PEAK_ARGS="--time-scale 10"
+BENCH_PEAK_ARGS ?=
+
+bench: deps venv  ## benchmarks (~90 min, most of it the real-time peak hour); figures in bench/results/
 	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
 	$(BIN)/python bench/ivr_agi_vs_dialplan.py
+	$(BIN)/python bench/simulate_peak.py $(BENCH_PEAK_ARGS)
 
 simulate: deps venv
 	$(BIN)/hotline1022 simulate --calls 100 --rate 2 --agents 10

@@ -353,6 +353,11 @@ class Asterisk:
         if pid:
             os.kill(pid, 9)
 
+    @property
+    def pid(self) -> int | None:
+        """The running instance's process id (the same in and out of the chroot)."""
+        return self._pid() if self._pid_alive() else None
+
     def _pid(self) -> int | None:
         try:
             return int(self.host_path(f"{self.inst}/run/asterisk.pid").read_text().strip())

@@ -197,12 +197,26 @@ def build_parser() -> argparse.ArgumentParser:
     staffing_cli.add_parser(sub)
     stats_cli.add_parser(sub)
 
-    p = sub.add_parser("simulate", help="place SIPp calls through a throwaway hotline")
+    from hotline1022.peak import add_arguments as add_peak_arguments
+    from hotline1022.simulate import agents_arg
+
+    p = sub.add_parser(
+        "simulate",
+        help="place SIPp calls through a throwaway hotline",
+        description="Constant-rate calls (--calls, --rate, --talk-ms), or a peak hour with "
+        "Poisson arrivals compared with Erlang C/A (--calls-per-hour and the peak options).",
+    )
     p.add_argument("--calls", type=int, default=100)
     p.add_argument("--rate", type=float, default=2.0, help="calls per second")
-    p.add_argument("--agents", type=int, default=10)
+    p.add_argument(
+        "--agents",
+        type=agents_arg,
+        default="10",
+        help="SIPp agents; 'auto' (peak mode): what staffing recommends for --targets",
+    )
     p.add_argument("--talk-ms", type=int, default=2000, help="each answered call's talk time")
     p.add_argument("--database-url", default="", help="default: SQLite in a temporary dir")
+    add_peak_arguments(p)
     p.set_defaults(func=_simulate)
     return parser
 

@@ -14,20 +14,27 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 __all__ = [
+    "ScheduledCall",
     "SippAgent",
+    "SippAgentPool",
     "SippCallee",
     "SippError",
     "callee_scenario",
     "citizen_scenario",
     "dtmf_pcap",
+    "dtmf_sequence_pcap",
+    "late_calls",
+    "peak_citizen_scenario",
     "remove_run",
     "run_citizens",
     "run_dir",
+    "run_scheduled_citizens",
 ]
 
 PCAP_DIR = Path("/usr/share/sip-tester")
@@ -51,6 +58,41 @@ DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
 DTMF_CACHE = Path(tempfile.gettempdir()) / "hotline1022-dtmf"
 
 
+def _dtmf_records(template: bytes, key: str, position: int, shift_ms: int) -> bytes:
+    """The template's records (after its file header) as the ``position``-th key of a call:
+    RTP sequence numbers and timestamps that grow with the position, the key's event code, and
+    capture times ``shift_ms`` later (SIPp replays a pcap at its capture times)."""
+    data = bytearray(template[24:])
+    offset, index = 0, 0
+    while offset + 16 <= len(data):
+        sec, usec, captured = struct.unpack_from("<III", data, offset)
+        usec += shift_ms * 1000
+        struct.pack_into("<II", data, offset, sec + usec // 1_000_000, usec % 1_000_000)
+        rtp = offset + 16 + 42  # record header, then Ethernet (14) + IPv4 (20) + UDP (8)
+        struct.pack_into(
+            ">HI", data, rtp + 2, 1000 * (position + 1) + index, 16000 * (position + 1)
+        )
+        data[rtp + 12] = DTMF_EVENTS[key]
+        offset += 16 + captured
+        index += 1
+    return bytes(data)
+
+
+def _template() -> bytes:
+    template = PCAP_DIR / "dtmf_2833_1.pcap"
+    if not template.exists():
+        raise SippError(f"no RFC 4733 pcap at {template} (apt-get install sip-tester)")
+    return template.read_bytes()
+
+
+def _write_cached(dest: Path, data: bytes) -> Path:
+    DTMF_CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(dest)
+    return dest
+
+
 def dtmf_pcap(key: str, position: int = 0) -> Path:
     """An RFC 4733 pcap for ``key`` as the ``position``-th key of a call.
 
@@ -61,28 +103,29 @@ def dtmf_pcap(key: str, position: int = 0) -> Path:
     """
     if key not in DTMF_EVENTS:
         raise SippError(f"no RFC 4733 event for key {key!r}")
-    template = PCAP_DIR / "dtmf_2833_1.pcap"
-    if not template.exists():
-        raise SippError(f"no RFC 4733 pcap at {template} (apt-get install sip-tester)")
     dest = DTMF_CACHE / f"dtmf_{DTMF_NAMES.get(key, key)}_{position}.pcap"
     if dest.exists():
         return dest
-    data = bytearray(template.read_bytes())
-    offset, index = 24, 0  # after the pcap file header
-    while offset + 16 <= len(data):
-        captured = struct.unpack_from("<I", data, offset + 8)[0]
-        rtp = offset + 16 + 42  # record header, then Ethernet (14) + IPv4 (20) + UDP (8)
-        struct.pack_into(
-            ">HI", data, rtp + 2, 1000 * (position + 1) + index, 16000 * (position + 1)
-        )
-        data[rtp + 12] = DTMF_EVENTS[key]
-        offset += 16 + captured
-        index += 1
-    DTMF_CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(bytes(data))
-    tmp.replace(dest)
-    return dest
+    template = _template()
+    return _write_cached(dest, template[:24] + _dtmf_records(template, key, position, 0))
+
+
+def dtmf_sequence_pcap(keys: str, spacing_ms: int) -> Path:
+    """One pcap that presses every key of ``keys``, a key every ``spacing_ms``: a call plays
+    its whole path with one ``play_pcap_audio``, chosen per call (see ``peak_citizen_scenario``).
+    """
+    if not keys:
+        raise SippError("a key sequence needs at least one key")
+    for key in keys:
+        if key not in DTMF_EVENTS:
+            raise SippError(f"no RFC 4733 event for key {key!r}")
+    name = "".join(DTMF_NAMES.get(k, k) for k in keys)
+    dest = DTMF_CACHE / f"dtmf_seq_{name}_{spacing_ms}.pcap"
+    if dest.exists():
+        return dest
+    template = _template()
+    body = b"".join(_dtmf_records(template, key, i, i * spacing_ms) for i, key in enumerate(keys))
+    return _write_cached(dest, template[:24] + body)
 
 
 def sdp(user: str) -> str:
@@ -181,7 +224,15 @@ Content-Length: [len]
 """
 
 
-def register_scenario(user: str, password: str, expires: int = 3600) -> str:
+def register_scenario(
+    user: str, password: str, expires: int = 3600, *, auth_keyword: str | None = None
+) -> str:
+    """Register ``user``, answering the digest challenge with ``password`` or, for many
+    users from an injection file, with ``auth_keyword`` (such as ``[field1]`` whose field
+    holds a whole ``[authentication username=… password=…]``: SIPp does not expand a
+    field inside the authentication keyword)."""
+    auth_line = auth_keyword or f"[authentication username={user} password={password}]"
+
     def register(cseq: int, auth: str) -> str:
         return f"""<send retrans="500"><![CDATA[
 REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
@@ -201,16 +252,41 @@ Expires: {expires}
 <scenario name="register {user}">
   {register(1, "")}
   <recv response="401" auth="true"/>
-  {register(2, f"[authentication username={user} password={password}]" + chr(10))}
+  {register(2, auth_line + chr(10))}
   <recv response="200"/>
 </scenario>
 """
 
 
-def agent_scenario(talk_ms: int) -> str:
-    """An agent's softphone: answer app_queue's call at once, talk, hang up -- unless the
-    other side hangs up first (a called-back citizen who does not answer ends the agent's
-    call from the hotline's side)."""
+# The talk of an agent who hangs up after ``{talk_ms}`` or when the other side does first.
+_AGENT_WAITS_FOR_BYE = """  <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>
+  <send next="end"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <label id="hangup"/>
+"""
+
+
+def agent_scenario(talk_ms: int, *, exponential: bool = False) -> str:
+    """An agent's softphone: answer app_queue's call at once, talk, hang up.
+
+    Talk lasts ``talk_ms`` -- unless the other side hangs up first (a called-back citizen
+    who does not answer ends the agent's call from the hotline's side). With
+    ``exponential`` the talk time is drawn for each call from an exponential distribution
+    of that mean (SIPp's GSL distributions), as Erlang C assumes; SIPp cannot wait for a BYE
+    for a random time, so such an agent always hangs up itself.
+    """
+    if exponential:
+        talk = f'  <pause distribution="exponential" mean="{talk_ms}"/>\n'
+    else:
+        talk = _AGENT_WAITS_FOR_BYE.replace("{talk_ms}", str(talk_ms))
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="agent answers">
   <recv request="INVITE" rrs="true">
@@ -243,19 +319,7 @@ Content-Length: [len]
 {sdp("agent")}
 ]]></send>
   <recv request="ACK" crlf="true"/>
-  <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>
-  <send next="end"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <label id="hangup"/>
-  <send retrans="500"><![CDATA[
+{talk}  <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:[local_ip]:[local_port]>;tag=[call_number]
@@ -522,6 +586,122 @@ class SippCallee:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+# Asterisk's default maximum_expiration (pjsip aor): a pool cannot stay registered longer.
+MAX_REGISTRATION_S = 7200
+
+
+@dataclass
+class SippAgentPool:
+    """Many agents' softphones played by one SIPp process.
+
+    Every endpoint registers from the same local port (one SIPp run reading the credentials
+    from an injection file), so app_queue's INVITE to any of them reaches the one SIPp that
+    then answers them all, each call with its own talk time. Whether an agent is free is
+    app_queue's business (the endpoint's device state), as with real phones: one process per
+    agent would add nothing but 80 processes on a 2-core machine.
+    """
+
+    credentials: list[tuple[str, str]]  # (endpoint, password)
+    server_port: int
+    local_port: int
+    media_port: int
+    talk_ms: int = 2000
+    exponential: bool = False
+    expires_s: int = 3600
+    # SIPp draws distributions from GSL, seeded from GSL_RNG_SEED (else the same sequence
+    # every run): a seed makes the talk times reproducible, and differ between seeds.
+    seed: int | None = None
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-agents-")))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def register(self, timeout: float = 30) -> None:
+        if not 0 < self.expires_s <= MAX_REGISTRATION_S:
+            raise SippError(
+                f"a registration lasts at most {MAX_REGISTRATION_S} s, asked {self.expires_s}"
+            )
+        scen = self.workdir / "register.xml"
+        scen.write_text(register_scenario("[field0]", "", self.expires_s, auth_keyword="[field1]"))
+        inj = self.workdir / "agents.csv"
+        inj.write_text(
+            "SEQUENTIAL\n"
+            + "".join(
+                f"{ep};[authentication username={ep} password={pw}];\n"
+                for ep, pw in self.credentials
+            )
+        )
+        args = [
+            *_base_args(self.local_port, self.media_port, self.server_port),
+            "-sf",
+            str(scen),
+            "-inf",
+            str(inj),
+            "-m",
+            str(len(self.credentials)),
+            "-r",
+            "50",
+            "-l",
+            "50",
+            "-timeout",
+            f"{int(timeout)}s",
+            "-timeout_error",
+        ]
+        proc = subprocess.run(
+            args,
+            capture_output=True,
+            timeout=timeout + 5,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+        )
+        if proc.returncode != 0:
+            raise SippError(
+                f"{len(self.credentials)} agents could not all register (sipp exit "
+                f"{proc.returncode}): {proc.stderr.decode(errors='replace')[-800:]}"
+            )
+
+    def start(self) -> None:
+        """Register every endpoint, then answer in the background on the same port."""
+        self.register()
+        scen = self.workdir / "agent.xml"
+        scen.write_text(agent_scenario(self.talk_ms, exponential=self.exponential))
+        args = [
+            *_base_args(self.local_port, self.media_port, self.server_port),
+            "-sf",
+            str(scen),
+            "-trace_err",
+            "-max_recv_loops",
+            "1000",
+            "-l",
+            str(10 * len(self.credentials)),
+        ]
+        env = dict(os.environ)
+        if self.seed is not None:
+            env["GSL_RNG_SEED"] = str(self.seed)
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(0.1)
+        if self.proc.poll() is not None:
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            raise SippError(f"the agents' SIPp exited at once: {err[-800:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr:
+            self.proc.stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 def run_citizens(
     scenario: str,
     numbers: list[str],
@@ -572,6 +752,184 @@ def run_citizens(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+# A key every 1.25 s from 1.5 s after the answer: the timing of ``citizen_scenario``.
+PEAK_FIRST_KEY_MS = 1500
+PEAK_KEY_SPACING_MS = DTMF_PCAP_MS + 1000
+
+
+def peak_citizen_scenario(
+    sequences: Sequence[Path],
+    *,
+    first_key_after_ms: int = PEAK_FIRST_KEY_MS,
+    caller_name: str = "Nguyễn Văn An",
+    wait_for_bye_ms: int = 3_600_000,
+) -> str:
+    """Citizens who each dial 1022 at their own moment and press their own path.
+
+    Injection fields: 0 the caller number, 1 when to dial (Unix time in ms), 2 the index of
+    the call's key sequence in ``sequences`` (one pcap each, ``dtmf_sequence_pcap``). SIPp
+    starts every call at once; each pauses until its moment (computed from
+    ``gettimeofday``), so one process places a whole Poisson schedule to the millisecond. A
+    call whose moment has passed dials at once and logs ``late <number> <ms>``. After the
+    keys the citizen waits for the hotline's BYE (the agent hung up).
+    """
+    from_ = f'From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]'
+    tests = "\n    ".join(
+        f'<test assign_to="seq{i}" variable="path" compare="equal" value="{i}"/>'
+        for i in range(len(sequences))
+    )
+    plays = "\n  ".join(
+        f'<nop condexec="seq{i}"><action><exec play_pcap_audio="{pcap}"/></action></nop>'
+        for i, pcap in enumerate(sequences)
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="citizens dial 1022 on schedule">
+  <nop><action>
+    <assignstr assign_to="at" value="[field1]"/>
+    <todouble assign_to="wait" variable="at"/>
+    <gettimeofday assign_to="now_s,now_us"/>
+    <multiply assign_to="now_s" value="1000"/>
+    <divide assign_to="now_us" value="1000"/>
+    <subtract assign_to="wait" variable="now_s"/>
+    <subtract assign_to="wait" variable="now_us"/>
+    <test assign_to="late" variable="wait" compare="less_than" value="0"/>
+    <assignstr assign_to="p" value="[field2]"/>
+    <todouble assign_to="path" variable="p"/>
+    {tests}
+  </action></nop>
+  <nop condexec="late"><action>
+    <log message="late [field0] [$wait]"/>
+    <assign assign_to="wait" value="0"/>
+  </action></nop>
+  <pause variable="wait"/>
+  <send retrans="500"><![CDATA[
+INVITE sip:1022@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+{from_}
+To: <sip:1022@[remote_ip]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:[field0]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{sdp("citizen")}
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+ACK sip:1022@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+{from_}
+To: <sip:1022@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <pause milliseconds="{first_key_after_ms}"/>
+  {plays}
+  <recv request="BYE" timeout="{wait_for_bye_ms}"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"""
+
+
+@dataclass(frozen=True)
+class ScheduledCall:
+    """A citizen of ``run_scheduled_citizens``: who calls, when (Unix ms), which keys."""
+
+    number: str
+    at_unix_ms: int
+    keys: str
+
+
+def run_scheduled_citizens(
+    calls: Sequence[ScheduledCall],
+    *,
+    server_port: int,
+    local_port: int,
+    media_port: int,
+    timeout_s: float,
+    wait_for_bye_ms: int = 3_600_000,
+) -> subprocess.Popen[bytes]:
+    """Start one SIPp that places every call at its own moment (``peak_citizen_scenario``).
+
+    All calls must have keys. SIPp opens the calls at 1,000 a second and each then waits
+    for its moment, so the first moment should be at least ``len(calls) / 1000`` s plus a
+    second or two away. Returns the running process; ``late_calls`` reads its log after.
+    """
+    if any(not c.keys for c in calls):
+        raise SippError("every scheduled call needs its keys")
+    paths = sorted({c.keys for c in calls})
+    index = {keys: i for i, keys in enumerate(paths)}
+    sequences = [dtmf_sequence_pcap(keys, PEAK_KEY_SPACING_MS) for keys in paths]
+    workdir = Path(tempfile.mkdtemp(prefix="sipp-citizens-"))
+    scen = workdir / "citizen.xml"
+    scen.write_text(peak_citizen_scenario(sequences, wait_for_bye_ms=wait_for_bye_ms))
+    inj = workdir / "calls.csv"
+    inj.write_text(
+        "SEQUENTIAL\n" + "".join(f"{c.number};{c.at_unix_ms};{index[c.keys]};\n" for c in calls)
+    )
+    args = [
+        *_base_args(local_port, media_port, server_port),
+        "-sf",
+        str(scen),
+        "-inf",
+        str(inj),
+        "-m",
+        str(len(calls)),
+        "-r",
+        "1000",
+        "-l",
+        str(len(calls) + 10),
+        "-timeout",
+        f"{int(timeout_s)}s",
+        "-trace_stat",
+        "-trace_err",
+        "-trace_logs",
+        "-log_file",
+        str(workdir / "calls.log"),
+        "-stf",
+        str(workdir / "stat.csv"),
+    ]
+    return subprocess.Popen(
+        args,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def late_calls(proc: subprocess.Popen[bytes]) -> dict[str, float]:
+    """Caller number -> ms late, for the calls of a ``run_scheduled_citizens`` process that
+    dialled after their moment (read before ``remove_run``)."""
+    workdir = run_dir(proc)
+    log_file = workdir / "calls.log" if workdir is not None else None
+    if log_file is None or not log_file.exists():
+        return {}
+    late: dict[str, float] = {}
+    for line in log_file.read_text(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[-3] == "late":
+            late[parts[-2]] = -float(parts[-1])
+    return late
 
 
 def run_dir(proc: subprocess.Popen[bytes]) -> Path | None:

@@ -25,7 +25,7 @@ from hotline1022.asterisk import Asterisk
 from hotline1022.provision import provision
 from hotline1022.service import Hotline
 from hotline1022.settings import Settings
-from hotline1022.sipp import SippAgent
+from hotline1022.sipp import SippAgent, SippAgentPool
 from store.seed import agent_endpoint
 
 __all__ = ["Stack", "free_port"]
@@ -71,6 +71,7 @@ class Stack:
         talk_ms: int = 2000,
         menu_file: Path | None = None,
         settings: Mapping[str, Any] | None = None,
+        wrapup_s: int | None = None,
     ) -> None:
         """``settings``: other ``Settings`` fields (``callback_threshold_s``...)."""
         self.instance = instance or f"t{os.getpid()}x{random.randrange(1 << 20):05x}"
@@ -96,10 +97,13 @@ class Stack:
         self.settings = Settings(**fields)
         if menu_file is not None:
             self.settings.menu_file = menu_file
+        if wrapup_s is not None:
+            self.settings.wrapup_s = wrapup_s
         self.talk_ms = talk_ms
         self.asterisk: Asterisk | None = None
         self.hotline: Hotline | None = None
         self.agents: list[SippAgent] = []
+        self.agent_pools: list[SippAgentPool] = []
         self._media_base = 40000 + 100 * random.randrange(200)
 
     async def __aenter__(self) -> Stack:
@@ -121,6 +125,8 @@ class Stack:
     ) -> None:
         for agent in self.agents:
             agent.stop()
+        for pool in self.agent_pools:
+            pool.stop()
         if self.hotline is not None:
             await self.hotline.stop()
         if self.asterisk is not None:
@@ -196,6 +202,37 @@ class Stack:
             if login:
                 await self.running.agents.login(i)
         return started
+
+    async def start_agent_pool(
+        self,
+        count: int,
+        *,
+        talk_ms: int,
+        exponential: bool = True,
+        expires_s: int = 3600,
+        login: bool = True,
+        seed: int | None = None,
+    ) -> SippAgentPool:
+        """Register agents agent01…``count`` on one SIPp that answers for all of them
+        (``SippAgentPool``) and log them in through the service."""
+        secrets = self.settings.secrets
+        endpoints = [agent_endpoint(i) for i in range(1, count + 1)]
+        pool = SippAgentPool(
+            [(ep, secrets["agents"][ep]) for ep in endpoints],
+            self.settings.sip_port,
+            free_udp_tcp_port(),
+            self.next_media_port(),
+            talk_ms=talk_ms,
+            exponential=exponential,
+            expires_s=expires_s,
+            seed=seed,
+        )
+        await asyncio.to_thread(pool.start)
+        self.agent_pools.append(pool)
+        if login:
+            for i in range(1, count + 1):
+                await self.running.agents.login(i)
+        return pool
 
     async def wait_idle(self, within_s: float = 30) -> None:
         """Until every call the tracker saw is complete and written."""
