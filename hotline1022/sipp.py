@@ -483,29 +483,10 @@ class SippAgent:
             "-max_recv_loops",
             "1000",
         ]
-        self.proc = subprocess.Popen(
-            args,
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        time.sleep(0.1)
-        if self.proc.poll() is not None:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-            raise SippError(f"agent {self.endpoint} SIPp exited at once: {err[-800:]}")
+        self.proc = _start_background(args, self.workdir, f"agent {self.endpoint} SIPp")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        _stop_background(self.proc, self.workdir)
 
 
 @dataclass
@@ -545,17 +526,7 @@ class SippCallee:
             "-max_recv_loops",
             "1000",
         ]
-        self.proc = subprocess.Popen(
-            args,
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        time.sleep(0.1)
-        if self.proc.poll() is not None:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-            raise SippError(f"callee SIPp exited at once: {err[-800:]}")
+        self.proc = _start_background(args, self.workdir, "callee SIPp", env=None)
 
     def called(self) -> list[str]:
         """The numbers called so far, in order."""
@@ -574,16 +545,7 @@ class SippCallee:
         )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        _stop_background(self.proc, self.workdir)
 
 
 # Asterisk's default maximum_expiration (pjsip aor): a pool cannot stay registered longer.
@@ -676,30 +638,42 @@ class SippAgentPool:
         env = dict(os.environ)
         if self.seed is not None:
             env["GSL_RNG_SEED"] = str(self.seed)
-        self.proc = subprocess.Popen(
-            args,
-            env=env,
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        time.sleep(0.1)
-        if self.proc.poll() is not None:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-            raise SippError(f"the agents' SIPp exited at once: {err[-800:]}")
+        self.proc = _start_background(args, self.workdir, "the agents' SIPp", env=env)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stderr:
-            self.proc.stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        _stop_background(self.proc, self.workdir)
+
+
+def _start_background(
+    args: list[str], workdir: Path, what: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a SIPp that runs until stopped; fail at once, saying why, if it exits at once."""
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(0.1)
+    if proc.poll() is not None:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise SippError(f"{what} exited at once: {err[-800:]}")
+    return proc
+
+
+def _stop_background(proc: subprocess.Popen[bytes] | None, workdir: Path) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc is not None and proc.stderr:
+        proc.stderr.close()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_citizens(

@@ -56,14 +56,18 @@ class Live:
                 proc.wait()
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         remove_run(proc)
-        assert rc == 0, f"SIPp citizen failed ({rc}): {err[-1500:]}"
+        assert rc == 0, f"SIPp citizen {number} failed ({rc}): {err[-1500:]}"
+        return await self.complete_record_of(number)
+
+    async def complete_record_of(self, number: str, within_s: float = 30) -> dict[str, object]:
+        """The newest call from ``number``, once the service has written it complete."""
         tracker = self.stack.running.tracker
         await self.stack.wait_for(
             lambda: (
                 tracker.pending == 0
                 and not any(c.caller_number == number for c in tracker.calls.values())
             ),
-            20,
+            within_s,
             f"the record of {number} to be complete",
         )
         return await self.record_of(number)

@@ -21,6 +21,7 @@ from hotline1022.sipp import citizen_scenario, remove_run, run_citizens
 from hotline1022.stack import Stack, free_udp_tcp_port
 from store.models import AgentStateChange
 from store.users import create_user
+from tests.integration.conftest import Live
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
 
@@ -34,9 +35,8 @@ RULES = {
 
 
 @dataclass
-class Routing:
-    stack: Stack
-    api: httpx.AsyncClient
+class Routing(Live):
+    """A hotline on a real Asterisk and a supervisor's API client, with shortcuts."""
 
     async def patch(self, agent_id: int, **body: object) -> dict[str, object]:
         resp = await self.api.patch(f"/agents/{agent_id}", json=body)
@@ -51,41 +51,6 @@ class Routing:
     async def agents(self) -> dict[str, dict[str, object]]:
         resp = await self.api.get("/agents")
         return {a["endpoint"]: a for a in resp.json()}
-
-    async def call(self, number: str, keys: str, within_s: float = 90) -> dict[str, object]:
-        """A citizen dials 1022 and presses ``keys``; the agent hangs up after talking."""
-        proc = run_citizens(
-            citizen_scenario(keys, wait_for_bye_ms=120_000),
-            [number],
-            server_port=self.stack.settings.sip_port,
-            local_port=free_udp_tcp_port(),
-            media_port=self.stack.next_media_port(),
-        )
-        try:
-            rc = await asyncio.wait_for(asyncio.to_thread(proc.wait), within_s)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        remove_run(proc)
-        assert rc == 0, f"SIPp citizen {number} failed ({rc}): {err[-1500:]}"
-        return await self.record(number)
-
-    async def record(self, number: str) -> dict[str, object]:
-        tracker = self.stack.running.tracker
-        await self.stack.wait_for(
-            lambda: (
-                tracker.pending == 0
-                and not any(c.caller_number == number for c in tracker.calls.values())
-            ),
-            30,
-            f"the record of {number} to be complete",
-        )
-        resp = await self.api.get("/calls", params={"limit": 500})
-        mine = [c for c in resp.json()["items"] if c["caller_number"] == number]
-        assert mine, f"no record for {number}"
-        return dict(mine[0])
 
     async def waiting(self, count: int) -> None:
         live = self.stack.running.live
@@ -107,7 +72,7 @@ async def routing(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rou
             base_url="http://hotline",
             headers={"Authorization": f"Bearer {token}"},
         ) as api:
-            r = Routing(stack, api)
+            r = Routing(stack, api, token)
             await stack.start_agents(4)
             # Skills changed after login: the penalties follow without a new login.
             await r.patch(1, home_district=718, skills={"medical": 5, "food": 2})
@@ -274,7 +239,7 @@ async def test_restart_of_the_service_with_callers_queued_loses_nothing(
         for agent_id in (1, 2, 3, 4):
             await routing.post(f"/agents/{agent_id}/unpause")
         first_rec, second_rec = await asyncio.gather(first, second)
-        missed = await routing.record("0905000033")
+        missed = await routing.complete_record_of("0905000033")
     for rec in (first_rec, second_rec):
         assert rec["status"] == "answered" and rec["complete"] is True
         assert rec["agent_endpoint"] and rec["wait_s"] is not None and rec["wait_s"] > 2
