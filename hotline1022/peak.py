@@ -274,9 +274,6 @@ class CallWatch:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def on_event(self, ev: AmiEvent) -> None:
-        backlog = self.link.status().get("event_backlog", 0)
-        if isinstance(backlog, int):
-            self.max_backlog = max(self.max_backlog, backlog)
         stamp = ev.get("Timestamp")
         if stamp:
             with contextlib.suppress(ValueError):
@@ -284,6 +281,9 @@ class CallWatch:
         if isinstance(ev, Newchannel):
             if ev.context == "citizens" and ev.caller_id_num in self.patience:
                 self.uid_number[ev.uniqueid] = ev.caller_id_num
+                backlog = self.link.status().get("event_backlog", 0)  # once a call is enough
+                if isinstance(backlog, int):
+                    self.max_backlog = max(self.max_backlog, backlog)
             return
         uid = getattr(ev, "uniqueid", "")
         if uid not in self.uid_number:

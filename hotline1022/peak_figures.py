@@ -282,6 +282,8 @@ def fifo_replay(
     re-check, queue order across the category queues, ringing); the difference between this
     and Erlang is the luck of a finite run.
     """
+    if agents < 1:
+        raise ValueError(f"a queue needs at least one agent, got {agents}")
     rng = random.Random(seed)
     patience = {a.number: a.patience_s for a in plan.arrivals}
     wrapup = scale.wall(wrapup_s)
@@ -294,7 +296,7 @@ def fifo_replay(
     out = []
     for r in calls:
         arrive = r.queue_entered_at or 0.0
-        start = max(arrive, free_at[0]) if agents else math.inf
+        start = max(arrive, free_at[0])
         give_up = patience.get(r.number)
         if give_up is not None and start - arrive > scale.wall(give_up):
             left = arrive + scale.wall(give_up)
