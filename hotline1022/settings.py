@@ -78,6 +78,21 @@ class Settings(BaseSettings):
     # the estimated wait that decides the offer starts from it.
     default_aht_s: int = 180
 
+    # Dispatch (dispatch/): the province whose places and teams are loaded at first start
+    # (a vietnam-provinces code; 74 = Bình Dương).
+    province_code: int = 74
+    # Seconds a team has to acknowledge an incident before it goes up a level, per category
+    # and urgency ("*": the categories not named).
+    ack_deadlines_s: dict[str, dict[str, int]] = {
+        "medical": {"critical": 180, "urgent": 300, "normal": 900},
+        "*": {"critical": 600, "urgent": 1800, "normal": 3600},
+    }
+    # Calling a team's phone: rings this long, tried this many times per team, this long
+    # apart; then the incident goes up a level even before its deadline.
+    dispatch_ring_s: int = 30
+    dispatch_call_attempts: int = 3
+    dispatch_retry_s: int = 60
+
     @field_validator("sl_thresholds")
     @classmethod
     def _thresholds_the_statistics_keep(cls, value: dict[str, list[int]]) -> dict[str, list[int]]:
@@ -85,6 +100,21 @@ class Settings(BaseSettings):
             raise ValueError('needs "*": the thresholds of the categories not named')
         for thresholds in value.values():
             check_thresholds(thresholds)  # a ValueError that names the ones not kept
+        return value
+
+    @field_validator("ack_deadlines_s")
+    @classmethod
+    def _every_urgency_has_a_deadline(
+        cls, value: dict[str, dict[str, int]]
+    ) -> dict[str, dict[str, int]]:
+        if "*" not in value:
+            raise ValueError('needs "*": the deadlines of the categories not named')
+        for category, deadlines in value.items():
+            missing = {"critical", "urgent", "normal"} - set(deadlines)
+            if missing:
+                raise ValueError(f"{category!r} has no deadline for {', '.join(sorted(missing))}")
+            if any(s <= 0 for s in deadlines.values()):
+                raise ValueError(f"{category!r}: deadlines must be positive seconds")
         return value
 
     def routing(self, districts: tuple[int, ...]) -> RoutingPolicy:

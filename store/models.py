@@ -40,14 +40,25 @@ __all__ = [
     "ApiToken",
     "Base",
     "Call",
+    "CallOutcome",
     "CallStatus",
     "Callback",
     "CallbackStatus",
     "Category",
+    "Disposition",
+    "Incident",
+    "IncidentEvent",
+    "IncidentStatus",
     "IvrEvent",
     "IvrOutcome",
+    "Place",
     "Role",
     "Route",
+    "Team",
+    "TeamKind",
+    "TeamMember",
+    "TeamPhone",
+    "Urgency",
     "User",
     "agent_pause_stats",
     "agent_stats",
@@ -132,6 +143,44 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     TEAM = "team"
     ADMIN = "admin"
+
+
+class Disposition(StrEnum):
+    """How an agent closed a call (its outcome)."""
+
+    ADVICE = "advice"  # advice given (medical, self-care)
+    INFORMATION = "information"  # information given
+    INCIDENT = "incident"  # an incident was created and dispatched
+    DUPLICATE = "duplicate"  # about an incident already open: linked to it
+    WRONG_NUMBER = "wrong_number"
+    PRANK = "prank"
+
+
+class Urgency(StrEnum):
+    """How soon a team must act; sets the acknowledgment deadline (dispatch/deadlines.py)."""
+
+    CRITICAL = "critical"  # life-threatening: minutes
+    URGENT = "urgent"
+    NORMAL = "normal"
+
+
+class IncidentStatus(StrEnum):
+    """Where an incident is; ``resolved`` and ``cancelled`` are final (dispatch/lifecycle.py)."""
+
+    NEW = "new"
+    DISPATCHED = "dispatched"
+    ACKNOWLEDGED = "acknowledged"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+class TeamKind(StrEnum):
+    """An operations center (province, district) or a rapid-response team (any level)."""
+
+    CENTER = "center"
+    TEAM = "team"
 
 
 class Base(DeclarativeBase):
@@ -257,6 +306,9 @@ class User(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A ``team`` user acts for this team (or center): acknowledges its incidents, and a
+    # center re-assigns those of the places under it.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
 
     agent: Mapped[Agent | None] = relationship(lazy="raise")
 
@@ -335,6 +387,185 @@ class Callback(Base):
     result: Mapped[str | None]  # last attempt: answered, noanswer, busy, failed...
     completed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# -- places, teams, outcomes and incidents (dispatch/) -------------------------------------------
+
+
+class Place(Base):
+    """An administrative unit: a tree of any depth (province → district → commune in 2021).
+
+    ``code`` is the unit's official code (vietnam-provinces), unique within its ``level``
+    only: district 74 and province 74 are different places. ``path`` is the ids from the
+    root down, ``/1/12/130/``, so "everything under X" is a prefix match.
+    """
+
+    __tablename__ = "places"
+    __table_args__ = (Index("ix_places_level_code", "level", "code", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("places.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[str]  # province, district, commune (dispatch/places.py)
+    depth: Mapped[int]  # 0 for a root
+    code: Mapped[int]
+    name: Mapped[str]
+    division_type: Mapped[str] = mapped_column(default="", server_default="")
+    codename: Mapped[str] = mapped_column(default="", server_default="")
+    path: Mapped[str] = mapped_column(index=True)
+
+
+class Team(Base):
+    """An operations center or a rapid-response team, sitting at one place."""
+
+    __tablename__ = "teams"
+    __table_args__ = (Index("ix_teams_place_kind", "place_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    kind: Mapped[str]  # TeamKind
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id", ondelete="RESTRICT"))
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    members: Mapped[list[TeamMember]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="TeamMember.id"
+    )
+    phones: Mapped[list[TeamPhone]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="TeamPhone.position"
+    )
+
+
+class TeamMember(Base):
+    """A person of a team."""
+
+    __tablename__ = "team_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str]
+    role: Mapped[str] = mapped_column(default="member", server_default="member")
+    phone_number: Mapped[str | None]
+
+
+class TeamPhone(Base):
+    """A phone the hotline calls to give a team its orders, tried in ``position`` order.
+
+    Either a PJSIP endpoint of this Asterisk (``endpoint``; the development phones) or a
+    number reached through the telephone network's gateway (``number``).
+    """
+
+    __tablename__ = "team_phones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0, server_default="0")
+    endpoint: Mapped[str | None]
+    number: Mapped[str | None]
+    label: Mapped[str] = mapped_column(default="", server_default="")
+
+
+class CallOutcome(Base):
+    """What an agent recorded of a call: one per call.
+
+    ``idempotency_key`` (with the user who sent it) makes a retried request record once;
+    ``request_hash`` tells a retry from a different request reusing the key.
+    """
+
+    __tablename__ = "call_outcomes"
+    __table_args__ = (
+        Index("ix_call_outcomes_user_key", "recorded_by", "idempotency_key", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    idempotency_key: Mapped[str | None]
+    request_hash: Mapped[str]
+    disposition: Mapped[str] = mapped_column(index=True)
+    notes: Mapped[str] = mapped_column(default="", server_default="")
+    address: Mapped[str] = mapped_column(default="", server_default="")
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id", ondelete="SET NULL"))
+    category: Mapped[str | None]
+    urgency: Mapped[str | None]
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Incident(Base):
+    """A citizen's need turned into an order to a team; see dispatch/lifecycle.py.
+
+    The timers are columns, so a restarted service finds them: ``ack_due_at`` (escalate
+    if the assigned team has not acknowledged by then) and ``call_due_at`` (call the
+    team's phone, first or again).
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status_created", "status", "created_at"),
+        Index("ix_incidents_place_path_status", "place_path", "status"),
+        Index("ix_incidents_open_caller", "caller_number", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    caller_number: Mapped[str] = mapped_column(default="", server_default="")
+    category: Mapped[str]
+    urgency: Mapped[str]
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id", ondelete="RESTRICT"))
+    place_path: Mapped[str]  # the place's path, copied: filters by area need no join
+    address: Mapped[str] = mapped_column(default="", server_default="")
+    notes: Mapped[str] = mapped_column(default="", server_default="")
+    status: Mapped[str] = mapped_column(index=True)
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    # 0 at the team of the place, +1 each time it goes up a level.
+    escalation: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    dispatched_at: Mapped[datetime | None]  # to the team that holds it now
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  # resolved or cancelled
+    ack_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    call_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    call_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The first team it was dispatched to and when: what the teams' statistics measure.
+    first_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    # The team that acknowledged it, and the time from its dispatch to that team.
+    acknowledged_by_team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    ack_s: Mapped[float | None]
+    resolve_s: Mapped[float | None]  # from creation to resolved
+
+
+class IncidentEvent(Base):
+    """One thing that happened to an incident, kept forever: who, when, why."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # created, status, assigned, escalated, phone, linked (see dispatch/lifecycle.py)
+    kind: Mapped[str]
+    from_status: Mapped[str | None]
+    to_status: Mapped[str | None]
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    actor: Mapped[str]  # "user:<name>", "phone:<endpoint or number>", "system"
+    reason: Mapped[str] = mapped_column(default="", server_default="")
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
 
 
 # -- statistics rollups (store/rollups.py builds them, store/history_stats.py reads them) ------

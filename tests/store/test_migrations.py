@@ -29,6 +29,13 @@ TABLES = {
     "queue_stats",
     "agent_stats",
     "agent_pause_stats",
+    "places",
+    "teams",
+    "team_members",
+    "team_phones",
+    "call_outcomes",
+    "incidents",
+    "incident_events",
 }
 
 

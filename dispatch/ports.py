@@ -1,0 +1,94 @@
+"""What the dispatch domain needs from the PBX, and what it offers the phone and the API.
+
+- ``TeamCaller``: calls a team's phone to read it an order (``dispatch.phone``). Unit tests
+  pass a fake; the service passes the AMI-backed one.
+- ``PhoneResults``: where the phone call's end lands: the incident service records an
+  acceptance as the acknowledgment, and retries or escalates otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "DispatchError",
+    "IncidentNotFound",
+    "IncidentReading",
+    "LifecycleError",
+    "NotAllowed",
+    "PhoneOrder",
+    "PhoneResult",
+    "PhoneResults",
+    "TeamCaller",
+    "UnknownPlace",
+]
+
+
+class DispatchError(Exception):
+    """Base of the dispatch domain's refusals; the API turns each into a clear 4xx."""
+
+
+class IncidentNotFound(DispatchError, LookupError):
+    """No incident with that id."""
+
+
+class UnknownPlace(DispatchError, LookupError):
+    """No place (commune, district...) with that code."""
+
+
+class LifecycleError(DispatchError):
+    """The incident cannot make that change from where it is (see dispatch/lifecycle.py)."""
+
+
+class NotAllowed(DispatchError):
+    """The caller may not do this to that incident (another team's, another agent's call)."""
+
+
+class PhoneResult(StrEnum):
+    """How a call to a team's phone ended."""
+
+    ACCEPTED = "accepted"  # the member pressed 1
+    REFUSED = "refused"  # the member pressed 9
+    NO_KEY = "no_key"  # answered, heard the order, pressed nothing we take
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"  # could not be placed (unknown endpoint, no route, Asterisk down)
+
+
+@dataclass(frozen=True)
+class PhoneOrder:
+    """One attempt to reach a team by phone about one incident."""
+
+    incident_id: int
+    team_id: int
+    attempt: int  # 1-based, per team
+    dial: str  # what Asterisk dials: "PJSIP/t25741", "PJSIP/0912345678@pstn-out"
+    phone: str  # the endpoint or number, for people and for the incident's history
+
+
+@dataclass(frozen=True)
+class IncidentReading:
+    """What is read to a team over the phone, in Vietnamese."""
+
+    incident_id: int
+    text: str
+
+
+class TeamCaller(Protocol):
+    async def call(self, order: PhoneOrder) -> None:
+        """Place the call; its end arrives later through ``PhoneResults.phone_result``.
+
+        Raises ``queues.ports.PbxUnavailable``-like errors (any ``Exception``) when the call
+        could not even be placed; the incident service then counts a failed attempt.
+        """
+        ...
+
+
+class PhoneResults(Protocol):
+    async def phone_result(self, order: PhoneOrder, result: PhoneResult) -> None: ...
+
+    async def reading(self, incident_id: int) -> IncidentReading | None:
+        """The order's text, or None when the incident no longer waits for that team."""
+        ...
