@@ -16,6 +16,7 @@ from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
 from api.routers import health as health_router
 from api.routers import ivr as ivr_router
+from api.routers import monitoring as monitoring_router
 from api.routers import queues as queues_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
@@ -64,6 +65,10 @@ TAGS = [
     {
         "name": "callbacks",
         "description": "Callers to be called back, keeping their place (Gọi lại).",
+    },
+    {
+        "name": "monitoring",
+        "description": "Open incidents, overdue first; teams' and districts' figures (Giám sát).",
     },
 ]
 
@@ -116,6 +121,7 @@ def create_app(
         staffing_router,
         stats_router,
         callbacks_router,
+        monitoring_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

@@ -47,10 +47,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.models import Incident, IncidentStatus, Place, Team, TeamKind, Urgency
+from store.models import Category, Incident, IncidentStatus, Place, Team, TeamKind, Urgency
 
 __all__ = [
     "ALL_STATUSES",
+    "CATEGORY_LABELS",
     "CLOSED_STATUSES",
     "OPEN_STATUSES",
     "OVERDUE_LABEL",
@@ -70,6 +71,7 @@ __all__ = [
     "find_place",
     "open_incidents",
     "open_summary",
+    "overdue_text",
     "team_figures",
     "team_place",
 ]
@@ -92,11 +94,30 @@ STATUS_LABELS: dict[str, str] = {
     S.CANCELLED: "Đã hủy",
 }
 OVERDUE_LABEL = "Quá hạn"
+CATEGORY_LABELS: dict[str, str] = {
+    Category.MEDICAL: "Cấp cứu y tế",
+    Category.FOOD: "Hỗ trợ lương thực, nhu yếu phẩm",
+    Category.VIOLATION: "Phản ánh vi phạm",
+    Category.GENERAL: "Khác",
+}
 URGENCY_LABELS: dict[str, str] = {
     Urgency.CRITICAL: "Nguy kịch",
     Urgency.URGENT: "Khẩn cấp",
     Urgency.NORMAL: "Bình thường",
 }
+
+
+def overdue_text(seconds: float) -> str:
+    """How late, as a supervisor reads it: "Quá hạn 45 giây", "Quá hạn 1 giờ 5 phút"."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{OVERDUE_LABEL} {whole} giây"
+    hours, minutes = divmod(whole // 60, 60)
+    if not hours:
+        return f"{OVERDUE_LABEL} {minutes} phút"
+    return f"{OVERDUE_LABEL} {hours} giờ" + (f" {minutes} phút" if minutes else "")
+
+
 # Most urgent first; an urgency this module does not know sorts last.
 URGENCY_RANK: dict[str, int] = {Urgency.CRITICAL: 0, Urgency.URGENT: 1, Urgency.NORMAL: 2}
 

@@ -74,6 +74,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/stats/agents"): guarded(*STAFF),
     ("GET", "/callbacks"): guarded(*SUPERVISORS),
     ("POST", "/callbacks/{callback_id}/cancel"): guarded(*SUPERVISORS),
+    # A team user sees the incidents under their team's place; the fixture's team user has
+    # no team, so 403 (tests/api/test_monitoring.py has team users with one).
+    ("GET", "/monitoring/incidents"): guarded(*SUPERVISORS),
+    ("GET", "/monitoring/summary"): guarded(*SUPERVISORS),
+    ("GET", "/monitoring/teams"): guarded(*SUPERVISORS),
+    ("GET", "/monitoring/districts"): guarded(*SUPERVISORS),
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.

@@ -6,7 +6,8 @@ Places: province 74 Bình Dương; districts 718 Thủ Dầu Một (communes 257
 25747 Phú Cường) and 724 Dĩ An (commune 25942 Dĩ An). Teams: a center at the province and at
 each district, a rapid-response team at each commune.
 
-NOW is 2024-05-01 10:00 UTC (17:00 in Vietnam). Open incidents (status, ack deadline):
+NOW is 2024-05-01 10:00 UTC (17:00 in Vietnam); ``build_world(db, now=…)`` moves every time
+by the same amount (the API tests judge "overdue" at the real now). Open incidents:
 
 | id | where | category, urgency | status | team now | created | ack due | overdue at NOW |
 |---|---|---|---|---|---|---|---|
@@ -49,12 +50,14 @@ NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 DAY_START = datetime(2024, 4, 30, 17, 0, tzinfo=UTC)  # 1 May 00:00 in Vietnam
 
 
-def at(hh: int, mm: int = 0) -> datetime:
-    return datetime(2024, 5, 1, hh, mm, tzinfo=UTC)
+def _at(hh: int, mm: int = 0, now: datetime = NOW) -> datetime:
+    """hh:mm on the tables' day (1 May, UTC), moved as NOW is moved to ``now``."""
+    return now + (datetime(2024, 5, 1, tzinfo=UTC) + timedelta(hours=hh, minutes=mm) - NOW)
 
 
 @dataclass
 class World:
+    now: datetime = NOW  # the tables' NOW, as moved
     places: dict[str, Place] = field(default_factory=dict)  # by code as str: "718", "25741"
     teams: dict[str, Team] = field(default_factory=dict)  # "province", "718", "25741"...
     incidents: dict[str, int] = field(default_factory=dict)  # "A" → id
@@ -82,8 +85,13 @@ async def _place(
     return place
 
 
-async def build_world(db: Database) -> World:
-    world = World()
+async def build_world(db: Database, now: datetime = NOW) -> World:
+    """The places, teams and incidents of the tables, with NOW at ``now``."""
+    world = World(now=now)
+
+    def at(hh: int, mm: int = 0) -> datetime:
+        return _at(hh, mm, now)
+
     async with db.session() as session:
         province = await _place(session, world, 74, "Tỉnh Bình Dương", "province", None)
         d1 = await _place(session, world, 718, "Thành phố Thủ Dầu Một", "district", province)
@@ -215,8 +223,7 @@ async def build_world(db: Database) -> World:
             ("G5", c12, "medical", "25747", "718", 120, "resolved", 2400, 1, at(5)),
             ("G6", c21, "violation", "25942", "25942", 45, "resolved", 900, 0, at(6)),
             ("G7", c21, "medical", "25942", "25942", 15, "resolved", 600, 0, at(7)),
-            ("G8", c11, "medical", "25741", "25741", 9999, "resolved", 9999, 0,
-             datetime(2024, 4, 30, 16, 0, tzinfo=UTC)),
+            ("G8", c11, "medical", "25741", "25741", 9999, "resolved", 9999, 0, at(-8)),
         ):  # fmt: skip
             fields = taken(created, ack_s, t[by], first_team_id=t[first], escalation=escalation)
             if resolve_s is not None:

@@ -1,0 +1,353 @@
+"""``/monitoring``: what the province and district operations centers watch.
+
+Open incidents (overdue first), open counts per place × status, and per team and per
+district how incidents were taken and resolved. The queries and their definitions are in
+``dispatch.monitoring``; this router parses filters, applies who-sees-what, and labels.
+
+Who: supervisors and admins see everything; a ``team`` user sees the incidents under their
+team's place (a district center its district, a commune team its commune, the province
+center everything); agents get 403.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import AUTH_RESPONSES, SessionDep, require_roles
+from api.monitoring_schemas import (
+    AreaRowOut,
+    DistrictsOut,
+    MonitoredIncidentOut,
+    MonitoredIncidentPage,
+    PlaceOut,
+    SummaryOut,
+    SummaryRowOut,
+    TeamRowOut,
+    TeamsOut,
+)
+from api.params import EXAMPLE, Instant
+from dispatch.monitoring import (
+    OPEN_STATUSES,
+    IncidentFilter,
+    PlaceRef,
+    area_figures,
+    find_place,
+    open_incidents,
+    open_summary,
+    team_figures,
+    team_place,
+)
+from store.models import Category, Place, Role, Urgency, User
+from store.rollups import vietnam_day_start
+from store.types import utcnow
+
+__all__ = ["MAX_SPAN", "router"]
+
+router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=AUTH_RESPONSES)
+
+# A year and a day: "the same day last year" fits. Longer ranges would sort more than a
+# year of values for each median, on a screen that refreshes.
+MAX_SPAN = timedelta(days=366)
+
+Watcher = Annotated[
+    User,
+    Depends(require_roles(Role.SUPERVISOR, Role.ADMIN, Role.TEAM, action="read the monitoring")),
+]
+
+TIME_NOTE = f"ISO 8601, e.g. `{EXAMPLE}`; without an offset it is taken as UTC."
+OpenStatus = Literal["new", "dispatched", "acknowledged", "en_route", "on_scene"]
+CategoryParam = Annotated[Category | None, Query(description="Only this category")]
+UrgencyParam = Annotated[Urgency | None, Query(description="Only this urgency")]
+SCOPE_NOTE = (
+    "A `team` user sees only the incidents under their team's place (a district center: "
+    "its district); asking about another place is a 403."
+)
+PLACE_NOTE = (
+    "The place: `place_id`, or `district_code` / `commune_code` (official codes, "
+    "vietnam-provinces); at most one. Everything under it counts."
+)
+
+
+def _unprocessable(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+
+
+async def _scope(session: AsyncSession, user: User) -> Place | None:
+    """The place a team user is confined to; None for roles that see everything."""
+    if user.role != Role.TEAM:
+        return None
+    place = await team_place(session, user.team_id) if user.team_id is not None else None
+    if place is None:
+        # Like an agent user without an agent: "nothing" is the only safe reading.
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"User {user.name!r} has role 'team' but no team"
+        )
+    return place
+
+
+async def watched_place(
+    user: Watcher,
+    session: SessionDep,
+    place_id: Annotated[int | None, Query(description="A place by id (any level)")] = None,
+    district_code: Annotated[int | None, Query(description="A district by its code")] = None,
+    commune_code: Annotated[int | None, Query(description="A commune by its code")] = None,
+) -> Place | None:
+    """The place asked about (None: everywhere), within what the caller may see."""
+    given = [
+        (name, value)
+        for name, value in (
+            ("place_id", place_id),
+            ("district_code", district_code),
+            ("commune_code", commune_code),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise _unprocessable(
+            "Give at most one of place_id, district_code, commune_code; got "
+            + ", ".join(name for name, _ in given)
+        )
+    place = None
+    if given:
+        name, value = given[0]
+        if name == "place_id":
+            place = await find_place(session, place_id=value)
+        else:
+            place = await find_place(session, level=name.removesuffix("_code"), code=value)
+        if place is None:
+            what = {"place_id": "place with id", "district_code": "district with code"}
+            raise _unprocessable(f"No {what.get(name, 'commune with code')} {value}")
+    scope = await _scope(session, user)
+    if scope is None:
+        return place
+    if place is None:
+        return scope
+    if not place.path.startswith(scope.path):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"User {user.name!r} sees only the incidents under {scope.name}",
+        )
+    return place
+
+
+WatchedPlace = Annotated[Place | None, Depends(watched_place)]
+
+
+def _optional_range(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and since >= until:
+        raise _unprocessable(
+            f"since ({since.isoformat()}) must be before until ({until.isoformat()})"
+        )
+
+
+def _range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """The range asked for; by default today in Vietnam until now. At most MAX_SPAN."""
+    until = until or utcnow()
+    since = since or vietnam_day_start(until - timedelta(microseconds=1))
+    _optional_range(since, until)
+    if until - since > MAX_SPAN:
+        raise _unprocessable(
+            f"The range is {(until - since).days} days; at most {MAX_SPAN.days} days: "
+            "narrow since/until"
+        )
+    return since, until
+
+
+def _place_out(place: Place | None) -> PlaceOut | None:
+    return PlaceOut.of(PlaceRef.of(place)) if place is not None else None
+
+
+INCIDENTS_DOC = f"""\
+Open incidents (new, dispatched, acknowledged, en route, on scene): **overdue first**, the
+longest overdue first, then by urgency (critical, urgent, normal), then the oldest first.
+An incident is **overdue** (`Quá hạn`) when it is still new or dispatched after its
+acknowledgment deadline (`ack_due_at`); `overdue_s` says by how much.
+
+Filters combine: place (everything under it), `status` (repeat it for several),
+`category`, `urgency`, `team_id` (the team holding it now), created `since` / `until`,
+`overdue=true`. {PLACE_NOTE} {SCOPE_NOTE}
+
+**Tiếng Việt:** danh sách sự vụ đang mở, sự vụ quá hạn xác nhận lên đầu.
+"""
+
+
+@router.get("/incidents", summary="Open incidents, overdue first", description=INCIDENTS_DOC)
+async def list_open_incidents(
+    session: SessionDep,
+    place: WatchedPlace,
+    status_: Annotated[
+        list[OpenStatus] | None, Query(alias="status", description="Only these open statuses")
+    ] = None,
+    category: CategoryParam = None,
+    urgency: UrgencyParam = None,
+    team_id: Annotated[int | None, Query(description="Held now by this team")] = None,
+    since: Annotated[Instant | None, Query(description=f"Created at or after. {TIME_NOTE}")] = None,
+    until: Annotated[Instant | None, Query(description=f"Created before. {TIME_NOTE}")] = None,
+    overdue: Annotated[bool, Query(description="Only the overdue ones")] = False,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Incidents to skip")] = 0,
+) -> MonitoredIncidentPage:
+    _optional_range(since, until)
+    now = utcnow()
+    result = await open_incidents(
+        session,
+        IncidentFilter(
+            under=place.path if place is not None else None,
+            category=category.value if category else None,
+            urgency=urgency.value if urgency else None,
+            statuses=tuple(status_) if status_ else None,
+            team_id=team_id,
+            since=since,
+            until=until,
+            overdue_only=overdue,
+        ),
+        now=now,
+        limit=limit,
+        offset=offset,
+    )
+    return MonitoredIncidentPage(
+        now=now,
+        total=result.total,
+        overdue=result.overdue,
+        limit=limit,
+        offset=offset,
+        items=[MonitoredIncidentOut.of(item) for item in result.items],
+    )
+
+
+SUMMARY_DOC = f"""\
+Open incidents counted per place and status, with the overdue ones: one row per district
+(with a district: per commune of it; with a commune: that commune), every place listed even
+at zero, and the total. `columns` lists the statuses and `overdue` with their Vietnamese
+labels, in the order a table shows them.
+
+Filters: place, `category`, `urgency`. {PLACE_NOTE} {SCOPE_NOTE}
+
+**Tiếng Việt:** tổng hợp sự vụ đang mở theo địa bàn và trạng thái, kèm số quá hạn.
+"""
+
+
+@router.get("/summary", summary="Open incidents per place × status", description=SUMMARY_DOC)
+async def summary(
+    session: SessionDep,
+    place: WatchedPlace,
+    category: CategoryParam = None,
+    urgency: UrgencyParam = None,
+) -> SummaryOut:
+    now = utcnow()
+    result = await open_summary(
+        session,
+        IncidentFilter(
+            under=place.path if place is not None else None,
+            category=category.value if category else None,
+            urgency=urgency.value if urgency else None,
+        ),
+        now=now,
+        within=place,
+    )
+    return SummaryOut(
+        now=now,
+        place=_place_out(place),
+        level=result.level,
+        columns=SummaryOut.status_columns(OPEN_STATUSES),
+        rows=[SummaryRowOut.of(row) for row in result.rows],
+        total=SummaryRowOut.of(result.total),
+    )
+
+
+RANGE_NOTE = f"""\
+Over the incidents **created** in [`since`, `until`) (default: today in Vietnam, 00:00 UTC+7,
+until now; at most {MAX_SPAN.days} days), with `category`, `urgency` and place filters.
+{PLACE_NOTE} {SCOPE_NOTE} Medians are `null` where there is nothing to take one of; for an
+even count, the mean of the middle two."""
+
+TEAMS_DOC = f"""\
+Per team (centers and rapid-response teams), ordered by place:
+
+- **dispatched**: incidents first dispatched to this team; **escalated**: of those, gone up
+  at least one level (not acknowledged in time).
+- **taken**: acknowledged by this team, of which **resolved**, **cancelled**, **open**.
+- **ack_median_s**: median seconds from the incident's dispatch to this team to its
+  acknowledgment, over the taken; **resolve_median_s**: median seconds from creation to
+  resolved, over the resolved.
+
+Teams with nothing dispatched and nothing taken are left out.
+
+{RANGE_NOTE}
+
+**Tiếng Việt:** theo từng đội: số sự vụ được giao, đã nhận, thời gian xác nhận và xử lý
+(trung vị), đã xử lý, đã hủy, bị chuyển cấp trên.
+"""
+
+
+@router.get("/teams", summary="Per team: taken, medians, outcomes", description=TEAMS_DOC)
+async def teams(
+    session: SessionDep,
+    place: WatchedPlace,
+    since: Annotated[Instant | None, Query(description=f"Created at or after. {TIME_NOTE}")] = None,
+    until: Annotated[Instant | None, Query(description=f"Created before. {TIME_NOTE}")] = None,
+    category: CategoryParam = None,
+    urgency: UrgencyParam = None,
+) -> TeamsOut:
+    first, end = _range(since, until)
+    rows = await team_figures(
+        session,
+        IncidentFilter(
+            under=place.path if place is not None else None,
+            category=category.value if category else None,
+            urgency=urgency.value if urgency else None,
+            since=first,
+            until=end,
+        ),
+    )
+    return TeamsOut(since=first, until=end, rows=[TeamRowOut.of(row) for row in rows])
+
+
+DISTRICTS_DOC = f"""\
+Per district (with a district: per commune of it), every place listed, and the total: the
+incidents located there (by place path) that were created in the range.
+
+- **incidents** = **resolved** + **cancelled** + **open**; **taken**: acknowledged by some
+  team; **escalated**: gone above the commune's team.
+- **ack_median_s**, **resolve_median_s**: as for teams, over the area's incidents.
+- **teams**: active teams sitting in the area (the total: in the rows' areas).
+
+{RANGE_NOTE}
+
+**Tiếng Việt:** tổng hợp theo huyện (hoặc theo xã của một huyện).
+"""
+
+
+@router.get("/districts", summary="Per district: the same, rolled up", description=DISTRICTS_DOC)
+async def districts(
+    session: SessionDep,
+    place: WatchedPlace,
+    since: Annotated[Instant | None, Query(description=f"Created at or after. {TIME_NOTE}")] = None,
+    until: Annotated[Instant | None, Query(description=f"Created before. {TIME_NOTE}")] = None,
+    category: CategoryParam = None,
+    urgency: UrgencyParam = None,
+) -> DistrictsOut:
+    first, end = _range(since, until)
+    report = await area_figures(
+        session,
+        IncidentFilter(
+            under=place.path if place is not None else None,
+            category=category.value if category else None,
+            urgency=urgency.value if urgency else None,
+            since=first,
+            until=end,
+        ),
+        within=place,
+    )
+    return DistrictsOut(
+        since=first,
+        until=end,
+        place=_place_out(place),
+        level=report.level,
+        rows=[AreaRowOut.of(row) for row in report.rows],
+        total=AreaRowOut.of(report.total),
+    )
