@@ -511,7 +511,9 @@ class Incident(Base):
     __table_args__ = (
         Index("ix_incidents_status_created", "status", "created_at"),
         Index("ix_incidents_place_path_status", "place_path", "status"),
+        # The duplicate check: an open incident of this caller, or at this commune.
         Index("ix_incidents_open_caller", "caller_number", "status"),
+        Index("ix_incidents_place_category", "place_id", "category"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

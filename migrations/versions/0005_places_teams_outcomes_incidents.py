@@ -128,6 +128,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_incidents_place_path_status", ["place_path", "status"], unique=False
         )
+        batch_op.create_index("ix_incidents_place_category", ["place_id", "category"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_status"), ["status"], unique=False)
         batch_op.create_index("ix_incidents_status_created", ["status", "created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_team_id"), ["team_id"], unique=False)
@@ -303,6 +304,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_incidents_team_id"))
         batch_op.drop_index("ix_incidents_status_created")
         batch_op.drop_index(batch_op.f("ix_incidents_status"))
+        batch_op.drop_index("ix_incidents_place_category")
         batch_op.drop_index("ix_incidents_place_path_status")
         batch_op.drop_index("ix_incidents_open_caller")
         batch_op.drop_index(batch_op.f("ix_incidents_escalate_at"))
