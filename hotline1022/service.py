@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.app import create_app
+from dispatch.incidents import IncidentService
 from hotline1022.asterisk import Asterisk
 from hotline1022.provision import RECORDED_PROMPTS
 from hotline1022.settings import Settings
-from dispatch.incidents import IncidentService
 from ivr.engine import MenuEngine
 from ivr.menu_file import MenuError, load_menu
 from ivr.service import IvrService
