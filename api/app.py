@@ -15,12 +15,15 @@ from api.routers import agents as agents_router
 from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
 from api.routers import health as health_router
+from api.routers import incidents as incidents_router
 from api.routers import ivr as ivr_router
 from api.routers import monitoring as monitoring_router
 from api.routers import queues as queues_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
 from api.services import Services
+from dispatch.incidents import IncidentService
+from dispatch.outcomes import OutcomeService
 from hotline1022 import __version__
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, AgentStateView, CallbackAdmin, LiveQueueView
@@ -36,8 +39,9 @@ historical statistics.
 
 Every route except `/health` needs `Authorization: Bearer <token>`; tokens are issued with
 `hotline1022 users create` / `hotline1022 users token`. Roles: `agent` (their own calls and
-login), `supervisor` and `admin` (everything), `team` (rapid-response teams; none of these
-routes yet). Times are ISO 8601 and returned in UTC.
+login, the outcomes of their calls), `supervisor` and `admin` (everything), `team`
+(rapid-response teams and operations centers: their incidents). Times are ISO 8601 and
+returned in UTC.
 
 **Tóm tắt (tiếng Việt):** API của tổng đài 1022 tiếp nhận phản ánh, kiến nghị của người dân:
 tra cứu lịch sử cuộc gọi, xem tình trạng hàng đợi theo thời gian thực và đăng nhập / đăng xuất
@@ -67,6 +71,11 @@ TAGS = [
         "description": "Callers to be called back, keeping their place (Gọi lại).",
     },
     {
+        "name": "incidents",
+        "description": "Call outcomes and incidents dispatched to rapid-response teams "
+        "(Kết quả cuộc gọi, sự vụ và điều động).",
+    },
+    {
         "name": "monitoring",
         "description": "Open incidents, overdue first; teams' and districts' figures (Giám sát).",
     },
@@ -84,6 +93,7 @@ def create_app(
     routing: RoutingPolicy | None = None,
     district_names: dict[int, str] | None = None,
     callbacks: CallbackAdmin | None = None,
+    incidents: IncidentService | None = None,
     lifespan: Lifespan[FastAPI] | None = None,
     sl_thresholds: Mapping[str, Sequence[int]] = DEFAULT_SL_THRESHOLDS,
 ) -> FastAPI:
@@ -111,6 +121,8 @@ def create_app(
         district_names=district_names or {},
         sl_thresholds=sl_thresholds,
         callbacks=callbacks,
+        incidents=incidents,
+        outcomes=OutcomeService(db, incidents) if incidents is not None else None,
     )
     for router in (
         health_router,
@@ -121,6 +133,7 @@ def create_app(
         staffing_router,
         stats_router,
         callbacks_router,
+        incidents_router,
         monitoring_router,
     ):
         app.include_router(router.router)

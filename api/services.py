@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from dispatch.incidents import IncidentService
+from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, AgentStateView, CallbackAdmin, LiveQueueView
 from queues.routing import RoutingPolicy
@@ -36,3 +38,6 @@ class Services:
     )
     # Cancelling callbacks; None where no callback service runs (cancel then answers 503).
     callbacks: CallbackAdmin | None = None
+    # Outcomes and incidents (dispatch/); None: their routes answer 503.
+    incidents: IncidentService | None = None
+    outcomes: OutcomeService | None = None

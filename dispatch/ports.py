@@ -13,6 +13,8 @@ from enum import StrEnum
 from typing import Protocol
 
 __all__ = [
+    "SYSTEM",
+    "Actor",
     "DispatchError",
     "IncidentNotFound",
     "IncidentReading",
@@ -24,6 +26,29 @@ __all__ = [
     "TeamCaller",
     "UnknownPlace",
 ]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a change: an API user, a team's phone, or the hotline itself.
+
+    ``label`` is what the incident's history keeps: ``user:<name>``, ``phone:<endpoint or
+    number>``, ``system``.
+    """
+
+    label: str
+    role: str | None = None  # the API user's role (agent, supervisor, team, admin)
+    team_id: int | None = None  # the team a ``team`` user acts for
+    agent_id: int | None = None  # the agent an ``agent`` user is
+    user_id: int | None = None
+
+    @property
+    def privileged(self) -> bool:
+        """Supervisors and admins may act for any team."""
+        return self.role in ("supervisor", "admin")
+
+
+SYSTEM = Actor("system")
 
 
 class DispatchError(Exception):

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.app import create_app
+from dispatch.incidents import IncidentService
 from hotline1022.asterisk import Asterisk
 from hotline1022.provision import RECORDED_PROMPTS
 from hotline1022.settings import Settings
@@ -102,6 +103,13 @@ class Hotline:
             route=self.routing.queue_for,
             callbacks=self.callbacks,
         )
+        self.incidents = IncidentService(
+            self.db,
+            deadlines=settings.ack_deadlines_s,
+            call_attempts=settings.dispatch_call_attempts,
+            retry_s=settings.dispatch_retry_s,
+            gateway_endpoint=settings.callback_endpoint,
+        )
         self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
@@ -125,6 +133,8 @@ class Hotline:
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
+        # Timers kept in the database: overdue ones fire at once.
+        self._tasks.append(asyncio.create_task(self.incidents.run(), name="incident-timers"))
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
         await self.link.start(wait=False)
@@ -192,6 +202,7 @@ class Hotline:
             routing=self.routing,
             district_names=self.district_names,
             callbacks=self.callbacks,
+            incidents=self.incidents,
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
         )

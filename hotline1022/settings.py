@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dispatch.incidents import DEFAULT_ACK_DEADLINES_S
 from queues.routing import RoutingPolicy
 from store.history_stats import check_thresholds
 
@@ -83,10 +84,7 @@ class Settings(BaseSettings):
     province_code: int = 74
     # Seconds a team has to acknowledge an incident before it goes up a level, per category
     # and urgency ("*": the categories not named).
-    ack_deadlines_s: dict[str, dict[str, int]] = {
-        "medical": {"critical": 180, "urgent": 300, "normal": 900},
-        "*": {"critical": 600, "urgent": 1800, "normal": 3600},
-    }
+    ack_deadlines_s: dict[str, dict[str, int]] = DEFAULT_ACK_DEADLINES_S
     # Calling a team's phone: rings this long, tried this many times per team, this long
     # apart; then the incident goes up a level even before its deadline.
     dispatch_ring_s: int = 30

@@ -502,16 +502,18 @@ class CallOutcome(Base):
 class Incident(Base):
     """A citizen's need turned into an order to a team; see dispatch/lifecycle.py.
 
-    The timers are columns, so a restarted service finds them: ``ack_due_at`` (escalate
-    if the assigned team has not acknowledged by then) and ``call_due_at`` (call the
-    team's phone, first or again).
+    The timers are columns, so a restarted service finds them: ``escalate_at`` (go up a
+    level if the assigned team has not acknowledged by then) and ``call_due_at`` (call the
+    team's phone, first or again). ``ack_due_at`` is the deadline people see.
     """
 
     __tablename__ = "incidents"
     __table_args__ = (
         Index("ix_incidents_status_created", "status", "created_at"),
         Index("ix_incidents_place_path_status", "place_path", "status"),
+        # The duplicate check: an open incident of this caller, or at this commune.
         Index("ix_incidents_open_caller", "caller_number", "status"),
+        Index("ix_incidents_place_category", "place_id", "category"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -536,6 +538,9 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]  # resolved or cancelled
     ack_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The escalation timer: ack_due_at while a center above can take it over; None at the top
+    # (the incident stays overdue for the monitoring, but nothing more fires).
+    escalate_at: Mapped[datetime | None] = mapped_column(index=True)
     call_due_at: Mapped[datetime | None] = mapped_column(index=True)
     call_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     # The first team it was dispatched to and when: what the teams' statistics measure.

@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ack_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("escalate_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("call_due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("call_attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("first_team_id", sa.Integer(), nullable=True),
@@ -122,10 +123,12 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_incidents_call_due_at"), ["call_due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_incidents_escalate_at"), ["escalate_at"], unique=False)
         batch_op.create_index("ix_incidents_open_caller", ["caller_number", "status"], unique=False)
         batch_op.create_index(
             "ix_incidents_place_path_status", ["place_path", "status"], unique=False
         )
+        batch_op.create_index("ix_incidents_place_category", ["place_id", "category"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_status"), ["status"], unique=False)
         batch_op.create_index("ix_incidents_status_created", ["status", "created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_team_id"), ["team_id"], unique=False)
@@ -301,8 +304,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_incidents_team_id"))
         batch_op.drop_index("ix_incidents_status_created")
         batch_op.drop_index(batch_op.f("ix_incidents_status"))
+        batch_op.drop_index("ix_incidents_place_category")
         batch_op.drop_index("ix_incidents_place_path_status")
         batch_op.drop_index("ix_incidents_open_caller")
+        batch_op.drop_index(batch_op.f("ix_incidents_escalate_at"))
         batch_op.drop_index(batch_op.f("ix_incidents_call_due_at"))
         batch_op.drop_index(batch_op.f("ix_incidents_acknowledged_by_team_id"))
         batch_op.drop_index(batch_op.f("ix_incidents_ack_due_at"))

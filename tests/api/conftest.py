@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
+from dispatch.incidents import IncidentService
 from queues.routing import RoutingPolicy
 from store.db import Database
 from store.models import Agent, User
@@ -53,6 +54,7 @@ async def api(db: Database) -> AsyncIterator[Api]:
         routing=RoutingPolicy(districts=(718, 724)),
         district_names={718: "Thủ Dầu Một", 724: "Dĩ An"},
         callbacks=callbacks,
+        incidents=IncidentService(db),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as client:

@@ -15,8 +15,11 @@ from sqlalchemy import delete
 from starlette.routing import BaseRoute
 
 from api.deps import require_roles
+from dispatch.outcomes import OutcomeRequest
+from dispatch.ports import Actor
 from store.models import Agent
 from tests.api.support import Api
+from tests.dispatch.tree import small_tree
 
 PRINCIPALS = (
     "anonymous",
@@ -74,6 +77,35 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/stats/agents"): guarded(*STAFF),
     ("GET", "/callbacks"): guarded(*SUPERVISORS),
     ("POST", "/callbacks/{callback_id}/cancel"): guarded(*SUPERVISORS),
+    # The call has no outcome when GET runs (404 once the role is let through); a call has
+    # one outcome: the first allowed role records it, the next are told it has one.
+    ("GET", "/calls/{call_id}/outcome"): {**guarded(*STAFF), **dict.fromkeys(STAFF, 404)},
+    ("POST", "/calls/{call_id}/outcome"): {
+        **guarded(*STAFF),
+        "agent": 201,
+        "supervisor": 409,
+        "admin": 409,
+    },
+    ("GET", "/incidents/{incident_id}"): guarded(*STAFF, "team"),
+    # The fixture's team user acts for no team: the role passes, the incident is not theirs.
+    # The supervisor acknowledges it; the admin then finds it acknowledged (409).
+    ("POST", "/incidents/{incident_id}/acknowledge"): {
+        **guarded(*SUPERVISORS, "team"),
+        "team": 403,
+        "admin": 409,
+    },
+    # The supervisor re-assigns it to the district's team; the admin finds it there already.
+    ("POST", "/incidents/{incident_id}/assign"): {
+        **guarded(*SUPERVISORS, "team"),
+        "team": 403,
+        "admin": 409,
+    },
+    # The supervisor cancels it; the admin finds it closed.
+    ("POST", "/incidents/{incident_id}/transitions"): {
+        **guarded(*SUPERVISORS, "team"),
+        "team": 403,
+        "admin": 409,
+    },
     # A team user sees the incidents under their team's place; the fixture's team user has
     # no team, so 403 (tests/api/test_monitoring.py has team users with one).
     ("GET", "/monitoring/incidents"): guarded(*SUPERVISORS),
@@ -88,7 +120,16 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("POST", "/agents/{agent_id}/pause"): lambda _: {"reason": "break"},
     ("POST", "/agents"): lambda who: {"endpoint": f"new-{who}", "name": f"Mới {who}"},
     ("PATCH", "/agents/{agent_id}"): lambda _: {"skills": {"medical": 4}},
+    ("POST", "/calls/{call_id}/outcome"): lambda _: {"disposition": "advice"},
+    ("POST", "/incidents/{incident_id}/acknowledge"): lambda _: {},
+    ("POST", "/incidents/{incident_id}/assign"): lambda _: {"team_id": DISTRICT_TEAM[0]},
+    ("POST", "/incidents/{incident_id}/transitions"): lambda _: {
+        "status": "cancelled",
+        "reason": "Kiểm tra quyền",
+    },
 }
+# The incident's district team, known once the tree is made (the bodies are built later).
+DISTRICT_TEAM: list[int] = []
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -123,11 +164,22 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
     )
     # Cancelling is idempotent: the second allowed role finds it cancelled, and that is 200.
     callback = await api.add_callback()
+    tree = await small_tree(api.db)
+    DISTRICT_TEAM[:] = [tree.team("team-718").id]
+    other_call = await api.add_call(
+        uniqueid="1.2", arrived_at=datetime(2024, 5, 1, tzinfo=UTC), agent_id=own_agent
+    )
+    incident = await api.app.state.services.outcomes.record(
+        other_call.id,
+        OutcomeRequest("incident", commune_code=25741, category="medical", urgency="urgent"),
+        Actor("user:test", role="supervisor"),
+    )
     params = {
         "call_id": call.id,
         "agent_id": own_agent,
         "name": "info_cases",
         "callback_id": callback.id,
+        "incident_id": incident[0].incident_id,
     }
 
     routes = app_routes(api.app)

@@ -1,0 +1,751 @@
+"""Incidents: dispatched to the team of their commune, escalated up when no one takes them.
+
+An incident is dispatched at once to the rapid-response team nearest its place (the
+commune's team, else the district's...). The team has ``ack_deadlines_s[category][urgency]``
+seconds to acknowledge it (over REST, or by pressing 1 when the hotline calls its phone);
+past the deadline, or when its phone went unanswered ``call_attempts`` times, the incident goes
+to the operations center one level up (the district's, then the province's), which gets
+the same deadline and the same calls, and can re-assign it to any team under it.
+
+Both timers are columns of the incident (``escalate_at``, ``call_due_at``): ``run()`` fires
+whatever is due, so a service restarted after a deadline fires it at once and one that was
+restarted mid-call calls again. Every change is an ``IncidentEvent``: who, when, why.
+
+    incidents = IncidentService(db, deadlines=settings.ack_deadlines_s)
+    incidents.attach_caller(team_caller)       # the phone (dispatch.phone)
+    task = asyncio.create_task(incidents.run())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from dispatch.lifecycle import OPEN, WAITING_FOR_TEAM, check_transition
+from dispatch.ports import (
+    SYSTEM,
+    Actor,
+    IncidentNotFound,
+    IncidentReading,
+    LifecycleError,
+    NotAllowed,
+    PhoneOrder,
+    PhoneResult,
+    TeamCaller,
+)
+from store.db import Database
+from store.models import (
+    Incident,
+    IncidentEvent,
+    IncidentStatus,
+    Place,
+    Team,
+    TeamKind,
+    TeamPhone,
+)
+from store.types import utcnow
+
+__all__ = ["DEFAULT_ACK_DEADLINES_S", "IncidentService", "IncidentView", "normalise_address"]
+
+log = logging.getLogger(__name__)
+
+S = IncidentStatus
+# Seconds a team has to acknowledge, per category ("*": the others) and urgency: minutes for
+# a medical emergency. The settings' default (HOTLINE_ACK_DEADLINES_S).
+DEFAULT_ACK_DEADLINES_S: dict[str, dict[str, int]] = {
+    "medical": {"critical": 180, "urgent": 300, "normal": 900},
+    "*": {"critical": 600, "urgent": 1800, "normal": 3600},
+}
+# A call that never reported (the service stopped mid-call) is tried again after this long.
+CALL_GUARD_S = 180.0
+# The timer loop looks at the database at least this often even if nothing woke it: another
+# node may have set a timer.
+POLL_S = 5.0
+BATCH = 100
+
+
+def normalise_address(address: str) -> str:
+    """Case and spacing do not make two addresses different."""
+    return " ".join(address.casefold().split())
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident with its history, its team's and its place's names."""
+
+    incident: Incident
+    events: Sequence[IncidentEvent]
+    team_name: str | None
+    place_names: Sequence[str]  # from the commune up to the province
+    linked_calls: int
+
+
+class IncidentService:
+    """Opens, dispatches, escalates and moves incidents; the phone reports here."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        deadlines: Mapping[str, Mapping[str, int]] = DEFAULT_ACK_DEADLINES_S,
+        call_attempts: int = 3,
+        retry_s: float = 60.0,
+        gateway_endpoint: str = "pstn-out",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.deadlines = deadlines
+        self.call_attempts = call_attempts
+        self.retry_s = retry_s
+        self.gateway_endpoint = gateway_endpoint
+        self.clock = clock
+        self.caller: TeamCaller | None = None
+        self._wake = asyncio.Event()
+        self._calls: set[asyncio.Task[None]] = set()
+
+    def attach_caller(self, caller: TeamCaller) -> None:
+        """Teams' phones are called from now on (without one, timers still escalate)."""
+        self.caller = caller
+        self.wake()
+
+    def wake(self) -> None:
+        """A timer was set: look at the database now rather than at the next poll."""
+        self._wake.set()
+
+    def deadline_s(self, category: str, urgency: str) -> int:
+        per_urgency = self.deadlines.get(category) or self.deadlines["*"]
+        return int(per_urgency[urgency])
+
+    # -- opening (inside the outcome's transaction) ----------------------------------------
+
+    async def open_incident(
+        self,
+        session: AsyncSession,
+        *,
+        call_id: int | None,
+        caller_number: str,
+        category: str,
+        urgency: str,
+        place: Place,
+        address: str,
+        notes: str,
+        actor: Actor,
+    ) -> Incident:
+        """Create the incident and dispatch it to its team; the caller commits."""
+        now = self.clock()
+        incident = Incident(
+            call_id=call_id,
+            caller_number=caller_number,
+            category=category,
+            urgency=urgency,
+            place_id=place.id,
+            place_path=place.path,
+            address=address.strip(),
+            notes=notes,
+            status=S.NEW,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(incident)
+        await session.flush()
+        self._event(session, incident, "created", actor, to_status=S.NEW, call_id=call_id)
+        team = await self._first_team(session, place)
+        if team is None:
+            # Stays new and shows in the monitoring; a center can assign it by hand.
+            incident.ack_due_at = now + timedelta(seconds=self.deadline_s(category, urgency))
+            self._event(session, incident, "unassigned", SYSTEM, reason="Chưa có đội ở địa bàn")
+        else:
+            self._assign(session, incident, team, SYSTEM, "", now, kind="dispatched")
+            incident.first_team_id = team.id
+        return incident
+
+    async def find_duplicate(
+        self,
+        session: AsyncSession,
+        *,
+        caller_number: str,
+        place_id: int,
+        category: str,
+        address: str,
+    ) -> Incident | None:
+        """An open incident from the same caller, or of the same category at the same address."""
+        # The address is compared below, in Python: SQLite's lower() knows only ASCII.
+        same_place = (Incident.place_id == place_id) & (Incident.category == category)
+        conditions: list[ColumnElement[bool]] = [same_place] if normalise_address(address) else []
+        if _real_number(caller_number):
+            conditions.append(Incident.caller_number == caller_number)
+        if not conditions:
+            return None
+        candidates = (
+            await session.scalars(
+                select(Incident)
+                .where(Incident.status.in_(list(OPEN)), or_(*conditions))
+                .order_by(Incident.id)
+            )
+        ).all()
+        for incident in candidates:
+            if incident.caller_number == caller_number and _real_number(caller_number):
+                return incident
+            if (
+                incident.place_id == place_id
+                and incident.category == category
+                and normalise_address(incident.address) == normalise_address(address)
+            ):
+                return incident
+        return None
+
+    async def link_call(
+        self, session: AsyncSession, incident: Incident, call_id: int, actor: Actor, why: str
+    ) -> None:
+        """Another call about an open incident: kept on the incident, not a new one."""
+        if incident.status not in OPEN:
+            raise LifecycleError(f"incident {incident.id} is {incident.status}: open a new one")
+        self._event(session, incident, "linked", actor, call_id=call_id, reason=why)
+        incident.updated_at = self.clock()
+
+    # -- what people do over REST ----------------------------------------------------------
+
+    async def get(self, incident_id: int) -> IncidentView:
+        async with self.db.session() as session:
+            incident = await session.get(Incident, incident_id)
+            if incident is None:
+                raise IncidentNotFound(f"no incident {incident_id}")
+            events = (
+                await session.scalars(
+                    select(IncidentEvent)
+                    .where(IncidentEvent.incident_id == incident_id)
+                    .order_by(IncidentEvent.id)
+                )
+            ).all()
+            team = await session.get(Team, incident.team_id) if incident.team_id else None
+            places = await self._places_up(session, incident.place_path)
+            linked = sum(1 for e in events if e.kind == "linked")
+            return IncidentView(
+                incident, events, team.name if team else None, [p.name for p in places], linked
+            )
+
+    async def acknowledge(self, incident_id: int, actor: Actor, reason: str = "") -> Incident:
+        """The team holding the incident takes it (or a supervisor records that it did)."""
+        async with self.db.session() as session:
+            incident = await self._locked(session, incident_id)
+            if not actor.privileged and (
+                actor.team_id is None or actor.team_id != incident.team_id
+            ):
+                holder = f"team {incident.team_id}" if incident.team_id else "no team"
+                raise NotAllowed(
+                    f"incident {incident_id} is held by {holder}; only that team "
+                    "(or a supervisor) can acknowledge it"
+                )
+            self._acknowledge(session, incident, actor, reason)
+            await session.commit()
+            return incident
+
+    async def transition(
+        self, incident_id: int, status: str, actor: Actor, reason: str = ""
+    ) -> Incident:
+        """Move the incident on (en route, on scene, resolved) or cancel it."""
+        if status == S.ACKNOWLEDGED:
+            return await self.acknowledge(incident_id, actor, reason)
+        if status in (S.NEW, S.DISPATCHED):
+            raise LifecycleError(
+                f"an incident becomes {status} only by assigning a team: "
+                f"POST /incidents/{incident_id}/assign"
+            )
+        async with self.db.session() as session:
+            incident = await self._locked(session, incident_id)
+            await self._check_may_act(session, incident, actor)
+            check_transition(incident.status, status, reason)
+            now = self.clock()
+            before = incident.status
+            if status != S.CANCELLED and before in WAITING_FOR_TEAM:
+                if incident.team_id is None and status != S.RESOLVED:
+                    raise LifecycleError(
+                        f"incident {incident_id} has no team yet: assign one first"
+                    )
+                if incident.team_id is not None:
+                    # Jumping over the acknowledgment (with a reason): the team took it.
+                    self._mark_acknowledged(incident, now)
+                else:
+                    incident.escalate_at = None  # resolved without a team: nothing to chase
+            incident.status = status
+            incident.updated_at = now
+            if status in (S.RESOLVED, S.CANCELLED):
+                incident.closed_at = now
+                incident.escalate_at = None
+                incident.call_due_at = None
+            if status == S.RESOLVED:
+                incident.resolved_at = now
+                incident.resolve_s = (now - incident.created_at).total_seconds()
+            self._event(
+                session,
+                incident,
+                "status",
+                actor,
+                from_status=before,
+                to_status=status,
+                reason=reason,
+                team_id=incident.team_id,
+            )
+            await session.commit()
+            return incident
+
+    async def assign(
+        self, incident_id: int, team_id: int, actor: Actor, reason: str = ""
+    ) -> Incident:
+        """A center (or a supervisor) gives the incident to another team under it."""
+        async with self.db.session() as session:
+            incident = await self._locked(session, incident_id)
+            area: Place | None = None
+            if not actor.privileged:
+                center = await self._center_of(session, actor)
+                area = await session.get(Place, center.place_id) if center else None
+                if area is None or not incident.place_path.startswith(area.path):
+                    raise NotAllowed(
+                        "only an operations center above the incident's place (or a "
+                        "supervisor) can re-assign it"
+                    )
+            if incident.status not in (S.NEW, S.DISPATCHED, S.ACKNOWLEDGED):
+                raise LifecycleError(
+                    f"incident {incident_id} is {incident.status}: a team is already on it "
+                    "(cancel it, or let that team finish)"
+                )
+            team = await session.get(Team, team_id)
+            if team is None or not team.active:
+                raise LifecycleError(f"team {team_id} does not exist or is not active")
+            if area is not None:
+                team_place = await session.get(Place, team.place_id)
+                if team_place is None or not team_place.path.startswith(area.path):
+                    raise NotAllowed(f"team {team_id} is not under your center")
+            if team.id == incident.team_id:
+                raise LifecycleError(f"incident {incident_id} is already with team {team_id}")
+            self._assign(session, incident, team, actor, reason, self.clock(), kind="assigned")
+            await session.commit()
+            self.wake()
+            return incident
+
+    # -- timers ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Fire due timers for ever: at once after a start, then as they come due."""
+        while True:
+            try:
+                await self.fire_due()
+                next_due = await self._next_due()
+            except Exception:
+                # The database is down: the timers are still in it, fire them when it is back.
+                log.exception("incident timers: could not read or fire them; retrying")
+                next_due = None
+            now = self.clock()
+            wait = POLL_S if next_due is None else (next_due - now).total_seconds()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.05, min(POLL_S, wait)))
+
+    async def fire_due(self) -> int:
+        """Escalate every incident past its deadline and call every team that is due."""
+        now = self.clock()
+        fired = 0
+        async with self.db.session() as session:
+            overdue = (
+                await session.scalars(
+                    select(Incident.id)
+                    .where(Incident.escalate_at <= now, Incident.status.in_(list(WAITING_FOR_TEAM)))
+                    .order_by(Incident.escalate_at)
+                    .limit(BATCH)
+                )
+            ).all()
+        for incident_id in overdue:
+            fired += await self._escalate_if_due(incident_id)
+        if self.caller is None:
+            return fired
+        async with self.db.session() as session:
+            due = (
+                await session.scalars(
+                    select(Incident.id)
+                    .where(Incident.call_due_at <= now, Incident.status == S.DISPATCHED)
+                    .order_by(Incident.call_due_at)
+                    .limit(BATCH)
+                )
+            ).all()
+        for incident_id in due:
+            order = await self._claim_call(incident_id)
+            if order is not None:
+                fired += 1
+                task = asyncio.create_task(self._place(order), name=f"call-team-{incident_id}")
+                self._calls.add(task)
+                task.add_done_callback(self._calls.discard)
+        return fired
+
+    async def _next_due(self) -> datetime | None:
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(func.min(Incident.escalate_at), func.min(Incident.call_due_at)).where(
+                        Incident.status.in_(list(WAITING_FOR_TEAM))
+                    )
+                )
+            ).one()
+        times = [t for t in row if t is not None]
+        if self.caller is None and row[1] is not None:
+            times = [t for t in (row[0],) if t is not None]
+        return min(times) if times else None
+
+    async def _escalate_if_due(self, incident_id: int) -> int:
+        async with self.db.session() as session:
+            incident = await self._try_lock(session, incident_id)
+            now = self.clock()
+            if (
+                incident is None
+                or incident.escalate_at is None
+                or incident.escalate_at > now
+                or incident.status not in WAITING_FOR_TEAM
+            ):
+                return 0  # another node (or a REST request) got there first
+            minutes = self.deadline_s(incident.category, incident.urgency) / 60
+            await self._escalate(
+                session, incident, f"Quá hạn: không nhận lệnh trong {minutes:g} phút", now
+            )
+            await session.commit()
+        self.wake()
+        return 1
+
+    async def _escalate(
+        self, session: AsyncSession, incident: Incident, reason: str, now: datetime
+    ) -> None:
+        target = await self._center_above(session, incident)
+        if target is None:
+            incident.escalate_at = None  # stays overdue at the top; nothing more fires
+            self._event(
+                session,
+                incident,
+                "escalation_exhausted",
+                SYSTEM,
+                reason=f"{reason}; không còn cấp trên",
+                team_id=incident.team_id,
+            )
+            return
+        incident.escalation += 1
+        self._assign(session, incident, target, SYSTEM, reason, now, kind="escalated")
+
+    async def _claim_call(self, incident_id: int) -> PhoneOrder | None:
+        """Take the due call for this node: count the attempt, set the guard timer."""
+        async with self.db.session() as session:
+            incident = await self._try_lock(session, incident_id)
+            now = self.clock()
+            if (
+                incident is None
+                or incident.call_due_at is None
+                or incident.call_due_at > now
+                or incident.status != S.DISPATCHED
+                or incident.team_id is None
+            ):
+                return None
+            phones = (
+                await session.scalars(
+                    select(TeamPhone)
+                    .where(TeamPhone.team_id == incident.team_id)
+                    .order_by(TeamPhone.position, TeamPhone.id)
+                )
+            ).all()
+            if not phones:
+                incident.call_due_at = None
+                self._event(session, incident, "phone", SYSTEM, reason="Đội không có số điện thoại")
+                await self._escalate(session, incident, "Đội không có số điện thoại", now)
+                await session.commit()
+                self.wake()
+                return None
+            attempt = incident.call_attempts + 1
+            phone = phones[(attempt - 1) % len(phones)]
+            incident.call_attempts = attempt
+            incident.call_due_at = now + timedelta(seconds=CALL_GUARD_S)
+            await session.commit()
+            if phone.endpoint:
+                dial, label = f"PJSIP/{phone.endpoint}", phone.endpoint
+            else:
+                label = str(phone.number)
+                dial = f"PJSIP/{label}@{self.gateway_endpoint}"
+            return PhoneOrder(incident.id, incident.team_id, attempt, dial, label)
+
+    async def _place(self, order: PhoneOrder) -> None:
+        assert self.caller is not None
+        try:
+            await self.caller.call(order)
+        except Exception as exc:
+            log.warning("incident %d: could not call %s: %s", order.incident_id, order.dial, exc)
+            await self.phone_result(order, PhoneResult.FAILED)
+
+    # -- PhoneResults ------------------------------------------------------------------------
+
+    async def phone_result(self, order: PhoneOrder, result: PhoneResult) -> None:
+        """How a call to a team's phone ended: acknowledged, or tried again, or escalated."""
+        async with self.db.session() as session:
+            incident = await self._locked(session, order.incident_id)
+            now = self.clock()
+            actor = Actor(f"phone:{order.phone}", team_id=order.team_id)
+            current = (
+                incident.team_id == order.team_id
+                and incident.status == S.DISPATCHED
+                and incident.call_attempts == order.attempt
+            )
+            self._event(
+                session,
+                incident,
+                "phone",
+                actor,
+                reason=f"lần gọi {order.attempt}: {result.value}",
+                team_id=order.team_id,
+            )
+            if not current:
+                pass  # acknowledged meanwhile, or re-assigned: only the history keeps it
+            elif result == PhoneResult.ACCEPTED:
+                self._acknowledge(session, incident, actor, "Nhận lệnh qua điện thoại")
+            elif incident.call_attempts >= self.call_attempts:
+                what = "từ chối" if result == PhoneResult.REFUSED else "không nhận lệnh"
+                await self._escalate(
+                    session, incident, f"Đội {what} sau {incident.call_attempts} cuộc gọi", now
+                )
+            else:
+                incident.call_due_at = now + timedelta(seconds=self.retry_s)
+            await session.commit()
+        self.wake()
+
+    async def reading(self, incident_id: int) -> IncidentReading | None:
+        """The order read to the team, or None when the incident no longer waits for one."""
+        async with self.db.session() as session:
+            incident = await session.get(Incident, incident_id)
+            if incident is None or incident.status != S.DISPATCHED:
+                return None
+            places = await self._places_up(session, incident.place_path)
+            text = order_text(
+                incident_id=incident.id,
+                category=incident.category,
+                urgency=incident.urgency,
+                address=incident.address,
+                place_names=[p.name for p in places],
+                caller_number=incident.caller_number,
+            )
+            return IncidentReading(incident.id, text)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _locked(self, session: AsyncSession, incident_id: int) -> Incident:
+        """The incident, locked for this transaction (PostgreSQL; SQLite has one writer)."""
+        incident = await self._try_lock(session, incident_id, skip_locked=False)
+        if incident is None:
+            raise IncidentNotFound(f"no incident {incident_id}")
+        return incident
+
+    @staticmethod
+    async def _try_lock(
+        session: AsyncSession, incident_id: int, *, skip_locked: bool = True
+    ) -> Incident | None:
+        """The incident locked, or None if it is gone or (timers) another node holds it."""
+        return (
+            await session.scalars(
+                select(Incident)
+                .where(Incident.id == incident_id)
+                .with_for_update(skip_locked=skip_locked)
+                .execution_options(populate_existing=True)
+            )
+        ).one_or_none()
+
+    def _acknowledge(
+        self, session: AsyncSession, incident: Incident, actor: Actor, reason: str
+    ) -> None:
+        if incident.status == S.NEW:
+            raise LifecycleError(f"incident {incident.id} has no team yet: assign one first")
+        check_transition(incident.status, S.ACKNOWLEDGED, reason)
+        now = self.clock()
+        self._mark_acknowledged(incident, now)
+        before = incident.status
+        incident.status = S.ACKNOWLEDGED
+        incident.updated_at = now
+        self._event(
+            session,
+            incident,
+            "status",
+            actor,
+            from_status=before,
+            to_status=S.ACKNOWLEDGED,
+            reason=reason,
+            team_id=incident.team_id,
+        )
+
+    @staticmethod
+    def _mark_acknowledged(incident: Incident, now: datetime) -> None:
+        incident.acknowledged_at = now
+        incident.acknowledged_by_team_id = incident.team_id
+        if incident.dispatched_at is not None:
+            incident.ack_s = (now - incident.dispatched_at).total_seconds()
+        incident.escalate_at = None
+        incident.call_due_at = None
+
+    def _assign(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        team: Team,
+        actor: Actor,
+        reason: str,
+        now: datetime,
+        *,
+        kind: str,
+    ) -> None:
+        before = incident.status
+        incident.team_id = team.id
+        incident.status = S.DISPATCHED
+        incident.dispatched_at = now
+        incident.acknowledged_at = None
+        incident.acknowledged_by_team_id = None
+        incident.ack_s = None
+        due = now + timedelta(seconds=self.deadline_s(incident.category, incident.urgency))
+        incident.ack_due_at = due
+        incident.escalate_at = due
+        incident.call_attempts = 0
+        incident.call_due_at = now
+        incident.updated_at = now
+        self._event(
+            session,
+            incident,
+            kind,
+            actor,
+            from_status=before,
+            to_status=S.DISPATCHED,
+            team_id=team.id,
+            reason=reason,
+        )
+
+    def _event(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        kind: str,
+        actor: Actor,
+        *,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        team_id: int | None = None,
+        reason: str = "",
+        call_id: int | None = None,
+    ) -> None:
+        session.add(
+            IncidentEvent(
+                incident_id=incident.id,
+                at=self.clock(),
+                kind=kind,
+                from_status=from_status,
+                to_status=to_status,
+                team_id=team_id,
+                actor=actor.label,
+                reason=reason,
+                call_id=call_id,
+            )
+        )
+
+    async def _places_up(self, session: AsyncSession, path: str) -> list[Place]:
+        """The places of ``path``, deepest first."""
+        ids = [int(part) for part in path.strip("/").split("/") if part]
+        rows = (await session.scalars(select(Place).where(Place.id.in_(ids)))).all()
+        return sorted(rows, key=lambda p: -p.depth)
+
+    async def _teams_up(self, session: AsyncSession, path: str) -> list[tuple[Team, Place]]:
+        """Active teams and centers at the places of ``path``, deepest place first."""
+        ids = [int(part) for part in path.strip("/").split("/") if part]
+        rows = (
+            await session.execute(
+                select(Team, Place)
+                .join(Place, Team.place_id == Place.id)
+                .where(Team.place_id.in_(ids), Team.active)
+                .order_by(Place.depth.desc(), Team.id)
+            )
+        ).all()
+        return [(team, place) for team, place in rows]
+
+    async def _first_team(self, session: AsyncSession, place: Place) -> Team | None:
+        """The rapid-response team nearest the place; a center if no team is anywhere."""
+        teams = await self._teams_up(session, place.path)
+        for team, _ in teams:
+            if team.kind == TeamKind.TEAM:
+                return team
+        return teams[0][0] if teams else None
+
+    async def _center_above(self, session: AsyncSession, incident: Incident) -> Team | None:
+        """The center the incident goes to next: above a team's place, or above a center."""
+        chain = await self._teams_up(session, incident.place_path)
+        holder = next((tp for tp in chain if tp[0].id == incident.team_id), None)
+        for team, place in chain:
+            if team.kind != TeamKind.CENTER or team.id == incident.team_id:
+                continue
+            if holder is None:
+                return team
+            holder_team, holder_place = holder
+            if holder_team.kind == TeamKind.TEAM and place.depth <= holder_place.depth:
+                return team
+            if holder_team.kind == TeamKind.CENTER and place.depth < holder_place.depth:
+                return team
+        return None
+
+    async def _center_of(self, session: AsyncSession, actor: Actor) -> Team | None:
+        if actor.team_id is None:
+            return None
+        team = await session.get(Team, actor.team_id)
+        return team if team is not None and team.kind == TeamKind.CENTER else None
+
+    async def _check_may_act(self, session: AsyncSession, incident: Incident, actor: Actor) -> None:
+        """The holder team, a center above the place, or a supervisor."""
+        if actor.privileged:
+            return
+        if actor.team_id is not None and actor.team_id == incident.team_id:
+            return
+        center = await self._center_of(session, actor)
+        if center is not None:
+            place = await session.get(Place, center.place_id)
+            if place is not None and incident.place_path.startswith(place.path):
+                return
+        raise NotAllowed(
+            f"incident {incident.id} is not held by your team; only its team, a center "
+            "above it or a supervisor can change it"
+        )
+
+
+def _real_number(number: str) -> bool:
+    """A number that identifies a caller (not withheld, not empty)."""
+    digits = number.lstrip("+")
+    return digits.isdigit() and len(digits) >= 3
+
+
+CATEGORY_WORDS = {
+    "medical": "cấp cứu y tế",
+    "food": "hỗ trợ lương thực, nhu yếu phẩm",
+    "violation": "phản ánh vi phạm",
+    "general": "thông tin",
+}
+URGENCY_WORDS = {"critical": "nguy kịch", "urgent": "khẩn cấp", "normal": "thông thường"}
+
+
+def order_text(
+    *,
+    incident_id: int,
+    category: str,
+    urgency: str,
+    address: str,
+    place_names: Sequence[str],
+    caller_number: str,
+) -> str:
+    """The order as read on the phone (until dispatch.reading has the spoken form)."""
+    where = ", ".join(part for part in (address, *place_names) if part)
+    digits = " ".join(caller_number)
+    return (
+        f"Lệnh điều động từ tổng đài 1022. Sự cố số {incident_id}: "
+        f"{CATEGORY_WORDS.get(category, category)}, mức độ {URGENCY_WORDS.get(urgency, urgency)}. "
+        f"Địa chỉ: {where}. Số điện thoại người báo: {digits}. "
+        "Bấm phím 1 để nhận lệnh. Bấm phím 2 để nghe lại. Bấm phím 9 để từ chối."
+    )
