@@ -56,7 +56,7 @@ async def test_open_incidents_overdue_first_with_vietnamese_labels(api: Api, wor
         "Bình thường",
     )
     assert b["team"] is None
-    assert a["team"] == {"id": world.teams["25741"].id, "name": "Tổ phản ứng nhanh Hiệp Thành"}
+    assert a["team"] == {"id": world.teams["25741"].id, "name": world.teams["25741"].name}
     assert a["commune"]["name"] == "Phường Hiệp Thành"
     assert a["district"] == {
         "id": world.places["718"].id,
@@ -118,10 +118,12 @@ async def test_a_district_center_sees_its_district_and_nothing_else(api: Api, wo
     summary = await get(api, "summary", who="team 718")
     assert summary["place"]["code"] == 718
     assert summary["level"] == "commune"
-    assert [r["place"]["name"] for r in summary["rows"]] == [
-        "Phường Hiệp Thành",
-        "Phường Phú Cường",
-    ]
+    # Every commune of the district is a row; the world's incidents are in two of them.
+    assert {r["place"]["name"]: r["open"] for r in summary["rows"] if r["open"]} == {
+        "Phường Hiệp Thành": 2,
+        "Phường Phú Cường": 2,
+    }
+    assert all(r["place"]["level"] == "commune" for r in summary["rows"])
     assert (summary["total"]["open"], summary["total"]["overdue"]) == (4, 2)
 
 
@@ -158,7 +160,10 @@ async def test_summary_per_district_with_labelled_columns(api: Api, world: World
     assert (body["total"]["open"], body["total"]["overdue"]) == (6, 2)
     medical = await get(api, "summary", category="medical")
     # A, F, E in Thủ Dầu Một (B is food), C in Dĩ An.
-    assert [r["open"] for r in medical["rows"]] == [3, 1]
+    assert {r["place"]["code"]: r["open"] for r in medical["rows"] if r["open"]} == {
+        718: 3,
+        724: 1,
+    }
 
 
 def day(world: World) -> dict[str, str]:
@@ -173,11 +178,9 @@ async def test_team_figures(api: Api, world: World) -> None:
     teams = await get(api, "teams", **day(world))
 
     rows = {r["team"]["id"]: r for r in teams["rows"]}
-    assert [r["team"]["name"] for r in teams["rows"]] == [
-        "Trung tâm điều hành Thủ Dầu Một",
-        "Tổ phản ứng nhanh Hiệp Thành",
-        "Tổ phản ứng nhanh Phú Cường",
-        "Tổ phản ứng nhanh Dĩ An",
+    # By place: the district center, its communes' teams, then the other district's team.
+    assert [(r["team"]["id"], r["team"]["name"]) for r in teams["rows"]] == [
+        (world.teams[k].id, world.teams[k].name) for k in ("718", "25741", "25747", "25942")
     ]
     hiep_thanh = rows[world.teams["25741"].id]
     # As in tests/dispatch: ack 30, 60, 90, 600 → 75; resolve 1200, 1800, 3000 → 1800.
@@ -212,10 +215,12 @@ async def test_district_figures(api: Api, world: World) -> None:
 
     assert body["level"] == "district" and body["place"] is None
     rows = {r["place"]["code"]: r for r in body["rows"]}
-    figures = ("teams", "incidents", "taken", "resolved", "cancelled", "open", "escalated")
-    assert [rows[718][k] for k in figures] == [3, 9, 6, 4, 1, 4, 2]
+    # As in tests/dispatch (the teams' count too depends on which teams exist).
+    figures = ("incidents", "taken", "resolved", "cancelled", "open", "escalated")
+    assert [rows[718][k] for k in figures] == [9, 6, 4, 1, 4, 2]
     assert (rows[718]["ack_median_s"], rows[718]["resolve_median_s"]) == (75.0, 2100.0)
-    assert [rows[724][k] for k in figures] == [2, 4, 3, 2, 0, 2, 0]
+    assert [rows[724][k] for k in figures] == [4, 3, 2, 0, 2, 0]
+    assert rows[718]["teams"] >= 3 and rows[724]["teams"] >= 2
     total = body["total"]
     assert total["place"] is None
     assert (total["incidents"], total["ack_median_s"], total["resolve_median_s"]) == (
@@ -226,10 +231,11 @@ async def test_district_figures(api: Api, world: World) -> None:
 
     communes = await get(api, "districts", district_code=718, **day(world))
     assert communes["level"] == "commune"
-    assert [(r["place"]["code"], r["incidents"], r["ack_median_s"]) for r in communes["rows"]] == [
-        (25741, 6, 75.0),
-        (25747, 3, 80.0),
-    ]
+    assert [
+        (r["place"]["code"], r["incidents"], r["ack_median_s"])
+        for r in communes["rows"]
+        if r["incidents"]
+    ] == [(25741, 6, 75.0), (25747, 3, 80.0)]
 
 
 async def test_default_range_is_today_in_vietnam(api: Api, world: World) -> None:

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from store.db import Database
 from store.models import Incident, Place, Team
 
@@ -69,6 +71,12 @@ class World:
 async def _place(
     session: Any, world: World, code: int, name: str, level: str, parent: Place | None
 ) -> Place:
+    """The place of that level and code: the one already there (the API tests import
+    Bình Dương's places), else a new one."""
+    found = await session.scalar(select(Place).where(Place.level == level, Place.code == code))
+    if found is not None:
+        world.places[str(code)] = found
+        return found  # type: ignore[no-any-return]
     place = Place(
         parent_id=parent.id if parent else None,
         level=level,
@@ -108,8 +116,16 @@ async def build_world(db: Database, now: datetime = NOW) -> World:
             ("25747", "Tổ phản ứng nhanh Phú Cường", "team", c12),
             ("25942", "Tổ phản ứng nhanh Dĩ An", "team", c21),
         ):
-            team = Team(name=name, kind=kind, place_id=place.id)
-            session.add(team)
+            # A default team of an imported province is taken as it is.
+            team = await session.scalar(
+                select(Team)
+                .where(Team.place_id == place.id, Team.kind == kind, Team.active)
+                .order_by(Team.id)
+                .limit(1)
+            )
+            if team is None:
+                team = Team(name=name, kind=kind, place_id=place.id)
+                session.add(team)
             world.teams[key] = team
         await session.flush()
         t = {k: v.id for k, v in world.teams.items()}
