@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from dispatch.lifecycle import STATUS_LABELS
 from store.models import Category, Incident, IncidentStatus, Place, Team, TeamKind, Urgency
 
 __all__ = [
@@ -83,16 +84,7 @@ ALL_STATUSES: tuple[str, ...] = tuple(IncidentStatus)
 # Still waiting for a team to say "we have it": only these can be overdue.
 WAITING_STATUSES: tuple[str, ...] = (S.NEW, S.DISPATCHED)
 
-# What a supervisor reads on the wall screen.
-STATUS_LABELS: dict[str, str] = {
-    S.NEW: "Mới tiếp nhận",
-    S.DISPATCHED: "Đã điều phối",
-    S.ACKNOWLEDGED: "Đội đã nhận",
-    S.EN_ROUTE: "Đang di chuyển",
-    S.ON_SCENE: "Đã đến hiện trường",
-    S.RESOLVED: "Đã xử lý xong",
-    S.CANCELLED: "Đã hủy",
-}
+# What a supervisor reads: the statuses' labels are the lifecycle's (STATUS_LABELS).
 OVERDUE_LABEL = "Quá hạn"
 CATEGORY_LABELS: dict[str, str] = {
     Category.MEDICAL: "Cấp cứu y tế",

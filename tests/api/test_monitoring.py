@@ -140,10 +140,10 @@ async def test_summary_per_district_with_labelled_columns(api: Api, world: World
     assert body["place"] is None and body["level"] == "district"
     assert [(c["key"], c["label"]) for c in body["columns"]] == [
         ("new", "Mới tiếp nhận"),
-        ("dispatched", "Đã điều phối"),
-        ("acknowledged", "Đội đã nhận"),
+        ("dispatched", "Đã điều động"),
+        ("acknowledged", "Đội đã nhận lệnh"),
         ("en_route", "Đang di chuyển"),
-        ("on_scene", "Đã đến hiện trường"),
+        ("on_scene", "Đã có mặt tại hiện trường"),
         ("overdue", "Quá hạn"),
     ]
     rows = {r["place"]["code"]: r for r in body["rows"]}
