@@ -48,6 +48,7 @@ bench: deps venv  ## benchmarks (~90 min, most of it the real-time peak hour); f
 	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
 	$(BIN)/python bench/ivr_agi_vs_dialplan.py
 	$(BIN)/python bench/simulate_peak.py $(BENCH_PEAK_ARGS)
+	$(BIN)/python bench/dispatch_day.py
 
 simulate: deps venv
 	$(BIN)/hotline1022 simulate --calls 100 --rate 2 --agents 10
