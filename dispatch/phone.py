@@ -15,8 +15,9 @@ how the call ended              result
 three readings without 1 or 9   ``no_key`` (pressing 2 asks again without using one up,
                                 up to ``2 × readings`` in all)
 hung up before a key            ``no_key``
-not answered / busy             ``no_answer`` / ``busy`` (``OriginateResponse`` Reason 3 / 5)
-could not ring it               ``failed`` (any other Reason; the Originate itself failed)
+not answered / busy             ``no_answer`` / ``busy`` (``OriginateResponse`` Reason 3 / 5,
+                                or the ``DialStatus`` NOANSWER / BUSY of its ``DialEnd``)
+could not ring it               ``failed`` (anything else; the Originate itself failed)
 answered, the script never ran  ``failed`` (FastAGI down: the dialplan hangs up)
 the reading could not be had    ``failed`` (the member hears "tổng đài sẽ gọi lại sau")
 the incident no longer waits    nothing: "this order is no longer needed", and hang up
@@ -35,8 +36,10 @@ The script may start before the ``OriginateResponse`` arrives (they race on two 
 so ``placing`` and ``ringing`` may go straight to ``reading``. ``done`` is reached once: the
 first outcome wins and later ones are ignored. The outcome of the Originate is matched by
 the reply's ActionID (an ``OriginateResponse`` that overtakes the reply waits in a short
-buffer); the script finds its call by a token passed as the AGI's first argument, or, after
-a restart of the service, rebuilds the order from the channel's variables.
+buffer); the channel's ``DialEnd`` and ``Hangup`` by its account code (``dispatch-<token>``,
+also in the CDR). The script finds its call by the token, passed as the AGI's first
+argument, or, after a restart of the service, rebuilds the order from the channel's
+variables.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from pbx.events import AmiEvent, Hangup
 
 __all__ = [
     "AGI_SCRIPT",
+    "DIAL_END_GRACE_S",
     "DISPATCH_CONTEXT",
     "ORDER_VARIABLES",
     "PhoneCall",
@@ -85,10 +89,17 @@ ORDER_VARIABLES = {
     "phone": "DISPATCH_PHONE",
     "dial": "DISPATCH_DIAL",
 }
-# OriginateResponse's Reason: the last control frame the phone sent (Asterisk's
-# AST_CONTROL_*): 3 rang until the timeout, 5 busy, 4 answered; 0, 1 (hung up), 8
-# (congestion)... could not be rung.
+# OriginateResponse's Reason: how the phone's side ended (Asterisk's AST_CONTROL_*): 3 rang
+# until the timeout, 5 busy, 4 answered; 0, 1 (hung up), 8 (congestion)... not rung.
 _REASONS = {3: PhoneResult.NO_ANSWER, 5: PhoneResult.BUSY}
+# Asterisk 22 says Reason 0 for a phone that answers 486 Busy Here (the dial's cause is not
+# carried over); the DialEnd event of the call's channel says BUSY. Matched by the call's
+# account code, since DialEnd carries no ActionID.
+_DIAL_STATUSES = {"BUSY": PhoneResult.BUSY, "NOANSWER": PhoneResult.NO_ANSWER}
+# DialEnd and OriginateResponse reach the AMI by different paths inside Asterisk, either may
+# come first: an unclear failure waits this long for the DialEnd.
+DIAL_END_GRACE_S = 1.0
+ACCOUNT_PREFIX = "dispatch-"
 # OriginateResponses whose reply we have not read yet (they can overtake it), by ActionID;
 # and the tokens of calls that ended, so a script that starts too late is not taken for a
 # call placed before a restart.
@@ -96,16 +107,19 @@ _EARLY_MAX = 256
 _ENDED_MAX = 1024
 
 
-def originate_result(response: str, reason: str) -> PhoneResult | None:
-    """What an ``OriginateResponse`` says of a call: None when it was answered (the FastAGI
-    script then has the last word), else ``no_answer``, ``busy`` or ``failed``."""
+def originate_result(response: str, reason: str, dial_status: str = "") -> PhoneResult | None:
+    """What an ``OriginateResponse`` (and the ``DialStatus`` of the call's ``DialEnd``, if
+    known) says of a call: None when it was answered (the FastAGI script then has the last
+    word), else ``no_answer``, ``busy`` or ``failed``."""
     if response.strip().lower() == "success":
         return None
     try:
         code = int(reason.strip())
     except ValueError:
         code = 0
-    return _REASONS.get(code, PhoneResult.FAILED)
+    if code in _REASONS:
+        return _REASONS[code]
+    return _DIAL_STATUSES.get(dial_status.strip().upper(), PhoneResult.FAILED)
 
 
 class _State(enum.Enum):
@@ -143,8 +157,15 @@ class _Call:
     info: PhoneCall
     state: _State = _State.PLACING
     action_id: str = ""
-    uniqueids: set[str] = field(default_factory=set)  # the channel's, as events name it
+    dial_status: str = ""  # the DialEnd's, once seen
+    reason: str = ""  # the failed OriginateResponse's
+    failing: bool = False  # the Originate failed; waiting for the DialEnd to say how
     watchdog: asyncio.Task[None] | None = None
+
+    @property
+    def account(self) -> str:
+        """The account code of the call's channel: how its DialEnd and Hangup are known."""
+        return ACCOUNT_PREFIX + self.info.token
 
 
 class TeamPhoneCaller:
@@ -189,7 +210,7 @@ class TeamPhoneCaller:
         self.recent: deque[PhoneCall] = deque(maxlen=history)
         self._by_token: dict[str, _Call] = {}
         self._by_action: dict[str, _Call] = {}
-        self._by_uniqueid: dict[str, _Call] = {}
+        self._by_account: dict[str, _Call] = {}
         self._early: OrderedDict[str, AmiEvent] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -219,6 +240,7 @@ class TeamPhoneCaller:
         that cannot be placed is reported ``failed`` at once (nothing is raised)."""
         call = _Call(PhoneCall(order, secrets.token_hex(8)))
         self._by_token[call.info.token] = call
+        self._by_account[call.account] = call
         self.recent.append(call.info)
         self._spawn(self._warm(order.incident_id), f"warm order {order.incident_id}")
         variables = {
@@ -245,6 +267,7 @@ class TeamPhoneCaller:
                 caller_id=self.caller_id,
                 variables=variables,
                 ring_timeout_ms=self.ring_s * 1000,
+                account=call.account,
             )
         except Exception as exc:
             log.warning("dispatch: could not call %s: %s", order.dial, exc)
@@ -273,41 +296,64 @@ class TeamPhoneCaller:
     # -- AMI events ------------------------------------------------------------------------
 
     def on_event(self, ev: AmiEvent) -> None:
-        """AMI listener: the Originate's outcome, and a hang-up before the script ran."""
-        if ev.name.lower() == "originateresponse":
-            action_id = ev.get("ActionID")
-            call = self._by_action.pop(action_id, None)
-            if call is None:
-                if action_id and action_id not in self._early:
-                    self._early[action_id] = ev
-                    while len(self._early) > _EARLY_MAX:
-                        self._early.popitem(last=False)
-                return
-            result = originate_result(ev.get("Response"), ev.get("Reason"))
-            if result is not None:
-                log.info(
-                    "dispatch: %s did not answer: %s (reason %s)",
-                    call.info.order.dial,
-                    result.value,
-                    ev.get("Reason"),
-                )
-                self._end_soon(call, result)
-                return
-            uniqueid = ev.get("Uniqueid")
-            if uniqueid:
-                call.info.uniqueid = call.info.uniqueid or uniqueid
-                call.uniqueids.add(uniqueid)
-                self._by_uniqueid[uniqueid] = call
-            if call.state in (_State.PLACING, _State.RINGING):
-                self._move(call, _State.ANSWERED, self.agi_grace_s)
+        """AMI listener: the Originate's outcome, how the dial ended, and a hang-up before
+        the script ran."""
+        name = ev.name.lower()
+        if name == "originateresponse":
+            self._originate_response(ev)
+        elif name == "dialend":
+            call = self._by_account.get(ev.get("DestAccountCode"))
+            if call is not None:
+                call.dial_status = ev.get("DialStatus")
+                if call.failing:
+                    self._not_answered(call)
         elif isinstance(ev, Hangup):
-            call = self._by_uniqueid.get(ev.uniqueid)
+            call = self._by_account.get(ev.get("AccountCode"))
             if call is not None and call.state is _State.ANSWERED:
                 log.warning(
                     "dispatch: %s answered but the order was never read (FastAGI down?)",
                     call.info.order.dial,
                 )
                 self._end_soon(call, PhoneResult.FAILED)
+
+    def _originate_response(self, ev: AmiEvent) -> None:
+        action_id = ev.get("ActionID")
+        call = self._by_action.pop(action_id, None)
+        if call is None:
+            if action_id and action_id not in self._early:
+                self._early[action_id] = ev
+                while len(self._early) > _EARLY_MAX:
+                    self._early.popitem(last=False)
+            return
+        call.reason = ev.get("Reason")
+        result = originate_result(ev.get("Response"), call.reason, call.dial_status)
+        if result is PhoneResult.FAILED and not call.dial_status:
+            # Perhaps busy, said only by the DialEnd still on its way (or never coming).
+            call.failing = True
+            self._spawn(self._wait_dial_end(call), f"dial end {call.info.token}")
+        elif result is not None:
+            self._not_answered(call)
+        else:
+            call.info.uniqueid = call.info.uniqueid or ev.get("Uniqueid")
+            if call.state in (_State.PLACING, _State.RINGING):
+                self._move(call, _State.ANSWERED, self.agi_grace_s)
+
+    async def _wait_dial_end(self, call: _Call) -> None:
+        await asyncio.sleep(DIAL_END_GRACE_S)
+        if call.state is not _State.DONE:
+            self._not_answered(call)
+
+    def _not_answered(self, call: _Call) -> None:
+        result = originate_result("Failure", call.reason, call.dial_status)
+        assert result is not None
+        log.info(
+            "dispatch: %s not answered: %s (reason %s, dial status %s)",
+            call.info.order.dial,
+            result.value,
+            call.reason or "?",
+            call.dial_status or "?",
+        )
+        self._end_soon(call, result)
 
     # -- the FastAGI script ----------------------------------------------------------------
 
@@ -455,8 +501,7 @@ class TeamPhoneCaller:
         while len(self._ended) > _ENDED_MAX:
             self._ended.popitem(last=False)
         self._by_action.pop(call.action_id, None)
-        for uniqueid in call.uniqueids:
-            self._by_uniqueid.pop(uniqueid, None)
+        self._by_account.pop(call.account, None)
         watchdog = call.watchdog
         if watchdog is not None and watchdog is not asyncio.current_task():
             watchdog.cancel()

@@ -114,10 +114,12 @@ class DispatchPbx(Protocol):
         caller_id: str | None = None,
         variables: Mapping[str, str] | None = None,
         ring_timeout_ms: int = 30000,
+        account: str | None = None,
     ) -> Mapping[str, str]:
         """Queue the call (Async Originate) and return Asterisk's reply, whose ``ActionID``
-        the later ``OriginateResponse`` event carries. Sent once, never retried; raises when
-        Asterisk is unreachable or silent."""
+        the later ``OriginateResponse`` event carries; the channel's events (``DialEnd``,
+        ``Hangup``) carry ``account`` as its account code. Sent once, never retried; raises
+        when Asterisk is unreachable or silent."""
         ...
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dispatch import phone as phone_module
 from dispatch.phone import (
     ALL_KEYS,
     DISPATCH_CONTEXT,
@@ -47,6 +48,7 @@ class FakePbx:
         caller_id: str | None = None,
         variables: Mapping[str, str] | None = None,
         ring_timeout_ms: int = 30000,
+        account: str | None = None,
     ) -> Mapping[str, str]:
         if self.error is not None:
             raise self.error
@@ -59,6 +61,7 @@ class FakePbx:
                 "caller_id": caller_id,
                 "variables": dict(variables or {}),
                 "ring_timeout_ms": ring_timeout_ms,
+                "account": account,
             }
         )
         return {"Response": "Success", "ActionID": f"a{self.action_ids}"}
@@ -68,6 +71,10 @@ class FakePbx:
         variables = self.originated[-1]["variables"]
         assert isinstance(variables, dict)
         return str(variables["DISPATCH_ORDER"])
+
+    @property
+    def account(self) -> str:
+        return str(self.originated[-1]["account"])
 
 
 @dataclass
@@ -173,6 +180,13 @@ class Rig:
     def answered(self, n: int = 1, uniqueid: str = "1700000000.7") -> AmiEvent:
         return response(f"a{n}", "Success", "4", uniqueid)
 
+    def hangup(self) -> AmiEvent:
+        """The Hangup of the call's channel."""
+        return channel_event("Hangup", AccountCode=self.pbx.account, Cause="16")
+
+    def dial_end(self, status: str) -> AmiEvent:
+        return channel_event("DialEnd", DestAccountCode=self.pbx.account, DialStatus=status)
+
 
 def response(action_id: str, outcome: str, reason: str, uniqueid: str = "") -> AmiEvent:
     """An OriginateResponse as Asterisk 22 sends it."""
@@ -195,16 +209,18 @@ def response(action_id: str, outcome: str, reason: str, uniqueid: str = "") -> A
     )
 
 
-def hangup(uniqueid: str) -> AmiEvent:
+def channel_event(name: str, **headers: str) -> AmiEvent:
+    """A channel's event, as Asterisk 22 sends it (only the headers read here)."""
     return parse_event(
-        {
-            "Event": "Hangup",
-            "Channel": "PJSIP/t25741-00000003",
-            "Uniqueid": uniqueid,
-            "Cause": "16",
-        },
+        {"Event": name, "Channel": "PJSIP/pstn-out-00000003", "Uniqueid": "17.3", **headers},
         0.0,
     )
+
+
+@pytest.fixture(autouse=True)
+def quick_dial_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unclear failure waits 0.05 s, not a second, for its DialEnd."""
+    monkeypatch.setattr(phone_module, "DIAL_END_GRACE_S", 0.05)
 
 
 async def rig(tmp_path: Path, **kw: object) -> Rig:
@@ -233,6 +249,7 @@ async def test_the_call_goes_to_the_dispatch_context_from_1022(tmp_path: Path) -
     assert (sent["context"], sent["exten"]) == ("hotline-dispatch", "s")
     assert sent["caller_id"] == '"1022" <1022>'
     assert sent["ring_timeout_ms"] == 25000
+    assert sent["account"] == f"dispatch-{r.pbx.token}"  # its DialEnd and Hangup say it
     variables = sent["variables"]
     assert isinstance(variables, dict)
     assert {k: variables[v] for k, v in ORDER_VARIABLES.items() if k != "token"} == {
@@ -283,8 +300,36 @@ async def test_a_phone_not_answered_is_reported_by_its_reason(
     await r.caller.call(ORDER)
     r.caller.on_event(response("a1", "Failure", reason))
     r.caller.on_event(response("a1", "Failure", reason))  # never twice
-    await settle()
+    await asyncio.sleep(0.1)
     assert r.results.results == [(ORDER, result)]
+    await r.caller.close()
+
+
+@pytest.mark.parametrize("dial_end_first", [True, False])
+@pytest.mark.parametrize(
+    ("status", "result"),
+    [
+        ("BUSY", PhoneResult.BUSY),  # Asterisk 22: Reason 0 for a 486
+        ("NOANSWER", PhoneResult.NO_ANSWER),
+        ("CHANUNAVAIL", PhoneResult.FAILED),
+        ("CONGESTION", PhoneResult.FAILED),
+    ],
+)
+async def test_an_unclear_failure_is_told_by_the_dial_end(
+    tmp_path: Path, status: str, result: PhoneResult, dial_end_first: bool
+) -> None:
+    r = await rig(tmp_path)
+    await r.caller.call(ORDER)
+    assert r.pbx.account.startswith("dispatch-")
+    events = [r.dial_end(status), response("a1", "Failure", "0"), r.hangup()]
+    if not dial_end_first:
+        events = events[1:] + events[:1]
+    for ev in events:
+        r.caller.on_event(ev)
+    await settle()
+    assert r.results.results == [(ORDER, result)]  # at once, without waiting
+    await asyncio.sleep(0.1)
+    assert len(r.results.results) == 1
     await r.caller.close()
 
 
@@ -292,12 +337,16 @@ def test_originate_results() -> None:
     assert originate_result("Success", "4") is None
     assert originate_result("Failure", " 5 ") is PhoneResult.BUSY
     assert originate_result("Failure", "junk") is PhoneResult.FAILED
+    assert originate_result("Failure", "0", "BUSY") is PhoneResult.BUSY
+    assert originate_result("Failure", "3", "CANCEL") is PhoneResult.NO_ANSWER
 
 
 async def test_someone_elses_originate_response_is_ignored(tmp_path: Path) -> None:
     r = await rig(tmp_path)
     await r.caller.call(ORDER)
     r.caller.on_event(response("callbacks-7", "Failure", "3"))
+    r.caller.on_event(channel_event("DialEnd", DestAccountCode="", DialStatus="BUSY"))
+    r.caller.on_event(channel_event("Hangup", AccountCode="", Cause="17"))
     await settle()
     assert r.results.results == []
     await r.caller.close()
@@ -359,7 +408,7 @@ async def test_each_key(
     [call] = r.caller.recent
     assert (call.result, call.readings, call.ended) == (result, readings, True)
     assert call.uniqueid == "1700000000.7"
-    r.caller.on_event(hangup("1700000000.7"))  # the dialplan hangs up: nothing more
+    r.caller.on_event(r.hangup())  # the dialplan hangs up: nothing more
     await settle()
     assert len(r.results.results) == 1
     await r.caller.close()
@@ -372,7 +421,7 @@ async def test_a_hang_up_while_the_order_is_read_is_no_key(tmp_path: Path) -> No
     member = r.member(["2", None])
     with pytest.raises(Hangup):
         await r.caller.handle(member)
-    r.caller.on_event(hangup("1700000000.7"))
+    r.caller.on_event(r.hangup())
     await settle()
     assert r.results.results == [(ORDER, PhoneResult.NO_KEY)]
     await r.caller.close()
@@ -404,7 +453,7 @@ async def test_the_script_may_start_before_the_originate_response(tmp_path: Path
     await r.caller.call(ORDER)
     await r.caller.handle(r.member(["1"]))
     r.caller.on_event(r.answered())
-    r.caller.on_event(hangup("1700000000.7"))
+    r.caller.on_event(r.hangup())
     await settle()
     assert r.results.only is PhoneResult.ACCEPTED
     await r.caller.close()
@@ -418,7 +467,7 @@ async def test_an_order_no_longer_needed_is_said_so_and_not_reported(tmp_path: P
     member = r.member(["1"])
     await r.caller.handle(member)
     assert member.heard == ["not_needed"]
-    r.caller.on_event(hangup("1700000000.7"))
+    r.caller.on_event(r.hangup())
     await settle()
     assert r.results.results == []
     assert r.caller.active == [] and r.caller.recent[-1].ended
@@ -459,7 +508,7 @@ async def test_answered_and_hung_up_without_the_script_fails(tmp_path: Path) -> 
     r = await rig(tmp_path)
     await r.caller.call(ORDER)
     r.caller.on_event(r.answered())
-    r.caller.on_event(hangup("1700000000.7"))  # FastAGI down: the dialplan hangs up
+    r.caller.on_event(r.hangup())  # FastAGI down: the dialplan hangs up
     await settle()
     assert r.results.only is PhoneResult.FAILED
     await r.caller.close()
