@@ -22,7 +22,7 @@ from dispatch.phone import AGI_SCRIPT, PhoneCall, TeamPhoneCaller
 from dispatch.ports import IncidentReading, PhoneOrder, PhoneResult
 from dispatch.reading import OrderAudio, OrderFacts, order_text
 from hotline1022.sipp import SippTeamPhone
-from hotline1022.stack import Stack
+from hotline1022.stack import Stack, free_udp_tcp_port
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
 
@@ -184,6 +184,29 @@ async def test_nobody_at_that_number_fails(desk: Desk) -> None:
     order = PhoneOrder(999, 7, 1, "PJSIP/no-such-endpoint", "no-such-endpoint")
     await desk.caller.call(order)
     assert await desk.result_of(order) is PhoneResult.FAILED
+
+
+async def test_a_registered_endpoint_is_called_the_same_way(desk: Desk) -> None:
+    """A team's phone that is a PJSIP endpoint of this Asterisk (here a developer's test
+    phone, ``phone01``; the teams' own endpoints are provisioned the same way)."""
+    settings = desk.stack.settings
+    phone = SippTeamPhone(
+        free_udp_tcp_port(),
+        desk.stack.next_media_port(),
+        keys="1",
+        endpoint="phone01",
+        password=settings.secrets["phones"]["phone01"],
+        server_port=settings.sip_port,
+    )
+    await asyncio.to_thread(phone.start)
+    try:
+        order = PhoneOrder(500, 8, 2, "PJSIP/phone01", "phone01")
+        await desk.caller.call(order)
+        assert await desk.result_of(order) is PhoneResult.ACCEPTED
+        await until_hung_up(desk, phone)
+        assert [(c.number, c.keys) for c in phone.calls()] == [("phone01", "1")]
+    finally:
+        await asyncio.to_thread(phone.stop)
 
 
 # Last: it stops the service's FastAGI server.
