@@ -268,7 +268,9 @@ class OrderAudio:
         if dest.exists():
             os.utime(dest)  # recently used: the last to be removed
             return
-        self.host_dir.mkdir(parents=True, exist_ok=True)
+        if not self.host_dir.is_dir():
+            self.host_dir.mkdir(parents=True)
+            self.host_dir.chmod(0o755)  # whatever this process's umask: Asterisk reads it
         self._speak(text, dest)
         dest.chmod(0o644)  # Asterisk runs as another user
         self._prune(protected)

@@ -192,3 +192,15 @@ async def test_the_real_voice_makes_8khz_files_of_well_under_30_s(tmp_path: Path
                 assert w.getframerate() == 8000 and w.getnchannels() == 1
                 assert w.getnframes() / 8000 < 20  # one AGI command may take 30 s
             assert os.stat(wav).st_mode & 0o044 == 0o044  # Asterisk may read it
+
+
+async def test_files_are_readable_by_asterisk_whatever_the_umask(tmp_path: Path) -> None:
+    audio = OrderAudio(tmp_path / "made" / "dispatch", "/ast", speak=FakeVoice())
+    old = os.umask(0o077)
+    try:
+        path = await audio.fixed("accepted")
+    finally:
+        os.umask(old)
+    wav = tmp_path / "made" / "dispatch" / f"{path.rsplit('/', 1)[1]}.wav"
+    assert wav.stat().st_mode & 0o777 == 0o644
+    assert wav.parent.stat().st_mode & 0o777 == 0o755
