@@ -237,7 +237,9 @@ class TeamPhoneCaller:
 
     async def call(self, order: PhoneOrder) -> None:
         """Ring the team's phone; the result comes later through ``PhoneResults``. A call
-        that cannot be placed is reported ``failed`` at once (nothing is raised)."""
+        that cannot be placed is reported ``failed`` right after this returns (nothing is
+        raised, and the result never arrives before this returns: a caller holding a lock
+        that ``phone_result`` needs cannot deadlock)."""
         call = _Call(PhoneCall(order, secrets.token_hex(8)))
         self._by_token[call.info.token] = call
         self._by_account[call.account] = call
@@ -272,7 +274,7 @@ class TeamPhoneCaller:
         except Exception as exc:
             log.warning("dispatch: could not call %s: %s", order.dial, exc)
             if call.state is _State.PLACING:  # else the phone rang and answered anyway
-                await self._end(call, PhoneResult.FAILED)
+                self._end_soon(call, PhoneResult.FAILED)
             return
         if call.state is not _State.PLACING:
             return

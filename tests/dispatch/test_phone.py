@@ -276,7 +276,9 @@ async def test_the_order_is_spoken_while_the_phone_rings(tmp_path: Path) -> None
 async def test_an_originate_that_fails_is_reported_failed_at_once(tmp_path: Path) -> None:
     r = await rig(tmp_path)
     r.pbx.error = ConnectionError("AMI link is down")
-    await r.caller.call(ORDER)  # does not raise
+    await r.caller.call(ORDER)  # does not raise, nor report before it returns
+    assert r.results.results == []
+    await settle()
     assert r.results.results == [(ORDER, PhoneResult.FAILED)]
     assert r.caller.active == []
     await r.caller.close()
