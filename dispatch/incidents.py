@@ -41,6 +41,7 @@ from dispatch.ports import (
     PhoneResult,
     TeamCaller,
 )
+from dispatch.reading import OrderFacts, order_text
 from store.db import Database
 from store.models import (
     Incident,
@@ -525,12 +526,14 @@ class IncidentService:
                 return None
             places = await self._places_up(session, incident.place_path)
             text = order_text(
-                incident_id=incident.id,
-                category=incident.category,
-                urgency=incident.urgency,
-                address=incident.address,
-                place_names=[p.name for p in places],
-                caller_number=incident.caller_number,
+                OrderFacts(
+                    incident_id=incident.id,
+                    category=incident.category,
+                    urgency=incident.urgency,
+                    places=[p.name for p in places],
+                    address=incident.address,
+                    caller_number=incident.caller_number,
+                )
             )
             return IncidentReading(incident.id, text)
 
@@ -720,32 +723,3 @@ def _real_number(number: str) -> bool:
     """A number that identifies a caller (not withheld, not empty)."""
     digits = number.lstrip("+")
     return digits.isdigit() and len(digits) >= 3
-
-
-CATEGORY_WORDS = {
-    "medical": "cấp cứu y tế",
-    "food": "hỗ trợ lương thực, nhu yếu phẩm",
-    "violation": "phản ánh vi phạm",
-    "general": "thông tin",
-}
-URGENCY_WORDS = {"critical": "nguy kịch", "urgent": "khẩn cấp", "normal": "thông thường"}
-
-
-def order_text(
-    *,
-    incident_id: int,
-    category: str,
-    urgency: str,
-    address: str,
-    place_names: Sequence[str],
-    caller_number: str,
-) -> str:
-    """The order as read on the phone (until dispatch.reading has the spoken form)."""
-    where = ", ".join(part for part in (address, *place_names) if part)
-    digits = " ".join(caller_number)
-    return (
-        f"Lệnh điều động từ tổng đài 1022. Sự cố số {incident_id}: "
-        f"{CATEGORY_WORDS.get(category, category)}, mức độ {URGENCY_WORDS.get(urgency, urgency)}. "
-        f"Địa chỉ: {where}. Số điện thoại người báo: {digits}. "
-        "Bấm phím 1 để nhận lệnh. Bấm phím 2 để nghe lại. Bấm phím 9 để từ chối."
-    )

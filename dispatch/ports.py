@@ -110,10 +110,10 @@ class IncidentReading:
 
 class TeamCaller(Protocol):
     async def call(self, order: PhoneOrder) -> None:
-        """Place the call; its end arrives later through ``PhoneResults.phone_result``.
+        """Place the call; its end arrives later through ``PhoneResults.phone_result``,
+        exactly once, ``failed`` included when it could not even be placed.
 
-        Raises ``queues.ports.PbxUnavailable``-like errors (any ``Exception``) when the call
-        could not even be placed; the incident service then counts a failed attempt.
+        Should it raise all the same, the incident service counts a failed attempt.
         """
         ...
 
