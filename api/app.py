@@ -16,6 +16,7 @@ from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
 from api.routers import health as health_router
 from api.routers import ivr as ivr_router
+from api.routers import places as places_router
 from api.routers import queues as queues_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
@@ -35,8 +36,8 @@ historical statistics.
 
 Every route except `/health` needs `Authorization: Bearer <token>`; tokens are issued with
 `hotline1022 users create` / `hotline1022 users token`. Roles: `agent` (their own calls and
-login), `supervisor` and `admin` (everything), `team` (rapid-response teams; none of these
-routes yet). Times are ISO 8601 and returned in UTC.
+login), `supervisor` and `admin` (everything), `team` (rapid-response teams: places and
+teams). Times are ISO 8601 and returned in UTC.
 
 **Tóm tắt (tiếng Việt):** API của tổng đài 1022 tiếp nhận phản ánh, kiến nghị của người dân:
 tra cứu lịch sử cuộc gọi, xem tình trạng hàng đợi theo thời gian thực và đăng nhập / đăng xuất
@@ -64,6 +65,11 @@ TAGS = [
     {
         "name": "callbacks",
         "description": "Callers to be called back, keeping their place (Gọi lại).",
+    },
+    {
+        "name": "places",
+        "description": "Places and the operations centers and rapid-response teams at them "
+        "(Địa bàn, trung tâm điều hành, tổ phản ứng nhanh).",
     },
 ]
 
@@ -116,7 +122,9 @@ def create_app(
         staffing_router,
         stats_router,
         callbacks_router,
+        places_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)
+    app.include_router(places_router.teams_router)
     return app

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from starlette.routing import BaseRoute
 
 from api.deps import require_roles
-from store.models import Agent
+from store.models import Agent, Team
 from tests.api.support import Api
 
 PRINCIPALS = (
@@ -42,6 +42,7 @@ def guarded(*allowed: str) -> dict[str, int]:
 
 STAFF = ("agent", "supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
+EVERYONE = ("agent", "supervisor", "team", "admin")
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/openapi.json"): OPEN,
@@ -74,6 +75,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/stats/agents"): guarded(*STAFF),
     ("GET", "/callbacks"): guarded(*SUPERVISORS),
     ("POST", "/callbacks/{callback_id}/cancel"): guarded(*SUPERVISORS),
+    ("GET", "/places"): guarded(*EVERYONE),
+    ("GET", "/places/{place_id}"): guarded(*EVERYONE),
+    ("GET", "/teams"): guarded(*EVERYONE),
+    ("GET", "/teams/{team_id}"): guarded(*EVERYONE),
+    ("POST", "/teams"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("PATCH", "/teams/{team_id}"): guarded(*SUPERVISORS),
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
@@ -82,6 +89,14 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("POST", "/agents/{agent_id}/pause"): lambda _: {"reason": "break"},
     ("POST", "/agents"): lambda who: {"endpoint": f"new-{who}", "name": f"Mới {who}"},
     ("PATCH", "/agents/{agent_id}"): lambda _: {"skills": {"medical": 4}},
+    ("POST", "/teams"): lambda who: {
+        "name": f"Tổ {who}",
+        "kind": "team",
+        "place_level": "commune",
+        "place_code": 25741,
+        "phones": [{"number": "0912345678"}],
+    },
+    ("PATCH", "/teams/{team_id}"): lambda who: {"name": f"Tổ sửa bởi {who}"},
 }
 
 
@@ -117,7 +132,12 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
     )
     # Cancelling is idempotent: the second allowed role finds it cancelled, and that is 200.
     callback = await api.add_callback()
+    async with api.db.session() as session:
+        team = await session.scalar(select(Team).order_by(Team.id).limit(1))
+        assert team is not None
     params = {
+        "place_id": team.place_id,
+        "team_id": team.id,
         "call_id": call.id,
         "agent_id": own_agent,
         "name": "info_cases",

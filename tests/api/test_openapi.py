@@ -21,6 +21,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "staffing",
         "stats",
         "callbacks",
+        "places",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]
