@@ -1,4 +1,5 @@
-"""The ``hotline1022`` command: serve, asterisk, db, prompts, users, info, simulate, stats."""
+"""The ``hotline1022`` command: serve, asterisk, db, prompts, users, info, simulate, stats,
+places, teams."""
 
 from __future__ import annotations
 
@@ -163,7 +164,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hotline1022 import ivr_cli, staffing_cli, stats_cli, users_cli
+    from hotline1022 import ivr_cli, places_cli, staffing_cli, stats_cli, users_cli
 
     parser = argparse.ArgumentParser(prog="hotline1022", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     ivr_cli.add_parser(sub)
     staffing_cli.add_parser(sub)
     stats_cli.add_parser(sub)
+    places_cli.add_parser(sub)
 
     from hotline1022.peak import add_arguments as add_peak_arguments
     from hotline1022.simulate import agents_arg
