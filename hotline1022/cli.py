@@ -151,6 +151,12 @@ def _info(args: argparse.Namespace) -> int:
     print("Citizen test phones (register one and dial 1022):")
     for ep, pw in sorted(secrets.get("phones", {}).items()):
         print(f"  user {ep:10s} password {pw}")
+    teams: dict[str, str] = secrets.get("teams", {})
+    if teams:
+        # 111 endpoints for Bình Dương: one example, the rest via `hotline1022 teams list`.
+        example = next((ep for ep in sorted(teams) if ep.startswith("team-c")), min(teams))
+        print(f"Team phones ({len(teams)}, one per team; see 'hotline1022 teams list'), e.g.:")
+        print(f"  user {example:10s} password {teams[example]}")
     base = f"http://{settings.api_host}:{settings.api_port}"
     print("API tokens: hotline1022 users create --name NAME --role agent --agent agent01")
     print(f"Log agent01 in: curl -X POST -H 'Authorization: Bearer TOKEN' {base}/agents/1/login")
