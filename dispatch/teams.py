@@ -43,6 +43,7 @@ from dispatch.places import (
 from dispatch.ports import DispatchError, UnknownPlace
 from store.db import Database
 from store.models import Place, Team, TeamKind, TeamMember, TeamPhone
+from store.types import utcnow
 
 __all__ = [
     "CENTER_LEVELS",
@@ -450,5 +451,7 @@ class TeamService:
             team.members = _members(edit.members)
         if edit.phones is not None:
             team.phones = _phones(edit.phones)
+        # Members and phones live in their own tables: touch the team so updated_at tells.
+        team.updated_at = utcnow()
         await self.session.flush()
         return await self.get(team_id)

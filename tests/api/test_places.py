@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -336,6 +337,8 @@ async def test_edit_replaces_members_and_phones(api: Api) -> None:
     assert response.status_code == 200, response.text
     edited = response.json()
     assert edited["name"] == "Tổ phản ứng nhanh Hiệp Thành"
+    assert datetime.fromisoformat(edited["updated_at"]) > datetime.fromisoformat(team["updated_at"])
+    assert edited["created_at"] == team["created_at"]
     assert [(m["name"], m["role"]) for m in edited["members"]] == [("Lê Văn Cường", "leader")]
     assert [(p["position"], p["endpoint"], p["number"], p["label"]) for p in edited["phones"]] == [
         (0, None, "0274382222", ""),
