@@ -1,8 +1,9 @@
 """The ``api`` fixture: the app on a real, migrated database (SQLite and PostgreSQL), fakes
 for the PBX ports, and a token for each role (plus a revoked and an inactive one).
 
-The places and default teams of Bình Dương are imported; the ``team`` user acts for the
-rapid-response team of commune 25741 (Phường Hiệp Thành, endpoint ``team-c25741``)."""
+A ``team`` user must act for a team: the fixture's acts for "Tổ thử nghiệm", at a place of
+its own (province code 0, in no data), so that tests may import Bình Dương or build their
+own tree beside it and re-point the user to a team of theirs."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
-from dispatch.teams import ensure_places_and_teams
 from queues.routing import RoutingPolicy
 from store.db import Database
-from store.models import Agent, Place, Team, User
+from store.models import Agent, Place, Team, TeamPhone, User
 from store.seed import ensure_agents
 from store.users import create_user, revoke_tokens
 from tests.api.support import Api, FakeAgentControl, FakeCallbacks, FakeIvr, FakeQueueView
@@ -29,18 +29,25 @@ async def api(db: Database) -> AsyncIterator[Api]:
         rows = await session.execute(select(Agent.endpoint, Agent.id))
         agent_ids = {endpoint: agent_id for endpoint, agent_id in rows}
 
-    await ensure_places_and_teams(db, 74)
     async with db.session() as session:
-        team_id = await session.scalar(
-            select(Team.id)
-            .join(Place, Place.id == Team.place_id)
-            .where(Place.level == "commune", Place.code == 25741, Team.kind == "team")
+        place = Place(level="province", depth=0, code=0, name="Tỉnh thử nghiệm", path="/")
+        session.add(place)
+        await session.flush()
+        place.path = f"/{place.id}/"
+        team = Team(
+            name="Tổ thử nghiệm",
+            kind="team",
+            place_id=place.id,
+            members=[],
+            phones=[TeamPhone(position=0, endpoint="team-test")],
         )
+        session.add(team)
+        await session.commit()
 
     tokens = {}
     for role in ("supervisor", "admin"):
         _, tokens[role] = await create_user(db, name=f"{role} user", role=role)
-    _, tokens["team"] = await create_user(db, name="team user", role="team", team_id=team_id)
+    _, tokens["team"] = await create_user(db, name="team user", role="team", team_id=team.id)
     _, tokens["agent"] = await create_user(
         db, name="Đỗ Thị Agent", role="agent", agent_id=agent_ids["agent01"]
     )

@@ -92,8 +92,8 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("POST", "/teams"): lambda who: {
         "name": f"Tổ {who}",
         "kind": "team",
-        "place_level": "commune",
-        "place_code": 25741,
+        "place_level": "province",
+        "place_code": 0,  # the api fixture's own place
         "phones": [{"number": "0912345678"}],
     },
     ("PATCH", "/teams/{team_id}"): lambda who: {"name": f"Tổ sửa bởi {who}"},

@@ -1,4 +1,4 @@
-"""``/places`` and ``/teams`` over Bình Dương 2021 (imported by the ``api`` fixture)."""
+"""``/places`` and ``/teams`` over Bình Dương 2021, imported as the service does at start."""
 
 from __future__ import annotations
 
@@ -6,10 +6,28 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
-from store.models import Place, TeamMember, TeamPhone
+from dispatch.teams import ensure_places_and_teams
+from store.models import Place, Team, TeamMember, TeamPhone, User
 from tests.api.support import Api
+
+
+@pytest.fixture(autouse=True)
+async def binh_duong(api: Api) -> None:
+    """Bình Dương 2021 and its default teams, and no other place: the team user acts for the
+    team of Phường Hiệp Thành instead of the fixture's test team."""
+    await ensure_places_and_teams(api.db, 74)
+    async with api.db.session() as session:
+        hiep_thanh = await session.scalar(
+            select(Team.id)
+            .join(Place, Place.id == Team.place_id)
+            .where(Place.level == "commune", Place.code == 25741, Team.kind == "team")
+        )
+        await session.execute(update(User).where(User.role == "team").values(team_id=hiep_thanh))
+        await session.execute(delete(Team).where(Team.name == "Tổ thử nghiệm"))
+        await session.execute(delete(Place).where(Place.level == "province", Place.code == 0))
+        await session.commit()
 
 
 async def place_id(api: Api, level: str, code: int) -> int:
