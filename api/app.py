@@ -36,8 +36,8 @@ historical statistics.
 
 Every route except `/health` needs `Authorization: Bearer <token>`; tokens are issued with
 `hotline1022 users create` / `hotline1022 users token`. Roles: `agent` (their own calls and
-login), `supervisor` and `admin` (everything), `team` (rapid-response teams: places and
-teams). Times are ISO 8601 and returned in UTC.
+login), `supervisor` and `admin` (everything), `team` (rapid-response teams; none of these
+routes yet). Times are ISO 8601 and returned in UTC.
 
 **Tóm tắt (tiếng Việt):** API của tổng đài 1022 tiếp nhận phản ánh, kiến nghị của người dân:
 tra cứu lịch sử cuộc gọi, xem tình trạng hàng đợi theo thời gian thực và đăng nhập / đăng xuất
@@ -50,6 +50,11 @@ TAGS = [
     {"name": "calls", "description": "Call records (Lịch sử cuộc gọi)."},
     {"name": "queues", "description": "Live queue state (Hàng đợi)."},
     {"name": "agents", "description": "Agents and their login (Tổng đài viên)."},
+    {
+        "name": "places",
+        "description": "Places and the operations centers and rapid-response teams at them "
+        "(Địa bàn, trung tâm điều hành, tổ phản ứng nhanh).",
+    },
     {
         "name": "ivr",
         "description": "The menu: statistics, announcements, reload (Tổng đài tự động).",
@@ -65,11 +70,6 @@ TAGS = [
     {
         "name": "callbacks",
         "description": "Callers to be called back, keeping their place (Gọi lại).",
-    },
-    {
-        "name": "places",
-        "description": "Places and the operations centers and rapid-response teams at them "
-        "(Địa bàn, trung tâm điều hành, tổ phản ứng nhanh).",
     },
 ]
 
@@ -118,11 +118,11 @@ def create_app(
         calls_router,
         queues_router,
         agents_router,
+        places_router,
         ivr_router,
         staffing_router,
         stats_router,
         callbacks_router,
-        places_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

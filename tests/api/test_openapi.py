@@ -17,11 +17,11 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "calls",
         "queues",
         "agents",
+        "places",
         "ivr",
         "staffing",
         "stats",
         "callbacks",
-        "places",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]
