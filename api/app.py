@@ -17,6 +17,7 @@ from api.routers import calls as calls_router
 from api.routers import health as health_router
 from api.routers import incidents as incidents_router
 from api.routers import ivr as ivr_router
+from api.routers import places as places_router
 from api.routers import queues as queues_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
@@ -53,6 +54,11 @@ TAGS = [
     {"name": "calls", "description": "Call records (Lịch sử cuộc gọi)."},
     {"name": "queues", "description": "Live queue state (Hàng đợi)."},
     {"name": "agents", "description": "Agents and their login (Tổng đài viên)."},
+    {
+        "name": "places",
+        "description": "Places and the operations centers and rapid-response teams at them "
+        "(Địa bàn, trung tâm điều hành, tổ phản ứng nhanh).",
+    },
     {
         "name": "ivr",
         "description": "The menu: statistics, announcements, reload (Tổng đài tự động).",
@@ -124,6 +130,7 @@ def create_app(
         calls_router,
         queues_router,
         agents_router,
+        places_router,
         ivr_router,
         staffing_router,
         stats_router,
@@ -132,4 +139,5 @@ def create_app(
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)
+    app.include_router(places_router.teams_router)
     return app

@@ -45,6 +45,7 @@ def guarded(*allowed: str) -> dict[str, int]:
 
 STAFF = ("agent", "supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
+EVERYONE = ("agent", "supervisor", "team", "admin")
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/openapi.json"): OPEN,
@@ -68,6 +69,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/agents"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
     ("PATCH", "/agents/{agent_id}"): guarded(*SUPERVISORS),
     ("GET", "/routing"): guarded(*STAFF),
+    ("GET", "/places"): guarded(*EVERYONE),
+    ("GET", "/places/{place_id}"): guarded(*EVERYONE),
+    ("GET", "/teams"): guarded(*EVERYONE),
+    ("GET", "/teams/{team_id}"): guarded(*EVERYONE),
+    ("POST", "/teams"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("PATCH", "/teams/{team_id}"): guarded(*SUPERVISORS),
     ("GET", "/ivr/stats"): guarded(*SUPERVISORS),
     ("GET", "/ivr/announcements"): guarded(*SUPERVISORS),
     ("PUT", "/ivr/announcements/{name}"): guarded(*SUPERVISORS),
@@ -113,6 +120,14 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("PUT", "/ivr/announcements/{name}"): lambda _: {"text": "Thông tin mới."},
     ("POST", "/agents/{agent_id}/pause"): lambda _: {"reason": "break"},
     ("POST", "/agents"): lambda who: {"endpoint": f"new-{who}", "name": f"Mới {who}"},
+    ("POST", "/teams"): lambda who: {
+        "name": f"Tổ {who}",
+        "kind": "team",
+        "place_level": "province",
+        "place_code": 0,  # the api fixture's own place
+        "phones": [{"number": "0912345678"}],
+    },
+    ("PATCH", "/teams/{team_id}"): lambda who: {"name": f"Tổ sửa bởi {who}"},
     ("PATCH", "/agents/{agent_id}"): lambda _: {"skills": {"medical": 4}},
     ("POST", "/calls/{call_id}/outcome"): lambda _: {"disposition": "advice"},
     ("POST", "/incidents/{incident_id}/acknowledge"): lambda _: {},
@@ -156,6 +171,8 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
     call = await api.add_call(
         uniqueid="1.1", arrived_at=datetime(2024, 5, 1, tzinfo=UTC), agent_id=own_agent
     )
+    teams = await api.client.get("/teams", headers=api.auth("admin"))
+    team = teams.json()["items"][0]  # the api fixture's test team
     # Cancelling is idempotent: the second allowed role finds it cancelled, and that is 200.
     callback = await api.add_callback()
     tree = await small_tree(api.db)
@@ -169,6 +186,8 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         Actor("user:test", role="supervisor"),
     )
     params = {
+        "place_id": team["place"]["id"],
+        "team_id": team["id"],
         "call_id": call.id,
         "agent_id": own_agent,
         "name": "info_cases",
