@@ -40,7 +40,8 @@ historical statistics.
 Every route except `/health` needs `Authorization: Bearer <token>`; tokens are issued with
 `hotline1022 users create` / `hotline1022 users token`. Roles: `agent` (their own calls and
 login, the outcomes of their calls), `supervisor` and `admin` (everything), `team`
-(rapid-response teams and operations centers: their incidents). Times are ISO 8601 and
+(rapid-response teams and operations centers: the incidents they hold or that lie under
+their place). Every role reads places and teams. Times are ISO 8601 and
 returned in UTC.
 
 **Tóm tắt (tiếng Việt):** API của tổng đài 1022 tiếp nhận phản ánh, kiến nghị của người dân:

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from dispatch.lifecycle import OPEN, WAITING_FOR_TEAM, check_transition
+from dispatch.places import ancestor_ids
 from dispatch.ports import (
     SYSTEM,
     Actor,
@@ -214,11 +215,14 @@ class IncidentService:
 
     # -- what people do over REST ----------------------------------------------------------
 
-    async def get(self, incident_id: int) -> IncidentView:
+    async def get(self, incident_id: int, reader: Actor | None = None) -> IncidentView:
+        """The incident; a team ``reader`` sees only those it holds or under its place."""
         async with self.db.session() as session:
             incident = await session.get(Incident, incident_id)
             if incident is None:
                 raise IncidentNotFound(f"no incident {incident_id}")
+            if reader is not None and reader.role == "team":
+                await self._check_may_read(session, incident, reader)
             events = (
                 await session.scalars(
                     select(IncidentEvent)
@@ -655,18 +659,16 @@ class IncidentService:
 
     async def _places_up(self, session: AsyncSession, path: str) -> list[Place]:
         """The places of ``path``, deepest first."""
-        ids = [int(part) for part in path.strip("/").split("/") if part]
-        rows = (await session.scalars(select(Place).where(Place.id.in_(ids)))).all()
+        rows = (await session.scalars(select(Place).where(Place.id.in_(ancestor_ids(path))))).all()
         return sorted(rows, key=lambda p: -p.depth)
 
     async def _teams_up(self, session: AsyncSession, path: str) -> list[tuple[Team, Place]]:
         """Active teams and centers at the places of ``path``, deepest place first."""
-        ids = [int(part) for part in path.strip("/").split("/") if part]
         rows = (
             await session.execute(
                 select(Team, Place)
                 .join(Place, Team.place_id == Place.id)
-                .where(Team.place_id.in_(ids), Team.active)
+                .where(Team.place_id.in_(ancestor_ids(path)), Team.active)
                 .order_by(Place.depth.desc(), Team.id)
             )
         ).all()
@@ -701,6 +703,19 @@ class IncidentService:
             return None
         team = await session.get(Team, actor.team_id)
         return team if team is not None and team.kind == TeamKind.CENTER else None
+
+    async def _check_may_read(
+        self, session: AsyncSession, incident: Incident, reader: Actor
+    ) -> None:
+        if reader.team_id is not None and reader.team_id in (
+            incident.team_id,
+            incident.first_team_id,
+        ):
+            return
+        team = await session.get(Team, reader.team_id) if reader.team_id else None
+        place = await session.get(Place, team.place_id) if team else None
+        if place is None or not incident.place_path.startswith(place.path):
+            raise NotAllowed(f"incident {incident.id} is neither your team's nor under its place")
 
     async def _check_may_act(self, session: AsyncSession, incident: Incident, actor: Actor) -> None:
         """The holder team, a center above the place, or a supervisor."""

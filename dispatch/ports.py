@@ -96,7 +96,7 @@ class PhoneOrder:
     incident_id: int
     team_id: int
     attempt: int  # 1-based, per team
-    dial: str  # what Asterisk dials: "PJSIP/t25741", "PJSIP/0912345678@pstn-out"
+    dial: str  # what Asterisk dials: "PJSIP/team-c25741", "PJSIP/0912345678@pstn-out"
     phone: str  # the endpoint or number, for people and for the incident's history
 
 

@@ -20,6 +20,7 @@ from api.app import create_app
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
+from dispatch.teams import ensure_places_and_teams
 from hotline1022.asterisk import Asterisk
 from hotline1022.provision import RECORDED_PROMPTS
 from hotline1022.settings import Settings
@@ -129,6 +130,8 @@ class Hotline:
     async def start(self) -> None:
         await upgrade_async(self.settings.effective_database_url)
         await ensure_agents(self.db, self.settings.agent_count)
+        # The province's places and default teams, the first time (one query afterwards).
+        await ensure_places_and_teams(self.db, self.settings.province_code)
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
         await self.callbacks.start()
         self.link.add_listener(self.tracker.on_event)

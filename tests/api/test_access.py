@@ -93,7 +93,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "supervisor": 409,
         "admin": 409,
     },
-    ("GET", "/incidents/{incident_id}"): guarded(*STAFF, "team"),
+    # The fixture's team sits at a test place of its own: the incident is not under it.
+    ("GET", "/incidents/{incident_id}"): {**guarded(*STAFF, "team"), "team": 403},
     # The fixture's team user acts for no team: the role passes, the incident is not theirs.
     # The supervisor acknowledges it; the admin then finds it acknowledged (409).
     ("POST", "/incidents/{incident_id}/acknowledge"): {

@@ -22,6 +22,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "staffing",
         "stats",
         "callbacks",
+        "incidents",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]
