@@ -18,6 +18,7 @@ from api.routers import health as health_router
 from api.routers import incidents as incidents_router
 from api.routers import ivr as ivr_router
 from api.routers import monitoring as monitoring_router
+from api.routers import places as places_router
 from api.routers import queues as queues_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
@@ -40,7 +41,8 @@ historical statistics.
 Every route except `/health` needs `Authorization: Bearer <token>`; tokens are issued with
 `hotline1022 users create` / `hotline1022 users token`. Roles: `agent` (their own calls and
 login, the outcomes of their calls), `supervisor` and `admin` (everything), `team`
-(rapid-response teams and operations centers: their incidents). Times are ISO 8601 and
+(rapid-response teams and operations centers: the incidents they hold or that lie under
+their place). Every role reads places and teams. Times are ISO 8601 and
 returned in UTC.
 
 **Tóm tắt (tiếng Việt):** API của tổng đài 1022 tiếp nhận phản ánh, kiến nghị của người dân:
@@ -54,6 +56,11 @@ TAGS = [
     {"name": "calls", "description": "Call records (Lịch sử cuộc gọi)."},
     {"name": "queues", "description": "Live queue state (Hàng đợi)."},
     {"name": "agents", "description": "Agents and their login (Tổng đài viên)."},
+    {
+        "name": "places",
+        "description": "Places and the operations centers and rapid-response teams at them "
+        "(Địa bàn, trung tâm điều hành, tổ phản ứng nhanh).",
+    },
     {
         "name": "ivr",
         "description": "The menu: statistics, announcements, reload (Tổng đài tự động).",
@@ -129,6 +136,7 @@ def create_app(
         calls_router,
         queues_router,
         agents_router,
+        places_router,
         ivr_router,
         staffing_router,
         stats_router,
@@ -138,4 +146,5 @@ def create_app(
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)
+    app.include_router(places_router.teams_router)
     return app

@@ -2,8 +2,9 @@
 PostgreSQL, with supervisors watching the monitoring screens meanwhile.
 
 1. Creates a fresh database (``hotline_bench_dispatch_<random>``, dropped at the end),
-   migrates it, loads Bình Dương's places and teams (1 province, 9 districts, 91 communes;
-   a center at the province and each district, a rapid-response team at every place), and
+   migrates it, loads Bình Dương's places and teams as the service does at its first start
+   (``dispatch.teams``: 1 province, 9 districts, 91 communes; a center at the province and
+   each district, a rapid-response team at every place: 111 teams), and
    ``--history-days`` of closed incidents before the day (SQL, 4,500 a day: a year of them
    by default), so that the monitoring reads a year's table, not an empty one.
 2. Makes the day (seeded): ``--calls`` answered calls for ``--agents`` agents over the
@@ -69,6 +70,8 @@ if str(ROOT) not in sys.path:  # run as a script: the project's packages
     sys.path.insert(0, str(ROOT))
 
 from dispatch.incidents import DEFAULT_ACK_DEADLINES_S  # noqa: E402
+from dispatch.teams import ensure_places_and_teams  # noqa: E402
+from store.db import Database  # noqa: E402
 from store.migrate import upgrade_async  # noqa: E402
 from store.stats import VIETNAM  # noqa: E402
 from store.users import hash_token  # noqa: E402
@@ -306,69 +309,19 @@ class World:
     supervisor_tokens: list[str] = field(default_factory=list)
 
 
-async def load_places(conn: Any, province: dict[str, Any]) -> None:
-    """Bình Dương's places and default teams.
-
-    # TODO: dispatch.teams.ensure_places_and_teams(db, 74) once the places branch is merged.
-    Until then the same layout, inserted here: a center and a team at the province and at
-    each district, a team at each commune.
-    """
-    now = datetime.now(UTC)
-
-    async def place(
-        parent: tuple[int, str] | None, level: str, node: dict[str, Any]
-    ) -> tuple[int, str]:
-        place_id = await conn.fetchval(
-            "INSERT INTO places (parent_id, level, depth, code, name, division_type, codename,"
-            " path) VALUES ($1, $2, $3, $4, $5, $6, $7, '') RETURNING id",
-            parent[0] if parent else None,
-            level,
-            parent[1].count("/") - 1 if parent else 0,
-            node["code"],
-            node["name"],
-            node.get("division_type", ""),
-            node.get("codename", ""),
-        )
-        path = f"{parent[1] if parent else '/'}{place_id}/"
-        await conn.execute("UPDATE places SET path = $1 WHERE id = $2", path, place_id)
-        kinds = ("center", "team") if level != "commune" else ("team",)
-        for kind in kinds:
-            prefix = "Trung tâm điều hành" if kind == "center" else "Tổ phản ứng nhanh"
-            await conn.execute(
-                "INSERT INTO teams (name, kind, place_id, active, created_at, updated_at)"
-                " VALUES ($1, $2, $3, true, $4, $4)",
-                f"{prefix} {node['name']}",
-                kind,
-                place_id,
-                now,
-            )
-        return place_id, path
-
-    root = await place(None, "province", province)
-    for district in province["districts"]:
-        d = await place(root, "district", district)
-        for ward in district["wards"]:
-            await place(d, "commune", ward)
-
-
-async def setup(url: str, *, agents: int, province: dict[str, Any]) -> World:
-    """Places, teams, agents, and a user with a token for every agent, team and supervisor."""
+async def setup(url: str, *, agents: int) -> World:
+    """Places and teams as the service loads them at its first start (``dispatch.teams``:
+    a center and a team at the province and at each district, a team at each commune),
+    agents, and a user with a token for every agent, team and supervisor."""
     world = World()
+    db = Database(sa_url(url))
+    try:
+        await ensure_places_and_teams(db, PROVINCE)
+    finally:
+        await db.dispose()
     conn = await asyncpg.connect(dsn(url))
     try:
         async with conn.transaction():
-            try:
-                from dispatch.teams import ensure_places_and_teams  # type: ignore[attr-defined]
-            except ImportError:
-                await load_places(conn, province)
-            else:  # pragma: no cover - once the places branch is merged
-                from store.db import Database
-
-                db = Database(sa_url(url))
-                try:
-                    await ensure_places_and_teams(db, PROVINCE)
-                finally:
-                    await db.dispose()
             now = datetime.now(UTC)
             await conn.executemany(
                 "INSERT INTO agents (endpoint, name, created_at) VALUES ($1, $2, $3)",
@@ -640,7 +593,6 @@ def serve(url: str, port: int, deadlines: dict[str, dict[str, int]]) -> None:
 
     from api.app import create_app
     from dispatch.incidents import IncidentService
-    from store.db import Database
 
     db = Database(url)
     incidents = IncidentService(db, deadlines=deadlines)
@@ -1186,7 +1138,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         await upgrade_async(url)
         province = await asyncio.to_thread(province_json)
         communes = communes_of_province(province)
-        world = await setup(url, agents=args.agents, province=province)
+        world = await setup(url, agents=args.agents)
         setup_s["migrate, places, teams, users"] = time.monotonic() - t
         now = datetime.now(UTC)
         today = datetime.now(VIETNAM).replace(hour=0, minute=0, second=0, microsecond=0)

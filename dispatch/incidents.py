@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from dispatch.lifecycle import OPEN, WAITING_FOR_TEAM, check_transition
+from dispatch.places import ancestor_ids
 from dispatch.ports import (
     SYSTEM,
     Actor,
@@ -41,6 +42,7 @@ from dispatch.ports import (
     PhoneResult,
     TeamCaller,
 )
+from dispatch.reading import OrderFacts, order_text
 from store.db import Database
 from store.models import (
     Incident,
@@ -213,11 +215,14 @@ class IncidentService:
 
     # -- what people do over REST ----------------------------------------------------------
 
-    async def get(self, incident_id: int) -> IncidentView:
+    async def get(self, incident_id: int, reader: Actor | None = None) -> IncidentView:
+        """The incident; a team ``reader`` sees only those it holds or under its place."""
         async with self.db.session() as session:
             incident = await session.get(Incident, incident_id)
             if incident is None:
                 raise IncidentNotFound(f"no incident {incident_id}")
+            if reader is not None and reader.role == "team":
+                await self._check_may_read(session, incident, reader)
             events = (
                 await session.scalars(
                     select(IncidentEvent)
@@ -525,12 +530,14 @@ class IncidentService:
                 return None
             places = await self._places_up(session, incident.place_path)
             text = order_text(
-                incident_id=incident.id,
-                category=incident.category,
-                urgency=incident.urgency,
-                address=incident.address,
-                place_names=[p.name for p in places],
-                caller_number=incident.caller_number,
+                OrderFacts(
+                    incident_id=incident.id,
+                    category=incident.category,
+                    urgency=incident.urgency,
+                    places=[p.name for p in places],
+                    address=incident.address,
+                    caller_number=incident.caller_number,
+                )
             )
             return IncidentReading(incident.id, text)
 
@@ -652,18 +659,16 @@ class IncidentService:
 
     async def _places_up(self, session: AsyncSession, path: str) -> list[Place]:
         """The places of ``path``, deepest first."""
-        ids = [int(part) for part in path.strip("/").split("/") if part]
-        rows = (await session.scalars(select(Place).where(Place.id.in_(ids)))).all()
+        rows = (await session.scalars(select(Place).where(Place.id.in_(ancestor_ids(path))))).all()
         return sorted(rows, key=lambda p: -p.depth)
 
     async def _teams_up(self, session: AsyncSession, path: str) -> list[tuple[Team, Place]]:
         """Active teams and centers at the places of ``path``, deepest place first."""
-        ids = [int(part) for part in path.strip("/").split("/") if part]
         rows = (
             await session.execute(
                 select(Team, Place)
                 .join(Place, Team.place_id == Place.id)
-                .where(Team.place_id.in_(ids), Team.active)
+                .where(Team.place_id.in_(ancestor_ids(path)), Team.active)
                 .order_by(Place.depth.desc(), Team.id)
             )
         ).all()
@@ -699,6 +704,19 @@ class IncidentService:
         team = await session.get(Team, actor.team_id)
         return team if team is not None and team.kind == TeamKind.CENTER else None
 
+    async def _check_may_read(
+        self, session: AsyncSession, incident: Incident, reader: Actor
+    ) -> None:
+        if reader.team_id is not None and reader.team_id in (
+            incident.team_id,
+            incident.first_team_id,
+        ):
+            return
+        team = await session.get(Team, reader.team_id) if reader.team_id else None
+        place = await session.get(Place, team.place_id) if team else None
+        if place is None or not incident.place_path.startswith(place.path):
+            raise NotAllowed(f"incident {incident.id} is neither your team's nor under its place")
+
     async def _check_may_act(self, session: AsyncSession, incident: Incident, actor: Actor) -> None:
         """The holder team, a center above the place, or a supervisor."""
         if actor.privileged:
@@ -720,32 +738,3 @@ def _real_number(number: str) -> bool:
     """A number that identifies a caller (not withheld, not empty)."""
     digits = number.lstrip("+")
     return digits.isdigit() and len(digits) >= 3
-
-
-CATEGORY_WORDS = {
-    "medical": "cấp cứu y tế",
-    "food": "hỗ trợ lương thực, nhu yếu phẩm",
-    "violation": "phản ánh vi phạm",
-    "general": "thông tin",
-}
-URGENCY_WORDS = {"critical": "nguy kịch", "urgent": "khẩn cấp", "normal": "thông thường"}
-
-
-def order_text(
-    *,
-    incident_id: int,
-    category: str,
-    urgency: str,
-    address: str,
-    place_names: Sequence[str],
-    caller_number: str,
-) -> str:
-    """The order as read on the phone (until dispatch.reading has the spoken form)."""
-    where = ", ".join(part for part in (address, *place_names) if part)
-    digits = " ".join(caller_number)
-    return (
-        f"Lệnh điều động từ tổng đài 1022. Sự cố số {incident_id}: "
-        f"{CATEGORY_WORDS.get(category, category)}, mức độ {URGENCY_WORDS.get(urgency, urgency)}. "
-        f"Địa chỉ: {where}. Số điện thoại người báo: {digits}. "
-        "Bấm phím 1 để nhận lệnh. Bấm phím 2 để nghe lại. Bấm phím 9 để từ chối."
-    )

@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from dispatch.lifecycle import STATUS_LABELS
+from dispatch.places import ancestor_ids, under
 from store.models import Category, Incident, IncidentStatus, Place, Team, TeamKind, Urgency
 
 __all__ = [
@@ -70,7 +71,6 @@ __all__ = [
     "SummaryRow",
     "TeamFigures",
     "area_figures",
-    "find_place",
     "open_incidents",
     "open_summary",
     "overdue_text",
@@ -239,19 +239,6 @@ class AreaReport:
 # -- places ------------------------------------------------------------------------------------
 
 
-async def find_place(
-    session: AsyncSession,
-    *,
-    place_id: int | None = None,
-    level: str | None = None,
-    code: int | None = None,
-) -> Place | None:
-    """The place with that id, or with that official code at that level; None if none."""
-    if place_id is not None:
-        return await session.get(Place, place_id)
-    return await session.scalar(select(Place).where(Place.level == level, Place.code == code))
-
-
 async def team_place(session: AsyncSession, team_id: int) -> Place | None:
     """The place a team sits at: what a team user may watch (everything under it)."""
     return await session.scalar(
@@ -261,11 +248,7 @@ async def team_place(session: AsyncSession, team_id: int) -> Place | None:
 
 async def _paths_under(session: AsyncSession, path: str) -> list[str]:
     # The places table is small (a province: ~100 rows, the country: ~11,000).
-    return list(await session.scalars(select(Place.path).where(Place.path.startswith(path))))
-
-
-def _path_ids(path: str) -> list[int]:
-    return [int(part) for part in path.strip("/").split("/") if part]
+    return list(await session.scalars(select(Place.path).where(under(Place.path, path))))
 
 
 # -- filters -----------------------------------------------------------------------------------
@@ -399,7 +382,7 @@ async def _row_places(session: AsyncSession, within: Place | None) -> tuple[int,
 
 def _ancestor(path: str, depth: int) -> int | None:
     """The id of the place at ``depth`` on ``path`` (None: the path ends above it)."""
-    ids = _path_ids(path)
+    ids = ancestor_ids(path)
     return ids[depth] if len(ids) > depth else None
 
 

@@ -139,6 +139,13 @@ class OutcomeService:
             await session.scalars(select(CallOutcome).where(CallOutcome.call_id == call_id))
         ).one_or_none()
         if existing is not None:
+            if (
+                key is not None
+                and existing.idempotency_key == key
+                and existing.recorded_by == actor.user_id
+                and existing.request_hash == digest
+            ):
+                return existing  # the same request, committed since the look-up by key
             raise OutcomeConflict(
                 f"call {call_id} already has an outcome (outcome {existing.id}, "
                 f"{existing.disposition})",

@@ -4,10 +4,15 @@
   pass a fake; the service passes the AMI-backed one.
 - ``PhoneResults``: where the phone call's end lands: the incident service records an
   acceptance as the acknowledgment, and retries or escalates otherwise.
+- ``DispatchPbx`` and ``PhoneChannel``: what ``dispatch.phone`` needs of Asterisk: an
+  Originate (``pbx.client.AmiPbx``), and the answered team phone inside the FastAGI script
+  (``pbx.agi_session.AgiSession`` satisfies it structurally). A member who hangs up makes
+  any channel call raise; the phone module reports that as ``no_key``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -16,10 +21,12 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "DispatchError",
+    "DispatchPbx",
     "IncidentNotFound",
     "IncidentReading",
     "LifecycleError",
     "NotAllowed",
+    "PhoneChannel",
     "PhoneOrder",
     "PhoneResult",
     "PhoneResults",
@@ -89,7 +96,7 @@ class PhoneOrder:
     incident_id: int
     team_id: int
     attempt: int  # 1-based, per team
-    dial: str  # what Asterisk dials: "PJSIP/t25741", "PJSIP/0912345678@pstn-out"
+    dial: str  # what Asterisk dials: "PJSIP/team-c25741", "PJSIP/0912345678@pstn-out"
     phone: str  # the endpoint or number, for people and for the incident's history
 
 
@@ -103,10 +110,10 @@ class IncidentReading:
 
 class TeamCaller(Protocol):
     async def call(self, order: PhoneOrder) -> None:
-        """Place the call; its end arrives later through ``PhoneResults.phone_result``.
+        """Place the call; its end arrives later through ``PhoneResults.phone_result``,
+        exactly once, ``failed`` included when it could not even be placed.
 
-        Raises ``queues.ports.PbxUnavailable``-like errors (any ``Exception``) when the call
-        could not even be placed; the incident service then counts a failed attempt.
+        Should it raise all the same, the incident service counts a failed attempt.
         """
         ...
 
@@ -117,3 +124,47 @@ class PhoneResults(Protocol):
     async def reading(self, incident_id: int) -> IncidentReading | None:
         """The order's text, or None when the incident no longer waits for that team."""
         ...
+
+
+class DispatchPbx(Protocol):
+    """What calling a team's phone asks of Asterisk (``pbx.client.AmiPbx``)."""
+
+    async def originate(
+        self,
+        channel: str,
+        *,
+        context: str | None = None,
+        exten: str | None = None,
+        priority: int = 1,
+        caller_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        ring_timeout_ms: int = 30000,
+        account: str | None = None,
+    ) -> Mapping[str, str]:
+        """Queue the call (Async Originate) and return Asterisk's reply, whose ``ActionID``
+        the later ``OriginateResponse`` event carries; the channel's events (``DialEnd``,
+        ``Hangup``) carry ``account`` as its account code. Sent once, never retried; raises
+        when Asterisk is unreachable or silent."""
+        ...
+
+
+class PhoneChannel(Protocol):
+    """The team's answered phone, inside the FastAGI ``dispatch`` script."""
+
+    @property
+    def uniqueid(self) -> str: ...
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The ``agi_*`` variables; ``agi_arg_1`` is the order's token (extensions.conf)."""
+        ...
+
+    async def answer(self) -> None: ...
+
+    async def stream_file(self, path: str, escape_digits: str = "") -> str | None:
+        """Play ``path`` (no extension); the key in ``escape_digits`` that cut it short."""
+        ...
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None: ...
+
+    async def get_variable(self, name: str) -> str | None: ...

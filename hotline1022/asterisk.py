@@ -28,6 +28,7 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "AsteriskConfig",
     "AsteriskError",
     "ensure_secrets",
+    "team_phone_password",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class AsteriskConfig:
     agi_port: int
     agents: list[dict[str, str]]
     phones: list[dict[str, str]]
+    # The default teams' phones (dispatch/teams.py): endpoint, password, name.
+    team_phones: list[dict[str, str]] = field(default_factory=list)
     prompts_src: Path | None = None
     rtp_start: int = 20000
     rtp_end: int = 20999
@@ -89,8 +93,14 @@ class AsteriskConfig:
     extra_files: dict[str, str] = field(default_factory=dict)
 
 
-def ensure_secrets(state_dir: Path, agent_count: int) -> dict[str, Any]:
-    """Load ``secrets.json`` from the state dir, generating what is missing (mode 0600)."""
+def ensure_secrets(
+    state_dir: Path, agent_count: int, team_endpoints: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Load ``secrets.json`` from the state dir, generating what is missing (mode 0600).
+
+    Passwords are generated once and kept: a registered softphone keeps working across
+    provisionings. The team phones' are under ``teams`` (endpoint -> password).
+    """
     path = state_dir / "secrets.json"
     data: dict[str, Any] = {}
     if path.exists():
@@ -111,6 +121,11 @@ def ensure_secrets(state_dir: Path, agent_count: int) -> dict[str, Any]:
         if ep not in phones:
             phones[ep] = secrets.token_urlsafe(12)
             changed = True
+    teams: dict[str, str] = data.setdefault("teams", {})
+    for ep in team_endpoints:
+        if ep not in teams:
+            teams[ep] = secrets.token_urlsafe(12)
+            changed = True
     if changed:
         state_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -118,6 +133,18 @@ def ensure_secrets(state_dir: Path, agent_count: int) -> dict[str, Any]:
         tmp.chmod(0o600)
         tmp.replace(path)
     return data
+
+
+def team_phone_password(secrets_data: Mapping[str, Any], endpoint: str) -> str:
+    """The SIP password of a team phone's endpoint (``team-c25741``) from ``secrets.json``'s
+    data (``Settings().secrets``), for registering a softphone or a SIPp phone as it."""
+    try:
+        return str(secrets_data["teams"][endpoint])
+    except KeyError:
+        raise KeyError(
+            f"no team phone {endpoint!r} in the secrets: provision Asterisk for the province "
+            "(hotline1022 asterisk provision) or check the name (hotline1022 teams list)"
+        ) from None
 
 
 def _host_mirror() -> str:
@@ -223,6 +250,7 @@ class Asterisk:
             "agi_port": cfg.agi_port,
             "agents": cfg.agents,
             "phones": cfg.phones,
+            "team_phones": cfg.team_phones,
             "categories": CATEGORIES,
             "routing": cfg.routing,
             "fallback": DEFAULT_CATEGORY,

@@ -1,4 +1,5 @@
-"""The ``hotline1022`` command: serve, asterisk, db, prompts, users, info, simulate, stats."""
+"""The ``hotline1022`` command: serve, asterisk, db, prompts, users, info, simulate, stats,
+places, teams."""
 
 from __future__ import annotations
 
@@ -150,6 +151,12 @@ def _info(args: argparse.Namespace) -> int:
     print("Citizen test phones (register one and dial 1022):")
     for ep, pw in sorted(secrets.get("phones", {}).items()):
         print(f"  user {ep:10s} password {pw}")
+    teams: dict[str, str] = secrets.get("teams", {})
+    if teams:
+        # 111 endpoints for Bình Dương: one example, the rest via `hotline1022 teams list`.
+        example = next((ep for ep in sorted(teams) if ep.startswith("team-c")), min(teams))
+        print(f"Team phones ({len(teams)}, one per team; see 'hotline1022 teams list'), e.g.:")
+        print(f"  user {example:10s} password {teams[example]}")
     base = f"http://{settings.api_host}:{settings.api_port}"
     print("API tokens: hotline1022 users create --name NAME --role agent --agent agent01")
     print(f"Log agent01 in: curl -X POST -H 'Authorization: Bearer TOKEN' {base}/agents/1/login")
@@ -163,7 +170,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hotline1022 import ivr_cli, staffing_cli, stats_cli, users_cli
+    from hotline1022 import ivr_cli, places_cli, staffing_cli, stats_cli, users_cli
 
     parser = argparse.ArgumentParser(prog="hotline1022", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -196,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     ivr_cli.add_parser(sub)
     staffing_cli.add_parser(sub)
     stats_cli.add_parser(sub)
+    places_cli.add_parser(sub)
 
     from hotline1022.peak import add_arguments as add_peak_arguments
     from hotline1022.simulate import agents_arg

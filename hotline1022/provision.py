@@ -6,23 +6,47 @@ tests run the same provisioning a newcomer's ``make run`` does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from hotline1022.asterisk import Asterisk, AsteriskConfig, ensure_secrets
+from dispatch.ports import UnknownPlace
+from dispatch.teams import TeamSpec, province_team_specs
+from hotline1022.asterisk import Asterisk, AsteriskConfig, AsteriskError, ensure_secrets
 from hotline1022.settings import Settings
 from ivr import prompts
 from ivr.dialplan import compile_menu
 from ivr.menu_file import load_menu, menu_districts
 from store.seed import agent_endpoint, agent_name
 
-__all__ = ["provision"]
+__all__ = ["default_team_phones", "provision", "team_phone_config"]
 
 RECORDED_PROMPTS = Path(__file__).resolve().parent.parent / "ivr" / "recorded"
 
 
+def default_team_phones(settings: Settings) -> list[TeamSpec]:
+    """The default teams of ``settings.province_code``, from vietnam-provinces (no database):
+    one PJSIP endpoint each, named as the database's default teams' phones are."""
+    try:
+        return province_team_specs(settings.province_code)
+    except UnknownPlace as exc:
+        raise AsteriskError(f"HOTLINE_PROVINCE_CODE: {exc}") from None
+
+
+def team_phone_config(specs: list[TeamSpec], secrets: Mapping[str, Any]) -> list[dict[str, str]]:
+    """What pjsip.conf.j2 renders for each team phone: endpoint, password, caller name."""
+    return [
+        {"endpoint": s.endpoint, "password": secrets["teams"][s.endpoint], "name": s.name}
+        for s in specs
+    ]
+
+
 def provision(settings: Settings, instance: str = "main", *, start: bool = True) -> Asterisk:
     """Locate (or build) Asterisk, render this instance's config, optionally (re)start it."""
-    data = ensure_secrets(settings.state_dir, settings.agent_count)
+    teams = default_team_phones(settings)
+    data = ensure_secrets(
+        settings.state_dir, settings.agent_count, team_endpoints=[t.endpoint for t in teams]
+    )
     prompt_dir = settings.state_dir / "prompts"
     # The menu's prompts; the service re-makes announcements a supervisor changed.
     menu = load_menu(settings.menu_file)
@@ -48,6 +72,7 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
             agi_port=settings.agi_port,
             agents=agents,
             phones=phones,
+            team_phones=team_phone_config(teams, data),
             prompts_src=prompt_dir,
             rtp_start=settings.rtp_start,
             rtp_end=settings.rtp_end,

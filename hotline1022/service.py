@@ -18,6 +18,9 @@ from starlette.types import Lifespan
 
 from api.app import create_app
 from dispatch.incidents import IncidentService
+from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
+from dispatch.reading import OrderAudio
+from dispatch.teams import ensure_places_and_teams
 from hotline1022.asterisk import Asterisk
 from hotline1022.provision import RECORDED_PROMPTS
 from hotline1022.settings import Settings
@@ -110,6 +113,16 @@ class Hotline:
             retry_s=settings.dispatch_retry_s,
             gateway_endpoint=settings.callback_endpoint,
         )
+        self.team_phones = TeamPhoneCaller(
+            self.pbx,
+            self.incidents,
+            OrderAudio(
+                asterisk.host_path(asterisk.prompts_dir) / "dispatch",
+                f"{asterisk.prompts_dir}/dispatch",
+            ),
+            ring_s=settings.dispatch_ring_s,
+        )
+        self.incidents.attach_caller(self.team_phones)
         self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,6 +130,8 @@ class Hotline:
     async def start(self) -> None:
         await upgrade_async(self.settings.effective_database_url)
         await ensure_agents(self.db, self.settings.agent_count)
+        # The province's places and default teams, the first time (one query afterwards).
+        await ensure_places_and_teams(self.db, self.settings.province_code)
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
         await self.callbacks.start()
         self.link.add_listener(self.tracker.on_event)
@@ -126,6 +141,9 @@ class Hotline:
         self.link.add_listener(self.callbacks.on_event)
         self.link.add_connect_callback(self._on_ami_connect)
         self.agi.route("ivr", self.engine.handle)
+        await self.team_phones.start()  # the fixed prompts of the orders, made once
+        self.link.add_listener(self.team_phones.on_event)
+        self.agi.route(AGI_SCRIPT, self.team_phones.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.run_flusher(), name="flusher"))
         self._tasks.append(
@@ -186,6 +204,7 @@ class Hotline:
             # The next start reconciles with Asterisk: places are kept, outcomes may be lost.
             log.error("%d callback change(s) not written at shutdown", left)
         await self.agi.close()
+        await self.team_phones.close()
         await self.link.close()
         await self.db.dispose()
 

@@ -1,6 +1,7 @@
 """``hotline1022 users …``: create API users and manage their bearer tokens.
 
     hotline1022 users create --name "Nguyễn Lan" --role agent --agent agent01
+    hotline1022 users create --name "Tổ Hiệp Thành" --role team --team 12   # see: teams list
     hotline1022 users token --name "Nguyễn Lan"     # another token, e.g. for a new device
     hotline1022 users revoke --name "Nguyễn Lan"    # every token of the user stops working
     hotline1022 users list
@@ -59,6 +60,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--agent",
         metavar="ENDPOINT_OR_ID",
         help="for role agent: the agent they are (endpoint like agent01, or its id)",
+    )
+    p.add_argument(
+        "--team",
+        metavar="ID",
+        type=int,
+        help="for role team: the id of the team or center they act for (hotline1022 teams list)",
     )
     p.set_defaults(func=_command(_create, "create"))
 
@@ -124,7 +131,9 @@ async def _create(args: argparse.Namespace, db: Database, settings: Settings) ->
         if agent is None:
             raise UsageError(f"no agent {args.agent!r} (give an endpoint like agent01 or an id)")
         agent_id = agent.id
-    user, token = await create_user(db, name=args.name, role=args.role, agent_id=agent_id)
+    user, token = await create_user(
+        db, name=args.name, role=args.role, agent_id=agent_id, team_id=args.team
+    )
     print(token)
     print(
         f"Created {user.role} user {user.name!r}. The token above is shown only once: "
@@ -138,11 +147,15 @@ async def _list(args: argparse.Namespace, db: Database, settings: Settings) -> N
     if not rows:
         print("no users yet: hotline1022 users create --name NAME --role ROLE", file=sys.stderr)
         return
-    print(f"{'NAME':24} {'ROLE':10} {'AGENT':10} {'ACTIVE':6} TOKENS")
+    print(f"{'NAME':24} {'ROLE':10} {'AGENT/TEAM':10} {'ACTIVE':6} TOKENS")
     for user, tokens in rows:
-        agent = user.agent.endpoint if user.agent is not None else "-"
+        acts_for = "-"
+        if user.agent is not None:
+            acts_for = user.agent.endpoint
+        elif user.team_id is not None:
+            acts_for = f"team:{user.team_id}"
         active = "yes" if user.active else "no"
-        print(f"{user.name:24} {user.role:10} {agent:10} {active:6} {tokens}")
+        print(f"{user.name:24} {user.role:10} {acts_for:10} {active:6} {tokens}")
 
 
 async def _user_id(db: Database, name: str) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from store.db import Database
-from store.models import Agent, ApiToken, Role, User
+from store.models import Agent, ApiToken, Role, Team, User
 from store.types import utcnow
 
 __all__ = [
@@ -41,12 +41,18 @@ def _new_token() -> str:
 
 
 async def create_user(
-    db: Database, *, name: str, role: str, agent_id: int | None = None
+    db: Database,
+    *,
+    name: str,
+    role: str,
+    agent_id: int | None = None,
+    team_id: int | None = None,
 ) -> tuple[User, str]:
     """Create a user and its first token; returns the user and the plain token (shown once).
 
     Raises ``ValueError`` for an empty or taken name, an unknown role, an ``agent`` user
-    without an agent (or another role with one), or an agent id that does not exist.
+    without an agent or a ``team`` user without a team (or another role with one), or an
+    agent or team id that does not exist.
     """
     name = name.strip()
     if not name:
@@ -57,14 +63,20 @@ async def create_user(
         raise ValueError("role 'agent' needs an agent: the agent this user logs in as")
     if role != Role.AGENT and agent_id is not None:
         raise ValueError(f"role {role!r} is not tied to an agent; only role 'agent' takes one")
+    if role == Role.TEAM and team_id is None:
+        raise ValueError("role 'team' needs a team: the team or center this user acts for")
+    if role != Role.TEAM and team_id is not None:
+        raise ValueError(f"role {role!r} is not tied to a team; only role 'team' takes one")
 
     token = _new_token()
     async with db.session() as session:
         if agent_id is not None and await session.get(Agent, agent_id) is None:
             raise ValueError(f"unknown agent id {agent_id}")
+        if team_id is not None and await session.get(Team, team_id) is None:
+            raise ValueError(f"unknown team id {team_id} (see: hotline1022 teams list)")
         if await session.scalar(select(User.id).where(User.name == name)) is not None:
             raise ValueError(f"a user named {name!r} already exists")
-        user = User(name=name, role=role, agent_id=agent_id, active=True)
+        user = User(name=name, role=role, agent_id=agent_id, team_id=team_id, active=True)
         session.add(user)
         await session.flush()
         session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label="initial"))

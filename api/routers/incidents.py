@@ -334,9 +334,10 @@ async def _view(incidents: IncidentService, incident: Incident | int) -> Inciden
 
 
 @router.get("/incidents/{incident_id}", summary="An incident and its history", responses=ERRORS)
-async def get_incident(_user: Reader, incidents: Incidents, incident_id: IncidentId) -> IncidentOut:
+async def get_incident(user: Reader, incidents: Incidents, incident_id: IncidentId) -> IncidentOut:
+    """A team user sees the incidents it holds (or held first) and those under its place."""
     try:
-        return await _view(incidents, incident_id)
+        return IncidentOut.of(await incidents.get(incident_id, actor_of(user)))
     except DispatchError as exc:
         raise _http(exc) from None
 

@@ -35,12 +35,12 @@ from dispatch.monitoring import (
     IncidentFilter,
     PlaceRef,
     area_figures,
-    find_place,
     open_incidents,
     open_summary,
     team_figures,
     team_place,
 )
+from dispatch.places import find_place, get_place
 from store.models import Category, Place, Role, Urgency, User
 from store.rollups import vietnam_day_start
 from store.types import utcnow
@@ -115,9 +115,9 @@ async def watched_place(
     if given:
         name, value = given[0]
         if name == "place_id":
-            place = await find_place(session, place_id=value)
+            place = await get_place(session, value)
         else:
-            place = await find_place(session, level=name.removesuffix("_code"), code=value)
+            place = await find_place(session, name.removesuffix("_code"), value)
         if place is None:
             what = {"place_id": "place with id", "district_code": "district with code"}
             raise _unprocessable(f"No {what.get(name, 'commune with code')} {value}")

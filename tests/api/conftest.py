@@ -1,5 +1,9 @@
 """The ``api`` fixture: the app on a real, migrated database (SQLite and PostgreSQL), fakes
-for the PBX ports, and a token for each role (plus a revoked and an inactive one)."""
+for the PBX ports, and a token for each role (plus a revoked and an inactive one).
+
+A ``team`` user must act for a team: the fixture's acts for "Tổ thử nghiệm", at a place of
+its own (province code 0, in no data), so that tests may import Bình Dương or build their
+own tree beside it and re-point the user to a team of theirs."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from api.app import create_app
 from dispatch.incidents import IncidentService
 from queues.routing import RoutingPolicy
 from store.db import Database
-from store.models import Agent, User
+from store.models import Agent, Place, Team, TeamPhone, User
 from store.seed import ensure_agents
 from store.users import create_user, revoke_tokens
 from tests.api.support import Api, FakeAgentControl, FakeCallbacks, FakeIvr, FakeQueueView
@@ -26,9 +30,25 @@ async def api(db: Database) -> AsyncIterator[Api]:
         rows = await session.execute(select(Agent.endpoint, Agent.id))
         agent_ids = {endpoint: agent_id for endpoint, agent_id in rows}
 
+    async with db.session() as session:
+        place = Place(level="province", depth=0, code=0, name="Tỉnh thử nghiệm", path="/")
+        session.add(place)
+        await session.flush()
+        place.path = f"/{place.id}/"
+        team = Team(
+            name="Tổ thử nghiệm",
+            kind="team",
+            place_id=place.id,
+            members=[],
+            phones=[TeamPhone(position=0, endpoint="team-test")],
+        )
+        session.add(team)
+        await session.commit()
+
     tokens = {}
-    for role in ("supervisor", "team", "admin"):
+    for role in ("supervisor", "admin"):
         _, tokens[role] = await create_user(db, name=f"{role} user", role=role)
+    _, tokens["team"] = await create_user(db, name="team user", role="team", team_id=team.id)
     _, tokens["agent"] = await create_user(
         db, name="Đỗ Thị Agent", role="agent", agent_id=agent_ids["agent01"]
     )

@@ -45,6 +45,7 @@ def guarded(*allowed: str) -> dict[str, int]:
 
 STAFF = ("agent", "supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
+EVERYONE = ("agent", "supervisor", "team", "admin")
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/openapi.json"): OPEN,
@@ -68,6 +69,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/agents"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
     ("PATCH", "/agents/{agent_id}"): guarded(*SUPERVISORS),
     ("GET", "/routing"): guarded(*STAFF),
+    ("GET", "/places"): guarded(*EVERYONE),
+    ("GET", "/places/{place_id}"): guarded(*EVERYONE),
+    ("GET", "/teams"): guarded(*EVERYONE),
+    ("GET", "/teams/{team_id}"): guarded(*EVERYONE),
+    ("POST", "/teams"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("PATCH", "/teams/{team_id}"): guarded(*SUPERVISORS),
     ("GET", "/ivr/stats"): guarded(*SUPERVISORS),
     ("GET", "/ivr/announcements"): guarded(*SUPERVISORS),
     ("PUT", "/ivr/announcements/{name}"): guarded(*SUPERVISORS),
@@ -86,7 +93,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "supervisor": 409,
         "admin": 409,
     },
-    ("GET", "/incidents/{incident_id}"): guarded(*STAFF, "team"),
+    # The fixture's team sits at a test place of its own: the incident is not under it.
+    ("GET", "/incidents/{incident_id}"): {**guarded(*STAFF, "team"), "team": 403},
     # The fixture's team user acts for no team: the role passes, the incident is not theirs.
     # The supervisor acknowledges it; the admin then finds it acknowledged (409).
     ("POST", "/incidents/{incident_id}/acknowledge"): {
@@ -106,12 +114,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "team": 403,
         "admin": 409,
     },
-    # A team user sees the incidents under their team's place; the fixture's team user has
-    # no team, so 403 (tests/api/test_monitoring.py has team users with one).
-    ("GET", "/monitoring/incidents"): guarded(*SUPERVISORS),
-    ("GET", "/monitoring/summary"): guarded(*SUPERVISORS),
-    ("GET", "/monitoring/teams"): guarded(*SUPERVISORS),
-    ("GET", "/monitoring/districts"): guarded(*SUPERVISORS),
+    # A team user sees what lies under its team's place (tests/api/test_monitoring.py).
+    ("GET", "/monitoring/incidents"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/monitoring/summary"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/monitoring/teams"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/monitoring/districts"): guarded(*SUPERVISORS, "team"),
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
@@ -119,6 +126,14 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("PUT", "/ivr/announcements/{name}"): lambda _: {"text": "Thông tin mới."},
     ("POST", "/agents/{agent_id}/pause"): lambda _: {"reason": "break"},
     ("POST", "/agents"): lambda who: {"endpoint": f"new-{who}", "name": f"Mới {who}"},
+    ("POST", "/teams"): lambda who: {
+        "name": f"Tổ {who}",
+        "kind": "team",
+        "place_level": "province",
+        "place_code": 0,  # the api fixture's own place
+        "phones": [{"number": "0912345678"}],
+    },
+    ("PATCH", "/teams/{team_id}"): lambda who: {"name": f"Tổ sửa bởi {who}"},
     ("PATCH", "/agents/{agent_id}"): lambda _: {"skills": {"medical": 4}},
     ("POST", "/calls/{call_id}/outcome"): lambda _: {"disposition": "advice"},
     ("POST", "/incidents/{incident_id}/acknowledge"): lambda _: {},
@@ -162,6 +177,8 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
     call = await api.add_call(
         uniqueid="1.1", arrived_at=datetime(2024, 5, 1, tzinfo=UTC), agent_id=own_agent
     )
+    teams = await api.client.get("/teams", headers=api.auth("admin"))
+    team = teams.json()["items"][0]  # the api fixture's test team
     # Cancelling is idempotent: the second allowed role finds it cancelled, and that is 200.
     callback = await api.add_callback()
     tree = await small_tree(api.db)
@@ -175,6 +192,8 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         Actor("user:test", role="supervisor"),
     )
     params = {
+        "place_id": team["place"]["id"],
+        "team_id": team["id"],
         "call_id": call.id,
         "agent_id": own_agent,
         "name": "info_cases",

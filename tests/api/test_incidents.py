@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from store.models import CallOutcome, Incident, Team, User
+from store.models import CallOutcome, Incident, Team
 from store.users import create_user
 from tests.api.support import Api
 from tests.dispatch.tree import Tree, small_tree
@@ -56,12 +56,9 @@ def calls(api: Api) -> Calls:
 
 
 async def team_token(api: Api, tree: Tree, key: str) -> dict[str, str]:
-    user, token = await create_user(api.db, name=f"user of {key}", role="team")
-    async with api.db.session() as session:
-        await session.execute(
-            update(User).where(User.id == user.id).values(team_id=tree.team(key).id)
-        )
-        await session.commit()
+    _, token = await create_user(
+        api.db, name=f"user of {key}", role="team", team_id=tree.team(key).id
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -355,3 +352,23 @@ async def test_a_district_center_reassigns_under_it(api: Api, tree: Tree, calls:
     assert body["team_id"] == tree.team("team-718").id
     assert body["events"][-1]["kind"] == "assigned"
     assert body["events"][-1]["reason"] == "Đội phường đang bận"
+
+
+async def test_a_team_reads_its_own_incidents_and_those_under_its_place(
+    api: Api, tree: Tree, calls: Calls
+) -> None:
+    incident_id = (await post_outcome(api, await calls.answered(), INCIDENT)).json()["incident_id"]
+    url = f"/incidents/{incident_id}"
+
+    codes = {
+        key: (await api.client.get(url, headers=await team_token(api, tree, key))).status_code
+        for key in ("team-25741", "center-718", "center-74", "team-25942", "center-724")
+    }
+
+    assert codes == {
+        "team-25741": 200,  # holds it
+        "center-718": 200,  # its district
+        "center-74": 200,  # its province
+        "team-25942": 403,  # another commune
+        "center-724": 403,  # another district
+    }

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from store.models import User
 from store.users import create_user
@@ -20,13 +21,9 @@ async def world(api: Api) -> World:
     world = await build_world(api.db, now=datetime.now(UTC))
     # A team user for a district center, one for a commune team, one for the province.
     for key in ("718", "25942", "province"):
-        user, token = await create_user(api.db, name=f"team {key}", role="team")
-        async with api.db.session() as session:
-            row = await session.get(User, user.id)
-            assert row is not None
-            row.team_id = world.teams[key].id
-            await session.commit()
-        api.tokens[f"team {key}"] = token
+        _, api.tokens[f"team {key}"] = await create_user(
+            api.db, name=f"team {key}", role="team", team_id=world.teams[key].id
+        )
     return world
 
 
@@ -292,11 +289,18 @@ async def test_bad_filters_are_422_saying_what_to_change(
     assert detail in response.text
 
 
-async def test_agents_and_teamless_team_users_are_refused(api: Api, world: World) -> None:
+async def test_agents_and_team_users_without_a_team_are_refused(api: Api, world: World) -> None:
+    # A team user's team can be deleted (the link is SET NULL): it then sees nothing.
+    async with api.db.session() as session:
+        user = await session.scalar(select(User).where(User.name == "team 718"))
+        assert user is not None
+        user.team_id = None
+        await session.commit()
+
     for path in ("incidents", "summary", "teams", "districts"):
         agent = await api.client.get(f"/monitoring/{path}", headers=api.auth("agent"))
         assert agent.status_code == 403
         assert agent.json()["detail"].startswith("Role 'agent' may not read the monitoring")
-        teamless = await api.client.get(f"/monitoring/{path}", headers=api.auth("team"))
+        teamless = await api.client.get(f"/monitoring/{path}", headers=api.auth("team 718"))
         assert teamless.status_code == 403
-        assert teamless.json() == {"detail": "User 'team user' has role 'team' but no team"}
+        assert teamless.json() == {"detail": "User 'team 718' has role 'team' but no team"}

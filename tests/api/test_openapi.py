@@ -17,6 +17,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "calls",
         "queues",
         "agents",
+        "places",
         "ivr",
         "staffing",
         "stats",

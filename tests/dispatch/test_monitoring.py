@@ -16,7 +16,6 @@ from dispatch.monitoring import (
     Summary,
     TeamFigures,
     area_figures,
-    find_place,
     open_incidents,
     open_summary,
     team_figures,
@@ -343,14 +342,10 @@ async def test_commune_figures_of_a_district_and_filters(db: Database, world: Wo
 # -- places ------------------------------------------------------------------------------------
 
 
-async def test_places_by_id_code_and_team(db: Database, world: World) -> None:
-    d1 = world.places["718"]
+async def test_the_place_a_team_user_watches_is_its_team_s(db: Database, world: World) -> None:
     async with db.session() as session:
-        assert (await find_place(session, place_id=d1.id)) is not None
-        by_code = await find_place(session, level="district", code=718)
-        assert by_code is not None and by_code.id == d1.id
-        # Codes are unique within a level only.
-        assert await find_place(session, level="commune", code=718) is None
         center = await team_place(session, world.teams["718"].id)
-        assert center is not None and center.id == d1.id
+        assert center is not None and center.id == world.places["718"].id
+        commune = await team_place(session, world.teams["25942"].id)
+        assert commune is not None and commune.code == 25942
         assert await team_place(session, 10_000) is None

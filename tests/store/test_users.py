@@ -7,8 +7,9 @@ import hashlib
 import pytest
 from sqlalchemy import select, update
 
+from dispatch.teams import ensure_places_and_teams
 from store.db import Database
-from store.models import Agent, ApiToken, User
+from store.models import Agent, ApiToken, Place, Team, User
 from store.seed import ensure_agents
 from store.users import (
     create_user,
@@ -78,6 +79,10 @@ async def test_agent_user_links_to_its_agent(db: Database) -> None:
         ({"name": "x", "role": "agent"}, "role 'agent' needs an agent"),
         ({"name": "x", "role": "agent", "agent_id": 999}, "unknown agent id 999"),
         ({"name": "x", "role": "team", "agent_id": 1}, "only role 'agent' takes one"),
+        ({"name": "x", "role": "team"}, "role 'team' needs a team"),
+        ({"name": "x", "role": "admin", "team_id": 1}, "only role 'team' takes one"),
+        ({"name": "x", "role": "agent", "agent_id": 1, "team_id": 1}, "only role 'team'"),
+        ({"name": "x", "role": "team", "team_id": 99999}, "unknown team id 99999"),
         ({"name": "  ", "role": "admin"}, "must not be empty"),
     ],
 )
@@ -94,13 +99,30 @@ async def test_bad_users_are_refused_with_a_reason(
 
 
 async def test_duplicate_name_is_refused(db: Database) -> None:
-    await create_user(db, name="Bình", role="team")
+    await create_user(db, name="Bình", role="supervisor")
 
     with pytest.raises(ValueError, match="a user named 'Bình' already exists"):
         await create_user(db, name="Bình", role="admin")
 
     found = await get_user_by_name(db, "Bình")
-    assert found is not None and found.role == "team"
+    assert found is not None and found.role == "supervisor"
+
+
+async def test_team_user_acts_for_its_team(db: Database) -> None:
+    await ensure_places_and_teams(db, 74)
+    async with db.session() as session:
+        team_id = await session.scalar(
+            select(Team.id)
+            .join(Place, Place.id == Team.place_id)
+            .where(Place.level == "commune", Place.code == 25741, Team.kind == "team")
+        )
+    assert team_id is not None
+
+    user, token = await create_user(db, name="Tổ Hiệp Thành", role="team", team_id=team_id)
+
+    found = await user_for_token(db, token)
+    assert found is not None
+    assert (found.id, found.role, found.team_id, found.agent_id) == (user.id, "team", team_id, None)
 
 
 async def test_issue_token_for_unknown_user(db: Database) -> None:

@@ -67,7 +67,7 @@ def test_agent_by_id_token_list_and_revoke(env: str, capsys: pytest.CaptureFixtu
 
     assert run("users", "list") == 0
     listing = capsys.readouterr().out.splitlines()
-    assert listing[0].split() == ["NAME", "ROLE", "AGENT", "ACTIVE", "TOKENS"]
+    assert listing[0].split() == ["NAME", "ROLE", "AGENT/TEAM", "ACTIVE", "TOKENS"]
     assert [line.split() for line in listing[1:]] == [
         ["an", "agent", "agent01", "yes", "2"],
         ["boss", "supervisor", "-", "yes", "1"],
@@ -86,6 +86,9 @@ def test_agent_by_id_token_list_and_revoke(env: str, capsys: pytest.CaptureFixtu
         (["create", "--name", "x", "--role", "agent", "--agent", "agent99"], "no agent 'agent99'"),
         (["token", "--name", "nobody"], "no user named 'nobody'"),
         (["revoke", "--name", "nobody"], "no user named 'nobody'"),
+        (["create", "--name", "x", "--role", "team"], "role 'team' needs a team"),
+        (["create", "--name", "x", "--role", "team", "--team", "77"], "unknown team id 77"),
+        (["create", "--name", "x", "--role", "admin", "--team", "1"], "only role 'team' takes"),
     ],
 )
 def test_bad_input_exits_2_with_a_reason(
@@ -99,7 +102,7 @@ def test_bad_input_exits_2_with_a_reason(
 
 
 def test_duplicate_name_exits_2(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run("users", "create", "--name", "x", "--role", "team") == 0
+    assert run("users", "create", "--name", "x", "--role", "supervisor") == 0
     capsys.readouterr()
 
     assert run("users", "create", "--name", "x", "--role", "admin") == 2

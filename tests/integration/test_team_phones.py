@@ -1,0 +1,82 @@
+"""The default teams' phones on a real Asterisk: every endpoint is loaded, and a SIPp phone
+registers as a commune's team with the password from the secrets (no service needed)."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline1022.asterisk import Asterisk, team_phone_password
+from hotline1022.provision import provision
+from hotline1022.settings import Settings
+from hotline1022.sipp import SippAgent, SippError
+from hotline1022.stack import free_port, free_udp_tcp_port
+
+pytestmark = pytest.mark.asterisk
+
+
+@pytest.fixture(scope="module")
+def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Asterisk, Settings]]:
+    rtp = 22000 + 20 * random.randrange(50)
+    settings = Settings(
+        state_dir=tmp_path_factory.mktemp("teams"),
+        ami_port=free_port(),
+        sip_port=free_udp_tcp_port(),
+        agi_port=free_port(),
+        agent_count=2,
+        rtp_start=rtp,
+        rtp_end=rtp + 999,
+        callback_host=f"127.0.0.1:{free_udp_tcp_port()}",
+    )
+    ast = provision(settings, f"teams{random.randrange(1 << 20):05x}")
+    try:
+        yield ast, settings
+    finally:
+        ast.remove()
+
+
+def test_every_team_phone_is_an_endpoint(asterisk: tuple[Asterisk, Settings]) -> None:
+    ast, _ = asterisk
+
+    listing = ast.cli("pjsip show endpoints")
+
+    names = set(re.findall(r"Endpoint:\s+((?:team|center)-[a-z]\d+)", listing))
+    assert len(names) == 111
+    assert {"team-c25741", "team-d718", "center-d718", "team-p74", "center-p74"} <= names
+    detail = ast.cli("pjsip show endpoint team-c25741")
+    assert re.search(r"context\s*:\s*teams", detail)
+
+
+def test_a_sipp_team_phone_registers_with_its_password(
+    asterisk: tuple[Asterisk, Settings], tmp_path: Path
+) -> None:
+    ast, settings = asterisk
+    password = team_phone_password(settings.secrets, "team-c25741")
+
+    phone = SippAgent(
+        "team-c25741",
+        password,
+        settings.sip_port,
+        free_udp_tcp_port(),
+        40000 + 10 * random.randrange(2000),
+        workdir=tmp_path,
+    )
+    phone.register()
+
+    assert "team-c25741/sip:" in ast.cli("pjsip show contacts")
+
+    wrong = SippAgent(
+        "team-d718",
+        password,  # another team's password
+        settings.sip_port,
+        free_udp_tcp_port(),
+        40000 + 10 * random.randrange(2000),
+        workdir=tmp_path / "wrong",
+    )
+    (tmp_path / "wrong").mkdir()
+    with pytest.raises(SippError, match="team-d718 could not register"):
+        wrong.register(timeout=5)
