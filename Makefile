@@ -44,7 +44,7 @@ prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng 
 #   make bench BENCH_PEAK_ARGS="--time-scale 10"
 BENCH_PEAK_ARGS ?=
 
-bench: deps venv  ## benchmarks (~90 min, most of it the real-time peak hour); figures in bench/results/
+bench: deps venv  ## benchmarks (~100 min, most of it the real-time peak hour); figures in bench/results/
 	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
 	$(BIN)/python bench/ivr_agi_vs_dialplan.py
 	$(BIN)/python bench/simulate_peak.py $(BENCH_PEAK_ARGS)

@@ -30,7 +30,7 @@ PostgreSQL, with supervisors watching the monitoring screens meanwhile.
    errors (any status not expected is one; lost races with the escalation timer are
    expected and counted apart), and the rows at the end.
 
-    .venv/bin/python bench/dispatch_day.py                   # ~6 minutes on 2 cores
+    .venv/bin/python bench/dispatch_day.py                   # ~9 minutes on 2 shared cores
     .venv/bin/python bench/dispatch_day.py --calls 2000 --minutes 1 --history-days 30
 
 Results are printed and appended to ``bench/results/dispatch.md``. The server is
@@ -851,6 +851,8 @@ class Replay:
                 "incident read", "GET", f"/incidents/{incident_id}", self.world.team_tokens[holder]
             )
             holder = view.json()["team_id"] or holder
+            if holder != self.world.first_team[plan.commune] and not team_plan.silent:
+                self.notes["read by its team after it had gone up (the client ran behind)"] += 1
             if team_plan.silent:
                 first_team = self.world.first_team[plan.commune]
                 holder = await self.wait_for_escalation(incident_id, first_team, plan)

@@ -1,19 +1,24 @@
 """What the operations centers watch: open incidents, overdue first, and how teams perform.
 
 Four queries, each on SQLite and PostgreSQL, each served by an index of ``incidents``
-(migration 0005) so that a year of incidents (1.6 million at 4,500 a day) costs no more than
-the rows asked about:
+(migration 0005), so that a year of incidents in the table (1.6 million at 4,500 a day)
+costs only the rows asked about:
 
 - ``open_incidents``: one page of open incidents, overdue first (most overdue first), then
-  by urgency and age; ``ix_incidents_status`` (``status IN`` the five open statuses), or
-  ``ix_incidents_place_path_status`` with a place.
+  by urgency and age. ``ix_incidents_status`` (``status IN`` the five open statuses: a few
+  hundred rows among a year's closed ones); filters apply to those rows.
 - ``open_summary``: open incidents counted per place (the districts, or the communes of a
-  district) × status, and the overdue ones; the same indexes.
+  district) × status, and the overdue ones; ``ix_incidents_status`` likewise.
 - ``team_figures``: per team, incidents dispatched to it first, taken (acknowledged by it),
   median time to acknowledge and to resolve, resolved, cancelled, escalated away — over
-  incidents created in a range; ``ix_incidents_status_created``.
+  incidents created in a range. ``ix_incidents_status_created``; with a place, PostgreSQL
+  ANDs it with ``ix_incidents_place_path_status`` (path equality) when that is narrower.
 - ``area_figures``: the same rolled up per district (per commune of a district), over the
-  incidents located there by place path; ``ix_incidents_status_created``.
+  incidents located there by place path; the same indexes.
+
+The figures over a range read every incident created in it, so they cost what the range
+holds: today's ~20 ms, 30 days' ~200 ms, a year's ~3.5 s (``bench/results/dispatch.md``;
+most of it the medians' sorts). The wall screens ask for today.
 
 A place filter is a prefix of ``place_path`` ("everything under X"). It is resolved through
 the small ``places`` table to the exact paths under X, and incidents are matched by equality
@@ -299,8 +304,7 @@ async def open_incidents(
     urgency (critical first), then the oldest first; and how many match, how many overdue.
 
     Index: ``ix_incidents_status`` for the open statuses (a few hundred rows among a year's
-    closed ones), or ``ix_incidents_place_path_status`` (path × status probes) with a place;
-    ``ix_incidents_team_id`` with a team. The sort runs over the open rows only.
+    closed ones); the other filters and the sort apply to those rows only.
     """
     conds = await _conditions(session, f, _open_statuses(f))
     overdue = _overdue(now)
