@@ -960,6 +960,13 @@ def report_queries(history_days: int) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+def year_of_teams(history_days: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """The teams' figures over the longest range: timed alone only, after the replay."""
+    days = min(366, max(history_days, 1))
+    since = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    return [(f"monitoring: teams, {days} days", "/monitoring/teams", {"since": since})]
+
+
 async def supervisor_screen(
     replay: Replay, token: str, queries: Sequence[tuple[str, str, dict[str, Any]]], pause: float
 ) -> None:
@@ -1202,7 +1209,10 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             quiet = await alone(
                 replay,
                 [(*q, args.runs) for q in queries]
-                + [(*q, max(3, args.runs // 3)) for q in report_queries(args.history_days)],
+                + [
+                    (*q, max(3, args.runs // 3))
+                    for q in report_queries(args.history_days) + year_of_teams(args.history_days)
+                ],
             )
         rows = await row_counts(url, now)
     finally:
