@@ -17,7 +17,7 @@ costs only the rows asked about:
   incidents located there by place path; the same indexes.
 
 The figures over a range read every incident created in it, so they cost what the range
-holds: today's ~20 ms, 30 days' ~200 ms, a year's ~3.5 s (``bench/results/dispatch.md``;
+holds: today's ~30 ms, 30 days' ~0.25 s, a year's 3–5 s (``bench/results/dispatch.md``;
 most of it the medians' sorts). The wall screens ask for today.
 
 A place filter is a prefix of ``place_path`` ("everything under X"). It is resolved through
@@ -125,6 +125,7 @@ class IncidentFilter:
     """Which incidents to look at; None (or False) leaves that filter out."""
 
     under: str | None = None  # a place's path: incidents at that place or below it
+    or_held_by: int | None = None  # open queries, with ``under``: or held now by this team
     category: str | None = None
     urgency: str | None = None
     statuses: tuple[str, ...] | None = None  # open queries only: some of OPEN_STATUSES
@@ -265,7 +266,12 @@ async def _conditions(
     """The WHERE clause: ``statuses`` always first, for the indexes (see the module doc)."""
     conds: list[ColumnElement[bool]] = [Incident.status.in_(statuses)]
     if f.under is not None:
-        conds.append(Incident.place_path.in_(await _paths_under(session, f.under)))
+        inside: ColumnElement[bool] = Incident.place_path.in_(await _paths_under(session, f.under))
+        if f.or_held_by is not None:
+            # What a team user sees: under its place, and what it holds wherever it is (a
+            # center may hand it a neighbour's incident).
+            inside = or_(inside, Incident.team_id == f.or_held_by)
+        conds.append(inside)
     if f.category is not None:
         conds.append(Incident.category == f.category)
     if f.urgency is not None:

@@ -11,6 +11,7 @@ center everything); agents get 403.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -45,7 +46,7 @@ from store.models import Category, Place, Role, Urgency, User
 from store.rollups import vietnam_day_start
 from store.types import utcnow
 
-__all__ = ["MAX_SPAN", "router"]
+__all__ = ["MAX_SPAN", "Watched", "router"]
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=AUTH_RESPONSES)
 
@@ -89,14 +90,24 @@ async def _scope(session: AsyncSession, user: User) -> Place | None:
     return place
 
 
+@dataclass(frozen=True)
+class Watched:
+    """The place asked about (None: everywhere), and for a team user asking about no
+    place in particular its team, whose incidents it sees wherever they are."""
+
+    place: Place | None
+    held_by: int | None = None
+
+
 async def watched_place(
     user: Watcher,
     session: SessionDep,
     place_id: Annotated[int | None, Query(description="A place by id (any level)")] = None,
     district_code: Annotated[int | None, Query(description="A district by its code")] = None,
     commune_code: Annotated[int | None, Query(description="A commune by its code")] = None,
-) -> Place | None:
-    """The place asked about (None: everywhere), within what the caller may see."""
+) -> Watched:
+    """The place asked about, within what the caller may see (a team user: under its
+    team's place)."""
     given = [
         (name, value)
         for name, value in (
@@ -123,18 +134,18 @@ async def watched_place(
             raise _unprocessable(f"No {what.get(name, 'commune with code')} {value}")
     scope = await _scope(session, user)
     if scope is None:
-        return place
+        return Watched(place)
     if place is None:
-        return scope
+        return Watched(scope, held_by=user.team_id)
     if not place.path.startswith(scope.path):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"User {user.name!r} sees only the incidents under {scope.name}",
         )
-    return place
+    return Watched(place)
 
 
-WatchedPlace = Annotated[Place | None, Depends(watched_place)]
+WatchedPlace = Annotated[Watched, Depends(watched_place)]
 
 
 def _optional_range(since: datetime | None, until: datetime | None) -> None:
@@ -178,7 +189,7 @@ Filters combine: place (everything under it), `status` (repeat it for several),
 @router.get("/incidents", summary="Open incidents, overdue first", description=INCIDENTS_DOC)
 async def list_open_incidents(
     session: SessionDep,
-    place: WatchedPlace,
+    watched: WatchedPlace,
     status_: Annotated[
         list[OpenStatus] | None, Query(alias="status", description="Only these open statuses")
     ] = None,
@@ -196,7 +207,8 @@ async def list_open_incidents(
     result = await open_incidents(
         session,
         IncidentFilter(
-            under=place.path if place is not None else None,
+            under=watched.place.path if watched.place is not None else None,
+            or_held_by=watched.held_by,
             category=category.value if category else None,
             urgency=urgency.value if urgency else None,
             statuses=tuple(status_) if status_ else None,
@@ -234,10 +246,11 @@ Filters: place, `category`, `urgency`. {PLACE_NOTE} {SCOPE_NOTE}
 @router.get("/summary", summary="Open incidents per place × status", description=SUMMARY_DOC)
 async def summary(
     session: SessionDep,
-    place: WatchedPlace,
+    watched: WatchedPlace,
     category: CategoryParam = None,
     urgency: UrgencyParam = None,
 ) -> SummaryOut:
+    place = watched.place
     now = utcnow()
     result = await open_summary(
         session,
@@ -287,12 +300,13 @@ Teams with nothing dispatched and nothing taken are left out.
 @router.get("/teams", summary="Per team: taken, medians, outcomes", description=TEAMS_DOC)
 async def teams(
     session: SessionDep,
-    place: WatchedPlace,
+    watched: WatchedPlace,
     since: Annotated[Instant | None, Query(description=f"Created at or after. {TIME_NOTE}")] = None,
     until: Annotated[Instant | None, Query(description=f"Created before. {TIME_NOTE}")] = None,
     category: CategoryParam = None,
     urgency: UrgencyParam = None,
 ) -> TeamsOut:
+    place = watched.place
     first, end = _range(since, until)
     rows = await team_figures(
         session,
@@ -325,12 +339,13 @@ incidents located there (by place path) that were created in the range.
 @router.get("/districts", summary="Per district: the same, rolled up", description=DISTRICTS_DOC)
 async def districts(
     session: SessionDep,
-    place: WatchedPlace,
+    watched: WatchedPlace,
     since: Annotated[Instant | None, Query(description=f"Created at or after. {TIME_NOTE}")] = None,
     until: Annotated[Instant | None, Query(description=f"Created before. {TIME_NOTE}")] = None,
     category: CategoryParam = None,
     urgency: UrgencyParam = None,
 ) -> DistrictsOut:
+    place = watched.place
     first, end = _range(since, until)
     report = await area_figures(
         session,

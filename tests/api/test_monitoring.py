@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from store.models import User
+from store.models import Incident, User
 from store.users import create_user
 from tests.api.support import Api
 from tests.dispatch.monitoring_world import World, build_world
@@ -129,6 +129,19 @@ async def test_a_commune_team_and_the_province_center(api: Api, world: World) ->
     summary = await get(api, "summary", who="team 25942")
     assert [(r["place"]["code"], r["open"]) for r in summary["rows"]] == [(25942, 2)]
     assert len((await get(api, "incidents", who="team province"))["items"]) == 6
+
+    # The district center hands A (in Hiệp Thành) to the Dĩ An team: it sees it too.
+    async with api.db.session() as session:
+        a = await session.get(Incident, world.incidents["A"])
+        assert a is not None
+        a.team_id = world.teams["25942"].id
+        await session.commit()
+    assert names(world, await get(api, "incidents", who="team 25942")) == ["A", "C", "D"]
+    # Asked about its own commune, it gets that commune.
+    assert names(world, await get(api, "incidents", who="team 25942", commune_code=25942)) == [
+        "C",
+        "D",
+    ]
 
 
 async def test_summary_per_district_with_labelled_columns(api: Api, world: World) -> None:

@@ -122,6 +122,16 @@ async def test_filters(
     assert result.total == len(expected)
 
 
+async def test_a_team_sees_under_its_place_and_what_it_holds_elsewhere(
+    db: Database, world: World
+) -> None:
+    # Dĩ An's commune holds C and D; the Hiệp Thành team holds A (F is with the center).
+    result = await page(db, world, under=under(world, "25942"), or_held_by=world.teams["25741"].id)
+
+    assert names(world, result) == ["A", "C", "D"]
+    assert (result.total, result.overdue) == (3, 1)
+
+
 async def test_pages_keep_the_order_and_the_totals(db: Database, world: World) -> None:
     result = await page(db, world, limit=2, offset=1)
 
