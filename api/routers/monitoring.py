@@ -180,7 +180,8 @@ acknowledgment deadline (`ack_due_at`); `overdue_s` says by how much.
 
 Filters combine: place (everything under it), `status` (repeat it for several),
 `category`, `urgency`, `team_id` (the team holding it now), created `since` / `until`,
-`overdue=true`. {PLACE_NOTE} {SCOPE_NOTE}
+`overdue=true`. {PLACE_NOTE} {SCOPE_NOTE} Without a place, a team user's list also holds
+the incidents its team holds elsewhere (a center may hand it a neighbour's).
 
 **Tiếng Việt:** danh sách sự vụ đang mở, sự vụ quá hạn xác nhận lên đầu.
 """
