@@ -112,6 +112,7 @@ class IncidentService:
         self.caller: TeamCaller | None = None
         self._wake = asyncio.Event()
         self._calls: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def attach_caller(self, caller: TeamCaller) -> None:
         """Teams' phones are called from now on (without one, timers still escalate)."""
@@ -338,9 +339,17 @@ class IncidentService:
 
     # -- timers ----------------------------------------------------------------------------
 
+    async def close(self) -> None:
+        """End ``run()`` after its current pass (never mid-query: a connection cancelled
+        inside a query can be left unreturned) and wait for calls being placed."""
+        self._stopping = True
+        self.wake()
+        if self._calls:
+            await asyncio.gather(*self._calls, return_exceptions=True)
+
     async def run(self) -> None:
-        """Fire due timers for ever: at once after a start, then as they come due."""
-        while True:
+        """Fire due timers until ``close()``: at once after a start, then as they come due."""
+        while not self._stopping:
             try:
                 await self.fire_due()
                 next_due = await self._next_due()
@@ -348,6 +357,8 @@ class IncidentService:
                 # The database is down: the timers are still in it, fire them when it is back.
                 log.exception("incident timers: could not read or fire them; retrying")
                 next_due = None
+            if self._stopping:
+                break
             now = self.clock()
             wait = POLL_S if next_due is None else (next_due - now).total_seconds()
             self._wake.clear()

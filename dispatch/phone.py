@@ -230,8 +230,10 @@ class TeamPhoneCaller:
         for call in list(self._by_token.values()):
             if call.watchdog is not None:
                 call.watchdog.cancel()
-        tasks = list(self._tasks)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # A task that ends may hand over to another (a watchdog delivers a result): wait until
+        # none is left, so nothing touches the database after the service disposed of it.
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- placing ---------------------------------------------------------------------------
 

@@ -126,6 +126,7 @@ class Hotline:
         self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
+        self._incident_timers: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await upgrade_async(self.settings.effective_database_url)
@@ -151,8 +152,8 @@ class Hotline:
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
-        # Timers kept in the database: overdue ones fire at once.
-        self._tasks.append(asyncio.create_task(self.incidents.run(), name="incident-timers"))
+        # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
+        self._incident_timers = asyncio.create_task(self.incidents.run(), name="incident-timers")
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
         await self.link.start(wait=False)
@@ -187,6 +188,12 @@ class Hotline:
         await self.tracker.recover(cdr_calls, alive=(c.get("Uniqueid", "") for c in channels))
 
     async def stop(self) -> None:
+        if self._incident_timers is not None:
+            await self.incidents.close()
+            try:
+                await asyncio.wait_for(self._incident_timers, 10)
+            except (TimeoutError, Exception):
+                log.exception("incident timers did not stop cleanly")
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -204,8 +211,9 @@ class Hotline:
             # The next start reconciles with Asterisk: places are kept, outcomes may be lost.
             log.error("%d callback change(s) not written at shutdown", left)
         await self.agi.close()
-        await self.team_phones.close()
         await self.link.close()
+        # After the link: the link's last events may still hand a team's call its result.
+        await self.team_phones.close()
         await self.db.dispose()
 
     def app(self, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:

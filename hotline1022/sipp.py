@@ -417,6 +417,29 @@ Content-Length: 0
 """
 
 
+def _uas_args(local_port: int, media_port: int, scenario: Path) -> list[str]:
+    """A SIPp that waits to be called (no remote host: it answers whoever calls)."""
+    return [
+        sipp_binary(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(local_port),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        str(media_port),
+        "-nostdin",
+        "-nd",
+        "-sf",
+        str(scenario),
+        "-trace_err",
+        "-trace_logs",
+        "-max_recv_loops",
+        "1000",
+    ]
+
+
 def _base_args(local_port: int, media_port: int, server_port: int) -> list[str]:
     return [
         sipp_binary(),
@@ -511,25 +534,7 @@ class SippCallee:
         scen.write_text(callee_scenario(answer_after_ms=self.answer_after_ms, silent=self.silent))
         # No remote host: a UAS answers whoever calls. -aa is left out: it would answer
         # the hotline's INFO/OPTIONS, and the scenario has none to expect.
-        args = [
-            sipp_binary(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(self.local_port),
-            "-mi",
-            "127.0.0.1",
-            "-mp",
-            str(self.media_port),
-            "-nostdin",
-            "-nd",
-            "-sf",
-            str(scen),
-            "-trace_err",
-            "-trace_logs",
-            "-max_recv_loops",
-            "1000",
-        ]
+        args = _uas_args(self.local_port, self.media_port, scen)
         self.proc = _start_background(args, self.workdir, "callee SIPp", env=None)
 
     def called(self) -> list[str]:
@@ -730,25 +735,7 @@ class SippTeamPhone:
                 wait_for_bye_ms=self.wait_for_bye_ms,
             )
         )
-        args = [
-            sipp_binary(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(self.local_port),
-            "-mi",
-            "127.0.0.1",
-            "-mp",
-            str(self.media_port),
-            "-nostdin",
-            "-nd",
-            "-sf",
-            str(scen),
-            "-trace_err",
-            "-trace_logs",
-            "-max_recv_loops",
-            "1000",
-        ]
+        args = _uas_args(self.local_port, self.media_port, scen)
         if self.endpoint:
             # A registered endpoint may be qualified (OPTIONS) between calls.
             args.append("-aa")

@@ -103,6 +103,11 @@ class FastAgiServer:
             env = await self._read_env(reader, peer)
             if env is not None:
                 await self._dispatch(AgiSession(env, reader, writer), peer)
+        except asyncio.CancelledError:
+            if self._server is not None:
+                raise
+            # Cancelled by close(): end normally. Python 3.11's stream server asks a
+            # cancelled connection task for its exception and logs the CancelledError.
         finally:
             if task is not None:
                 self._tasks.discard(task)

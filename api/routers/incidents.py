@@ -7,6 +7,7 @@ and moves on as the team acknowledges it, goes, arrives and resolves it. See
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -328,9 +329,15 @@ class AssignIn(BaseModel):
     reason: str = Field("", max_length=1000)
 
 
-async def _view(incidents: IncidentService, incident: Incident | int) -> IncidentOut:
-    incident_id = incident if isinstance(incident, int) else incident.id
-    return IncidentOut.of(await incidents.get(incident_id))
+async def _changed(
+    incidents: IncidentService, incident_id: int, change: Callable[[], Awaitable[Incident]]
+) -> IncidentOut:
+    """Make the change, answer with the incident as it is now; domain refusals as 4xx."""
+    try:
+        await change()
+        return IncidentOut.of(await incidents.get(incident_id))
+    except DispatchError as exc:
+        raise _http(exc) from None
 
 
 @router.get("/incidents/{incident_id}", summary="An incident and its history", responses=ERRORS)
@@ -351,11 +358,11 @@ async def acknowledge(
     user: Responder, incidents: Incidents, incident_id: IncidentId, body: AcknowledgeIn
 ) -> IncidentOut:
     """Only a user of the team that holds it (or a supervisor) may; stops its escalation."""
-    try:
-        await incidents.acknowledge(incident_id, actor_of(user), body.reason)
-        return await _view(incidents, incident_id)
-    except DispatchError as exc:
-        raise _http(exc) from None
+    return await _changed(
+        incidents,
+        incident_id,
+        lambda: incidents.acknowledge(incident_id, actor_of(user), body.reason),
+    )
 
 
 @router.post(
@@ -369,11 +376,11 @@ async def transition(
     """new → dispatched → acknowledged → en_route → on_scene → resolved, or cancelled.
     Skipping a step, and cancelling, need a reason; nothing goes back. The team holding
     it, a center above its place, or a supervisor may."""
-    try:
-        await incidents.transition(incident_id, body.status.value, actor_of(user), body.reason)
-        return await _view(incidents, incident_id)
-    except DispatchError as exc:
-        raise _http(exc) from None
+    return await _changed(
+        incidents,
+        incident_id,
+        lambda: incidents.transition(incident_id, body.status.value, actor_of(user), body.reason),
+    )
 
 
 @router.post(
@@ -386,8 +393,8 @@ async def assign(
 ) -> IncidentOut:
     """An operations center above the incident's place (to a team under it), or a
     supervisor. The new team gets a fresh deadline and its phone is called."""
-    try:
-        await incidents.assign(incident_id, body.team_id, actor_of(user), body.reason)
-        return await _view(incidents, incident_id)
-    except DispatchError as exc:
-        raise _http(exc) from None
+    return await _changed(
+        incidents,
+        incident_id,
+        lambda: incidents.assign(incident_id, body.team_id, actor_of(user), body.reason),
+    )

@@ -11,6 +11,7 @@ import asyncio
 import secrets
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,16 +98,9 @@ async def live(
     # A copy of the default menu, so a test may change it and reload.
     menu_file = state_dir / "menu.yaml"
     shutil.copyfile(DEFAULT_MENU, menu_file)
-    url = ""
-    pg_name = ""
-    if request.param == "postgresql":
-        pg_name = f"hotline_it_{secrets.token_hex(5)}"
-        await _pg_execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{pg_name}"')
-        url = (
-            make_url(POSTGRES_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
-        )
-    try:
-        async with Stack(
+    async with (
+        database_for(request.param) as url,
+        Stack(
             state_dir=state_dir,
             database_url=url,
             talk_ms=2000,
@@ -114,17 +108,30 @@ async def live(
             # These modules drive the menu and the queues with callers who hold; callbacks
             # are offered (and driven) in test_callbacks.py, on a stack of their own.
             settings={"callback_threshold_s": -1},
-        ) as stack:
-            hotline = stack.running
-            _, token = await create_user(hotline.db, name="supervisor", role="supervisor")
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=hotline.app()),
-                base_url="http://hotline",
-                headers={"Authorization": f"Bearer {token}"},
-            ) as api:
-                yield Live(stack, api, token)
+        ) as stack,
+    ):
+        hotline = stack.running
+        _, token = await create_user(hotline.db, name="supervisor", role="supervisor")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=hotline.app()),
+            base_url="http://hotline",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as api:
+            yield Live(stack, api, token)
+
+
+@asynccontextmanager
+async def database_for(kind: str) -> AsyncIterator[str]:
+    """The database URL a stack of ``kind`` ("sqlite", "postgresql") gets: "" for SQLite
+    (the stack's own file), a fresh PostgreSQL database dropped afterwards."""
+    if kind != "postgresql":
+        yield ""
+        return
+    pg_name = f"hotline_it_{secrets.token_hex(5)}"
+    await _pg_execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{pg_name}"')
+    try:
+        yield (
+            make_url(POSTGRES_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
+        )
     finally:
-        if pg_name:
-            await _pg_execute(
-                POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'
-            )
+        await _pg_execute(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')

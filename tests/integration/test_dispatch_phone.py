@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from dispatch.phone import AGI_SCRIPT, PhoneCall, TeamPhoneCaller
+from dispatch.phone import PhoneCall, TeamPhoneCaller
 from dispatch.ports import IncidentReading, PhoneOrder, PhoneResult
-from dispatch.reading import OrderAudio, OrderFacts, order_text
+from dispatch.reading import OrderFacts, order_text
 from hotline1022.sipp import SippTeamPhone
 from hotline1022.stack import Stack, free_udp_tcp_port
 
@@ -100,27 +100,14 @@ async def desk(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Desk]:
     async with Stack(
         state_dir=state_dir, agent_count=2, settings={"dispatch_ring_s": RING_S}
     ) as stack:
-        assert stack.asterisk is not None
-        ast = stack.asterisk
-        # What hotline1022/service.py wires: orders spoken where Asterisk plays prompts.
-        audio = OrderAudio(
-            ast.host_path(ast.prompts_dir) / "dispatch", f"{ast.prompts_dir}/dispatch"
-        )
+        # The service's own phone caller, wired as hotline1022/service.py wires it (AMI
+        # listener, FastAGI script, order audio where Asterisk plays prompts); only where
+        # its results go is the test's.
         incidents = Incidents()
-        caller = TeamPhoneCaller(
-            stack.running.pbx,
-            incidents,
-            audio,
-            ring_s=stack.settings.dispatch_ring_s,
-            key_wait_ms=3000,
-        )
-        await caller.start()
-        stack.running.link.add_listener(caller.on_event)
-        stack.running.agi.route(AGI_SCRIPT, caller.handle)
-        try:
-            yield Desk(stack, caller, incidents)
-        finally:
-            await caller.close()
+        caller = stack.running.team_phones
+        caller.results = incidents
+        caller.key_wait_ms = 3000
+        yield Desk(stack, caller, incidents)
 
 
 async def until_hung_up(desk: Desk, phone: SippTeamPhone, outcome: str = "bye") -> None:
