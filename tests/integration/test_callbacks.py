@@ -7,7 +7,6 @@ front of the queue, then given up on; a service restart keeps the place."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +17,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from hotline1022.service import Hotline
 from hotline1022.sipp import SippCallee, citizen_scenario, remove_run, run_citizens
@@ -27,7 +25,7 @@ from ivr.menu_file import DEFAULT_MENU
 from queues.callbacks import placeholder_id
 from store.models import Call, Callback
 from store.users import create_user
-from tests.conftest import POSTGRES_ADMIN_URL, _pg_execute
+from tests.integration.conftest import database_for
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
 
@@ -130,13 +128,6 @@ async def surge(
     state_dir: Path = tmp_path_factory.mktemp("hotline")
     menu_file = state_dir / "menu.yaml"
     shutil.copyfile(DEFAULT_MENU, menu_file)
-    url = pg_name = ""
-    if request.param == "postgresql":
-        pg_name = f"hotline_cb_{secrets.token_hex(5)}"
-        await _pg_execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{pg_name}"')
-        url = (
-            make_url(POSTGRES_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
-        )
     settings = {
         # Offered whenever the wait is not zero (here: no agent free, or none at all).
         "callback_threshold_s": 0,
@@ -145,33 +136,30 @@ async def surge(
         "callback_ring_s": 3,
         "wrapup_s": 1,
     }
-    try:
-        # Agents talk 6 s: longer than a called-back phone rings unanswered (3 s).
-        async with Stack(
+    # Agents talk 6 s: longer than a called-back phone rings unanswered (3 s).
+    async with (
+        database_for(request.param) as url,
+        Stack(
             state_dir=state_dir,
             database_url=url,
             talk_ms=6000,
             menu_file=menu_file,
             settings=settings,
-        ) as stack:
-            port = int(stack.settings.callback_host.rsplit(":", 1)[1])
-            callee = SippCallee(port, stack.next_media_port(), silent=SILENT)
-            await asyncio.to_thread(callee.start)
-            try:
-                _, token = await create_user(stack.running.db, name="boss", role="supervisor")
-                async with httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=stack.running.app()),
-                    base_url="http://hotline",
-                    headers={"Authorization": f"Bearer {token}"},
-                ) as api:
-                    yield Surge(stack, callee, api)
-            finally:
-                callee.stop()
-    finally:
-        if pg_name:
-            await _pg_execute(
-                POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'
-            )
+        ) as stack,
+    ):
+        port = int(stack.settings.callback_host.rsplit(":", 1)[1])
+        callee = SippCallee(port, stack.next_media_port(), silent=SILENT)
+        await asyncio.to_thread(callee.start)
+        try:
+            _, token = await create_user(stack.running.db, name="boss", role="supervisor")
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=stack.running.app()),
+                base_url="http://hotline",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as api:
+                yield Surge(stack, callee, api)
+        finally:
+            callee.stop()
 
 
 async def test_callback_keeps_its_place_and_the_citizen_is_called_back(surge: Surge) -> None:
