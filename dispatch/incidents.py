@@ -409,9 +409,9 @@ class IncidentService:
                     )
                 )
             ).one()
-        times = [t for t in row if t is not None]
-        if self.caller is None and row[1] is not None:
-            times = [t for t in (row[0],) if t is not None]
+        escalate_at, call_due_at = row
+        # Without a phone caller, calls are not placed: their times wake no one.
+        times = [t for t in (escalate_at, call_due_at if self.caller else None) if t is not None]
         return min(times) if times else None
 
     async def _escalate_if_due(self, incident_id: int) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.incidents import IncidentService
 from dispatch.lifecycle import OPEN
+from dispatch.places import COMMUNE, find_place
 from dispatch.ports import Actor, DispatchError, NotAllowed, UnknownPlace
 from store.db import Database
 from store.models import Call, CallOutcome, Category, Disposition, Incident, Place, Urgency
@@ -32,8 +33,6 @@ __all__ = [
     "OutcomeRequest",
     "OutcomeService",
 ]
-
-COMMUNE = "commune"
 
 
 class CallNotFound(DispatchError, LookupError):
@@ -255,9 +254,7 @@ class OutcomeService:
     async def _commune(session: AsyncSession, code: int | None) -> Place | None:
         if code is None:
             return None
-        place = (
-            await session.scalars(select(Place).where(Place.level == COMMUNE, Place.code == code))
-        ).one_or_none()
+        place = await find_place(session, COMMUNE, code)
         if place is None:
             raise UnknownPlace(f"no commune with code {code}")
         return place
