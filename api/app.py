@@ -7,6 +7,7 @@ app = create_app(db=db, agents=agent_control, queues=queue_view, ami_status=link
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
 
 from fastapi import FastAPI
 from starlette.types import Lifespan
@@ -25,12 +26,11 @@ from api.routers import stats as stats_router
 from api.services import Services
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
-from hotline1022 import __version__
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, AgentStateView, CallbackAdmin, LiveQueueView
 from queues.routing import RoutingPolicy
+from stats.history import DEFAULT_SL_THRESHOLDS
 from store.db import Database
-from store.history_stats import DEFAULT_SL_THRESHOLDS
 
 __all__ = ["create_app"]
 
@@ -103,17 +103,19 @@ def create_app(
     incidents: IncidentService | None = None,
     lifespan: Lifespan[FastAPI] | None = None,
     sl_thresholds: Mapping[str, Sequence[int]] = DEFAULT_SL_THRESHOLDS,
+    version: str | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
 
     ``ami_status()`` should return a dict with ``"connected": bool``; health is "ok" only
     when it is True. ``sl_thresholds`` (the settings') are the statistics' default service
-    levels.
+    levels. ``version`` is what the OpenAPI document says; by default the installed
+    package's.
     """
     app = FastAPI(
         title="hotline1022 — Tổng đài 1022",
         description=DESCRIPTION,
-        version=__version__,
+        version=version or _installed_version(),
         openapi_tags=TAGS,
         lifespan=lifespan,
     )
@@ -148,3 +150,10 @@ def create_app(
     app.include_router(agents_router.routing_router)
     app.include_router(places_router.teams_router)
     return app
+
+
+def _installed_version() -> str:
+    try:
+        return metadata.version("hotline1022")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"

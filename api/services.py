@@ -10,8 +10,8 @@ from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, AgentStateView, CallbackAdmin, LiveQueueView
 from queues.routing import RoutingPolicy
+from stats.history import DEFAULT_SL_THRESHOLDS
 from store.db import Database
-from store.history_stats import DEFAULT_SL_THRESHOLDS
 
 __all__ = ["Services"]
 

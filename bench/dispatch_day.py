@@ -71,9 +71,9 @@ if str(ROOT) not in sys.path:  # run as a script: the project's packages
 
 from dispatch.incidents import DEFAULT_ACK_DEADLINES_S  # noqa: E402
 from dispatch.teams import ensure_places_and_teams  # noqa: E402
+from stats.demand import VIETNAM  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.migrate import upgrade_async  # noqa: E402
-from store.stats import VIETNAM  # noqa: E402
 from store.users import hash_token  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "dispatch.md"

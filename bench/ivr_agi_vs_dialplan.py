@@ -48,10 +48,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hotline1022.simulate import percentile
-from hotline1022.sipp import citizen_scenario, run_citizens, run_dir
-from hotline1022.stack import Stack, free_udp_tcp_port
 from pbx.events import AmiEvent, Hangup, Newchannel, UserEvent
+from simulation.citizens import citizen_scenario, run_citizens
+from simulation.simulate import percentile
+from simulation.sipp import run_dir
+from simulation.stack import Stack, free_udp_tcp_port
 from store.models import Call
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ivr.md"

@@ -19,11 +19,11 @@
      12:00, logged out 23:00. Round-robin does not look at the shift, so an agent's rows
      overlap at times; the volumes are what matter here (~20 million state rows).
 
-2. Builds the rollups with ``store.rollups.rebuild`` (what ``hotline1022 stats rebuild``
+2. Builds the rollups with ``stats.rollups.rebuild`` (what ``hotline1022 stats rebuild``
    runs), and reports the time and the table sizes.
 
 3. Times typical supervisor queries ``--runs`` times each, after 3 warm-up runs: the store
-   functions (``store.history_stats``) in a fresh session, and the routes over HTTP with
+   functions (``stats.history``) in a fresh session, and the routes over HTTP with
    httpx's ASGITransport (authentication and JSON included); median, p99 and max. Also the
    service's incremental path: refreshing the last quarter hour (``refresh_buckets``).
 
@@ -56,12 +56,12 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from api.app import create_app
+from stats.demand import VIETNAM
+from stats.history import agent_rows, queue_rows
+from stats.rollups import bucket_start, rebuild, refresh_buckets
 from store.db import Database
-from store.history_stats import agent_rows, queue_rows
 from store.migrate import upgrade_async
-from store.rollups import bucket_start, rebuild, refresh_buckets
 from store.seed import ensure_agents
-from store.stats import VIETNAM
 from store.users import create_user
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stats.md"
@@ -399,7 +399,7 @@ def report(
         f"- data: {days} days × {per_day:,} calls = {days * per_day:,} calls that entered a "
         f"queue, {agents} agents; generated in "
         + ", ".join(f"{k} {v:.0f} s" for k, v in generated.items()),
-        f"- rollups built (`store.rollups.rebuild`, one transaction per Vietnam day): "
+        f"- rollups built (`stats.rollups.rebuild`, one transaction per Vietnam day): "
         f"{build_s:.0f} s ({build_s / days:.2f} s per day)",
         f"- wall time {wall_s / 60:.1f} min; every query {runs} times after 3 warm-up runs",
         "",
@@ -422,7 +422,7 @@ def report(
         f"| {statistics.median(refresh_ms):.1f} | {p(refresh_ms, 99):.1f} "
         f"| {max(refresh_ms):.1f} | | | |",
         "",
-        "store: the `store.history_stats` function in a fresh session; HTTP: the route "
+        "store: the `stats.history` function in a fresh session; HTTP: the route "
         "through httpx's ASGITransport (token check, validation, JSON).",
         "",
     ]

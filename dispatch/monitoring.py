@@ -55,7 +55,8 @@ from sqlalchemy.orm import aliased
 
 from dispatch.lifecycle import STATUS_LABELS
 from dispatch.places import ancestor_ids, under
-from store.models import Category, Incident, IncidentStatus, Place, Team, TeamKind, Urgency
+from store.categories import Category
+from store.models import Incident, IncidentStatus, Place, Team, TeamKind, Urgency
 
 __all__ = [
     "ALL_STATUSES",

@@ -23,8 +23,9 @@ from dispatch.incidents import IncidentService
 from dispatch.lifecycle import OPEN
 from dispatch.places import COMMUNE, find_place
 from dispatch.ports import Actor, DispatchError, NotAllowed, UnknownPlace
+from store.categories import Category
 from store.db import Database
-from store.models import Call, CallOutcome, Category, Disposition, Incident, Place, Urgency
+from store.models import Call, CallOutcome, Disposition, Incident, Place, Urgency
 
 __all__ = [
     "CallNotFound",

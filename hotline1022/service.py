@@ -21,24 +21,25 @@ from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
 from dispatch.teams import ensure_places_and_teams
-from hotline1022.asterisk import Asterisk
-from hotline1022.provision import RECORDED_PROMPTS
+from hotline1022 import __version__
 from hotline1022.settings import Settings
 from ivr.engine import MenuEngine
 from ivr.menu_file import MenuError, load_menu
+from ivr.prompts import RECORDED_PROMPTS
 from ivr.service import IvrService
 from pbx.agi import FastAgiServer
 from pbx.ami import AmiLink
 from pbx.cdr import read_recent_calls
 from pbx.client import AmiPbx, once_loaded
+from pbx.paths import AsteriskPaths
 from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
 from queues.callbacks import CallbackService
 from queues.calls import CallTracker
-from queues.categories import CATEGORIES
 from queues.history import CallHistory
 from queues.live import LiveQueues
-from queues.stats_refresher import StatsRefresher
+from stats.refresher import StatsRefresher
+from store.categories import CATEGORIES
 from store.db import Database
 from store.migrate import upgrade_async
 from store.seed import ensure_agents
@@ -88,7 +89,7 @@ class Hotline:
             pending_callback=self.callbacks.pending_call,
         )
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
-        asterisk = Asterisk.find(settings.asterisk_instance)
+        asterisk = AsteriskPaths.find(settings.asterisk_instance)
         self.ivr = IvrService(
             db=self.db,
             menu_path=settings.menu_file,
@@ -232,6 +233,7 @@ class Hotline:
             incidents=self.incidents,
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
+            version=__version__,
         )
 
     def ami_status(self) -> dict[str, object]:

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dispatch.incidents import DEFAULT_ACK_DEADLINES_S
 from queues.routing import RoutingPolicy
-from store.history_stats import check_thresholds
+from stats.history import check_thresholds
 
 __all__ = ["Settings", "get_settings"]
 

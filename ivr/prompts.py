@@ -21,11 +21,15 @@ from pathlib import Path
 __all__ = [
     "BUILTIN_PROMPTS",
     "CALLBACK_OFFER_MINUTES",
+    "RECORDED_PROMPTS",
     "PromptError",
     "callback_offer_prompt",
     "generate",
     "speak",
 ]
+
+# Recorded sound files (``ivr/recorded/<name>.wav``) that win over the spoken text.
+RECORDED_PROMPTS = Path(__file__).resolve().parent / "recorded"
 
 _KEEP_OR_STAY = (
     "Bấm phím 1 để được gọi lại mà vẫn giữ nguyên thứ tự;"

@@ -9,7 +9,7 @@ classes, and ``FastAgiServer`` runs the IVR's FastAGI sessions.
 from pbx.agi import AgiHandler, FastAgiServer
 from pbx.agi_session import AgiResult, AgiSession, parse_agi_result
 from pbx.ami import AmiLink
-from pbx.client import AmiPbx, PbxUnavailableError, QueueStatusResult
+from pbx.client import AmiPbx, QueueStatusResult
 from pbx.errors import (
     AgiCommandError,
     AgiHangup,
@@ -18,6 +18,7 @@ from pbx.errors import (
     AmiAuthError,
     AmiNotConnected,
     PbxError,
+    PbxUnavailable,
 )
 from pbx.events import (
     AgentCalled,
@@ -70,7 +71,7 @@ __all__ = [
     "Newchannel",
     "Newstate",
     "PbxError",
-    "PbxUnavailableError",
+    "PbxUnavailable",
     "QueueCallerAbandon",
     "QueueCallerJoin",
     "QueueCallerLeave",

@@ -3,8 +3,8 @@
 ``AmiPbx`` satisfies ``queues.ports.QueuePbx`` and ``queues.ports.CallbackPbx``:
 ``queue_add``/``queue_remove`` and ``hangup`` are idempotent (Asterisk's "Already there" /
 "Not there" / "No such channel" count as success) and report an unreachable or silent
-Asterisk as ``PbxUnavailableError``, which is both the domain's ``PbxUnavailable`` and a
-``PbxError``. After a timeout the change may or may not have happened; since these calls
+Asterisk as ``PbxUnavailable`` (``pbx.errors``; the ports name it as what the PBX raises).
+After a timeout the change may or may not have happened; since these calls
 are idempotent, calling again is safe.
 
 ``originate`` is never retried by this layer (a retried Originate rings a phone twice): on
@@ -20,17 +20,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pbx.ami import AmiLink
-from pbx.errors import AmiActionError, AmiActionTimeout, AmiNotConnected, PbxError
+from pbx.errors import AmiActionError, AmiActionTimeout, AmiNotConnected, PbxUnavailable
 from pbx.framing import FieldValue
-from queues.ports import PbxUnavailable
 
-__all__ = ["AmiPbx", "PbxUnavailableError", "QueueStatusResult", "once_loaded"]
+__all__ = ["AmiPbx", "QueueStatusResult", "once_loaded"]
 
 _T = TypeVar("_T")
-
-
-class PbxUnavailableError(PbxError, PbxUnavailable):
-    """Asterisk was unreachable or did not answer in time (catch as either base class)."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +203,7 @@ async def _domain_unavailable(call: Awaitable[_T]) -> _T:
     try:
         return await call
     except (AmiNotConnected, AmiActionTimeout) as exc:
-        raise PbxUnavailableError(str(exc)) from exc
+        raise PbxUnavailable(str(exc)) from exc
 
 
 def _event_name(reply: Mapping[str, str]) -> str:

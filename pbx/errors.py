@@ -14,11 +14,21 @@ __all__ = [
     "AmiAuthError",
     "AmiNotConnected",
     "PbxError",
+    "PbxUnavailable",
 ]
 
 
 class PbxError(Exception):
     """Base class of every error raised by ``pbx``."""
+
+
+class PbxUnavailable(PbxError):
+    """Asterisk could not be reached or did not answer in time.
+
+    After a timeout the change may or may not have happened; adding a member who is already
+    there and removing one who is not both succeed, so trying again is safe. Domain ports
+    (``queues.ports``) name it as what their PBX raises.
+    """
 
 
 class AmiAuthError(PbxError):

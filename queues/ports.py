@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from pbx.errors import PbxUnavailable
+
 if TYPE_CHECKING:
     from queues.agent_state import AgentLiveState
 
@@ -28,14 +30,6 @@ __all__ = [
     "QueueView",
     "UnknownPauseReason",
 ]
-
-
-class PbxUnavailable(Exception):
-    """Asterisk could not be reached or did not answer in time.
-
-    After a timeout the change may or may not have happened; adding a member who is already
-    there and removing one who is not both succeed, so trying again is safe.
-    """
 
 
 class AgentNotFound(LookupError):

@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from queues.categories import CATEGORIES
+from store.categories import CATEGORIES
 
 __all__ = [
     "MAX_PROFICIENCY",

@@ -44,7 +44,6 @@ __all__ = [
     "CallStatus",
     "Callback",
     "CallbackStatus",
-    "Category",
     "Disposition",
     "Incident",
     "IncidentEvent",
@@ -73,15 +72,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class Category(StrEnum):
-    """What the citizen calls about, as classified by the IVR."""
-
-    MEDICAL = "medical"
-    FOOD = "food"
-    VIOLATION = "violation"
-    GENERAL = "general"
 
 
 class CallStatus(StrEnum):
@@ -573,7 +563,7 @@ class IncidentEvent(Base):
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
 
 
-# -- statistics rollups (store/rollups.py builds them, store/history_stats.py reads them) ------
+# -- statistics rollups (stats/rollups.py builds them, stats/history.py reads them) ------
 #
 # Plain tables rather than mapped classes: they are written and read only in bulk, and the
 # service-level columns are generated from SL_EDGES.
@@ -596,7 +586,7 @@ def _counts(*names: str) -> list[Column[int]]:
 
 
 # Calls per (period, bucket, category, Asterisk queue), counted in the bucket in which they
-# entered the queue. See store/history_stats.py for what each figure means.
+# entered the queue. See stats/history.py for what each figure means.
 queue_stats = Table(
     "queue_stats",
     Base.metadata,

@@ -10,7 +10,8 @@ from api.deps import AUTH_RESPONSES, SessionDep, agent_scope, require_roles
 from api.params import EXAMPLE, Instant
 from api.schemas import CallDetailOut, CallOut, CallPage, ErrorOut, IvrStepOut
 from store import calls as store_calls
-from store.models import CallStatus, Category, Role, User
+from store.categories import Category
+from store.models import CallStatus, Role, User
 
 __all__ = ["router"]
 

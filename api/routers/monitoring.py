@@ -42,8 +42,9 @@ from dispatch.monitoring import (
     team_place,
 )
 from dispatch.places import find_place, get_place
-from store.models import Category, Place, Role, Urgency, User
-from store.rollups import vietnam_day_start
+from stats.rollups import vietnam_day_start
+from store.categories import Category
+from store.models import Place, Role, Urgency, User
 from store.types import utcnow
 
 __all__ = ["MAX_SPAN", "Watched", "router"]

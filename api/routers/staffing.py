@@ -1,7 +1,7 @@
 """``GET /staffing``: agents to staff per category and hour (Erlang C, optionally Erlang A).
 
 The demand comes from a forecast in the request (``calls_per_day``: its peak hour) or from
-the recorded calls; the arithmetic is ``queues.staffing``, the counting ``store.stats``.
+the recorded calls; the arithmetic is ``stats.staffing``, the counting ``stats.demand``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, SessionDep, require_roles
 from api.params import EXAMPLE, Instant
-from queues.categories import CATEGORIES
-from queues.staffing import (
+from stats.demand import arrivals_by_category_hour, mean_talk_by_category
+from stats.staffing import (
     DEFAULT_MIX,
     Demand,
     ErlangA,
@@ -26,8 +26,8 @@ from queues.staffing import (
     parse_targets,
     plan,
 )
+from store.categories import CATEGORIES
 from store.models import Role, User
-from store.stats import arrivals_by_category_hour, mean_talk_by_category
 from store.types import utcnow
 
 __all__ = ["router"]

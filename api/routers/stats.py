@@ -1,6 +1,6 @@
 """``GET /stats/queues`` and ``GET /stats/agents``: historical statistics per interval.
 
-The figures come from the rollups (``store/rollups.py``), read by ``store.history_stats``;
+The figures come from the rollups (``stats/rollups.py``), read by ``stats.history``;
 the definitions below are the ones the code implements.
 """
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, agent_scope, require_roles
 from api.params import EXAMPLE, Instant
-from store.history_stats import (
+from stats.history import (
     MAX_SPAN,
     AgentRow,
     QueueRow,
@@ -25,8 +25,9 @@ from store.history_stats import (
     parse_thresholds,
     queue_rows,
 )
-from store.models import Category, Role, User
-from store.rollups import vietnam_day_start
+from stats.rollups import vietnam_day_start
+from store.categories import Category
+from store.models import Role, User
 from store.types import utcnow
 
 __all__ = ["router"]

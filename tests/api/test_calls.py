@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store.models import CallStatus, Category, IvrEvent
+from store.categories import Category
+from store.models import CallStatus, IvrEvent
 from tests.api.support import Api
 
 T0 = datetime(2024, 5, 24, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội

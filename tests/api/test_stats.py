@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from store.rollups import rebuild
+from stats.rollups import rebuild
 from tests.api.support import Api, FakeAgentControl, FakeQueueView
 from tests.store.recorded_day import DAY, NOW, load_recorded_day
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline1022.asterisk import Asterisk, AsteriskConfig, AsteriskError, ensure_secrets
+from provision.asterisk import Asterisk, AsteriskConfig, AsteriskError
+from provision.secrets import ensure_secrets
 
 
 def render(tmp_path: Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline1022.cli import main
+from cli.main import main
 from store.db import Database
 from store.users import user_for_token
 

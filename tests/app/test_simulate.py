@@ -15,17 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from hotline1022.cli import build_parser
-from hotline1022.peak import CallWatch, plan_from_args, predictions
-from hotline1022.peak_figures import CallFacts, double_booked, fifo_replay, measure, predict
-from hotline1022.simulate import asterisk_calls, percentile, split_calls, summarize
-from hotline1022.sipp import (
-    PCAP_DIR,
-    agent_scenario,
-    dtmf_sequence_pcap,
-    peak_citizen_scenario,
-)
-from hotline1022.traffic import (
+from cli.main import build_parser
+from ivr.menu_file import DEFAULT_MENU, load_menu
+from pbx.events import parse_event
+from simulation.agents import agent_scenario
+from simulation.citizens import peak_citizen_scenario
+from simulation.peak import CallWatch, plan_from_args, predictions
+from simulation.peak_figures import CallFacts, double_booked, fifo_replay, measure, predict
+from simulation.simulate import asterisk_calls, percentile, split_calls, summarize
+from simulation.sipp import PCAP_DIR, dtmf_sequence_pcap
+from simulation.traffic import (
     PEAK_MIX,
     Arrival,
     Schedule,
@@ -36,9 +35,7 @@ from hotline1022.traffic import (
     poisson_times,
     schedule,
 )
-from ivr.menu_file import DEFAULT_MENU, load_menu
-from pbx.events import parse_event
-from queues.staffing import DEFAULT_MIX, Target
+from stats.staffing import DEFAULT_MIX, Target
 from store.models import Call
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline1022.sipp import SippError, SippTeamPhone, TeamPhoneCall, team_phone_scenario
+from simulation.sipp import SippError
+from simulation.team_phones import SippTeamPhone, TeamPhoneCall, team_phone_scenario
 
 
 def _steps(xml: str) -> list[ET.Element]:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from hotline1022.cli import main
+from cli.main import main
 from store.db import Database
 from store.migrate import upgrade_async
 from store.models import queue_stats

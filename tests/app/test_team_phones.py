@@ -8,17 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from dispatch.teams import province_team_specs
-from hotline1022.asterisk import (
-    Asterisk,
-    AsteriskConfig,
-    AsteriskError,
-    ensure_secrets,
-    team_phone_password,
-)
-from hotline1022.cli import main
-from hotline1022.provision import default_team_phones, team_phone_config
 from hotline1022.settings import Settings
+from provision.asterisk import Asterisk, AsteriskConfig, AsteriskError
+from provision.instance import default_team_phones, team_phone_config
+from provision.secrets import ensure_secrets, team_phone_password
 
 
 def provisioned_secrets(state: Path) -> dict[str, object]:

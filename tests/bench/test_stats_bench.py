@@ -12,10 +12,10 @@ from types import ModuleType
 import pytest
 from sqlalchemy import func, select
 
+from stats.history import queue_rows
+from stats.rollups import rebuild
 from store.db import Database
-from store.history_stats import queue_rows
 from store.models import AgentStateChange, Call
-from store.rollups import rebuild
 from store.seed import ensure_agents
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "stats_queries.py"

@@ -21,8 +21,9 @@ from dispatch.phone import (
 )
 from dispatch.ports import IncidentReading, PhoneOrder, PhoneResult
 from dispatch.reading import FIXED_PROMPTS, OrderAudio, OrderFacts, order_text, split_reading
-from hotline1022.asterisk import Asterisk, AsteriskConfig, ensure_secrets
 from pbx.events import AmiEvent, parse_event
+from provision.asterisk import Asterisk, AsteriskConfig
+from provision.secrets import ensure_secrets
 
 ORDER = PhoneOrder(incident_id=12, team_id=3, attempt=1, dial="PJSIP/t25741", phone="t25741")
 TEXT = order_text(OrderFacts(12, "medical", "critical", ("Phường Hiệp Thành",), "15 Yersin", "09"))

@@ -61,7 +61,8 @@ def test_every_category_and_urgency_has_words(category: str, urgency: str, words
 
 
 def test_categories_of_the_store_all_have_words() -> None:
-    from store.models import Category, Urgency
+    from store.categories import Category
+    from store.models import Urgency
 
     assert {c.value for c in Category} <= CATEGORY_WORDS.keys()
     assert {u.value for u in Urgency} <= URGENCY_WORDS.keys()

@@ -20,9 +20,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
-from hotline1022.sipp import citizen_scenario, remove_run, run_citizens
-from hotline1022.stack import Stack, free_udp_tcp_port
 from ivr.menu_file import DEFAULT_MENU
+from simulation.citizens import citizen_scenario, run_citizens
+from simulation.sipp import remove_run
+from simulation.stack import Stack, free_udp_tcp_port
 from store.users import create_user
 from tests.conftest import POSTGRES_ADMIN_URL, _pg_execute
 

@@ -19,10 +19,11 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from hotline1022.service import Hotline
-from hotline1022.sipp import SippCallee, citizen_scenario, remove_run, run_citizens
-from hotline1022.stack import Stack, free_udp_tcp_port
 from ivr.menu_file import DEFAULT_MENU
 from queues.callbacks import placeholder_id
+from simulation.citizens import SippCallee, citizen_scenario, run_citizens
+from simulation.sipp import remove_run
+from simulation.stack import Stack, free_udp_tcp_port
 from store.models import Call, Callback
 from store.users import create_user
 from tests.integration.conftest import database_for

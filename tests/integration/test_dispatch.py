@@ -27,9 +27,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from hotline1022.asterisk import team_phone_password
-from hotline1022.sipp import SippTeamPhone
-from hotline1022.stack import Stack, free_udp_tcp_port
+from provision.secrets import team_phone_password
+from simulation.stack import Stack, free_udp_tcp_port
+from simulation.team_phones import SippTeamPhone
 from store.users import create_user
 from tests.integration.conftest import Live, database_for
 

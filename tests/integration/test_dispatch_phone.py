@@ -21,8 +21,8 @@ import pytest_asyncio
 from dispatch.phone import PhoneCall, TeamPhoneCaller
 from dispatch.ports import IncidentReading, PhoneOrder, PhoneResult
 from dispatch.reading import OrderFacts, order_text
-from hotline1022.sipp import SippTeamPhone
-from hotline1022.stack import Stack, free_udp_tcp_port
+from simulation.stack import Stack, free_udp_tcp_port
+from simulation.team_phones import SippTeamPhone
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
 

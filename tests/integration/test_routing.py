@@ -17,8 +17,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from hotline1022.sipp import citizen_scenario, remove_run, run_citizens
-from hotline1022.stack import Stack, free_udp_tcp_port
+from simulation.citizens import citizen_scenario, run_citizens
+from simulation.sipp import remove_run
+from simulation.stack import Stack, free_udp_tcp_port
 from store.models import AgentStateChange
 from store.users import create_user
 from tests.integration.conftest import Live

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline1022.cli import build_parser
-from hotline1022.peak import run_peak
+from cli.main import build_parser
+from simulation.peak import run_peak
 
 pytestmark = [pytest.mark.asterisk]
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from hotline1022.asterisk import Asterisk, team_phone_password
-from hotline1022.provision import provision
 from hotline1022.settings import Settings
-from hotline1022.sipp import SippAgent, SippError
-from hotline1022.stack import free_port, free_udp_tcp_port
+from provision.asterisk import Asterisk
+from provision.instance import provision
+from provision.secrets import team_phone_password
+from simulation.agents import SippAgent
+from simulation.sipp import SippError
+from simulation.stack import free_port, free_udp_tcp_port
 
 pytestmark = pytest.mark.asterisk
 

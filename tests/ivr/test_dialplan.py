@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from hotline1022.asterisk import Asterisk, AsteriskConfig, AsteriskError, ensure_secrets
-from hotline1022.sipp import citizen_scenario, remove_run, run_citizens
-from hotline1022.stack import Stack, free_udp_tcp_port
 from ivr.dialplan import ENTRY, compile_menu, extension_names
 from ivr.engine import MAX_STEPS
 from ivr.menu_file import (
@@ -26,7 +23,12 @@ from ivr.menu_file import (
     load_menu,
 )
 from pbx.events import AmiEvent, UserEvent
+from provision.asterisk import Asterisk, AsteriskConfig, AsteriskError
+from provision.secrets import ensure_secrets
 from queues.routing import RoutingPolicy
+from simulation.citizens import citizen_scenario, run_citizens
+from simulation.sipp import remove_run
+from simulation.stack import Stack, free_udp_tcp_port
 
 MENU = load_menu(DEFAULT_MENU)
 PROMPTS = "/var/lib/hotline1022/unit/prompts"

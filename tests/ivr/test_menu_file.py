@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline1022 import ivr_cli
+from cli import ivr as ivr_cli
 from ivr.menu_file import (
     DEFAULT_MENU,
     AnnouncementNode,

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from queues.staffing import (
+from stats.staffing import (
     DEFAULT_MIX,
     Demand,
     Target,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from queues.stats_refresher import StatsRefresher
+from stats.refresher import StatsRefresher
 from store.db import Database
 from store.models import AgentStateChange, Call, CallStatus, agent_stats, queue_stats
 from store.seed import ensure_agents

@@ -57,10 +57,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from stats.demand import VIETNAM
 from store.db import Database
 from store.models import Agent, AgentStateChange, Call, CallStatus
 from store.seed import ensure_agents
-from store.stats import VIETNAM
 
 __all__ = ["DAY", "NOW", "load_recorded_day", "vn"]
 

@@ -11,8 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from hotline1022.settings import Settings
-from store.db import Database
-from store.history_stats import (
+from stats.history import (
     AgentRow,
     QueueRow,
     StatsQueryError,
@@ -21,6 +20,8 @@ from store.history_stats import (
     parse_thresholds,
     queue_rows,
 )
+from stats.rollups import bucket_start, rebuild, refresh_buckets, vietnam_day_start
+from store.db import Database
 from store.models import (
     AgentStateChange,
     Call,
@@ -29,7 +30,6 @@ from store.models import (
     agent_stats,
     queue_stats,
 )
-from store.rollups import bucket_start, rebuild, refresh_buckets, vietnam_day_start
 from store.seed import ensure_agents
 from tests.store.recorded_day import DAY, NOW, load_recorded_day, vn
 

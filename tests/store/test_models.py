@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from store.categories import Category
 from store.db import Database
-from store.models import Agent, Call, CallStatus, Category, Role, Route, User
+from store.models import Agent, Call, CallStatus, Role, Route, User
 
 HANOI = timezone(timedelta(hours=7))
 

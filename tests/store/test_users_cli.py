@@ -1,6 +1,6 @@
 """``hotline1022 users …`` on a fresh state directory, against both databases.
 
-(The command lives in hotline1022/users_cli.py; its tests sit with the store it drives.)
+(The command lives in cli/users.py; its tests sit with the store it drives.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline1022 import users_cli
+from cli import users as users_cli
 from store.db import Database
 from store.users import user_for_token
 

@@ -7,21 +7,21 @@ tests run the same provisioning a newcomer's ``make run`` does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from dispatch.ports import UnknownPlace
 from dispatch.teams import TeamSpec, province_team_specs
-from hotline1022.asterisk import Asterisk, AsteriskConfig, AsteriskError, ensure_secrets
 from hotline1022.settings import Settings
 from ivr import prompts
 from ivr.dialplan import compile_menu
 from ivr.menu_file import load_menu, menu_districts
+from ivr.prompts import RECORDED_PROMPTS
+from provision.asterisk import Asterisk, AsteriskConfig
+from provision.errors import AsteriskError
+from provision.secrets import ensure_secrets
 from store.seed import agent_endpoint, agent_name
 
 __all__ = ["default_team_phones", "provision", "team_phone_config"]
-
-RECORDED_PROMPTS = Path(__file__).resolve().parent.parent / "ivr" / "recorded"
 
 
 def default_team_phones(settings: Settings) -> list[TeamSpec]:

@@ -1,12 +1,15 @@
-"""Provision, configure, start and stop the Asterisk the hotline runs on.
+"""Configure, start and stop an Asterisk instance the hotline runs on.
 
 Asterisk ≥ 20 comes from the system if ``asterisk`` is installed, else from a Debian sid root
-built once with ``mmdebstrap`` and cached outside the work tree (``HOTLINE_ASTERISK_ROOT``,
-default ``/var/cache/hotline1022/asterisk-root``), run with ``chroot``.
+built once with ``mmdebstrap`` (``provision.root``) and cached outside the work tree
+(``HOTLINE_ASTERISK_ROOT``, default ``/var/cache/hotline1022/asterisk-root``), run with
+``chroot``.
 
 Each *instance* (``main`` for ``make run``, one per test session) has its own directory inside
 that root, ``/var/lib/hotline1022/<name>``, with its rendered config, control socket, logs,
-CDR and astdb, so a test run never disturbs a running hotline.
+CDR and astdb, so a test run never disturbs a running hotline. Where those lie is
+``pbx.paths.AsteriskPaths``, which the running service reads too; this module adds what only
+provisioning does: rendering ``asterisk-conf/`` and running the process.
 
 Usage::
 
@@ -20,44 +23,30 @@ Usage::
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from queues.categories import CATEGORIES, DEFAULT_CATEGORY
+from pbx.paths import AsteriskPaths, BadInstanceName
+from provision.errors import AsteriskError
+from provision.root import build_root
 from queues.routing import RoutingPolicy
-from store.seed import agent_endpoint
+from store.categories import CATEGORIES, DEFAULT_CATEGORY
 
-__all__ = [
-    "Asterisk",
-    "AsteriskConfig",
-    "AsteriskError",
-    "ensure_secrets",
-    "team_phone_password",
-]
+__all__ = ["Asterisk", "AsteriskConfig", "AsteriskError"]
 
 log = logging.getLogger(__name__)
 
 CONF_SRC = Path(__file__).resolve().parent.parent / "asterisk-conf"
-DEFAULT_ROOT = Path("/var/cache/hotline1022/asterisk-root")
-ROOT_PACKAGES = ("asterisk", "asterisk-modules")
 MIN_MAJOR = 20
-PHONE_COUNT = 5
-
-
-class AsteriskError(RuntimeError):
-    """Asterisk could not be provisioned, configured, started or stopped."""
 
 
 @dataclass
@@ -93,92 +82,16 @@ class AsteriskConfig:
     extra_files: dict[str, str] = field(default_factory=dict)
 
 
-def ensure_secrets(
-    state_dir: Path, agent_count: int, team_endpoints: Iterable[str] = ()
-) -> dict[str, Any]:
-    """Load ``secrets.json`` from the state dir, generating what is missing (mode 0600).
-
-    Passwords are generated once and kept: a registered softphone keeps working across
-    provisionings. The team phones' are under ``teams`` (endpoint -> password).
-    """
-    path = state_dir / "secrets.json"
-    data: dict[str, Any] = {}
-    if path.exists():
-        data = json.loads(path.read_text())
-    changed = False
-    if not data.get("ami_secret"):
-        data["ami_secret"] = secrets.token_urlsafe(24)
-        changed = True
-    agents: dict[str, str] = data.setdefault("agents", {})
-    for i in range(1, agent_count + 1):
-        ep = agent_endpoint(i)
-        if ep not in agents:
-            agents[ep] = secrets.token_urlsafe(12)
-            changed = True
-    phones: dict[str, str] = data.setdefault("phones", {})
-    for i in range(1, PHONE_COUNT + 1):
-        ep = f"phone{i:02d}"
-        if ep not in phones:
-            phones[ep] = secrets.token_urlsafe(12)
-            changed = True
-    teams: dict[str, str] = data.setdefault("teams", {})
-    for ep in team_endpoints:
-        if ep not in teams:
-            teams[ep] = secrets.token_urlsafe(12)
-            changed = True
-    if changed:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return data
-
-
-def team_phone_password(secrets_data: Mapping[str, Any], endpoint: str) -> str:
-    """The SIP password of a team phone's endpoint (``team-c25741``) from ``secrets.json``'s
-    data (``Settings().secrets``), for registering a softphone or a SIPp phone as it."""
-    try:
-        return str(secrets_data["teams"][endpoint])
-    except KeyError:
-        raise KeyError(
-            f"no team phone {endpoint!r} in the secrets: provision Asterisk for the province "
-            "(hotline1022 asterisk provision) or check the name (hotline1022 teams list)"
-        ) from None
-
-
-def _host_mirror() -> str:
-    """The Debian mirror this machine's apt uses, so the root comes from the same place."""
-    for src in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
-        m = re.search(r"^URIs:\s*(\S+)", src.read_text(), re.M)
-        if m and "security" not in m.group(1):
-            return m.group(1)
-    legacy = Path("/etc/apt/sources.list")
-    if legacy.exists():
-        m = re.search(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", legacy.read_text(), re.M)
-        if m:
-            return m.group(1)
-    raise AsteriskError("no Debian mirror found in /etc/apt sources to build the Asterisk root")
-
-
-class Asterisk:
+class Asterisk(AsteriskPaths):
     """One Asterisk instance: a system binary or a chroot, plus its own directories."""
 
     def __init__(self, name: str, root: Path | None) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-            raise AsteriskError(f"bad instance name {name!r}")
-        self.name = name
-        self.root = root  # None: the system's Asterisk
-        self.inst = f"/var/lib/hotline1022/{name}"
+        try:
+            super().__init__(name, root)
+        except BadInstanceName as exc:
+            raise AsteriskError(str(exc)) from None
 
     # -- locating / provisioning -------------------------------------------------------
-
-    @classmethod
-    def find(cls, name: str = "main") -> Asterisk:
-        """Where an instance lives, without checking or building anything."""
-        if shutil.which("asterisk") and not os.environ.get("HOTLINE_ASTERISK_ROOT"):
-            return cls(name, None)
-        return cls(name, Path(os.environ.get("HOTLINE_ASTERISK_ROOT", str(DEFAULT_ROOT))))
 
     @classmethod
     def locate(cls, name: str = "main", *, build: bool = True) -> Asterisk:
@@ -199,30 +112,6 @@ class Asterisk:
         m = re.search(r"Asterisk (\d+)\.", v)
         if not m or int(m.group(1)) < MIN_MAJOR:
             raise AsteriskError(f"need Asterisk >= {MIN_MAJOR}, found {v!r}")
-
-    # -- paths -------------------------------------------------------------------------
-
-    def host_path(self, inner: str) -> Path:
-        """Where a path as Asterisk sees it lies on this machine."""
-        if self.root is None:
-            return Path(inner)
-        return self.root / inner.lstrip("/")
-
-    @property
-    def conf_path(self) -> str:
-        return f"{self.inst}/etc/asterisk.conf"
-
-    @property
-    def prompts_dir(self) -> str:
-        return f"{self.inst}/prompts"
-
-    @property
-    def cdr_csv(self) -> Path:
-        return self.host_path(f"{self.inst}/log/cdr-csv/Master.csv")
-
-    @property
-    def queue_log(self) -> Path:
-        return self.host_path(f"{self.inst}/log/queue_log")
 
     # -- config ------------------------------------------------------------------------
 
@@ -409,28 +298,3 @@ class Asterisk:
         """Delete this instance's directory (only for throwaway test instances)."""
         self.stop()
         shutil.rmtree(self.host_path(self.inst), ignore_errors=True)
-
-
-def build_root(root: Path) -> None:
-    """Build the Debian sid root with Asterisk via mmdebstrap (about half a minute)."""
-    if shutil.which("mmdebstrap") is None:
-        raise AsteriskError("mmdebstrap is not installed: apt-get install mmdebstrap")
-    tmp = root.with_name(root.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    argv = [
-        "mmdebstrap",
-        "--variant=apt",
-        # sid's Release file on a mirror can be older than its Valid-Until.
-        '--aptopt=Acquire::Check-Valid-Until "false"',
-        "--include=" + ",".join(ROOT_PACKAGES),
-        "sid",
-        str(tmp),
-        _host_mirror(),
-    ]
-    log.info("building the Asterisk root: %s", " ".join(argv))
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    if proc.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise AsteriskError(f"mmdebstrap failed:\n{proc.stderr[-4000:]}")
-    tmp.replace(root)

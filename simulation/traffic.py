@@ -5,12 +5,12 @@ Pure arithmetic, no I/O, so every number of a run can be checked by hand.
 **Arrivals are Poisson**: the gaps between calls are drawn independently from an exponential
 distribution of mean ``3600 / calls_per_hour`` seconds. SIPp's own ``-r``/``-rp`` spaces calls
 evenly (a D/M/n queue, which waits less than Erlang C's M/M/n), so the schedule is drawn here
-and handed to SIPp as absolute start times, one per call (``hotline1022.sipp``).
+and handed to SIPp as absolute start times, one per call (``simulation.sipp``).
 
 **The mix is the default menu's**, as DTMF paths a first-time caller presses
 (``menu_routes`` walks the menu to find them): medical 30 % (a third of it life-threatening,
 "11" + district, the rest "12" + district), food 50 % ("2" + district), violations 20 % ("3"),
-the shares of ``queues.staffing.DEFAULT_MIX``. The district key is drawn uniformly from the
+the shares of ``stats.staffing.DEFAULT_MIX``. The district key is drawn uniformly from the
 menu's units. The domain notes give no share of life-threatening calls; a third of medical is
 an assumption (Bình Dương counted 45,849 emergencies in 226,530 calls, 20 % of all calls, a
 broader notion than "can't breathe or unconscious").

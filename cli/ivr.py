@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ivr.menu_file import MenuError, load_menu
-from queues.categories import CATEGORIES
+from store.categories import CATEGORIES
 
 __all__ = ["add_parser"]
 

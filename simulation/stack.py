@@ -21,11 +21,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hotline1022.asterisk import Asterisk
-from hotline1022.provision import provision
 from hotline1022.service import Hotline
 from hotline1022.settings import Settings
-from hotline1022.sipp import SippAgent, SippAgentPool
+from provision.asterisk import Asterisk
+from provision.instance import provision
+from simulation.agents import SippAgent, SippAgentPool
 from store.seed import agent_endpoint
 
 __all__ = ["Stack", "free_port"]

@@ -1,9 +1,10 @@
 """``hotline1022 simulate``: SIPp citizens and agents through a throwaway hotline.
 
-With ``--calls-per-hour`` it simulates a peak hour instead (Poisson arrivals, exponential talk
-times, Erlang comparison): see ``hotline1022.peak``. Without, it places N calls at R per
-second, the menu choices spread over the keys (30 % each for 1, 2 and 3, 10 % pressing
-nothing, who reach the default after the retries), with A SIPp agents answering. It then
+With ``--calls-per-hour`` the command simulates a peak hour instead (Poisson arrivals,
+exponential talk times, Erlang comparison): ``simulation.peak``; the CLI chooses. This mode
+places N calls at R per second, the menu choices spread over the keys (30 % each for 1, 2
+and 3, 10 % pressing nothing, who reach the default after the retries), with A SIPp agents
+answering. It then
 compares Asterisk's own record (the instance's CDR) with the service's call records and prints
 one summary line last::
 
@@ -28,11 +29,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hotline1022.sipp import citizen_scenario, remove_run, run_citizens
-from hotline1022.stack import Stack, free_udp_tcp_port
+from simulation.citizens import citizen_scenario, run_citizens
+from simulation.sipp import remove_run
+from simulation.stack import Stack, free_udp_tcp_port
 from store.models import Call, CallStatus
 
-__all__ = ["Summary", "agents_arg", "asterisk_calls", "run", "summarize"]
+__all__ = ["Summary", "asterisk_calls", "run", "summarize"]
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +107,9 @@ def split_calls(total: int) -> list[tuple[str, int]]:
     return [(k, n) for k, n in counts if n > 0]
 
 
-def agents_arg(text: str) -> str:
-    """``--agents``: a positive number, or ``auto`` (peak mode: staffing's recommendation)."""
-    if text != "auto" and not (text.isdigit() and int(text) > 0):
-        raise argparse.ArgumentTypeError(f"a number of agents or 'auto', got {text!r}")
-    return text
-
-
 async def run(args: argparse.Namespace) -> int:
-    """Peak mode with ``--calls-per-hour`` (``hotline1022.peak``), else calls at a constant
-    ``--rate``."""
-    if args.calls_per_hour is not None:
-        from hotline1022.peak import run_peak
-
-        return await run_peak(args)
-    if args.agents == "auto":
-        print("error: --agents auto needs --calls-per-hour (peak mode)")
-        return 2
+    """Calls at a constant ``--rate`` (``--calls``, ``--agents`` a number, ``--talk-ms``,
+    ``--database-url``); 0 when no call was lost."""
     args.agents = int(args.agents)
     with tempfile.TemporaryDirectory(prefix="hotline-sim-") as tmp:
         async with Stack(

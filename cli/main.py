@@ -78,8 +78,8 @@ async def _ami_refuses(settings: Settings) -> str | None:
 
 
 def _asterisk(args: argparse.Namespace) -> int:
-    from hotline1022.asterisk import Asterisk, AsteriskError
-    from hotline1022.provision import provision
+    from provision.asterisk import Asterisk, AsteriskError
+    from provision.instance import provision
 
     settings = Settings()
     instance = args.instance or settings.asterisk_instance
@@ -115,9 +115,8 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _prompts(args: argparse.Namespace) -> int:
-    from hotline1022.provision import RECORDED_PROMPTS
     from ivr.menu_file import MenuError, load_menu
-    from ivr.prompts import PromptError, generate
+    from ivr.prompts import RECORDED_PROMPTS, PromptError, generate
 
     settings = Settings()
     try:
@@ -163,14 +162,8 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _simulate(args: argparse.Namespace) -> int:
-    from hotline1022.simulate import run
-
-    return asyncio.run(run(args))
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from hotline1022 import ivr_cli, places_cli, staffing_cli, stats_cli, users_cli
+    from cli import ivr, places, simulate, staffing, stats, users
 
     parser = argparse.ArgumentParser(prog="hotline1022", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -199,33 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=5, help="agents to list")
     p.set_defaults(func=_info)
 
-    users_cli.add_parser(sub)
-    ivr_cli.add_parser(sub)
-    staffing_cli.add_parser(sub)
-    stats_cli.add_parser(sub)
-    places_cli.add_parser(sub)
+    users.add_parser(sub)
+    ivr.add_parser(sub)
+    staffing.add_parser(sub)
+    stats.add_parser(sub)
+    places.add_parser(sub)
 
-    from hotline1022.peak import add_arguments as add_peak_arguments
-    from hotline1022.simulate import agents_arg
-
-    p = sub.add_parser(
-        "simulate",
-        help="place SIPp calls through a throwaway hotline",
-        description="Constant-rate calls (--calls, --rate, --talk-ms), or a peak hour with "
-        "Poisson arrivals compared with Erlang C/A (--calls-per-hour and the peak options).",
-    )
-    p.add_argument("--calls", type=int, default=100)
-    p.add_argument("--rate", type=float, default=2.0, help="calls per second")
-    p.add_argument(
-        "--agents",
-        type=agents_arg,
-        default="10",
-        help="SIPp agents; 'auto' (peak mode): what staffing recommends for --targets",
-    )
-    p.add_argument("--talk-ms", type=int, default=2000, help="each answered call's talk time")
-    p.add_argument("--database-url", default="", help="default: SQLite in a temporary dir")
-    add_peak_arguments(p)
-    p.set_defaults(func=_simulate)
+    simulate.add_parser(sub)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 Pure arithmetic over the service's call records (``CallFacts``, taken from ``store.models.Call``),
 so the figures are checked by hand in the tests. Definitions are the hotline's
-(``queues.staffing``): the wait runs from queue entry (``queue_entered_at``, AMI
+(``stats.staffing``): the wait runs from queue entry (``queue_entered_at``, AMI
 ``QueueCallerJoin``) to the agent's answer (``answered_at``, ``AgentConnect``), so the ring time
 is in it and the IVR is not; SL(T) = answered within T / (reached the queue − short abandons),
 a short abandon leaving within 5 s; ASA = mean wait of the answered calls; abandon rate =
@@ -23,8 +23,8 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from hotline1022.traffic import Schedule, TimeScale
-from queues.staffing import SHORT_ABANDON_S, Target, erlang_a, erlang_c
+from simulation.traffic import Schedule, TimeScale
+from stats.staffing import SHORT_ABANDON_S, Target, erlang_a, erlang_c
 
 __all__ = [
     "BATCHES",

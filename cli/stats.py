@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 
 def parse_local(text: str) -> datetime:
     """An ISO 8601 date or date-time; without an offset it is Vietnam time."""
-    from store.stats import VIETNAM
+    from stats.demand import VIETNAM
 
     try:
         parsed = datetime.fromisoformat(text.strip())
@@ -69,10 +69,10 @@ def _rebuild(args: argparse.Namespace) -> int:
 async def _run(url: str, since: datetime, until: datetime) -> int:
     from sqlalchemy import text
 
+    from stats.demand import VIETNAM
+    from stats.rollups import rebuild
     from store.db import Database
     from store.migrate import upgrade_async
-    from store.rollups import rebuild
-    from store.stats import VIETNAM
 
     started = time.monotonic()
     await upgrade_async(url)

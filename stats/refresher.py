@@ -5,7 +5,7 @@
                                                                    c.answered_at))
     asyncio.create_task(refresher.run())
 
-Every ``interval_s`` it rebuilds (``store.rollups.refresh_buckets``) the quarter hours that
+Every ``interval_s`` it rebuilds (``stats.rollups.refresh_buckets``) the quarter hours that
 are due:
 
 - the current one, always: agent time grows without any call ending;
@@ -27,8 +27,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from stats.rollups import BUCKET, bucket_start, refresh_buckets
 from store.db import Database
-from store.rollups import BUCKET, bucket_start, refresh_buckets
 from store.types import utcnow
 
 __all__ = ["StatsRefresher"]

@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from queues.categories import CATEGORIES
-from queues.staffing import (
+from stats.staffing import (
     DEFAULT_MIX,
     StaffingRow,
     Target,
@@ -23,6 +22,7 @@ from queues.staffing import (
     parse_targets,
     plan,
 )
+from store.categories import CATEGORIES
 
 __all__ = ["add_parser", "format_table"]
 

@@ -1,5 +1,5 @@
 """Historical statistics per queue and per agent, per 15 minutes, hour or day, read from the
-rollups (``store/rollups.py`` says why rollups and how they are built).
+rollups (``stats/rollups.py`` says why rollups and how they are built).
 
 Definitions (also in the API's route descriptions). Call figures count the calls that
 entered a queue in the interval (``queue_entered_at``), whatever happened to them later:
@@ -45,7 +45,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from queues.categories import CATEGORIES
+from stats.demand import VIETNAM
+from stats.rollups import bucket_start, category_of, vietnam_day_start
+from store.categories import CATEGORIES
 from store.models import (
     PERIOD_15M,
     PERIOD_DAY,
@@ -55,8 +57,6 @@ from store.models import (
     agent_stats,
     queue_stats,
 )
-from store.rollups import bucket_start, category_of, vietnam_day_start
-from store.stats import VIETNAM
 from store.types import UTCDateTime
 
 __all__ = [

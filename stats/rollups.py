@@ -45,7 +45,8 @@ from sqlalchemy import Table, and_, delete, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from queues.categories import CATEGORIES, DEFAULT_CATEGORY
+from stats.demand import VIETNAM
+from store.categories import CATEGORIES, DEFAULT_CATEGORY
 from store.db import Database
 from store.models import (
     PERIOD_15M,
@@ -60,7 +61,6 @@ from store.models import (
     agent_stats,
     queue_stats,
 )
-from store.stats import VIETNAM
 from store.types import UTCDateTime, utcnow
 
 __all__ = [

@@ -1,0 +1,53 @@
+"""``hotline1022 simulate``: SIPp calls through a throwaway hotline, at a constant rate
+(``simulation.simulate``) or as a peak hour compared with Erlang (``simulation.peak``,
+chosen by ``--calls-per-hour``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+__all__ = ["add_parser", "agents_arg"]
+
+
+def agents_arg(text: str) -> str:
+    """``--agents``: a positive number, or ``auto`` (peak mode: staffing's recommendation)."""
+    if text != "auto" and not (text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"a number of agents or 'auto', got {text!r}")
+    return text
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from simulation.peak_plan import add_arguments as add_peak_arguments
+
+    p = subparsers.add_parser(
+        "simulate",
+        help="place SIPp calls through a throwaway hotline",
+        description="Constant-rate calls (--calls, --rate, --talk-ms), or a peak hour with "
+        "Poisson arrivals compared with Erlang C/A (--calls-per-hour and the peak options).",
+    )
+    p.add_argument("--calls", type=int, default=100)
+    p.add_argument("--rate", type=float, default=2.0, help="calls per second")
+    p.add_argument(
+        "--agents",
+        type=agents_arg,
+        default="10",
+        help="SIPp agents; 'auto' (peak mode): what staffing recommends for --targets",
+    )
+    p.add_argument("--talk-ms", type=int, default=2000, help="each answered call's talk time")
+    p.add_argument("--database-url", default="", help="default: SQLite in a temporary dir")
+    add_peak_arguments(p)
+    p.set_defaults(func=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    if args.calls_per_hour is not None:
+        from simulation.peak import run_peak
+
+        return asyncio.run(run_peak(args))
+    if args.agents == "auto":
+        print("error: --agents auto needs --calls-per-hour (peak mode)")
+        return 2
+    from simulation.simulate import run
+
+    return asyncio.run(run(args))

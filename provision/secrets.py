@@ -1,0 +1,75 @@
+"""The generated secrets of a hotline: the AMI secret and every SIP password.
+
+Kept in ``<state_dir>/secrets.json`` (mode 0600, outside git), generated once and kept, so a
+registered softphone keeps working across provisionings. ``hotline1022.settings`` reads the
+same file for the AMI secret.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from store.seed import agent_endpoint
+
+__all__ = ["PHONE_COUNT", "ensure_secrets", "team_phone_password"]
+
+# Citizen test phones (phone01 …) a newcomer registers a softphone as, to dial 1022.
+PHONE_COUNT = 5
+
+
+def ensure_secrets(
+    state_dir: Path, agent_count: int, team_endpoints: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Load ``secrets.json`` from the state dir, generating what is missing (mode 0600).
+
+    Passwords are generated once and kept: a registered softphone keeps working across
+    provisionings. The team phones' are under ``teams`` (endpoint -> password).
+    """
+    path = state_dir / "secrets.json"
+    data: dict[str, Any] = {}
+    if path.exists():
+        data = json.loads(path.read_text())
+    changed = False
+    if not data.get("ami_secret"):
+        data["ami_secret"] = secrets.token_urlsafe(24)
+        changed = True
+    agents: dict[str, str] = data.setdefault("agents", {})
+    for i in range(1, agent_count + 1):
+        ep = agent_endpoint(i)
+        if ep not in agents:
+            agents[ep] = secrets.token_urlsafe(12)
+            changed = True
+    phones: dict[str, str] = data.setdefault("phones", {})
+    for i in range(1, PHONE_COUNT + 1):
+        ep = f"phone{i:02d}"
+        if ep not in phones:
+            phones[ep] = secrets.token_urlsafe(12)
+            changed = True
+    teams: dict[str, str] = data.setdefault("teams", {})
+    for ep in team_endpoints:
+        if ep not in teams:
+            teams[ep] = secrets.token_urlsafe(12)
+            changed = True
+    if changed:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return data
+
+
+def team_phone_password(secrets_data: Mapping[str, Any], endpoint: str) -> str:
+    """The SIP password of a team phone's endpoint (``team-c25741``) from ``secrets.json``'s
+    data (``Settings().secrets``), for registering a softphone or a SIPp phone as it."""
+    try:
+        return str(secrets_data["teams"][endpoint])
+    except KeyError:
+        raise KeyError(
+            f"no team phone {endpoint!r} in the secrets: provision Asterisk for the province "
+            "(hotline1022 asterisk provision) or check the name (hotline1022 teams list)"
+        ) from None
