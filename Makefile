@@ -18,6 +18,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 deps:  ## Debian packages that are missing (sip-tester, mmdebstrap, espeak-ng, sox)
 	./scripts/install-deps.sh
