@@ -15,8 +15,8 @@ how the call ended              result
 three readings without 1 or 9   ``no_key`` (pressing 2 asks again without using one up,
                                 up to ``2 × readings`` in all)
 hung up before a key            ``no_key``
-not answered / busy             ``no_answer`` / ``busy`` (``OriginateResponse`` Reason 3 / 5,
-                                or the ``DialStatus`` NOANSWER / BUSY of its ``DialEnd``)
+not answered / busy             ``no_answer`` / ``busy`` (what the failed ``OriginateResponse``
+                                and the call's ``DialEnd`` say: ``pbx.events.dial_failure``)
 could not ring it               ``failed`` (anything else; the Originate itself failed)
 answered, the script never ran  ``failed`` (FastAGI down: the dialplan hangs up)
 the reading could not be had    ``failed`` (the member hears "tổng đài sẽ gọi lại sau")
@@ -35,7 +35,7 @@ States of one call (``_State``)::
 The script may start before the ``OriginateResponse`` arrives (they race on two sockets),
 so ``placing`` and ``ringing`` may go straight to ``reading``. ``done`` is reached once: the
 first outcome wins and later ones are ignored. The outcome of the Originate is matched by
-the reply's ActionID (an ``OriginateResponse`` that overtakes the reply waits in a short
+the reply's ``action_id`` (an ``OriginateResponse`` that overtakes the reply waits in a short
 buffer); the channel's ``DialEnd`` and ``Hangup`` by its account code (``dispatch-<token>``,
 also in the CDR). The script finds its call by the token, passed as the AGI's first
 argument, or, after a restart of the service, rebuilds the order from the channel's
@@ -49,7 +49,7 @@ import enum
 import logging
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,7 @@ from dispatch.ports import (
     PhoneResults,
 )
 from dispatch.reading import ACCEPT_KEY, REFUSE_KEY, REPEAT_KEY, OrderAudio
-from pbx.events import AmiEvent, Hangup
+from pbx.events import AmiEvent, DialEnd, DialFailure, Hangup, OriginateResponse, dial_failure
 
 __all__ = [
     "AGI_SCRIPT",
@@ -89,13 +89,6 @@ ORDER_VARIABLES = {
     "phone": "DISPATCH_PHONE",
     "dial": "DISPATCH_DIAL",
 }
-# OriginateResponse's Reason: how the phone's side ended (Asterisk's AST_CONTROL_*): 3 rang
-# until the timeout, 5 busy, 4 answered; 0, 1 (hung up), 8 (congestion)... not rung.
-_REASONS = {3: PhoneResult.NO_ANSWER, 5: PhoneResult.BUSY}
-# Asterisk 22 says Reason 0 for a phone that answers 486 Busy Here (the dial's cause is not
-# carried over); the DialEnd event of the call's channel says BUSY. Matched by the call's
-# account code, since DialEnd carries no ActionID.
-_DIAL_STATUSES = {"BUSY": PhoneResult.BUSY, "NOANSWER": PhoneResult.NO_ANSWER}
 # DialEnd and OriginateResponse reach the AMI by different paths inside Asterisk, either may
 # come first: an unclear failure waits this long for the DialEnd.
 DIAL_END_GRACE_S = 1.0
@@ -107,19 +100,20 @@ _EARLY_MAX = 256
 _ENDED_MAX = 1024
 
 
-def originate_result(response: str, reason: str, dial_status: str = "") -> PhoneResult | None:
+def originate_result(event: OriginateResponse, dial_status: str = "") -> PhoneResult | None:
     """What an ``OriginateResponse`` (and the ``DialStatus`` of the call's ``DialEnd``, if
     known) says of a call: None when it was answered (the FastAGI script then has the last
     word), else ``no_answer``, ``busy`` or ``failed``."""
-    if response.strip().lower() == "success":
+    if event.answered:
         return None
-    try:
-        code = int(reason.strip())
-    except ValueError:
-        code = 0
-    if code in _REASONS:
-        return _REASONS[code]
-    return _DIAL_STATUSES.get(dial_status.strip().upper(), PhoneResult.FAILED)
+    return _PHONE_RESULTS[dial_failure(event.reason, dial_status)]
+
+
+_PHONE_RESULTS = {
+    DialFailure.NO_ANSWER: PhoneResult.NO_ANSWER,
+    DialFailure.BUSY: PhoneResult.BUSY,
+    DialFailure.FAILED: PhoneResult.FAILED,
+}
 
 
 class _State(enum.Enum):
@@ -158,7 +152,7 @@ class _Call:
     state: _State = _State.PLACING
     action_id: str = ""
     dial_status: str = ""  # the DialEnd's, once seen
-    reason: str = ""  # the failed OriginateResponse's
+    reason: int = 0  # the failed OriginateResponse's
     failing: bool = False  # the Originate failed; waiting for the DialEnd to say how
     watchdog: asyncio.Task[None] | None = None
 
@@ -211,7 +205,7 @@ class TeamPhoneCaller:
         self._by_token: dict[str, _Call] = {}
         self._by_action: dict[str, _Call] = {}
         self._by_account: dict[str, _Call] = {}
-        self._early: OrderedDict[str, AmiEvent] = OrderedDict()
+        self._early: OrderedDict[str, OriginateResponse] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -280,7 +274,7 @@ class TeamPhoneCaller:
             return
         if call.state is not _State.PLACING:
             return
-        call.action_id = _header(reply, "ActionID")
+        call.action_id = reply.action_id
         self._move(call, _State.RINGING, self.ring_s + self.answer_grace_s)
         if call.action_id:
             self._by_action[call.action_id] = call
@@ -302,17 +296,16 @@ class TeamPhoneCaller:
     def on_event(self, ev: AmiEvent) -> None:
         """AMI listener: the Originate's outcome, how the dial ended, and a hang-up before
         the script ran."""
-        name = ev.name.lower()
-        if name == "originateresponse":
+        if isinstance(ev, OriginateResponse):
             self._originate_response(ev)
-        elif name == "dialend":
-            call = self._by_account.get(ev.get("DestAccountCode"))
+        elif isinstance(ev, DialEnd):
+            call = self._by_account.get(ev.dest_account_code)
             if call is not None:
-                call.dial_status = ev.get("DialStatus")
+                call.dial_status = ev.dial_status
                 if call.failing:
                     self._not_answered(call)
         elif isinstance(ev, Hangup):
-            call = self._by_account.get(ev.get("AccountCode"))
+            call = self._by_account.get(ev.account_code)
             if call is not None and call.state is _State.ANSWERED:
                 log.warning(
                     "dispatch: %s answered but the order was never read (FastAGI down?)",
@@ -320,17 +313,16 @@ class TeamPhoneCaller:
                 )
                 self._end_soon(call, PhoneResult.FAILED)
 
-    def _originate_response(self, ev: AmiEvent) -> None:
-        action_id = ev.get("ActionID")
-        call = self._by_action.pop(action_id, None)
+    def _originate_response(self, ev: OriginateResponse) -> None:
+        call = self._by_action.pop(ev.action_id, None)
         if call is None:
-            if action_id and action_id not in self._early:
-                self._early[action_id] = ev
+            if ev.action_id and ev.action_id not in self._early:
+                self._early[ev.action_id] = ev
                 while len(self._early) > _EARLY_MAX:
                     self._early.popitem(last=False)
             return
-        call.reason = ev.get("Reason")
-        result = originate_result(ev.get("Response"), call.reason, call.dial_status)
+        call.reason = ev.reason
+        result = originate_result(ev, call.dial_status)
         if result is PhoneResult.FAILED and not call.dial_status:
             # Perhaps busy, said only by the DialEnd still on its way (or never coming).
             call.failing = True
@@ -338,7 +330,7 @@ class TeamPhoneCaller:
         elif result is not None:
             self._not_answered(call)
         else:
-            call.info.uniqueid = call.info.uniqueid or ev.get("Uniqueid")
+            call.info.uniqueid = call.info.uniqueid or ev.uniqueid
             if call.state in (_State.PLACING, _State.RINGING):
                 self._move(call, _State.ANSWERED, self.agi_grace_s)
 
@@ -348,13 +340,12 @@ class TeamPhoneCaller:
             self._not_answered(call)
 
     def _not_answered(self, call: _Call) -> None:
-        result = originate_result("Failure", call.reason, call.dial_status)
-        assert result is not None
+        result = _PHONE_RESULTS[dial_failure(call.reason, call.dial_status)]
         log.info(
             "dispatch: %s not answered: %s (reason %s, dial status %s)",
             call.info.order.dial,
             result.value,
-            call.reason or "?",
+            call.reason,
             call.dial_status or "?",
         )
         self._end_soon(call, result)
@@ -541,11 +532,3 @@ class TeamPhoneCaller:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-def _header(reply: Mapping[str, str], name: str) -> str:
-    """A header of an AMI reply, whatever its case."""
-    for key, value in reply.items():
-        if key.lower() == name.lower():
-            return value
-    return ""

@@ -30,6 +30,7 @@ __all__ = [
     "PhoneOrder",
     "PhoneResult",
     "PhoneResults",
+    "QueuedCall",
     "TeamCaller",
     "UnknownPlace",
 ]
@@ -126,6 +127,15 @@ class PhoneResults(Protocol):
         ...
 
 
+class QueuedCall(Protocol):
+    """Asterisk's word that it is placing a call (``pbx.client.OriginateReply``)."""
+
+    @property
+    def action_id(self) -> str:
+        """What the call's outcome event (``pbx.events.OriginateResponse``) will carry."""
+        ...
+
+
 class DispatchPbx(Protocol):
     """What calling a team's phone asks of Asterisk (``pbx.client.AmiPbx``)."""
 
@@ -140,8 +150,8 @@ class DispatchPbx(Protocol):
         variables: Mapping[str, str] | None = None,
         ring_timeout_ms: int = 30000,
         account: str | None = None,
-    ) -> Mapping[str, str]:
-        """Queue the call (Async Originate) and return Asterisk's reply, whose ``ActionID``
+    ) -> QueuedCall:
+        """Queue the call (Async Originate) and return Asterisk's reply, whose ``action_id``
         the later ``OriginateResponse`` event carries; the channel's events (``DialEnd``,
         ``Hangup``) carry ``account`` as its account code. Sent once, never retried; raises
         when Asterisk is unreachable or silent."""

@@ -21,11 +21,21 @@ from typing import TypeVar
 
 from pbx.ami import AmiLink
 from pbx.errors import AmiActionError, AmiActionTimeout, AmiNotConnected, PbxUnavailable
+from pbx.events import Headers
 from pbx.framing import FieldValue
 
-__all__ = ["AmiPbx", "QueueStatusResult", "once_loaded"]
+__all__ = ["AmiPbx", "OriginateReply", "QueueStatusResult", "once_loaded"]
 
 _T = TypeVar("_T")
+
+
+class OriginateReply(Headers):
+    """Asterisk's reply to an asynchronous Originate: the call is queued, and its outcome
+    will come as an ``OriginateResponse`` event carrying this ``action_id``."""
+
+    @property
+    def action_id(self) -> str:
+        return self.get("ActionID", "")
 
 
 @dataclass(frozen=True)
@@ -144,12 +154,12 @@ class AmiPbx:
         account: str | None = None,
         run_async: bool = True,
         action_timeout: float | None = None,
-    ) -> dict[str, str]:
+    ) -> OriginateReply:
         """Originate a call from ``channel`` to ``context,exten,priority`` or ``application``.
 
         Sent once and never retried. With ``run_async`` (the default) the reply only says the
         call was queued; the outcome arrives later as an ``OriginateResponse`` event, to the
-        link's listeners, carrying the ``ActionID`` of the returned reply.
+        link's listeners, carrying the returned reply's ``action_id``.
         """
         if (application is None) == (context is None or exten is None):
             raise ValueError("originate needs either context and exten, or application")
@@ -176,7 +186,7 @@ class AmiPbx:
         replies = await self._link.action(
             "Originate", fields, as_list=False, timeout=action_timeout
         )
-        return replies[0]
+        return OriginateReply(replies[0])
 
 
 async def once_loaded(

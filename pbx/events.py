@@ -20,6 +20,7 @@ import dataclasses
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 __all__ = [
@@ -30,11 +31,14 @@ __all__ = [
     "AgentRingNoAnswer",
     "AmiEvent",
     "ChannelEvent",
+    "DialEnd",
+    "DialFailure",
     "FullyBooted",
     "Hangup",
     "Headers",
     "Newchannel",
     "Newstate",
+    "OriginateResponse",
     "QueueCallerAbandon",
     "QueueCallerJoin",
     "QueueCallerLeave",
@@ -44,6 +48,7 @@ __all__ = [
     "QueueMemberRemoved",
     "QueueMemberStatus",
     "UserEvent",
+    "dial_failure",
     "parse_event",
 ]
 
@@ -126,12 +131,68 @@ class Newstate(ChannelEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class Hangup(ChannelEvent):
-    """A channel hung up; ``cause`` is the Q.850 cause code."""
+    """A channel hung up; ``cause`` is the Q.850 cause code. ``account_code`` is the one an
+    Originate gave the channel (how its caller knows it)."""
 
     cause: int
     cause_txt: str
+    account_code: str
 
     _aliases: ClassVar[Mapping[str, str]] = {"cause_txt": "Cause-txt"}
+
+
+class DialFailure(StrEnum):
+    """How a dialled phone that was not answered ended."""
+
+    NO_ANSWER = "no_answer"  # rang until the timeout
+    BUSY = "busy"
+    FAILED = "failed"  # not rung: unknown endpoint, no route, congestion, hung up at once
+
+
+# OriginateResponse's Reason: how the phone's side ended (Asterisk's AST_CONTROL_*): 3 rang
+# until the timeout, 5 busy, 4 answered; 0, 1 (hung up), 8 (congestion)... not rung.
+_ORIGINATE_REASONS = {3: DialFailure.NO_ANSWER, 5: DialFailure.BUSY}
+# Asterisk 22 says Reason 0 for a phone that answers 486 Busy Here (the dial's cause is not
+# carried over): the DialEnd of the call's channel says BUSY.
+_DIAL_STATUSES = {"BUSY": DialFailure.BUSY, "NOANSWER": DialFailure.NO_ANSWER}
+
+
+def dial_failure(reason: int, dial_status: str = "") -> DialFailure:
+    """What a failed ``OriginateResponse``'s ``reason`` says, or else the ``DialStatus`` of
+    the call's ``DialEnd`` (if known): no answer, busy, or failed."""
+    if reason in _ORIGINATE_REASONS:
+        return _ORIGINATE_REASONS[reason]
+    return _DIAL_STATUSES.get(dial_status.strip().upper(), DialFailure.FAILED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OriginateResponse(AmiEvent):
+    """The outcome of an asynchronous Originate, carrying the Originate's ``action_id``.
+
+    ``response`` is ``Success`` when the phone answered; otherwise ``reason`` (and the call's
+    ``DialEnd``) say why not: ``dial_failure(event.reason, dial_status)``.
+    """
+
+    action_id: str
+    response: str
+    reason: int
+    uniqueid: str
+    channel: str
+
+    @property
+    def answered(self) -> bool:
+        return self.response.strip().lower() == "success"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DialEnd(AmiEvent):
+    """A dial ended. For an Originate's call only the dialled side (``dest_*``) is there;
+    ``dest_account_code`` is the account the Originate gave it (DialEnd has no ActionID)."""
+
+    dest_channel: str
+    dest_uniqueid: str
+    dest_account_code: str
+    dial_status: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,6 +315,8 @@ _EVENT_TYPES: dict[str, type[AmiEvent]] = {
         Newstate,
         Hangup,
         UserEvent,
+        OriginateResponse,
+        DialEnd,
         QueueCallerJoin,
         QueueCallerLeave,
         QueueCallerAbandon,

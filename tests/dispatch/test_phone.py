@@ -21,7 +21,8 @@ from dispatch.phone import (
 )
 from dispatch.ports import IncidentReading, PhoneOrder, PhoneResult
 from dispatch.reading import FIXED_PROMPTS, OrderAudio, OrderFacts, order_text, split_reading
-from pbx.events import AmiEvent, parse_event
+from pbx.client import OriginateReply
+from pbx.events import AmiEvent, OriginateResponse, parse_event
 from provision.asterisk import Asterisk, AsteriskConfig
 from provision.secrets import ensure_secrets
 
@@ -50,7 +51,7 @@ class FakePbx:
         variables: Mapping[str, str] | None = None,
         ring_timeout_ms: int = 30000,
         account: str | None = None,
-    ) -> Mapping[str, str]:
+    ) -> OriginateReply:
         if self.error is not None:
             raise self.error
         self.action_ids += 1
@@ -65,7 +66,7 @@ class FakePbx:
                 "account": account,
             }
         )
-        return {"Response": "Success", "ActionID": f"a{self.action_ids}"}
+        return OriginateReply({"Response": "Success", "ActionID": f"a{self.action_ids}"})
 
     @property
     def token(self) -> str:
@@ -337,11 +338,16 @@ async def test_an_unclear_failure_is_told_by_the_dial_end(
 
 
 def test_originate_results() -> None:
-    assert originate_result("Success", "4") is None
-    assert originate_result("Failure", " 5 ") is PhoneResult.BUSY
-    assert originate_result("Failure", "junk") is PhoneResult.FAILED
-    assert originate_result("Failure", "0", "BUSY") is PhoneResult.BUSY
-    assert originate_result("Failure", "3", "CANCEL") is PhoneResult.NO_ANSWER
+    def result(outcome: str, reason: str, dial_status: str = "") -> PhoneResult | None:
+        event = response("a1", outcome, reason)
+        assert isinstance(event, OriginateResponse)
+        return originate_result(event, dial_status)
+
+    assert result("Success", "4") is None
+    assert result("Failure", " 5 ") is PhoneResult.BUSY
+    assert result("Failure", "junk") is PhoneResult.FAILED
+    assert result("Failure", "0", "BUSY") is PhoneResult.BUSY
+    assert result("Failure", "3", "CANCEL") is PhoneResult.NO_ANSWER
 
 
 async def test_someone_elses_originate_response_is_ignored(tmp_path: Path) -> None:
@@ -359,9 +365,9 @@ async def test_a_response_that_overtakes_the_reply_still_counts(tmp_path: Path) 
     r = await rig(tmp_path)
 
     class Racing(FakePbx):
-        async def originate(self, channel: str, **kw: object) -> Mapping[str, str]:
+        async def originate(self, channel: str, **kw: object) -> OriginateReply:
             reply = await super().originate(channel, **kw)  # type: ignore[arg-type]
-            r.caller.on_event(response(reply["ActionID"], "Failure", "5"))
+            r.caller.on_event(response(reply.action_id, "Failure", "5"))
             return reply
 
     r.caller.pbx = Racing()

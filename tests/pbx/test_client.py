@@ -7,7 +7,7 @@ import pytest
 from pbx.ami import AmiLink
 from pbx.client import AmiPbx, once_loaded
 from pbx.errors import AmiActionError, AmiNotConnected, PbxError, PbxUnavailable
-from pbx.events import AmiEvent
+from pbx.events import AmiEvent, OriginateResponse
 from queues import ports
 from queues.ports import CallbackPbx, QueuePbx
 from tests.pbx.conftest import MakeLink
@@ -112,8 +112,8 @@ async def test_originate_outcome_reaches_listeners(ami: FakeAmi, link: AmiLink) 
     assert (sent["Async"], sent["Priority"], sent["Timeout"]) == ("true", "1", "30000")
     await wait_until(lambda: "OriginateResponse" in seen.names(), "the OriginateResponse")
     outcome = next(e for e in seen.items if isinstance(e, AmiEvent) and e.name != "FullyBooted")
-    assert outcome.name == "OriginateResponse"
-    assert outcome.get("ActionID") == reply["ActionID"]
+    assert isinstance(outcome, OriginateResponse)
+    assert outcome.action_id == reply.action_id == reply["ActionID"] != ""
 
 
 async def test_originate_needs_a_destination(link: AmiLink) -> None:

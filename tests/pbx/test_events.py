@@ -12,10 +12,13 @@ from pbx.events import (
     AgentConnect,
     AgentRingNoAnswer,
     AmiEvent,
+    DialEnd,
+    DialFailure,
     FullyBooted,
     Hangup,
     Newchannel,
     Newstate,
+    OriginateResponse,
     QueueCallerAbandon,
     QueueCallerJoin,
     QueueCallerLeave,
@@ -25,6 +28,7 @@ from pbx.events import (
     QueueMemberRemoved,
     QueueMemberStatus,
     UserEvent,
+    dial_failure,
     parse_event,
 )
 
@@ -107,6 +111,59 @@ def test_hangup_reads_cause_and_cause_txt() -> None:
     hangup = event("Hangup", CALLER, **{"Cause": "16", "Cause-txt": "Normal Clearing"})
     assert isinstance(hangup, Hangup)
     assert (hangup.cause, hangup.cause_txt) == (16, "Normal Clearing")
+    originated = event("Hangup", CALLER | {"AccountCode": "dispatch-abc"}, Cause="17")
+    assert isinstance(originated, Hangup) and originated.account_code == "dispatch-abc"
+
+
+def test_originate_response_says_whether_and_how_the_phone_answered() -> None:
+    """As Asterisk 22 sends it after an Async Originate: the Originate's ActionID, and for a
+    phone that did not answer, AST_CONTROL_* in Reason."""
+    headers = {
+        "Event": "OriginateResponse",
+        "ActionID": "a7",
+        "Response": "Failure",
+        "Channel": "PJSIP/team-c25741-00000003",
+        "Context": "hotline-dispatch",
+        "Exten": "s",
+        "Reason": "5",
+        "Uniqueid": "<null>",
+        "CallerIDNum": "1022",
+    }
+    busy = parse_event(headers, 1.0)
+    assert isinstance(busy, OriginateResponse)
+    assert (busy.action_id, busy.reason, busy.answered) == ("a7", 5, False)
+    assert dial_failure(busy.reason) is DialFailure.BUSY
+    answered = parse_event(headers | {"Response": "Success", "Reason": "4"}, 1.0)
+    assert isinstance(answered, OriginateResponse) and answered.answered
+
+
+def test_dial_failure_reads_the_reason_then_the_dial_status() -> None:
+    assert dial_failure(3) is DialFailure.NO_ANSWER  # rang out
+    assert dial_failure(5, "NOANSWER") is DialFailure.BUSY  # the reason comes first
+    # Asterisk 22 gives Reason 0 for a 486 Busy Here: only the DialEnd says busy.
+    assert dial_failure(0, " busy ") is DialFailure.BUSY
+    assert dial_failure(0, "NOANSWER") is DialFailure.NO_ANSWER
+    assert dial_failure(0, "CHANUNAVAIL") is DialFailure.FAILED
+    assert dial_failure(8) is DialFailure.FAILED  # congestion
+
+
+def test_dial_end_of_an_originated_call_names_its_account() -> None:
+    ev = parse_event(
+        {
+            "Event": "DialEnd",
+            "DestChannel": "PJSIP/team-c25741-00000003",
+            "DestUniqueid": "1700000000.9",
+            "DestAccountCode": "dispatch-abc",
+            "DialStatus": "BUSY",
+        },
+        1.0,
+    )
+    assert isinstance(ev, DialEnd)
+    assert (ev.dest_account_code, ev.dial_status, ev.dest_uniqueid) == (
+        "dispatch-abc",
+        "BUSY",
+        "1700000000.9",
+    )
 
 
 def test_queue_caller_events() -> None:
