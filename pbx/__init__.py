@@ -1,9 +1,10 @@
 """pbx: the only code that speaks AMI and AGI to Asterisk.
 
 Built on panoramisk 1.4's message and action models, with its defects fixed here (see
-``/work/shared/notes/panoramisk-1.4.md``): ``AmiLink`` is the kept-alive AMI connection,
-``AmiPbx`` the typed actions the domain uses, ``parse_event`` turns AMI events into typed
-classes, and ``FastAgiServer`` runs the IVR's FastAGI sessions.
+``../shared/notes/panoramisk-1.4.md``, beside the repository): ``AmiLink`` is the kept-alive
+AMI connection, ``AmiPbx`` the typed actions the domain uses, ``parse_event`` turns AMI events
+into typed classes, ``FastAgiServer`` runs the IVR's FastAGI sessions, and ``paths`` says where
+an Asterisk instance keeps the prompts and the CDR the service shares with it.
 """
 
 from pbx.agi import AgiHandler, FastAgiServer

@@ -1,6 +1,7 @@
 """The AMI link: one logged-in connection to Asterisk, kept alive, with awaited actions.
 
-What it adds to panoramisk 1.4 (see ``/work/shared/notes/panoramisk-1.4.md``):
+What it adds to panoramisk 1.4 (see ``../shared/notes/panoramisk-1.4.md``, beside the
+repository):
 
 - ``start()`` waits for the login answer and raises ``AmiAuthError`` on a bad secret (defect 3);
 - its own heartbeat: a ``Ping`` every ``heartbeat_interval`` s that must be answered within
