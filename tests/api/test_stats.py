@@ -1,5 +1,5 @@
 """``GET /stats/queues`` and ``GET /stats/agents`` on the recorded day (figures by hand in
-tests/store/recorded_day.py and tests/store/test_history_stats.py), their access and 422s."""
+tests/stats/recorded_day.py and tests/stats/test_history.py), their access and 422s."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from api.app import create_app
 from stats.rollups import rebuild
 from tests.api.support import Api, FakeAgentControl, FakeQueueView
-from tests.store.recorded_day import DAY, NOW, load_recorded_day
+from tests.stats.recorded_day import DAY, NOW, load_recorded_day
 
 NEXT_DAY = DAY + timedelta(days=1)
 THE_DAY = {"since": "2024-05-01T00:00:00+07:00", "until": "2024-05-02T00:00:00+07:00"}

@@ -11,7 +11,7 @@ from cli.main import main
 from store.db import Database
 from store.migrate import upgrade_async
 from store.models import queue_stats
-from tests.store.recorded_day import DAY, load_recorded_day
+from tests.stats.recorded_day import DAY, load_recorded_day
 
 
 async def _load(url: str) -> None:

@@ -11,7 +11,7 @@ from stats.refresher import StatsRefresher
 from store.db import Database
 from store.models import AgentStateChange, Call, CallStatus, agent_stats, queue_stats
 from store.seed import ensure_agents
-from tests.store.recorded_day import vn
+from tests.stats.recorded_day import vn
 
 
 class Clock:

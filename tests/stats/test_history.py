@@ -31,7 +31,7 @@ from store.models import (
     queue_stats,
 )
 from store.seed import ensure_agents
-from tests.store.recorded_day import DAY, NOW, load_recorded_day, vn
+from tests.stats.recorded_day import DAY, NOW, load_recorded_day, vn
 
 NEXT_DAY = DAY + timedelta(days=1)
 
