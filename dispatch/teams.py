@@ -18,6 +18,9 @@ for every default phone.
 
 ``TeamService`` lists, reads, creates and edits teams for the API and the command line;
 its refusals are ``TeamNotFound`` and ``InvalidTeam`` (and ``UnknownPlace``).
+
+One concern, teams as data, from their defaults to their edits; it stays whole because the
+default teams and the edited ones share the same validation and phone naming.
 """
 
 from __future__ import annotations

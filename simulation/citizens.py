@@ -2,7 +2,8 @@
 schedule from one process), and their phones that the hotline calls back.
 
 Citizens dial from the simulated telephone network (unauthenticated, from loopback) and press
-keys as RFC 4733 events (``simulation.sipp``).
+keys as RFC 4733 events (``simulation.sipp``). One concern, the citizen's end of the line; it
+is long because its three SIPp scenarios are written out whole, as SIPp reads them.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ paused (and per reason); answered = calls the agent answered in the interval;
 the agent was available for calls that calls took. Ringing counts as busy — the agent cannot
 take another call — and pauses are left out, including the ``acw`` reason (after-call work,
 reported under pauses).
+
+One concern, reading the rollups back; it is long because every figure above is defined and
+summed here, once, for both databases.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ events (delete, then insert: idempotent) and the Vietnam days they fall in; the 
 ``rebuild(db, since, until)`` does whole days, one transaction per day
 (``hotline1022 stats rebuild``). Aggregation is done in Python, in the same way on SQLite
 and PostgreSQL; a day of 15,000 calls is a fraction of a second of work.
+
+One concern, building the rollups; it stays whole because the queue and agent figures are
+split at the same bucket edges by the same code.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """How many agents a queue needs: Erlang C, and Erlang A (callers who give up).
 
-Pure arithmetic, no I/O. The definitions are the hotline's (docs/domain facts):
+Pure arithmetic, no I/O; one concern that reads better whole (the models, their inversion to
+agents needed, and the targets they are checked against share every definition). The
+definitions are the hotline's (docs/domain facts):
 
 - **offered load** (Erlang) = calls per hour × AHT / 3600.
 - **AHT** (average handle time) = talk + hold + wrap-up, in seconds.

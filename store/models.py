@@ -1,9 +1,12 @@
 """The tables: agents, calls, API users and their tokens, and the statistics rollups.
 
 Free-text columns are unbounded ``String`` so that a long Vietnamese name or an unexpected
-hangup cause never fails an insert on PostgreSQL. The vocabularies (categories, statuses,
-routes, roles) are ``StrEnum`` classes here and plain strings in the tables, so that adding a
-value needs no schema change.
+hangup cause never fails an insert on PostgreSQL. The vocabularies (statuses, routes, roles;
+the categories in ``store.categories``) are ``StrEnum`` classes and plain strings in the
+tables, so that adding a value needs no schema change.
+
+One concern, the schema as Alembic's revisions build it; it stays one module so that every
+table, constraint and index can be read against the migrations in one place.
 """
 
 from __future__ import annotations
