@@ -27,23 +27,19 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.nodes import Node as YamlNode
 
-__all__ = [
-    "DEFAULT_MENU",
-    "AnnouncementNode",
-    "District",
-    "DistrictNode",
-    "Districts",
-    "Fault",
-    "HangupNode",
-    "Menu",
-    "MenuError",
-    "MenuNode",
-    "Node",
-    "QueueNode",
-    "check_menu",
-    "load_menu",
-    "menu_districts",
-]
+from ivr.menu import (
+    AnnouncementNode,
+    District,
+    DistrictNode,
+    Districts,
+    HangupNode,
+    Menu,
+    MenuNode,
+    Node,
+    QueueNode,
+)
+
+__all__ = ["DEFAULT_MENU", "Fault", "MenuError", "check_menu", "load_menu"]
 
 DEFAULT_MENU = Path(__file__).resolve().parent / "menus" / "default.yaml"
 
@@ -63,109 +59,6 @@ class MenuError(Exception):
         super().__init__("\n".join(f"{path}:{f.line}: {f.message}" for f in faults))
         self.path = path
         self.faults = faults
-
-
-@dataclass(frozen=True)
-class MenuNode:
-    """Play ``prompt`` and wait for one of ``keys`` (digit -> node id)."""
-
-    id: str
-    line: int
-    prompt: str
-    keys: dict[str, str]
-    timeout_ms: int
-    retries: int  # attempts after the first, on invalid or no input
-    on_exhausted: str  # where the caller goes when the retries are used up
-    invalid_prompt: str
-    timeout_prompt: str
-
-
-@dataclass(frozen=True)
-class DistrictNode:
-    """Learn the caller's district-level unit (see ``Districts``), then go to ``next``."""
-
-    id: str
-    line: int
-    next: str
-
-
-@dataclass(frozen=True)
-class AnnouncementNode:
-    id: str
-    line: int
-    prompt: str
-    next: str
-
-
-@dataclass(frozen=True)
-class QueueNode:
-    """An exit: the call waits in ``queue`` for an agent."""
-
-    id: str
-    line: int
-    category: str
-    queue: str
-    priority: int
-    prompt: str | None
-
-
-@dataclass(frozen=True)
-class HangupNode:
-    """An exit: play ``prompt`` if any, then hang up."""
-
-    id: str
-    line: int
-    prompt: str | None
-
-
-Node = MenuNode | DistrictNode | AnnouncementNode | QueueNode | HangupNode
-
-
-@dataclass(frozen=True)
-class District:
-    key: str
-    code: int  # the unit's administrative code, e.g. 718 for Thủ Dầu Một
-    name: str
-
-    @property
-    def prompt(self) -> str:
-        """The generated prompt that says the unit's name (its text is ``name``)."""
-        return f"district_{self.code}"
-
-
-@dataclass(frozen=True)
-class Districts:
-    """How a district node asks: ``prompt`` lists the units; a returning caller hears
-    ``confirm_before`` + last time's unit + ``confirm_after`` instead."""
-
-    prompt: str
-    confirm_before: str
-    confirm_after: str
-    remember_days: int
-    units: dict[str, District]  # key "1".."9"
-
-    def by_code(self, code: int) -> District | None:
-        return next((u for u in self.units.values() if u.code == code), None)
-
-
-def menu_districts(menu: Menu) -> tuple[int, ...]:
-    """The district codes a menu can give a caller, sorted."""
-    if menu.districts is None:
-        return ()
-    return tuple(sorted(u.code for u in menu.districts.units.values()))
-
-
-@dataclass(frozen=True)
-class Menu:
-    source: Path
-    start: str
-    nodes: dict[str, Node]
-    prompts: dict[str, str]  # name -> text, the generated district_<code> prompts included
-    districts: Districts | None
-
-    def prompt_names(self) -> set[str]:
-        """Every prompt the menu may play: each one needs a sound file."""
-        return set(self.prompts)
 
 
 def check_menu(
