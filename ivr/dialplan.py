@@ -1,6 +1,6 @@
 """The menu file compiled to plain Asterisk dialplan: the same menu, without FastAGI.
 
-``compile_menu()`` renders a loaded ``Menu`` (``ivr/menu_file.py``) as an extensions.conf
+``compile_menu()`` renders a loaded ``Menu`` (``ivr/menu.py``) as an extensions.conf
 context, one extension per node, named after the node id::
 
     text = compile_menu(load_menu(DEFAULT_MENU), ast.prompts_dir)
@@ -48,7 +48,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from ivr.engine import MAX_STEPS
-from ivr.menu_file import (
+from ivr.menu import (
     AnnouncementNode,
     DistrictNode,
     HangupNode,

@@ -1,4 +1,5 @@
-"""Runs a menu file (``ivr/menu_file.py``) for one call over FastAGI.
+"""Runs a menu (``ivr/menu.py``, loaded from its file by ``ivr/menu_file.py``) for one call
+over FastAGI.
 
 What each key does, in every menu:
 
@@ -38,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ivr.menu_file import (
+from ivr.menu import (
     AnnouncementNode,
     DistrictNode,
     HangupNode,

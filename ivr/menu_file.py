@@ -1,4 +1,5 @@
-"""The IVR menu file: load it into typed nodes, or list every fault in it with its line.
+"""The IVR menu file's schema: load it into a typed ``Menu``, or list every fault in it with
+its line.
 
 A menu file (``ivr/menus/default.yaml`` is the canonical one) is edited by hand and taken
 while calls are in progress, so a mistake must be caught before a caller meets it.
@@ -8,52 +9,49 @@ returns a ``Menu`` only when there is none, else raises ``MenuError`` listing th
     menu = load_menu(DEFAULT_MENU, queues=("medical", "food"), categories=("medical",))
     first = menu.nodes[menu.start]
 
-The file is read with ``yaml.compose`` (the safe loader; no tag is ever constructed) rather
-than ``yaml.safe_load``: composed nodes keep their line numbers and their duplicate keys,
-which plain loading drops (the last duplicate silently wins).
+What a menu file may say is decided here. Reading its YAML with line numbers is
+``ivr/menu_yaml.py``'s, and the ``Menu`` built is ``ivr/menu.py``'s, so that the menu's
+readers need neither.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
 from pathlib import Path
 
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, ScalarNode
 from yaml.nodes import Node as YamlNode
 
-__all__ = [
-    "DEFAULT_MENU",
-    "AnnouncementNode",
-    "District",
-    "DistrictNode",
-    "Districts",
-    "Fault",
-    "HangupNode",
-    "Menu",
-    "MenuError",
-    "MenuNode",
-    "Node",
-    "QueueNode",
-    "check_menu",
-    "load_menu",
-    "menu_districts",
-]
+from ivr.menu import (
+    AnnouncementNode,
+    District,
+    DistrictNode,
+    Districts,
+    HangupNode,
+    Menu,
+    MenuNode,
+    Node,
+    QueueNode,
+)
+from ivr.menu_yaml import (
+    FLOAT_TAG,
+    INT_TAG,
+    NULL_TAG,
+    Fault,
+    choice_hint,
+    close_hint,
+    compose,
+    float_value,
+    int_value,
+    line_of,
+    shown,
+)
+
+__all__ = ["DEFAULT_MENU", "MenuError", "check_menu", "load_menu"]
 
 DEFAULT_MENU = Path(__file__).resolve().parent / "menus" / "default.yaml"
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One mistake in a menu file; ``line`` is 1-based, 0 when it concerns the whole file."""
-
-    line: int
-    message: str
 
 
 class MenuError(Exception):
@@ -63,109 +61,6 @@ class MenuError(Exception):
         super().__init__("\n".join(f"{path}:{f.line}: {f.message}" for f in faults))
         self.path = path
         self.faults = faults
-
-
-@dataclass(frozen=True)
-class MenuNode:
-    """Play ``prompt`` and wait for one of ``keys`` (digit -> node id)."""
-
-    id: str
-    line: int
-    prompt: str
-    keys: dict[str, str]
-    timeout_ms: int
-    retries: int  # attempts after the first, on invalid or no input
-    on_exhausted: str  # where the caller goes when the retries are used up
-    invalid_prompt: str
-    timeout_prompt: str
-
-
-@dataclass(frozen=True)
-class DistrictNode:
-    """Learn the caller's district-level unit (see ``Districts``), then go to ``next``."""
-
-    id: str
-    line: int
-    next: str
-
-
-@dataclass(frozen=True)
-class AnnouncementNode:
-    id: str
-    line: int
-    prompt: str
-    next: str
-
-
-@dataclass(frozen=True)
-class QueueNode:
-    """An exit: the call waits in ``queue`` for an agent."""
-
-    id: str
-    line: int
-    category: str
-    queue: str
-    priority: int
-    prompt: str | None
-
-
-@dataclass(frozen=True)
-class HangupNode:
-    """An exit: play ``prompt`` if any, then hang up."""
-
-    id: str
-    line: int
-    prompt: str | None
-
-
-Node = MenuNode | DistrictNode | AnnouncementNode | QueueNode | HangupNode
-
-
-@dataclass(frozen=True)
-class District:
-    key: str
-    code: int  # the unit's administrative code, e.g. 718 for Thủ Dầu Một
-    name: str
-
-    @property
-    def prompt(self) -> str:
-        """The generated prompt that says the unit's name (its text is ``name``)."""
-        return f"district_{self.code}"
-
-
-@dataclass(frozen=True)
-class Districts:
-    """How a district node asks: ``prompt`` lists the units; a returning caller hears
-    ``confirm_before`` + last time's unit + ``confirm_after`` instead."""
-
-    prompt: str
-    confirm_before: str
-    confirm_after: str
-    remember_days: int
-    units: dict[str, District]  # key "1".."9"
-
-    def by_code(self, code: int) -> District | None:
-        return next((u for u in self.units.values() if u.code == code), None)
-
-
-def menu_districts(menu: Menu) -> tuple[int, ...]:
-    """The district codes a menu can give a caller, sorted."""
-    if menu.districts is None:
-        return ()
-    return tuple(sorted(u.code for u in menu.districts.units.values()))
-
-
-@dataclass(frozen=True)
-class Menu:
-    source: Path
-    start: str
-    nodes: dict[str, Node]
-    prompts: dict[str, str]  # name -> text, the generated district_<code> prompts included
-    districts: Districts | None
-
-    def prompt_names(self) -> set[str]:
-        """Every prompt the menu may play: each one needs a sound file."""
-        return set(self.prompts)
 
 
 def check_menu(
@@ -204,14 +99,6 @@ _MENU_FIELDS: tuple[str, ...] = (
 _DISTRICTS_FIELDS = ("prompt", "confirm_before", "confirm_after", "remember_days", "units")
 _DISTRICTS_REQUIRED = ("prompt", "confirm_before", "confirm_after", "units")
 _DIGITS = frozenset("0123456789")
-_YAML = "tag:yaml.org,2002:"
-_NULL, _INT, _FLOAT = (_YAML + t for t in ("null", "int", "float"))
-# Tags the safe loader resolves plain scalars and collections to; anything else was written
-# on purpose (``!!python/object``, ``!custom``) and has no meaning in a menu file.
-_PLAIN_TAGS = frozenset(_YAML + t for t in ("null", "bool", "int", "float", "str", "timestamp"))
-_PLAIN_TAGS |= {_YAML + "map", _YAML + "seq"}
-
-_UNQUOTED = frozenset(_YAML + t for t in ("int", "float", "bool"))
 _PROMPT_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 _Entries = dict[str, tuple[ScalarNode, YamlNode]]
@@ -220,7 +107,7 @@ _Entries = dict[str, tuple[ScalarNode, YamlNode]]
 def _read(
     path: Path, queues: Collection[str] | None, categories: Collection[str] | None
 ) -> tuple[Menu | None, list[Fault]]:
-    root, faults = _compose(path)
+    root, faults = compose(path)
     if root is None:
         return None, faults
     reader = _Reader(queues, categories)
@@ -228,96 +115,6 @@ def _read(
     # Sorting is stable: faults on one line keep the order in which they were found.
     faults = sorted([*faults, *reader.faults], key=lambda f: f.line)
     return (menu if not faults else None), faults
-
-
-def _compose(path: Path) -> tuple[YamlNode | None, list[Fault]]:
-    """The YAML node tree of ``path``, or the faults that prevent reading one."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None, [Fault(0, "no such file")]
-    except IsADirectoryError:
-        return None, [Fault(0, "is a directory, not a menu file")]
-    except OSError as exc:
-        return None, [Fault(0, f"cannot read the file: {exc.strerror or exc}")]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return None, [Fault(line, f"not UTF-8 text: byte 0x{data[exc.start]:02x}")]
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = "YAML syntax error"
-        if exc.context:  # what the parser was inside, and from where: "while parsing a ..."
-            where = f" (line {exc.context_mark.line + 1})" if exc.context_mark else ""
-            message += f", {exc.context}{where}"
-        message += f": {exc.problem}" if exc.problem else ""
-        return None, [Fault(mark.line + 1 if mark else 0, message)]
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        return None, [Fault(line, f"YAML syntax error: character #x{char:04x}: {exc.reason}")]
-    except yaml.YAMLError as exc:
-        return None, [Fault(0, f"YAML syntax error: {exc}")]
-    if root is None:
-        return None, [Fault(0, "the file is empty")]
-    return root, [Fault(_line(n), m) for n, m in _tag_faults(root)]
-
-
-def _tag_faults(root: YamlNode) -> Iterable[tuple[YamlNode, str]]:
-    seen: set[int] = set()
-    todo = [root]
-    while todo:
-        node = todo.pop()
-        if id(node) in seen:  # an alias: the same node again, possibly recursive
-            continue
-        seen.add(id(node))
-        if node.tag == _YAML + "merge":
-            yield node, "merge keys ('<<') are not supported: write the fields out"
-        elif node.tag not in _PLAIN_TAGS:
-            yield node, f"unsupported YAML tag {node.tag.replace(_YAML, '!!')!r}"
-        if isinstance(node, MappingNode):
-            todo.extend(n for pair in node.value for n in pair)
-        elif isinstance(node, SequenceNode):
-            todo.extend(node.value)
-
-
-def _line(node: YamlNode) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _shown(node: YamlNode) -> str:
-    """A value as a message names it."""
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == _NULL:
-        return "nothing"
-    # Numbers and booleans as written; text quoted, so that "5" and 5 are told apart.
-    return str(node.value) if node.tag in _UNQUOTED else repr(node.value)
-
-
-def _closest(name: str, choices: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return close[0] if close else None
-
-
-def _hint(name: str, choices: Iterable[str], noun: str = "one of") -> str:
-    """A ' (did you mean ...?)' suffix naming the closest choice, else listing them."""
-    choices = list(choices)
-    close = _closest(name, choices)
-    if close is not None:
-        return f" (did you mean {close!r}?)"
-    return f" ({noun}: {', '.join(choices)})" if choices else ""
-
-
-def _maybe(name: str, choices: Iterable[str]) -> str:
-    """A '; did you mean ...?' to end a '(from ...)' when a choice is close to ``name``."""
-    close = _closest(name, choices)
-    return f"; did you mean {close!r}?" if close is not None else ""
 
 
 class _Reader:
@@ -337,10 +134,9 @@ class _Reader:
         self.has_districts = False
         self.timeout_s = 5.0
         self.retries = 2
-        self.numbers = SafeConstructor()  # only its scalar converters, for int and float
 
     def fault(self, where: YamlNode | int, message: str) -> None:
-        line = where if isinstance(where, int) else _line(where)
+        line = where if isinstance(where, int) else line_of(where)
         self.faults.append(Fault(line, message))
 
     # -- the file, top down
@@ -354,8 +150,8 @@ class _Reader:
         self.has_districts = "districts" in top
         if "version" in top:
             version = top["version"][1]
-            if not (version.tag == _INT and self.integer(version, "version") == 1):
-                self.fault(version, f"unsupported version {_shown(version)} (must be 1)")
+            if not (version.tag == INT_TAG and self.integer(version, "version") == 1):
+                self.fault(version, f"unsupported version {shown(version)} (must be 1)")
         if "timeout_s" in top:
             self.timeout_s = self.seconds(top["timeout_s"][1], "'timeout_s'") or self.timeout_s
         if "retries" in top:
@@ -389,8 +185,8 @@ class _Reader:
         ).items():
             text = value.value.strip() if isinstance(value, ScalarNode) else ""
             if not isinstance(value, ScalarNode):
-                self.fault(value, f"text of prompt {name!r} must be text, not {_shown(value)}")
-            elif not text or value.tag == _NULL:
+                self.fault(value, f"text of prompt {name!r} must be text, not {shown(value)}")
+            elif not text or value.tag == NULL_TAG:
                 self.fault(key, f"prompt {name!r} has empty text")
             if not _PROMPT_NAME.fullmatch(name):
                 # The name is also a sound file's name.
@@ -438,7 +234,7 @@ class _Reader:
             elif unit.prompt in self.prompts:
                 self.fault(code_node, f"prompt {unit.prompt!r} is also generated for {what}")
             else:
-                codes[code] = _line(code_node)
+                codes[code] = line_of(code_node)
                 self.prompts[unit.prompt] = unit.name
         return units
 
@@ -467,7 +263,7 @@ class _Reader:
         kinds = [k for k in entries if k in _KINDS]
         for name, (key, _) in entries.items():
             if name not in _KINDS:
-                hint = _hint(name, _KINDS, "a node is one of")
+                hint = choice_hint(name, _KINDS, "a node is one of")
                 self.fault(key, f"unknown field {name!r} in node {nid!r}{hint}")
         if len(kinds) > 1:
             self.fault(
@@ -480,7 +276,7 @@ class _Reader:
                 self.fault(id_node, f"node {nid!r} has no kind (one of: {', '.join(_KINDS)})")
             return None
         key, value = entries[kinds[0]]
-        line = _line(id_node)
+        line = line_of(id_node)
         if kinds[0] == "menu":
             return self.read_menu(nid, line, value, key)
         if kinds[0] == "district":
@@ -568,7 +364,7 @@ class _Reader:
             value = f[field][1]
             names[field] = self.text(value, f"{field!r} of {what}") or ""
             if known is not None and names[field] and names[field] not in known:
-                hint = _hint(names[field], known, "known")
+                hint = choice_hint(names[field], known, "known")
                 self.fault(value, f"unknown {field} {names[field]!r} in {what}{hint}")
         priority = None
         if "priority" in f:
@@ -579,7 +375,7 @@ class _Reader:
         )
 
     def read_hangup(self, nid: str, line: int, body: YamlNode, at: ScalarNode) -> HangupNode:
-        if isinstance(body, ScalarNode) and body.tag == _NULL:
+        if isinstance(body, ScalarNode) and body.tag == NULL_TAG:
             return HangupNode(nid, line, None)  # "hangup:" alone: no goodbye prompt
         f = self.fields(body, f"hangup node {nid!r}", ("prompt",), (), at) or {}
         prompt = self.prompt_ref(f, "prompt", f"node {nid!r}", at) if "prompt" in f else None
@@ -631,7 +427,7 @@ class _Reader:
         entries = self.entries(mapping, lambda k: f"field {k!r} given twice in {what}")
         for name, (key, _) in entries.items():
             if name not in allowed:
-                self.fault(key, f"unknown field {name!r} in {what}{_hint(name, allowed)}")
+                self.fault(key, f"unknown field {name!r} in {what}{choice_hint(name, allowed)}")
         for name in required:
             if name not in entries:
                 self.fault(at, f"{what} has no {name!r}")
@@ -640,7 +436,7 @@ class _Reader:
     def mapping(self, node: YamlNode, what: str) -> MappingNode | None:
         if isinstance(node, MappingNode):
             return node
-        self.fault(node, f"{what} must be a mapping, not {_shown(node)}")
+        self.fault(node, f"{what} must be a mapping, not {shown(node)}")
         return None
 
     def entries(self, node: MappingNode, twice: Callable[[str], str]) -> _Entries:
@@ -651,30 +447,30 @@ class _Reader:
         entries: _Entries = {}
         for key, value in node.value:
             if not isinstance(key, ScalarNode):
-                self.fault(key, f"a key must be a name or a digit, not {_shown(key)}")
+                self.fault(key, f"a key must be a name or a digit, not {shown(key)}")
                 continue
             name = str(key.value)
             if name in entries:
-                first = _line(entries[name][0])
+                first = line_of(entries[name][0])
                 self.fault(key, f"{twice(name)} (first at line {first})")
                 continue
             entries[name] = (key, value)
         return entries
 
     def text(self, node: YamlNode, what: str) -> str | None:
-        if not isinstance(node, ScalarNode) or node.tag == _NULL or not str(node.value).strip():
-            self.fault(node, f"{what} must be text, not {_shown(node)}")
+        if not isinstance(node, ScalarNode) or node.tag == NULL_TAG or not str(node.value).strip():
+            self.fault(node, f"{what} must be text, not {shown(node)}")
             return None
         return str(node.value)
 
     def target(self, node: YamlNode, source: str) -> str:
         """The node id in ``node`` as written, checked to exist; ``""`` when unreadable."""
-        if not isinstance(node, ScalarNode) or node.tag == _NULL:
-            self.fault(node, f"target must be a node id, not {_shown(node)} (from {source})")
+        if not isinstance(node, ScalarNode) or node.tag == NULL_TAG:
+            self.fault(node, f"target must be a node id, not {shown(node)} (from {source})")
             return ""
         name = str(node.value)
         if name not in self.ids:
-            self.fault(node, f"unknown target {name!r} (from {source}{_maybe(name, self.ids)})")
+            self.fault(node, f"unknown target {name!r} (from {source}{close_hint(name, self.ids)})")
         return name
 
     def prompt_ref(
@@ -687,21 +483,21 @@ class _Reader:
             name, where, how = default, at, f"{field} by default"
         else:
             where, how = f[field][1], field
-            if not isinstance(where, ScalarNode) or where.tag == _NULL:
+            if not isinstance(where, ScalarNode) or where.tag == NULL_TAG:
                 self.fault(
-                    where, f"prompt must be a name, not {_shown(where)} (from {source}, {how})"
+                    where, f"prompt must be a name, not {shown(where)} (from {source}, {how})"
                 )
                 return None
             name = str(where.value)
         if name not in self.prompts:
-            hint = _maybe(name, self.prompts)
+            hint = close_hint(name, self.prompts)
             self.fault(where, f"unknown prompt {name!r} (from {source}, {how}{hint})")
         return name
 
     def integer(self, node: YamlNode, what: str) -> int | None:
-        if isinstance(node, ScalarNode) and node.tag == _INT:
-            return self.numbers.construct_yaml_int(node)
-        self.fault(node, f"{what} must be a whole number, not {_shown(node)}")
+        if isinstance(node, ScalarNode) and node.tag == INT_TAG:
+            return int_value(node)
+        self.fault(node, f"{what} must be a whole number, not {shown(node)}")
         return None
 
     def count(self, node: YamlNode, what: str, minimum: int) -> int | None:
@@ -713,12 +509,12 @@ class _Reader:
 
     def seconds(self, node: YamlNode, what: str) -> float | None:
         value: float | None = None
-        if isinstance(node, ScalarNode) and node.tag == _INT:
-            value = self.numbers.construct_yaml_int(node)
-        elif isinstance(node, ScalarNode) and node.tag == _FLOAT:
-            value = self.numbers.construct_yaml_float(node)
+        if isinstance(node, ScalarNode) and node.tag == INT_TAG:
+            value = int_value(node)
+        elif isinstance(node, ScalarNode) and node.tag == FLOAT_TAG:
+            value = float_value(node)
         if value is None or not math.isfinite(value) or value <= 0:
-            self.fault(node, f"{what} must be a number of seconds above 0, not {_shown(node)}")
+            self.fault(node, f"{what} must be a number of seconds above 0, not {shown(node)}")
             return None
         return value
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ivr.menu_file import AnnouncementNode, Menu, load_menu
+from ivr.menu import AnnouncementNode, Menu
+from ivr.menu_file import load_menu
 from ivr.ports import AnnouncementNotFound
 from ivr.prompts import generate
 from store.db import Database

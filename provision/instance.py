@@ -14,7 +14,8 @@ from dispatch.teams import TeamSpec, province_team_specs
 from hotline1022.settings import Settings
 from ivr import prompts
 from ivr.dialplan import compile_menu
-from ivr.menu_file import load_menu, menu_districts
+from ivr.menu import menu_districts
+from ivr.menu_file import load_menu
 from ivr.prompts import RECORDED_PROMPTS
 from provision.asterisk import Asterisk, AsteriskConfig
 from provision.errors import AsteriskError

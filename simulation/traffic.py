@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ivr.menu_file import DistrictNode, Menu, MenuNode, QueueNode
+from ivr.menu import DistrictNode, Menu, MenuNode, QueueNode
 
 __all__ = [
     "DISTRICT_KEY",

@@ -13,15 +13,8 @@ import pytest_asyncio
 
 from ivr.dialplan import ENTRY, compile_menu, extension_names
 from ivr.engine import MAX_STEPS
-from ivr.menu_file import (
-    DEFAULT_MENU,
-    AnnouncementNode,
-    DistrictNode,
-    HangupNode,
-    MenuNode,
-    QueueNode,
-    load_menu,
-)
+from ivr.menu import AnnouncementNode, DistrictNode, HangupNode, MenuNode, QueueNode
+from ivr.menu_file import DEFAULT_MENU, load_menu
 from pbx.events import AmiEvent, UserEvent
 from provision.asterisk import Asterisk, AsteriskConfig, AsteriskError
 from provision.secrets import ensure_secrets

@@ -9,18 +9,9 @@ from pathlib import Path
 import pytest
 
 from cli import ivr as ivr_cli
-from ivr.menu_file import (
-    DEFAULT_MENU,
-    AnnouncementNode,
-    DistrictNode,
-    Fault,
-    HangupNode,
-    MenuError,
-    MenuNode,
-    QueueNode,
-    check_menu,
-    load_menu,
-)
+from ivr.menu import AnnouncementNode, DistrictNode, HangupNode, MenuNode, QueueNode
+from ivr.menu_file import DEFAULT_MENU, MenuError, check_menu, load_menu
+from ivr.menu_yaml import Fault
 
 MENUS = Path(__file__).parent / "menus"
 QUEUES = ("medical", "food", "violation", "operator")
