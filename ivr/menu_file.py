@@ -11,7 +11,8 @@ returns a ``Menu`` only when there is none, else raises ``MenuError`` listing th
 
 What a menu file may say is decided here. Reading its YAML with line numbers is
 ``ivr/menu_yaml.py``'s, and the ``Menu`` built is ``ivr/menu.py``'s, so that the menu's
-readers need neither.
+readers need neither. One concern, the schema; it stays one module because each node kind's
+checks and the graph checks (reachable, no loop without exit) read the same nodes.
 """
 
 from __future__ import annotations
