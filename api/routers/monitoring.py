@@ -2,7 +2,8 @@
 
 Open incidents (overdue first), open counts per place × status, and per team and per
 district how incidents were taken and resolved. The queries and their definitions are in
-``dispatch.monitoring``; this router parses filters, applies who-sees-what, and labels.
+``dispatch.monitoring`` (the live board) and ``dispatch.figures`` (over a range); this router
+parses filters, applies who-sees-what, and labels.
 
 Who: supervisors and admins see everything; a ``team`` user sees the incidents under their
 team's place (a district center its district, a commune team its commune, the province
@@ -31,16 +32,9 @@ from api.monitoring_schemas import (
     TeamsOut,
 )
 from api.params import EXAMPLE, Instant
-from dispatch.monitoring import (
-    OPEN_STATUSES,
-    IncidentFilter,
-    PlaceRef,
-    area_figures,
-    open_incidents,
-    open_summary,
-    team_figures,
-    team_place,
-)
+from dispatch.figures import area_figures, team_figures
+from dispatch.filters import OPEN_STATUSES, IncidentFilter, PlaceRef, team_place
+from dispatch.monitoring import open_incidents, open_summary
 from dispatch.places import find_place, get_place
 from stats.rollups import vietnam_day_start
 from store.categories import Category

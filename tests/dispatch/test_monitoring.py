@@ -9,18 +9,9 @@ from typing import Any
 
 import pytest
 
-from dispatch.monitoring import (
-    AreaFigures,
-    IncidentFilter,
-    OpenPage,
-    Summary,
-    TeamFigures,
-    area_figures,
-    open_incidents,
-    open_summary,
-    team_figures,
-    team_place,
-)
+from dispatch.figures import AreaFigures, TeamFigures, area_figures, team_figures
+from dispatch.filters import IncidentFilter, team_place
+from dispatch.monitoring import OpenPage, Summary, open_incidents, open_summary
 from store.db import Database
 from store.models import Place
 from tests.dispatch.monitoring_world import DAY_START, NOW, World, build_world
