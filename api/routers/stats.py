@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, agent_scope, require_roles
-from api.params import EXAMPLE, Instant
+from api.params import TIME_NOTE, CategoryParam, Instant
 from stats.history import (
     MAX_SPAN,
     AgentRow,
@@ -26,7 +26,6 @@ from stats.history import (
     queue_rows,
 )
 from stats.rollups import vietnam_day_start
-from store.categories import Category
 from store.models import Role, User
 from store.types import utcnow
 
@@ -50,7 +49,6 @@ IntervalParam = Annotated[
         "Longest range: " + ", ".join(f"{k} {v.days} days" for k, v in MAX_SPAN.items())
     ),
 ]
-TIME_NOTE = f"ISO 8601, e.g. `{EXAMPLE}`; without an offset it is taken as UTC."
 SinceParam = Annotated[
     Instant | None,
     Query(description=f"From (default: midnight in Vietnam today). {TIME_NOTE}"),
@@ -212,7 +210,7 @@ async def queue_stats(
     since: SinceParam = None,
     until: UntilParam = None,
     interval: IntervalParam = "hour",
-    category: Annotated[Category | None, Query(description="Only this category")] = None,
+    category: CategoryParam = None,
     queue: Annotated[
         str | None, Query(description="Only this Asterisk queue, e.g. `food-724`")
     ] = None,
