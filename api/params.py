@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query
 from pydantic import BeforeValidator
 
+from stats.rollups import vietnam_day_start
 from store.categories import Category
 from store.models import Urgency
+from store.types import utcnow
 
 __all__ = [
     "EXAMPLE",
@@ -34,6 +36,7 @@ __all__ = [
     "created_range",
     "incident_kind",
     "parse_instant",
+    "today_by_default",
 ]
 
 EXAMPLE = "2024-05-01T08:00:00+07:00"
@@ -60,6 +63,16 @@ def parse_instant(value: object) -> object:
 
 
 Instant = Annotated[datetime, BeforeValidator(parse_instant)]
+
+
+def today_by_default(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """The range asked for; by default until now, from midnight in Vietnam of the day it ends.
+
+    The statistics and the monitoring's figures both open on today: one rule for both.
+    """
+    until = until or utcnow()
+    since = since or vietnam_day_start(until - timedelta(microseconds=1))
+    return since, until
 
 
 # -- incidents: category and urgency -----------------------------------------------------------

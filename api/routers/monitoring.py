@@ -31,12 +31,11 @@ from api.monitoring_schemas import (
     TeamRowOut,
     TeamsOut,
 )
-from api.params import CreatedParams, KindParams
+from api.params import CreatedParams, KindParams, today_by_default
 from dispatch.figures import area_figures, team_figures
 from dispatch.filters import OPEN_STATUSES, IncidentFilter, PlaceRef, team_place
 from dispatch.monitoring import open_incidents, open_summary
 from dispatch.places import find_place, get_place
-from stats.rollups import vietnam_day_start
 from store.models import Place, Role, User
 from store.types import utcnow
 
@@ -153,8 +152,7 @@ def _optional_range(since: datetime | None, until: datetime | None) -> None:
 
 def _range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     """The range asked for; by default today in Vietnam until now. At most MAX_SPAN."""
-    until = until or utcnow()
-    since = since or vietnam_day_start(until - timedelta(microseconds=1))
+    since, until = today_by_default(since, until)
     _optional_range(since, until)
     if until - since > MAX_SPAN:
         raise _unprocessable(
