@@ -1,7 +1,8 @@
 """Response bodies of ``/monitoring``: what the operations centers' screens show.
 
-Built from the typed rows of ``dispatch.monitoring``; Vietnamese labels ride along with the
-keys so that a screen needs no translation table of its own.
+Built from the typed rows of ``dispatch.monitoring`` (the live board) and
+``dispatch.figures`` (the figures over a range); Vietnamese labels ride along with the keys
+so that a screen needs no translation table of its own.
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from dispatch.figures import AreaFigures, TeamFigures
+from dispatch.filters import PlaceRef
+from dispatch.lifecycle import STATUS_LABELS
 from dispatch.monitoring import (
     CATEGORY_LABELS,
     OVERDUE_LABEL,
-    STATUS_LABELS,
     URGENCY_LABELS,
-    AreaFigures,
     OpenIncident,
-    PlaceRef,
     SummaryRow,
-    TeamFigures,
     overdue_text,
 )
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from api.deps import AUTH_RESPONSES, SessionDep, agent_scope, require_roles
-from api.params import EXAMPLE, Instant
+from api.params import TIME_NOTE, Instant
 from api.schemas import CallDetailOut, CallOut, CallPage, ErrorOut, IvrStepOut
 from store import calls as store_calls
 from store.categories import Category
@@ -21,8 +21,6 @@ CallReader = Annotated[
     User,
     Depends(require_roles(Role.AGENT, Role.SUPERVISOR, Role.ADMIN, action="read call records")),
 ]
-
-TIME_NOTE = f"ISO 8601, e.g. `{EXAMPLE}`; without an offset it is taken as UTC."
 
 
 @router.get("", summary="List calls, newest first")

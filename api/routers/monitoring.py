@@ -2,7 +2,8 @@
 
 Open incidents (overdue first), open counts per place × status, and per team and per
 district how incidents were taken and resolved. The queries and their definitions are in
-``dispatch.monitoring``; this router parses filters, applies who-sees-what, and labels.
+``dispatch.monitoring`` (the live board) and ``dispatch.figures`` (over a range); this router
+parses filters, applies who-sees-what, and labels.
 
 Who: supervisors and admins see everything; a ``team`` user sees the incidents under their
 team's place (a district center its district, a commune team its commune, the province
@@ -30,24 +31,15 @@ from api.monitoring_schemas import (
     TeamRowOut,
     TeamsOut,
 )
-from api.params import EXAMPLE, Instant
-from dispatch.monitoring import (
-    OPEN_STATUSES,
-    IncidentFilter,
-    PlaceRef,
-    area_figures,
-    open_incidents,
-    open_summary,
-    team_figures,
-    team_place,
-)
+from api.params import CreatedParams, KindParams, today_by_default
+from dispatch.figures import area_figures, team_figures
+from dispatch.filters import OPEN_STATUSES, IncidentFilter, PlaceRef, team_place
+from dispatch.monitoring import open_incidents, open_summary
 from dispatch.places import find_place, get_place
-from stats.rollups import vietnam_day_start
-from store.categories import Category
-from store.models import Place, Role, Urgency, User
+from store.models import Place, Role, User
 from store.types import utcnow
 
-__all__ = ["MAX_SPAN", "Watched", "router"]
+__all__ = ["MAX_SPAN", "OpenQuery", "PlaceQuery", "RangeQuery", "Watched", "router"]
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=AUTH_RESPONSES)
 
@@ -60,10 +52,7 @@ Watcher = Annotated[
     Depends(require_roles(Role.SUPERVISOR, Role.ADMIN, Role.TEAM, action="read the monitoring")),
 ]
 
-TIME_NOTE = f"ISO 8601, e.g. `{EXAMPLE}`; without an offset it is taken as UTC."
 OpenStatus = Literal["new", "dispatched", "acknowledged", "en_route", "on_scene"]
-CategoryParam = Annotated[Category | None, Query(description="Only this category")]
-UrgencyParam = Annotated[Urgency | None, Query(description="Only this urgency")]
 SCOPE_NOTE = (
     "A `team` user sees only the incidents under their team's place (a district center: "
     "its district); asking about another place is a 403."
@@ -98,6 +87,11 @@ class Watched:
 
     place: Place | None
     held_by: int | None = None
+
+    @property
+    def under(self) -> str | None:
+        """The path incidents are looked for under (None: everywhere)."""
+        return self.place.path if self.place is not None else None
 
 
 async def watched_place(
@@ -158,8 +152,7 @@ def _optional_range(since: datetime | None, until: datetime | None) -> None:
 
 def _range(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     """The range asked for; by default today in Vietnam until now. At most MAX_SPAN."""
-    until = until or utcnow()
-    since = since or vietnam_day_start(until - timedelta(microseconds=1))
+    since, until = today_by_default(since, until)
     _optional_range(since, until)
     if until - since > MAX_SPAN:
         raise _unprocessable(
@@ -171,6 +164,104 @@ def _range(since: datetime | None, until: datetime | None) -> tuple[datetime, da
 
 def _place_out(place: Place | None) -> PlaceOut | None:
     return PlaceOut.of(PlaceRef.of(place)) if place is not None else None
+
+
+# -- what each route asks for ------------------------------------------------------------------
+#
+# Each route takes one dependency that gathers all of its query parameters (by group where
+# routes share one) and builds its IncidentFilter. One, because FastAPI calls a dependency
+# only once all of its parameters are valid: the range checks still come after the 422s of
+# malformed values and after who-sees-what (403), as when each route checked in its body;
+# and a route that took WatchedPlace as well would have a bad place_id reported twice
+# (FastAPI caches a dependency's value, not its errors). The groups come before the place,
+# as their parameters did in the OpenAPI document.
+
+
+@dataclass(frozen=True)
+class OpenQuery:
+    """The open incidents asked for, and which page of them."""
+
+    filter: IncidentFilter
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class PlaceQuery:
+    """A route's filter, and the place asked about (None: everywhere), whose children are
+    the rows."""
+
+    filter: IncidentFilter
+    place: Place | None
+
+
+@dataclass(frozen=True)
+class RangeQuery(PlaceQuery):
+    """As ``PlaceQuery``, and the range of creation it covers, defaults filled in."""
+
+    since: datetime
+    until: datetime
+
+
+async def open_query(
+    kind: KindParams,
+    created: CreatedParams,
+    watched: WatchedPlace,
+    status_: Annotated[
+        list[OpenStatus] | None, Query(alias="status", description="Only these open statuses")
+    ] = None,
+    team_id: Annotated[int | None, Query(description="Held now by this team")] = None,
+    overdue: Annotated[bool, Query(description="Only the overdue ones")] = False,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Incidents to skip")] = 0,
+) -> OpenQuery:
+    """The open incidents asked for, and the page; without a place, a team user's include
+    what its team holds elsewhere."""
+    _optional_range(created.since, created.until)
+    f = IncidentFilter(
+        under=watched.under,
+        or_held_by=watched.held_by,
+        category=kind.category,
+        urgency=kind.urgency,
+        statuses=tuple(status_) if status_ else None,
+        team_id=team_id,
+        since=created.since,
+        until=created.until,
+        overdue_only=overdue,
+    )
+    return OpenQuery(f, limit=limit, offset=offset)
+
+
+async def place_query(kind: KindParams, watched: WatchedPlace) -> PlaceQuery:
+    """The incidents under the watched place, of the kind asked for."""
+    return PlaceQuery(
+        IncidentFilter(under=watched.under, category=kind.category, urgency=kind.urgency),
+        place=watched.place,
+    )
+
+
+async def range_query(
+    created: CreatedParams, kind: KindParams, watched: WatchedPlace
+) -> RangeQuery:
+    """As ``place_query``, over the incidents created in the range (``_range``)."""
+    since, until = _range(created.since, created.until)
+    return RangeQuery(
+        IncidentFilter(
+            under=watched.under,
+            category=kind.category,
+            urgency=kind.urgency,
+            since=since,
+            until=until,
+        ),
+        place=watched.place,
+        since=since,
+        until=until,
+    )
+
+
+OpenQueryDep = Annotated[OpenQuery, Depends(open_query)]
+PlaceQueryDep = Annotated[PlaceQuery, Depends(place_query)]
+RangeQueryDep = Annotated[RangeQuery, Depends(range_query)]
 
 
 INCIDENTS_DOC = f"""\
@@ -189,46 +280,17 @@ the incidents its team holds elsewhere (a center may hand it a neighbour's).
 
 
 @router.get("/incidents", summary="Open incidents, overdue first", description=INCIDENTS_DOC)
-async def list_open_incidents(
-    session: SessionDep,
-    watched: WatchedPlace,
-    status_: Annotated[
-        list[OpenStatus] | None, Query(alias="status", description="Only these open statuses")
-    ] = None,
-    category: CategoryParam = None,
-    urgency: UrgencyParam = None,
-    team_id: Annotated[int | None, Query(description="Held now by this team")] = None,
-    since: Annotated[Instant | None, Query(description=f"Created at or after. {TIME_NOTE}")] = None,
-    until: Annotated[Instant | None, Query(description=f"Created before. {TIME_NOTE}")] = None,
-    overdue: Annotated[bool, Query(description="Only the overdue ones")] = False,
-    limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Incidents to skip")] = 0,
-) -> MonitoredIncidentPage:
-    _optional_range(since, until)
+async def list_open_incidents(session: SessionDep, asked: OpenQueryDep) -> MonitoredIncidentPage:
     now = utcnow()
     result = await open_incidents(
-        session,
-        IncidentFilter(
-            under=watched.place.path if watched.place is not None else None,
-            or_held_by=watched.held_by,
-            category=category.value if category else None,
-            urgency=urgency.value if urgency else None,
-            statuses=tuple(status_) if status_ else None,
-            team_id=team_id,
-            since=since,
-            until=until,
-            overdue_only=overdue,
-        ),
-        now=now,
-        limit=limit,
-        offset=offset,
+        session, asked.filter, now=now, limit=asked.limit, offset=asked.offset
     )
     return MonitoredIncidentPage(
         now=now,
         total=result.total,
         overdue=result.overdue,
-        limit=limit,
-        offset=offset,
+        limit=asked.limit,
+        offset=asked.offset,
         items=[MonitoredIncidentOut.of(item) for item in result.items],
     )
 
@@ -246,24 +308,10 @@ Filters: place, `category`, `urgency`. {PLACE_NOTE} {SCOPE_NOTE}
 
 
 @router.get("/summary", summary="Open incidents per place × status", description=SUMMARY_DOC)
-async def summary(
-    session: SessionDep,
-    watched: WatchedPlace,
-    category: CategoryParam = None,
-    urgency: UrgencyParam = None,
-) -> SummaryOut:
-    place = watched.place
+async def summary(session: SessionDep, asked: PlaceQueryDep) -> SummaryOut:
+    place = asked.place
     now = utcnow()
-    result = await open_summary(
-        session,
-        IncidentFilter(
-            under=place.path if place is not None else None,
-            category=category.value if category else None,
-            urgency=urgency.value if urgency else None,
-        ),
-        now=now,
-        within=place,
-    )
+    result = await open_summary(session, asked.filter, now=now, within=place)
     return SummaryOut(
         now=now,
         place=_place_out(place),
@@ -300,27 +348,9 @@ Teams with nothing dispatched and nothing taken are left out.
 
 
 @router.get("/teams", summary="Per team: taken, medians, outcomes", description=TEAMS_DOC)
-async def teams(
-    session: SessionDep,
-    watched: WatchedPlace,
-    since: Annotated[Instant | None, Query(description=f"Created at or after. {TIME_NOTE}")] = None,
-    until: Annotated[Instant | None, Query(description=f"Created before. {TIME_NOTE}")] = None,
-    category: CategoryParam = None,
-    urgency: UrgencyParam = None,
-) -> TeamsOut:
-    place = watched.place
-    first, end = _range(since, until)
-    rows = await team_figures(
-        session,
-        IncidentFilter(
-            under=place.path if place is not None else None,
-            category=category.value if category else None,
-            urgency=urgency.value if urgency else None,
-            since=first,
-            until=end,
-        ),
-    )
-    return TeamsOut(since=first, until=end, rows=[TeamRowOut.of(row) for row in rows])
+async def teams(session: SessionDep, asked: RangeQueryDep) -> TeamsOut:
+    rows = await team_figures(session, asked.filter)
+    return TeamsOut(since=asked.since, until=asked.until, rows=[TeamRowOut.of(row) for row in rows])
 
 
 DISTRICTS_DOC = f"""\
@@ -339,30 +369,12 @@ incidents located there (by place path) that were created in the range.
 
 
 @router.get("/districts", summary="Per district: the same, rolled up", description=DISTRICTS_DOC)
-async def districts(
-    session: SessionDep,
-    watched: WatchedPlace,
-    since: Annotated[Instant | None, Query(description=f"Created at or after. {TIME_NOTE}")] = None,
-    until: Annotated[Instant | None, Query(description=f"Created before. {TIME_NOTE}")] = None,
-    category: CategoryParam = None,
-    urgency: UrgencyParam = None,
-) -> DistrictsOut:
-    place = watched.place
-    first, end = _range(since, until)
-    report = await area_figures(
-        session,
-        IncidentFilter(
-            under=place.path if place is not None else None,
-            category=category.value if category else None,
-            urgency=urgency.value if urgency else None,
-            since=first,
-            until=end,
-        ),
-        within=place,
-    )
+async def districts(session: SessionDep, asked: RangeQueryDep) -> DistrictsOut:
+    place = asked.place
+    report = await area_figures(session, asked.filter, within=place)
     return DistrictsOut(
-        since=first,
-        until=end,
+        since=asked.since,
+        until=asked.until,
         place=_place_out(place),
         level=report.level,
         rows=[AreaRowOut.of(row) for row in report.rows],

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, SessionDep, require_roles
-from api.params import EXAMPLE, Instant
+from api.params import TIME_NOTE, Instant
 from stats.demand import arrivals_by_category_hour, mean_talk_by_category
 from stats.staffing import (
     DEFAULT_MIX,
@@ -41,7 +41,6 @@ Planner = Annotated[
 
 DEFAULT_AHT_S = 180.0
 DEFAULT_WINDOW = timedelta(days=7)
-TIME_NOTE = f"ISO 8601, e.g. `{EXAMPLE}`; without an offset it is taken as UTC."
 
 
 class TargetOut(BaseModel):

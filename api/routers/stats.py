@@ -6,14 +6,14 @@ the definitions below are the ones the code implements.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, agent_scope, require_roles
-from api.params import EXAMPLE, Instant
+from api.params import TIME_NOTE, CategoryParam, Instant, today_by_default
 from stats.history import (
     MAX_SPAN,
     AgentRow,
@@ -25,10 +25,7 @@ from stats.history import (
     parse_thresholds,
     queue_rows,
 )
-from stats.rollups import vietnam_day_start
-from store.categories import Category
 from store.models import Role, User
-from store.types import utcnow
 
 __all__ = ["router"]
 
@@ -50,7 +47,6 @@ IntervalParam = Annotated[
         "Longest range: " + ", ".join(f"{k} {v.days} days" for k, v in MAX_SPAN.items())
     ),
 ]
-TIME_NOTE = f"ISO 8601, e.g. `{EXAMPLE}`; without an offset it is taken as UTC."
 SinceParam = Annotated[
     Instant | None,
     Query(description=f"From (default: midnight in Vietnam today). {TIME_NOTE}"),
@@ -199,9 +195,7 @@ def _range(
     since: datetime | None, until: datetime | None, interval: str
 ) -> tuple[datetime, datetime]:
     """The range asked for, widened to whole intervals; by default today until now."""
-    until = until or utcnow()
-    since = since or vietnam_day_start(until - timedelta(microseconds=1))
-    return align(since, until, interval)
+    return align(*today_by_default(since, until), interval)
 
 
 @router.get("/queues", summary="Calls per queue and interval", description=QUEUE_DEFINITIONS)
@@ -212,7 +206,7 @@ async def queue_stats(
     since: SinceParam = None,
     until: UntilParam = None,
     interval: IntervalParam = "hour",
-    category: Annotated[Category | None, Query(description="Only this category")] = None,
+    category: CategoryParam = None,
     queue: Annotated[
         str | None, Query(description="Only this Asterisk queue, e.g. `food-724`")
     ] = None,
