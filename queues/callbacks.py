@@ -34,17 +34,9 @@ callback's turn already came (or it was already waiting) before anyone now in th
 arrived, so every caller it passes has waited less than it. A caller who has waited longer
 than the callback still stays ahead of it.
 
-States (``store.models.CallbackStatus``)::
-
-    waiting ──agent takes the placeholder──► calling ──citizen answers──► completed
-       ▲                                       │ no answer / busy / unreachable
-       │ next_attempt_at is due                ▼
-       └────────────────────────────────── retry   (attempts + 1; after
-                                                    callback_attempts: failed)
-    waiting, retry ──supervisor, or the citizen called in and an agent answered──► cancelled
-
-An agent who hangs up before the citizen answers (Dial's CANCEL) does not use up an
-attempt: the callback goes back to the queue at once.
+States: waiting, calling, retry, then completed, failed or cancelled; each move and what
+decides it is in ``queues/callback_states.py``, without I/O. This module reads and writes
+the rows, feeds the rules what happened and carries out what they decide.
 
 Timers live in the database: ``next_attempt_at`` is when a placeholder must be (re)made, and
 is NULL while one holds the place, so a restart of the service loses none; ``run()`` makes
@@ -91,14 +83,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ivr.ports import CallbackOffer, CallbackRequest, PendingCallback
 from pbx.events import AgentConnect, AmiEvent, ChannelEvent, Hangup, QueueCallerJoin, UserEvent
-from queues.ports import (
-    CallbackNotFound,
-    CallbackPbx,
-    CallbackStateError,
-    QueueLoad,
-)
+from queues import callback_states as rules
+from queues.callback_states import ACTIVE, PLACEABLE, CallbackState, Move, Note, Place
+from queues.ports import CallbackNotFound, CallbackPbx, QueueLoad
 from store.db import Database
-from store.models import Callback, CallbackStatus
+from store.models import Callback
 
 __all__ = [
     "CALLBACK_EVENT",
@@ -115,31 +104,9 @@ DIAL_CONTEXT = "hotline-callback-dial"
 CALLBACK_EVENT = "HotlineCallback"
 # "Local/cb12@hotline-callback-0000000a;2": callback 12's placeholder, its queue side.
 _CHANNEL = re.compile(r"^Local/cb(?P<id>\d+)@hotline-callback-[0-9a-f]+;(?P<side>[12])$")
-# A number the hotline can dial back through the telephone network's gateway.
-_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
-
-WAITING = CallbackStatus.WAITING.value
-CALLING = CallbackStatus.CALLING.value
-RETRY = CallbackStatus.RETRY.value
-COMPLETED = CallbackStatus.COMPLETED.value
-FAILED = CallbackStatus.FAILED.value
-CANCELLED = CallbackStatus.CANCELLED.value
-ACTIVE = (WAITING, CALLING, RETRY)
-
-# Dial's DIALSTATUS when the citizen was not reached: each uses up an attempt.
-NOT_REACHED = {
-    "NOANSWER": "noanswer",
-    "BUSY": "busy",
-    "CONGESTION": "congestion",
-    "CHANUNAVAIL": "unavailable",
-}
-ANSWERED = {"answered", "ANSWER"}
-
 # A placeholder not in its queue this long after its Originate was sent is made again (an
 # extra one that turns up later is hung up: never two places for one callback).
 ORIGINATE_GRACE = timedelta(seconds=30)
-# After a failed Originate (Asterisk unreachable or silent), try again this much later.
-ORIGINATE_BACKOFF = timedelta(seconds=5)
 
 
 def placeholder_id(channel: str) -> tuple[int, str] | None:
@@ -285,14 +252,14 @@ class CallbackService:
     # -- the IVR's port (ivr.ports.CallbackDesk) ---------------------------------------
 
     def offer(self, queue: str, caller_number: str) -> CallbackOffer | None:
-        if self.threshold_s < 0 or queue in self.never_in or not _DIALABLE.match(caller_number):
-            return None
-        if caller_number in self._by_number:
-            return None
-        wait = self.load.estimated_wait_s(queue)
-        if wait is not None and wait <= self.threshold_s:
-            return None
-        return CallbackOffer(wait)
+        return rules.offer(
+            queue,
+            caller_number,
+            pending=caller_number in self._by_number,
+            wait_s=self.load.estimated_wait_s(queue),
+            threshold_s=self.threshold_s,
+            never_in=self.never_in,
+        )
 
     def pending(self, caller_number: str) -> PendingCallback | None:
         callback_id = self._by_number.get(caller_number)
@@ -312,9 +279,10 @@ class CallbackService:
         return self._placeholders.get(callback_id)
 
     async def request(self, request: CallbackRequest) -> bool:
-        if request.caller_number in self._by_number:
-            return False
         now = self._clock()
+        new = rules.requested(now, pending=request.caller_number in self._by_number)
+        if new is None:
+            return False
         row = Callback(
             call_uniqueid=request.call_uniqueid,
             caller_number=request.caller_number,
@@ -322,11 +290,11 @@ class CallbackService:
             queue=request.queue,
             priority=request.priority,
             district_code=request.district,
-            status=WAITING,
-            attempts=0,
+            status=new.status,
+            attempts=new.attempts,
             requested_at=now,
             queued_since=request.since,
-            next_attempt_at=now,  # its placeholder is due at once
+            next_attempt_at=new.next_attempt_at,
         )
         try:
             async with self.db.session() as s:
@@ -353,20 +321,15 @@ class CallbackService:
                 row = await s.get(Callback, callback_id)
                 if row is None:
                     raise CallbackNotFound(f"Callback {callback_id} not found")
-                if row.status == CANCELLED:
+                move = rules.cancelled(_state_of(row), by, self._clock())
+                if move is None:
                     return
-                if row.status in (COMPLETED, FAILED):
-                    raise CallbackStateError(f"Callback {callback_id} is {row.status} already")
-                if row.status == CALLING:
-                    raise CallbackStateError(
-                        f"Callback {callback_id}: the citizen is being called back right now"
-                    )
-                self._finish(row, CANCELLED, f"cancelled by {by}")
+                _write(row, move.state)
                 await s.commit()
             self._forget(callback_id)
             channel = self._placeholders.pop(callback_id, None)
-        log.info("callback %d cancelled by %s", callback_id, by)
-        if channel is not None:
+        _say(move.note)
+        if move.place is Place.FREE and channel is not None:
             await self._hang_up(channel)
 
     # -- AMI events --------------------------------------------------------------------
@@ -453,22 +416,48 @@ class CallbackService:
     async def _apply(self, change: _Change) -> None:
         if isinstance(change, _HangUp):
             await self._hang_up(change.channel)
-            return
-        if isinstance(change, _Served):
+        elif isinstance(change, _Served):
             callback_id = self._by_number.get(change.number)
-            if callback_id is None:
-                return
-            await self._update(callback_id, self._served)
-            return
-        await self._update(change.id, lambda row: self._change(row, change))
+            if callback_id is not None:
+                await self._update(
+                    callback_id,
+                    rules.served,
+                    lambda: self._placeholders.get(callback_id),
+                )
+        elif isinstance(change, _Joined):
+            await self._update(change.id, lambda state, _now: rules.joined(state, change.uniqueid))
+        elif isinstance(change, _Taken):
+            await self._update(
+                change.id,
+                lambda state, _now: rules.taken(state, change.agent),
+                lambda: change.channel,
+            )
+        elif isinstance(change, _Dialled):
+            await self._update(
+                change.id,
+                lambda state, now: rules.dialled(
+                    state, change.status, now, attempts=self.attempts, retry=self.retry
+                ),
+            )
+        else:
+            await self._update(change.id, rules.lost)
 
-    async def _update(self, callback_id: int, change: Callable[[Callback], str | None]) -> None:
-        """Run ``change`` on the row and commit; it returns a channel to hang up, if any."""
+    async def _update(
+        self,
+        callback_id: int,
+        decide: Callable[[CallbackState, datetime], Move],
+        place: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        """Apply ``decide``'s move to the row and commit; ``place`` is the channel to hang up
+        when the move frees the callback's place."""
         async with self.db.session() as s:
             row = await s.get(Callback, callback_id)
             if row is None:
                 return
-            hang_up = change(row)
+            move = decide(_state_of(row), self._clock())
+            _say(move.note)
+            hang_up = place() if move.place is Place.FREE else None
+            _write(row, move.state)
             await s.commit()
             status = row.status
         if status in ACTIVE:
@@ -482,66 +471,6 @@ class CallbackService:
         if hang_up is not None:
             await self._hang_up(hang_up)
         self._wake.set()
-
-    def _change(self, row: Callback, change: _Change) -> str | None:
-        now = self._clock()
-        if isinstance(change, _Joined):
-            if row.status == WAITING:
-                row.placeholder_uniqueid = change.uniqueid
-                row.next_attempt_at = None
-            return None
-        if isinstance(change, _Taken):
-            if row.status != WAITING:
-                log.warning("callback %d (%s) taken by %s", row.id, row.status, change.agent)
-                return change.channel if row.status not in ACTIVE else None
-            row.status = CALLING
-            row.agent_endpoint = change.agent
-            log.info("callback %d: %s ready, calling %s", row.id, change.agent, row.caller_number)
-            return None
-        if isinstance(change, _Dialled):
-            if row.status != CALLING:
-                return None  # the final DIALSTATUS after "answered", or a late duplicate
-            self._dialled(row, change.status, now)
-            return None
-        if isinstance(change, _Lost):
-            if row.status == WAITING and row.next_attempt_at is None:
-                log.warning("callback %d lost its place; making it again", row.id)
-                row.next_attempt_at = now
-            return None
-        raise AssertionError(change)
-
-    def _dialled(self, row: Callback, status: str, now: datetime) -> None:
-        if status in ANSWERED:
-            self._finish(row, COMPLETED, "answered")
-            log.info("callback %d completed: %s answered", row.id, row.caller_number)
-        elif status in NOT_REACHED:
-            row.attempts += 1
-            row.result = NOT_REACHED[status]
-            if row.attempts >= self.attempts:
-                self._finish(row, FAILED, row.result)
-                log.info("callback %d failed after %d attempt(s)", row.id, row.attempts)
-            else:
-                row.status = RETRY
-                row.next_attempt_at = now + self.retry
-                log.info("callback %d: %s, again at %s", row.id, row.result, row.next_attempt_at)
-        else:  # CANCEL: the agent hung up first; or the dial never started
-            row.status = RETRY
-            row.result = "agent_left" if status == "CANCEL" else status.lower() or "nodial"
-            row.next_attempt_at = now
-
-    def _served(self, row: Callback) -> str | None:
-        """The citizen got through on a call of their own: their place is not needed."""
-        if row.status not in (WAITING, RETRY):
-            return None
-        self._finish(row, CANCELLED, "served")
-        log.info("callback %d cancelled: %s got through on a call", row.id, row.caller_number)
-        return self._placeholders.get(row.id)
-
-    def _finish(self, row: Callback, status: str, result: str) -> None:
-        row.status = status
-        row.result = result
-        row.next_attempt_at = None
-        row.completed_at = self._clock()
 
     async def _hang_up(self, channel: str) -> None:
         try:
@@ -569,7 +498,7 @@ class CallbackService:
             due = (
                 await s.scalars(
                     select(Callback.id)
-                    .where(Callback.status.in_((WAITING, RETRY)), Callback.next_attempt_at <= now)
+                    .where(Callback.status.in_(PLACEABLE), Callback.next_attempt_at <= now)
                     .order_by(Callback.priority.desc(), Callback.queued_since, Callback.id)
                 )
             ).all()
@@ -582,12 +511,8 @@ class CallbackService:
         now = self._clock()
         async with self.db.session() as s:
             row = await s.get(Callback, callback_id)
-            if (
-                row is None
-                or row.status not in (WAITING, RETRY)
-                or row.next_attempt_at is None
-                or row.next_attempt_at > now
-            ):
+            placing = None if row is None else rules.placed(_state_of(row), now)
+            if row is None or placing is None:
                 return True
             try:
                 entries = await self.pbx.queue_entries(row.queue)
@@ -595,13 +520,12 @@ class CallbackService:
                 log.warning("callback %d: queue %s unreadable (%s)", callback_id, row.queue, exc)
                 return False  # still due: the next round tries again
             position = self.position(row.priority, row.queued_since, entries, now)
-            row.status = WAITING
-            row.next_attempt_at = None
+            _write(row, placing)
             await s.commit()
             number, queue, priority = row.caller_number, row.queue, row.priority
         cb = self._active.get(callback_id)
         if cb is not None:
-            cb.status = WAITING
+            cb.status = placing.status
         self._originated[callback_id] = now
         try:
             await self.pbx.originate(
@@ -624,8 +548,9 @@ class CallbackService:
             self._originated.pop(callback_id, None)
             async with self.db.session() as s:
                 row = await s.get(Callback, callback_id)
-                if row is not None and row.status == WAITING and row.next_attempt_at is None:
-                    row.next_attempt_at = now + ORIGINATE_BACKOFF
+                later = None if row is None else rules.originate_failed(_state_of(row), now)
+                if row is not None and later is not None:
+                    _write(row, later)
                     await s.commit()
             return False
         log.info("callback %d: placeholder into %s at position %d", callback_id, queue, position)
@@ -685,23 +610,61 @@ class CallbackService:
         self, row: Callback, sides: Mapping[str, Mapping[str, str]], now: datetime
     ) -> None:
         queue_side = sides.get("2")
-        if row.status == WAITING:
-            if queue_side is not None:
-                self._placeholders[row.id] = queue_side.get("Channel", "")
-                self._originated.pop(row.id, None)
-                row.next_attempt_at = None
-                if queue_side.get("ChannelStateDesc", "").lower() == "up":
-                    row.status = CALLING  # an agent took it while the service was away
-            elif row.next_attempt_at is None and row.id not in self._originated:
-                self._placeholders.pop(row.id, None)
-                log.warning("callback %d: placeholder gone; making it again", row.id)
-                row.next_attempt_at = now
-        elif row.status == CALLING and not sides:
-            log.warning("callback %d: outcome lost while away; calling again", row.id)
+        move = rules.reconciled(
+            _state_of(row),
+            in_queue=queue_side is not None,
+            answered=queue_side is not None
+            and queue_side.get("ChannelStateDesc", "").lower() == "up",
+            gone=not sides,
+            originating=row.id in self._originated,
+            now=now,
+        )
+        if move.place is Place.ADOPT and queue_side is not None:
+            self._placeholders[row.id] = queue_side.get("Channel", "")
+            self._originated.pop(row.id, None)
+        elif move.place is Place.FORGET:
             self._placeholders.pop(row.id, None)
-            row.status = RETRY
-            row.result = "lost"
-            row.next_attempt_at = now
+        _say(move.note)
+        _write(row, move.state)
+
+
+# The columns of a callback's row that its rules change.
+_CHANGED = (
+    "status",
+    "attempts",
+    "result",
+    "next_attempt_at",
+    "completed_at",
+    "agent_endpoint",
+    "placeholder_uniqueid",
+)
+
+
+def _state_of(row: Callback) -> CallbackState:
+    return CallbackState(
+        id=row.id,
+        caller_number=row.caller_number,
+        status=row.status,
+        attempts=row.attempts,
+        result=row.result,
+        next_attempt_at=row.next_attempt_at,
+        completed_at=row.completed_at,
+        agent_endpoint=row.agent_endpoint,
+        placeholder_uniqueid=row.placeholder_uniqueid,
+    )
+
+
+def _write(row: Callback, state: CallbackState) -> None:
+    """Set on the row what the rules changed, and nothing else."""
+    for name in _CHANGED:
+        value = getattr(state, name)
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+
+
+def _say(note: Note | None) -> None:
+    if note is not None:
+        log.log(note.level, note.message, *note.args)
 
 
 def _number(raw: str) -> float:
