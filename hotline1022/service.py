@@ -147,9 +147,9 @@ class Hotline:
         self.link.add_listener(self.team_phones.on_event)
         self.agi.route(AGI_SCRIPT, self.team_phones.handle)
         await self.agi.start()
-        self._tasks.append(asyncio.create_task(self.tracker.run_flusher(), name="flusher"))
+        self._tasks.append(asyncio.create_task(self.tracker.flusher.run(), name="flusher"))
         self._tasks.append(
-            asyncio.create_task(self.agent_states.run_flusher(), name="agent-state-flusher")
+            asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))

@@ -47,6 +47,7 @@ from pbx.events import (
     QueueMemberRemoved,
     QueueMemberStatus,
 )
+from queues.flusher import Flusher
 from store.db import Database
 from store.models import Agent, AgentState, AgentStateChange
 
@@ -57,6 +58,9 @@ log = logging.getLogger(__name__)
 # Asterisk device states (AST_DEVICE_*) in QueueMember events.
 DEVICE_INUSE = {2, 3, 7, 8}  # in use, busy, ringing while in use, on hold
 DEVICE_RINGING = 6
+
+# A change to write: endpoint, when (epoch seconds), state, reason, call uniqueid.
+_Change = tuple[str, float, str, str | None, str | None]
 
 
 @dataclass
@@ -105,13 +109,13 @@ class AgentStateTracker:
         self.db = db
         self.wrapup_s = wrapup_s
         self._clock = clock
-        self.flush_interval_s = flush_interval_s
         self.agents: dict[str, AgentLiveState] = {}
-        self._pending: list[tuple[str, float, str, str | None, str | None]] = []
+        self.flusher = Flusher(
+            self._write, what="agent state change(s)", log=log, interval_s=flush_interval_s
+        )
         self._reason: dict[str, str | None] = {}
         self._call: dict[str, str | None] = {}
         self._ids: dict[str, int] = {}
-        self._wake = asyncio.Event()
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
     def _agent(self, endpoint: str) -> AgentLiveState:
@@ -202,8 +206,7 @@ class AgentStateTracker:
         agent.state, agent.since = state, now
         self._reason[agent.endpoint] = reason
         self._call[agent.endpoint] = call
-        self._pending.append((agent.endpoint, now, state, reason, call))
-        self._wake.set()
+        self.flusher.add((agent.endpoint, now, state, reason, call))
 
     # -- after a (re)connect -----------------------------------------------------------
 
@@ -278,49 +281,33 @@ class AgentStateTracker:
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Changes of state noted and not written yet."""
+        return self.flusher.pending
 
     async def flush(self) -> int:
-        if not self._pending:
-            return 0
-        batch, self._pending = self._pending, []
-        try:
-            async with self.db.session() as s:
-                wanted = {ep for ep, *_ in batch if ep not in self._ids}
-                if wanted:
-                    rows = await s.execute(
-                        select(Agent.endpoint, Agent.id).where(Agent.endpoint.in_(wanted))
-                    )
-                    self._ids.update({ep: aid for ep, aid in rows.all()})
-                for ep, at, state, reason, call in batch:
-                    agent_id = self._ids.get(ep)
-                    if agent_id is None:
-                        continue  # an endpoint that is no agent of ours
-                    s.add(
-                        AgentStateChange(
-                            agent_id=agent_id,
-                            at=datetime.fromtimestamp(at, UTC),
-                            state=state,
-                            reason=reason,
-                            call_uniqueid=call,
-                        )
-                    )
-                await s.commit()
-        except Exception:
-            self._pending[:0] = batch
-            log.exception("could not write %d agent state change(s); will retry", len(batch))
-            raise
-        return len(batch)
+        """Write every pending change in one transaction; return how many were written. On
+        a database error they stay pending for the next try."""
+        return await self.flusher.flush()
 
-    async def run_flusher(self) -> None:
-        backoff = self.flush_interval_s
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self.flush()
-                backoff = self.flush_interval_s
-            except Exception:
-                backoff = min(backoff * 2, 5.0)
-                self._wake.set()
-            await asyncio.sleep(backoff)
+    async def _write(self, batch: list[_Change]) -> None:
+        async with self.db.session() as s:
+            wanted = {ep for ep, *_ in batch if ep not in self._ids}
+            if wanted:
+                rows = await s.execute(
+                    select(Agent.endpoint, Agent.id).where(Agent.endpoint.in_(wanted))
+                )
+                self._ids.update({ep: aid for ep, aid in rows.all()})
+            for ep, at, state, reason, call in batch:
+                agent_id = self._ids.get(ep)
+                if agent_id is None:
+                    continue  # an endpoint that is no agent of ours
+                s.add(
+                    AgentStateChange(
+                        agent_id=agent_id,
+                        at=datetime.fromtimestamp(at, UTC),
+                        state=state,
+                        reason=reason,
+                        call_uniqueid=call,
+                    )
+                )
+            await s.commit()

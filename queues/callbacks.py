@@ -8,71 +8,39 @@ N minutes; press 1 to be called back keeping your place". Not offered to a numbe
 cannot be called (withheld, not digits) or that has a callback pending already, and never
 in the emergency queue: a life-threatening call stays on the line whatever the wait.
 
-Keeping the place. The place is held by Asterisk, not by a timer here: a *placeholder* call
-``Local/cb<id>@hotline-callback`` whose ;2 side enters the same queue as the caller would
-have, with the same ``QUEUE_PRIO`` and the same penalty window (extensions.conf,
-``[hotline-callback]``). app_queue orders it exactly as it orders callers on the line:
-priority first, then place; it offers it to agents by the same penalties and rules. So a
-callback never jumps ahead of a caller who waited longer, nor falls behind one who came
-later, and it survives a restart of this service. The placeholder is never answered (it
-rings, with no music) until app_queue bridges it to an agent; that answers its ;1 side,
-which the Originate sends to ``[hotline-callback-dial]``: ``Dial(PJSIP/<number>@pstn-out)``
-rings the citizen from 1022 while the agent hears the ringing. The dialplan reports with
-``UserEvent(HotlineCallback)``: ``answered`` when the citizen picks up, and Dial's
-``DIALSTATUS`` when the attempt ends.
+Keeping the place. Asterisk holds it: a placeholder call waits in the same queue, with the
+same priority and penalties, as the caller would have (``queues/placeholders.py``: how it is
+made, where it enters, one place per callback). When app_queue gives it to an agent, the
+dialplan rings the citizen and reports with ``UserEvent(HotlineCallback)``: ``answered``
+when the citizen picks up, and Dial's ``DIALSTATUS`` when the attempt ends.
 
-Where a placeholder enters. ``Queue()``'s ``position`` argument (Asterisk 22:
-``Queue(queue,options,URL,announceoverride,timeout,AGI,gosub,rule,position)``) is computed
-each time from the callback's ``queued_since`` (when the caller would have joined, i.e.
-when the offer began): 1 + the callers in the queue now who are ahead of it — those of
-higher priority, and those of the same priority who arrived earlier (``QueueStatus``'s
-``Wait`` is whole seconds, so one who may have arrived earlier counts as earlier; another
-callback's placeholder counts by its own ``queued_since``). For a new callback that is the
-back of its priority, where the caller would have been. For a retry, or a placeholder lost
-to an Asterisk restart, it is usually the front of its priority, and that is fair: the
-callback's turn already came (or it was already waiting) before anyone now in the queue
-arrived, so every caller it passes has waited less than it. A caller who has waited longer
-than the callback still stays ahead of it.
-
-States (``store.models.CallbackStatus``)::
-
-    waiting ──agent takes the placeholder──► calling ──citizen answers──► completed
-       ▲                                       │ no answer / busy / unreachable
-       │ next_attempt_at is due                ▼
-       └────────────────────────────────── retry   (attempts + 1; after
-                                                    callback_attempts: failed)
-    waiting, retry ──supervisor, or the citizen called in and an agent answered──► cancelled
-
-An agent who hangs up before the citizen answers (Dial's CANCEL) does not use up an
-attempt: the callback goes back to the queue at once.
+States: waiting, calling, retry, then completed, failed or cancelled; each move and what
+decides it is in ``queues/callback_states.py``, without I/O. This module, the service, reads
+and writes the rows, feeds the rules what the IVR, the AMI events and supervisors say, and
+carries out what they decide with the placeholders.
 
 Timers live in the database: ``next_attempt_at`` is when a placeholder must be (re)made, and
 is NULL while one holds the place, so a restart of the service loses none; ``run()`` makes
 the placeholders that are due. Every change goes through one task, in the order the events
 came; a database outage delays the changes, it does not lose them.
 
-After a (re)connect to Asterisk, ``reconcile()`` compares the callbacks with the channels
-Asterisk has (``CoreShowChannels``): a waiting callback whose placeholder is there keeps it
-(marked calling if an agent took it meanwhile), one whose placeholder is gone gets a new
-one; a callback being called with no channel left lost its outcome while the service was
-away and goes back to the queue at once (not counted as an attempt: the citizen may
-therefore be called twice).
+After a (re)connect to Asterisk, ``reconcile()`` compares the callbacks with the
+placeholders Asterisk has: a waiting callback whose placeholder is there keeps it (marked
+calling if an agent took it meanwhile), one whose placeholder is gone gets a new one; a
+callback being called with no channel left lost its outcome while the service was away and
+goes back to the queue at once (not counted as an attempt: the citizen may therefore be
+called twice).
 
 Repeat callers. ``pending()`` tells the IVR (and ``pending_call()`` the call tracker, which
 sets ``repeat_of``) that a number has a callback pending. When an agent answers a call of
 that number while its callback waits or retries, the callback is cancelled (``served``).
 
-Limits, known and accepted:
+Limits, known and accepted (and those of the placeholders, in their module):
 
-- one Asterisk per service: a second node's reconcile would take the first node's
-  placeholders for lost;
 - the offer is made before the caller joins the queue, in the IVR that owns the prompts:
   a caller who declines joins the ~13 s the offer took later (offering from inside the
   queue would need app_queue's exit context and periodic announcements instead);
-- a re-made placeholder starts its queuerules.conf timer afresh, so its penalty window
-  narrows to the district's agents again before it widens;
-- a citizen who calls in while being called back finds the line busy: the attempt counts;
-- a placeholder whose Originate outlives ``placeholder_max_wait_s`` (12 h) is renewed.
+- a citizen who calls in while being called back finds the line busy: the attempt counts.
 """
 
 from __future__ import annotations
@@ -80,9 +48,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -91,61 +58,19 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ivr.ports import CallbackOffer, CallbackRequest, PendingCallback
 from pbx.events import AgentConnect, AmiEvent, ChannelEvent, Hangup, QueueCallerJoin, UserEvent
-from queues.ports import (
-    CallbackNotFound,
-    CallbackPbx,
-    CallbackStateError,
-    QueueLoad,
-)
+from queues import callback_states as rules
+from queues.callback_states import ACTIVE, PLACEABLE, CallbackState, Move, Note, Place
+from queues.placeholders import Found, Placeholders, placeholder_id
+from queues.ports import CallbackNotFound, CallbackPbx, QueueLoad
 from store.db import Database
-from store.models import Callback, CallbackStatus
+from store.models import Callback
 
-__all__ = [
-    "CALLBACK_EVENT",
-    "DIAL_CONTEXT",
-    "PLACEHOLDER_CONTEXT",
-    "CallbackService",
-    "placeholder_id",
-]
+__all__ = ["CALLBACK_EVENT", "CallbackService"]
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER_CONTEXT = "hotline-callback"
-DIAL_CONTEXT = "hotline-callback-dial"
+# The dialplan's report of a dial to the citizen (extensions.conf, [hotline-callback-dial]).
 CALLBACK_EVENT = "HotlineCallback"
-# "Local/cb12@hotline-callback-0000000a;2": callback 12's placeholder, its queue side.
-_CHANNEL = re.compile(r"^Local/cb(?P<id>\d+)@hotline-callback-[0-9a-f]+;(?P<side>[12])$")
-# A number the hotline can dial back through the telephone network's gateway.
-_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
-
-WAITING = CallbackStatus.WAITING.value
-CALLING = CallbackStatus.CALLING.value
-RETRY = CallbackStatus.RETRY.value
-COMPLETED = CallbackStatus.COMPLETED.value
-FAILED = CallbackStatus.FAILED.value
-CANCELLED = CallbackStatus.CANCELLED.value
-ACTIVE = (WAITING, CALLING, RETRY)
-
-# Dial's DIALSTATUS when the citizen was not reached: each uses up an attempt.
-NOT_REACHED = {
-    "NOANSWER": "noanswer",
-    "BUSY": "busy",
-    "CONGESTION": "congestion",
-    "CHANUNAVAIL": "unavailable",
-}
-ANSWERED = {"answered", "ANSWER"}
-
-# A placeholder not in its queue this long after its Originate was sent is made again (an
-# extra one that turns up later is hung up: never two places for one callback).
-ORIGINATE_GRACE = timedelta(seconds=30)
-# After a failed Originate (Asterisk unreachable or silent), try again this much later.
-ORIGINATE_BACKOFF = timedelta(seconds=5)
-
-
-def placeholder_id(channel: str) -> tuple[int, str] | None:
-    """(callback id, side "1" or "2") of a placeholder's channel name, else None."""
-    m = _CHANNEL.match(channel)
-    return (int(m["id"]), m["side"]) if m else None
 
 
 @dataclass
@@ -244,19 +169,18 @@ class CallbackService:
         if attempts < 1:
             raise ValueError("callback attempts must be at least 1")
         self.db = db
-        self.pbx = pbx
         self.load = load
         self.threshold_s = threshold_s
         self.attempts = attempts
         self.retry = timedelta(seconds=retry_s)
-        self.placeholder_max_wait_s = placeholder_max_wait_s
         self._clock = clock
         self.tick_s = tick_s
         self.never_in = frozenset(never_in)
         self._active: dict[int, _Active] = {}
         self._by_number: dict[str, int] = {}
-        self._placeholders: dict[int, str] = {}  # id -> its ;2 channel, while it exists
-        self._originated: dict[int, datetime] = {}  # id -> when, until its ;2 joins a queue
+        self.placeholders = Placeholders(
+            pbx, queued_since=self._queued_since, max_wait_s=placeholder_max_wait_s
+        )
         self._changes: deque[_Change] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -276,23 +200,28 @@ class CallbackService:
         self._active[cb.id] = cb
         self._by_number[cb.caller_number] = cb.id
 
-    def _forget(self, callback_id: int) -> None:
+    def _forget(self, callback_id: int) -> str | None:
+        """Forget a callback that is over; return the channel that held its place, if any."""
         cb = self._active.pop(callback_id, None)
         if cb is not None and self._by_number.get(cb.caller_number) == callback_id:
             del self._by_number[cb.caller_number]
-        self._originated.pop(callback_id, None)
+        return self.placeholders.forget(callback_id)
+
+    def _queued_since(self, callback_id: int) -> datetime | None:
+        cb = self._active.get(callback_id)
+        return cb.queued_since if cb is not None else None
 
     # -- the IVR's port (ivr.ports.CallbackDesk) ---------------------------------------
 
     def offer(self, queue: str, caller_number: str) -> CallbackOffer | None:
-        if self.threshold_s < 0 or queue in self.never_in or not _DIALABLE.match(caller_number):
-            return None
-        if caller_number in self._by_number:
-            return None
-        wait = self.load.estimated_wait_s(queue)
-        if wait is not None and wait <= self.threshold_s:
-            return None
-        return CallbackOffer(wait)
+        return rules.offer(
+            queue,
+            caller_number,
+            pending=caller_number in self._by_number,
+            wait_s=self.load.estimated_wait_s(queue),
+            threshold_s=self.threshold_s,
+            never_in=self.never_in,
+        )
 
     def pending(self, caller_number: str) -> PendingCallback | None:
         callback_id = self._by_number.get(caller_number)
@@ -309,12 +238,13 @@ class CallbackService:
 
     def placeholder_of(self, callback_id: int) -> str | None:
         """The channel holding the callback's place in its queue now, if any."""
-        return self._placeholders.get(callback_id)
+        return self.placeholders.of(callback_id)
 
     async def request(self, request: CallbackRequest) -> bool:
-        if request.caller_number in self._by_number:
-            return False
         now = self._clock()
+        new = rules.requested(now, pending=request.caller_number in self._by_number)
+        if new is None:
+            return False
         row = Callback(
             call_uniqueid=request.call_uniqueid,
             caller_number=request.caller_number,
@@ -322,11 +252,11 @@ class CallbackService:
             queue=request.queue,
             priority=request.priority,
             district_code=request.district,
-            status=WAITING,
-            attempts=0,
+            status=new.status,
+            attempts=new.attempts,
             requested_at=now,
             queued_since=request.since,
-            next_attempt_at=now,  # its placeholder is due at once
+            next_attempt_at=new.next_attempt_at,
         )
         try:
             async with self.db.session() as s:
@@ -353,21 +283,15 @@ class CallbackService:
                 row = await s.get(Callback, callback_id)
                 if row is None:
                     raise CallbackNotFound(f"Callback {callback_id} not found")
-                if row.status == CANCELLED:
+                move = rules.cancelled(_state_of(row), by, self._clock())
+                if move is None:
                     return
-                if row.status in (COMPLETED, FAILED):
-                    raise CallbackStateError(f"Callback {callback_id} is {row.status} already")
-                if row.status == CALLING:
-                    raise CallbackStateError(
-                        f"Callback {callback_id}: the citizen is being called back right now"
-                    )
-                self._finish(row, CANCELLED, f"cancelled by {by}")
+                _write(row, move.state)
                 await s.commit()
-            self._forget(callback_id)
-            channel = self._placeholders.pop(callback_id, None)
-        log.info("callback %d cancelled by %s", callback_id, by)
-        if channel is not None:
-            await self._hang_up(channel)
+            channel = self._forget(callback_id)
+        _say(move.note)
+        if move.place is Place.FREE and channel is not None:
+            await self.placeholders.hang_up(channel)
 
     # -- AMI events --------------------------------------------------------------------
 
@@ -390,17 +314,15 @@ class CallbackService:
         if side != "2":
             return
         if isinstance(ev, QueueCallerJoin):
-            self._originated.pop(callback_id, None)
-            known = self._placeholders.get(callback_id)
-            if callback_id not in self._active or (known is not None and known != ev.channel):
-                self._note(_HangUp(ev.channel))  # done already, or a second place: free it
-            else:
-                self._placeholders[callback_id] = ev.channel
+            if self.placeholders.joined(
+                callback_id, ev.channel, pending=callback_id in self._active
+            ):
                 self._note(_Joined(callback_id, ev.uniqueid))
+            else:
+                self._note(_HangUp(ev.channel))  # done already, or a second place: free it
         elif isinstance(ev, AgentConnect):
             self._note(_Taken(callback_id, _agent(ev), ev.channel))
-        elif isinstance(ev, Hangup) and self._placeholders.get(callback_id) == ev.channel:
-            del self._placeholders[callback_id]
+        elif isinstance(ev, Hangup) and self.placeholders.left(callback_id, ev.channel):
             self._note(_Lost(callback_id))
 
     def _note(self, change: _Change) -> None:
@@ -452,23 +374,49 @@ class CallbackService:
 
     async def _apply(self, change: _Change) -> None:
         if isinstance(change, _HangUp):
-            await self._hang_up(change.channel)
-            return
-        if isinstance(change, _Served):
+            await self.placeholders.hang_up(change.channel)
+        elif isinstance(change, _Served):
             callback_id = self._by_number.get(change.number)
-            if callback_id is None:
-                return
-            await self._update(callback_id, self._served)
-            return
-        await self._update(change.id, lambda row: self._change(row, change))
+            if callback_id is not None:
+                await self._update(
+                    callback_id,
+                    rules.served,
+                    lambda: self.placeholders.of(callback_id),
+                )
+        elif isinstance(change, _Joined):
+            await self._update(change.id, lambda state, _now: rules.joined(state, change.uniqueid))
+        elif isinstance(change, _Taken):
+            await self._update(
+                change.id,
+                lambda state, _now: rules.taken(state, change.agent),
+                lambda: change.channel,
+            )
+        elif isinstance(change, _Dialled):
+            await self._update(
+                change.id,
+                lambda state, now: rules.dialled(
+                    state, change.status, now, attempts=self.attempts, retry=self.retry
+                ),
+            )
+        else:
+            await self._update(change.id, rules.lost)
 
-    async def _update(self, callback_id: int, change: Callable[[Callback], str | None]) -> None:
-        """Run ``change`` on the row and commit; it returns a channel to hang up, if any."""
+    async def _update(
+        self,
+        callback_id: int,
+        decide: Callable[[CallbackState, datetime], Move],
+        place: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        """Apply ``decide``'s move to the row and commit; ``place`` is the channel to hang up
+        when the move frees the callback's place."""
         async with self.db.session() as s:
             row = await s.get(Callback, callback_id)
             if row is None:
                 return
-            hang_up = change(row)
+            move = decide(_state_of(row), self._clock())
+            _say(move.note)
+            hang_up = place() if move.place is Place.FREE else None
+            _write(row, move.state)
             await s.commit()
             status = row.status
         if status in ACTIVE:
@@ -478,88 +426,18 @@ class CallbackService:
         else:
             # Not hung up here: a completed callback's placeholder carries the conversation.
             self._forget(callback_id)
-            self._placeholders.pop(callback_id, None)
         if hang_up is not None:
-            await self._hang_up(hang_up)
+            await self.placeholders.hang_up(hang_up)
         self._wake.set()
-
-    def _change(self, row: Callback, change: _Change) -> str | None:
-        now = self._clock()
-        if isinstance(change, _Joined):
-            if row.status == WAITING:
-                row.placeholder_uniqueid = change.uniqueid
-                row.next_attempt_at = None
-            return None
-        if isinstance(change, _Taken):
-            if row.status != WAITING:
-                log.warning("callback %d (%s) taken by %s", row.id, row.status, change.agent)
-                return change.channel if row.status not in ACTIVE else None
-            row.status = CALLING
-            row.agent_endpoint = change.agent
-            log.info("callback %d: %s ready, calling %s", row.id, change.agent, row.caller_number)
-            return None
-        if isinstance(change, _Dialled):
-            if row.status != CALLING:
-                return None  # the final DIALSTATUS after "answered", or a late duplicate
-            self._dialled(row, change.status, now)
-            return None
-        if isinstance(change, _Lost):
-            if row.status == WAITING and row.next_attempt_at is None:
-                log.warning("callback %d lost its place; making it again", row.id)
-                row.next_attempt_at = now
-            return None
-        raise AssertionError(change)
-
-    def _dialled(self, row: Callback, status: str, now: datetime) -> None:
-        if status in ANSWERED:
-            self._finish(row, COMPLETED, "answered")
-            log.info("callback %d completed: %s answered", row.id, row.caller_number)
-        elif status in NOT_REACHED:
-            row.attempts += 1
-            row.result = NOT_REACHED[status]
-            if row.attempts >= self.attempts:
-                self._finish(row, FAILED, row.result)
-                log.info("callback %d failed after %d attempt(s)", row.id, row.attempts)
-            else:
-                row.status = RETRY
-                row.next_attempt_at = now + self.retry
-                log.info("callback %d: %s, again at %s", row.id, row.result, row.next_attempt_at)
-        else:  # CANCEL: the agent hung up first; or the dial never started
-            row.status = RETRY
-            row.result = "agent_left" if status == "CANCEL" else status.lower() or "nodial"
-            row.next_attempt_at = now
-
-    def _served(self, row: Callback) -> str | None:
-        """The citizen got through on a call of their own: their place is not needed."""
-        if row.status not in (WAITING, RETRY):
-            return None
-        self._finish(row, CANCELLED, "served")
-        log.info("callback %d cancelled: %s got through on a call", row.id, row.caller_number)
-        return self._placeholders.get(row.id)
-
-    def _finish(self, row: Callback, status: str, result: str) -> None:
-        row.status = status
-        row.result = result
-        row.next_attempt_at = None
-        row.completed_at = self._clock()
-
-    async def _hang_up(self, channel: str) -> None:
-        try:
-            await self.pbx.hangup(channel)
-        except Exception as exc:
-            log.warning("could not hang up %s: %s", channel, exc)
 
     # -- placing -----------------------------------------------------------------------
 
     def _check_originates(self) -> None:
         """A placeholder that never reached its queue is due again."""
-        now = self._clock()
-        for callback_id, sent in list(self._originated.items()):
-            if now - sent > ORIGINATE_GRACE and callback_id not in self._placeholders:
-                del self._originated[callback_id]
-                log.warning("callback %d: placeholder never reached its queue", callback_id)
-                self._changes.append(_Lost(callback_id))
-                self._wake.set()
+        for callback_id in self.placeholders.overdue(self._clock()):
+            log.warning("callback %d: placeholder never reached its queue", callback_id)
+            self._changes.append(_Lost(callback_id))
+            self._wake.set()
 
     async def _place_due(self) -> None:
         if not self._active:
@@ -569,7 +447,7 @@ class CallbackService:
             due = (
                 await s.scalars(
                     select(Callback.id)
-                    .where(Callback.status.in_((WAITING, RETRY)), Callback.next_attempt_at <= now)
+                    .where(Callback.status.in_(PLACEABLE), Callback.next_attempt_at <= now)
                     .order_by(Callback.priority.desc(), Callback.queued_since, Callback.id)
                 )
             ).all()
@@ -582,97 +460,55 @@ class CallbackService:
         now = self._clock()
         async with self.db.session() as s:
             row = await s.get(Callback, callback_id)
-            if (
-                row is None
-                or row.status not in (WAITING, RETRY)
-                or row.next_attempt_at is None
-                or row.next_attempt_at > now
-            ):
+            placing = None if row is None else rules.placed(_state_of(row), now)
+            if row is None or placing is None:
                 return True
             try:
-                entries = await self.pbx.queue_entries(row.queue)
+                position = await self.placeholders.position_in(
+                    row.queue, row.priority, row.queued_since, now
+                )
             except Exception as exc:
                 log.warning("callback %d: queue %s unreadable (%s)", callback_id, row.queue, exc)
                 return False  # still due: the next round tries again
-            position = self.position(row.priority, row.queued_since, entries, now)
-            row.status = WAITING
-            row.next_attempt_at = None
+            _write(row, placing)
             await s.commit()
             number, queue, priority = row.caller_number, row.queue, row.priority
         cb = self._active.get(callback_id)
         if cb is not None:
-            cb.status = WAITING
-        self._originated[callback_id] = now
+            cb.status = placing.status
         try:
-            await self.pbx.originate(
-                f"Local/cb{callback_id}@{PLACEHOLDER_CONTEXT}/n",
-                context=DIAL_CONTEXT,
-                exten="s",
-                # What the agent's phone shows: whom the hotline is about to call back.
-                caller_id=f'"Gọi lại {number}" <{number}>',
-                variables={
-                    "CB_ID": str(callback_id),
-                    "CB_NUMBER": number,
-                    "CB_QUEUE": queue,
-                    "CB_PRIO": str(priority),
-                    "CB_POSITION": str(position),
-                },
-                ring_timeout_ms=self.placeholder_max_wait_s * 1000,
+            await self.placeholders.make(
+                callback_id,
+                number=number,
+                queue=queue,
+                priority=priority,
+                position=position,
+                now=now,
             )
         except Exception as exc:
             log.warning("callback %d: no placeholder (%s); trying again", callback_id, exc)
-            self._originated.pop(callback_id, None)
             async with self.db.session() as s:
                 row = await s.get(Callback, callback_id)
-                if row is not None and row.status == WAITING and row.next_attempt_at is None:
-                    row.next_attempt_at = now + ORIGINATE_BACKOFF
+                later = None if row is None else rules.originate_failed(_state_of(row), now)
+                if row is not None and later is not None:
+                    _write(row, later)
                     await s.commit()
             return False
         log.info("callback %d: placeholder into %s at position %d", callback_id, queue, position)
         return True
 
-    def position(
-        self,
-        priority: int,
-        since: datetime,
-        entries: Iterable[Mapping[str, str]],
-        now: datetime,
-    ) -> int:
-        """Queue()'s position for a callback of ``priority`` whose caller would have joined
-        at ``since``, among the callers ``entries`` (QueueStatus) waiting now: 1 + those
-        ahead of it (see the module docstring)."""
-        ahead = 0
-        for entry in entries:
-            prio = int(_number(entry.get("Priority", "0")))
-            if prio != priority:
-                ahead += prio > priority
-                continue
-            found = placeholder_id(entry.get("Channel", ""))
-            other = self._active.get(found[0]) if found else None
-            if other is not None:
-                arrived = other.queued_since
-            else:
-                # Wait is whole seconds: this caller arrived within the second before.
-                wait = _number(entry.get("Wait", "0"))
-                arrived = now - timedelta(seconds=wait + 1)
-            ahead += arrived < since
-        return ahead + 1
-
     # -- after a (re)connect -----------------------------------------------------------
 
     async def reconcile(self) -> None:
-        """Match the callbacks with the channels Asterisk has (see the module docstring)."""
-        sides: dict[int, dict[str, Mapping[str, str]]] = {}
-        for channel in await self.pbx.channels():
-            found = placeholder_id(channel.get("Channel", ""))
-            if found is not None:
-                sides.setdefault(found[0], {})[found[1]] = channel
+        """Match the callbacks with the placeholders Asterisk has (see the module
+        docstring)."""
+        found = await self.placeholders.find()
         async with self._lock:
             now = self._clock()
             async with self.db.session() as s:
                 rows = (await s.scalars(select(Callback).where(Callback.status.in_(ACTIVE)))).all()
                 for row in rows:
-                    self._reconcile(row, sides.get(row.id, {}), now)
+                    self._reconcile(row, found.get(row.id, Found()), now)
                 await s.commit()
             for row in rows:
                 if row.status in ACTIVE:
@@ -681,31 +517,57 @@ class CallbackService:
                     self._forget(row.id)
         self._wake.set()
 
-    def _reconcile(
-        self, row: Callback, sides: Mapping[str, Mapping[str, str]], now: datetime
-    ) -> None:
-        queue_side = sides.get("2")
-        if row.status == WAITING:
-            if queue_side is not None:
-                self._placeholders[row.id] = queue_side.get("Channel", "")
-                self._originated.pop(row.id, None)
-                row.next_attempt_at = None
-                if queue_side.get("ChannelStateDesc", "").lower() == "up":
-                    row.status = CALLING  # an agent took it while the service was away
-            elif row.next_attempt_at is None and row.id not in self._originated:
-                self._placeholders.pop(row.id, None)
-                log.warning("callback %d: placeholder gone; making it again", row.id)
-                row.next_attempt_at = now
-        elif row.status == CALLING and not sides:
-            log.warning("callback %d: outcome lost while away; calling again", row.id)
-            self._placeholders.pop(row.id, None)
-            row.status = RETRY
-            row.result = "lost"
-            row.next_attempt_at = now
+    def _reconcile(self, row: Callback, found: Found, now: datetime) -> None:
+        move = rules.reconciled(
+            _state_of(row),
+            in_queue=found.queue_channel is not None,
+            answered=found.answered,
+            gone=found.gone,
+            originating=self.placeholders.originating(row.id),
+            now=now,
+        )
+        if move.place is Place.ADOPT:
+            self.placeholders.adopt(row.id, found)
+        elif move.place is Place.FORGET:
+            self.placeholders.forget(row.id)
+        _say(move.note)
+        _write(row, move.state)
 
 
-def _number(raw: str) -> float:
-    try:
-        return float(raw or 0)
-    except ValueError:
-        return 0.0
+# The columns of a callback's row that its rules change.
+_CHANGED = (
+    "status",
+    "attempts",
+    "result",
+    "next_attempt_at",
+    "completed_at",
+    "agent_endpoint",
+    "placeholder_uniqueid",
+)
+
+
+def _state_of(row: Callback) -> CallbackState:
+    return CallbackState(
+        id=row.id,
+        caller_number=row.caller_number,
+        status=row.status,
+        attempts=row.attempts,
+        result=row.result,
+        next_attempt_at=row.next_attempt_at,
+        completed_at=row.completed_at,
+        agent_endpoint=row.agent_endpoint,
+        placeholder_uniqueid=row.placeholder_uniqueid,
+    )
+
+
+def _write(row: Callback, state: CallbackState) -> None:
+    """Set on the row what the rules changed, and nothing else."""
+    for name in _CHANGED:
+        value = getattr(state, name)
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+
+
+def _say(note: Note | None) -> None:
+    if note is not None:
+        log.log(note.level, note.message, *note.args)

@@ -28,7 +28,6 @@ or a callback still pending: a redial, not new demand.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -50,6 +49,7 @@ from pbx.events import (
     QueueCallerJoin,
     UserEvent,
 )
+from queues.flusher import Flusher
 from store.db import Database
 from store.models import Agent, Call, CallStatus, IvrEvent, IvrOutcome
 
@@ -141,7 +141,7 @@ def _seconds(start: datetime | None, end: datetime) -> float | None:
 
 
 class CallTracker:
-    """Consumes AMI events; ``flush()`` persists; ``run_flusher()`` flushes periodically.
+    """Consumes AMI events; ``flush()`` persists; ``flusher.run()`` flushes periodically.
 
     ``on_complete(call)`` is told of each call whose final record is written (the
     statistics refresh the buckets it touched).
@@ -164,15 +164,20 @@ class CallTracker:
         self._pending_callback = pending_callback or (lambda _number: None)
         self.citizen_contexts = citizen_contexts
         self.entry_exten = entry_exten
-        self.flush_interval_s = flush_interval_s
         self.calls: dict[str, CallState] = {}
-        self._dirty: set[str] = set()
+        # The uniqueids of the calls changed since they were last written.
+        self.flusher = Flusher(
+            self._write,
+            what="call record(s)",
+            log=log,
+            interval_s=flush_interval_s,
+            unique=True,
+            written=self._forget_complete,
+        )
         # Each call's steps through the menu, and how many of them are in the database.
         self._steps: dict[str, list[IvrStep]] = {}
         self._steps_written: dict[str, int] = {}
         self._agent_ids: dict[str, int] = {}
-        self._wake = asyncio.Event()
-        self.flush_errors = 0
 
     # -- events ------------------------------------------------------------------------
 
@@ -312,71 +317,70 @@ class CallTracker:
             call.district_code = int(step.key)
 
     def _touch(self, call: CallState) -> None:
-        self._dirty.add(call.uniqueid)
-        self._wake.set()
+        self.flusher.add(call.uniqueid)
 
     # -- persistence -------------------------------------------------------------------
 
     async def flush(self) -> int:
         """Write every changed call in one transaction; return how many were written.
 
-        On a database error nothing is forgotten: the calls stay dirty for the next try.
+        On a database error nothing is forgotten: the calls stay pending for the next try.
         """
-        if not self._dirty:
-            return 0
-        batch = {uid: self.calls[uid] for uid in self._dirty if uid in self.calls}
-        self._dirty.clear()
+        return await self.flusher.flush()
+
+    async def _write(self, uids: list[str]) -> None:
+        batch = {uid: self.calls[uid] for uid in uids if uid in self.calls}
         written: dict[str, int] = {}
-        try:
-            async with self.db.session() as session:
-                await self._resolve_agents(session, batch.values())
-                existing = {
-                    c.uniqueid: c
-                    for c in (
-                        await session.scalars(select(Call).where(Call.uniqueid.in_(batch)))
-                    ).all()
-                }
-                for uid, state in batch.items():
-                    row = existing.get(uid)
-                    if row is None:
-                        row = Call(uniqueid=uid)
-                        session.add(row)
-                    elif state.partial:
-                        _fill_from_row(state, row)
-                    for name in _COLUMNS:
-                        setattr(row, name, getattr(state, name))
-                    row.agent_id = (
-                        self._agent_ids.get(state.agent_endpoint) if state.agent_endpoint else None
+        async with self.db.session() as session:
+            await self._resolve_agents(session, batch.values())
+            existing = {
+                c.uniqueid: c
+                for c in (await session.scalars(select(Call).where(Call.uniqueid.in_(batch)))).all()
+            }
+            for uid, state in batch.items():
+                row = existing.get(uid)
+                if row is None:
+                    row = Call(uniqueid=uid)
+                    session.add(row)
+                elif state.partial:
+                    _fill_from_row(state, row)
+                for name in _COLUMNS:
+                    setattr(row, name, getattr(state, name))
+                row.agent_id = (
+                    self._agent_ids.get(state.agent_endpoint) if state.agent_endpoint else None
+                )
+                steps = self._steps.get(uid, [])
+                done = self._steps_written.get(uid, 0)
+                session.add_all(
+                    IvrEvent(
+                        call_uniqueid=uid,
+                        seq=done + i,
+                        node=st.node,
+                        kind=st.kind,
+                        key=st.key,
+                        at=st.at,
                     )
-                    steps = self._steps.get(uid, [])
-                    done = self._steps_written.get(uid, 0)
-                    session.add_all(
-                        IvrEvent(
-                            call_uniqueid=uid,
-                            seq=done + i,
-                            node=st.node,
-                            kind=st.kind,
-                            key=st.key,
-                            at=st.at,
-                        )
-                        for i, st in enumerate(steps[done:])
-                    )
-                    written[uid] = len(steps)
-                await session.commit()
-        except Exception:
-            self.flush_errors += 1
-            self._dirty.update(batch)
-            log.exception("could not write %d call record(s); will retry", len(batch))
-            raise
+                    for i, st in enumerate(steps[done:])
+                )
+                written[uid] = len(steps)
+            await session.commit()
         self._steps_written.update(written)
-        for uid, state in batch.items():
-            if state.complete and uid not in self._dirty:
+
+    def _forget_complete(self, uids: list[str]) -> None:
+        """A call whose final state is written leaves memory, unless it changed meanwhile."""
+        for uid in uids:
+            state = self.calls.get(uid)
+            if state is not None and state.complete and uid not in self.flusher:
                 del self.calls[uid]
                 self._steps.pop(uid, None)
                 self._steps_written.pop(uid, None)
                 if self.on_complete is not None:
                     self.on_complete(state)
-        return len(batch)
+
+    @property
+    def flush_errors(self) -> int:
+        """Writes of call records that failed, since the start."""
+        return self.flusher.failures
 
     # -- after a (re)connect or a restart of the service --------------------------------
 
@@ -517,22 +521,7 @@ class CallTracker:
         )
         self._agent_ids.update({ep: aid for ep, aid in rows.all()})
 
-    async def run_flusher(self) -> None:
-        """Flush whenever something changed, at most every ``flush_interval_s``; back off
-        while the database is down."""
-        backoff = self.flush_interval_s
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self.flush()
-                backoff = self.flush_interval_s
-            except Exception:
-                backoff = min(backoff * 2, 5.0)
-                self._wake.set()
-            await asyncio.sleep(backoff)
-
     @property
     def pending(self) -> int:
         """Calls changed in memory and not yet written."""
-        return len(self._dirty)
+        return self.flusher.pending

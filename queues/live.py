@@ -51,7 +51,7 @@ DEFAULT_AHT_S = 180.0  # AHT 3 min: the staffing figures of the 2021 hotlines
 # Device states (AMI "Status") of a member app_queue cannot ring: invalid, unavailable.
 _UNREACHABLE = {4, 5}
 _NOT_IN_USE = 1
-# A callback's placeholder (queues/callbacks.py), as app_queue names its channel.
+# A callback's placeholder (queues/placeholders.py), as app_queue names its channel.
 _PLACEHOLDER = re.compile(r"^Local/cb\d+@hotline-callback-")
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from hotline1022.service import Hotline
 from ivr.menu_file import DEFAULT_MENU
-from queues.callbacks import placeholder_id
+from queues.placeholders import placeholder_id
 from simulation.citizens import SippCallee, citizen_scenario, run_citizens
 from simulation.sipp import remove_run
 from simulation.stack import Stack, free_udp_tcp_port

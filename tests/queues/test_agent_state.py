@@ -61,7 +61,7 @@ def agent_ev(name: str, caller: str = "c1", **extra: str) -> AmiEvent:
 
 
 def states(tracker: AgentStateTracker) -> list[tuple[str, str | None]]:
-    return [(state, reason) for _, _, state, reason, _ in tracker._pending]
+    return [(state, reason) for _, _, state, reason, _ in tracker.flusher]
 
 
 async def test_one_state_per_agent_from_events_of_every_queue(db: Database) -> None:

@@ -4,7 +4,6 @@ drives the same paths on a real Asterisk with SIPp)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,56 +12,14 @@ from sqlalchemy import select
 
 from ivr.ports import CallbackRequest
 from pbx.events import AmiEvent, parse_event
-from queues.callbacks import CallbackService, placeholder_id
+from queues.callbacks import CallbackService
 from queues.ports import CallbackNotFound, CallbackStateError
 from store.db import Database
 from store.models import Callback
+from tests.queues.fakes import FakePbx
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 NUMBER = "0903000002"
-
-
-@dataclass
-class FakePbx:
-    originated: list[dict[str, object]] = field(default_factory=list)
-    hung_up: list[str] = field(default_factory=list)
-    entries: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    live_channels: list[dict[str, str]] = field(default_factory=list)
-    down: bool = False
-
-    async def originate(
-        self,
-        channel: str,
-        *,
-        context: str | None = None,
-        exten: str | None = None,
-        priority: int = 1,
-        caller_id: str | None = None,
-        variables: Mapping[str, str] | None = None,
-        ring_timeout_ms: int = 30000,
-    ) -> Mapping[str, str]:
-        if self.down:
-            raise ConnectionError("AMI link is down")
-        self.originated.append(
-            {
-                "channel": channel,
-                "context": context,
-                "exten": exten,
-                "caller_id": caller_id,
-                "ring_timeout_ms": ring_timeout_ms,
-                **(variables or {}),
-            }
-        )
-        return {"Response": "Success"}
-
-    async def hangup(self, channel: str) -> None:
-        self.hung_up.append(channel)
-
-    async def queue_entries(self, queue: str) -> Sequence[Mapping[str, str]]:
-        return self.entries.get(queue, [])
-
-    async def channels(self) -> Sequence[Mapping[str, str]]:
-        return self.live_channels
 
 
 @dataclass
@@ -157,9 +114,18 @@ def hangup(callback_id: int, n: int = 0) -> AmiEvent:
     return ev("Hangup", placeholder(callback_id, n), Cause="16")
 
 
-async def ask(env: Env, number: str = NUMBER, uid: str = "1.1", priority: int = 0) -> int:
+async def ask(
+    env: Env,
+    number: str = NUMBER,
+    uid: str = "1.1",
+    priority: int = 0,
+    since: datetime | None = None,
+) -> int:
+    """Record a callback whose caller would have joined the queue at ``since`` (now)."""
     ok = await env.service.request(
-        CallbackRequest(uid, number, "violation", "violation", priority, None, env.clock.now)
+        CallbackRequest(
+            uid, number, "violation", "violation", priority, None, since or env.clock.now
+        )
     )
     assert ok
     async with env.db.session() as s:
@@ -243,22 +209,16 @@ async def test_the_placeholder_enters_the_same_queue_behind_those_who_came_first
     assert len(env.pbx.originated) == 1  # one place only
 
 
-async def test_position_counts_only_the_callers_ahead(env: Env) -> None:
-    since = T0 - timedelta(seconds=30)
+async def test_an_earlier_callback_s_remade_placeholder_stays_ahead(env: Env) -> None:
+    # Callback "other" was asked for at T0; its placeholder was just made again (Wait 0).
     other = await ask(env, number="0911111111", uid="1.9")
-    entries = [
-        {"Channel": "PJSIP/a", "Priority": "20", "Wait": "1"},  # higher priority: ahead
-        {"Channel": "PJSIP/b", "Priority": "0", "Wait": "50"},  # came earlier: ahead
-        {"Channel": "PJSIP/c", "Priority": "0", "Wait": "30"},  # may have, within a second: ahead
-        {"Channel": "PJSIP/d", "Priority": "0", "Wait": "10"},  # came later: behind
-        {"Channel": "PJSIP/e", "Priority": "-1", "Wait": "90"},  # lower priority: behind
-        # another callback's placeholder, just re-made (Wait 2) for a caller who came at T0:
-        {"Channel": placeholder(other), "Priority": "0", "Wait": "2"},
-    ]
-    assert env.service.position(0, since, entries, T0) == 4
-    assert env.service.position(0, T0 + timedelta(seconds=1), entries, T0) == 6
-    assert env.service.position(20, since, entries, T0) == 1
-    assert env.service.position(0, since, [], T0) == 1
+    env.pbx.entries["violation"] = [{"Channel": placeholder(other), "Priority": "0", "Wait": "0"}]
+    env.clock.advance(10)
+    # Asked after "other", before its remake: behind it, though its Wait says otherwise.
+    callback_id = await ask(env, since=env.clock.now - timedelta(seconds=5))
+    await env.service.step()
+    positions = {c["CB_ID"]: c["CB_POSITION"] for c in env.pbx.originated}
+    assert positions == {str(other): "1", str(callback_id): "2"}
 
 
 # -- calling the citizen --------------------------------------------------------------------
@@ -488,13 +448,6 @@ async def test_changes_wait_for_a_database_that_is_down(env: Env) -> None:
     env.service.db = up
     assert await env.service.flush() == 0
     assert (await row_of(env, callback_id)).status == "calling"
-
-
-def test_placeholder_channel_names() -> None:
-    assert placeholder_id("Local/cb12@hotline-callback-0000000a;2") == (12, "2")
-    assert placeholder_id("Local/cb12@hotline-callback-0000000a;1") == (12, "1")
-    assert placeholder_id("Local/cb12@hotline-callback/n") is None
-    assert placeholder_id("PJSIP/pstn-out-00000001") is None
 
 
 async def test_while_asterisk_is_down_one_try_a_round_not_one_per_callback(env: Env) -> None:
