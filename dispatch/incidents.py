@@ -21,15 +21,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from dispatch.lifecycle import OPEN, WAITING_FOR_TEAM, check_transition
+from dispatch import lifecycle
+from dispatch.lifecycle import (
+    DEFAULT_ACK_DEADLINES_S,
+    OPEN,
+    WAITING_FOR_TEAM,
+    Deadlines,
+    IncidentState,
+    PhoneStep,
+)
 from dispatch.places import ancestor_ids
 from dispatch.ports import (
     SYSTEM,
@@ -55,17 +63,11 @@ from store.models import (
 )
 from store.types import utcnow
 
-__all__ = ["DEFAULT_ACK_DEADLINES_S", "IncidentService", "IncidentView", "normalise_address"]
+__all__ = ["IncidentService", "IncidentView", "normalise_address"]
 
 log = logging.getLogger(__name__)
 
 S = IncidentStatus
-# Seconds a team has to acknowledge, per category ("*": the others) and urgency: minutes for
-# a medical emergency. The settings' default (HOTLINE_ACK_DEADLINES_S).
-DEFAULT_ACK_DEADLINES_S: dict[str, dict[str, int]] = {
-    "medical": {"critical": 180, "urgent": 300, "normal": 900},
-    "*": {"critical": 600, "urgent": 1800, "normal": 3600},
-}
 # A call that never reported (the service stopped mid-call) is tried again after this long.
 CALL_GUARD_S = 180.0
 # The timer loop looks at the database at least this often even if nothing woke it: another
@@ -97,7 +99,7 @@ class IncidentService:
         self,
         db: Database,
         *,
-        deadlines: Mapping[str, Mapping[str, int]] = DEFAULT_ACK_DEADLINES_S,
+        deadlines: Deadlines = DEFAULT_ACK_DEADLINES_S,
         call_attempts: int = 3,
         retry_s: float = 60.0,
         gateway_endpoint: str = "pstn-out",
@@ -124,8 +126,7 @@ class IncidentService:
         self._wake.set()
 
     def deadline_s(self, category: str, urgency: str) -> int:
-        per_urgency = self.deadlines.get(category) or self.deadlines["*"]
-        return int(per_urgency[urgency])
+        return lifecycle.ack_deadline_s(self.deadlines, category, urgency)
 
     # -- opening (inside the outcome's transaction) ----------------------------------------
 
@@ -163,7 +164,9 @@ class IncidentService:
         team = await self._first_team(session, place)
         if team is None:
             # Stays new and shows in the monitoring; a center can assign it by hand.
-            incident.ack_due_at = now + timedelta(seconds=self.deadline_s(category, urgency))
+            state = IncidentState.of(incident)
+            deadline_s = self.deadline_s(category, urgency)
+            lifecycle.leave_unassigned(state, now, deadline_s).write_to(incident)
             self._event(session, incident, "unassigned", SYSTEM, reason="Chưa có đội ở địa bàn")
         else:
             self._assign(session, incident, team, SYSTEM, "", now, kind="dispatched")
@@ -209,10 +212,9 @@ class IncidentService:
         self, session: AsyncSession, incident: Incident, call_id: int, actor: Actor, why: str
     ) -> None:
         """Another call about an open incident: kept on the incident, not a new one."""
-        if incident.status not in OPEN:
-            raise LifecycleError(f"incident {incident.id} is {incident.status}: open a new one")
+        linked = lifecycle.link_call(IncidentState.of(incident), self.clock())
         self._event(session, incident, "linked", actor, call_id=call_id, reason=why)
-        incident.updated_at = self.clock()
+        linked.write_to(incident)
 
     # -- what people do over REST ----------------------------------------------------------
 
@@ -260,42 +262,18 @@ class IncidentService:
         """Move the incident on (en route, on scene, resolved) or cancel it."""
         if status == S.ACKNOWLEDGED:
             return await self.acknowledge(incident_id, actor, reason)
-        if status in (S.NEW, S.DISPATCHED):
-            raise LifecycleError(
-                f"an incident becomes {status} only by assigning a team: "
-                f"POST /incidents/{incident_id}/assign"
-            )
+        lifecycle.check_transition_target(incident_id, status)
         async with self.db.session() as session:
             incident = await self._locked(session, incident_id)
             await self._check_may_act(session, incident, actor)
-            check_transition(incident.status, status, reason)
-            now = self.clock()
-            before = incident.status
-            if status != S.CANCELLED and before in WAITING_FOR_TEAM:
-                if incident.team_id is None and status != S.RESOLVED:
-                    raise LifecycleError(
-                        f"incident {incident_id} has no team yet: assign one first"
-                    )
-                if incident.team_id is not None:
-                    # Jumping over the acknowledgment (with a reason): the team took it.
-                    self._mark_acknowledged(incident, now)
-                else:
-                    incident.escalate_at = None  # resolved without a team: nothing to chase
-            incident.status = status
-            incident.updated_at = now
-            if status in (S.RESOLVED, S.CANCELLED):
-                incident.closed_at = now
-                incident.escalate_at = None
-                incident.call_due_at = None
-            if status == S.RESOLVED:
-                incident.resolved_at = now
-                incident.resolve_s = (now - incident.created_at).total_seconds()
+            before = IncidentState.of(incident)
+            lifecycle.move(before, status, reason, self.clock()).write_to(incident)
             self._event(
                 session,
                 incident,
                 "status",
                 actor,
-                from_status=before,
+                from_status=before.status,
                 to_status=status,
                 reason=reason,
                 team_id=incident.team_id,
@@ -318,11 +296,7 @@ class IncidentService:
                         "only an operations center above the incident's place (or a "
                         "supervisor) can re-assign it"
                     )
-            if incident.status not in (S.NEW, S.DISPATCHED, S.ACKNOWLEDGED):
-                raise LifecycleError(
-                    f"incident {incident_id} is {incident.status}: a team is already on it "
-                    "(cancel it, or let that team finish)"
-                )
+            lifecycle.check_reassignable(IncidentState.of(incident))
             team = await session.get(Team, team_id)
             if team is None or not team.active:
                 raise LifecycleError(f"team {team_id} does not exist or is not active")
@@ -330,8 +304,7 @@ class IncidentService:
                 team_place = await session.get(Place, team.place_id)
                 if team_place is None or not team_place.path.startswith(area.path):
                     raise NotAllowed(f"team {team_id} is not under your center")
-            if team.id == incident.team_id:
-                raise LifecycleError(f"incident {incident_id} is already with team {team_id}")
+            lifecycle.check_new_holder(IncidentState.of(incident), team.id)
             self._assign(session, incident, team, actor, reason, self.clock(), kind="assigned")
             await session.commit()
             self.wake()
@@ -418,17 +391,10 @@ class IncidentService:
         async with self.db.session() as session:
             incident = await self._try_lock(session, incident_id)
             now = self.clock()
-            if (
-                incident is None
-                or incident.escalate_at is None
-                or incident.escalate_at > now
-                or incident.status not in WAITING_FOR_TEAM
-            ):
+            if incident is None or not lifecycle.escalation_due(IncidentState.of(incident), now):
                 return 0  # another node (or a REST request) got there first
-            minutes = self.deadline_s(incident.category, incident.urgency) / 60
-            await self._escalate(
-                session, incident, f"Quá hạn: không nhận lệnh trong {minutes:g} phút", now
-            )
+            deadline_s = self.deadline_s(incident.category, incident.urgency)
+            await self._escalate(session, incident, lifecycle.overdue_reason(deadline_s), now)
             await session.commit()
         self.wake()
         return 1
@@ -437,8 +403,12 @@ class IncidentService:
         self, session: AsyncSession, incident: Incident, reason: str, now: datetime
     ) -> None:
         target = await self._center_above(session, incident)
+        before = IncidentState.of(incident)
+        deadline_s = self.deadline_s(incident.category, incident.urgency)
+        after = lifecycle.escalate(before, target.id if target else None, now, deadline_s)
+        after.write_to(incident)
         if target is None:
-            incident.escalate_at = None  # stays overdue at the top; nothing more fires
+            # Stays overdue at the top; nothing more fires.
             self._event(
                 session,
                 incident,
@@ -448,47 +418,43 @@ class IncidentService:
                 team_id=incident.team_id,
             )
             return
-        incident.escalation += 1
-        self._assign(session, incident, target, SYSTEM, reason, now, kind="escalated")
+        self._dispatched(session, incident, before.status, target, SYSTEM, reason, "escalated")
 
     async def _claim_call(self, incident_id: int) -> PhoneOrder | None:
         """Take the due call for this node: count the attempt, set the guard timer."""
         async with self.db.session() as session:
             incident = await self._try_lock(session, incident_id)
             now = self.clock()
-            if (
-                incident is None
-                or incident.call_due_at is None
-                or incident.call_due_at > now
-                or incident.status != S.DISPATCHED
-                or incident.team_id is None
-            ):
+            if incident is None:
+                return None
+            team_id = lifecycle.team_to_call(IncidentState.of(incident), now)
+            if team_id is None:
                 return None
             phones = (
                 await session.scalars(
                     select(TeamPhone)
-                    .where(TeamPhone.team_id == incident.team_id)
+                    .where(TeamPhone.team_id == team_id)
                     .order_by(TeamPhone.position, TeamPhone.id)
                 )
             ).all()
             if not phones:
-                incident.call_due_at = None
+                lifecycle.stop_calling(IncidentState.of(incident)).write_to(incident)
                 self._event(session, incident, "phone", SYSTEM, reason="Đội không có số điện thoại")
                 await self._escalate(session, incident, "Đội không có số điện thoại", now)
                 await session.commit()
                 self.wake()
                 return None
-            attempt = incident.call_attempts + 1
-            phone = phones[(attempt - 1) % len(phones)]
-            incident.call_attempts = attempt
-            incident.call_due_at = now + timedelta(seconds=CALL_GUARD_S)
+            claimed = lifecycle.claim_call(IncidentState.of(incident), now, CALL_GUARD_S)
+            claimed.write_to(incident)
+            attempt = claimed.call_attempts
+            phone = phones[(attempt - 1) % len(phones)]  # the team's phones in turn
             await session.commit()
             if phone.endpoint:
                 dial, label = f"PJSIP/{phone.endpoint}", phone.endpoint
             else:
                 label = str(phone.number)
                 dial = f"PJSIP/{label}@{self.gateway_endpoint}"
-            return PhoneOrder(incident.id, incident.team_id, attempt, dial, label)
+            return PhoneOrder(incident.id, team_id, attempt, dial, label)
 
     async def _place(self, order: PhoneOrder) -> None:
         assert self.caller is not None
@@ -506,11 +472,8 @@ class IncidentService:
             incident = await self._locked(session, order.incident_id)
             now = self.clock()
             actor = Actor(f"phone:{order.phone}", team_id=order.team_id)
-            current = (
-                incident.team_id == order.team_id
-                and incident.status == S.DISPATCHED
-                and incident.call_attempts == order.attempt
-            )
+            before = IncidentState.of(incident)
+            step = lifecycle.after_call(before, order, result, self.call_attempts)
             self._event(
                 session,
                 incident,
@@ -519,17 +482,14 @@ class IncidentService:
                 reason=f"lần gọi {order.attempt}: {result.value}",
                 team_id=order.team_id,
             )
-            if not current:
-                pass  # acknowledged meanwhile, or re-assigned: only the history keeps it
-            elif result == PhoneResult.ACCEPTED:
+            if step is PhoneStep.ACKNOWLEDGE:
                 self._acknowledge(session, incident, actor, "Nhận lệnh qua điện thoại")
-            elif incident.call_attempts >= self.call_attempts:
-                what = "từ chối" if result == PhoneResult.REFUSED else "không nhận lệnh"
-                await self._escalate(
-                    session, incident, f"Đội {what} sau {incident.call_attempts} cuộc gọi", now
-                )
-            else:
-                incident.call_due_at = now + timedelta(seconds=self.retry_s)
+            elif step is PhoneStep.ESCALATE:
+                reason = lifecycle.gave_up_reason(result, before.call_attempts)
+                await self._escalate(session, incident, reason, now)
+            elif step is PhoneStep.RETRY:
+                lifecycle.retry_call(before, now, self.retry_s).write_to(incident)
+            # PhoneStep.STALE: acknowledged meanwhile, or re-assigned: the history keeps it.
             await session.commit()
         self.wake()
 
@@ -578,33 +538,18 @@ class IncidentService:
     def _acknowledge(
         self, session: AsyncSession, incident: Incident, actor: Actor, reason: str
     ) -> None:
-        if incident.status == S.NEW:
-            raise LifecycleError(f"incident {incident.id} has no team yet: assign one first")
-        check_transition(incident.status, S.ACKNOWLEDGED, reason)
-        now = self.clock()
-        self._mark_acknowledged(incident, now)
-        before = incident.status
-        incident.status = S.ACKNOWLEDGED
-        incident.updated_at = now
+        before = IncidentState.of(incident)
+        lifecycle.acknowledge(before, reason, self.clock()).write_to(incident)
         self._event(
             session,
             incident,
             "status",
             actor,
-            from_status=before,
+            from_status=before.status,
             to_status=S.ACKNOWLEDGED,
             reason=reason,
             team_id=incident.team_id,
         )
-
-    @staticmethod
-    def _mark_acknowledged(incident: Incident, now: datetime) -> None:
-        incident.acknowledged_at = now
-        incident.acknowledged_by_team_id = incident.team_id
-        if incident.dispatched_at is not None:
-            incident.ack_s = (now - incident.dispatched_at).total_seconds()
-        incident.escalate_at = None
-        incident.call_due_at = None
 
     def _assign(
         self,
@@ -617,19 +562,22 @@ class IncidentService:
         *,
         kind: str,
     ) -> None:
-        before = incident.status
-        incident.team_id = team.id
-        incident.status = S.DISPATCHED
-        incident.dispatched_at = now
-        incident.acknowledged_at = None
-        incident.acknowledged_by_team_id = None
-        incident.ack_s = None
-        due = now + timedelta(seconds=self.deadline_s(incident.category, incident.urgency))
-        incident.ack_due_at = due
-        incident.escalate_at = due
-        incident.call_attempts = 0
-        incident.call_due_at = now
-        incident.updated_at = now
+        before = IncidentState.of(incident)
+        deadline_s = self.deadline_s(incident.category, incident.urgency)
+        lifecycle.dispatch_to(before, team.id, now, deadline_s).write_to(incident)
+        self._dispatched(session, incident, before.status, team, actor, reason, kind)
+
+    def _dispatched(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        before: str,
+        team: Team,
+        actor: Actor,
+        reason: str,
+        kind: str,
+    ) -> None:
+        """The history of a dispatch: first, by hand (``assigned``) or ``escalated``."""
         self._event(
             session,
             incident,
