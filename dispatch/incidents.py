@@ -29,7 +29,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from dispatch import lifecycle
+from dispatch import chain, lifecycle
 from dispatch.lifecycle import (
     DEFAULT_ACK_DEADLINES_S,
     OPEN,
@@ -38,14 +38,12 @@ from dispatch.lifecycle import (
     IncidentState,
     PhoneStep,
 )
-from dispatch.places import ancestor_ids
 from dispatch.ports import (
     SYSTEM,
     Actor,
     IncidentNotFound,
     IncidentReading,
     LifecycleError,
-    NotAllowed,
     PhoneOrder,
     PhoneResult,
     TeamCaller,
@@ -58,7 +56,6 @@ from store.models import (
     IncidentStatus,
     Place,
     Team,
-    TeamKind,
     TeamPhone,
 )
 from store.types import utcnow
@@ -161,7 +158,7 @@ class IncidentService:
         session.add(incident)
         await session.flush()
         self._event(session, incident, "created", actor, to_status=S.NEW, call_id=call_id)
-        team = await self._first_team(session, place)
+        team = await chain.first_team(session, place)
         if team is None:
             # Stays new and shows in the monitoring; a center can assign it by hand.
             state = IncidentState.of(incident)
@@ -224,8 +221,7 @@ class IncidentService:
             incident = await session.get(Incident, incident_id)
             if incident is None:
                 raise IncidentNotFound(f"no incident {incident_id}")
-            if reader is not None and reader.role == "team":
-                await self._check_may_read(session, incident, reader)
+            await chain.check_may_read(session, incident, reader)
             events = (
                 await session.scalars(
                     select(IncidentEvent)
@@ -234,7 +230,7 @@ class IncidentService:
                 )
             ).all()
             team = await session.get(Team, incident.team_id) if incident.team_id else None
-            places = await self._places_up(session, incident.place_path)
+            places = await chain.places_up(session, incident.place_path)
             linked = sum(1 for e in events if e.kind == "linked")
             return IncidentView(
                 incident, events, team.name if team else None, [p.name for p in places], linked
@@ -244,14 +240,7 @@ class IncidentService:
         """The team holding the incident takes it (or a supervisor records that it did)."""
         async with self.db.session() as session:
             incident = await self._locked(session, incident_id)
-            if not actor.privileged and (
-                actor.team_id is None or actor.team_id != incident.team_id
-            ):
-                holder = f"team {incident.team_id}" if incident.team_id else "no team"
-                raise NotAllowed(
-                    f"incident {incident_id} is held by {holder}; only that team "
-                    "(or a supervisor) can acknowledge it"
-                )
+            chain.check_may_acknowledge(incident, actor)
             self._acknowledge(session, incident, actor, reason)
             await session.commit()
             return incident
@@ -265,7 +254,7 @@ class IncidentService:
         lifecycle.check_transition_target(incident_id, status)
         async with self.db.session() as session:
             incident = await self._locked(session, incident_id)
-            await self._check_may_act(session, incident, actor)
+            await chain.check_may_act(session, incident, actor)
             before = IncidentState.of(incident)
             lifecycle.move(before, status, reason, self.clock()).write_to(incident)
             self._event(
@@ -287,23 +276,13 @@ class IncidentService:
         """A center (or a supervisor) gives the incident to another team under it."""
         async with self.db.session() as session:
             incident = await self._locked(session, incident_id)
-            area: Place | None = None
-            if not actor.privileged:
-                center = await self._center_of(session, actor)
-                area = await session.get(Place, center.place_id) if center else None
-                if area is None or not incident.place_path.startswith(area.path):
-                    raise NotAllowed(
-                        "only an operations center above the incident's place (or a "
-                        "supervisor) can re-assign it"
-                    )
+            area = await chain.assigner_area(session, incident, actor)  # None: anywhere
             lifecycle.check_reassignable(IncidentState.of(incident))
             team = await session.get(Team, team_id)
             if team is None or not team.active:
                 raise LifecycleError(f"team {team_id} does not exist or is not active")
             if area is not None:
-                team_place = await session.get(Place, team.place_id)
-                if team_place is None or not team_place.path.startswith(area.path):
-                    raise NotAllowed(f"team {team_id} is not under your center")
+                await chain.check_team_in_area(session, team, area)
             lifecycle.check_new_holder(IncidentState.of(incident), team.id)
             self._assign(session, incident, team, actor, reason, self.clock(), kind="assigned")
             await session.commit()
@@ -402,7 +381,7 @@ class IncidentService:
     async def _escalate(
         self, session: AsyncSession, incident: Incident, reason: str, now: datetime
     ) -> None:
-        target = await self._center_above(session, incident)
+        target = await chain.center_above(session, incident)
         before = IncidentState.of(incident)
         deadline_s = self.deadline_s(incident.category, incident.urgency)
         after = lifecycle.escalate(before, target.id if target else None, now, deadline_s)
@@ -499,7 +478,7 @@ class IncidentService:
             incident = await session.get(Incident, incident_id)
             if incident is None or incident.status != S.DISPATCHED:
                 return None
-            places = await self._places_up(session, incident.place_path)
+            places = await chain.places_up(session, incident.place_path)
             text = order_text(
                 OrderFacts(
                     incident_id=incident.id,
@@ -614,82 +593,6 @@ class IncidentService:
                 reason=reason,
                 call_id=call_id,
             )
-        )
-
-    async def _places_up(self, session: AsyncSession, path: str) -> list[Place]:
-        """The places of ``path``, deepest first."""
-        rows = (await session.scalars(select(Place).where(Place.id.in_(ancestor_ids(path))))).all()
-        return sorted(rows, key=lambda p: -p.depth)
-
-    async def _teams_up(self, session: AsyncSession, path: str) -> list[tuple[Team, Place]]:
-        """Active teams and centers at the places of ``path``, deepest place first."""
-        rows = (
-            await session.execute(
-                select(Team, Place)
-                .join(Place, Team.place_id == Place.id)
-                .where(Team.place_id.in_(ancestor_ids(path)), Team.active)
-                .order_by(Place.depth.desc(), Team.id)
-            )
-        ).all()
-        return [(team, place) for team, place in rows]
-
-    async def _first_team(self, session: AsyncSession, place: Place) -> Team | None:
-        """The rapid-response team nearest the place; a center if no team is anywhere."""
-        teams = await self._teams_up(session, place.path)
-        for team, _ in teams:
-            if team.kind == TeamKind.TEAM:
-                return team
-        return teams[0][0] if teams else None
-
-    async def _center_above(self, session: AsyncSession, incident: Incident) -> Team | None:
-        """The center the incident goes to next: above a team's place, or above a center."""
-        chain = await self._teams_up(session, incident.place_path)
-        holder = next((tp for tp in chain if tp[0].id == incident.team_id), None)
-        for team, place in chain:
-            if team.kind != TeamKind.CENTER or team.id == incident.team_id:
-                continue
-            if holder is None:
-                return team
-            holder_team, holder_place = holder
-            if holder_team.kind == TeamKind.TEAM and place.depth <= holder_place.depth:
-                return team
-            if holder_team.kind == TeamKind.CENTER and place.depth < holder_place.depth:
-                return team
-        return None
-
-    async def _center_of(self, session: AsyncSession, actor: Actor) -> Team | None:
-        if actor.team_id is None:
-            return None
-        team = await session.get(Team, actor.team_id)
-        return team if team is not None and team.kind == TeamKind.CENTER else None
-
-    async def _check_may_read(
-        self, session: AsyncSession, incident: Incident, reader: Actor
-    ) -> None:
-        if reader.team_id is not None and reader.team_id in (
-            incident.team_id,
-            incident.first_team_id,
-        ):
-            return
-        team = await session.get(Team, reader.team_id) if reader.team_id else None
-        place = await session.get(Place, team.place_id) if team else None
-        if place is None or not incident.place_path.startswith(place.path):
-            raise NotAllowed(f"incident {incident.id} is neither your team's nor under its place")
-
-    async def _check_may_act(self, session: AsyncSession, incident: Incident, actor: Actor) -> None:
-        """The holder team, a center above the place, or a supervisor."""
-        if actor.privileged:
-            return
-        if actor.team_id is not None and actor.team_id == incident.team_id:
-            return
-        center = await self._center_of(session, actor)
-        if center is not None:
-            place = await session.get(Place, center.place_id)
-            if place is not None and incident.place_path.startswith(place.path):
-                return
-        raise NotAllowed(
-            f"incident {incident.id} is not held by your team; only its team, a center "
-            "above it or a supervisor can change it"
         )
 
 
