@@ -111,7 +111,7 @@ class World:
         """Fire due timers; the orders placed by this pass."""
         before = len(self.caller.orders)
         await self.incidents.fire_due()
-        for task in list(self.incidents._calls):
+        for task in list(self.incidents.escalation._calls):
             await task
         return self.caller.orders[before:]
 

@@ -1,6 +1,7 @@
 """The chain of command: where an incident goes (the nearest team, then the centers above)
-and who may act on it; the choices alone on lists of teams, then on a real database (both
-kinds) through the incident service.
+and who may acknowledge it, alone on lists of teams; then where incidents go on a real
+database (both kinds), through the incident service. Who may act over REST is tested with
+the actions, in test_incidents.py.
 """
 
 from __future__ import annotations
@@ -92,34 +93,3 @@ async def test_a_district_team_escalates_to_its_own_center_first(world: World) -
     await world.fire()
 
     assert (await world.load(incident.id)).team_id == world.tree.team("center-718").id
-
-
-async def test_only_the_holding_team_acknowledges(world: World) -> None:
-    incident = await world.incident()
-    other = Actor("user:đội khác", role="team", team_id=world.tree.team("team-25942").id)
-
-    with pytest.raises(NotAllowed, match="held by team"):
-        await world.incidents.acknowledge(incident.id, other)
-
-    await world.incidents.acknowledge(incident.id, SUPERVISOR, "Đội báo qua bộ đàm")
-    assert (await world.load(incident.id)).status == "acknowledged"
-
-
-async def test_a_center_reassigns_only_within_its_area(world: World) -> None:
-    incident = await world.incident()
-    t = world.tree
-    district = Actor("user:TTĐH TDM", role="team", team_id=t.team("center-718").id)
-    other_district = Actor("user:TTĐH Dĩ An", role="team", team_id=t.team("center-724").id)
-
-    with pytest.raises(NotAllowed):
-        await world.incidents.assign(incident.id, t.team("team-718").id, other_district)
-    with pytest.raises(NotAllowed):
-        await world.incidents.assign(incident.id, t.team("team-25942").id, district)
-
-    await world.incidents.assign(incident.id, t.team("team-718").id, district, "Đội phường bận")
-    incident = await world.load(incident.id)
-    assert incident.team_id == t.team("team-718").id
-    assert incident.call_attempts == 0
-    assert incident.ack_due_at == world.clock.now + timedelta(seconds=180)
-    [order] = await world.fire()
-    assert order.dial == "PJSIP/team-d718"

@@ -1,5 +1,5 @@
-"""Opening incidents, their phone calls, deadlines and escalation, on a real database (both
-kinds), through the incident service.
+"""What people do with incidents: opening one from an outcome, acknowledging, re-assigning,
+and who may, on a real database (both kinds), through the incident service.
 
 The clock is the test's: deadlines pass when the test says so, never by waiting.
 """
@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from dispatch.ports import Actor, PhoneResult
+from dispatch.ports import Actor, NotAllowed
 from store.db import Database
-from tests.dispatch.incident_world import World, build_world
+from tests.dispatch.incident_world import SUPERVISOR, World, build_world
 
 
 @pytest.fixture
@@ -38,107 +38,32 @@ async def test_an_incident_goes_to_its_communes_team_with_its_deadline(world: Wo
     assert await world.fire() == []  # the call is out: not placed twice
 
 
-async def test_pressing_1_acknowledges_and_stops_every_timer(world: World) -> None:
+async def test_only_the_holding_team_acknowledges(world: World) -> None:
     incident = await world.incident()
-    [order] = await world.fire()
-    world.clock.advance(42)
+    other = Actor("user:đội khác", role="team", team_id=world.tree.team("team-25942").id)
 
-    await world.incidents.phone_result(order, PhoneResult.ACCEPTED)
+    with pytest.raises(NotAllowed, match="held by team"):
+        await world.incidents.acknowledge(incident.id, other)
 
-    incident = await world.load(incident.id)
-    assert incident.status == "acknowledged"
-    assert incident.acknowledged_by_team_id == world.tree.team("team-25741").id
-    assert incident.ack_s == 42
-    assert (incident.escalate_at, incident.call_due_at) == (None, None)
-    world.clock.advance(3600)
-    assert await world.incidents.fire_due() == 0
-    assert ("status", "Nhận lệnh qua điện thoại") in await world.events(incident.id)
+    await world.incidents.acknowledge(incident.id, SUPERVISOR, "Đội báo qua bộ đàm")
+    assert (await world.load(incident.id)).status == "acknowledged"
 
 
-async def test_unanswered_calls_are_retried_on_the_next_phone_then_escalated(
-    world: World,
-) -> None:
+async def test_a_center_reassigns_only_within_its_area(world: World) -> None:
     incident = await world.incident()
-    dials = []
-    for result in (PhoneResult.NO_ANSWER, PhoneResult.REFUSED):
-        [order] = await world.fire()
-        dials.append(order.dial)
-        await world.incidents.phone_result(order, result)
-        assert await world.fire() == []  # not before the retry delay
-        world.clock.advance(60)
-    [order] = await world.fire()
-    dials.append(order.dial)
-    await world.incidents.phone_result(order, PhoneResult.BUSY)
-
-    # Its two phones in turn; after the third failed call the district's center has it.
-    assert dials == ["PJSIP/team-c25741", "PJSIP/0912000111@pstn-out", "PJSIP/team-c25741"]
-    incident = await world.load(incident.id)
-    assert incident.team_id == world.tree.team("center-718").id
-    assert (incident.escalation, incident.call_attempts) == (1, 0)
-    events = await world.events(incident.id)
-    assert ("escalated", "Đội không nhận lệnh sau 3 cuộc gọi") in events
-    [order] = await world.fire()  # the center is called at once
-    assert order.dial == "PJSIP/center-d718"
-
-
-async def test_deadlines_escalate_commune_district_province_then_stay_overdue(
-    world: World,
-) -> None:
-    incident = await world.incident()
-    holders = []
-    for _ in range(3):
-        world.clock.advance(181)
-        await world.fire()
-        holders.append((await world.load(incident.id)).team_id)
-
     t = world.tree
-    assert holders == [t.team("center-718").id, t.team("center-74").id, t.team("center-74").id]
+    district = Actor("user:TTĐH TDM", role="team", team_id=t.team("center-718").id)
+    other_district = Actor("user:TTĐH Dĩ An", role="team", team_id=t.team("center-724").id)
+
+    with pytest.raises(NotAllowed):
+        await world.incidents.assign(incident.id, t.team("team-718").id, other_district)
+    with pytest.raises(NotAllowed):
+        await world.incidents.assign(incident.id, t.team("team-25942").id, district)
+
+    await world.incidents.assign(incident.id, t.team("team-718").id, district, "Đội phường bận")
     incident = await world.load(incident.id)
-    assert incident.status == "dispatched"
-    assert incident.escalation == 2
-    assert incident.escalate_at is None  # nothing above the province: nothing more fires
-    assert incident.ack_due_at is not None and incident.ack_due_at < world.clock.now
-    kinds = [k for k, _ in await world.events(incident.id)]
-    assert kinds.count("escalated") == 2
-    assert kinds[-1] == "escalation_exhausted"
-
-
-async def test_an_overdue_timer_fires_in_a_service_started_after_the_deadline(
-    world: World,
-) -> None:
-    incident = await world.incident()
-    world.clock.advance(600)  # the service was down past the deadline
-
-    restarted = world.service()
-    assert await restarted.fire_due() >= 1
-
-    assert (await world.load(incident.id)).team_id == world.tree.team("center-718").id
-
-
-async def test_a_result_for_an_old_call_only_goes_into_the_history(world: World) -> None:
-    incident = await world.incident()
+    assert incident.team_id == t.team("team-718").id
+    assert incident.call_attempts == 0
+    assert incident.ack_due_at == world.clock.now + timedelta(seconds=180)
     [order] = await world.fire()
-    team = Actor("user:đội", role="team", team_id=world.tree.team("team-25741").id)
-    await world.incidents.acknowledge(incident.id, team)
-
-    await world.incidents.phone_result(order, PhoneResult.NO_ANSWER)
-
-    incident = await world.load(incident.id)
-    assert incident.status == "acknowledged"
-    assert incident.call_due_at is None
-    assert ("phone", "lần gọi 1: no_answer") in await world.events(incident.id)
-
-
-async def test_a_call_that_never_reports_is_placed_again_after_its_guard(
-    world: World,
-) -> None:
-    await world.incident(category="food", urgency="normal")  # an hour to acknowledge
-    [first] = await world.fire()  # the service dies before the call reports
-
-    world.clock.advance(179)
-    assert await world.fire() == []
-    world.clock.advance(2)
-    [again] = await world.fire()
-
-    assert (first.attempt, again.attempt) == (1, 2)
-    assert again.team_id == first.team_id
+    assert order.dial == "PJSIP/team-d718"
