@@ -69,7 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the project's packages
     sys.path.insert(0, str(ROOT))
 
-from dispatch.incidents import DEFAULT_ACK_DEADLINES_S  # noqa: E402
+from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S  # noqa: E402
 from dispatch.teams import ensure_places_and_teams  # noqa: E402
 from stats.demand import VIETNAM  # noqa: E402
 from store.db import Database  # noqa: E402

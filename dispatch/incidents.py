@@ -1,15 +1,20 @@
-"""Incidents: dispatched to the team of their commune, escalated up when no one takes them.
+"""Incidents: opened from an agent's outcome, dispatched to the team of their commune, moved
+on by people, escalated up when no one takes them.
 
 An incident is dispatched at once to the rapid-response team nearest its place (the
 commune's team, else the district's...). The team has ``ack_deadlines_s[category][urgency]``
 seconds to acknowledge it (over REST, or by pressing 1 when the hotline calls its phone);
 past the deadline, or when its phone went unanswered ``call_attempts`` times, the incident goes
 to the operations center one level up (the district's, then the province's), which gets
-the same deadline and the same calls, and can re-assign it to any team under it.
+the same deadline and the same calls, and can re-assign it to any team under it. Every
+change is an ``IncidentEvent``: who, when, why.
 
-Both timers are columns of the incident (``escalate_at``, ``call_due_at``): ``run()`` fires
-whatever is due, so a service restarted after a deadline fires it at once and one that was
-restarted mid-call calls again. Every change is an ``IncidentEvent``: who, when, why.
+``IncidentService`` is the one face the service, the API and the outcomes see. People's
+actions are here: opening (and finding the open incident a new call is about), reading one
+with its history, acknowledging, moving on, re-assigning. The timer loop, escalation and the
+phone are ``dispatch.escalation``'s, which the service holds and passes on to; where an
+incident goes and who may act are ``dispatch.chain``'s; what each step does is decided by
+``dispatch.lifecycle``.
 
     incidents = IncidentService(db, deadlines=settings.ack_deadlines_s)
     incidents.attach_caller(team_caller)       # the phone (dispatch.phone)
@@ -18,60 +23,34 @@ restarted mid-call calls again. Every change is an ``IncidentEvent``: who, when,
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from dispatch.lifecycle import OPEN, WAITING_FOR_TEAM, check_transition
-from dispatch.places import ancestor_ids
+from dispatch import chain, lifecycle
+from dispatch.escalation import Escalation, locked, record_event
+from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S, OPEN, Deadlines, IncidentState
 from dispatch.ports import (
     SYSTEM,
     Actor,
     IncidentNotFound,
     IncidentReading,
     LifecycleError,
-    NotAllowed,
     PhoneOrder,
     PhoneResult,
     TeamCaller,
 )
-from dispatch.reading import OrderFacts, order_text
 from store.db import Database
-from store.models import (
-    Incident,
-    IncidentEvent,
-    IncidentStatus,
-    Place,
-    Team,
-    TeamKind,
-    TeamPhone,
-)
+from store.models import Incident, IncidentEvent, IncidentStatus, Place, Team
 from store.types import utcnow
 
-__all__ = ["DEFAULT_ACK_DEADLINES_S", "IncidentService", "IncidentView", "normalise_address"]
-
-log = logging.getLogger(__name__)
+__all__ = ["IncidentService", "IncidentView", "normalise_address"]
 
 S = IncidentStatus
-# Seconds a team has to acknowledge, per category ("*": the others) and urgency: minutes for
-# a medical emergency. The settings' default (HOTLINE_ACK_DEADLINES_S).
-DEFAULT_ACK_DEADLINES_S: dict[str, dict[str, int]] = {
-    "medical": {"critical": 180, "urgent": 300, "normal": 900},
-    "*": {"critical": 600, "urgent": 1800, "normal": 3600},
-}
-# A call that never reported (the service stopped mid-call) is tried again after this long.
-CALL_GUARD_S = 180.0
-# The timer loop looks at the database at least this often even if nothing woke it: another
-# node may have set a timer.
-POLL_S = 5.0
-BATCH = 100
 
 
 def normalise_address(address: str) -> str:
@@ -91,41 +70,59 @@ class IncidentView:
 
 
 class IncidentService:
-    """Opens, dispatches, escalates and moves incidents; the phone reports here."""
+    """Opens incidents and carries out what people do to them; its timers and the team's
+    phone are ``escalation``'s (the phone reports here all the same)."""
 
     def __init__(
         self,
         db: Database,
         *,
-        deadlines: Mapping[str, Mapping[str, int]] = DEFAULT_ACK_DEADLINES_S,
+        deadlines: Deadlines = DEFAULT_ACK_DEADLINES_S,
         call_attempts: int = 3,
         retry_s: float = 60.0,
         gateway_endpoint: str = "pstn-out",
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
-        self.deadlines = deadlines
-        self.call_attempts = call_attempts
-        self.retry_s = retry_s
-        self.gateway_endpoint = gateway_endpoint
         self.clock = clock
-        self.caller: TeamCaller | None = None
-        self._wake = asyncio.Event()
-        self._calls: set[asyncio.Task[None]] = set()
-        self._stopping = False
+        self.escalation = Escalation(
+            db,
+            deadlines=deadlines,
+            call_attempts=call_attempts,
+            retry_s=retry_s,
+            gateway_endpoint=gateway_endpoint,
+            clock=clock,
+        )
+
+    # -- the timers and the phone: dispatch.escalation -------------------------------------
 
     def attach_caller(self, caller: TeamCaller) -> None:
         """Teams' phones are called from now on (without one, timers still escalate)."""
-        self.caller = caller
-        self.wake()
+        self.escalation.attach_caller(caller)
 
     def wake(self) -> None:
         """A timer was set: look at the database now rather than at the next poll."""
-        self._wake.set()
+        self.escalation.wake()
 
-    def deadline_s(self, category: str, urgency: str) -> int:
-        per_urgency = self.deadlines.get(category) or self.deadlines["*"]
-        return int(per_urgency[urgency])
+    async def run(self) -> None:
+        """Fire due timers until ``close()``."""
+        await self.escalation.run()
+
+    async def close(self) -> None:
+        """End ``run()`` after its current pass and wait for calls being placed."""
+        await self.escalation.close()
+
+    async def fire_due(self) -> int:
+        """Escalate every incident past its deadline and call every team that is due."""
+        return await self.escalation.fire_due()
+
+    async def phone_result(self, order: PhoneOrder, result: PhoneResult) -> None:
+        """How a call to a team's phone ended (``PhoneResults``)."""
+        await self.escalation.phone_result(order, result)
+
+    async def reading(self, incident_id: int) -> IncidentReading | None:
+        """The order read to the team, or None when the incident no longer waits for one."""
+        return await self.escalation.reading(incident_id)
 
     # -- opening (inside the outcome's transaction) ----------------------------------------
 
@@ -159,14 +156,25 @@ class IncidentService:
         )
         session.add(incident)
         await session.flush()
-        self._event(session, incident, "created", actor, to_status=S.NEW, call_id=call_id)
-        team = await self._first_team(session, place)
+        record_event(
+            session, incident, "created", actor, at=self.clock(), to_status=S.NEW, call_id=call_id
+        )
+        team = await chain.first_team(session, place)
         if team is None:
             # Stays new and shows in the monitoring; a center can assign it by hand.
-            incident.ack_due_at = now + timedelta(seconds=self.deadline_s(category, urgency))
-            self._event(session, incident, "unassigned", SYSTEM, reason="Chưa có đội ở địa bàn")
+            state = IncidentState.of(incident)
+            deadline_s = self.escalation.deadline_s(category, urgency)
+            lifecycle.leave_unassigned(state, now, deadline_s).write_to(incident)
+            record_event(
+                session,
+                incident,
+                "unassigned",
+                SYSTEM,
+                at=self.clock(),
+                reason="Chưa có đội ở địa bàn",
+            )
         else:
-            self._assign(session, incident, team, SYSTEM, "", now, kind="dispatched")
+            self.escalation.dispatch(session, incident, team, SYSTEM, "", now, kind="dispatched")
             incident.first_team_id = team.id
         return incident
 
@@ -209,10 +217,11 @@ class IncidentService:
         self, session: AsyncSession, incident: Incident, call_id: int, actor: Actor, why: str
     ) -> None:
         """Another call about an open incident: kept on the incident, not a new one."""
-        if incident.status not in OPEN:
-            raise LifecycleError(f"incident {incident.id} is {incident.status}: open a new one")
-        self._event(session, incident, "linked", actor, call_id=call_id, reason=why)
-        incident.updated_at = self.clock()
+        linked = lifecycle.link_call(IncidentState.of(incident), self.clock())
+        record_event(
+            session, incident, "linked", actor, at=self.clock(), call_id=call_id, reason=why
+        )
+        linked.write_to(incident)
 
     # -- what people do over REST ----------------------------------------------------------
 
@@ -222,8 +231,7 @@ class IncidentService:
             incident = await session.get(Incident, incident_id)
             if incident is None:
                 raise IncidentNotFound(f"no incident {incident_id}")
-            if reader is not None and reader.role == "team":
-                await self._check_may_read(session, incident, reader)
+            await chain.check_may_read(session, incident, reader)
             events = (
                 await session.scalars(
                     select(IncidentEvent)
@@ -232,7 +240,7 @@ class IncidentService:
                 )
             ).all()
             team = await session.get(Team, incident.team_id) if incident.team_id else None
-            places = await self._places_up(session, incident.place_path)
+            places = await chain.places_up(session, incident.place_path)
             linked = sum(1 for e in events if e.kind == "linked")
             return IncidentView(
                 incident, events, team.name if team else None, [p.name for p in places], linked
@@ -241,16 +249,9 @@ class IncidentService:
     async def acknowledge(self, incident_id: int, actor: Actor, reason: str = "") -> Incident:
         """The team holding the incident takes it (or a supervisor records that it did)."""
         async with self.db.session() as session:
-            incident = await self._locked(session, incident_id)
-            if not actor.privileged and (
-                actor.team_id is None or actor.team_id != incident.team_id
-            ):
-                holder = f"team {incident.team_id}" if incident.team_id else "no team"
-                raise NotAllowed(
-                    f"incident {incident_id} is held by {holder}; only that team "
-                    "(or a supervisor) can acknowledge it"
-                )
-            self._acknowledge(session, incident, actor, reason)
+            incident = await locked(session, incident_id)
+            chain.check_may_acknowledge(incident, actor)
+            self.escalation.acknowledge(session, incident, actor, reason)
             await session.commit()
             return incident
 
@@ -260,42 +261,19 @@ class IncidentService:
         """Move the incident on (en route, on scene, resolved) or cancel it."""
         if status == S.ACKNOWLEDGED:
             return await self.acknowledge(incident_id, actor, reason)
-        if status in (S.NEW, S.DISPATCHED):
-            raise LifecycleError(
-                f"an incident becomes {status} only by assigning a team: "
-                f"POST /incidents/{incident_id}/assign"
-            )
+        lifecycle.check_transition_target(incident_id, status)
         async with self.db.session() as session:
-            incident = await self._locked(session, incident_id)
-            await self._check_may_act(session, incident, actor)
-            check_transition(incident.status, status, reason)
-            now = self.clock()
-            before = incident.status
-            if status != S.CANCELLED and before in WAITING_FOR_TEAM:
-                if incident.team_id is None and status != S.RESOLVED:
-                    raise LifecycleError(
-                        f"incident {incident_id} has no team yet: assign one first"
-                    )
-                if incident.team_id is not None:
-                    # Jumping over the acknowledgment (with a reason): the team took it.
-                    self._mark_acknowledged(incident, now)
-                else:
-                    incident.escalate_at = None  # resolved without a team: nothing to chase
-            incident.status = status
-            incident.updated_at = now
-            if status in (S.RESOLVED, S.CANCELLED):
-                incident.closed_at = now
-                incident.escalate_at = None
-                incident.call_due_at = None
-            if status == S.RESOLVED:
-                incident.resolved_at = now
-                incident.resolve_s = (now - incident.created_at).total_seconds()
-            self._event(
+            incident = await locked(session, incident_id)
+            await chain.check_may_act(session, incident, actor)
+            before = IncidentState.of(incident)
+            lifecycle.move(before, status, reason, self.clock()).write_to(incident)
+            record_event(
                 session,
                 incident,
                 "status",
                 actor,
-                from_status=before,
+                at=self.clock(),
+                from_status=before.status,
                 to_status=status,
                 reason=reason,
                 team_id=incident.team_id,
@@ -308,441 +286,20 @@ class IncidentService:
     ) -> Incident:
         """A center (or a supervisor) gives the incident to another team under it."""
         async with self.db.session() as session:
-            incident = await self._locked(session, incident_id)
-            area: Place | None = None
-            if not actor.privileged:
-                center = await self._center_of(session, actor)
-                area = await session.get(Place, center.place_id) if center else None
-                if area is None or not incident.place_path.startswith(area.path):
-                    raise NotAllowed(
-                        "only an operations center above the incident's place (or a "
-                        "supervisor) can re-assign it"
-                    )
-            if incident.status not in (S.NEW, S.DISPATCHED, S.ACKNOWLEDGED):
-                raise LifecycleError(
-                    f"incident {incident_id} is {incident.status}: a team is already on it "
-                    "(cancel it, or let that team finish)"
-                )
+            incident = await locked(session, incident_id)
+            area = await chain.assigner_area(session, incident, actor)  # None: anywhere
+            lifecycle.check_reassignable(IncidentState.of(incident))
             team = await session.get(Team, team_id)
             if team is None or not team.active:
                 raise LifecycleError(f"team {team_id} does not exist or is not active")
             if area is not None:
-                team_place = await session.get(Place, team.place_id)
-                if team_place is None or not team_place.path.startswith(area.path):
-                    raise NotAllowed(f"team {team_id} is not under your center")
-            if team.id == incident.team_id:
-                raise LifecycleError(f"incident {incident_id} is already with team {team_id}")
-            self._assign(session, incident, team, actor, reason, self.clock(), kind="assigned")
+                await chain.check_team_in_area(session, team, area)
+            lifecycle.check_new_holder(IncidentState.of(incident), team.id)
+            now = self.clock()
+            self.escalation.dispatch(session, incident, team, actor, reason, now, kind="assigned")
             await session.commit()
             self.wake()
             return incident
-
-    # -- timers ----------------------------------------------------------------------------
-
-    async def close(self) -> None:
-        """End ``run()`` after its current pass (never mid-query: a connection cancelled
-        inside a query can be left unreturned) and wait for calls being placed."""
-        self._stopping = True
-        self.wake()
-        if self._calls:
-            await asyncio.gather(*self._calls, return_exceptions=True)
-
-    async def run(self) -> None:
-        """Fire due timers until ``close()``: at once after a start, then as they come due."""
-        while not self._stopping:
-            try:
-                await self.fire_due()
-                next_due = await self._next_due()
-            except Exception:
-                # The database is down: the timers are still in it, fire them when it is back.
-                log.exception("incident timers: could not read or fire them; retrying")
-                next_due = None
-            if self._stopping:
-                break
-            now = self.clock()
-            wait = POLL_S if next_due is None else (next_due - now).total_seconds()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.05, min(POLL_S, wait)))
-
-    async def fire_due(self) -> int:
-        """Escalate every incident past its deadline and call every team that is due."""
-        now = self.clock()
-        fired = 0
-        async with self.db.session() as session:
-            overdue = (
-                await session.scalars(
-                    select(Incident.id)
-                    .where(Incident.escalate_at <= now, Incident.status.in_(list(WAITING_FOR_TEAM)))
-                    .order_by(Incident.escalate_at)
-                    .limit(BATCH)
-                )
-            ).all()
-        for incident_id in overdue:
-            fired += await self._escalate_if_due(incident_id)
-        if self.caller is None:
-            return fired
-        async with self.db.session() as session:
-            due = (
-                await session.scalars(
-                    select(Incident.id)
-                    .where(Incident.call_due_at <= now, Incident.status == S.DISPATCHED)
-                    .order_by(Incident.call_due_at)
-                    .limit(BATCH)
-                )
-            ).all()
-        for incident_id in due:
-            order = await self._claim_call(incident_id)
-            if order is not None:
-                fired += 1
-                task = asyncio.create_task(self._place(order), name=f"call-team-{incident_id}")
-                self._calls.add(task)
-                task.add_done_callback(self._calls.discard)
-        return fired
-
-    async def _next_due(self) -> datetime | None:
-        async with self.db.session() as session:
-            row = (
-                await session.execute(
-                    select(func.min(Incident.escalate_at), func.min(Incident.call_due_at)).where(
-                        Incident.status.in_(list(WAITING_FOR_TEAM))
-                    )
-                )
-            ).one()
-        escalate_at, call_due_at = row
-        # Without a phone caller, calls are not placed: their times wake no one.
-        times = [t for t in (escalate_at, call_due_at if self.caller else None) if t is not None]
-        return min(times) if times else None
-
-    async def _escalate_if_due(self, incident_id: int) -> int:
-        async with self.db.session() as session:
-            incident = await self._try_lock(session, incident_id)
-            now = self.clock()
-            if (
-                incident is None
-                or incident.escalate_at is None
-                or incident.escalate_at > now
-                or incident.status not in WAITING_FOR_TEAM
-            ):
-                return 0  # another node (or a REST request) got there first
-            minutes = self.deadline_s(incident.category, incident.urgency) / 60
-            await self._escalate(
-                session, incident, f"Quá hạn: không nhận lệnh trong {minutes:g} phút", now
-            )
-            await session.commit()
-        self.wake()
-        return 1
-
-    async def _escalate(
-        self, session: AsyncSession, incident: Incident, reason: str, now: datetime
-    ) -> None:
-        target = await self._center_above(session, incident)
-        if target is None:
-            incident.escalate_at = None  # stays overdue at the top; nothing more fires
-            self._event(
-                session,
-                incident,
-                "escalation_exhausted",
-                SYSTEM,
-                reason=f"{reason}; không còn cấp trên",
-                team_id=incident.team_id,
-            )
-            return
-        incident.escalation += 1
-        self._assign(session, incident, target, SYSTEM, reason, now, kind="escalated")
-
-    async def _claim_call(self, incident_id: int) -> PhoneOrder | None:
-        """Take the due call for this node: count the attempt, set the guard timer."""
-        async with self.db.session() as session:
-            incident = await self._try_lock(session, incident_id)
-            now = self.clock()
-            if (
-                incident is None
-                or incident.call_due_at is None
-                or incident.call_due_at > now
-                or incident.status != S.DISPATCHED
-                or incident.team_id is None
-            ):
-                return None
-            phones = (
-                await session.scalars(
-                    select(TeamPhone)
-                    .where(TeamPhone.team_id == incident.team_id)
-                    .order_by(TeamPhone.position, TeamPhone.id)
-                )
-            ).all()
-            if not phones:
-                incident.call_due_at = None
-                self._event(session, incident, "phone", SYSTEM, reason="Đội không có số điện thoại")
-                await self._escalate(session, incident, "Đội không có số điện thoại", now)
-                await session.commit()
-                self.wake()
-                return None
-            attempt = incident.call_attempts + 1
-            phone = phones[(attempt - 1) % len(phones)]
-            incident.call_attempts = attempt
-            incident.call_due_at = now + timedelta(seconds=CALL_GUARD_S)
-            await session.commit()
-            if phone.endpoint:
-                dial, label = f"PJSIP/{phone.endpoint}", phone.endpoint
-            else:
-                label = str(phone.number)
-                dial = f"PJSIP/{label}@{self.gateway_endpoint}"
-            return PhoneOrder(incident.id, incident.team_id, attempt, dial, label)
-
-    async def _place(self, order: PhoneOrder) -> None:
-        assert self.caller is not None
-        try:
-            await self.caller.call(order)
-        except Exception as exc:
-            log.warning("incident %d: could not call %s: %s", order.incident_id, order.dial, exc)
-            await self.phone_result(order, PhoneResult.FAILED)
-
-    # -- PhoneResults ------------------------------------------------------------------------
-
-    async def phone_result(self, order: PhoneOrder, result: PhoneResult) -> None:
-        """How a call to a team's phone ended: acknowledged, or tried again, or escalated."""
-        async with self.db.session() as session:
-            incident = await self._locked(session, order.incident_id)
-            now = self.clock()
-            actor = Actor(f"phone:{order.phone}", team_id=order.team_id)
-            current = (
-                incident.team_id == order.team_id
-                and incident.status == S.DISPATCHED
-                and incident.call_attempts == order.attempt
-            )
-            self._event(
-                session,
-                incident,
-                "phone",
-                actor,
-                reason=f"lần gọi {order.attempt}: {result.value}",
-                team_id=order.team_id,
-            )
-            if not current:
-                pass  # acknowledged meanwhile, or re-assigned: only the history keeps it
-            elif result == PhoneResult.ACCEPTED:
-                self._acknowledge(session, incident, actor, "Nhận lệnh qua điện thoại")
-            elif incident.call_attempts >= self.call_attempts:
-                what = "từ chối" if result == PhoneResult.REFUSED else "không nhận lệnh"
-                await self._escalate(
-                    session, incident, f"Đội {what} sau {incident.call_attempts} cuộc gọi", now
-                )
-            else:
-                incident.call_due_at = now + timedelta(seconds=self.retry_s)
-            await session.commit()
-        self.wake()
-
-    async def reading(self, incident_id: int) -> IncidentReading | None:
-        """The order read to the team, or None when the incident no longer waits for one."""
-        async with self.db.session() as session:
-            incident = await session.get(Incident, incident_id)
-            if incident is None or incident.status != S.DISPATCHED:
-                return None
-            places = await self._places_up(session, incident.place_path)
-            text = order_text(
-                OrderFacts(
-                    incident_id=incident.id,
-                    category=incident.category,
-                    urgency=incident.urgency,
-                    places=[p.name for p in places],
-                    address=incident.address,
-                    caller_number=incident.caller_number,
-                )
-            )
-            return IncidentReading(incident.id, text)
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    async def _locked(self, session: AsyncSession, incident_id: int) -> Incident:
-        """The incident, locked for this transaction (PostgreSQL; SQLite has one writer)."""
-        incident = await self._try_lock(session, incident_id, skip_locked=False)
-        if incident is None:
-            raise IncidentNotFound(f"no incident {incident_id}")
-        return incident
-
-    @staticmethod
-    async def _try_lock(
-        session: AsyncSession, incident_id: int, *, skip_locked: bool = True
-    ) -> Incident | None:
-        """The incident locked, or None if it is gone or (timers) another node holds it."""
-        return (
-            await session.scalars(
-                select(Incident)
-                .where(Incident.id == incident_id)
-                .with_for_update(skip_locked=skip_locked)
-                .execution_options(populate_existing=True)
-            )
-        ).one_or_none()
-
-    def _acknowledge(
-        self, session: AsyncSession, incident: Incident, actor: Actor, reason: str
-    ) -> None:
-        if incident.status == S.NEW:
-            raise LifecycleError(f"incident {incident.id} has no team yet: assign one first")
-        check_transition(incident.status, S.ACKNOWLEDGED, reason)
-        now = self.clock()
-        self._mark_acknowledged(incident, now)
-        before = incident.status
-        incident.status = S.ACKNOWLEDGED
-        incident.updated_at = now
-        self._event(
-            session,
-            incident,
-            "status",
-            actor,
-            from_status=before,
-            to_status=S.ACKNOWLEDGED,
-            reason=reason,
-            team_id=incident.team_id,
-        )
-
-    @staticmethod
-    def _mark_acknowledged(incident: Incident, now: datetime) -> None:
-        incident.acknowledged_at = now
-        incident.acknowledged_by_team_id = incident.team_id
-        if incident.dispatched_at is not None:
-            incident.ack_s = (now - incident.dispatched_at).total_seconds()
-        incident.escalate_at = None
-        incident.call_due_at = None
-
-    def _assign(
-        self,
-        session: AsyncSession,
-        incident: Incident,
-        team: Team,
-        actor: Actor,
-        reason: str,
-        now: datetime,
-        *,
-        kind: str,
-    ) -> None:
-        before = incident.status
-        incident.team_id = team.id
-        incident.status = S.DISPATCHED
-        incident.dispatched_at = now
-        incident.acknowledged_at = None
-        incident.acknowledged_by_team_id = None
-        incident.ack_s = None
-        due = now + timedelta(seconds=self.deadline_s(incident.category, incident.urgency))
-        incident.ack_due_at = due
-        incident.escalate_at = due
-        incident.call_attempts = 0
-        incident.call_due_at = now
-        incident.updated_at = now
-        self._event(
-            session,
-            incident,
-            kind,
-            actor,
-            from_status=before,
-            to_status=S.DISPATCHED,
-            team_id=team.id,
-            reason=reason,
-        )
-
-    def _event(
-        self,
-        session: AsyncSession,
-        incident: Incident,
-        kind: str,
-        actor: Actor,
-        *,
-        from_status: str | None = None,
-        to_status: str | None = None,
-        team_id: int | None = None,
-        reason: str = "",
-        call_id: int | None = None,
-    ) -> None:
-        session.add(
-            IncidentEvent(
-                incident_id=incident.id,
-                at=self.clock(),
-                kind=kind,
-                from_status=from_status,
-                to_status=to_status,
-                team_id=team_id,
-                actor=actor.label,
-                reason=reason,
-                call_id=call_id,
-            )
-        )
-
-    async def _places_up(self, session: AsyncSession, path: str) -> list[Place]:
-        """The places of ``path``, deepest first."""
-        rows = (await session.scalars(select(Place).where(Place.id.in_(ancestor_ids(path))))).all()
-        return sorted(rows, key=lambda p: -p.depth)
-
-    async def _teams_up(self, session: AsyncSession, path: str) -> list[tuple[Team, Place]]:
-        """Active teams and centers at the places of ``path``, deepest place first."""
-        rows = (
-            await session.execute(
-                select(Team, Place)
-                .join(Place, Team.place_id == Place.id)
-                .where(Team.place_id.in_(ancestor_ids(path)), Team.active)
-                .order_by(Place.depth.desc(), Team.id)
-            )
-        ).all()
-        return [(team, place) for team, place in rows]
-
-    async def _first_team(self, session: AsyncSession, place: Place) -> Team | None:
-        """The rapid-response team nearest the place; a center if no team is anywhere."""
-        teams = await self._teams_up(session, place.path)
-        for team, _ in teams:
-            if team.kind == TeamKind.TEAM:
-                return team
-        return teams[0][0] if teams else None
-
-    async def _center_above(self, session: AsyncSession, incident: Incident) -> Team | None:
-        """The center the incident goes to next: above a team's place, or above a center."""
-        chain = await self._teams_up(session, incident.place_path)
-        holder = next((tp for tp in chain if tp[0].id == incident.team_id), None)
-        for team, place in chain:
-            if team.kind != TeamKind.CENTER or team.id == incident.team_id:
-                continue
-            if holder is None:
-                return team
-            holder_team, holder_place = holder
-            if holder_team.kind == TeamKind.TEAM and place.depth <= holder_place.depth:
-                return team
-            if holder_team.kind == TeamKind.CENTER and place.depth < holder_place.depth:
-                return team
-        return None
-
-    async def _center_of(self, session: AsyncSession, actor: Actor) -> Team | None:
-        if actor.team_id is None:
-            return None
-        team = await session.get(Team, actor.team_id)
-        return team if team is not None and team.kind == TeamKind.CENTER else None
-
-    async def _check_may_read(
-        self, session: AsyncSession, incident: Incident, reader: Actor
-    ) -> None:
-        if reader.team_id is not None and reader.team_id in (
-            incident.team_id,
-            incident.first_team_id,
-        ):
-            return
-        team = await session.get(Team, reader.team_id) if reader.team_id else None
-        place = await session.get(Place, team.place_id) if team else None
-        if place is None or not incident.place_path.startswith(place.path):
-            raise NotAllowed(f"incident {incident.id} is neither your team's nor under its place")
-
-    async def _check_may_act(self, session: AsyncSession, incident: Incident, actor: Actor) -> None:
-        """The holder team, a center above the place, or a supervisor."""
-        if actor.privileged:
-            return
-        if actor.team_id is not None and actor.team_id == incident.team_id:
-            return
-        center = await self._center_of(session, actor)
-        if center is not None:
-            place = await session.get(Place, center.place_id)
-            if place is not None and incident.place_path.startswith(place.path):
-                return
-        raise NotAllowed(
-            f"incident {incident.id} is not held by your team; only its team, a center "
-            "above it or a supervisor can change it"
-        )
 
 
 def _real_number(number: str) -> bool:

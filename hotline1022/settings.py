@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dispatch.incidents import DEFAULT_ACK_DEADLINES_S
+from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S
 from queues.routing import RoutingPolicy
 from stats.history import check_thresholds
 

@@ -2,7 +2,7 @@
 
 An agent records what a call was about; an incident is dispatched to the team of its commune
 and moves on as the team acknowledges it, goes, arrives and resolves it. See
-``dispatch/lifecycle.py`` for the rules and ``dispatch/incidents.py`` for escalation.
+``dispatch/lifecycle.py`` for the rules and ``dispatch/escalation.py`` for escalation.
 """
 
 from __future__ import annotations
