@@ -17,6 +17,9 @@ stops them, so both are here too, and the incident service calls them on people'
                             gateway_endpoint="pstn-out", clock=utcnow)
     escalation.attach_caller(team_caller)       # the phone (dispatch.phone)
     task = asyncio.create_task(escalation.run())
+
+One concern, the incidents' timers; dispatching, acknowledging, escalating and the calls they
+place stay together because they claim the same row lock and move the same two timers.
 """
 
 from __future__ import annotations

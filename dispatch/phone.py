@@ -40,6 +40,10 @@ buffer); the channel's ``DialEnd`` and ``Hangup`` by its account code (``dispatc
 also in the CDR). The script finds its call by the token, passed as the AGI's first
 argument, or, after a restart of the service, rebuilds the order from the channel's
 variables.
+
+One concern, one call to a team's phone from the Originate to the key; it stays whole because
+the AMI outcome and the FastAGI script race, and both must end the same call in exactly one
+result.
 """
 
 from __future__ import annotations

@@ -41,6 +41,9 @@ Limits, known and accepted (and those of the placeholders, in their module):
   a caller who declines joins the ~13 s the offer took later (offering from inside the
   queue would need app_queue's exit context and periodic announcements instead);
 - a citizen who calls in while being called back finds the line busy: the attempt counts.
+
+The service stays one module, long as it is: each move the rules decide is carried out here
+against the rows and the placeholders, in the one task that orders them.
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ A call that chose to be called back (an IVR step ``callback``) ends with status
 ``callback``. A call is a repeat (``repeat_of`` = the earlier call's uniqueid) when it
 arrives from a number that has a call still open here (in the menu or waiting in a queue)
 or a callback still pending: a redial, not new demand.
+
+One concern, a call's record from its AMI events to its row; it stays whole because every
+event of a call, and the reconciliation after a restart, fold into the same record by the
+same rules.
 """
 
 from __future__ import annotations
