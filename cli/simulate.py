@@ -36,18 +36,39 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("--talk-ms", type=int, default=2000, help="each answered call's talk time")
     p.add_argument("--database-url", default="", help="default: SQLite in a temporary dir")
+    p.add_argument(
+        "--chaos",
+        metavar="SPEC",
+        default=None,
+        help="faults during the run, e.g. kill-service@20s,restart-asterisk@60s,"
+        "cut-ami@90s+half-open,stop-db@120s/60s,agi-flood@200s/500 (see simulation.chaos_spec)",
+    )
+    p.add_argument("--chaos-logs", metavar="DIR", default=None, help="keep the service's logs")
     add_peak_arguments(p)
     p.set_defaults(func=_simulate)
 
 
 def _simulate(args: argparse.Namespace) -> int:
     if args.calls_per_hour is not None:
+        if args.chaos is not None:
+            print("error: --chaos runs with constant-rate calls, not with --calls-per-hour")
+            return 2
         from simulation.peak import run_peak
 
         return asyncio.run(run_peak(args))
     if args.agents == "auto":
         print("error: --agents auto needs --calls-per-hour (peak mode)")
         return 2
+    if args.chaos is not None:
+        from simulation.chaos import run_chaos
+        from simulation.chaos_spec import ChaosSpecError, parse_spec
+
+        try:
+            faults = parse_spec(args.chaos)
+        except ChaosSpecError as exc:
+            print(f"error: --chaos {exc}")
+            return 2
+        return asyncio.run(run_chaos(args, faults))
     from simulation.simulate import run
 
     return asyncio.run(run(args))

@@ -116,8 +116,9 @@ class TcpProxy:
             for pump in pair.pumps:
                 pump.cancel()
             for w in (pair.client, pair.upstream):
-                with contextlib.suppress(Exception):
-                    w.transport.pause_reading()
+                transport = w.transport
+                if isinstance(transport, asyncio.ReadTransport):
+                    transport.pause_reading()
             self._held.add(pair)
         return len(pairs)
 

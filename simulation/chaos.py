@@ -1,0 +1,324 @@
+"""``hotline1022 simulate --chaos SPEC``: constant-rate calls while faults hit the real stack.
+
+The stack is the one of ``simulation.simulate`` with three changes, so every fault is the
+real thing: the service runs as a child process (``hotline1022 serve``, so SIGKILL kills
+it), its AMI connection goes through ``simulation.proxy`` (which cuts it or leaves it
+half-open), and with a ``stop-db`` fault the database is a private PostgreSQL server
+(``simulation.postgres``) that is really stopped. Agents are logged in first by the service
+in-process, which then stops; the child restores them from the database, as at any restart.
+
+After each fault the run measures how long the service took to rebuild its state: from the
+fault's end (the restart, the reconnect, the database back, the flood gone) until
+``GET /health`` says it is ready again (``service_proc.health_ready``). The summary line::
+
+    offered=N answered=… abandoned=… p50_wait_s=… p95_wait_s=… rebuild_s=kill-service:3.1,… lost=0
+
+``lost`` is counted as without faults: calls Asterisk's CDR shows for 1022 that have no
+complete record in the service's database, once the run has settled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from simulation.chaos_spec import Fault, FaultKind
+from simulation.citizens import citizen_scenario, run_citizens
+from simulation.postgres import PrivatePostgres
+from simulation.proxy import TcpProxy
+from simulation.service_proc import ServiceProcess
+from simulation.simulate import Summary, asterisk_calls, split_calls, summarize
+from simulation.sipp import remove_run
+from simulation.stack import Stack, free_udp_tcp_port
+from store.db import Database
+from store.models import Call
+
+__all__ = ["FaultResult", "chaos_line", "run_chaos"]
+
+log = logging.getLogger(__name__)
+
+# How long the service may take to be ready again after a fault before the run says so.
+READY_WITHIN_S = 180.0
+# After the last call: how long the records may take to become complete.
+SETTLE_S = 180.0
+
+
+@dataclass(frozen=True)
+class FaultResult:
+    fault: Fault
+    started_at: datetime
+    rebuild_s: float | None  # None: not ready again within READY_WITHIN_S
+    note: str = ""
+
+
+def chaos_line(summary: Summary, results: list[FaultResult]) -> str:
+    """The summary line of a chaos run: the figures, each fault's rebuild time, then lost."""
+    rebuilt = ",".join(
+        f"{r.fault.label}:{'timeout' if r.rebuild_s is None else f'{r.rebuild_s:.1f}'}"
+        for r in results
+    )
+    return (
+        f"offered={summary.offered} answered={summary.answered} "
+        f"abandoned={summary.abandoned} p50_wait_s={summary.p50_wait_s:.2f} "
+        f"p95_wait_s={summary.p95_wait_s:.2f} rebuild_s={rebuilt or '-'} lost={summary.lost}"
+    )
+
+
+class ChaosRun:
+    def __init__(
+        self,
+        stack: Stack,
+        service: ServiceProcess,
+        proxy: TcpProxy,
+        postgres: PrivatePostgres | None,
+    ) -> None:
+        self.stack = stack
+        self.service = service
+        self.proxy = proxy
+        self.postgres = postgres
+        self.results: list[FaultResult] = []
+        self._lock = asyncio.Lock()
+
+    async def _reconnects(self) -> int | None:
+        code, body = await self.service.health()
+        value = (body.get("ami") or {}).get("reconnects") if code else None
+        return value if isinstance(value, int) else None
+
+    async def _ready_after_relogin(self, before: int | None) -> float:
+        """Until the service logged in again (its reconnect count grew) and is ready."""
+        started = time.monotonic()
+        deadline = started + READY_WITHIN_S
+        while time.monotonic() < deadline:
+            now = await self._reconnects()
+            if before is None or (now is not None and now > before):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise TimeoutError("the service never logged in to AMI again")
+        await self.service.wait_ready(deadline - time.monotonic())
+        return time.monotonic() - started
+
+    async def inject(self, fault: Fault, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        async with self._lock:  # one fault at a time, so each rebuild is its own
+            started_at = datetime.now(UTC)
+            note = ""
+            try:
+                rebuild, note = await self._inject(fault)
+            except (TimeoutError, RuntimeError) as exc:
+                log.error("%s: %s", fault.label, exc)
+                rebuild, note = None, str(exc)
+            log.warning("fault %s done: rebuild %s s %s", fault.label, rebuild, note)
+            self.results.append(FaultResult(fault, started_at, rebuild, note))
+
+    async def _inject(self, fault: Fault) -> tuple[float, str]:
+        svc = self.service
+        if fault.kind is FaultKind.KILL_SERVICE:
+            svc.kill()
+            svc.start()
+            return await svc.wait_ready(READY_WITHIN_S), ""
+        if fault.kind is FaultKind.RESTART_ASTERISK:
+            asterisk = self.stack.asterisk
+            assert asterisk is not None
+            before = await self._reconnects()
+            await asyncio.to_thread(asterisk.stop)
+            await asyncio.to_thread(asterisk.start)
+            return await self._ready_after_relogin(before), ""
+        if fault.kind is FaultKind.CUT_AMI:
+            before = await self._reconnects()
+            if fault.half_open:
+                n = self.proxy.half_open()
+                try:
+                    return await self._ready_after_relogin(before), f"{n} connection(s) frozen"
+                finally:
+                    self.proxy.release_held()
+            n = self.proxy.cut()
+            return await self._ready_after_relogin(before), f"{n} connection(s) cut"
+        if fault.kind is FaultKind.STOP_DB:
+            assert self.postgres is not None
+            await asyncio.to_thread(self.postgres.stop)
+            try:
+                await asyncio.sleep(fault.duration_s)
+            finally:
+                await asyncio.to_thread(self.postgres.start)
+            return await self._written_after_db(), ""
+        if fault.kind is FaultKind.AGI_FLOOD:
+            opened = await self._flood(fault)
+            return await svc.wait_ready(READY_WITHIN_S), f"{opened} connections held"
+        raise AssertionError(fault.kind)
+
+    async def _written_after_db(self) -> float:
+        """Until the service is ready and has written every record it kept meanwhile."""
+        started = time.monotonic()
+        while time.monotonic() - started < READY_WITHIN_S:
+            code, body = await self.service.health()
+            pending = (body.get("ami") or {}).get("records_pending")
+            if code == 200 and (body.get("database") or {}).get("ok") and pending == 0:
+                await self.service.wait_ready(READY_WITHIN_S)
+                return time.monotonic() - started
+            await asyncio.sleep(0.1)
+        raise TimeoutError("records not written after the database came back")
+
+    async def _flood(self, fault: Fault) -> int:
+        """Open bare connections to the FastAGI port, say nothing, hold them."""
+        port = self.stack.settings.agi_port
+        writers: list[asyncio.StreamWriter] = []
+        try:
+            for _ in range(fault.connections):
+                try:
+                    _, writer = await asyncio.wait_for(
+                        asyncio.open_connection("127.0.0.1", port), 2
+                    )
+                except (OSError, TimeoutError):
+                    break
+                writers.append(writer)
+            await asyncio.sleep(fault.duration_s)
+        finally:
+            for writer in writers:
+                writer.transport.abort()
+        return len(writers)
+
+
+async def _records(url: str) -> list[Call]:
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            return list((await session.scalars(select(Call))).all())
+    finally:
+        await db.dispose()
+
+
+async def _settle(url: str, cdr: Path, within_s: float) -> tuple[list[Call], set[str]]:
+    """The records and Asterisk's calls, once every call Asterisk saw is complete (or after
+    ``within_s``)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        seen = asterisk_calls(cdr)
+        try:
+            calls = await _records(url)
+        except Exception as exc:  # the database may still be coming back
+            log.warning("reading the records: %s", exc)
+            calls = []
+        complete = {c.uniqueid for c in calls if c.complete}
+        if (calls and not seen - complete) or time.monotonic() > deadline:
+            return calls, seen
+        await asyncio.sleep(2)
+
+
+async def run_chaos(args: argparse.Namespace, faults: list[Fault]) -> int:
+    """Calls at ``--rate`` while ``faults`` happen; 0 when no call was lost."""
+    args.agents = int(args.agents)
+    needs_db = any(f.kind is FaultKind.STOP_DB for f in faults)
+    if needs_db and args.database_url:
+        print("error: stop-db stops a private PostgreSQL server of its own; drop --database-url")
+        return 2
+    postgres = PrivatePostgres() if needs_db else None
+    with tempfile.TemporaryDirectory(prefix="hotline-chaos-") as tmp:
+        try:
+            if postgres is not None:
+                await asyncio.to_thread(postgres.init)
+            url = postgres.url if postgres is not None else args.database_url
+            async with Stack(
+                state_dir=Path(tmp),
+                database_url=url,
+                agent_count=max(20, args.agents),
+                talk_ms=args.talk_ms,
+                settings={"callback_threshold_s": -1},
+            ) as stack:
+                await stack.start_agents(args.agents)
+                await stack.stop_service()
+                proxy = TcpProxy("127.0.0.1", stack.settings.ami_port)
+                await proxy.start()
+                service = ServiceProcess(stack.settings, ami_port=proxy.port, log_dir=Path(tmp))
+                try:
+                    service.start()
+                    first = await service.wait_ready(READY_WITHIN_S)
+                    print(f"service up as a child process, ready in {first:.1f} s")
+                    code = await _calls_under_faults(args, faults, stack, service, proxy, postgres)
+                finally:
+                    await service.stop()
+                    await proxy.close()
+                    _keep_logs(Path(tmp), args)
+        finally:
+            if postgres is not None:
+                await asyncio.to_thread(postgres.remove)
+    return code
+
+
+def _keep_logs(tmp: Path, args: argparse.Namespace) -> None:
+    keep = getattr(args, "chaos_logs", None)
+    if keep:
+        dest = Path(keep)
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in tmp.glob("service-*.log"):
+            (dest / f.name).write_bytes(f.read_bytes())
+
+
+async def _calls_under_faults(
+    args: argparse.Namespace,
+    faults: list[Fault],
+    stack: Stack,
+    service: ServiceProcess,
+    proxy: TcpProxy,
+    postgres: PrivatePostgres | None,
+) -> int:
+    run = ChaosRun(stack, service, proxy, postgres)
+    started = time.monotonic()
+    procs = []
+    serial = 0
+    for keys, n in split_calls(args.calls):
+        numbers = [f"09{serial + i:08d}" for i in range(n)]
+        serial += n
+        procs.append(
+            run_citizens(
+                citizen_scenario(keys, wait_for_bye_ms=120_000),
+                numbers,
+                server_port=stack.settings.sip_port,
+                local_port=free_udp_tcp_port(),
+                media_port=stack.next_media_port(),
+                rate=args.rate * n / args.calls,
+                max_concurrent=max(50, args.calls),
+            )
+        )
+    tasks = [asyncio.create_task(run.inject(f, started + f.at_s)) for f in faults]
+    failed_runs = 0
+    for proc in procs:
+        rc = await asyncio.to_thread(proc.wait)
+        if rc != 0:
+            failed_runs += 1
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            log.warning("a SIPp citizen run exited %d: %s", rc, err[-300:])
+        remove_run(proc)
+    elapsed = time.monotonic() - started
+    await asyncio.gather(*tasks)
+    assert stack.asterisk is not None
+    calls, seen = await _settle(
+        stack.settings.effective_database_url, stack.asterisk.cdr_csv, SETTLE_S
+    )
+    summary = summarize(args.calls, calls, seen)
+    print(
+        f"placed {args.calls} calls in {elapsed:.1f} s at {args.rate}/s, {args.agents} agents; "
+        f"Asterisk saw {len(seen)}, service recorded {len(calls)} "
+        f"({sum(c.complete for c in calls)} complete); SIPp runs with failures: {failed_runs}; "
+        f"service started {service.starts} time(s)"
+    )
+    for r in sorted(run.results, key=lambda r: r.started_at):
+        took = "not ready" if r.rebuild_s is None else f"rebuilt in {r.rebuild_s:.1f} s"
+        print(f"fault {r.fault.label} at {r.started_at:%H:%M:%S} UTC: {took} {r.note}".rstrip())
+    if summary.lost:
+        complete = {c.uniqueid for c in calls if c.complete}
+        by_id = {c.uniqueid: c for c in calls}
+        for uid in sorted(seen - complete):
+            c = by_id.get(uid)
+            what = "no record" if c is None else f"record status={c.status} incomplete"
+            print(f"lost {uid}: {what}")
+    print(chaos_line(summary, sorted(run.results, key=lambda r: r.started_at)), flush=True)
+    return 0 if summary.lost == 0 and all(r.rebuild_s is not None for r in run.results) else 1
