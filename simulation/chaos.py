@@ -44,6 +44,8 @@ from store.models import Call
 __all__ = ["FaultResult", "chaos_line", "run_chaos"]
 
 log = logging.getLogger(__name__)
+# One request a tenth of a second while waiting for the service: not worth a log line each.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 # How long the service may take to be ready again after a fault before the run says so.
 READY_WITHIN_S = 180.0
