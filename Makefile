@@ -45,11 +45,12 @@ prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng 
 #   make bench BENCH_PEAK_ARGS="--time-scale 10"
 BENCH_PEAK_ARGS ?=
 
-bench: deps venv  ## benchmarks (~100 min, most of it the real-time peak hour); figures in bench/results/
+bench: deps venv  ## benchmarks (~110 min, most of it the real-time peak hour); figures in bench/results/
 	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
 	$(BIN)/python bench/ivr_agi_vs_dialplan.py
 	$(BIN)/python bench/simulate_peak.py $(BENCH_PEAK_ARGS)
 	$(BIN)/python bench/dispatch_day.py
+	$(BIN)/python bench/chaos.py
 
 simulate: deps venv
 	$(BIN)/hotline1022 simulate --calls 100 --rate 2 --agents 10

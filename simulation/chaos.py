@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from pbx.cdr import CdrCall, read_recent_calls
 from simulation.chaos_spec import Fault, FaultKind
 from simulation.citizens import citizen_scenario, run_citizens
 from simulation.postgres import PrivatePostgres
@@ -41,7 +42,7 @@ from simulation.stack import Stack, free_udp_tcp_port
 from store.db import Database
 from store.models import Call
 
-__all__ = ["FaultResult", "chaos_line", "run_chaos"]
+__all__ = ["FaultResult", "chaos_line", "misdated", "run_chaos"]
 
 log = logging.getLogger(__name__)
 # One request a tenth of a second while waiting for the service: not worth a log line each.
@@ -51,6 +52,9 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 READY_WITHIN_S = 180.0
 # After the last call: how long the records may take to become complete.
 SETTLE_S = 180.0
+# A record whose arrival is this much later than the call's start in Asterisk's CDR (which
+# has whole seconds) has the wrong arrival: the service first saw the call later.
+MISDATED_AFTER_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,25 @@ def chaos_line(summary: Summary, results: list[FaultResult]) -> str:
         f"abandoned={summary.abandoned} p50_wait_s={summary.p50_wait_s:.2f} "
         f"p95_wait_s={summary.p95_wait_s:.2f} rebuild_s={rebuilt or '-'} lost={summary.lost}"
     )
+
+
+def misdated(calls: list[Call], cdr: list[CdrCall]) -> dict[str, float]:
+    """Uniqueid -> seconds late, for the records that say a call arrived more than
+    ``MISDATED_AFTER_S`` after Asterisk started it: complete, so not lost, but their arrival,
+    time in the menu and wait are wrong."""
+    started = {c.uniqueid: c.start for c in cdr}
+    late: dict[str, float] = {}
+    for call in calls:
+        start = started.get(call.uniqueid)
+        if start is None or call.arrived_at is None:
+            continue
+        arrived = call.arrived_at
+        if arrived.tzinfo is None:  # SQLite gives naive UTC
+            arrived = arrived.replace(tzinfo=UTC)
+        delay = (arrived - start).total_seconds()
+        if delay > MISDATED_AFTER_S:
+            late[call.uniqueid] = delay
+    return late
 
 
 class ChaosRun:
@@ -315,6 +338,12 @@ async def _calls_under_faults(
     for r in sorted(run.results, key=lambda r: r.started_at):
         took = "not ready" if r.rebuild_s is None else f"rebuilt in {r.rebuild_s:.1f} s"
         print(f"fault {r.fault.label} at {r.started_at:%H:%M:%S} UTC: {took} {r.note}".rstrip())
+    cdr = read_recent_calls(stack.asterisk.cdr_csv, since=datetime(2000, 1, 1, tzinfo=UTC))
+    late = misdated(calls, cdr)
+    print(
+        f"records dated more than {MISDATED_AFTER_S:.0f} s after Asterisk's start: {len(late)}"
+        + "".join(f"\n  misdated {uid}: {s:.0f} s late" for uid, s in sorted(late.items()))
+    )
     if summary.lost:
         complete = {c.uniqueid for c in calls if c.complete}
         by_id = {c.uniqueid: c for c in calls}

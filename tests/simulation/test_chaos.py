@@ -11,10 +11,12 @@ import pytest
 
 from cli.main import main
 from hotline1022.settings import Settings
-from simulation.chaos import FaultResult, chaos_line
+from pbx.cdr import CdrCall
+from simulation.chaos import FaultResult, chaos_line, misdated
 from simulation.chaos_spec import Fault, FaultKind
 from simulation.service_proc import health_ready, settings_env
 from simulation.simulate import Summary
+from store.models import Call
 
 NOW = datetime(2026, 12, 5, 22, 0, tzinfo=UTC)
 
@@ -82,3 +84,18 @@ def test_cli_refuses_what_it_cannot_run(
 ) -> None:
     assert main(["simulate", *argv]) == 2
     assert says in capsys.readouterr().out
+
+
+def test_records_that_arrive_later_than_asterisk_saw_the_call_are_misdated() -> None:
+    start = datetime(2026, 12, 5, 22, 2, 10, tzinfo=UTC)
+    cdr = [
+        CdrCall("a", "0901", "", start, None, None, "Queue"),
+        CdrCall("b", "0902", "", start, None, None, "Queue"),
+        CdrCall("c", "0903", "", start, None, None, "Queue"),
+    ]
+    calls = [
+        Call(uniqueid="a", arrived_at=start.replace(second=11)),
+        Call(uniqueid="b", arrived_at=start.replace(minute=3, second=26, tzinfo=None)),
+        Call(uniqueid="d", arrived_at=start),
+    ]
+    assert misdated(calls, cdr) == {"b": 76.0}
