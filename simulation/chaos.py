@@ -112,24 +112,42 @@ class ChaosRun:
         self.results: list[FaultResult] = []
         self._lock = asyncio.Lock()
 
-    async def _reconnects(self) -> int | None:
+    async def _logins(self) -> tuple[int, int] | None:
+        """(AMI reconnects, rebuilds) the service reports; a rebuild count of -1 when it
+        does not report its rebuild; None when it does not answer."""
         code, body = await self.service.health()
-        value = (body.get("ami") or {}).get("reconnects") if code else None
-        return value if isinstance(value, int) else None
+        ami = body.get("ami") or {} if code else {}
+        reconnects = ami.get("reconnects")
+        if not isinstance(reconnects, int):
+            return None
+        rebuild = ami.get("rebuild")
+        count = rebuild.get("count") if isinstance(rebuild, dict) else None
+        return reconnects, count if isinstance(count, int) else -1
 
-    async def _ready_after_relogin(self, before: int | None) -> float:
-        """Until the service logged in again (its reconnect count grew) and is ready."""
+    async def _ready_after_relogin(self, before: tuple[int, int] | None) -> float:
+        """Until the service logged in again (its reconnect count grew), rebuilt its state
+        after that login (when it reports its rebuilds: their count grew too) and is ready."""
         started = time.monotonic()
         deadline = started + READY_WITHIN_S
         while time.monotonic() < deadline:
-            now = await self._reconnects()
-            if before is None or (now is not None and now > before):
+            now = await self._logins()
+            if before is None:
+                break
+            if now is not None and now[0] > before[0] and (before[1] == -1 or now[1] > before[1]):
                 break
             await asyncio.sleep(0.1)
         else:
             raise TimeoutError("the service never logged in to AMI again")
         await self.service.wait_ready(deadline - time.monotonic())
         return time.monotonic() - started
+
+    async def _own_rebuild(self) -> str:
+        """What the service says its last rebuild took, if it says."""
+        _, body = await self.service.health()
+        rebuild = (body.get("ami") or {}).get("rebuild")
+        if isinstance(rebuild, dict) and isinstance(rebuild.get("duration_s"), int | float):
+            return f"(the service's own rebuild: {rebuild['duration_s']:.2f} s)"
+        return ""
 
     async def inject(self, fault: Fault, at: float) -> None:
         await asyncio.sleep(max(0.0, at - time.monotonic()))
@@ -138,6 +156,9 @@ class ChaosRun:
             note = ""
             try:
                 rebuild, note = await self._inject(fault)
+                relogin = (FaultKind.KILL_SERVICE, FaultKind.RESTART_ASTERISK, FaultKind.CUT_AMI)
+                if fault.kind in relogin:
+                    note = f"{note} {await self._own_rebuild()}".strip()
             except (TimeoutError, RuntimeError) as exc:
                 log.error("%s: %s", fault.label, exc)
                 rebuild, note = None, str(exc)
@@ -153,12 +174,12 @@ class ChaosRun:
         if fault.kind is FaultKind.RESTART_ASTERISK:
             asterisk = self.stack.asterisk
             assert asterisk is not None
-            before = await self._reconnects()
+            before = await self._logins()
             await asyncio.to_thread(asterisk.stop)
             await asyncio.to_thread(asterisk.start)
             return await self._ready_after_relogin(before), ""
         if fault.kind is FaultKind.CUT_AMI:
-            before = await self._reconnects()
+            before = await self._logins()
             if fault.half_open:
                 n = self.proxy.half_open()
                 try:
