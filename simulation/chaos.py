@@ -42,7 +42,7 @@ from simulation.stack import Stack, free_udp_tcp_port
 from store.db import Database
 from store.models import Call
 
-__all__ = ["FaultResult", "chaos_line", "misdated", "run_chaos"]
+__all__ = ["FaultResult", "chaos_line", "misdated", "routes_line", "run_chaos"]
 
 log = logging.getLogger(__name__)
 # One request a tenth of a second while waiting for the service: not worth a log line each.
@@ -95,6 +95,24 @@ def misdated(calls: list[Call], cdr: list[CdrCall]) -> dict[str, float]:
         if delay > MISDATED_AFTER_S:
             late[call.uniqueid] = delay
     return late
+
+
+def routes_line(calls: list[Call], keys_of: dict[str, str]) -> str:
+    """Where the callers of each key path ended up, e.g. ``1>medical:89,operator:1``: a
+    caller whose menu was lost to a fault (FastAGI flooded or killed) reaches the operator
+    queue by the dialplan's fallback, so shows under a path that leads elsewhere."""
+    by_keys: dict[str, dict[str, int]] = {}
+    for call in calls:
+        keys = keys_of.get(call.caller_number or "")
+        if keys is None:
+            continue
+        where = call.queue or f"({call.status})"
+        seen = by_keys.setdefault(keys or "-", {})
+        seen[where] = seen.get(where, 0) + 1
+    return " ".join(
+        f"{keys}>" + ",".join(f"{q}:{n}" for q, n in sorted(seen.items(), key=lambda i: -i[1]))
+        for keys, seen in sorted(by_keys.items())
+    )
 
 
 class ChaosRun:
@@ -320,8 +338,10 @@ async def _calls_under_faults(
     started = time.monotonic()
     procs = []
     serial = 0
+    keys_of: dict[str, str] = {}
     for keys, n in split_calls(args.calls):
         numbers = [f"09{serial + i:08d}" for i in range(n)]
+        keys_of.update(dict.fromkeys(numbers, keys))
         serial += n
         procs.append(
             run_citizens(
@@ -365,6 +385,7 @@ async def _calls_under_faults(
         f"records dated more than {MISDATED_AFTER_S:.0f} s after Asterisk's start: {len(late)}"
         + "".join(f"\n  misdated {uid}: {s:.0f} s late" for uid, s in sorted(late.items()))
     )
+    print(f"routes by keys pressed: {routes_line(calls, keys_of)}")
     if summary.lost:
         complete = {c.uniqueid for c in calls if c.complete}
         by_id = {c.uniqueid: c for c in calls}

@@ -12,7 +12,7 @@ import pytest
 from cli.main import main
 from hotline1022.settings import Settings
 from pbx.cdr import CdrCall
-from simulation.chaos import FaultResult, chaos_line, misdated
+from simulation.chaos import FaultResult, chaos_line, misdated, routes_line
 from simulation.chaos_spec import Fault, FaultKind
 from simulation.service_proc import health_ready, settings_env
 from simulation.simulate import Summary
@@ -99,3 +99,15 @@ def test_records_that_arrive_later_than_asterisk_saw_the_call_are_misdated() -> 
         Call(uniqueid="d", arrived_at=start),
     ]
     assert misdated(calls, cdr) == {"b": 76.0}
+
+
+def test_routes_show_callers_whose_menu_was_lost() -> None:
+    keys_of = {"0901": "1", "0902": "1", "0903": "1", "0904": ""}
+    calls = [
+        Call(caller_number="0901", queue="medical", status="answered"),
+        Call(caller_number="0902", queue="medical", status="answered"),
+        Call(caller_number="0903", queue="operator", status="answered"),
+        Call(caller_number="0904", queue=None, status="abandoned_ivr"),
+        Call(caller_number="0999", queue="food", status="answered"),
+    ]
+    assert routes_line(calls, keys_of) == "->(abandoned_ivr):1 1>medical:2,operator:1"
