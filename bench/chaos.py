@@ -55,7 +55,11 @@ def main(argv: list[str]) -> int:
     sys.stderr.write(proc.stderr[-5000:])
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     summary = lines[-1] if lines else "(no summary)"
-    detail = [ln for ln in lines if ln.startswith(("placed ", "fault ", "lost "))]
+    detail = [
+        ln
+        for ln in lines
+        if ln.startswith(("service up", "placed ", "fault ", "records dated", "routes by", "lost "))
+    ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     new = not RESULTS.exists()
     with RESULTS.open("a", encoding="utf-8") as f:
