@@ -42,7 +42,7 @@ from simulation.stack import Stack, free_udp_tcp_port
 from store.db import Database
 from store.models import Call
 
-__all__ = ["FaultResult", "chaos_line", "misdated", "routes_line", "run_chaos"]
+__all__ = ["FaultResult", "chaos_line", "fault_during", "misdated", "routes_line", "run_chaos"]
 
 log = logging.getLogger(__name__)
 # One request a tenth of a second while waiting for the service: not worth a log line each.
@@ -95,6 +95,18 @@ def misdated(calls: list[Call], cdr: list[CdrCall]) -> dict[str, float]:
         if delay > MISDATED_AFTER_S:
             late[call.uniqueid] = delay
     return late
+
+
+def fault_during(call: CdrCall, results: list[FaultResult]) -> str:
+    """``, during kill-service`` (the last fault that began before the call ended, and no
+    earlier than two minutes before it began), to say which fault a lost call met."""
+    end = call.end or call.start
+    met = [
+        r
+        for r in results
+        if r.started_at <= end and (call.start - r.started_at).total_seconds() <= 120
+    ]
+    return f", during {met[-1].fault.label}" if met else ", during no fault"
 
 
 def routes_line(calls: list[Call], keys_of: dict[str, str]) -> str:
@@ -389,9 +401,14 @@ async def _calls_under_faults(
     if summary.lost:
         complete = {c.uniqueid for c in calls if c.complete}
         by_id = {c.uniqueid: c for c in calls}
+        cdr_by_id = {c.uniqueid: c for c in cdr}
         for uid in sorted(seen - complete):
             c = by_id.get(uid)
             what = "no record" if c is None else f"record status={c.status} incomplete"
-            print(f"lost {uid}: {what}")
+            row = cdr_by_id.get(uid)
+            ended = "?" if row is None or row.end is None else f"{row.end:%H:%M:%S}"
+            when = "" if row is None else f", in Asterisk {row.start:%H:%M:%S}-{ended} UTC"
+            fault = "" if row is None else fault_during(row, run.results)
+            print(f"lost {uid}: {what}{when}{fault}")
     print(chaos_line(summary, sorted(run.results, key=lambda r: r.started_at)), flush=True)
     return 0 if summary.lost == 0 and all(r.rebuild_s is not None for r in run.results) else 1

@@ -12,7 +12,7 @@ import pytest
 from cli.main import main
 from hotline1022.settings import Settings
 from pbx.cdr import CdrCall
-from simulation.chaos import FaultResult, chaos_line, misdated, routes_line
+from simulation.chaos import FaultResult, chaos_line, fault_during, misdated, routes_line
 from simulation.chaos_spec import Fault, FaultKind
 from simulation.service_proc import health_ready, settings_env
 from simulation.simulate import Summary
@@ -111,3 +111,22 @@ def test_routes_show_callers_whose_menu_was_lost() -> None:
         Call(caller_number="0999", queue="food", status="answered"),
     ]
     assert routes_line(calls, keys_of) == "->(abandoned_ivr):1 1>medical:2,operator:1"
+
+
+def test_a_lost_call_names_the_fault_it_met() -> None:
+    results = [
+        FaultResult(Fault(FaultKind.KILL_SERVICE, 20), NOW, 1.0),
+        FaultResult(Fault(FaultKind.CUT_AMI, 50), NOW.replace(second=50), 1.0),
+    ]
+
+    def call(start_s: int, end_s: int) -> CdrCall:
+        return CdrCall(
+            "u", "0901", "", NOW.replace(second=start_s), NOW.replace(second=end_s), None, ""
+        )
+
+    assert fault_during(call(10, 30), results) == ", during kill-service"
+    assert fault_during(call(40, 55), results) == ", during cut-ami"
+    assert fault_during(call(0, 0), results) == ", during kill-service"
+    assert fault_during(CdrCall("u", "", "", NOW.replace(minute=59), None, None, ""), []) == (
+        ", during no fault"
+    )
