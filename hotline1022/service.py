@@ -98,6 +98,7 @@ class Hotline:
             recorded_dir=RECORDED_PROMPTS,
             queues=[c.queue for c in CATEGORIES],
             categories=[c.key for c in CATEGORIES],
+            speak_timeout_s=settings.speak_timeout_s,
         )
         self.engine = MenuEngine(
             self.ivr.current,
@@ -106,6 +107,7 @@ class Hotline:
             CallHistory(self.db),
             route=self.routing.queue_for,
             callbacks=self.callbacks,
+            prompt_seconds=self.ivr.prompt_seconds,
         )
         self.incidents = IncidentService(
             self.db,

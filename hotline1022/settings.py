@@ -42,6 +42,8 @@ class Settings(BaseSettings):
 
     asterisk_instance: str = "main"
     menu_file: Path = Path(__file__).resolve().parent.parent / "ivr" / "menus" / "default.yaml"
+    # Longest espeak-ng or sox may take to make one prompt file (a hung one is stopped).
+    speak_timeout_s: float = 30.0
     sip_port: int = 5060
     rtp_start: int = 20000
     rtp_end: int = 20999

@@ -96,6 +96,7 @@ class MenuEngine:
         history: CallerHistory,
         route: Callable[[str, int | None, int], str] | None = None,
         callbacks: CallbackDesk | None = None,
+        prompt_seconds: Callable[[str], float] | None = None,
     ) -> None:
         self._menu = menu
         self.prompts_dir = prompts_dir
@@ -105,9 +106,22 @@ class MenuEngine:
         # (by district and priority, queues/routing.py). Without it, the menu's queue.
         self._route = route or (lambda queue, _district, _priority: queue)
         self.callbacks = callbacks
+        # How long each prompt plays (``IvrService.prompt_seconds``): Asterisk answers a
+        # STREAM FILE or GET DATA only when the prompt ends, however long it is.
+        self._seconds = prompt_seconds or (lambda _name: 0.0)
 
     def _prompt(self, name: str) -> str:
         return f"{self.prompts_dir}/{name}"
+
+    async def _stream(self, call: _Call, prompt: str, escape_digits: str) -> str | None:
+        return await call.channel.stream_file(
+            self._prompt(prompt), escape_digits, playing_s=self._seconds(prompt)
+        )
+
+    async def _get_data(self, call: _Call, prompt: str, timeout_ms: int) -> tuple[str, bool]:
+        return await call.channel.get_data(
+            self._prompt(prompt), timeout_ms, 1, playing_s=self._seconds(prompt)
+        )
 
     def _record(self, call: _Call, node: str, kind: str, key: str | None = None) -> None:
         self.recorder.ivr_step(call.channel.uniqueid, IvrStep(node, kind, key, datetime.now(UTC)))
@@ -164,13 +178,13 @@ class MenuEngine:
         if call.pending is not None:
             key, call.pending = call.pending, None
             return key, False
-        return await call.channel.get_data(self._prompt(prompt), timeout_ms, 1)
+        return await self._get_data(call, prompt, timeout_ms)
 
     async def _play(self, call: _Call, prompt: str) -> str | None:
         """Play a prompt; a key pressed during it interrupts it and is kept for next."""
         if call.pending is not None:
             return call.pending
-        key = await call.channel.stream_file(self._prompt(prompt), ALL_KEYS)
+        key = await self._stream(call, prompt, ALL_KEYS)
         if key:
             call.pending = key
         return key
@@ -310,9 +324,7 @@ class MenuEngine:
             return False
         start = call.menu.start
         self._record(call, start, "repeat")
-        digits, _ = await call.channel.get_data(
-            self._prompt("callback_repeat"), self._timeout_ms(call), 1
-        )
+        digits, _ = await self._get_data(call, "callback_repeat", self._timeout_ms(call))
         if digits != "1":
             return False  # any other key means "go on": it is not an answer to the menu
         self._record(call, start, "callback", digits)
@@ -329,7 +341,7 @@ class MenuEngine:
     async def _enqueue(self, call: _Call, node: QueueNode) -> None:
         if node.prompt:
             call.pending = None  # leftover type-ahead means nothing now
-            await call.channel.stream_file(self._prompt(node.prompt), "")
+            await self._stream(call, node.prompt, "")
         self._record(call, node.id, "queue")
         queue = self._route(node.queue, call.district, node.priority)
         done = "callback" if await self._takes_callback(call, node, queue) else None
@@ -345,8 +357,8 @@ class MenuEngine:
         since = datetime.now(UTC)  # where the caller would have joined the queue
         self._record(call, node.id, "offer")
         call.pending = None
-        digits, _ = await call.channel.get_data(
-            self._prompt(callback_offer_prompt(offer.estimated_wait_s)), self._timeout_ms(call), 1
+        digits, _ = await self._get_data(
+            call, callback_offer_prompt(offer.estimated_wait_s), self._timeout_ms(call)
         )
         if digits != "1":
             return False
@@ -390,7 +402,7 @@ class MenuEngine:
 
     async def _hangup(self, call: _Call, node: HangupNode) -> None:
         if node.prompt:
-            await call.channel.stream_file(self._prompt(node.prompt), "")
+            await self._stream(call, node.prompt, "")
         self._record(call, node.id, "hangup")
         await call.channel.set_variable("HOTLINE_DONE", "hangup")
 

@@ -36,11 +36,14 @@ class IvrChannel(Protocol):
     @property
     def env(self) -> dict[str, str]: ...
 
+    # ``playing_s``: how long the prompt plays, so the wait for its end covers it.
     async def get_data(
-        self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+        self, path: str, timeout_ms: int = 5000, max_digits: int = 1, *, playing_s: float = 0.0
     ) -> tuple[str, bool]: ...
 
-    async def stream_file(self, path: str, escape_digits: str = "") -> str | None: ...
+    async def stream_file(
+        self, path: str, escape_digits: str = "", *, playing_s: float = 0.0
+    ) -> str | None: ...
 
     async def set_variable(self, name: str, value: str) -> None: ...
 

@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, require_roles
 from api.params import Instant
+from api.schemas import ErrorOut
 from ivr.menu_file import MenuError
 from ivr.ports import AnnouncementNotFound, IvrAdmin
+from ivr.prompts import PromptError
 from store.ivr import ivr_stats
 from store.models import Role, User
 
@@ -53,16 +55,35 @@ async def list_announcements(_user: Supervisor, services: ServicesDep) -> list[d
     return await _admin(services).announcements()
 
 
-@router.put("/announcements/{name}", summary="Rewrite an announcement")
+@router.put(
+    "/announcements/{name}",
+    summary="Rewrite an announcement",
+    responses={
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "model": ErrorOut,
+            "description": "The IVR is not running, or the text could not be spoken (the"
+            " speech tools failed or timed out): nothing was saved, the announcement in"
+            " force stays",
+        },
+    },
+)
 async def put_announcement(
     name: str, body: AnnouncementIn, user: Supervisor, services: ServicesDep
 ) -> dict[str, object]:
-    """The new text is spoken (espeak-ng) into the sound file at once; the next caller who
-    chooses it hears it. It is kept across restarts and overrides the menu file."""
+    """The new text is spoken (espeak-ng) into the sound file first; only then is it saved,
+    and the next caller who chooses it hears it in full, however long it is. It is kept
+    across restarts and overrides the menu file. If it cannot be spoken, 503: nothing is
+    saved and callers keep hearing the announcement in force."""
     try:
         return await _admin(services).set_announcement(name, body.text.strip(), user.name)
     except AnnouncementNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except PromptError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"The announcement could not be spoken; nothing was saved and callers keep"
+            f" hearing the one in force: {exc}",
+        ) from exc
 
 
 @router.post("/reload", summary="Take a changed menu file without restarting anything")

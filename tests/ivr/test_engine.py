@@ -36,15 +36,17 @@ class ScriptedChannel:
         self.asked: list[str] = []
         self.played: list[str] = []
         self.variables: dict[str, str] = {}
+        self.playing: dict[str, float] = {}  # prompt -> how long the engine said it plays
 
     @property
     def uniqueid(self) -> str:
         return "1.0"
 
     async def get_data(
-        self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+        self, path: str, timeout_ms: int = 5000, max_digits: int = 1, *, playing_s: float = 0.0
     ) -> tuple[str, bool]:
         self.asked.append(path.rsplit("/", 1)[1])
+        self.playing[self.asked[-1]] = playing_s
         if not self.answers:
             raise Hangup()
         key = self.answers.pop(0)
@@ -52,9 +54,12 @@ class ScriptedChannel:
             raise Hangup()
         return key, key == ""
 
-    async def stream_file(self, path: str, escape_digits: str = "") -> str | None:
+    async def stream_file(
+        self, path: str, escape_digits: str = "", *, playing_s: float = 0.0
+    ) -> str | None:
         name = path.rsplit("/", 1)[1]
         self.played.append(name)
+        self.playing[name] = playing_s
         key = self.during.get(name)
         return key if key and key in escape_digits else None
 
@@ -233,7 +238,7 @@ async def test_caller_history_is_looked_up_before_the_first_prompt() -> None:
 
     class Channel(ScriptedChannel):
         async def get_data(
-            self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+            self, path: str, timeout_ms: int = 5000, max_digits: int = 1, *, playing_s: float = 0.0
         ) -> tuple[str, bool]:
             order.append(path.rsplit("/", 1)[1])
             await asyncio.sleep(0.02)  # the prompt plays
@@ -370,3 +375,13 @@ async def test_a_caller_with_a_callback_pending_may_go_on_to_the_menu() -> None:
     await run_with(ch, desk)
     assert ch.asked == ["callback_repeat", "welcome"]
     assert "HOTLINE_DONE" not in ch.variables and ch.variables["HOTLINE_QUEUE"] == "violation"
+
+
+async def test_the_engine_says_how_long_each_prompt_plays() -> None:
+    # "4", "2": the symptoms announcement, 3 minutes long; then silence: goodbye.
+    ch = ScriptedChannel(["4", "2", "", "", ""])
+    seconds = {"welcome": 12.5, "info_menu": 9.0, "info_symptoms": 180.0}
+    engine = MenuEngine(lambda: MENU, "/p", Recorder(), History(), prompt_seconds=seconds.get)
+    await engine.handle(ch)
+    assert ch.playing["info_symptoms"] == 180.0  # the AGI wait covers the whole of it
+    assert ch.playing["welcome"] == 12.5 and ch.playing["info_menu"] == 9.0
