@@ -42,7 +42,15 @@ from simulation.stack import Stack, free_udp_tcp_port
 from store.db import Database
 from store.models import Call
 
-__all__ = ["FaultResult", "chaos_line", "fault_during", "misdated", "routes_line", "run_chaos"]
+__all__ = [
+    "FaultResult",
+    "chaos_line",
+    "fault_during",
+    "misdated",
+    "off_path",
+    "routes_line",
+    "run_chaos",
+]
 
 log = logging.getLogger(__name__)
 # One request a tenth of a second while waiting for the service: not worth a log line each.
@@ -107,6 +115,25 @@ def fault_during(call: CdrCall, results: list[FaultResult]) -> str:
         if r.started_at <= end and (call.start - r.started_at).total_seconds() <= 120
     ]
     return f", during {met[-1].fault.label}" if met else ", during no fault"
+
+
+def off_path(calls: list[Call], keys_of: dict[str, str]) -> list[Call]:
+    """Callers who reached a queue other than the one most callers of their key path
+    reached: their menu was lost to a fault (the dialplan's fallback is the operator)."""
+    usual: dict[str, dict[str, int]] = {}
+    for call in calls:
+        keys = keys_of.get(call.caller_number or "")
+        if keys is not None and call.queue:
+            seen = usual.setdefault(keys, {})
+            seen[call.queue] = seen.get(call.queue, 0) + 1
+    main = {keys: max(seen, key=lambda q: seen[q]) for keys, seen in usual.items()}
+    return [
+        c
+        for c in calls
+        if c.queue
+        and (keys := keys_of.get(c.caller_number or "")) is not None
+        and c.queue != main[keys]
+    ]
 
 
 def routes_line(calls: list[Call], keys_of: dict[str, str]) -> str:
@@ -398,10 +425,16 @@ async def _calls_under_faults(
         + "".join(f"\n  misdated {uid}: {s:.0f} s late" for uid, s in sorted(late.items()))
     )
     print(f"routes by keys pressed: {routes_line(calls, keys_of)}")
+    cdr_by_id = {c.uniqueid: c for c in cdr}
+    for c in off_path(calls, keys_of):
+        row = cdr_by_id.get(c.uniqueid)
+        fault = "" if row is None else fault_during(row, run.results)
+        print(
+            f"  off-path {c.caller_number} (keys {keys_of[c.caller_number]!r}) -> {c.queue}{fault}"
+        )
     if summary.lost:
         complete = {c.uniqueid for c in calls if c.complete}
         by_id = {c.uniqueid: c for c in calls}
-        cdr_by_id = {c.uniqueid: c for c in cdr}
         for uid in sorted(seen - complete):
             c = by_id.get(uid)
             what = "no record" if c is None else f"record status={c.status} incomplete"

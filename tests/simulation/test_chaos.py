@@ -12,7 +12,14 @@ import pytest
 from cli.main import main
 from hotline1022.settings import Settings
 from pbx.cdr import CdrCall
-from simulation.chaos import FaultResult, chaos_line, fault_during, misdated, routes_line
+from simulation.chaos import (
+    FaultResult,
+    chaos_line,
+    fault_during,
+    misdated,
+    off_path,
+    routes_line,
+)
 from simulation.chaos_spec import Fault, FaultKind
 from simulation.service_proc import health_ready, settings_env
 from simulation.simulate import Summary
@@ -111,6 +118,7 @@ def test_routes_show_callers_whose_menu_was_lost() -> None:
         Call(caller_number="0999", queue="food", status="answered"),
     ]
     assert routes_line(calls, keys_of) == "->(abandoned_ivr):1 1>medical:2,operator:1"
+    assert [c.caller_number for c in off_path(calls, keys_of)] == ["0903"]
 
 
 def test_a_lost_call_names_the_fault_it_met() -> None:
