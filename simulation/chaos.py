@@ -426,12 +426,11 @@ async def _calls_under_faults(
     )
     print(f"routes by keys pressed: {routes_line(calls, keys_of)}")
     cdr_by_id = {c.uniqueid: c for c in cdr}
-    for c in off_path(calls, keys_of):
-        row = cdr_by_id.get(c.uniqueid)
+    for stray in off_path(calls, keys_of):
+        row = cdr_by_id.get(stray.uniqueid)
         fault = "" if row is None else fault_during(row, run.results)
-        print(
-            f"  off-path {c.caller_number} (keys {keys_of[c.caller_number]!r}) -> {c.queue}{fault}"
-        )
+        keys = keys_of[stray.caller_number]
+        print(f"  off-path {stray.caller_number} (keys {keys!r}) -> {stray.queue}{fault}")
     if summary.lost:
         complete = {c.uniqueid for c in calls if c.complete}
         by_id = {c.uniqueid: c for c in calls}
