@@ -55,11 +55,8 @@ def main(argv: list[str]) -> int:
     sys.stderr.write(proc.stderr[-5000:])
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     summary = lines[-1] if lines else "(no summary)"
-    detail = [
-        ln
-        for ln in lines
-        if ln.startswith(("service up", "placed ", "fault ", "records dated", "routes by", "lost "))
-    ]
+    shown = ("service up", "placed ", "fault ", "records dated", "misdated", "routes by")
+    detail = [ln for ln in lines if ln.lstrip().startswith((*shown, "off-path", "lost "))]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     new = not RESULTS.exists()
     with RESULTS.open("a", encoding="utf-8") as f:
@@ -80,7 +77,7 @@ def main(argv: list[str]) -> int:
             f"- machine: {platform.node()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}\n"
             f"- wall time: {elapsed:.1f} s, exit code {proc.returncode}\n"
-            + "".join(f"- {ln}\n" for ln in detail)
+            + "".join(f"{'  ' if ln.startswith(' ') else ''}- {ln.strip()}\n" for ln in detail)
             + f"\n```\n{summary}\n```\n\n"
         )
     print(f"recorded in {RESULTS}")
