@@ -79,7 +79,8 @@ class AgentService:
 
     async def _each(self, calls: list[tuple[str, int]], agent: Agent, *, add: bool) -> list[str]:
         """Add (or set the penalty of) the agent in each (queue, penalty); return the queues
-        done, raising ``PbxUnavailable`` after the others finished."""
+        done, raising the first failure (``PbxUnavailable``, ``AmiActionError``) after the
+        others finished."""
         done: list[str] = []
         failed: list[BaseException] = []
         iface = interface(agent.endpoint)
@@ -92,7 +93,7 @@ class AgentService:
                     else:
                         await self.pbx.queue_penalty(queue, iface, penalty)
                     done.append(queue)
-                except PbxUnavailable as exc:
+                except Exception as exc:  # e.g. "No such queue": the others go on
                     failed.append(exc)
 
         await asyncio.gather(*(one(q, p) for q, p in calls))
@@ -104,12 +105,12 @@ class AgentService:
         members = self.policy.memberships(skills_of(agent), agent.home_district)
         try:
             await self._each(list(members.items()), agent, add=True)
-        except PbxUnavailable:
+        except Exception:
             # Leave Asterisk as we found it: half a login is worse than none.
             for q in members:
                 try:
                     await self.pbx.queue_remove(q, interface(agent.endpoint))
-                except PbxUnavailable:
+                except Exception:
                     log.warning("could not undo %s in %s", agent.endpoint, q)
             raise
         if agent.paused:
@@ -242,7 +243,7 @@ class AgentService:
         for agent in agents:
             try:
                 await self._add_everywhere(agent)
-            except PbxUnavailable as exc:
+            except Exception as exc:
                 log.warning("could not restore agent %s: %s", agent.endpoint, exc)
                 failed.append(agent.endpoint)
         if agents:
