@@ -591,22 +591,26 @@ class CallTracker:
         ``UNSEEN_CAUSE``). A caller waiting whom the records lack -> recorded from the queue
         entry. Returns counts of each.
         """
-        now = datetime.now(UTC)
-        # Fenced: a call any event named since the snapshot began is alive whatever the
-        # snapshot says (it started, or moved, after it was taken).
-        seen = set(self._fence or ())
-        self._fence = None
-        alive = {c.get("Uniqueid", "") for c in channels} | seen
         waiting = {e.get("Uniqueid", ""): e for e in entries}
         counts = {"adopted": 0, "ended": 0, "found_waiting": 0}
-        async with self.db.session() as session:
-            open_rows = (
-                await session.scalars(
-                    select(Call).where(
-                        Call.complete.is_(False), Call.asterisk_instance == self.instance
+        if self._fence is None:
+            self._fence = set()  # no snapshot begun: fence from here at least
+        try:
+            async with self.db.session() as session:
+                open_rows = (
+                    await session.scalars(
+                        select(Call).where(
+                            Call.complete.is_(False), Call.asterisk_instance == self.instance
+                        )
                     )
-                )
-            ).all()
+                ).all()
+        finally:
+            # Fenced: a call any event named since the snapshot began (up to here: nothing
+            # below awaits) is alive whatever the snapshot says (it started, or moved, after
+            # it was taken).
+            seen, self._fence = self._fence, None
+        now = datetime.now(UTC)
+        alive = {c.get("Uniqueid", "") for c in channels} | seen
         for row in open_rows:
             if row.uniqueid in self.calls:
                 continue

@@ -3,7 +3,12 @@ reconciliation's fence and instance boundary (``CallTracker.reconcile``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from queues.calls import UNSEEN_CAUSE, CallTracker
 from queues.reconcile import Rebuild, Step
@@ -157,3 +162,23 @@ async def test_rows_from_before_the_migration_belong_to_the_default_instance(
     new = CallTracker(db)
     new.begin_snapshot()
     assert (await new.reconcile([], []))["ended"] == 1
+
+
+async def test_a_call_that_starts_while_the_reconciliation_reads_the_database(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on the real Asterisk: the Newchannel arrives while the reconciliation awaits
+    its query of the open records; the fence stays up until nothing awaits any more."""
+    tracker = CallTracker(db)
+    tracker.begin_snapshot()
+    real = db.session
+
+    @asynccontextmanager
+    async def session_while_a_call_arrives() -> AsyncIterator[AsyncSession]:
+        tracker.on_event(ev("Newchannel", T0, uid="late.1"))
+        async with real() as s:
+            yield s
+
+    monkeypatch.setattr(db, "session", session_while_a_call_arrives)
+    counts = await tracker.reconcile([], [])
+    assert counts["ended"] == 0 and not tracker.calls["late.1"].complete
