@@ -184,6 +184,7 @@ class Hotline:
             asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
+        self._tasks.append(asyncio.create_task(self.lock.keep(), name="instance-lock"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
         self._incident_timers = asyncio.create_task(self.incidents.run(), name="incident-timers")
@@ -300,6 +301,7 @@ class Hotline:
         status = dict(self.link.status())
         status["records_pending"] = self.tracker.pending
         status["rebuild"] = self.rebuild.status()
+        status["instance"] = {"name": self.settings.asterisk_instance, "lock_lost": self.lock.lost}
         journal = self.tracker.journal
         status["journal"] = {
             "bytes": journal.size if journal else 0,

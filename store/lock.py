@@ -8,10 +8,17 @@ the second one is refused at start with ``AlreadyRunning``:
   frees it when the process dies, even by SIGKILL);
 * SQLite: an exclusive ``flock`` on ``<database file>.<instance>.lock`` (freed by the kernel
   when the process dies).
+
+A restarted PostgreSQL frees the lock with the connection: ``keep()`` (a task of the
+service) checks the connection every few seconds and takes the lock again once the server
+is back; if another process took it meanwhile it says so loudly (``lost`` is True, and the
+service's health shows it) rather than fight over the calls.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -49,6 +56,8 @@ class InstanceLock:
         self._fd: int | None = None
         self._engine: AsyncEngine | None = None
         self._conn: AsyncConnection | None = None
+        self._driver: Any = None  # the asyncpg connection under ``_conn``
+        self.lost = False  # another process took the lock while the database was away
 
     @property
     def held(self) -> bool:
@@ -84,7 +93,8 @@ class InstanceLock:
 
     async def _acquire_advisory(self) -> None:
         connect_args: dict[str, Any] = {"timeout": self.connect_timeout_s}
-        self._engine = create_async_engine(self.url, connect_args=connect_args)
+        if self._engine is None:
+            self._engine = create_async_engine(self.url, connect_args=connect_args)
         conn = await self._engine.connect()
         got = await conn.scalar(
             text("SELECT pg_try_advisory_lock(:c, :k)"),
@@ -98,6 +108,47 @@ class InstanceLock:
         # Ended, not committed: the session lock outlives transactions.
         await conn.commit()
         self._conn = conn
+        self._driver = (await conn.get_raw_connection()).driver_connection
+
+    async def keep(self, interval_s: float = 5.0) -> None:
+        """Hold the PostgreSQL lock across a restart of the server. Runs until cancelled."""
+        if self.url.get_backend_name() == "sqlite":
+            return
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.check()
+
+    async def check(self) -> None:
+        """One round of ``keep``: the lock's connection still answers, or the lock is
+        taken again on a new one."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                async with asyncio.timeout(self.connect_timeout_s):
+                    await conn.execute(text("SELECT 1"))
+                    await conn.commit()
+                return
+            except Exception as exc:
+                log.warning("instance lock: its connection broke (%s); taking it again", exc)
+                self._conn = None
+                driver, self._driver = self._driver, None
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
+                if driver is not None:
+                    with contextlib.suppress(Exception):
+                        driver.terminate()  # the dead socket, closed here and now
+        try:
+            async with asyncio.timeout(self.connect_timeout_s * 2):
+                await self._acquire_advisory()
+            if self.lost:
+                log.warning("instance lock %r held again", self.instance)
+            self.lost = False
+        except AlreadyRunning as exc:
+            if not self.lost:
+                log.critical("instance lock lost while the database was away: %s", exc)
+            self.lost = True
+        except Exception as exc:  # the server is still away: try again next round
+            log.warning("instance lock: database not back yet (%s)", exc)
 
     async def release(self) -> None:
         if self._fd is not None:
@@ -113,6 +164,7 @@ class InstanceLock:
             except Exception as exc:  # the server frees it with the connection anyway
                 log.warning("could not release the instance lock cleanly: %s", exc)
             self._conn = None
+            self._driver = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
