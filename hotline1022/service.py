@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Lifespan
@@ -38,9 +39,12 @@ from queues.callbacks import CallbackService
 from queues.calls import CallTracker
 from queues.history import CallHistory
 from queues.live import LiveQueues
+from queues.reconcile import Rebuild, Step
 from stats.refresher import StatsRefresher
 from store.categories import CATEGORIES
 from store.db import Database
+from store.journal import Journal
+from store.lock import InstanceLock
 from store.migrate import upgrade_async
 from store.seed import ensure_agents
 
@@ -57,7 +61,18 @@ class Hotline:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(
+            settings.effective_database_url,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            statement_timeout_s=settings.db_statement_timeout_s,
+        )
+        # One process per database and Asterisk instance (taken first thing in start()).
+        self.lock = InstanceLock(
+            settings.effective_database_url,
+            settings.asterisk_instance,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
+        self.rebuild = Rebuild(attempts=settings.rebuild_attempts)
         self.link = AmiLink(
             host=settings.ami_host,
             port=settings.ami_port,
@@ -87,6 +102,12 @@ class Hotline:
             self.db,
             on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
             pending_callback=self.callbacks.pending_call,
+            instance=settings.asterisk_instance,
+            journal=Journal(
+                settings.journal_dir / "calls.jsonl",
+                max_bytes=int(settings.journal_max_mb * 1024 * 1024),
+            ),
+            max_calls=settings.memory_max_calls,
         )
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
         asterisk = AsteriskPaths.find(settings.asterisk_instance)
@@ -104,7 +125,7 @@ class Hotline:
             self.ivr.current,
             asterisk.prompts_dir,
             self.tracker,
-            CallHistory(self.db),
+            CallHistory(self.db, wait_s=settings.ivr_history_wait_ms / 1000),
             route=self.routing.queue_for,
             callbacks=self.callbacks,
             prompt_seconds=self.ivr.prompt_seconds,
@@ -132,7 +153,18 @@ class Hotline:
         self._incident_timers: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # Before anything else: a second process would close this one's live calls.
+        await self.lock.acquire()
+        try:
+            await self._start()
+        except BaseException:
+            await self.lock.release()
+            raise
+
+    async def _start(self) -> None:
         await upgrade_async(self.settings.effective_database_url)
+        # Records a crash left in the journal while the database was down.
+        await self.tracker.replay_journal()
         await ensure_agents(self.db, self.settings.agent_count)
         # The province's places and default teams, the first time (one query afterwards).
         await ensure_places_and_teams(self.db, self.settings.province_code)
@@ -154,6 +186,7 @@ class Hotline:
             asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
+        self._tasks.append(asyncio.create_task(self.lock.keep(), name="instance-lock"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
         self._incident_timers = asyncio.create_task(self.incidents.run(), name="incident-timers")
@@ -169,26 +202,53 @@ class Hotline:
         )
 
     async def _on_ami_connect(self) -> None:
-        status = await once_loaded(self.pbx.queue_status)  # Asterisk may still be booting
-        self.live.rebuild(status.entries, status.members)
-        # Callbacks first: a placeholder lost with a restarted Asterisk gets its place back
-        # before agents are offered the callers who dialled again meanwhile.
-        await self.callbacks.reconcile()
-        await self.agents.restore()
-        # After the restore: members Asterisk lost in a restart are back, paused as before.
-        status = await self.pbx.queue_status()
-        self.live.rebuild(status.entries, status.members)
-        self.agent_states.rebuild(status.members)
-        # Calls that began, waited or ended while the service (or the link) was away.
-        channels = await self.pbx.channels()
-        await self.tracker.reconcile(
-            status.entries, channels, {q.name: q.category for q in self.routing.queues()}
+        """Rebuild the state from Asterisk, step by step (``queues.reconcile``): a step that
+        keeps failing does not stop the others; ``GET /health`` shows how it went."""
+        snapshot: dict[str, Any] = {}
+
+        async def queues() -> None:
+            status = await once_loaded(self.pbx.queue_status)  # Asterisk may still be booting
+            self.live.rebuild(status.entries, status.members)
+
+        async def take_snapshot() -> None:
+            # After the restore: members Asterisk lost in a restart are back, paused as
+            # before. The fence opens before the snapshot: a call any event names from here
+            # on is never closed by this reconciliation.
+            self.tracker.begin_snapshot()
+            status = await self.pbx.queue_status()
+            channels = await self.pbx.channels()
+            self.live.rebuild(status.entries, status.members)
+            self.agent_states.rebuild(status.members)
+            snapshot["entries"], snapshot["channels"] = status.entries, channels
+
+        async def calls() -> None:
+            # Calls that began, waited or ended while the service (or the link) was away.
+            await self.tracker.reconcile(
+                snapshot["entries"],
+                snapshot["channels"],
+                {q.name: q.category for q in self.routing.queues()},
+            )
+
+        async def cdr() -> None:
+            # Calls that came and went unseen: Asterisk's CDR has them.
+            newest = await self.tracker.newest_arrival()
+            since = (newest or datetime.now(UTC)) - CDR_LOOKBACK
+            cdr_calls = await asyncio.to_thread(read_recent_calls, self.cdr_csv, since=since)
+            channels = snapshot["channels"]
+            await self.tracker.recover(cdr_calls, alive=(c.get("Uniqueid", "") for c in channels))
+
+        await self.rebuild.run(
+            [
+                Step("queues", queues),
+                # Callbacks first: a placeholder lost with a restarted Asterisk gets its place
+                # back before agents are offered the callers who dialled again meanwhile.
+                Step("callbacks", self.callbacks.reconcile),
+                Step("agents", self.agents.restore),
+                Step("snapshot", take_snapshot),
+                Step("calls", calls, needs=("snapshot",)),
+                Step("cdr", cdr, needs=("snapshot",)),
+            ]
         )
-        # Calls that came and went unseen: Asterisk's CDR has them.
-        newest = await self.tracker.newest_arrival()
-        since = (newest or datetime.now(UTC)) - CDR_LOOKBACK
-        cdr_calls = await asyncio.to_thread(read_recent_calls, self.cdr_csv, since=since)
-        await self.tracker.recover(cdr_calls, alive=(c.get("Uniqueid", "") for c in channels))
 
     async def stop(self) -> None:
         if self._incident_timers is not None:
@@ -218,6 +278,7 @@ class Hotline:
         # After the link: the link's last events may still hand a team's call its result.
         await self.team_phones.close()
         await self.db.dispose()
+        await self.lock.release()
 
     def app(self, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
         """The REST API over this hotline's parts (tests pass no lifespan: they start
@@ -241,6 +302,14 @@ class Hotline:
     def ami_status(self) -> dict[str, object]:
         status = dict(self.link.status())
         status["records_pending"] = self.tracker.pending
+        status["rebuild"] = self.rebuild.status()
+        status["instance"] = {"name": self.settings.asterisk_instance, "lock_lost": self.lock.lost}
+        journal = self.tracker.journal
+        status["journal"] = {
+            "bytes": journal.size if journal else 0,
+            "records_only_in_journal": self.tracker.journal_only,
+            "records_dropped": self.tracker.dropped,
+        }
         return status
 
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S
@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     dispatch_call_attempts: int = 3
     dispatch_retry_s: int = 60
 
+    # Faults (store/db.py, store/journal.py, store/lock.py, queues/reconcile.py): opening a
+    # database connection and one statement give up after these; call records the database
+    # refuses go to an fsync'd journal in <state_dir>/journal/<instance> of at most this
+    # size; at most this many calls are kept in memory while the database is down (then
+    # complete ones live only in the journal, see queues/calls.py); a caller in the menu
+    # waits at most this long for their history (then is asked for the district).
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_s: float = Field(default=10.0, gt=0)
+    journal_max_mb: float = Field(default=64.0, gt=0)
+    memory_max_calls: int = Field(default=10_000, ge=10)
+    ivr_history_wait_ms: int = Field(default=300, ge=1)
+    # The rebuild after each (re)connect: each step tried this many times.
+    rebuild_attempts: int = Field(default=3, ge=1)
+
     @field_validator("sl_thresholds")
     @classmethod
     def _thresholds_the_statistics_keep(cls, value: dict[str, list[int]]) -> dict[str, list[int]]:
@@ -137,6 +151,10 @@ class Settings(BaseSettings):
         except FileNotFoundError:
             return {}
         return data
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.state_dir / "journal" / self.asterisk_instance
 
     @property
     def effective_ami_secret(self) -> str:

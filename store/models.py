@@ -282,6 +282,11 @@ class Call(Base):
     # The uniqueid of the earlier call of the same number that was still open (waiting, or
     # with a callback pending) when this one arrived: a redial, not new demand.
     repeat_of: Mapped[str | None] = mapped_column(index=True)
+    # The Asterisk instance the call came through (``HOTLINE_ASTERISK_INSTANCE``): a service
+    # reconciles only its own instance's calls, never another's live ones.
+    asterisk_instance: Mapped[str] = mapped_column(
+        default="main", server_default="main", index=True
+    )
 
     # lazy="raise": under asyncio an implicit lazy load cannot run; load it explicitly
     # (selectinload) and get a clear error when that was forgotten.
