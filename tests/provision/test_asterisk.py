@@ -23,6 +23,7 @@ def render(tmp_path: Path) -> Path:
             sip_port=15060,
             agi_host="127.0.0.1",
             agi_port=14573,
+            agi_secret=str(secrets["agi_secret"]),
             agents=[
                 {"endpoint": ep, "password": pw, "name": ep} for ep, pw in secrets["agents"].items()
             ],
