@@ -21,6 +21,7 @@ could not ring it               ``failed`` (anything else; the Originate itself 
 answered, the script never ran  ``failed`` (FastAGI down: the dialplan hangs up)
 the reading could not be had    ``failed`` (the member hears "tổng đài sẽ gọi lại sau")
 the incident no longer waits    nothing: "this order is no longer needed", and hang up
+no valid ``DISPATCH_SIG``       nothing: logged and closed, no key taken (not our call)
 ==============================  ============================================================
 
 States of one call (``_State``)::

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Sessions in handlers at once (beyond: refused, the dialplan falls back), connections
     # still sending their environment (a new one evicts the oldest) and how long they may take.
     agi_max_sessions: int = 2000
-    agi_max_handshakes: int = 64
+    agi_max_handshakes: int = 256
     agi_handshake_timeout_s: float = 5.0
     # Listening beyond loopback must be asked for, and then names the Asterisk hosts allowed.
     agi_allow_remote: bool = False

@@ -91,7 +91,7 @@ class FastAgiServer:
         auth: AgiAuth | None,
         env_timeout: float = 5.0,
         max_sessions: int = 2000,
-        max_handshakes: int = 64,
+        max_handshakes: int = 256,
         peers: PeerFilter | None = None,
         allow_remote: bool = False,
     ) -> None:
