@@ -25,13 +25,18 @@ def _serve(args: argparse.Namespace) -> int:
         settings.api_host = args.host
     if args.port:
         settings.api_port = args.port
-    if not settings.effective_ami_secret:
-        print(
-            f"No AMI secret: run 'make asterisk' first (it writes {settings.secrets_path}) "
-            "or set HOTLINE_AMI_SECRET.",
-            file=sys.stderr,
-        )
-        return 2
+    for secret, what, env in (
+        (settings.effective_ami_secret, "AMI secret", "HOTLINE_AMI_SECRET"),
+        (settings.effective_agi_secret, "FastAGI secret", "HOTLINE_AGI_SECRET"),
+        (settings.effective_dispatch_secret, "dispatch secret", "HOTLINE_DISPATCH_SECRET"),
+    ):
+        if not secret:
+            print(
+                f"No {what}: run 'make asterisk' first (it writes {settings.secrets_path}) "
+                f"or set {env}.",
+                file=sys.stderr,
+            )
+            return 2
     from ivr.menu_file import MenuError, load_menu
 
     try:

@@ -29,6 +29,7 @@ from ivr.menu_file import MenuError, load_menu
 from ivr.prompts import RECORDED_PROMPTS
 from ivr.service import IvrService
 from pbx.agi import FastAgiServer
+from pbx.agi_auth import AgiAuth, PeerFilter
 from pbx.ami import AmiLink
 from pbx.cdr import read_recent_calls
 from pbx.client import AmiPbx, once_loaded
@@ -144,10 +145,20 @@ class Hotline:
                 asterisk.host_path(asterisk.prompts_dir) / "dispatch",
                 f"{asterisk.prompts_dir}/dispatch",
             ),
+            secret=settings.effective_dispatch_secret,
             ring_s=settings.dispatch_ring_s,
         )
         self.incidents.attach_caller(self.team_phones)
-        self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
+        self.agi = FastAgiServer(
+            settings.agi_host,
+            settings.agi_port,
+            auth=AgiAuth(settings.effective_agi_secret, window_s=settings.agi_proof_window_s),
+            env_timeout=settings.agi_handshake_timeout_s,
+            max_sessions=settings.agi_max_sessions,
+            max_handshakes=settings.agi_max_handshakes,
+            peers=PeerFilter(settings.agi_allowed_peers),
+            allow_remote=settings.agi_allow_remote,
+        )
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
         self._incident_timers: asyncio.Task[None] | None = None

@@ -1,7 +1,8 @@
 """Settings from the environment (``HOTLINE_*``) and the generated secrets file.
 
-The AMI secret and the agents' SIP passwords are generated when Asterisk is provisioned and
-kept in ``<state_dir>/secrets.json`` (outside git). An explicit ``HOTLINE_AMI_SECRET`` wins.
+The AMI secret, the FastAGI and dispatch secrets and the agents' SIP passwords are generated
+when Asterisk is provisioned and kept in ``<state_dir>/secrets.json`` (outside git). An
+explicit ``HOTLINE_AMI_SECRET`` (``HOTLINE_AGI_SECRET``, ``HOTLINE_DISPATCH_SECRET``) wins.
 """
 
 from __future__ import annotations
@@ -36,6 +37,21 @@ class Settings(BaseSettings):
 
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    # FastAGI serves only the dialplan it was provisioned with (pbx/agi_auth.py): each session
+    # carries a proof keyed with this secret, at most this many seconds old, used once.
+    agi_secret: str = ""
+    agi_proof_window_s: float = 30.0
+    # Sessions in handlers at once (beyond: refused, the dialplan falls back), connections
+    # still sending their environment (a new one evicts the oldest) and how long they may take.
+    agi_max_sessions: int = 2000
+    agi_max_handshakes: int = 256
+    agi_handshake_timeout_s: float = 5.0
+    # Listening beyond loopback must be asked for, and then names the Asterisk hosts allowed.
+    agi_allow_remote: bool = False
+    agi_allowed_peers: list[str] = ["127.0.0.0/8", "::1/128"]
+    # Signs the orders the service sends to teams' phones (dispatch/phone.py): only a call the
+    # service originated can acknowledge one.
+    dispatch_secret: str = ""
 
     api_host: str = "127.0.0.1"
     api_port: int = 8022
@@ -159,6 +175,14 @@ class Settings(BaseSettings):
     @property
     def effective_ami_secret(self) -> str:
         return self.ami_secret or str(self.secrets.get("ami_secret", ""))
+
+    @property
+    def effective_agi_secret(self) -> str:
+        return self.agi_secret or str(self.secrets.get("agi_secret", ""))
+
+    @property
+    def effective_dispatch_secret(self) -> str:
+        return self.dispatch_secret or str(self.secrets.get("dispatch_secret", ""))
 
     @property
     def effective_database_url(self) -> str:

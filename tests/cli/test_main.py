@@ -27,7 +27,8 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
-    (tmp_path / "secrets.json").write_text(json.dumps({"ami_secret": "s3cret"}))
+    secrets = {"ami_secret": "s3cret", "agi_secret": "a", "dispatch_secret": "d"}
+    (tmp_path / "secrets.json").write_text(json.dumps(secrets))
     return tmp_path
 
 
@@ -80,3 +81,12 @@ async def test_serve_with_a_wrong_ami_secret_stops_with_one_clear_line(state: Pa
     assert proc.returncode == 2
     assert f"AMI at 127.0.0.1:{ami.port} refused login for user 'hotline'" in proc.stderr
     assert "Traceback" not in proc.stderr and "a-wrong-one" not in proc.stderr
+
+
+def test_serve_without_the_fastagi_secret_says_what_to_run(tmp_path: Path) -> None:
+    """Secrets from before FastAGI sessions were proven: provisioning again adds them."""
+    (tmp_path / "secrets.json").write_text(json.dumps({"ami_secret": "s3cret"}))
+    proc = run(["serve"], {"HOTLINE_STATE_DIR": str(tmp_path)})
+    assert proc.returncode == 2
+    assert "No FastAGI secret: run 'make asterisk'" in proc.stderr
+    assert "HOTLINE_AGI_SECRET" in proc.stderr
