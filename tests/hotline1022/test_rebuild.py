@@ -38,6 +38,8 @@ def settings(tmp_path: Path, database_url: str, ami: FakeAmi) -> Settings:
         ami_port=ami.port,
         ami_username=ami.username,
         ami_secret=ami.secret,
+        agi_secret="test-agi-secret",
+        dispatch_secret="test-dispatch-secret",
         rebuild_attempts=2,
     )
 
