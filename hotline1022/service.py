@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.app import create_app
+from api.deps import AuthPolicy
+from api.ratelimit import FailureLimiter
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
@@ -34,6 +36,7 @@ from pbx.client import AmiPbx, once_loaded
 from pbx.paths import AsteriskPaths
 from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
+from queues.callback_limits import CallbackCaps, NumberPlan
 from queues.callbacks import CallbackService
 from queues.calls import CallTracker
 from queues.history import CallHistory
@@ -43,6 +46,7 @@ from store.categories import CATEGORIES
 from store.db import Database
 from store.migrate import upgrade_async
 from store.seed import ensure_agents
+from store.users import token_lifetimes
 
 __all__ = ["Hotline", "build_app"]
 
@@ -82,6 +86,12 @@ class Hotline:
             attempts=settings.callback_attempts,
             retry_s=settings.callback_retry_s,
             never_in=[q.name for q in self.routing.queues() if q.urgent],
+            number_plan=NumberPlan(settings.callback_number_pattern),
+            caps=CallbackCaps(
+                per_number=settings.callback_max_per_number,
+                number_window=timedelta(seconds=settings.callback_number_window_s),
+                per_hour=settings.callback_max_per_hour,
+            ),
         )
         self.tracker = CallTracker(
             self.db,
@@ -234,6 +244,13 @@ class Hotline:
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
             version=__version__,
+            auth=AuthPolicy(
+                lifetimes=token_lifetimes(self.settings.token_ttl_s),
+                failures=FailureLimiter(
+                    limit=self.settings.auth_failure_limit,
+                    window_s=self.settings.auth_failure_window_s,
+                ),
+            ),
         )
 
     def ami_status(self) -> dict[str, object]:
