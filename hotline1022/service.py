@@ -24,6 +24,7 @@ from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
 from dispatch.teams import ensure_places_and_teams
 from hotline1022 import __version__
+from hotline1022.logmask import install_number_masking
 from hotline1022.settings import Settings
 from ivr.engine import MenuEngine
 from ivr.menu_file import MenuError, load_menu
@@ -140,6 +141,9 @@ class Hotline:
         self._incident_timers: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # Here, not in main(): uvicorn's loggers are configured by now, and every way of
+        # running the service (serve, the test stack, simulate) passes through here.
+        install_number_masking(self.settings.log_mask_numbers)
         await upgrade_async(self.settings.effective_database_url)
         await ensure_agents(self.db, self.settings.agent_count)
         # The province's places and default teams, the first time (one query afterwards).
