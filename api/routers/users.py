@@ -101,8 +101,17 @@ class UserCreated(BaseModel):
     token: IssuedToken
 
 
+# Printable text only: a NUL or control character has no place in a name or a label (and
+# PostgreSQL refuses NUL in text).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+
 class UserIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
+    )
     role: Role
     agent_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="For role agent: the agent they are"
@@ -110,11 +119,13 @@ class UserIn(BaseModel):
     team_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="For role team: the team they act for"
     )
-    token_label: str = Field(default="initial", max_length=100)
+    token_label: str = Field(default="initial", max_length=100, pattern=PRINTABLE)
 
 
 class TokenIn(BaseModel):
-    label: str = Field(default="", max_length=100, description="Where the token is used")
+    label: str = Field(
+        default="", max_length=100, pattern=PRINTABLE, description="Where the token is used"
+    )
 
 
 @router.get("", summary="List users, by name")
