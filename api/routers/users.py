@@ -8,15 +8,24 @@ token. Deactivating a user stops every token of theirs at the next request.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, status
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AUTH_RESPONSES, AuthPolicy, ServicesDep, get_auth_policy, require_roles
+from api.deps import (
+    AUTH_RESPONSES,
+    AuthPolicy,
+    ServicesDep,
+    bearer_scheme,
+    get_auth_policy,
+    require_roles,
+)
 from api.schemas import ErrorOut
 from store import users as store_users
 from store.models import ApiToken, Role, User
+from store.users import hash_token
 
 __all__ = ["router"]
 
@@ -35,6 +44,7 @@ NOT_FOUND: dict[int | str, dict[str, object]] = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such user or token"},
 }
 CREATE_RESPONSES: dict[int | str, dict[str, object]] = {
+    status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such agent or team"},
     status.HTTP_409_CONFLICT: {"model": ErrorOut, "description": "The name is taken"},
 }
 DEACTIVATE_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -106,26 +116,49 @@ class UserCreated(BaseModel):
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
-class UserIn(BaseModel):
-    name: str = Field(
+Name = Annotated[
+    str,
+    Field(
         min_length=1,
         max_length=100,
-        pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
-    )
-    role: Role
-    agent_id: int | None = Field(
-        default=None, ge=1, le=MAX_ID, description="For role agent: the agent they are"
-    )
-    team_id: int | None = Field(
-        default=None, ge=1, le=MAX_ID, description="For role team: the team they act for"
-    )
-    token_label: str = Field(default="initial", max_length=100, pattern=PRINTABLE)
+        # Something to show once trimmed, and nothing unprintable.
+        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+        description="Unique user name",
+    ),
+]
+Label = Annotated[str, Field(max_length=100, pattern=PRINTABLE, description="Where it is used")]
+
+
+class _NewUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    token_label: Label = "initial"
+
+
+class NewAgentUser(_NewUser):
+    role: Literal[Role.AGENT]
+    agent_id: int = Field(ge=1, le=MAX_ID, description="The agent this user logs in as")
+
+
+class NewTeamUser(_NewUser):
+    role: Literal[Role.TEAM]
+    team_id: int = Field(ge=1, le=MAX_ID, description="The team or center they act for")
+
+
+class NewStaffUser(_NewUser):
+    role: Literal[Role.SUPERVISOR, Role.ADMIN]
+
+
+# Which role needs what is in the schema: an agent user names their agent, a team user
+# their team, and the others neither.
+UserIn = Annotated[NewAgentUser | NewTeamUser | NewStaffUser, Body(discriminator="role")]
 
 
 class TokenIn(BaseModel):
-    label: str = Field(
-        default="", max_length=100, pattern=PRINTABLE, description="Where the token is used"
-    )
+    model_config = ConfigDict(extra="forbid")
+
+    label: Label = ""
 
 
 @router.get("", summary="List users, by name")
@@ -146,20 +179,22 @@ async def create_user(
     name = body.name.strip()
     if await store_users.get_user_by_name(services.db, name) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"A user named {name!r} already exists")
+    agent_id = body.agent_id if isinstance(body, NewAgentUser) else None
+    team_id = body.team_id if isinstance(body, NewTeamUser) else None
     try:
         user, _ = await store_users.create_user(
             services.db,
             name=name,
             role=body.role.value,
-            agent_id=body.agent_id,
-            team_id=body.team_id,
+            agent_id=agent_id,
+            team_id=team_id,
             lifetimes=policy.lifetimes,
         )
     except ValueError as exc:
         if "already exists" in str(exc):  # lost a race with another request
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-        # An unknown agent or team, or a role without the agent or team it needs.
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        # The schema rules out the rest: the agent or team named does not exist.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     # The first token from create_user is for the CLI's one-shot output; revoke it and
     # issue the one answered here, so its row (id, expiry) can be shown with it.
     await store_users.revoke_tokens(services.db, user.id)
@@ -245,12 +280,32 @@ async def issue_token(
 @router.post(
     "/{user_id}/tokens/{token_id}/revoke",
     summary="Revoke one token; the user's others go on working",
-    responses=NOT_FOUND,
+    responses={
+        **NOT_FOUND,
+        status.HTTP_409_CONFLICT: {
+            "model": ErrorOut,
+            "description": "It is the token this request is made with",
+        },
+    },
 )
 async def revoke_token(
-    _admin: Admin, services: ServicesDep, user_id: UserId, token_id: TokenId
+    _admin: Admin,
+    services: ServicesDep,
+    user_id: UserId,
+    token_id: TokenId,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> TokenOut:
-    """Revoking a revoked token changes nothing and answers as the first time did."""
+    """Revoking a revoked token changes nothing and answers as the first time did. The
+    token this request is made with cannot be revoked here (an administrator would lock
+    themself out): use another, or ``hotline1022 users revoke``."""
+    in_use = hash_token(credentials.credentials) if credentials is not None else ""
+    tokens = await store_users.list_tokens(services.db, user_id)
+    if any(t.id == token_id and t.token_hash == in_use for t in tokens):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "This is the token you are using: revoke it with another, or with "
+            "'hotline1022 users revoke'",
+        )
     row = await store_users.revoke_token(services.db, user_id, token_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"User {user_id} has no token {token_id}")

@@ -119,8 +119,26 @@ async def test_an_admin_creates_a_user_whose_token_works_and_is_never_shown_agai
     assert taken.status_code == 409
     no_agent = await api.client.post("/users", headers=admin, json={"name": "X", "role": "agent"})
     assert no_agent.status_code == 422
+    unknown = await api.client.post(
+        "/users", headers=admin, json={"name": "Y", "role": "agent", "agent_id": 999999}
+    )
+    assert unknown.status_code == 404
+    both = await api.client.post(
+        "/users", headers=admin, json={"name": "Z", "role": "supervisor", "team_id": 1}
+    )
+    assert both.status_code == 422
     huge = await api.client.get(f"/users/{2**40}", headers=admin)
     assert huge.status_code == 422
+
+
+async def test_an_admin_cannot_revoke_the_token_they_are_using(api: Api) -> None:
+    admin, token = await create_user(api.db, name="Quản trị 2", role="admin")
+    [row] = (await api.client.get(f"/users/{admin.id}/tokens", headers=bearer(token))).json()
+    response = await api.client.post(
+        f"/users/{admin.id}/tokens/{row['id']}/revoke", headers=bearer(token)
+    )
+    assert response.status_code == 409
+    assert (await api.client.get("/users", headers=bearer(token))).status_code == 200
 
 
 async def test_the_11th_failure_in_a_window_is_answered_429_with_retry_after(api: Api) -> None:
