@@ -18,11 +18,14 @@ from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.app import create_app
+from api.deps import AuthPolicy
+from api.ratelimit import FailureLimiter
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
 from dispatch.teams import ensure_places_and_teams
 from hotline1022 import __version__
+from hotline1022.logmask import install_number_masking
 from hotline1022.settings import Settings
 from ivr.engine import MenuEngine
 from ivr.menu_file import MenuError, load_menu
@@ -36,6 +39,7 @@ from pbx.client import AmiPbx, once_loaded
 from pbx.paths import AsteriskPaths
 from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
+from queues.callback_limits import CallbackCaps, NumberPlan
 from queues.callbacks import CallbackService
 from queues.calls import CallTracker
 from queues.history import CallHistory
@@ -48,6 +52,7 @@ from store.journal import Journal
 from store.lock import InstanceLock
 from store.migrate import upgrade_async
 from store.seed import ensure_agents
+from store.users import token_lifetimes
 
 __all__ = ["Hotline", "build_app"]
 
@@ -98,6 +103,12 @@ class Hotline:
             attempts=settings.callback_attempts,
             retry_s=settings.callback_retry_s,
             never_in=[q.name for q in self.routing.queues() if q.urgent],
+            number_plan=NumberPlan(settings.callback_number_pattern),
+            caps=CallbackCaps(
+                per_number=settings.callback_max_per_number,
+                number_window=timedelta(seconds=settings.callback_number_window_s),
+                per_hour=settings.callback_max_per_hour,
+            ),
         )
         self.tracker = CallTracker(
             self.db,
@@ -164,6 +175,9 @@ class Hotline:
         self._incident_timers: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # Here, not in main(): uvicorn's loggers are configured by now, and every way of
+        # running the service (serve, the test stack, simulate) passes through here.
+        install_number_masking(self.settings.log_mask_numbers)
         # Before anything else: a second process would close this one's live calls.
         await self.lock.acquire()
         try:
@@ -308,6 +322,13 @@ class Hotline:
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
             version=__version__,
+            auth=AuthPolicy(
+                lifetimes=token_lifetimes(self.settings.token_ttl_s),
+                failures=FailureLimiter(
+                    limit=self.settings.auth_failure_limit,
+                    window_s=self.settings.auth_failure_window_s,
+                ),
+            ),
         )
 
     def ami_status(self) -> dict[str, object]:

@@ -14,12 +14,16 @@ from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S
+from queues.callback_limits import VIETNAM_NUMBER_PATTERN, NumberPlan
 from queues.routing import RoutingPolicy
 from stats.history import check_thresholds
+from store.users import DEFAULT_TOKEN_TTL_S, ROLES
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "get_settings", "mask_url"]
 
 
 class Settings(BaseSettings):
@@ -93,6 +97,14 @@ class Settings(BaseSettings):
     # only contact is the telephone network's gateway at callback_host.
     callback_endpoint: str = "pstn-out"
     callback_host: str = "127.0.0.1:5090"
+    # Toll fraud (queues/callback_limits.py): only numbers matching this pattern in full
+    # are called back (Vietnam's numbering plan: mobiles and landlines, national or +84);
+    # at most callback_max_per_number callbacks per number per callback_number_window_s,
+    # and callback_max_per_hour in all.
+    callback_number_pattern: str = VIETNAM_NUMBER_PATTERN
+    callback_max_per_number: int = 3
+    callback_number_window_s: int = 24 * 3600
+    callback_max_per_hour: int = 300
     # Mean handling time (talk + wrap-up) assumed for a queue before any call was handled:
     # the estimated wait that decides the offer starts from it.
     default_aht_s: int = 180
@@ -122,6 +134,45 @@ class Settings(BaseSettings):
     ivr_history_wait_ms: int = Field(default=300, ge=1)
     # The rebuild after each (re)connect: each step tried this many times.
     rebuild_attempts: int = Field(default=3, ge=1)
+
+    # API tokens: lifetime in seconds per role (roles not named keep their default); a
+    # client address that failed authentication auth_failure_limit times within
+    # auth_failure_window_s is answered 429 until the oldest failure leaves the window.
+    token_ttl_s: dict[str, int] = DEFAULT_TOKEN_TTL_S
+    auth_failure_limit: int = 10
+    auth_failure_window_s: int = 300
+    # Callers' numbers in the logs show only their last 3 digits.
+    log_mask_numbers: bool = True
+
+    @field_validator("token_ttl_s")
+    @classmethod
+    def _lifetimes_of_known_roles(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(sorted(unknown))}: {', '.join(ROLES)}")
+        if any(s <= 0 for s in value.values()):
+            raise ValueError("token lifetimes must be positive seconds")
+        return {**DEFAULT_TOKEN_TTL_S, **value}
+
+    @field_validator("auth_failure_limit", "auth_failure_window_s")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("callback_max_per_number", "callback_number_window_s", "callback_max_per_hour")
+    @classmethod
+    def _positive_cap(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("callback_number_pattern")
+    @classmethod
+    def _a_pattern(cls, value: str) -> str:
+        NumberPlan(value)  # a ValueError that says what is wrong with it
+        return value
 
     @field_validator("sl_thresholds")
     @classmethod
@@ -157,6 +208,11 @@ class Settings(BaseSettings):
         )
 
     @property
+    def database_url_for_people(self) -> str:
+        """The database URL with its password hidden: what may be printed or logged."""
+        return mask_url(self.effective_database_url)
+
+    @property
     def secrets_path(self) -> Path:
         return self.state_dir / "secrets.json"
 
@@ -189,6 +245,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.state_dir / 'hotline1022.db').resolve()}"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (a URL SQLAlchemy cannot parse is
+    hidden whole: it might hold one)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
 
 
 def get_settings() -> Settings:

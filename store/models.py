@@ -325,6 +325,10 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    # Set when issued (created_at + the role's lifetime then); the role's lifetime now is
+    # also enforced, so shortening it in the settings takes effect at once. None: only
+    # the role's lifetime applies (tokens issued before expiry existed).
+    expires_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="raise")
 
@@ -365,7 +369,11 @@ class Callback(Base):
     """
 
     __tablename__ = "callbacks"
-    __table_args__ = (Index("ix_callbacks_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_callbacks_status_next", "status", "next_attempt_at"),
+        # The callback caps count the requests of the last window at start.
+        Index("ix_callbacks_requested_at", "requested_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_uniqueid: Mapped[str] = mapped_column(unique=True)  # the call that asked for it

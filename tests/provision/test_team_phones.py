@@ -113,7 +113,7 @@ def test_info_names_how_many_team_phones_and_one(
     secrets = provisioned_secrets(tmp_path)
     monkeypatch.setenv("HOTLINE_STATE_DIR", str(tmp_path))
 
-    assert main(["info"]) == 0
+    assert main(["info", "--show-passwords"]) == 0
 
     out = capsys.readouterr().out
     password = team_phone_password(secrets, "team-c25741")
