@@ -12,6 +12,7 @@ from importlib import metadata
 from fastapi import FastAPI
 from starlette.types import Lifespan
 
+from api.deps import AuthPolicy
 from api.routers import agents as agents_router
 from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
@@ -23,6 +24,7 @@ from api.routers import places as places_router
 from api.routers import queues as queues_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
+from api.routers import users as users_router
 from api.services import Services
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
@@ -86,6 +88,10 @@ TAGS = [
         "name": "monitoring",
         "description": "Open incidents, overdue first; teams' and districts' figures (Giám sát).",
     },
+    {
+        "name": "users",
+        "description": "API users and their tokens, for administrators (Người dùng).",
+    },
 ]
 
 
@@ -104,13 +110,15 @@ def create_app(
     lifespan: Lifespan[FastAPI] | None = None,
     sl_thresholds: Mapping[str, Sequence[int]] = DEFAULT_SL_THRESHOLDS,
     version: str | None = None,
+    auth: AuthPolicy | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
 
     ``ami_status()`` should return a dict with ``"connected": bool``; health is "ok" only
     when it is True. ``sl_thresholds`` (the settings') are the statistics' default service
     levels. ``version`` is what the OpenAPI document says; by default the installed
-    package's.
+    package's. ``auth``: the tokens' lifetimes and the failed-authentication limit (the
+    defaults' when None).
     """
     app = FastAPI(
         title="hotline1022 — Tổng đài 1022",
@@ -119,6 +127,7 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
     )
+    app.state.auth = auth or AuthPolicy()
     app.state.services = Services(
         db=db,
         agents=agents,
@@ -145,6 +154,7 @@ def create_app(
         callbacks_router,
         incidents_router,
         monitoring_router,
+        users_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

@@ -24,7 +24,9 @@ Callbacks (``queues/callbacks.py``), when the engine is given a ``CallbackDesk``
 - at a queue node, if the queue's estimated wait is past the threshold, the caller hears
   "more than N minutes; press 1 to be called back keeping your place, any other key or
   nothing to hold". On 1 the callback is recorded, ``HOTLINE_DONE=callback`` (with the
-  queue's variables as usual) and the dialplan confirms and hangs up;
+  queue's variables as usual) and the dialplan confirms and hangs up; a caller whose
+  number may not be called back (outside the numbering plan, or past the caps) hears why
+  instead, and holds;
 - a caller who has a callback pending is told so before the first menu, and 1 keeps it
   and ends the call the same way (with the pending callback's queue variables); any other
   key or nothing goes on to the menu, where they are not offered a second callback.
@@ -49,6 +51,7 @@ from ivr.menu import (
 )
 from ivr.ports import (
     CallbackDesk,
+    CallbackRefusal,
     CallbackRequest,
     CallerHistory,
     IvrChannel,
@@ -60,6 +63,12 @@ from ivr.prompts import callback_offer_prompt
 __all__ = ["BACK_KEY", "MAX_STEPS", "MenuEngine"]
 
 log = logging.getLogger(__name__)
+
+# What a caller who may not be called back hears instead of the offer (then they hold).
+REFUSAL_PROMPTS = {
+    CallbackRefusal.NUMBER: "callback_refused_number",
+    CallbackRefusal.LIMIT: "callback_refused_limit",
+}
 
 BACK_KEY = "*"
 # A caller wandering the tree this long is sent to the default queue rather than kept.
@@ -353,6 +362,10 @@ class MenuEngine:
             return False
         offer = self.callbacks.offer(queue, call.caller)
         if offer is None:
+            return False
+        if offer.refused is not None:
+            call.pending = None
+            await call.channel.stream_file(self._prompt(REFUSAL_PROMPTS[offer.refused]), "")
             return False
         since = datetime.now(UTC)  # where the caller would have joined the queue
         self._record(call, node.id, "offer")

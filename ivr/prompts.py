@@ -68,6 +68,13 @@ BUILTIN_PROMPTS: dict[str, str] = {
         "Tổng đài đã ghi nhận yêu cầu gọi lại của quý vị. Khi đến lượt, tổng đài viên sẽ"
         " gọi lại số máy này. Xin cảm ơn."
     ),
+    # A callback the caller cannot have (queues/callback_limits.py); they hold as usual.
+    "callback_refused_number": (
+        "Tổng đài không thể gọi lại số máy của quý vị. Xin quý vị vui lòng giữ máy."
+    ),
+    "callback_refused_limit": (
+        "Tổng đài tạm thời không nhận thêm yêu cầu gọi lại. Xin quý vị vui lòng giữ máy."
+    ),
     "callback_repeat": (
         "Quý vị đã có yêu cầu gọi lại, tổng đài sẽ gọi lại theo thứ tự."
         " Bấm phím 1 để giữ yêu cầu và gác máy; bấm phím khác hoặc chờ để tiếp tục."

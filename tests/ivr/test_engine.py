@@ -11,7 +11,8 @@ import pytest
 
 from ivr.engine import MenuEngine
 from ivr.menu_file import DEFAULT_MENU, load_menu
-from ivr.ports import CallbackOffer, CallbackRequest, IvrStep, PendingCallback
+from ivr.ports import CallbackOffer, CallbackRefusal, CallbackRequest, IvrStep, PendingCallback
+from ivr.prompts import BUILTIN_PROMPTS
 
 MENU = load_menu(DEFAULT_MENU)
 
@@ -262,7 +263,9 @@ class Desk:
         offer: bool = True,
         pending: PendingCallback | None = None,
         fails: bool = False,
+        refused: CallbackRefusal | None = None,
     ) -> None:
+        self.refused = refused
         self.wait_s = wait_s
         self.offers = offer
         self.pending_callback = pending
@@ -272,7 +275,7 @@ class Desk:
 
     def offer(self, queue: str, caller_number: str) -> CallbackOffer | None:
         self.asked.append((queue, caller_number))
-        return CallbackOffer(self.wait_s) if self.offers else None
+        return CallbackOffer(self.wait_s, self.refused) if self.offers else None
 
     def pending(self, caller_number: str) -> PendingCallback | None:
         return self.pending_callback
@@ -347,6 +350,25 @@ async def test_withheld_numbers_are_not_offered_a_callback() -> None:
     ch = ScriptedChannel(["3"], caller="unknown")
     await run_with(ch, desk)
     assert desk.asked == [] and ch.variables["HOTLINE_QUEUE"] == "violation"
+
+
+@pytest.mark.parametrize(
+    ("refused", "prompt"),
+    [
+        (CallbackRefusal.NUMBER, "callback_refused_number"),
+        (CallbackRefusal.LIMIT, "callback_refused_limit"),
+    ],
+)
+async def test_a_refused_callback_is_explained_in_vietnamese_and_the_caller_holds(
+    refused: CallbackRefusal, prompt: str
+) -> None:
+    desk = Desk(refused=refused)
+    ch = ScriptedChannel(["3", "1"])
+    await run_with(ch, desk)
+    assert ch.played[-1] == prompt and prompt in BUILTIN_PROMPTS
+    assert not any(name.startswith("callback_offer") for name in ch.asked)
+    assert desk.requests == [] and "HOTLINE_DONE" not in ch.variables
+    assert ch.variables["HOTLINE_QUEUE"] == "violation"
 
 
 async def test_a_callback_that_cannot_be_recorded_leaves_the_caller_holding() -> None:
