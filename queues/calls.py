@@ -124,6 +124,23 @@ def event_time(ev: AmiEvent) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def channel_age_s(channel: Mapping[str, str]) -> float:
+    """How long Asterisk has had a channel, from a ``CoreShowChannel`` row: ``Duration``
+    ("HH:MM:SS", or seconds) else ``Seconds``; 0 when neither says."""
+    for key in ("Duration", "Seconds"):
+        raw = (channel.get(key) or "").strip()
+        if not raw:
+            continue
+        try:
+            seconds = 0.0
+            for part in raw.split(":"):
+                seconds = seconds * 60 + float(part)
+        except ValueError:
+            continue
+        return max(0.0, seconds)
+    return 0.0
+
+
 def _endpoint(interface: str, member_name: str) -> str:
     # "PJSIP/agent01" -> "agent01"; MemberName is what we set at QueueAdd.
     if member_name:
@@ -187,6 +204,9 @@ class CallTracker:
         self._journaled: dict[str, dict[str, Any]] = {}
         # The reconciliation's fence: the calls any event named since the snapshot began.
         self._fence: set[str] | None = None
+        # Hangups, while the fence is up, of calls the tracker does not know: a call the
+        # snapshot still shows live that ended before the reconciliation adopted it.
+        self._fence_hangups: dict[str, Hangup] = {}
         self.on_complete = on_complete
         self._pending_callback = pending_callback or (lambda _number: None)
         self.citizen_contexts = citizen_contexts
@@ -218,6 +238,8 @@ class CallTracker:
             return
         call = self.calls.get(ev.uniqueid)
         if call is None:
+            if self._fence is not None and isinstance(ev, Hangup):
+                self._fence_hangups[ev.uniqueid] = ev
             if isinstance(ev, QueueCallerJoin | UserEvent) and self._is_citizen(ev):
                 # We missed the Newchannel (service started mid-call): start from here.
                 call = self._new(ev)
@@ -576,6 +598,7 @@ class CallTracker:
         """Call before asking Asterisk for the snapshot (QueueStatus, CoreShowChannels) that
         ``reconcile`` is given: from here on every call an event names is fenced off."""
         self._fence = set()
+        self._fence_hangups = {}
 
     async def reconcile(
         self,
@@ -588,11 +611,22 @@ class CallTracker:
         ``entries`` are ``QueueStatus``'s ``QueueEntry`` rows (callers waiting), ``channels``
         ``CoreShowChannels``' rows (every live channel). A call the records hold open:
         still alive -> followed again from here; gone -> ended (when is unknown: now, with
-        ``UNSEEN_CAUSE``). A caller waiting whom the records lack -> recorded from the queue
+        ``UNSEEN_CAUSE``). A live 1022 call the records lack (it began while the service or
+        its link was away: in the menu, or waiting) -> recorded from its channel, arrived
+        ``Duration`` ago. A caller waiting whom the records lack -> recorded from the queue
         entry. Returns counts of each.
         """
         waiting = {e.get("Uniqueid", ""): e for e in entries}
-        counts = {"adopted": 0, "ended": 0, "found_waiting": 0}
+        channels = list(channels)
+        # Live citizen calls (dialled 1022: in the menu or waiting) the memory lacks.
+        entering = {
+            uid: c
+            for c in channels
+            if (uid := c.get("Uniqueid", ""))
+            and c.get("Context", "") in self.citizen_contexts
+            and c.get("Exten", "") == self.entry_exten
+        }
+        counts = {"adopted": 0, "ended": 0, "found_waiting": 0, "found_in_menu": 0}
         if self._fence is None:
             self._fence = set()  # no snapshot begun: fence from here at least
         try:
@@ -604,11 +638,25 @@ class CallTracker:
                         )
                     )
                 ).all()
+                recorded = (
+                    set(
+                        (
+                            await session.scalars(
+                                select(Call.uniqueid).where(
+                                    Call.uniqueid.in_(set(entering) - set(self.calls))
+                                )
+                            )
+                        ).all()
+                    )
+                    if entering
+                    else set()
+                )
         finally:
             # Fenced: a call any event named since the snapshot began (up to here: nothing
             # below awaits) is alive whatever the snapshot says (it started, or moved, after
             # it was taken).
             seen, self._fence = self._fence, None
+            hangups, self._fence_hangups = self._fence_hangups, {}
         now = datetime.now(UTC)
         alive = {c.get("Uniqueid", "") for c in channels} | seen
         for row in open_rows:
@@ -622,6 +670,28 @@ class CallTracker:
                 self._end_unseen(state, now)
                 counts["ended"] += 1
             self._touch(state)
+        for uid, channel in entering.items():
+            # A call that began while the link was down, still on the line: recorded from
+            # its channel, dated by how long Asterisk has had it (not now, nor its queue
+            # join). Not one the records have (the rows above hold the open ones; a complete
+            # one is not reopened). One that hung up since the snapshot was taken (the fence
+            # kept its Hangup) is recorded as ended then.
+            known = self.calls.get(uid)
+            if known is not None:
+                # Started since from a later event (route, queue join): dated by the channel.
+                if known.partial:
+                    known.arrived_at = min(
+                        known.arrived_at, now - timedelta(seconds=channel_age_s(channel))
+                    )
+                    self._touch(known)
+                continue
+            if uid in recorded:
+                continue
+            call = self._adopt_channel(channel, now)
+            if (hangup := hangups.get(uid)) is not None:
+                self._on_hangup(call, hangup, event_time(hangup))
+            self._touch(call)
+            counts["found_in_menu" if uid not in waiting else "found_waiting"] += 1
         for uid, state in list(self.calls.items()):
             if uid not in alive and not state.complete:
                 self._end_unseen(state, now)
@@ -657,6 +727,23 @@ class CallTracker:
         if any(counts.values()):
             log.info("calls reconciled with Asterisk: %s", counts)
         return counts
+
+    def _adopt_channel(self, channel: Mapping[str, str], now: datetime) -> CallState:
+        """A live 1022 channel the tracker did not see start (``CoreShowChannel`` row)."""
+        uid = channel.get("Uniqueid", "")
+        call = CallState(
+            uniqueid=uid,
+            linkedid=channel.get("Linkedid", "") or uid,
+            caller_number=channel.get("CallerIDNum", "").replace("<unknown>", ""),
+            caller_name=channel.get("CallerIDName", "").replace("<unknown>", ""),
+            arrived_at=now - timedelta(seconds=channel_age_s(channel)),
+            partial=True,
+        )
+        call.repeat_of = self._earlier_open_call(call)
+        self.calls[uid] = call
+        for step in self._steps.get(uid, ()):
+            self._apply_step(call, step)
+        return call
 
     async def recover(self, cdr_calls: Iterable[CdrCall], alive: Iterable[str] = ()) -> int:
         """Record the calls Asterisk's CDR shows that the records lack: calls that came and

@@ -330,7 +330,7 @@ async def test_reconcile_after_a_restart_of_the_service(db: Database) -> None:
         channels=[{"Uniqueid": "w.1"}, {"Uniqueid": "m.1"}, {"Uniqueid": "n.1"}],
         category_of={"medical-718": "medical", "food-724": "food"},
     )
-    assert counts == {"adopted": 2, "ended": 1, "found_waiting": 1}
+    assert counts == {"adopted": 2, "ended": 1, "found_waiting": 1, "found_in_menu": 0}
     await new.flush()
     by_uid = {c.uniqueid: c for c in await rows(db)}
     assert by_uid["t.1"].status == "answered" and by_uid["t.1"].complete

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -182,3 +183,74 @@ async def test_a_call_that_starts_while_the_reconciliation_reads_the_database(
     monkeypatch.setattr(db, "session", session_while_a_call_arrives)
     counts = await tracker.reconcile([], [])
     assert counts["ended"] == 0 and not tracker.calls["late.1"].complete
+
+
+def menu_channel(uid: str, duration: str) -> dict[str, str]:
+    """A ``CoreShowChannel`` row of a citizen in the FastAGI menu, as Asterisk 22 sends it."""
+    return {
+        "Event": "CoreShowChannel",
+        "Channel": f"PJSIP/pstn-{uid}",
+        "Uniqueid": uid,
+        "Linkedid": uid,
+        "CallerIDNum": "0912345678",
+        "CallerIDName": "Trần Văn Nam",
+        "Context": "citizens",
+        "Exten": "1022",
+        "Application": "AGI",
+        "ChannelStateDesc": "Up",
+        "Duration": duration,
+    }
+
+
+async def test_a_call_that_arrived_while_the_link_was_down_keeps_its_arrival(
+    db: Database,
+) -> None:
+    """The chaos run's misdated calls: a caller who dialled 1022 while the link was down is
+    still in the menu at the reconciliation; the record must say they arrived when Asterisk
+    answered them (the channel's Duration ago), not when they later join a queue."""
+    tracker = CallTracker(db)  # the service (re)started: it saw no Newchannel
+    tracker.begin_snapshot()
+    before = datetime.now(UTC)
+    counts = await tracker.reconcile([], [menu_channel("menu.1", "00:00:42")])
+    assert counts["ended"] == 0
+    # The caller finishes the menu a minute later and joins a queue.
+    later = before.timestamp() + 60
+    tracker.on_event(ev("QueueCallerJoin", later, uid="menu.1", Queue="food", Position="1"))
+    await tracker.flush()
+    async with db.session() as s:
+        row = await s.scalar(select(Call).where(Call.uniqueid == "menu.1"))
+    assert row is not None and row.status == "queued" and not row.complete
+    arrived = row.arrived_at.replace(tzinfo=UTC)
+    assert abs(arrived - (before - timedelta(seconds=42))) < timedelta(seconds=3)
+    assert (row.caller_number, row.caller_name) == ("0912345678", "Trần Văn Nam")
+    assert counts.get("found_in_menu") == 1
+
+
+async def test_a_menu_call_that_hangs_up_during_the_snapshot_is_recorded_ended(
+    db: Database,
+) -> None:
+    """The fence: the snapshot shows the caller, who hangs up before the reconciliation
+    runs. The record is adopted from the channel and ended at the Hangup, not left open."""
+    tracker = CallTracker(db)
+    tracker.begin_snapshot()
+    channels = [menu_channel("gone.1", "00:00:10")]  # CoreShowChannels, as taken
+    hung_up = datetime.now(UTC).timestamp()
+    tracker.on_event(ev("Hangup", hung_up, uid="gone.1", Cause="16"))
+    counts = await tracker.reconcile([], channels)
+    assert counts["ended"] == 0
+    await tracker.flush()
+    async with db.session() as s:
+        row = await s.scalar(select(Call).where(Call.uniqueid == "gone.1"))
+    assert row is not None and row.complete and row.status == "abandoned_ivr"
+    assert row.ended_at.replace(tzinfo=UTC) == datetime.fromtimestamp(hung_up, UTC)
+    assert counts.get("found_in_menu") == 1
+
+
+async def test_only_live_1022_calls_are_adopted_from_the_channels(db: Database) -> None:
+    """Agents' legs, callback placeholders and other numbers are not citizens' calls."""
+    tracker = CallTracker(db)
+    tracker.begin_snapshot()
+    other = {**menu_channel("agent.1", "00:01:00"), "Context": "agents", "Exten": "s"}
+    bench = {**menu_channel("bench.1", "00:00:05"), "Exten": "1023"}
+    counts = await tracker.reconcile([], [other, bench])
+    assert counts.get("found_in_menu", 0) == 0 and not tracker.calls
