@@ -29,12 +29,23 @@ DEFAULT_SPEC = (
 )
 
 
+def commit() -> str:
+    """The commit the run is on (``+dirty`` with uncommitted changes)."""
+    root = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(root)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    name = head.stdout.strip() or "unknown"
+    return f"{name}+dirty" if dirty.stdout.strip() else name
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rate", type=float, default=1.0)
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--chaos", default=DEFAULT_SPEC)
+    parser.add_argument("--note", default="", help="what code this run is on, for the record")
     args = parser.parse_args(argv)
     sim = [
         "simulate",
@@ -76,6 +87,7 @@ def main(argv: list[str]) -> int:
             f"(via `python bench/chaos.py {shlex.join(argv)}`)\n"
             f"- machine: {platform.node()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}\n"
+            f"- code: {commit()}{' — ' + args.note if args.note else ''}\n"
             f"- wall time: {elapsed:.1f} s, exit code {proc.returncode}\n"
             + "".join(f"{'  ' if ln.startswith(' ') else ''}- {ln.strip()}\n" for ln in detail)
             + f"\n```\n{summary}\n```\n\n"
