@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.app import create_app
+from api.limits import ApiLimits
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
@@ -234,6 +235,10 @@ class Hotline:
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
             version=__version__,
+            limits=ApiLimits(
+                max_body_bytes=self.settings.api_max_body_bytes,
+                staffing_time_limit_s=self.settings.staffing_time_limit_s,
+            ),
         )
 
     def ami_status(self) -> dict[str, object]:
