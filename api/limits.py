@@ -33,7 +33,7 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 # A whole country's hotline at the worst of a surge is well under this; beyond it the
 # Erlang arithmetic only burns CPU.
-MAX_CALLS_PER_DAY = 10_000_000
+MAX_CALLS_PER_DAY = 1_000_000
 
 
 @dataclass(frozen=True)
