@@ -12,6 +12,7 @@ from importlib import metadata
 from fastapi import FastAPI
 from starlette.types import Lifespan
 
+from api.deps import AuthPolicy
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import ApiLimits
 from api.middleware import BodyLimit
@@ -26,6 +27,7 @@ from api.routers import places as places_router
 from api.routers import queues as queues_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
+from api.routers import users as users_router
 from api.services import Services
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
@@ -89,6 +91,10 @@ TAGS = [
         "name": "monitoring",
         "description": "Open incidents, overdue first; teams' and districts' figures (Giám sát).",
     },
+    {
+        "name": "users",
+        "description": "API users and their tokens, for administrators (Người dùng).",
+    },
 ]
 
 
@@ -108,13 +114,15 @@ def create_app(
     sl_thresholds: Mapping[str, Sequence[int]] = DEFAULT_SL_THRESHOLDS,
     version: str | None = None,
     limits: ApiLimits | None = None,
+    auth: AuthPolicy | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
 
     ``ami_status()`` should return a dict with ``"connected": bool``; health is "ok" only
     when it is True. ``sl_thresholds`` (the settings') are the statistics' default service
     levels. ``version`` is what the OpenAPI document says; by default the installed
-    package's. ``limits`` bound request bodies and the staffing computation.
+    package's. ``limits`` bound request bodies and the staffing computation. ``auth``: the
+    tokens' lifetimes and the failed-authentication limit (the defaults' when None).
     """
     limits = limits or ApiLimits()
     app = FastAPI(
@@ -127,6 +135,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.state.auth = auth or AuthPolicy()
     app.state.services = Services(
         db=db,
         agents=agents,
@@ -154,6 +163,7 @@ def create_app(
         callbacks_router,
         incidents_router,
         monitoring_router,
+        users_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

@@ -4,8 +4,11 @@
     async def list_calls(user: CallReader, session: SessionDep) -> CallPage: ...
 
 Authentication is a bearer token (``Authorization: Bearer <token>``) issued by
-``hotline1022 users create``; ``HTTPBearer(auto_error=False)`` lets this module word the
-401 answers itself.
+``hotline1022 users create`` or ``POST /users``; ``HTTPBearer(auto_error=False)`` lets this
+module word the 401 answers itself. A token is good until it is revoked, its user is
+deactivated, or its role's lifetime passes (``AuthPolicy``); a client address whose tokens
+fail too often is answered 429 for a while (``api/ratelimit.py``), valid token or not, so
+that it learns nothing more.
 
 What an error may tell, the rule every route follows so that none leaks what another user
 owns:
@@ -26,20 +29,26 @@ owns:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.ratelimit import FailureLimiter
 from api.schemas import ErrorOut
 from api.services import Services
 from store.models import Role, User
-from store.users import user_for_token
+from store.users import check_token, token_lifetimes
 
 __all__ = [
     "AUTH_RESPONSES",
+    "AuthPolicy",
     "CurrentUser",
     "ServicesDep",
     "SessionDep",
@@ -52,12 +61,47 @@ __all__ = [
 
 MISSING_TOKEN = "Missing bearer token: send 'Authorization: Bearer <token>'"
 INVALID_TOKEN = "Invalid or revoked token"
+EXPIRED_TOKEN = "Token expired: ask an administrator for a new one"
+TOO_MANY_FAILURES = "Too many failed authentications from this address: try again later"
+
+log = logging.getLogger(__name__)
 
 # For the OpenAPI page of every route that needs a token.
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_401_UNAUTHORIZED: {"model": ErrorOut, "description": "No token, or a bad one"},
+    status.HTTP_401_UNAUTHORIZED: {
+        "model": ErrorOut,
+        "description": "No token, or a bad, revoked or expired one, or a deactivated user's",
+    },
     status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "The role may not do this"},
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "model": ErrorOut,
+        "description": "Too many failed authentications from this address; see Retry-After",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the address may try again",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
 }
+
+
+@dataclass
+class AuthPolicy:
+    """How tokens are checked: the roles' lifetimes and the failed-authentication limit.
+    ``clock`` is monotonic seconds, for the limiter (tests pass their own)."""
+
+    lifetimes: Mapping[str, timedelta] = field(default_factory=token_lifetimes)
+    failures: FailureLimiter = field(default_factory=lambda: FailureLimiter(limit=10, window_s=300))
+    clock: Callable[[], float] = time.monotonic
+
+
+def get_auth_policy(request: Request) -> AuthPolicy:
+    policy = getattr(request.app.state, "auth", None)
+    if not isinstance(policy, AuthPolicy):
+        raise RuntimeError("app.state.auth is not set: build the app with create_app()")
+    return policy
+
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -85,22 +129,39 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_current_user(
+    request: Request,
     services: ServicesDep,
+    policy: Annotated[AuthPolicy, Depends(get_auth_policy)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> User:
-    """The active user whose unrevoked token was sent, else 401."""
+    """The active user whose unrevoked, unexpired token was sent; else 401, or 429 for an
+    address that failed too often lately (checked first: it learns nothing more)."""
+    address = request.client.host if request.client is not None else "unknown"
+    now = policy.clock()
+    wait = policy.failures.retry_after(address, now)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            TOO_MANY_FAILURES,
+            headers={"Retry-After": str(wait)},
+        )
     if credentials is None or not credentials.credentials:
+        # Not counted: it guesses nothing and costs no lookup (and a browser or a tool
+        # probing without a token should not lock out the address's real clients).
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, MISSING_TOKEN, headers={"WWW-Authenticate": "Bearer"}
         )
-    user = await user_for_token(services.db, credentials.credentials)
-    if user is None:
+    checked = await check_token(services.db, credentials.credentials, lifetimes=policy.lifetimes)
+    if checked.user is None:
+        policy.failures.failed(address, now)
+        why = "expired" if checked.expired else "invalid"
+        log.info("failed authentication from %s: %s token", address, why)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            INVALID_TOKEN,
+            EXPIRED_TOKEN if checked.expired else INVALID_TOKEN,
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    return user
+    return checked.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -25,13 +25,18 @@ def _serve(args: argparse.Namespace) -> int:
         settings.api_host = args.host
     if args.port:
         settings.api_port = args.port
-    if not settings.effective_ami_secret:
-        print(
-            f"No AMI secret: run 'make asterisk' first (it writes {settings.secrets_path}) "
-            "or set HOTLINE_AMI_SECRET.",
-            file=sys.stderr,
-        )
-        return 2
+    for secret, what, env in (
+        (settings.effective_ami_secret, "AMI secret", "HOTLINE_AMI_SECRET"),
+        (settings.effective_agi_secret, "FastAGI secret", "HOTLINE_AGI_SECRET"),
+        (settings.effective_dispatch_secret, "dispatch secret", "HOTLINE_DISPATCH_SECRET"),
+    ):
+        if not secret:
+            print(
+                f"No {what}: run 'make asterisk' first (it writes {settings.secrets_path}) "
+                f"or set {env}.",
+                file=sys.stderr,
+            )
+            return 2
     from ivr.menu_file import MenuError, load_menu
 
     try:
@@ -110,7 +115,7 @@ def _db(args: argparse.Namespace) -> int:
 
     settings = Settings()
     upgrade(settings.effective_database_url)
-    print(f"database at head: {settings.effective_database_url}")
+    print(f"database at head: {settings.database_url_for_people}")
     return 0
 
 
@@ -144,18 +149,27 @@ def _info(args: argparse.Namespace) -> int:
         f"SIP server (UDP): 127.0.0.1:{settings.sip_port}   API: "
         f"http://{settings.api_host}:{settings.api_port}/docs"
     )
+    print(f"Database: {settings.database_url_for_people}")
+
+    # SIP passwords only on request: terminal output ends up in scrollback, CI logs and
+    # screenshots. They live in the secrets file (readable by its owner only).
+    def secret(pw: str) -> str:
+        return pw if args.show_passwords else "********"
+
     print("Agents (register a softphone with these, then log in over the API):")
     for ep, pw in sorted(secrets.get("agents", {}).items())[: args.limit]:
-        print(f"  user {ep:10s} password {pw}")
+        print(f"  user {ep:10s} password {secret(pw)}")
     print("Citizen test phones (register one and dial 1022):")
     for ep, pw in sorted(secrets.get("phones", {}).items()):
-        print(f"  user {ep:10s} password {pw}")
+        print(f"  user {ep:10s} password {secret(pw)}")
     teams: dict[str, str] = secrets.get("teams", {})
     if teams:
         # 111 endpoints for Bình Dương: one example, the rest via `hotline1022 teams list`.
         example = next((ep for ep in sorted(teams) if ep.startswith("team-c")), min(teams))
         print(f"Team phones ({len(teams)}, one per team; see 'hotline1022 teams list'), e.g.:")
-        print(f"  user {example:10s} password {teams[example]}")
+        print(f"  user {example:10s} password {secret(teams[example])}")
+    if not args.show_passwords:
+        print(f"SIP passwords: hotline1022 info --show-passwords, or {settings.secrets_path}")
     base = f"http://{settings.api_host}:{settings.api_port}"
     print("API tokens: hotline1022 users create --name NAME --role agent --agent agent01")
     print(f"Log agent01 in: curl -X POST -H 'Authorization: Bearer TOKEN' {base}/agents/1/login")
@@ -190,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="how to register softphones and reach the API")
     p.add_argument("--limit", type=int, default=5, help="agents to list")
+    p.add_argument(
+        "--show-passwords", action="store_true", help="print the SIP passwords (hidden by default)"
+    )
     p.set_defaults(func=_info)
 
     users.add_parser(sub)

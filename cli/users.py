@@ -4,7 +4,13 @@
     hotline1022 users create --name "Tổ Hiệp Thành" --role team --team 12   # see: teams list
     hotline1022 users token --name "Nguyễn Lan"     # another token, e.g. for a new device
     hotline1022 users revoke --name "Nguyễn Lan"    # every token of the user stops working
+    hotline1022 users tokens --name "Nguyễn Lan"    # ids, labels, expiry (never the token)
+    hotline1022 users revoke --name "Nguyễn Lan" --token-id 7   # that one token only
+    hotline1022 users deactivate --name "Nguyễn Lan"   # every token stops at once
+    hotline1022 users reactivate --name "Nguyễn Lan"
     hotline1022 users list
+
+Tokens expire after their role's lifetime (HOTLINE_TOKEN_TTL_S).
 
 A token is printed once, alone on stdout, so that ``TOKEN=$(hotline1022 users create …)``
 works; only its hash is stored. The schema is brought to head first, so the commands work
@@ -18,16 +24,27 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
 
-from hotline1022.settings import Settings
+from hotline1022.settings import Settings, mask_url
 from store.agents import find_agent
 from store.db import Database
 from store.migrate import upgrade
 from store.models import Role
 from store.seed import ensure_agents
-from store.users import create_user, get_user_by_name, issue_token, list_users, revoke_tokens
+from store.users import (
+    create_user,
+    get_user_by_name,
+    issue_token,
+    list_tokens,
+    list_users,
+    revoke_token,
+    revoke_tokens,
+    set_active,
+    token_lifetimes,
+)
 
 __all__ = ["add_parser"]
 
@@ -77,9 +94,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--label", default="", help="where the token is used, for your records")
     p.set_defaults(func=_command(_token, "token"))
 
-    p = actions.add_parser("revoke", help="revoke every token of a user")
+    p = actions.add_parser("revoke", help="revoke every token of a user, or one")
     p.add_argument("--name", required=True)
+    p.add_argument(
+        "--token-id",
+        type=int,
+        metavar="ID",
+        help="revoke only this token (see: hotline1022 users tokens); the others go on working",
+    )
     p.set_defaults(func=_command(_revoke, "revoke"))
+
+    p = actions.add_parser("tokens", help="list a user's tokens (never the tokens themselves)")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=_command(_tokens, "tokens"))
+
+    p = actions.add_parser("deactivate", help="deactivate a user: every token stops at once")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=_command(_deactivate, "deactivate"))
+
+    p = actions.add_parser("reactivate", help="reactivate a user")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=_command(_reactivate, "reactivate"))
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -104,7 +139,11 @@ def _command(body: Command, action: str) -> Callable[[argparse.Namespace], int]:
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except (OperationalError, OSError) as exc:
-            print(f"{prog}: error: cannot use the database {url}: {exc}", file=sys.stderr)
+            # The driver's message may quote the URL: neither is printed with a password.
+            reason = str(exc).replace(url, mask_url(url))
+            print(
+                f"{prog}: error: cannot use the database {mask_url(url)}: {reason}", file=sys.stderr
+            )
             return EXIT_FAILED
         return EXIT_OK
 
@@ -132,7 +171,12 @@ async def _create(args: argparse.Namespace, db: Database, settings: Settings) ->
             raise UsageError(f"no agent {args.agent!r} (give an endpoint like agent01 or an id)")
         agent_id = agent.id
     user, token = await create_user(
-        db, name=args.name, role=args.role, agent_id=agent_id, team_id=args.team
+        db,
+        name=args.name,
+        role=args.role,
+        agent_id=agent_id,
+        team_id=args.team,
+        lifetimes=token_lifetimes(settings.token_ttl_s),
     )
     print(token)
     print(
@@ -166,11 +210,48 @@ async def _user_id(db: Database, name: str) -> int:
 
 
 async def _token(args: argparse.Namespace, db: Database, settings: Settings) -> None:
-    token = await issue_token(db, await _user_id(db, args.name), label=args.label)
+    token = await issue_token(
+        db,
+        await _user_id(db, args.name),
+        label=args.label,
+        lifetimes=token_lifetimes(settings.token_ttl_s),
+    )
     print(token)
     print("The token above is shown only once: store it now.", file=sys.stderr)
 
 
 async def _revoke(args: argparse.Namespace, db: Database, settings: Settings) -> None:
-    count = await revoke_tokens(db, await _user_id(db, args.name))
-    print(f"revoked {count} token(s) of {args.name!r}")
+    user_id = await _user_id(db, args.name)
+    if args.token_id is None:
+        count = await revoke_tokens(db, user_id)
+        print(f"revoked {count} token(s) of {args.name!r}")
+        return
+    if await revoke_token(db, user_id, args.token_id) is None:
+        raise UsageError(
+            f"{args.name!r} has no token {args.token_id} (see: hotline1022 users tokens)"
+        )
+    print(f"revoked token {args.token_id} of {args.name!r}")
+
+
+async def _tokens(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    rows = await list_tokens(db, await _user_id(db, args.name))
+    print(f"{'ID':>6} {'ISSUED':20} {'EXPIRES':20} {'REVOKED':20} LABEL")
+    for t in rows:
+        print(
+            f"{t.id:>6} {_when(t.created_at):20} {_when(t.expires_at):20} "
+            f"{_when(t.revoked_at):20} {t.label}"
+        )
+
+
+def _when(at: datetime | None) -> str:
+    return "-" if at is None else at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def _deactivate(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    await set_active(db, await _user_id(db, args.name), False)
+    print(f"deactivated {args.name!r}: their tokens no longer work")
+
+
+async def _reactivate(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    await set_active(db, await _user_id(db, args.name), True)
+    print(f"reactivated {args.name!r}: their unexpired, unrevoked tokens work again")

@@ -21,6 +21,7 @@ could not ring it               ``failed`` (anything else; the Originate itself 
 answered, the script never ran  ``failed`` (FastAGI down: the dialplan hangs up)
 the reading could not be had    ``failed`` (the member hears "tổng đài sẽ gọi lại sau")
 the incident no longer waits    nothing: "this order is no longer needed", and hang up
+no valid ``DISPATCH_SIG``       nothing: logged and closed, no key taken (not our call)
 ==============================  ============================================================
 
 States of one call (``_State``)::
@@ -32,6 +33,13 @@ States of one call (``_State``)::
       done ◄─────────────────────────────────────────────────────────────────── a key, none,
                                                                                  a hang-up
 
+Only a call the service placed may acknowledge an order: the Originate carries
+``DISPATCH_SIG``, an HMAC (``secret``, per instance, in ``secrets.json``) over the token and
+the order, and the script checks it (constant time) before it reads the order or takes a key.
+A session that cannot show it (another process playing Asterisk, a forged channel) is logged
+and closed: nothing is reported, so the incident still escalates on time. FastAGI itself only
+serves our dialplan (``pbx.agi_auth``); this is the second lock, on the order itself.
+
 The script may start before the ``OriginateResponse`` arrives (they race on two sockets),
 so ``placing`` and ``ringing`` may go straight to ``reading``. ``done`` is reached once: the
 first outcome wins and later ones are ignored. The outcome of the Originate is matched by
@@ -39,7 +47,7 @@ the reply's ``action_id`` (an ``OriginateResponse`` that overtakes the reply wai
 buffer); the channel's ``DialEnd`` and ``Hangup`` by its account code (``dispatch-<token>``,
 also in the CDR). The script finds its call by the token, passed as the AGI's first
 argument, or, after a restart of the service, rebuilds the order from the channel's
-variables.
+variables; either way only once the call's signature checks out.
 
 One concern, one call to a team's phone from the Originate to the key; it stays whole because
 the AMI outcome and the FastAGI script race, and both must end the same call in exactly one
@@ -50,6 +58,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
+import hmac
 import logging
 import secrets
 from collections import OrderedDict, deque
@@ -75,6 +85,7 @@ __all__ = [
     "PhoneCall",
     "TeamPhoneCaller",
     "originate_result",
+    "sign_order",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,6 +104,7 @@ ORDER_VARIABLES = {
     "phone": "DISPATCH_PHONE",
     "dial": "DISPATCH_DIAL",
 }
+SIGNATURE_VARIABLE = "DISPATCH_SIG"
 # DialEnd and OriginateResponse reach the AMI by different paths inside Asterisk, either may
 # come first: an unclear failure waits this long for the DialEnd.
 DIAL_END_GRACE_S = 1.0
@@ -111,6 +123,14 @@ def originate_result(event: OriginateResponse, dial_status: str = "") -> PhoneRe
     if event.answered:
         return None
     return _PHONE_RESULTS[dial_failure(event.reason, dial_status)]
+
+
+def sign_order(secret: str, token: str, order: PhoneOrder) -> str:
+    """The signature a call to a team's phone carries: HMAC-SHA256 over the call's token and
+    everything of the order an acknowledgment would be recorded against."""
+    fields = (token, order.incident_id, order.team_id, order.attempt, order.dial, order.phone)
+    message = "\x1f".join(str(f) for f in ("dispatch-order-v1", *fields))
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 _PHONE_RESULTS = {
@@ -179,6 +199,7 @@ class TeamPhoneCaller:
         results: PhoneResults,
         audio: OrderAudio,
         *,
+        secret: str,
         ring_s: int = 30,
         key_wait_ms: int = 6000,
         readings: int = 3,
@@ -191,9 +212,16 @@ class TeamPhoneCaller:
     ) -> None:
         """``answer_grace_s``: after ``ring_s``, how long the OriginateResponse may take;
         ``agi_grace_s``: from the answer to the FastAGI script; ``call_limit_s``: the
-        longest a script may run before ``no_key`` is reported anyway."""
+        longest a script may run before ``no_key`` is reported anyway; ``secret`` signs the
+        orders (``sign_order``)."""
         if readings < 1:
             raise ValueError("an order is read at least once")
+        if not secret:
+            raise ValueError(
+                "no dispatch secret: provision Asterisk (hotline1022 asterisk start / make "
+                "asterisk) or set HOTLINE_DISPATCH_SECRET"
+            )
+        self._secret = secret
         self.pbx = pbx
         self.results = results
         self.audio = audio
@@ -252,6 +280,7 @@ class TeamPhoneCaller:
             ORDER_VARIABLES["attempt"]: str(order.attempt),
             ORDER_VARIABLES["phone"]: order.phone,
             ORDER_VARIABLES["dial"]: order.dial,
+            SIGNATURE_VARIABLE: sign_order(self._secret, call.info.token, order),
         }
         log.info(
             "dispatch: incident %d, team %d, attempt %d: calling %s (%s)",
@@ -360,16 +389,21 @@ class TeamPhoneCaller:
         """FastAGI script ``dispatch``: read the order, take the member's key, report."""
         token = channel.env.get("agi_arg_1", "")
         call = self._by_token.get(token)
+        if call is not None and not await self._signed(channel, token, call.info.order):
+            return
         if call is None and token in self._ended:
             # Its time ran out before the script started: reported already, and it will
             # be tried again.
             await channel.stream_file(await self.audio.fixed("unavailable"))
             return
         if call is None:
-            call = await self._adopt(channel, token)
-            if call is None:
+            order = await self._order_of(channel)
+            if order is None:
                 await channel.stream_file(await self.audio.fixed("not_needed"))
                 return
+            if not await self._signed(channel, token, order):
+                return
+            call = self._adopt(order, token)
         self._move(call, _State.READING, self.call_limit_s)
         call.info.uniqueid = call.info.uniqueid or channel.uniqueid
         try:
@@ -378,14 +412,14 @@ class TeamPhoneCaller:
             if call.state is not _State.DONE:  # hung up (or failed) before a key we take
                 await self._end(call, PhoneResult.NO_KEY)
 
-    async def _adopt(self, channel: PhoneChannel, token: str) -> _Call | None:
-        """A call this process did not place (the service restarted while it rang): its
-        order from the channel's variables, or None when they are missing."""
+    async def _order_of(self, channel: PhoneChannel) -> PhoneOrder | None:
+        """The order a call carries in its channel variables, or None when they are missing
+        (not yet trusted: ``_signed`` says whether the service placed it)."""
         values: dict[str, str] = {}
         for key, name in ORDER_VARIABLES.items():
             values[key] = await channel.get_variable(name) or ""
         try:
-            order = PhoneOrder(
+            return PhoneOrder(
                 incident_id=int(values["incident_id"]),
                 team_id=int(values["team_id"]),
                 attempt=int(values["attempt"]),
@@ -395,11 +429,32 @@ class TeamPhoneCaller:
         except ValueError:
             log.warning("dispatch: FastAGI call %s carries no order", channel.uniqueid)
             return None
+
+    def _adopt(self, order: PhoneOrder, token: str) -> _Call:
+        """A call this process did not place (the service restarted while it rang), signed."""
         log.info("dispatch: order of incident %d answered after a restart", order.incident_id)
-        call = _Call(PhoneCall(order, token or secrets.token_hex(8)))
+        call = _Call(PhoneCall(order, token))
         self._by_token[call.info.token] = call
         self.recent.append(call.info)
         return call
+
+    async def _signed(self, channel: PhoneChannel, token: str, order: PhoneOrder) -> bool:
+        """True if the channel carries this service's signature of ``order``; else log (no
+        secret, no signature) and say False: the session must not touch the order."""
+        shown = await channel.get_variable(SIGNATURE_VARIABLE) or ""
+        expected = sign_order(self._secret, token, order)
+        if token and hmac.compare_digest(expected.encode(), shown.encode()):
+            return True
+        log.warning(
+            "dispatch: FastAGI session %s for incident %d, team %d, attempt %d %s; refused: "
+            "only a call the service placed may acknowledge an order",
+            channel.uniqueid,
+            order.incident_id,
+            order.team_id,
+            order.attempt,
+            "carries a wrong signature" if shown else "carries no signature",
+        )
+        return False
 
     async def _converse(self, call: _Call, channel: PhoneChannel) -> None:
         order = call.info.order

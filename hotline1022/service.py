@@ -12,38 +12,48 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.app import create_app
+from api.deps import AuthPolicy
 from api.limits import ApiLimits
+from api.ratelimit import FailureLimiter
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
 from dispatch.teams import ensure_places_and_teams
 from hotline1022 import __version__
+from hotline1022.logmask import install_number_masking
 from hotline1022.settings import Settings
 from ivr.engine import MenuEngine
 from ivr.menu_file import MenuError, load_menu
 from ivr.prompts import RECORDED_PROMPTS
 from ivr.service import IvrService
 from pbx.agi import FastAgiServer
+from pbx.agi_auth import AgiAuth, PeerFilter
 from pbx.ami import AmiLink
 from pbx.cdr import read_recent_calls
 from pbx.client import AmiPbx, once_loaded
 from pbx.paths import AsteriskPaths
 from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
+from queues.callback_limits import CallbackCaps, NumberPlan
 from queues.callbacks import CallbackService
 from queues.calls import CallTracker
 from queues.history import CallHistory
 from queues.live import LiveQueues
+from queues.reconcile import Rebuild, Step
 from stats.refresher import StatsRefresher
 from store.categories import CATEGORIES
 from store.db import Database
+from store.journal import Journal
+from store.lock import InstanceLock
 from store.migrate import upgrade_async
 from store.seed import ensure_agents
+from store.users import token_lifetimes
 
 __all__ = ["Hotline", "build_app"]
 
@@ -58,7 +68,18 @@ class Hotline:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.effective_database_url)
+        self.db = Database(
+            settings.effective_database_url,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            statement_timeout_s=settings.db_statement_timeout_s,
+        )
+        # One process per database and Asterisk instance (taken first thing in start()).
+        self.lock = InstanceLock(
+            settings.effective_database_url,
+            settings.asterisk_instance,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
+        self.rebuild = Rebuild(attempts=settings.rebuild_attempts)
         self.link = AmiLink(
             host=settings.ami_host,
             port=settings.ami_port,
@@ -83,11 +104,23 @@ class Hotline:
             attempts=settings.callback_attempts,
             retry_s=settings.callback_retry_s,
             never_in=[q.name for q in self.routing.queues() if q.urgent],
+            number_plan=NumberPlan(settings.callback_number_pattern),
+            caps=CallbackCaps(
+                per_number=settings.callback_max_per_number,
+                number_window=timedelta(seconds=settings.callback_number_window_s),
+                per_hour=settings.callback_max_per_hour,
+            ),
         )
         self.tracker = CallTracker(
             self.db,
             on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
             pending_callback=self.callbacks.pending_call,
+            instance=settings.asterisk_instance,
+            journal=Journal(
+                settings.journal_dir / "calls.jsonl",
+                max_bytes=int(settings.journal_max_mb * 1024 * 1024),
+            ),
+            max_calls=settings.memory_max_calls,
         )
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
         asterisk = AsteriskPaths.find(settings.asterisk_instance)
@@ -99,14 +132,16 @@ class Hotline:
             recorded_dir=RECORDED_PROMPTS,
             queues=[c.queue for c in CATEGORIES],
             categories=[c.key for c in CATEGORIES],
+            speak_timeout_s=settings.speak_timeout_s,
         )
         self.engine = MenuEngine(
             self.ivr.current,
             asterisk.prompts_dir,
             self.tracker,
-            CallHistory(self.db),
+            CallHistory(self.db, wait_s=settings.ivr_history_wait_ms / 1000),
             route=self.routing.queue_for,
             callbacks=self.callbacks,
+            prompt_seconds=self.ivr.prompt_seconds,
         )
         self.incidents = IncidentService(
             self.db,
@@ -122,16 +157,40 @@ class Hotline:
                 asterisk.host_path(asterisk.prompts_dir) / "dispatch",
                 f"{asterisk.prompts_dir}/dispatch",
             ),
+            secret=settings.effective_dispatch_secret,
             ring_s=settings.dispatch_ring_s,
         )
         self.incidents.attach_caller(self.team_phones)
-        self.agi = FastAgiServer(settings.agi_host, settings.agi_port)
+        self.agi = FastAgiServer(
+            settings.agi_host,
+            settings.agi_port,
+            auth=AgiAuth(settings.effective_agi_secret, window_s=settings.agi_proof_window_s),
+            env_timeout=settings.agi_handshake_timeout_s,
+            max_sessions=settings.agi_max_sessions,
+            max_handshakes=settings.agi_max_handshakes,
+            peers=PeerFilter(settings.agi_allowed_peers),
+            allow_remote=settings.agi_allow_remote,
+        )
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
         self._incident_timers: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        # Here, not in main(): uvicorn's loggers are configured by now, and every way of
+        # running the service (serve, the test stack, simulate) passes through here.
+        install_number_masking(self.settings.log_mask_numbers)
+        # Before anything else: a second process would close this one's live calls.
+        await self.lock.acquire()
+        try:
+            await self._start()
+        except BaseException:
+            await self.lock.release()
+            raise
+
+    async def _start(self) -> None:
         await upgrade_async(self.settings.effective_database_url)
+        # Records a crash left in the journal while the database was down.
+        await self.tracker.replay_journal()
         await ensure_agents(self.db, self.settings.agent_count)
         # The province's places and default teams, the first time (one query afterwards).
         await ensure_places_and_teams(self.db, self.settings.province_code)
@@ -153,6 +212,7 @@ class Hotline:
             asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
+        self._tasks.append(asyncio.create_task(self.lock.keep(), name="instance-lock"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
         self._incident_timers = asyncio.create_task(self.incidents.run(), name="incident-timers")
@@ -168,26 +228,53 @@ class Hotline:
         )
 
     async def _on_ami_connect(self) -> None:
-        status = await once_loaded(self.pbx.queue_status)  # Asterisk may still be booting
-        self.live.rebuild(status.entries, status.members)
-        # Callbacks first: a placeholder lost with a restarted Asterisk gets its place back
-        # before agents are offered the callers who dialled again meanwhile.
-        await self.callbacks.reconcile()
-        await self.agents.restore()
-        # After the restore: members Asterisk lost in a restart are back, paused as before.
-        status = await self.pbx.queue_status()
-        self.live.rebuild(status.entries, status.members)
-        self.agent_states.rebuild(status.members)
-        # Calls that began, waited or ended while the service (or the link) was away.
-        channels = await self.pbx.channels()
-        await self.tracker.reconcile(
-            status.entries, channels, {q.name: q.category for q in self.routing.queues()}
+        """Rebuild the state from Asterisk, step by step (``queues.reconcile``): a step that
+        keeps failing does not stop the others; ``GET /health`` shows how it went."""
+        snapshot: dict[str, Any] = {}
+
+        async def queues() -> None:
+            status = await once_loaded(self.pbx.queue_status)  # Asterisk may still be booting
+            self.live.rebuild(status.entries, status.members)
+
+        async def take_snapshot() -> None:
+            # After the restore: members Asterisk lost in a restart are back, paused as
+            # before. The fence opens before the snapshot: a call any event names from here
+            # on is never closed by this reconciliation.
+            self.tracker.begin_snapshot()
+            status = await self.pbx.queue_status()
+            channels = await self.pbx.channels()
+            self.live.rebuild(status.entries, status.members)
+            self.agent_states.rebuild(status.members)
+            snapshot["entries"], snapshot["channels"] = status.entries, channels
+
+        async def calls() -> None:
+            # Calls that began, waited or ended while the service (or the link) was away.
+            await self.tracker.reconcile(
+                snapshot["entries"],
+                snapshot["channels"],
+                {q.name: q.category for q in self.routing.queues()},
+            )
+
+        async def cdr() -> None:
+            # Calls that came and went unseen: Asterisk's CDR has them.
+            newest = await self.tracker.newest_arrival()
+            since = (newest or datetime.now(UTC)) - CDR_LOOKBACK
+            cdr_calls = await asyncio.to_thread(read_recent_calls, self.cdr_csv, since=since)
+            channels = snapshot["channels"]
+            await self.tracker.recover(cdr_calls, alive=(c.get("Uniqueid", "") for c in channels))
+
+        await self.rebuild.run(
+            [
+                Step("queues", queues),
+                # Callbacks first: a placeholder lost with a restarted Asterisk gets its place
+                # back before agents are offered the callers who dialled again meanwhile.
+                Step("callbacks", self.callbacks.reconcile),
+                Step("agents", self.agents.restore),
+                Step("snapshot", take_snapshot),
+                Step("calls", calls, needs=("snapshot",)),
+                Step("cdr", cdr, needs=("snapshot",)),
+            ]
         )
-        # Calls that came and went unseen: Asterisk's CDR has them.
-        newest = await self.tracker.newest_arrival()
-        since = (newest or datetime.now(UTC)) - CDR_LOOKBACK
-        cdr_calls = await asyncio.to_thread(read_recent_calls, self.cdr_csv, since=since)
-        await self.tracker.recover(cdr_calls, alive=(c.get("Uniqueid", "") for c in channels))
 
     async def stop(self) -> None:
         if self._incident_timers is not None:
@@ -217,6 +304,7 @@ class Hotline:
         # After the link: the link's last events may still hand a team's call its result.
         await self.team_phones.close()
         await self.db.dispose()
+        await self.lock.release()
 
     def app(self, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
         """The REST API over this hotline's parts (tests pass no lifespan: they start
@@ -239,11 +327,26 @@ class Hotline:
                 max_body_bytes=self.settings.api_max_body_bytes,
                 staffing_time_limit_s=self.settings.staffing_time_limit_s,
             ),
+            auth=AuthPolicy(
+                lifetimes=token_lifetimes(self.settings.token_ttl_s),
+                failures=FailureLimiter(
+                    limit=self.settings.auth_failure_limit,
+                    window_s=self.settings.auth_failure_window_s,
+                ),
+            ),
         )
 
     def ami_status(self) -> dict[str, object]:
         status = dict(self.link.status())
         status["records_pending"] = self.tracker.pending
+        status["rebuild"] = self.rebuild.status()
+        status["instance"] = {"name": self.settings.asterisk_instance, "lock_lost": self.lock.lost}
+        journal = self.tracker.journal
+        status["journal"] = {
+            "bytes": journal.size if journal else 0,
+            "records_only_in_journal": self.tracker.journal_only,
+            "records_dropped": self.tracker.dropped,
+        }
         return status
 
 

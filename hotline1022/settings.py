@@ -1,7 +1,8 @@
 """Settings from the environment (``HOTLINE_*``) and the generated secrets file.
 
-The AMI secret and the agents' SIP passwords are generated when Asterisk is provisioned and
-kept in ``<state_dir>/secrets.json`` (outside git). An explicit ``HOTLINE_AMI_SECRET`` wins.
+The AMI secret, the FastAGI and dispatch secrets and the agents' SIP passwords are generated
+when Asterisk is provisioned and kept in ``<state_dir>/secrets.json`` (outside git). An
+explicit ``HOTLINE_AMI_SECRET`` (``HOTLINE_AGI_SECRET``, ``HOTLINE_DISPATCH_SECRET``) wins.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S
+from queues.callback_limits import VIETNAM_NUMBER_PATTERN, NumberPlan
 from queues.routing import RoutingPolicy
 from stats.history import check_thresholds
+from store.users import DEFAULT_TOKEN_TTL_S, ROLES
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "get_settings", "mask_url"]
 
 
 class Settings(BaseSettings):
@@ -36,6 +41,21 @@ class Settings(BaseSettings):
 
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    # FastAGI serves only the dialplan it was provisioned with (pbx/agi_auth.py): each session
+    # carries a proof keyed with this secret, at most this many seconds old, used once.
+    agi_secret: str = ""
+    agi_proof_window_s: float = 30.0
+    # Sessions in handlers at once (beyond: refused, the dialplan falls back), connections
+    # still sending their environment (a new one evicts the oldest) and how long they may take.
+    agi_max_sessions: int = 2000
+    agi_max_handshakes: int = 256
+    agi_handshake_timeout_s: float = 5.0
+    # Listening beyond loopback must be asked for, and then names the Asterisk hosts allowed.
+    agi_allow_remote: bool = False
+    agi_allowed_peers: list[str] = ["127.0.0.0/8", "::1/128"]
+    # Signs the orders the service sends to teams' phones (dispatch/phone.py): only a call the
+    # service originated can acknowledge one.
+    dispatch_secret: str = ""
 
     api_host: str = "127.0.0.1"
     api_port: int = 8022
@@ -46,6 +66,8 @@ class Settings(BaseSettings):
 
     asterisk_instance: str = "main"
     menu_file: Path = Path(__file__).resolve().parent.parent / "ivr" / "menus" / "default.yaml"
+    # Longest espeak-ng or sox may take to make one prompt file (a hung one is stopped).
+    speak_timeout_s: float = 30.0
     sip_port: int = 5060
     rtp_start: int = 20000
     rtp_end: int = 20999
@@ -79,6 +101,14 @@ class Settings(BaseSettings):
     # only contact is the telephone network's gateway at callback_host.
     callback_endpoint: str = "pstn-out"
     callback_host: str = "127.0.0.1:5090"
+    # Toll fraud (queues/callback_limits.py): only numbers matching this pattern in full
+    # are called back (Vietnam's numbering plan: mobiles and landlines, national or +84);
+    # at most callback_max_per_number callbacks per number per callback_number_window_s,
+    # and callback_max_per_hour in all.
+    callback_number_pattern: str = VIETNAM_NUMBER_PATTERN
+    callback_max_per_number: int = 3
+    callback_number_window_s: int = 24 * 3600
+    callback_max_per_hour: int = 300
     # Mean handling time (talk + wrap-up) assumed for a queue before any call was handled:
     # the estimated wait that decides the offer starts from it.
     default_aht_s: int = 180
@@ -94,6 +124,59 @@ class Settings(BaseSettings):
     dispatch_ring_s: int = 30
     dispatch_call_attempts: int = 3
     dispatch_retry_s: int = 60
+
+    # Faults (store/db.py, store/journal.py, store/lock.py, queues/reconcile.py): opening a
+    # database connection and one statement give up after these; call records the database
+    # refuses go to an fsync'd journal in <state_dir>/journal/<instance> of at most this
+    # size; at most this many calls are kept in memory while the database is down (then
+    # complete ones live only in the journal, see queues/calls.py); a caller in the menu
+    # waits at most this long for their history (then is asked for the district).
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_s: float = Field(default=10.0, gt=0)
+    journal_max_mb: float = Field(default=64.0, gt=0)
+    memory_max_calls: int = Field(default=10_000, ge=10)
+    ivr_history_wait_ms: int = Field(default=300, ge=1)
+    # The rebuild after each (re)connect: each step tried this many times.
+    rebuild_attempts: int = Field(default=3, ge=1)
+
+    # API tokens: lifetime in seconds per role (roles not named keep their default); a
+    # client address that failed authentication auth_failure_limit times within
+    # auth_failure_window_s is answered 429 until the oldest failure leaves the window.
+    token_ttl_s: dict[str, int] = DEFAULT_TOKEN_TTL_S
+    auth_failure_limit: int = 10
+    auth_failure_window_s: int = 300
+    # Callers' numbers in the logs show only their last 3 digits.
+    log_mask_numbers: bool = True
+
+    @field_validator("token_ttl_s")
+    @classmethod
+    def _lifetimes_of_known_roles(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(sorted(unknown))}: {', '.join(ROLES)}")
+        if any(s <= 0 for s in value.values()):
+            raise ValueError("token lifetimes must be positive seconds")
+        return {**DEFAULT_TOKEN_TTL_S, **value}
+
+    @field_validator("auth_failure_limit", "auth_failure_window_s")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("callback_max_per_number", "callback_number_window_s", "callback_max_per_hour")
+    @classmethod
+    def _positive_cap(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("callback_number_pattern")
+    @classmethod
+    def _a_pattern(cls, value: str) -> str:
+        NumberPlan(value)  # a ValueError that says what is wrong with it
+        return value
 
     @field_validator("sl_thresholds")
     @classmethod
@@ -129,6 +212,11 @@ class Settings(BaseSettings):
         )
 
     @property
+    def database_url_for_people(self) -> str:
+        """The database URL with its password hidden: what may be printed or logged."""
+        return mask_url(self.effective_database_url)
+
+    @property
     def secrets_path(self) -> Path:
         return self.state_dir / "secrets.json"
 
@@ -141,14 +229,35 @@ class Settings(BaseSettings):
         return data
 
     @property
+    def journal_dir(self) -> Path:
+        return self.state_dir / "journal" / self.asterisk_instance
+
+    @property
     def effective_ami_secret(self) -> str:
         return self.ami_secret or str(self.secrets.get("ami_secret", ""))
+
+    @property
+    def effective_agi_secret(self) -> str:
+        return self.agi_secret or str(self.secrets.get("agi_secret", ""))
+
+    @property
+    def effective_dispatch_secret(self) -> str:
+        return self.dispatch_secret or str(self.secrets.get("dispatch_secret", ""))
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.state_dir / 'hotline1022.db').resolve()}"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (a URL SQLAlchemy cannot parse is
+    hidden whole: it might hold one)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
 
 
 def get_settings() -> Settings:

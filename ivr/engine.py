@@ -24,7 +24,9 @@ Callbacks (``queues/callbacks.py``), when the engine is given a ``CallbackDesk``
 - at a queue node, if the queue's estimated wait is past the threshold, the caller hears
   "more than N minutes; press 1 to be called back keeping your place, any other key or
   nothing to hold". On 1 the callback is recorded, ``HOTLINE_DONE=callback`` (with the
-  queue's variables as usual) and the dialplan confirms and hangs up;
+  queue's variables as usual) and the dialplan confirms and hangs up; a caller whose
+  number may not be called back (outside the numbering plan, or past the caps) hears why
+  instead, and holds;
 - a caller who has a callback pending is told so before the first menu, and 1 keeps it
   and ends the call the same way (with the pending callback's queue variables); any other
   key or nothing goes on to the menu, where they are not offered a second callback.
@@ -49,6 +51,7 @@ from ivr.menu import (
 )
 from ivr.ports import (
     CallbackDesk,
+    CallbackRefusal,
     CallbackRequest,
     CallerHistory,
     IvrChannel,
@@ -60,6 +63,12 @@ from ivr.prompts import callback_offer_prompt
 __all__ = ["BACK_KEY", "MAX_STEPS", "MenuEngine"]
 
 log = logging.getLogger(__name__)
+
+# What a caller who may not be called back hears instead of the offer (then they hold).
+REFUSAL_PROMPTS = {
+    CallbackRefusal.NUMBER: "callback_refused_number",
+    CallbackRefusal.LIMIT: "callback_refused_limit",
+}
 
 BACK_KEY = "*"
 # A caller wandering the tree this long is sent to the default queue rather than kept.
@@ -96,6 +105,7 @@ class MenuEngine:
         history: CallerHistory,
         route: Callable[[str, int | None, int], str] | None = None,
         callbacks: CallbackDesk | None = None,
+        prompt_seconds: Callable[[str], float] | None = None,
     ) -> None:
         self._menu = menu
         self.prompts_dir = prompts_dir
@@ -105,9 +115,22 @@ class MenuEngine:
         # (by district and priority, queues/routing.py). Without it, the menu's queue.
         self._route = route or (lambda queue, _district, _priority: queue)
         self.callbacks = callbacks
+        # How long each prompt plays (``IvrService.prompt_seconds``): Asterisk answers a
+        # STREAM FILE or GET DATA only when the prompt ends, however long it is.
+        self._seconds = prompt_seconds or (lambda _name: 0.0)
 
     def _prompt(self, name: str) -> str:
         return f"{self.prompts_dir}/{name}"
+
+    async def _stream(self, call: _Call, prompt: str, escape_digits: str) -> str | None:
+        return await call.channel.stream_file(
+            self._prompt(prompt), escape_digits, playing_s=self._seconds(prompt)
+        )
+
+    async def _get_data(self, call: _Call, prompt: str, timeout_ms: int) -> tuple[str, bool]:
+        return await call.channel.get_data(
+            self._prompt(prompt), timeout_ms, 1, playing_s=self._seconds(prompt)
+        )
 
     def _record(self, call: _Call, node: str, kind: str, key: str | None = None) -> None:
         self.recorder.ivr_step(call.channel.uniqueid, IvrStep(node, kind, key, datetime.now(UTC)))
@@ -164,13 +187,13 @@ class MenuEngine:
         if call.pending is not None:
             key, call.pending = call.pending, None
             return key, False
-        return await call.channel.get_data(self._prompt(prompt), timeout_ms, 1)
+        return await self._get_data(call, prompt, timeout_ms)
 
     async def _play(self, call: _Call, prompt: str) -> str | None:
         """Play a prompt; a key pressed during it interrupts it and is kept for next."""
         if call.pending is not None:
             return call.pending
-        key = await call.channel.stream_file(self._prompt(prompt), ALL_KEYS)
+        key = await self._stream(call, prompt, ALL_KEYS)
         if key:
             call.pending = key
         return key
@@ -310,9 +333,7 @@ class MenuEngine:
             return False
         start = call.menu.start
         self._record(call, start, "repeat")
-        digits, _ = await call.channel.get_data(
-            self._prompt("callback_repeat"), self._timeout_ms(call), 1
-        )
+        digits, _ = await self._get_data(call, "callback_repeat", self._timeout_ms(call))
         if digits != "1":
             return False  # any other key means "go on": it is not an answer to the menu
         self._record(call, start, "callback", digits)
@@ -329,7 +350,7 @@ class MenuEngine:
     async def _enqueue(self, call: _Call, node: QueueNode) -> None:
         if node.prompt:
             call.pending = None  # leftover type-ahead means nothing now
-            await call.channel.stream_file(self._prompt(node.prompt), "")
+            await self._stream(call, node.prompt, "")
         self._record(call, node.id, "queue")
         queue = self._route(node.queue, call.district, node.priority)
         done = "callback" if await self._takes_callback(call, node, queue) else None
@@ -342,11 +363,15 @@ class MenuEngine:
         offer = self.callbacks.offer(queue, call.caller)
         if offer is None:
             return False
+        if offer.refused is not None:
+            call.pending = None
+            await call.channel.stream_file(self._prompt(REFUSAL_PROMPTS[offer.refused]), "")
+            return False
         since = datetime.now(UTC)  # where the caller would have joined the queue
         self._record(call, node.id, "offer")
         call.pending = None
-        digits, _ = await call.channel.get_data(
-            self._prompt(callback_offer_prompt(offer.estimated_wait_s)), self._timeout_ms(call), 1
+        digits, _ = await self._get_data(
+            call, callback_offer_prompt(offer.estimated_wait_s), self._timeout_ms(call)
         )
         if digits != "1":
             return False
@@ -390,7 +415,7 @@ class MenuEngine:
 
     async def _hangup(self, call: _Call, node: HangupNode) -> None:
         if node.prompt:
-            await call.channel.stream_file(self._prompt(node.prompt), "")
+            await self._stream(call, node.prompt, "")
         self._record(call, node.id, "hangup")
         await call.channel.set_variable("HOTLINE_DONE", "hangup")
 

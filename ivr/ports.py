@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Protocol
 
 __all__ = [
     "AnnouncementNotFound",
     "CallbackDesk",
     "CallbackOffer",
+    "CallbackRefusal",
     "CallbackRequest",
     "CallerHistory",
     "IvrAdmin",
@@ -36,11 +38,14 @@ class IvrChannel(Protocol):
     @property
     def env(self) -> dict[str, str]: ...
 
+    # ``playing_s``: how long the prompt plays, so the wait for its end covers it.
     async def get_data(
-        self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+        self, path: str, timeout_ms: int = 5000, max_digits: int = 1, *, playing_s: float = 0.0
     ) -> tuple[str, bool]: ...
 
-    async def stream_file(self, path: str, escape_digits: str = "") -> str | None: ...
+    async def stream_file(
+        self, path: str, escape_digits: str = "", *, playing_s: float = 0.0
+    ) -> str | None: ...
 
     async def set_variable(self, name: str, value: str) -> None: ...
 
@@ -67,11 +72,20 @@ class CallerHistory(Protocol):
     async def last_district(self, caller_number: str, within_days: int) -> int | None: ...
 
 
+class CallbackRefusal(Enum):
+    """Why a caller who waits long is told they cannot be called back."""
+
+    NUMBER = "number"  # not a number of the national plan (premium, international, short)
+    LIMIT = "limit"  # the callback caps (per number, per hour) are reached
+
+
 @dataclass(frozen=True)
 class CallbackOffer:
-    """A callback to offer, and why: the queue's estimated wait (None: nobody to answer)."""
+    """A callback to offer, and why: the queue's estimated wait (None: nobody to answer).
+    With ``refused`` the caller is told why none can be offered instead, and holds."""
 
     estimated_wait_s: float | None
+    refused: CallbackRefusal | None = None
 
 
 @dataclass(frozen=True)
@@ -101,9 +115,10 @@ class PendingCallback:
 
 class CallbackDesk(Protocol):
     def offer(self, queue: str, caller_number: str) -> CallbackOffer | None:
-        """A callback to offer a caller about to join ``queue``, or None (the wait is short,
-        the number cannot be called, or the caller has a callback pending). Instant: the
-        IVR asks it between two AGI commands."""
+        """A callback to offer a caller about to join ``queue``, or None (the wait is short
+        or the caller has a callback pending); an offer ``refused`` when the wait is long
+        but the number may not be called back (outside the numbering plan, or the caps are
+        reached). Instant: the IVR asks it between two AGI commands."""
         ...
 
     def pending(self, caller_number: str) -> PendingCallback | None:

@@ -6,8 +6,14 @@ the sound files of new or changed prompts first, then swaps the menu: calls alre
 menu finish on the one they started with, and Asterisk is not touched.
 
 Announcements (the prompts that ``announcement`` nodes play) can be rewritten by a
-supervisor; the new text is kept in the database, overrides the file's text across restarts
-and reloads, and is spoken into the sound file at once.
+supervisor; the new text is spoken first, and only once its sound file is made is it kept in
+the database (overriding the file's text across restarts and reloads) and put in place. A
+text that cannot be spoken is refused (``PromptError``): the announcement in force stays.
+
+A prompt that cannot be spoken at start or reload never stops the service: it is logged and
+keeps its previous sound file, or plays one second of silence if it never had one; it is
+spoken again at the next reload. ``prompt_seconds`` tells the engine how long each prompt
+plays, so that waiting for Asterisk to play it never times out before the prompt ends.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
@@ -23,7 +30,7 @@ from sqlalchemy import select
 from ivr.menu import AnnouncementNode, Menu
 from ivr.menu_file import load_menu
 from ivr.ports import AnnouncementNotFound
-from ivr.prompts import generate
+from ivr.prompts import SPEAK_TIMEOUT_S, PromptError, duration_s, generate, remember, speak
 from store.db import Database
 from store.models import Announcement
 
@@ -43,6 +50,7 @@ class IvrService:
         recorded_dir: Path | None = None,
         queues: Collection[str] | None = None,
         categories: Collection[str] | None = None,
+        speak_timeout_s: float = SPEAK_TIMEOUT_S,
     ) -> None:
         self.db = db
         self.menu_path = menu_path
@@ -51,8 +59,10 @@ class IvrService:
         self.recorded_dir = recorded_dir
         self.queues = queues
         self.categories = categories
+        self.speak_timeout_s = speak_timeout_s
         self._menu: Menu | None = None
         self._lock = asyncio.Lock()
+        self._seconds: dict[str, float] = {}
 
     @property
     def menu(self) -> Menu:
@@ -61,6 +71,10 @@ class IvrService:
 
     def current(self) -> Menu:
         return self.menu
+
+    def prompt_seconds(self, name: str) -> float:
+        """How long prompt ``name`` plays (0.0 if unknown)."""
+        return self._seconds.get(name, 0.0)
 
     def _load(self) -> Menu:
         return load_menu(self.menu_path, queues=self.queues, categories=self.categories)
@@ -75,15 +89,21 @@ class IvrService:
     async def reload(self) -> dict[str, object]:
         async with self._lock:
             menu = await asyncio.to_thread(self._load)  # raises MenuError: old menu stays
-            written = await self._sync_prompts(menu)
+            written, failed = await self._sync_prompts(menu)
             self._menu = menu
         log.info(
-            "menu reloaded from %s: %d nodes, %d prompt file(s) made",
+            "menu reloaded from %s: %d nodes, %d prompt file(s) made, %d not spoken",
             self.menu_path,
             len(menu.nodes),
             written,
+            len(failed),
         )
-        return {"menu": str(self.menu_path), "nodes": len(menu.nodes), "prompts_made": written}
+        return {
+            "menu": str(self.menu_path),
+            "nodes": len(menu.nodes),
+            "prompts_made": written,
+            "prompts_failed": failed,
+        }
 
     def _announcement_prompts(self, menu: Menu) -> set[str]:
         return {n.prompt for n in menu.nodes.values() if isinstance(n, AnnouncementNode)}
@@ -93,15 +113,34 @@ class IvrService:
             rows = (await session.scalars(select(Announcement))).all()
         return {a.name: a for a in rows}
 
-    async def _sync_prompts(self, menu: Menu) -> int:
+    async def _sync_prompts(self, menu: Menu) -> tuple[int, list[str]]:
+        """Make the menu's prompt files; return how many were written and which failed."""
         overrides = await self._overrides()
         texts = dict(menu.prompts)
         for name in self._announcement_prompts(menu) & overrides.keys():
             texts[name] = overrides[name].text
-        written = await asyncio.to_thread(generate, self.prompt_cache, texts, self.recorded_dir)
+        failed: list[str] = []
+
+        def not_spoken(name: str, exc: PromptError) -> None:
+            failed.append(name)
+            log.error("prompt %s not spoken, playing its previous audio or silence: %s", name, exc)
+
+        written = await asyncio.to_thread(
+            generate,
+            self.prompt_cache,
+            texts,
+            self.recorded_dir,
+            timeout_s=self.speak_timeout_s,
+            on_error=not_spoken,
+        )
+        await asyncio.to_thread(self._publish, [p.name for p in written])
+        return len(written), failed
+
+    def _publish(self, names: list[str]) -> None:
+        """Copy new prompt files to Asterisk and note how long every prompt plays."""
         if self.asterisk_prompts is not None:
-            await asyncio.to_thread(self._copy_to_asterisk, [p.name for p in written])
-        return len(written)
+            self._copy_to_asterisk(names)
+        self._seconds = {p.stem: duration_s(p) for p in self.prompt_cache.glob("*.wav")}
 
     def _copy_to_asterisk(self, names: list[str]) -> None:
         assert self.asterisk_prompts is not None
@@ -138,13 +177,23 @@ class IvrService:
                 + ", ".join(sorted(self._announcement_prompts(self.menu)))
             )
         async with self._lock:
-            async with self.db.session() as session:
-                row = await session.get(Announcement, name)
-                if row is None:
-                    session.add(Announcement(name=name, text=text, updated_by=by))
-                else:
-                    row.text = text
-                    row.updated_by = by
-                await session.commit()
-            await self._sync_prompts(self.menu)
+            # Spoken first, next to the file in force: a text that cannot be spoken is never
+            # saved, and the announcement callers hear stays as it was.
+            self.prompt_cache.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=self.prompt_cache) as tmp:
+                spoken = Path(tmp) / f"{name}.wav"
+                await asyncio.to_thread(speak, text, spoken, timeout_s=self.speak_timeout_s)
+                async with self.db.session() as session:
+                    row = await session.get(Announcement, name)
+                    if row is None:
+                        session.add(Announcement(name=name, text=text, updated_by=by))
+                    else:
+                        row.text = text
+                        row.updated_by = by
+                    await session.commit()
+                spoken.replace(self.prompt_cache / f"{name}.wav")
+            await asyncio.to_thread(remember, self.prompt_cache, name, text)
+            await self._sync_prompts(self.menu)  # a recorded file of that name still wins
+            await asyncio.to_thread(self._publish, [f"{name}.wav"])
+        log.info("announcement %s rewritten by %s", name, by)
         return next(a for a in await self.announcements() if a["name"] == name)

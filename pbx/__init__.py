@@ -3,11 +3,13 @@
 Built on panoramisk 1.4's message and action models, with its defects fixed here (see
 ``../shared/notes/panoramisk-1.4.md``, beside the repository): ``AmiLink`` is the kept-alive
 AMI connection, ``AmiPbx`` the typed actions the domain uses, ``parse_event`` turns AMI events
-into typed classes, ``FastAgiServer`` runs the IVR's FastAGI sessions, and ``paths`` says where
+into typed classes, ``FastAgiServer`` runs the IVR's FastAGI sessions (only those our dialplan
+proves, ``AgiAuth``), and ``paths`` says where
 an Asterisk instance keeps the prompts and the CDR the service shares with it.
 """
 
 from pbx.agi import AgiHandler, FastAgiServer
+from pbx.agi_auth import AgiAuth, PeerFilter
 from pbx.agi_session import AgiResult, AgiSession, parse_agi_result
 from pbx.ami import AmiLink
 from pbx.client import AmiPbx, QueueStatusResult
@@ -52,6 +54,7 @@ __all__ = [
     "AgentConnect",
     "AgentEvent",
     "AgentRingNoAnswer",
+    "AgiAuth",
     "AgiCommandError",
     "AgiHandler",
     "AgiHangup",
@@ -73,6 +76,7 @@ __all__ = [
     "Newstate",
     "PbxError",
     "PbxUnavailable",
+    "PeerFilter",
     "QueueCallerAbandon",
     "QueueCallerJoin",
     "QueueCallerLeave",

@@ -18,6 +18,9 @@ __all__ = ["AgiResult", "AgiSession", "parse_agi_result"]
 
 _RESULT = re.compile(r"result=(?P<result>\S*)\s*(?:\((?P<data>.*)\))?\s*(?P<extra>.*)$")
 _NAME = re.compile(r"[A-Za-z0-9_()./:-]+")
+# How long Asterisk may take to answer a command. Playing a file answers only when the file
+# ends, so STREAM FILE and GET DATA wait this plus the file's length (``playing_s``).
+COMMAND_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,11 @@ class AgiSession:
         """True once a hang-up or a closed socket has been seen."""
         return self._hung_up
 
-    async def command(self, line: str, timeout: float = 30.0) -> AgiResult:  # noqa: ASYNC109
+    async def command(
+        self,
+        line: str,
+        timeout: float = COMMAND_TIMEOUT_S,  # noqa: ASYNC109
+    ) -> AgiResult:
         """Send one AGI command line and return Asterisk's answer.
 
         Raises ``AgiHangup`` if the caller hung up or the socket closed, and
@@ -148,15 +155,27 @@ class AgiSession:
     async def answer(self) -> None:
         await self._checked("ANSWER")
 
-    async def stream_file(self, path: str, escape_digits: str = "0123456789*#") -> str | None:
-        """Play ``path`` (no extension); return the key that interrupted it, or None."""
-        return _digit(await self._checked(f"STREAM FILE {_quote(path)} {_quote(escape_digits)}"))
+    async def stream_file(
+        self, path: str, escape_digits: str = "0123456789*#", *, playing_s: float = 0.0
+    ) -> str | None:
+        """Play ``path`` (no extension, ``playing_s`` long); return the key that
+        interrupted it, or None."""
+        return _digit(
+            await self._checked(
+                f"STREAM FILE {_quote(path)} {_quote(escape_digits)}",
+                COMMAND_TIMEOUT_S + playing_s,
+            )
+        )
 
     async def get_data(
-        self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+        self, path: str, timeout_ms: int = 5000, max_digits: int = 1, *, playing_s: float = 0.0
     ) -> tuple[str, bool]:
-        """Play ``path`` and collect up to ``max_digits`` keys: ``(digits, timed_out)``."""
-        result = await self._checked(f"GET DATA {_quote(path)} {timeout_ms:d} {max_digits:d}")
+        """Play ``path`` (``playing_s`` long) and collect up to ``max_digits`` keys:
+        ``(digits, timed_out)``."""
+        result = await self._checked(
+            f"GET DATA {_quote(path)} {timeout_ms:d} {max_digits:d}",
+            COMMAND_TIMEOUT_S + playing_s + max_digits * timeout_ms / 1000,
+        )
         return result.result, result.timed_out
 
     async def wait_for_digit(self, timeout_ms: int) -> str | None:
@@ -175,9 +194,9 @@ class AgiSession:
         """Write ``msg`` to the Asterisk console/log at verbosity 1."""
         await self._checked(f"VERBOSE {_quote(msg)} 1")
 
-    async def _checked(self, line: str) -> AgiResult:
+    async def _checked(self, line: str, timeout: float = COMMAND_TIMEOUT_S) -> AgiResult:  # noqa: ASYNC109
         """Run a command that must succeed; ``result=-1`` means hang-up or failure."""
-        result = await self.command(line)
+        result = await self.command(line, timeout)
         if result.code != 200:
             raise AgiCommandError(f"{line.split(' ')[0]} rejected: {result.raw}")
         if result.result == "-1":

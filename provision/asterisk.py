@@ -35,6 +35,7 @@ from typing import Any
 
 import jinja2
 
+from pbx.agi_auth import agi_keys
 from pbx.paths import AsteriskPaths, BadInstanceName
 from provision.errors import AsteriskError
 from provision.root import build_root
@@ -47,6 +48,20 @@ log = logging.getLogger(__name__)
 
 CONF_SRC = Path(__file__).resolve().parent.parent / "asterisk-conf"
 MIN_MAJOR = 20
+# Rendered files holding secrets (the AMI secret, SIP passwords, the FastAGI keys): mode 0640,
+# from their creation on, readable by Asterisk's group only.
+_PRIVATE = frozenset({"manager.conf", "pjsip.conf", "extensions.conf"})
+
+
+def _write(path: Path, text: str, *, private: bool) -> None:
+    """Write ``path``; a private one is never readable by others, not even for an instant."""
+    if not private:
+        path.write_text(text)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o640)  # an existing file keeps its mode otherwise
+        f.write(text)
 
 
 @dataclass
@@ -59,6 +74,9 @@ class AsteriskConfig:
     sip_port: int
     agi_host: str
     agi_port: int
+    # The per-instance FastAGI secret: extensions.conf gets keys derived from it, with which
+    # the dialplan proves each FastAGI session is its own (pbx/agi_auth.py).
+    agi_secret: str
     agents: list[dict[str, str]]
     phones: list[dict[str, str]]
     # The default teams' phones (dispatch/teams.py): endpoint, password, name.
@@ -126,6 +144,10 @@ class Asterisk(AsteriskPaths):
             keep_trailing_newline=True,
             autoescape=False,
         )
+        try:
+            keys = agi_keys(cfg.agi_secret)
+        except ValueError as exc:
+            raise AsteriskError(str(exc)) from None
         ctx: dict[str, Any] = {
             "name": self.name,
             "inst": self.inst,
@@ -137,6 +159,7 @@ class Asterisk(AsteriskPaths):
             "sip_port": cfg.sip_port,
             "agi_host": cfg.agi_host,
             "agi_port": cfg.agi_port,
+            "agi_keys": keys,
             "agents": cfg.agents,
             "phones": cfg.phones,
             "team_phones": cfg.team_phones,
@@ -155,14 +178,12 @@ class Asterisk(AsteriskPaths):
         for tmpl in sorted(CONF_SRC.glob("*.conf.j2")):
             out = etc / tmpl.name.removesuffix(".j2")
             text = env.get_template(tmpl.name).render(**ctx)
-            out.write_text(text)
+            _write(out, text, private=out.name in _PRIVATE)
             rendered.add(out.name)
         for fname, text in cfg.extra_files.items():
             if not re.fullmatch(r"[A-Za-z0-9_.-]+\.conf", fname) or fname in rendered:
                 raise AsteriskError(f"extra file {fname!r}: a new name.conf in etc, no path")
             (etc / fname).write_text(text)
-        (etc / "manager.conf").chmod(0o640)
-        (etc / "pjsip.conf").chmod(0o640)
         if cfg.prompts_src is not None and cfg.prompts_src.is_dir():
             dest = self.host_path(self.prompts_dir)
             for f in cfg.prompts_src.glob("*.wav"):

@@ -71,6 +71,7 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
             sip_port=settings.sip_port,
             agi_host=settings.agi_host,
             agi_port=settings.agi_port,
+            agi_secret=settings.effective_agi_secret or data["agi_secret"],
             agents=agents,
             phones=phones,
             team_phones=team_phone_config(teams, data),

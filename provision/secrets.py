@@ -1,8 +1,10 @@
-"""The generated secrets of a hotline: the AMI secret and every SIP password.
+"""The generated secrets of a hotline: the AMI secret, the FastAGI secret (the dialplan's
+proofs, ``pbx.agi_auth``), the dispatch secret (signed orders, ``dispatch.phone``) and every
+SIP password.
 
 Kept in ``<state_dir>/secrets.json`` (mode 0600, outside git), generated once and kept, so a
 registered softphone keeps working across provisionings. ``hotline1022.settings`` reads the
-same file for the AMI secret.
+same file for the AMI, FastAGI and dispatch secrets.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ def ensure_secrets(
     if path.exists():
         data = json.loads(path.read_text())
     changed = False
-    if not data.get("ami_secret"):
-        data["ami_secret"] = secrets.token_urlsafe(24)
-        changed = True
+    for name in ("ami_secret", "agi_secret", "dispatch_secret"):
+        if not data.get(name):
+            data[name] = secrets.token_urlsafe(32 if name != "ami_secret" else 24)
+            changed = True
     agents: dict[str, str] = data.setdefault("agents", {})
     for i in range(1, agent_count + 1):
         ep = agent_endpoint(i)

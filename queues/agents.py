@@ -6,13 +6,19 @@ district, and records it. The database, not Asterisk, is the truth of who is log
 who is paused (and why), so ``restore()`` puts them back after Asterisk restarts
 (queues.conf keeps no persistent members). A change of skills reaches a logged-in agent's
 queues at once (``apply_skills``): nothing restarts.
+
+A change reaches Asterisk and the database together or not at all: Asterisk is changed
+first, and if the database then fails to record it, Asterisk is put back as the database
+still has it (compensation) before the error is raised. Otherwise a logout whose commit
+failed would leave the agent logged in on record, and the next reconnect's ``restore()``
+would put them back in every queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -73,7 +79,8 @@ class AgentService:
 
     async def _each(self, calls: list[tuple[str, int]], agent: Agent, *, add: bool) -> list[str]:
         """Add (or set the penalty of) the agent in each (queue, penalty); return the queues
-        done, raising ``PbxUnavailable`` after the others finished."""
+        done, raising the first failure (``PbxUnavailable``, ``AmiActionError``) after the
+        others finished."""
         done: list[str] = []
         failed: list[BaseException] = []
         iface = interface(agent.endpoint)
@@ -86,7 +93,7 @@ class AgentService:
                     else:
                         await self.pbx.queue_penalty(queue, iface, penalty)
                     done.append(queue)
-                except PbxUnavailable as exc:
+                except Exception as exc:  # e.g. "No such queue": the others go on
                     failed.append(exc)
 
         await asyncio.gather(*(one(q, p) for q, p in calls))
@@ -98,44 +105,81 @@ class AgentService:
         members = self.policy.memberships(skills_of(agent), agent.home_district)
         try:
             await self._each(list(members.items()), agent, add=True)
-        except PbxUnavailable:
+        except Exception:
             # Leave Asterisk as we found it: half a login is worse than none.
             for q in members:
                 try:
                     await self.pbx.queue_remove(q, interface(agent.endpoint))
-                except PbxUnavailable:
+                except Exception:
                     log.warning("could not undo %s in %s", agent.endpoint, q)
             raise
         if agent.paused:
             await self.pbx.queue_pause(interface(agent.endpoint), True, agent.pause_reason or "")
+
+    async def _compensate(
+        self, what: str, agent: Agent, undo: Callable[[], Awaitable[None]]
+    ) -> None:
+        """The database did not record ``what``: put Asterisk back as the database has it."""
+        try:
+            await undo()
+        except Exception:
+            log.exception(
+                "agent %s: %s not recorded and Asterisk could not be put back; the next "
+                "reconnect restores it from the database",
+                agent.endpoint,
+                what,
+            )
+        else:
+            log.warning("agent %s: %s not recorded; Asterisk put back", agent.endpoint, what)
+
+    async def _remove_everywhere(self, agent: Agent) -> None:
+        for q in self.policy.queue_names():
+            await self.pbx.queue_remove(q, interface(agent.endpoint))
+
+    async def _set_pause(self, agent: Agent) -> None:
+        """Asterisk's pause as the (unchanged) record ``agent`` says."""
+        await self.pbx.queue_pause(
+            interface(agent.endpoint),
+            agent.paused,
+            (agent.pause_reason or "") if agent.paused else "",
+        )
 
     async def login(self, agent_id: int) -> None:
         agent = await self._agent(agent_id)
         if not agent.active:
             raise AgentStateError(f"Agent {agent_id} is deactivated")
         await self._add_everywhere(agent)
-        async with self.db.session() as s:
-            row = await s.get(Agent, agent_id)
-            assert row is not None
-            if not row.logged_in:
-                row.logged_in = True
-                row.logged_in_at = datetime.now(UTC)
-            await s.commit()
+        try:
+            async with self.db.session() as s:
+                row = await s.get(Agent, agent_id)
+                assert row is not None
+                if not row.logged_in:
+                    row.logged_in = True
+                    row.logged_in_at = datetime.now(UTC)
+                await s.commit()
+        except Exception:
+            if not agent.logged_in:
+                await self._compensate("login", agent, lambda: self._remove_everywhere(agent))
+            raise
         log.info("agent %s logged in", agent.endpoint)
 
     async def logout(self, agent_id: int) -> None:
         agent = await self._agent(agent_id)
-        for q in self.policy.queue_names():
-            await self.pbx.queue_remove(q, interface(agent.endpoint))
-        async with self.db.session() as s:
-            row = await s.get(Agent, agent_id)
-            assert row is not None
-            row.logged_in = False
-            row.logged_in_at = None
-            row.paused = False
-            row.pause_reason = None
-            row.paused_at = None
-            await s.commit()
+        try:
+            await self._remove_everywhere(agent)
+            async with self.db.session() as s:
+                row = await s.get(Agent, agent_id)
+                assert row is not None
+                row.logged_in = False
+                row.logged_in_at = None
+                row.paused = False
+                row.pause_reason = None
+                row.paused_at = None
+                await s.commit()
+        except Exception:
+            if agent.logged_in:
+                await self._compensate("logout", agent, lambda: self._add_everywhere(agent))
+            raise
         log.info("agent %s logged out", agent.endpoint)
 
     async def pause(self, agent_id: int, reason: str) -> None:
@@ -146,14 +190,18 @@ class AgentService:
         if not agent.logged_in:
             raise AgentStateError(f"Agent {agent_id} is not logged in")
         await self.pbx.queue_pause(interface(agent.endpoint), True, reason)
-        async with self.db.session() as s:
-            row = await s.get(Agent, agent_id)
-            assert row is not None
-            if not row.paused or row.pause_reason != reason:
-                row.paused_at = datetime.now(UTC)
-            row.paused = True
-            row.pause_reason = reason
-            await s.commit()
+        try:
+            async with self.db.session() as s:
+                row = await s.get(Agent, agent_id)
+                assert row is not None
+                if not row.paused or row.pause_reason != reason:
+                    row.paused_at = datetime.now(UTC)
+                row.paused = True
+                row.pause_reason = reason
+                await s.commit()
+        except Exception:
+            await self._compensate("pause", agent, lambda: self._set_pause(agent))
+            raise
         log.info("agent %s paused (%s)", agent.endpoint, reason)
 
     async def unpause(self, agent_id: int) -> None:
@@ -161,13 +209,17 @@ class AgentService:
         if not agent.logged_in:
             raise AgentStateError(f"Agent {agent_id} is not logged in")
         await self.pbx.queue_pause(interface(agent.endpoint), False)
-        async with self.db.session() as s:
-            row = await s.get(Agent, agent_id)
-            assert row is not None
-            row.paused = False
-            row.pause_reason = None
-            row.paused_at = None
-            await s.commit()
+        try:
+            async with self.db.session() as s:
+                row = await s.get(Agent, agent_id)
+                assert row is not None
+                row.paused = False
+                row.pause_reason = None
+                row.paused_at = None
+                await s.commit()
+        except Exception:
+            await self._compensate("unpause", agent, lambda: self._set_pause(agent))
+            raise
         log.info("agent %s unpaused", agent.endpoint)
 
     async def apply_skills(self, agent_id: int) -> None:
@@ -186,8 +238,20 @@ class AgentService:
                     select(Agent).where(Agent.logged_in).options(selectinload(Agent.skills))
                 )
             ).all()
+        # Each agent on its own: one failing QueueAdd does not keep the others out.
+        failed: list[str] = []
         for agent in agents:
-            await self._add_everywhere(agent)
+            try:
+                await self._add_everywhere(agent)
+            except Exception as exc:
+                log.warning("could not restore agent %s: %s", agent.endpoint, exc)
+                failed.append(agent.endpoint)
         if agents:
-            log.info("restored %d logged-in agent(s) to the queues", len(agents))
+            log.info(
+                "restored %d of %d logged-in agent(s) to the queues",
+                len(agents) - len(failed),
+                len(agents),
+            )
+        if failed:
+            raise PbxUnavailable(f"could not restore agent(s) {', '.join(failed)}")
         return len(agents)

@@ -23,13 +23,13 @@ back and carries out the rest, so the rules can be tested one by one without eit
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
-from ivr.ports import CallbackOffer
+from ivr.ports import CallbackOffer, CallbackRefusal
+from queues.callback_limits import CapReached, NumberPlan
 from queues.ports import CallbackStateError
 from store.models import CallbackStatus
 
@@ -85,8 +85,8 @@ ANSWERED = {"answered", "ANSWER"}
 # After a failed Originate (Asterisk unreachable or silent), try again this much later.
 ORIGINATE_BACKOFF = timedelta(seconds=5)
 
-# A number the hotline can dial back through the telephone network's gateway.
-_DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
+# The numbers the hotline dials back by default: the national plan's (callback_limits).
+_NATIONAL = NumberPlan().allows
 
 
 @dataclass(frozen=True)
@@ -150,23 +150,40 @@ def offer(
     wait_s: float | None,
     threshold_s: float,
     never_in: Collection[str],
+    allowed: Callable[[str], bool] = _NATIONAL,
+    cap: CapReached | None = None,
 ) -> CallbackOffer | None:
     """The offer for a caller about to join ``queue`` whose estimated wait is ``wait_s``
     (None: nobody can answer), or None: offers are off (a negative threshold), the queue is
-    one whose callers always hold (``never_in``), the number cannot be called back or has a
-    callback ``pending``, or the wait is not over ``threshold_s``."""
-    if threshold_s < 0 or queue in never_in or not _DIALABLE.match(caller_number):
+    one whose callers always hold (``never_in``), the number has a callback ``pending``, or
+    the wait is not over ``threshold_s``. When the wait is long but the number is not one
+    the hotline may call (``allowed``: the numbering plan) or a ``cap`` is reached, the
+    offer is ``refused``: the caller is told so, and holds."""
+    if threshold_s < 0 or queue in never_in or not caller_number:
         return None
     if pending:
         return None
     if wait_s is not None and wait_s <= threshold_s:
         return None
+    if not allowed(caller_number):
+        return CallbackOffer(wait_s, refused=CallbackRefusal.NUMBER)
+    if cap is not None:
+        return CallbackOffer(wait_s, refused=CallbackRefusal.LIMIT)
     return CallbackOffer(wait_s)
 
 
-def requested(now: datetime, *, pending: bool) -> NewCallback | None:
-    """A new callback, its placeholder due at once; None when the number has one pending."""
-    if pending:
+def requested(
+    now: datetime,
+    caller_number: str,
+    *,
+    pending: bool,
+    allowed: Callable[[str], bool] = _NATIONAL,
+    cap: CapReached | None = None,
+) -> NewCallback | None:
+    """A new callback, its placeholder due at once; None when the number has one pending,
+    is not one the hotline may call, or a cap is reached (checked again here: the request
+    may come without an offer, from whatever speaks to the FastAGI port)."""
+    if pending or not allowed(caller_number) or cap is not None:
         return None
     return NewCallback(WAITING, 0, now)
 

@@ -5,8 +5,11 @@ Offer. Just before a caller joins a queue, the IVR asks ``offer()``: when the qu
 estimated wait (``queues/live.py`` says how it is estimated) is over
 ``callback_threshold_s``, or no agent can take the queue at all, the caller hears "more than
 N minutes; press 1 to be called back keeping your place". Not offered to a number that
-cannot be called (withheld, not digits) or that has a callback pending already, and never
-in the emergency queue: a life-threatening call stays on the line whatever the wait.
+has a callback pending already, and never in the emergency queue: a life-threatening call
+stays on the line whatever the wait. Only numbers of the national numbering plan are
+called back, at most so many times per number and per hour (``queues/callback_limits.py``:
+toll fraud through a forged caller id); a caller refused so is told why, and holds.
+``request()`` checks both again, whoever asks.
 
 Keeping the place. Asterisk holds it: a placeholder call waits in the same queue, with the
 same priority and penalties, as the caller would have (``queues/placeholders.py``: how it is
@@ -62,6 +65,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from ivr.ports import CallbackOffer, CallbackRequest, PendingCallback
 from pbx.events import AgentConnect, AmiEvent, ChannelEvent, Hangup, QueueCallerJoin, UserEvent
 from queues import callback_states as rules
+from queues.callback_limits import CallbackCaps, NumberPlan
 from queues.callback_states import ACTIVE, PLACEABLE, CallbackState, Move, Note, Place
 from queues.placeholders import Found, Placeholders, placeholder_id
 from queues.ports import CallbackNotFound, CallbackPbx, QueueLoad
@@ -167,8 +171,13 @@ class CallbackService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tick_s: float = 1.0,
         never_in: Iterable[str] = ("emergency",),
+        number_plan: NumberPlan | None = None,
+        caps: CallbackCaps | None = None,
     ) -> None:
-        """``never_in``: queues whose callers are never offered a callback."""
+        """``never_in``: queues whose callers are never offered a callback;
+        ``number_plan``: the numbers that may be called back (the national plan by
+        default); ``caps``: how many callbacks per number and per hour (by default 3 per
+        number a day, 300 an hour)."""
         if attempts < 1:
             raise ValueError("callback attempts must be at least 1")
         self.db = db
@@ -179,6 +188,10 @@ class CallbackService:
         self._clock = clock
         self.tick_s = tick_s
         self.never_in = frozenset(never_in)
+        self.number_plan = number_plan or NumberPlan()
+        self.caps = caps or CallbackCaps(
+            per_number=3, number_window=timedelta(days=1), per_hour=300
+        )
         self._active: dict[int, _Active] = {}
         self._by_number: dict[str, int] = {}
         self.placeholders = Placeholders(
@@ -191,9 +204,19 @@ class CallbackService:
     # -- start -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the callbacks not done yet (before the AMI listener gets events)."""
+        """Load the callbacks not done yet (before the AMI listener gets events), and
+        count the recent requests against the caps."""
+        since = self._clock() - max(self.caps.number_window, timedelta(hours=1))
         async with self.db.session() as s:
             rows = (await s.scalars(select(Callback).where(Callback.status.in_(ACTIVE)))).all()
+            recent = (
+                await s.execute(
+                    select(Callback.caller_number, Callback.requested_at).where(
+                        Callback.requested_at > since
+                    )
+                )
+            ).all()
+        self.caps.load((number, at) for number, at in recent)
         for row in rows:
             self._remember(_Active.of(row))
         if rows:
@@ -224,6 +247,8 @@ class CallbackService:
             wait_s=self.load.estimated_wait_s(queue),
             threshold_s=self.threshold_s,
             never_in=self.never_in,
+            allowed=self.number_plan.allows,
+            cap=self.caps.reached(caller_number, self._clock()),
         )
 
     def pending(self, caller_number: str) -> PendingCallback | None:
@@ -245,8 +270,16 @@ class CallbackService:
 
     async def request(self, request: CallbackRequest) -> bool:
         now = self._clock()
-        new = rules.requested(now, pending=request.caller_number in self._by_number)
+        number = request.caller_number
+        new = rules.requested(
+            now,
+            number,
+            pending=number in self._by_number,
+            allowed=self.number_plan.allows,
+            cap=self.caps.reached(number, now),
+        )
         if new is None:
+            log.info("call %s: no callback for %s", request.call_uniqueid, number)
             return False
         row = Callback(
             call_uniqueid=request.call_uniqueid,
@@ -267,6 +300,7 @@ class CallbackService:
                 await s.commit()
         except IntegrityError:
             return False  # this call asked already
+        self.caps.add(number, now)
         self._remember(_Active.of(row))
         log.info(
             "callback %d: %s in %s since %s",

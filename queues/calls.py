@@ -32,10 +32,12 @@ same rules.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,6 +57,7 @@ from pbx.events import (
 )
 from queues.flusher import Flusher
 from store.db import Database
+from store.journal import Journal
 from store.models import Agent, Call, CallStatus, IvrEvent, IvrOutcome
 
 __all__ = ["CallState", "CallTracker"]
@@ -160,10 +163,30 @@ class CallTracker:
         flush_interval_s: float = 0.2,
         on_complete: Callable[[CallState], None] | None = None,
         pending_callback: Callable[[str], str | None] | None = None,
+        instance: str = "main",
+        journal: Journal | None = None,
+        max_calls: int = 10_000,
     ) -> None:
         """``pending_callback(number)``: the uniqueid of the call that asked for that
-        number's pending callback, if any (``queues.callbacks.CallbackService``)."""
+        number's pending callback, if any (``queues.callbacks.CallbackService``).
+
+        ``instance``: the Asterisk instance whose calls these are (written on each record;
+        reconciliation touches no other instance's calls). ``journal``: where records that
+        the database refused go (fsync'd) so that a crash loses none; replayed at start
+        (``replay_journal``) and when the database is back. ``max_calls``: the most calls
+        kept in memory; see ``_bound_memory`` for what happens when it is reached."""
         self.db = db
+        self.instance = instance
+        self.journal = journal
+        self.max_calls = max_calls
+        # Calls whose records sit only in the journal (memory was full): written from it.
+        self.journal_only = 0
+        # Complete records dropped because memory and the journal were both full.
+        self.dropped = 0
+        # The JSON of each call's state as last journaled (nothing journaled twice).
+        self._journaled: dict[str, dict[str, Any]] = {}
+        # The reconciliation's fence: the calls any event named since the snapshot began.
+        self._fence: set[str] | None = None
         self.on_complete = on_complete
         self._pending_callback = pending_callback or (lambda _number: None)
         self.citizen_contexts = citizen_contexts
@@ -171,7 +194,7 @@ class CallTracker:
         self.calls: dict[str, CallState] = {}
         # The uniqueids of the calls changed since they were last written.
         self.flusher = Flusher(
-            self._write,
+            self._write_or_journal,
             what="call record(s)",
             log=log,
             interval_s=flush_interval_s,
@@ -186,6 +209,8 @@ class CallTracker:
     # -- events ------------------------------------------------------------------------
 
     def on_event(self, ev: AmiEvent) -> None:
+        if self._fence is not None and isinstance(ev, ChannelEvent):
+            self._fence.add(ev.uniqueid)
         if isinstance(ev, Newchannel):
             self._on_newchannel(ev)
             return
@@ -332,8 +357,41 @@ class CallTracker:
         """
         return await self.flusher.flush()
 
+    async def _write_or_journal(self, uids: list[str]) -> None:
+        """Write the calls; if the database refuses, journal them first (then re-raise, so
+        the flusher keeps them pending and backs off), and keep memory bounded. After a
+        write that worked, records left in the journal are written from it."""
+        try:
+            await self._write(uids)
+        except Exception:
+            self._journal_states([uid for uid in uids if uid in self.calls])
+            self._bound_memory()
+            raise
+        if self.journal is not None and (self._journaled or self.journal_only):
+            try:
+                await self._drain_journal()
+            except Exception:
+                log.exception("could not write the journaled call records; will retry")
+
     async def _write(self, uids: list[str]) -> None:
         batch = {uid: self.calls[uid] for uid in uids if uid in self.calls}
+        written = await self._write_states(
+            batch,
+            {uid: self._steps.get(uid, []) for uid in batch},
+            {uid: self._steps_written.get(uid, 0) for uid in batch},
+        )
+        self._steps_written.update(written)
+
+    async def _write_states(
+        self,
+        batch: Mapping[str, CallState],
+        steps_of: Mapping[str, list[IvrStep]],
+        done_of: Mapping[str, int] | None,
+    ) -> dict[str, int]:
+        """Upsert the calls by uniqueid with their menu steps not written yet (``done_of``:
+        how many are; None: count them in the database, for a replay). Idempotent: the same
+        states written twice give the same rows; a journaled state never reopens a call the
+        database already has complete."""
         written: dict[str, int] = {}
         async with self.db.session() as session:
             await self._resolve_agents(session, batch.values())
@@ -341,20 +399,33 @@ class CallTracker:
                 c.uniqueid: c
                 for c in (await session.scalars(select(Call).where(Call.uniqueid.in_(batch)))).all()
             }
+            if done_of is None:
+                counted = await session.execute(
+                    select(IvrEvent.call_uniqueid, func.count())
+                    .where(IvrEvent.call_uniqueid.in_(batch))
+                    .group_by(IvrEvent.call_uniqueid)
+                )
+                done_of = {uid: int(n) for uid, n in counted.all()}
+                replay = True
+            else:
+                replay = False
             for uid, state in batch.items():
                 row = existing.get(uid)
                 if row is None:
                     row = Call(uniqueid=uid)
                     session.add(row)
+                elif replay and row.complete and not state.complete:
+                    continue
                 elif state.partial:
                     _fill_from_row(state, row)
                 for name in _COLUMNS:
                     setattr(row, name, getattr(state, name))
+                row.asterisk_instance = self.instance
                 row.agent_id = (
                     self._agent_ids.get(state.agent_endpoint) if state.agent_endpoint else None
                 )
-                steps = self._steps.get(uid, [])
-                done = self._steps_written.get(uid, 0)
+                steps = steps_of.get(uid, [])
+                done = done_of.get(uid, 0)
                 session.add_all(
                     IvrEvent(
                         call_uniqueid=uid,
@@ -366,9 +437,122 @@ class CallTracker:
                     )
                     for i, st in enumerate(steps[done:])
                 )
-                written[uid] = len(steps)
+                written[uid] = max(len(steps), done)
             await session.commit()
-        self._steps_written.update(written)
+        return written
+
+    # -- the journal: records the database refused -------------------------------------
+
+    def _record(self, uid: str) -> dict[str, Any]:
+        state = self.calls[uid]
+        return {
+            "call": {
+                k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in dataclasses.asdict(state).items()
+            },
+            "steps": [
+                {"node": st.node, "kind": st.kind, "key": st.key, "at": st.at.isoformat()}
+                for st in self._steps.get(uid, [])
+            ],
+        }
+
+    def _journal_states(self, uids: list[str]) -> None:
+        if self.journal is None:
+            return
+        fresh = []
+        for uid in uids:
+            record = self._record(uid)
+            if self._journaled.get(uid) != record:
+                fresh.append((uid, record))
+        if not fresh:
+            return
+        try:
+            ok = self.journal.append(r for _, r in fresh)
+        except OSError:
+            log.exception("could not journal %d call record(s)", len(fresh))
+            return
+        if ok:
+            self._journaled.update(fresh)
+        else:
+            log.error(
+                "call journal %s is full (HOTLINE_JOURNAL_MAX_MB): %d record(s) stay in "
+                "memory only",
+                self.journal.path,
+                len(fresh),
+            )
+
+    def _bound_memory(self) -> None:
+        """Over ``max_calls`` while the database is down: complete calls whose final state
+        is journaled leave memory (the journal writes them when the database is back); if
+        the journal could not take them either, the oldest complete calls are dropped and
+        counted (``dropped``, logged as errors). Calls still going are never dropped."""
+        excess = len(self.calls) - self.max_calls
+        if excess <= 0:
+            return
+        complete = sorted(
+            (c for c in self.calls.values() if c.complete), key=lambda c: c.arrived_at
+        )
+        safe = [c for c in complete if self._journaled.get(c.uniqueid) == self._record(c.uniqueid)]
+        for state in safe[:excess]:
+            self._evict(state.uniqueid)
+            self.journal_only += 1
+            excess -= 1
+        if excess <= 0:
+            return
+        for state in [c for c in complete if c.uniqueid in self.calls][:excess]:
+            self._evict(state.uniqueid)
+            self._journaled.pop(state.uniqueid, None)
+            self.dropped += 1
+            log.error("memory full and journal full: call %s's record dropped", state.uniqueid)
+
+    def _evict(self, uid: str) -> None:
+        self.calls.pop(uid, None)
+        self._steps.pop(uid, None)
+        self._steps_written.pop(uid, None)
+        self.flusher.discard(uid)
+
+    async def _drain_journal(self) -> None:
+        """Write the journaled records not in memory (memory's are newer and are written by
+        the flusher); keep in the journal only those whose calls are still pending."""
+        assert self.journal is not None
+        records = self.journal.read()
+        latest: dict[str, dict[str, Any]] = {}
+        for r in records:
+            latest[r["call"]["uniqueid"]] = r
+        to_write = {uid: r for uid, r in latest.items() if uid not in self.calls}
+        if to_write:
+            await self._write_records(to_write.values())
+        keep = [r for uid, r in latest.items() if uid in self.calls and uid in self.flusher]
+        self.journal.rewrite(keep)
+        self._journaled = {r["call"]["uniqueid"]: r for r in keep}
+        self.journal_only = 0
+        if to_write:
+            log.warning("wrote %d call record(s) from the journal", len(to_write))
+
+    async def _write_records(self, records: Iterable[Mapping[str, Any]]) -> None:
+        batch: dict[str, CallState] = {}
+        steps: dict[str, list[IvrStep]] = {}
+        for r in records:
+            state = _state_from_json(r["call"])
+            batch[state.uniqueid] = state
+            steps[state.uniqueid] = [
+                IvrStep(s["node"], s["kind"], s["key"], datetime.fromisoformat(s["at"]))
+                for s in r.get("steps", [])
+            ]
+        await self._write_states(batch, steps, None)
+
+    async def replay_journal(self) -> int:
+        """At start: write every record the journal holds (idempotent: a record already in
+        the database is written the same again), then empty it. Returns how many."""
+        if self.journal is None:
+            return 0
+        latest = {r["call"]["uniqueid"]: r for r in self.journal.read()}
+        if latest:
+            await self._write_records(latest.values())
+            log.warning("replayed %d call record(s) from the journal", len(latest))
+        self.journal.rewrite([])
+        self._journaled.clear()
+        return len(latest)
 
     def _forget_complete(self, uids: list[str]) -> None:
         """A call whose final state is written leaves memory, unless it changed meanwhile."""
@@ -388,6 +572,11 @@ class CallTracker:
 
     # -- after a (re)connect or a restart of the service --------------------------------
 
+    def begin_snapshot(self) -> None:
+        """Call before asking Asterisk for the snapshot (QueueStatus, CoreShowChannels) that
+        ``reconcile`` is given: from here on every call an event names is fenced off."""
+        self._fence = set()
+
     async def reconcile(
         self,
         entries: Iterable[Mapping[str, str]],
@@ -402,12 +591,26 @@ class CallTracker:
         ``UNSEEN_CAUSE``). A caller waiting whom the records lack -> recorded from the queue
         entry. Returns counts of each.
         """
-        now = datetime.now(UTC)
-        alive = {c.get("Uniqueid", "") for c in channels}
         waiting = {e.get("Uniqueid", ""): e for e in entries}
         counts = {"adopted": 0, "ended": 0, "found_waiting": 0}
-        async with self.db.session() as session:
-            open_rows = (await session.scalars(select(Call).where(Call.complete.is_(False)))).all()
+        if self._fence is None:
+            self._fence = set()  # no snapshot begun: fence from here at least
+        try:
+            async with self.db.session() as session:
+                open_rows = (
+                    await session.scalars(
+                        select(Call).where(
+                            Call.complete.is_(False), Call.asterisk_instance == self.instance
+                        )
+                    )
+                ).all()
+        finally:
+            # Fenced: a call any event named since the snapshot began (up to here: nothing
+            # below awaits) is alive whatever the snapshot says (it started, or moved, after
+            # it was taken).
+            seen, self._fence = self._fence, None
+        now = datetime.now(UTC)
+        alive = {c.get("Uniqueid", "") for c in channels} | seen
         for row in open_rows:
             if row.uniqueid in self.calls:
                 continue
@@ -503,7 +706,9 @@ class CallTracker:
 
     async def newest_arrival(self) -> datetime | None:
         async with self.db.session() as session:
-            return await session.scalar(select(func.max(Call.arrived_at)))
+            return await session.scalar(
+                select(func.max(Call.arrived_at)).where(Call.asterisk_instance == self.instance)
+            )
 
     def _end_unseen(self, state: CallState, now: datetime) -> None:
         state.status = _ENDED_UNSEEN.get(state.status, state.status)
@@ -529,3 +734,15 @@ class CallTracker:
     def pending(self) -> int:
         """Calls changed in memory and not yet written."""
         return self.flusher.pending
+
+
+_DATETIMES = {f.name for f in fields(CallState) if "datetime" in str(f.type)}
+
+
+def _state_from_json(data: Mapping[str, Any]) -> CallState:
+    known = {f.name for f in fields(CallState)}
+    values = {k: v for k, v in data.items() if k in known}
+    for name in _DATETIMES:
+        if isinstance(values.get(name), str):
+            values[name] = datetime.fromisoformat(values[name])
+    return CallState(**values)

@@ -79,6 +79,13 @@ class Flusher(Generic[T]):
             self._items.append(item)
         self._wake.set()
 
+    def discard(self, item: T) -> None:
+        """Forget a pending item (it is kept elsewhere, e.g. a journal)."""
+        if item in self._seen:
+            self._seen.discard(item)
+        if item in self._items:
+            self._items.remove(item)
+
     async def flush(self) -> int:
         """Write every pending item in one batch; return how many were written.
 

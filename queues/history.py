@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -17,14 +18,25 @@ log = logging.getLogger(__name__)
 
 
 class CallHistory:
-    def __init__(self, db: Database) -> None:
+    """``wait_s`` (``HOTLINE_IVR_HISTORY_WAIT_MS``): the longest a caller in the menu waits
+    for the database; then the menu goes on without the history."""
+
+    def __init__(self, db: Database, *, wait_s: float = 0.3) -> None:
         self.db = db
+        self.wait_s = wait_s
 
     async def last_district(self, caller_number: str, within_days: int) -> int | None:
-        """None when there is none — or when the database cannot say: then the caller is
-        simply asked for the district, rather than kept waiting or dropped."""
+        """None when there is none — or when the database cannot say within ``wait_s``:
+        then the caller is simply asked for the district, rather than kept waiting or
+        dropped."""
         try:
-            return await self._last_district(caller_number, within_days)
+            async with asyncio.timeout(self.wait_s):
+                return await self._last_district(caller_number, within_days)
+        except TimeoutError:
+            log.warning(
+                "caller history took over %.0f ms; asking for the district", self.wait_s * 1000
+            )
+            return None
         except (SQLAlchemyError, OSError) as exc:
             log.warning("caller history unavailable (%s); asking for the district", exc)
             return None

@@ -34,27 +34,80 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        # WAL lets the API read while the call recorder writes; SQLite leaves foreign keys off
-        # unless asked, per connection.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    finally:
-        cursor.close()
+def _sqlite_on_connect(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets the API read while the call recorder writes; SQLite leaves foreign keys
+            # off unless asked, per connection.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def _connect_args(
+    url: str, connect_timeout_s: float | None, statement_timeout_s: float | None
+) -> dict[str, Any]:
+    """The driver's own bounds: asyncpg's connect ``timeout`` and ``command_timeout`` plus the
+    server's ``statement_timeout``; SQLite's wait for its write lock (``timeout``)."""
+    args: dict[str, Any] = {}
+    if _is_sqlite(url):
+        if statement_timeout_s is not None:
+            args["timeout"] = statement_timeout_s
+    elif make_url(url).get_driver_name() == "asyncpg":
+        if connect_timeout_s is not None:
+            args["timeout"] = connect_timeout_s
+        if statement_timeout_s is not None:
+            args["command_timeout"] = statement_timeout_s
+            args["server_settings"] = {"statement_timeout": str(int(statement_timeout_s * 1000))}
+    return args
+
+
+def _is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
 
 
 class Database:
     """An async engine and an ``async_sessionmaker`` (``expire_on_commit=False``)."""
 
-    def __init__(self, url: str, *, ping_timeout_s: float = 2.0, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ping_timeout_s: float = 2.0,
+        echo: bool = False,
+        connect_timeout_s: float | None = None,
+        statement_timeout_s: float | None = None,
+    ) -> None:
+        """``connect_timeout_s`` bounds opening a connection, ``statement_timeout_s`` one
+        statement (PostgreSQL cancels it; SQLite gives up waiting for its write lock), so a
+        database that hangs raises instead of stalling its callers for ever. None: the
+        drivers' defaults (SQLite waits ``SQLITE_BUSY_TIMEOUT_MS``)."""
         self.url = url
         self.ping_timeout_s = ping_timeout_s
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_pre_ping=True)
-        if make_url(url).get_backend_name() == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+        self.connect_timeout_s = connect_timeout_s
+        self.statement_timeout_s = statement_timeout_s
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            **({} if _is_sqlite(url) else {"pool_timeout": connect_timeout_s or 30}),
+            connect_args=_connect_args(url, connect_timeout_s, statement_timeout_s),
+        )
+        if _is_sqlite(url):
+            event.listen(
+                self.engine.sync_engine,
+                "connect",
+                _sqlite_on_connect(
+                    SQLITE_BUSY_TIMEOUT_MS
+                    if statement_timeout_s is None
+                    else int(statement_timeout_s * 1000)
+                ),
+            )
         # Objects stay readable after commit: routers serialise them after the transaction.
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False

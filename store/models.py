@@ -282,6 +282,11 @@ class Call(Base):
     # The uniqueid of the earlier call of the same number that was still open (waiting, or
     # with a callback pending) when this one arrived: a redial, not new demand.
     repeat_of: Mapped[str | None] = mapped_column(index=True)
+    # The Asterisk instance the call came through (``HOTLINE_ASTERISK_INSTANCE``): a service
+    # reconciles only its own instance's calls, never another's live ones.
+    asterisk_instance: Mapped[str] = mapped_column(
+        default="main", server_default="main", index=True
+    )
 
     # lazy="raise": under asyncio an implicit lazy load cannot run; load it explicitly
     # (selectinload) and get a clear error when that was forgotten.
@@ -320,6 +325,10 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    # Set when issued (created_at + the role's lifetime then); the role's lifetime now is
+    # also enforced, so shortening it in the settings takes effect at once. None: only
+    # the role's lifetime applies (tokens issued before expiry existed).
+    expires_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="raise")
 
@@ -360,7 +369,11 @@ class Callback(Base):
     """
 
     __tablename__ = "callbacks"
-    __table_args__ = (Index("ix_callbacks_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_callbacks_status_next", "status", "next_attempt_at"),
+        # The callback caps count the requests of the last window at start.
+        Index("ix_callbacks_requested_at", "requested_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_uniqueid: Mapped[str] = mapped_column(unique=True)  # the call that asked for it

@@ -12,6 +12,7 @@ from api.errors import ErrorOut
 from api.params import Instant
 from ivr.menu_file import MenuError
 from ivr.ports import AnnouncementNotFound, IvrAdmin
+from ivr.prompts import PromptError
 from store.ivr import ivr_stats
 from store.models import Role, User
 
@@ -78,8 +79,13 @@ async def list_announcements(_user: Supervisor, services: ServicesDep) -> list[d
     "/announcements/{name}",
     summary="Rewrite an announcement",
     responses={
-        **NOT_RUNNING,
         status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such announcement"},
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "model": ErrorOut,
+            "description": "The IVR is not running, or the text could not be spoken (the"
+            " speech tools failed or timed out): nothing was saved, the announcement in"
+            " force stays",
+        },
     },
 )
 async def put_announcement(
@@ -88,12 +94,20 @@ async def put_announcement(
     user: Supervisor,
     services: ServicesDep,
 ) -> dict[str, object]:
-    """The new text is spoken (espeak-ng) into the sound file at once; the next caller who
-    chooses it hears it. It is kept across restarts and overrides the menu file."""
+    """The new text is spoken (espeak-ng) into the sound file first; only then is it saved,
+    and the next caller who chooses it hears it in full, however long it is. It is kept
+    across restarts and overrides the menu file. If it cannot be spoken, 503: nothing is
+    saved and callers keep hearing the announcement in force."""
     try:
         return await _admin(services).set_announcement(name, body.text.strip(), user.name)
     except AnnouncementNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except PromptError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"The announcement could not be spoken; nothing was saved and callers keep"
+            f" hearing the one in force: {exc}",
+        ) from exc
 
 
 @router.post(

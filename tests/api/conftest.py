@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
+from api.deps import AuthPolicy
+from api.ratelimit import FailureLimiter
 from dispatch.incidents import IncidentService
 from queues.routing import RoutingPolicy
 from store.db import Database
@@ -75,6 +77,9 @@ async def api(db: Database) -> AsyncIterator[Api]:
         district_names={718: "Thủ Dầu Một", 724: "Dĩ An"},
         callbacks=callbacks,
         incidents=IncidentService(db),
+        # The access tests send many bad tokens from one address: the failure limit has
+        # tests of its own (tests/api/test_users.py).
+        auth=AuthPolicy(failures=FailureLimiter(limit=1_000_000, window_s=300)),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as client:

@@ -18,6 +18,7 @@ from api.deps import require_roles
 from dispatch.outcomes import OutcomeRequest
 from dispatch.ports import Actor
 from store.models import Agent
+from store.users import create_user, list_tokens
 from tests.api.support import Api
 from tests.dispatch.tree import small_tree
 
@@ -120,6 +121,14 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/monitoring/summary"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/teams"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/districts"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/users"): guarded("admin"),
+    ("POST", "/users"): {**guarded("admin"), "admin": 201},
+    ("GET", "/users/{user_id}"): guarded("admin"),
+    ("POST", "/users/{user_id}/deactivate"): guarded("admin"),
+    ("POST", "/users/{user_id}/reactivate"): guarded("admin"),
+    ("GET", "/users/{user_id}/tokens"): guarded("admin"),
+    ("POST", "/users/{user_id}/tokens"): {**guarded("admin"), "admin": 201},
+    ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): guarded("admin"),
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
@@ -143,6 +152,8 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
         "status": "cancelled",
         "reason": "Kiểm tra quyền",
     },
+    ("POST", "/users"): lambda who: {"name": f"Người dùng {who}", "role": "supervisor"},
+    ("POST", "/users/{user_id}/tokens"): lambda who: {"label": who},
 }
 # The incident's district team, known once the tree is made (the bodies are built later).
 DISTRICT_TEAM: list[int] = []
@@ -192,7 +203,11 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         OutcomeRequest("incident", commune_code=25741, category="medical", urgency="urgent"),
         Actor("user:test", role="supervisor"),
     )
+    target, _ = await create_user(api.db, name="Người bị thử", role="supervisor")
+    [target_token] = await list_tokens(api.db, target.id)
     params = {
+        "user_id": target.id,
+        "token_id": target_token.id,
         "place_id": team["place"]["id"],
         "team_id": team["id"],
         "call_id": call.id,

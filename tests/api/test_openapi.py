@@ -24,6 +24,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "callbacks",
         "incidents",
         "monitoring",
+        "users",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]

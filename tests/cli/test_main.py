@@ -10,9 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from ivr.menu_file import DEFAULT_MENU
+from tests.conftest import _pg_execute, run_in_thread
 from tests.pbx.fake_ami import FakeAmi
+
+PASSWORD = "Pa55-w0rd-of-the-db"
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -27,7 +31,8 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
-    (tmp_path / "secrets.json").write_text(json.dumps({"ami_secret": "s3cret"}))
+    secrets = {"ami_secret": "s3cret", "agi_secret": "a", "dispatch_secret": "d"}
+    (tmp_path / "secrets.json").write_text(json.dumps(secrets))
     return tmp_path
 
 
@@ -80,3 +85,44 @@ async def test_serve_with_a_wrong_ami_secret_stops_with_one_clear_line(state: Pa
     assert proc.returncode == 2
     assert f"AMI at 127.0.0.1:{ami.port} refused login for user 'hotline'" in proc.stderr
     assert "Traceback" not in proc.stderr and "a-wrong-one" not in proc.stderr
+
+
+def test_serve_without_the_fastagi_secret_says_what_to_run(tmp_path: Path) -> None:
+    """Secrets from before FastAGI sessions were proven: provisioning again adds them."""
+    (tmp_path / "secrets.json").write_text(json.dumps({"ami_secret": "s3cret"}))
+    proc = run(["serve"], {"HOTLINE_STATE_DIR": str(tmp_path)})
+    assert proc.returncode == 2
+    assert "No FastAGI secret: run 'make asterisk'" in proc.stderr
+    assert "HOTLINE_AGI_SECRET" in proc.stderr
+
+
+@pytest.mark.postgres
+def test_db_upgrade_and_info_never_print_the_database_password(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    # The test server trusts local connections, so a password in the URL is accepted and
+    # ignored: a real upgrade, with the URL an operator would have in production.
+    run_in_thread(
+        lambda: _pg_execute(
+            postgres_database_url, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public"
+        )
+    )
+    url = make_url(postgres_database_url).set(password=PASSWORD)
+    (tmp_path / "secrets.json").write_text(
+        json.dumps({"ami_secret": "ami-s3cret", "agents": {"agent01": "sip-s3cret"}})
+    )
+    env = {
+        "HOTLINE_DATABASE_URL": url.render_as_string(hide_password=False),
+        "HOTLINE_STATE_DIR": str(tmp_path),
+    }
+
+    upgraded = run(["db", "upgrade"], env)
+    info = run(["info"], env)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert info.returncode == 0, info.stderr
+    assert url.render_as_string(hide_password=True) in upgraded.stdout
+    assert ":***@" in info.stdout
+    output = upgraded.stdout + upgraded.stderr + info.stdout + info.stderr
+    for secret in (PASSWORD, "ami-s3cret", "sip-s3cret"):
+        assert secret not in output

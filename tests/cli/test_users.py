@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,54 @@ def test_unreachable_database_exits_1(
 
     assert run("users", "list") == 1
     assert "cannot use the database" in capsys.readouterr().err
+
+
+def test_an_unreachable_database_is_named_without_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", "postgresql+asyncpg://hotline:S3cr3t@127.0.0.1:1/x")
+
+    assert run("users", "list") == 1
+    err = capsys.readouterr().err
+    assert "hotline:***@127.0.0.1:1/x" in err and "S3cr3t" not in err
+
+
+def test_one_token_is_revoked_alone_and_a_deactivated_user_stops_at_once(
+    env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("users", "create", "--name", "an", "--role", "supervisor") == 0
+    first = capsys.readouterr().out.strip()
+    assert run("users", "token", "--name", "an", "--label", "tablet") == 0
+    second = capsys.readouterr().out.strip()
+    assert run("users", "tokens", "--name", "an") == 0
+    listed = capsys.readouterr().out
+    assert first not in listed and second not in listed and "UTC" in listed
+    tablet = next(line.split()[0] for line in listed.splitlines() if line.endswith("tablet"))
+
+    assert run("users", "revoke", "--name", "an", "--token-id", tablet) == 0
+    assert holder(env, second) is None
+    assert holder(env, first) == ("an", "supervisor", None)
+    assert run("users", "revoke", "--name", "an", "--token-id", "99999") == 2
+
+    assert run("users", "deactivate", "--name", "an") == 0
+    assert holder(env, first) is None
+    assert run("users", "reactivate", "--name", "an") == 0
+    assert holder(env, first) == ("an", "supervisor", None)
+
+
+def test_tokens_expire_with_their_roles_lifetime(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOTLINE_TOKEN_TTL_S", '{"agent": 60}')
+    assert run("users", "create", "--name", "an", "--role", "agent", "--agent", "agent01") == 0
+    token = capsys.readouterr().out.strip()
+    assert holder(env, token) == ("an", "agent", 1)
+
+    async def later() -> object:
+        db = Database(env)
+        try:
+            return await user_for_token(db, token, now=datetime.now(UTC) + timedelta(seconds=61))
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(later()) is None  # expires_at was set from the setting when issued

@@ -18,6 +18,7 @@ from dispatch.phone import (
     ORDER_VARIABLES,
     TeamPhoneCaller,
     originate_result,
+    sign_order,
 )
 from dispatch.ports import IncidentReading, PhoneOrder, PhoneResult
 from dispatch.reading import FIXED_PROMPTS, OrderAudio, OrderFacts, order_text, split_reading
@@ -27,6 +28,7 @@ from provision.asterisk import Asterisk, AsteriskConfig
 from provision.secrets import ensure_secrets
 
 ORDER = PhoneOrder(incident_id=12, team_id=3, attempt=1, dial="PJSIP/t25741", phone="t25741")
+SECRET = "dispatch-secret-for-tests"
 TEXT = order_text(OrderFacts(12, "medical", "critical", ("Phường Hiệp Thành",), "15 Yersin", "09"))
 
 
@@ -177,6 +179,9 @@ class Rig:
     names: dict[str, str]  # fixed prompt path -> name
 
     def member(self, script: Sequence[str | None], **kw: object) -> Member:
+        """The member on the phone the service called: the channel holds the Originate's
+        variables (the signature among them) unless ``variables`` says otherwise."""
+        kw.setdefault("variables", self.pbx.originated[-1]["variables"])
         return Member(self.pbx.token, script, names=self.names, **kw)  # type: ignore[arg-type]
 
     def answered(self, n: int = 1, uniqueid: str = "1700000000.7") -> AmiEvent:
@@ -229,6 +234,7 @@ async def rig(tmp_path: Path, **kw: object) -> Rig:
     pbx = FakePbx()
     results = FakeResults()
     audio = OrderAudio(tmp_path, "/ast/dispatch", speak=voice)
+    kw.setdefault("secret", SECRET)
     caller = TeamPhoneCaller(pbx, results, audio, **kw)  # type: ignore[arg-type]
     await caller.start()
     names = {await audio.fixed(name): name for name in FIXED_PROMPTS}
@@ -557,7 +563,7 @@ async def test_a_script_that_runs_too_long_is_no_key(tmp_path: Path) -> None:
                 await asyncio.sleep(3600)  # Asterisk never answers the command
             return await super().stream_file(path, escape_digits)
 
-    member = Stuck(r.pbx.token, ["1"], names=r.names)
+    member = Stuck(r.pbx.token, ["1"], names=r.names, variables=r.pbx.originated[-1]["variables"])  # type: ignore[arg-type]
     task = asyncio.create_task(r.caller.handle(member))
     await asyncio.sleep(0.2)
     assert r.results.only is PhoneResult.NO_KEY
@@ -580,11 +586,88 @@ async def test_a_call_placed_before_a_restart_is_read_from_its_variables(tmp_pat
         "DISPATCH_ATTEMPT": "1",
         "DISPATCH_PHONE": "t25741",
         "DISPATCH_DIAL": "PJSIP/t25741",
+        "DISPATCH_SIG": sign_order(SECRET, "feedbeef", ORDER),
     }
     member = Member("feedbeef", ["1"], names=r.names, variables=variables)
     await r.caller.handle(member)
     assert r.results.results == [(ORDER, PhoneResult.ACCEPTED)]
     await r.caller.close()
+
+
+# -- forged sessions: only a call the service placed acknowledges --------------------------
+
+UNSIGNED = {
+    "DISPATCH_ORDER": "feedbeef",
+    "DISPATCH_INCIDENT": "12",
+    "DISPATCH_TEAM": "3",
+    "DISPATCH_ATTEMPT": "1",
+    "DISPATCH_PHONE": "t25741",
+    "DISPATCH_DIAL": "PJSIP/t25741",
+}
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "0" * 64,
+        sign_order("another instance's secret", "feedbeef", ORDER),
+        sign_order(SECRET, "feedbeef", PhoneOrder(12, 3, 2, "PJSIP/t25741", "t25741")),
+        sign_order(SECRET, "0123abcd", ORDER),
+    ],
+    ids=["unsigned", "garbage", "other secret", "other attempt", "other token"],
+)
+async def test_a_forged_order_pressing_1_acknowledges_nothing(
+    tmp_path: Path, signature: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process playing Asterisk answers the variables with a dispatched incident and its
+    team and presses 1: nothing is reported, so the incident still escalates."""
+    r = await rig(tmp_path)
+    variables = dict(UNSIGNED)
+    if signature is not None:
+        variables["DISPATCH_SIG"] = signature
+    member = Member("feedbeef", ["1"], names=r.names, variables=variables)
+    await r.caller.handle(member)
+    assert r.results.results == []
+    assert not member.answered and member.heard == []
+    assert r.caller.recent == type(r.caller.recent)() and r.caller.active == []
+    assert "refused" in caplog.text
+    await r.caller.close()
+
+
+async def test_a_forged_session_for_a_placed_call_acknowledges_nothing(tmp_path: Path) -> None:
+    """The token of a call being placed (it is in Asterisk's logs) without the signature:
+    refused, and the real phone's answer still counts afterwards."""
+    r = await rig(tmp_path)
+    await r.caller.call(ORDER)
+    r.caller.on_event(r.answered())
+    forged = r.member(
+        ["1"],
+        variables={
+            k: v for k, v in r.pbx.originated[-1]["variables"].items() if k != "DISPATCH_SIG"
+        },
+    )  # type: ignore[union-attr]
+    await r.caller.handle(forged)
+    assert r.results.results == [] and not forged.answered
+    assert [c.order for c in r.caller.active] == [ORDER]
+    member = r.member(["1"])
+    await r.caller.handle(member)
+    assert r.results.results == [(ORDER, PhoneResult.ACCEPTED)]
+    await r.caller.close()
+
+
+async def test_the_originate_carries_the_orders_signature(tmp_path: Path) -> None:
+    r = await rig(tmp_path)
+    await r.caller.call(ORDER)
+    variables = r.pbx.originated[-1]["variables"]
+    assert isinstance(variables, dict)
+    assert variables["DISPATCH_SIG"] == sign_order(SECRET, r.pbx.token, ORDER)
+    await r.caller.close()
+
+
+def test_no_dispatch_secret_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="HOTLINE_DISPATCH_SECRET"):
+        TeamPhoneCaller(FakePbx(), FakeResults(), OrderAudio(tmp_path, "/a"), secret="")
 
 
 async def test_a_call_without_an_order_is_told_so(tmp_path: Path) -> None:
@@ -598,7 +681,9 @@ async def test_a_call_without_an_order_is_told_so(tmp_path: Path) -> None:
 
 def test_an_order_is_read_at_least_once(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least once"):
-        TeamPhoneCaller(FakePbx(), FakeResults(), OrderAudio(tmp_path, "/a"), readings=0)
+        TeamPhoneCaller(
+            FakePbx(), FakeResults(), OrderAudio(tmp_path, "/a"), secret=SECRET, readings=0
+        )
 
 
 # -- the dialplan --------------------------------------------------------------------------
@@ -616,6 +701,7 @@ def test_the_dialplan_hands_the_answered_phone_to_the_dispatch_script(tmp_path: 
             sip_port=15060,
             agi_host="127.0.0.1",
             agi_port=14573,
+            agi_secret=str(secrets["agi_secret"]),
             agents=[],
             phones=[],
         )
@@ -625,7 +711,10 @@ def test_the_dialplan_hands_the_answered_phone_to_the_dispatch_script(tmp_path: 
     assert "HOTLINE_DISPATCH_AGI = agi://127.0.0.1:14573/dispatch" in dialplan
     context = dialplan.split(f"[{DISPATCH_CONTEXT}]", 1)[1].split("\n[", 1)[0]
     assert "exten => s,1," in context
-    assert "AGI(${HOTLINE_DISPATCH_AGI},${DISPATCH_ORDER})" in context
+    assert (
+        "AGI(${HOTLINE_DISPATCH_AGI}?t=${HOTLINE_AGI_T}&p=${SHA1(${HOTLINE_AGI_KEY_OUT}"
+        "${SHA1(${HOTLINE_AGI_KEY_IN}:dispatch:${UNIQUEID}:${HOTLINE_AGI_T})})},${DISPATCH_ORDER})"
+    ) in context
     assert context.split("\n\n", 1)[0].endswith("Hangup()")
     modules = (etc / "modules.conf").read_text()
     assert {"load = res_agi.so", "load = func_channel.so"} <= set(modules.splitlines())

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from ivr.prompts import duration_s
 from tests.integration.conftest import Live
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
@@ -176,3 +177,25 @@ async def test_menu_reload_takes_a_valid_file_and_refuses_an_invalid_one(live: L
     assert resp.status_code == 200, resp.text
     rec = await live.call("0902000030", "3")
     assert rec["priority"] == 5 and rec["queue"] == "violation"
+
+
+async def test_an_announcement_longer_than_an_agi_command_is_heard_in_full(live: Live) -> None:
+    """One AGI command used to wait 30 s at most: a longer announcement dropped the FastAGI
+    session and the caller landed in the operator queue (route "fallback")."""
+    ast = live.stack.asterisk
+    assert ast is not None
+    await live.stack.start_agents(1, first=9)  # so that a caller who falls through is answered
+    text = " ".join(
+        f"Điểm {i}: nếu có sốt, ho, khó thở, xin quý vị tự cách ly tại nhà." for i in range(1, 9)
+    )
+    resp = await live.api.put("/ivr/announcements/info_symptoms", json={"text": text})
+    assert resp.status_code == 200, resp.text
+    seconds = duration_s(ast.host_path(ast.prompts_dir) / "info_symptoms.wav")
+    assert seconds > 35, seconds  # longer than one AGI command may take
+    # "4", "2": the announcement, heard to its end; then silence in the next menu: goodbye.
+    rec = await live.call("0902000040", "42", within_s=240)
+    assert rec["route"] != "fallback" and rec["queue"] is None
+    assert rec["status"] == "self_served" and rec["ivr_exit_node"] == "goodbye"
+    detail = (await live.api.get(f"/calls/{rec['id']}")).json()
+    steps = [(s["node"], s["kind"]) for s in detail["ivr_path"]]
+    assert ("info_symptoms", "heard") in steps

@@ -220,6 +220,7 @@ def test_provisioned_config_loads_the_compiled_menu_for_1023(tmp_path: Path) -> 
         sip_port=15060,
         agi_host="127.0.0.1",
         agi_port=14573,
+        agi_secret=str(secrets["agi_secret"]),
         agents=[],
         phones=[],
         extra_files={"extensions_menu.conf": compile_menu(MENU, ast.prompts_dir)},

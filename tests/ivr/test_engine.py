@@ -11,7 +11,8 @@ import pytest
 
 from ivr.engine import MenuEngine
 from ivr.menu_file import DEFAULT_MENU, load_menu
-from ivr.ports import CallbackOffer, CallbackRequest, IvrStep, PendingCallback
+from ivr.ports import CallbackOffer, CallbackRefusal, CallbackRequest, IvrStep, PendingCallback
+from ivr.prompts import BUILTIN_PROMPTS
 
 MENU = load_menu(DEFAULT_MENU)
 
@@ -36,15 +37,17 @@ class ScriptedChannel:
         self.asked: list[str] = []
         self.played: list[str] = []
         self.variables: dict[str, str] = {}
+        self.playing: dict[str, float] = {}  # prompt -> how long the engine said it plays
 
     @property
     def uniqueid(self) -> str:
         return "1.0"
 
     async def get_data(
-        self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+        self, path: str, timeout_ms: int = 5000, max_digits: int = 1, *, playing_s: float = 0.0
     ) -> tuple[str, bool]:
         self.asked.append(path.rsplit("/", 1)[1])
+        self.playing[self.asked[-1]] = playing_s
         if not self.answers:
             raise Hangup()
         key = self.answers.pop(0)
@@ -52,9 +55,12 @@ class ScriptedChannel:
             raise Hangup()
         return key, key == ""
 
-    async def stream_file(self, path: str, escape_digits: str = "") -> str | None:
+    async def stream_file(
+        self, path: str, escape_digits: str = "", *, playing_s: float = 0.0
+    ) -> str | None:
         name = path.rsplit("/", 1)[1]
         self.played.append(name)
+        self.playing[name] = playing_s
         key = self.during.get(name)
         return key if key and key in escape_digits else None
 
@@ -233,7 +239,7 @@ async def test_caller_history_is_looked_up_before_the_first_prompt() -> None:
 
     class Channel(ScriptedChannel):
         async def get_data(
-            self, path: str, timeout_ms: int = 5000, max_digits: int = 1
+            self, path: str, timeout_ms: int = 5000, max_digits: int = 1, *, playing_s: float = 0.0
         ) -> tuple[str, bool]:
             order.append(path.rsplit("/", 1)[1])
             await asyncio.sleep(0.02)  # the prompt plays
@@ -257,7 +263,9 @@ class Desk:
         offer: bool = True,
         pending: PendingCallback | None = None,
         fails: bool = False,
+        refused: CallbackRefusal | None = None,
     ) -> None:
+        self.refused = refused
         self.wait_s = wait_s
         self.offers = offer
         self.pending_callback = pending
@@ -267,7 +275,7 @@ class Desk:
 
     def offer(self, queue: str, caller_number: str) -> CallbackOffer | None:
         self.asked.append((queue, caller_number))
-        return CallbackOffer(self.wait_s) if self.offers else None
+        return CallbackOffer(self.wait_s, self.refused) if self.offers else None
 
     def pending(self, caller_number: str) -> PendingCallback | None:
         return self.pending_callback
@@ -344,6 +352,25 @@ async def test_withheld_numbers_are_not_offered_a_callback() -> None:
     assert desk.asked == [] and ch.variables["HOTLINE_QUEUE"] == "violation"
 
 
+@pytest.mark.parametrize(
+    ("refused", "prompt"),
+    [
+        (CallbackRefusal.NUMBER, "callback_refused_number"),
+        (CallbackRefusal.LIMIT, "callback_refused_limit"),
+    ],
+)
+async def test_a_refused_callback_is_explained_in_vietnamese_and_the_caller_holds(
+    refused: CallbackRefusal, prompt: str
+) -> None:
+    desk = Desk(refused=refused)
+    ch = ScriptedChannel(["3", "1"])
+    await run_with(ch, desk)
+    assert ch.played[-1] == prompt and prompt in BUILTIN_PROMPTS
+    assert not any(name.startswith("callback_offer") for name in ch.asked)
+    assert desk.requests == [] and "HOTLINE_DONE" not in ch.variables
+    assert ch.variables["HOTLINE_QUEUE"] == "violation"
+
+
 async def test_a_callback_that_cannot_be_recorded_leaves_the_caller_holding() -> None:
     ch = ScriptedChannel(["3", "1"])
     await run_with(ch, Desk(fails=True))
@@ -370,3 +397,13 @@ async def test_a_caller_with_a_callback_pending_may_go_on_to_the_menu() -> None:
     await run_with(ch, desk)
     assert ch.asked == ["callback_repeat", "welcome"]
     assert "HOTLINE_DONE" not in ch.variables and ch.variables["HOTLINE_QUEUE"] == "violation"
+
+
+async def test_the_engine_says_how_long_each_prompt_plays() -> None:
+    # "4", "2": the symptoms announcement, 3 minutes long; then silence: goodbye.
+    ch = ScriptedChannel(["4", "2", "", "", ""])
+    seconds = {"welcome": 12.5, "info_menu": 9.0, "info_symptoms": 180.0}
+    engine = MenuEngine(lambda: MENU, "/p", Recorder(), History(), prompt_seconds=seconds.get)
+    await engine.handle(ch)
+    assert ch.playing["info_symptoms"] == 180.0  # the AGI wait covers the whole of it
+    assert ch.playing["welcome"] == 12.5 and ch.playing["info_menu"] == 9.0

@@ -9,8 +9,10 @@ import pytest
 
 from ivr.menu_file import DEFAULT_MENU, MenuError
 from ivr.ports import AnnouncementNotFound
+from ivr.prompts import PromptError
 from ivr.service import IvrService
 from store.db import Database
+from tests.ivr.test_prompts import LONG_TEXT, broken_espeak
 
 
 @pytest.fixture
@@ -66,3 +68,63 @@ async def test_announcement_override_survives_a_reload(service: IvrService, tmp_
     assert texts["info_cases"] == "Hôm nay có 12 ca mắc mới."
     with pytest.raises(AnnouncementNotFound):
         await service.set_announcement("welcome", "x", "boss")
+
+
+async def test_an_announcement_that_cannot_be_spoken_is_not_saved(
+    service: IvrService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wav = tmp_path / "asterisk" / "info_cases.wav"
+    before = wav.read_bytes()
+    text_before = {a["name"]: a["text"] for a in await service.announcements()}["info_cases"]
+    broken_espeak(tmp_path, monkeypatch, "exec sleep 60")
+    service.speak_timeout_s = 0.5
+    with pytest.raises(PromptError):
+        await service.set_announcement("info_cases", "Thông báo mới.", "boss")
+    texts = {a["name"]: a for a in await service.announcements()}
+    assert texts["info_cases"]["text"] == text_before  # the text in force stays
+    assert texts["info_cases"]["source"] == "menu file"
+    assert wav.read_bytes() == before  # and so does its audio
+    result = await service.reload()  # still reloads, the synthesiser still broken
+    assert result["prompts_failed"] == []
+    assert wav.read_bytes() == before
+
+
+async def test_start_with_a_prompt_that_cannot_be_spoken_still_starts(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    menu = tmp_path / "menu.yaml"
+    shutil.copyfile(DEFAULT_MENU, menu)
+    svc = IvrService(
+        db=db, menu_path=menu, prompt_cache=tmp_path / "cache", asterisk_prompts=tmp_path / "ast"
+    )
+    await svc.start()
+    goodbye = (tmp_path / "ast" / "goodbye.wav").read_bytes()
+    menu.write_text(
+        menu.read_text().replace(
+            "goodbye: Cảm ơn quý vị đã gọi tổng đài 1022.", "goodbye: Xin chào và hẹn gặp lại."
+        )
+    )
+    broken_espeak(tmp_path, monkeypatch, "exit 1")
+    fresh = IvrService(
+        db=db, menu_path=menu, prompt_cache=tmp_path / "cache", asterisk_prompts=tmp_path / "ast"
+    )
+    await fresh.start()  # the goodbye cannot be spoken: logged, and the old one plays
+    assert "prompt goodbye not spoken" in caplog.text
+    assert (tmp_path / "ast" / "goodbye.wav").read_bytes() == goodbye
+    # A cache never spoken: every prompt plays a second of silence, the menu still runs.
+    empty = IvrService(
+        db=db, menu_path=menu, prompt_cache=tmp_path / "cache2", asterisk_prompts=tmp_path / "ast2"
+    )
+    await empty.start()
+    assert empty.prompt_seconds("welcome") == pytest.approx(1.0)
+    assert (tmp_path / "ast2" / "welcome.wav").exists()
+    monkeypatch.undo()
+    result = await fresh.reload()  # the synthesiser is back: the goodbye is spoken now
+    assert result["prompts_made"] == 1 and result["prompts_failed"] == []
+    assert (tmp_path / "ast" / "goodbye.wav").read_bytes() != goodbye
+
+
+async def test_prompt_seconds_follow_the_audio(service: IvrService) -> None:
+    assert service.prompt_seconds("welcome") > 3
+    await service.set_announcement("info_cases", LONG_TEXT, "boss")
+    assert service.prompt_seconds("info_cases") > 60  # longer than one AGI command's 30 s

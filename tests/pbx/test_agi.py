@@ -106,7 +106,7 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[FastAgiServer]]]:
     servers: list[FastAgiServer] = []
 
     async def start(routes: dict[str, Handler], env_timeout: float = 0.3) -> FastAgiServer:
-        server = FastAgiServer("127.0.0.1", 0, env_timeout=env_timeout)
+        server = FastAgiServer("127.0.0.1", 0, auth=None, env_timeout=env_timeout)
         for script, handler in routes.items():
             server.route(script, handler)
         await server.start()
@@ -207,7 +207,7 @@ async def test_port_scans_and_silent_peers_do_not_stop_the_server() -> None:
     async def ivr(session: AgiSession) -> None:
         await session.answer()
 
-    server = FastAgiServer("127.0.0.1", 0, env_timeout=1.0)
+    server = FastAgiServer("127.0.0.1", 0, auth=None, env_timeout=1.0)
     server.route("ivr", ivr)
     with ThreadedServer(server):
         for _ in range(100):

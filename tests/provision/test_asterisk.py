@@ -23,6 +23,7 @@ def render(tmp_path: Path) -> Path:
             sip_port=15060,
             agi_host="127.0.0.1",
             agi_port=14573,
+            agi_secret=str(secrets["agi_secret"]),
             agents=[
                 {"endpoint": ep, "password": pw, "name": ep} for ep, pw in secrets["agents"].items()
             ],
@@ -72,3 +73,18 @@ def test_callbacks_have_their_dialplan_and_the_way_out_to_citizens(tmp_path: Pat
     assert "Queue(${CB_QUEUE},r,,,,,,,${CB_POSITION})" in dialplan
     assert "Dial(PJSIP/${CB_NUMBER}@pstn-out,30,U(hotline-callback-answered^${CB_ID}))" in dialplan
     assert "callback_confirm" in dialplan
+
+
+def test_files_holding_secrets_are_private_and_ami_is_least_privilege(tmp_path: Path) -> None:
+    etc = render(tmp_path)
+    for name in ("manager.conf", "pjsip.conf", "extensions.conf"):
+        assert (etc / name).stat().st_mode & 0o777 == 0o640, name
+    manager = (etc / "manager.conf").read_text()
+    assert "read = call,agent,user\n" in manager
+    assert "write = call,agent,originate,reporting\n" in manager
+    # The dialplan holds keys derived from the FastAGI secret, never the secret itself.
+    secrets = ensure_secrets(tmp_path / "state", 20)
+    dialplan = (etc / "extensions.conf").read_text()
+    assert "HOTLINE_AGI_KEY_IN = " in dialplan and secrets["agi_secret"] not in dialplan
+    assert dialplan.count("&p=${SHA1(${HOTLINE_AGI_KEY_OUT}") == 2  # ivr and dispatch
+    assert "load = func_sha1.so" in (etc / "modules.conf").read_text()

@@ -37,6 +37,7 @@ def render(tmp_path: Path) -> tuple[str, dict[str, object]]:
             sip_port=15060,
             agi_host="127.0.0.1",
             agi_port=14573,
+            agi_secret=str(secrets["agi_secret"]),
             agents=[{"endpoint": ep, "password": pw, "name": ep} for ep, pw in agents.items()],
             phones=[{"endpoint": ep, "password": pw} for ep, pw in phones.items()],
             team_phones=team_phone_config(default_team_phones(Settings(province_code=74)), secrets),
@@ -112,7 +113,7 @@ def test_info_names_how_many_team_phones_and_one(
     secrets = provisioned_secrets(tmp_path)
     monkeypatch.setenv("HOTLINE_STATE_DIR", str(tmp_path))
 
-    assert main(["info"]) == 0
+    assert main(["info", "--show-passwords"]) == 0
 
     out = capsys.readouterr().out
     password = team_phone_password(secrets, "team-c25741")

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import delete
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from queues.agents import AgentService
 from queues.ports import AgentNotFound, AgentStateError, PbxUnavailable, UnknownPauseReason
@@ -146,3 +148,80 @@ async def test_restore_re_adds_logged_in_agents_and_their_pause(db: Database) ->
     assert await service(db, fresh).restore() == 2
     assert {i for _, i in fresh.members} == {"PJSIP/agent01", "PJSIP/agent03"}
     assert fresh.paused == {"PJSIP/agent03": "break"}
+
+
+async def _commit_fails(self: AsyncSession) -> None:
+    raise OperationalError("COMMIT", {}, ConnectionError("the database went away"))
+
+
+async def test_a_logout_whose_commit_fails_leaves_asterisk_and_the_database_agreeing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ensure_agents(db, 1)
+    pbx = FakePbx()
+    svc = service(db, pbx)
+    await svc.login(1)
+    await svc.pause(1, "meal")
+    before = dict(pbx.members)
+    with monkeypatch.context() as m:
+        m.setattr(AsyncSession, "commit", _commit_fails)
+        with pytest.raises(OperationalError):
+            await svc.logout(1)
+    async with db.session() as s:
+        agent = await s.get(Agent, 1)
+        assert agent is not None and agent.logged_in and agent.paused
+    # Asterisk put back as the database has it: in every queue, still paused.
+    assert pbx.members == before and pbx.paused == {"PJSIP/agent01": "meal"}
+    # The next reconnect restores exactly that, and a logout once the database is back works.
+    await svc.restore()
+    assert pbx.members == before
+    await svc.logout(1)
+    assert pbx.members == {}
+
+
+async def test_a_pause_or_unpause_whose_commit_fails_is_undone_in_asterisk(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ensure_agents(db, 1)
+    pbx = FakePbx()
+    svc = service(db, pbx)
+    await svc.login(1)
+    with monkeypatch.context() as m:
+        m.setattr(AsyncSession, "commit", _commit_fails)
+        with pytest.raises(OperationalError):
+            await svc.pause(1, "break")
+    assert pbx.paused == {}
+    await svc.pause(1, "break")
+    with monkeypatch.context() as m:
+        m.setattr(AsyncSession, "commit", _commit_fails)
+        with pytest.raises(OperationalError):
+            await svc.unpause(1)
+    assert pbx.paused == {"PJSIP/agent01": "break"}
+
+
+async def test_a_login_whose_commit_fails_leaves_no_member_behind(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ensure_agents(db, 1)
+    pbx = FakePbx()
+    svc = service(db, pbx)
+    with monkeypatch.context() as m:
+        m.setattr(AsyncSession, "commit", _commit_fails)
+        with pytest.raises(OperationalError):
+            await svc.login(1)
+    assert pbx.members == {}
+
+
+async def test_restore_goes_on_past_an_agent_asterisk_refuses(db: Database) -> None:
+    await ensure_agents(db, 2)
+    pbx = FakePbx()
+    svc = service(db, pbx)
+    await svc.login(1)
+    await svc.login(2)
+    pbx.members.clear()  # Asterisk restarted
+    pbx.fail_on = "medical"
+    with pytest.raises(PbxUnavailable, match="agent01, agent02"):
+        await svc.restore()
+    pbx.fail_on = None
+    assert await svc.restore() == 2
+    assert {i for _, i in pbx.members} == {"PJSIP/agent01", "PJSIP/agent02"}

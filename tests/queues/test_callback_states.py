@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ivr.ports import CallbackOffer
+from ivr.ports import CallbackOffer, CallbackRefusal
 from queues import callback_states as rules
+from queues.callback_limits import CapReached
 from queues.callback_states import CallbackState, Move, Note, Place
 from queues.ports import CallbackStateError
 
@@ -55,11 +56,47 @@ def test_offered_when_the_wait_is_over_the_threshold_or_nobody_can_answer() -> N
     assert offer(wait_s=None) == CallbackOffer(None)
 
 
-def test_not_offered_to_a_number_that_cannot_be_called_or_has_one_pending() -> None:
-    for withheld in ("", "anonymous", "12", "<unknown>", "09-03"):
-        assert offer(number=withheld) is None
-    assert offer(number="+84903000002") is not None
+def test_not_offered_to_a_withheld_number_or_one_with_a_callback_pending() -> None:
+    assert offer(number="") is None
+    assert offer(number="+84903000002") == CallbackOffer(300.0)
     assert offer(pending=True) is None
+
+
+def test_a_number_outside_the_national_plan_is_told_it_cannot_be_called_back() -> None:
+    # Premium (1900), freephone (1800), short codes, international, garbage: toll fraud
+    # through a forged caller id would otherwise dial them on the hotline's bill.
+    refused = CallbackOffer(300.0, refused=CallbackRefusal.NUMBER)
+    for number in (
+        "19001234",
+        "1900123456",
+        "18001234",
+        "123",
+        "1022",
+        "+12025550123",
+        "0012025550123",
+        "+447700900123",
+        "anonymous",
+        "09-03",
+        "09030000021",  # one digit too many
+        "0103000002",  # no mobile range starts 01 any more
+    ):
+        assert offer(number=number) == refused, number
+    for number in ("0903000002", "0363000002", "+84903000002", "84903000002", "02743822111"):
+        assert offer(number=number) == CallbackOffer(300.0), number
+
+
+def test_a_reached_cap_is_told_too_but_a_short_wait_still_offers_nothing() -> None:
+    limited = rules.offer(
+        "violation",
+        NUMBER,
+        pending=False,
+        wait_s=300.0,
+        threshold_s=120,
+        never_in=(),
+        cap=CapReached.HOUR,
+    )
+    assert limited == CallbackOffer(300.0, refused=CallbackRefusal.LIMIT)
+    assert offer(number="19001234", wait_s=60.0) is None
 
 
 def test_never_offered_in_the_emergency_queue_nor_when_switched_off() -> None:
@@ -68,8 +105,14 @@ def test_never_offered_in_the_emergency_queue_nor_when_switched_off() -> None:
 
 
 def test_a_request_waits_with_its_placeholder_due_at_once_one_per_number() -> None:
-    assert rules.requested(T0, pending=False) == rules.NewCallback("waiting", 0, T0)
-    assert rules.requested(T0, pending=True) is None
+    assert rules.requested(T0, NUMBER, pending=False) == rules.NewCallback("waiting", 0, T0)
+    assert rules.requested(T0, NUMBER, pending=True) is None
+
+
+def test_a_request_is_refused_outside_the_plan_or_past_a_cap() -> None:
+    assert rules.requested(T0, "19001234", pending=False) is None
+    assert rules.requested(T0, "+12025550123", pending=False) is None
+    assert rules.requested(T0, NUMBER, pending=False, cap=CapReached.NUMBER) is None
 
 
 # -- keeping the place ----------------------------------------------------------------------

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from ivr.ports import CallbackRequest
+from ivr.ports import CallbackRefusal, CallbackRequest
 from pbx.events import AmiEvent, parse_event
+from queues.callback_limits import CallbackCaps
 from queues.callbacks import CallbackService
 from queues.ports import CallbackNotFound, CallbackStateError
 from store.db import Database
@@ -158,12 +159,59 @@ async def test_offered_only_when_the_wait_is_long_and_the_number_callable(env: E
     assert svc.offer("violation", NUMBER) is None  # 60 s: under the threshold
     offer = svc.offer("medical", NUMBER)  # nobody can answer: no estimate, offered
     assert offer is not None and offer.estimated_wait_s is None
-    for withheld in ("", "anonymous", "12", "<unknown>"):
-        assert svc.offer("food", withheld) is None
+    assert svc.offer("food", "") is None  # withheld
+    for uncallable in ("anonymous", "12", "<unknown>"):
+        refused = svc.offer("food", uncallable)
+        assert refused is not None and refused.refused is CallbackRefusal.NUMBER
     env.load.waits["emergency"] = 900.0  # life-threatening: stays on the line
     assert svc.offer("emergency", NUMBER) is None
     svc.threshold_s = -1  # switched off
     assert svc.offer("food", NUMBER) is None
+
+
+async def test_premium_international_and_short_numbers_are_never_called_back(env: Env) -> None:
+    # Whatever speaks to the FastAGI port may ask with a forged caller id: request() checks.
+    env.load.waits["violation"] = 600.0
+    for i, number in enumerate(("19001234", "1900123456", "18001234", "+12025550123", "123")):
+        offer = env.service.offer("violation", number)
+        assert offer is not None and offer.refused is CallbackRefusal.NUMBER, number
+        request = CallbackRequest(f"9.{i}", number, "violation", "violation", 0, None, T0)
+        assert await env.service.request(request) is False, number
+    await env.service.step()
+    async with env.db.session() as s:
+        assert (await s.scalars(select(Callback))).all() == []
+    assert env.pbx.originated == []
+
+
+async def test_callbacks_are_capped_per_number_and_per_hour(db: Database) -> None:
+    pbx, load, clock = FakePbx(), FakeLoad({"violation": 600.0}), Clock()
+
+    def service() -> CallbackService:
+        caps = CallbackCaps(per_number=2, number_window=timedelta(days=1), per_hour=3)
+        return CallbackService(db, pbx, load, threshold_s=120, clock=clock, caps=caps)
+
+    svc = service()
+    await svc.start()
+    env = Env(db, pbx, load, clock, svc)
+    for uid in ("1.1", "1.2"):  # twice for one number, each cancelled before the next
+        await svc.cancel(await ask(env, uid=uid), "supervisor")
+        clock.advance(60)
+    offer = svc.offer("violation", NUMBER)
+    assert offer is not None and offer.refused is CallbackRefusal.LIMIT
+    third = CallbackRequest("1.3", NUMBER, "violation", "violation", 0, None, clock.now)
+    assert await svc.request(third) is False
+    await ask(env, number="0903000009", uid="2.1")  # the third of the hour
+    late = CallbackRequest("2.2", "0903000010", "violation", "violation", 0, None, clock.now)
+    assert await svc.request(late) is False  # the hour's cap
+    # A restarted service counts what the database holds.
+    again = service()
+    await again.start()
+    assert await again.request(third) is False
+    clock.advance(3600)  # a new hour: others may ask again, this number not before a day
+    assert await again.request(late) is True
+    assert await again.request(third) is False
+    clock.advance(24 * 3600)
+    assert await again.request(third) is True
 
 
 async def test_a_number_with_a_callback_pending_is_not_offered_another(env: Env) -> None:

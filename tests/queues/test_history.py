@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 from queues.history import CallHistory
@@ -60,3 +62,27 @@ async def test_database_down_means_ask_again_not_fail() -> None:
         assert await CallHistory(down).last_district("0901", 30) is None
     finally:
         await down.dispose()
+
+
+async def test_a_database_that_hangs_does_not_hold_the_menu() -> None:
+    """A server that accepts connections and never answers (a hung database): the menu
+    goes on without the history after ``wait_s``, not after the driver's minute."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def swallow(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        accepted.append(w)
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/hung")
+    try:
+        history = CallHistory(db, wait_s=0.3)
+        started = time.monotonic()
+        assert await history.last_district("0901", 30) is None
+        assert time.monotonic() - started < 0.6
+        assert accepted  # it did reach the "database"
+    finally:
+        for w in accepted:
+            w.close()
+        server.close()
+        await db.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -124,3 +125,54 @@ def test_repr_hides_the_password() -> None:
     database = Database("postgresql+asyncpg://u:s3cret@127.0.0.1/x")
 
     assert "s3cret" not in repr(database)
+
+
+async def test_connect_timeout_bounds_a_database_that_never_answers() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def swallow(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        accepted.append(w)
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/hung", connect_timeout_s=0.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises((TimeoutError, OSError)):
+            async with db.session() as s:
+                await s.execute(text("SELECT 1"))
+        assert time.monotonic() - started < 2
+    finally:
+        for w in accepted:
+            w.close()
+        server.close()
+        await db.dispose()
+
+
+async def test_statement_timeout_bounds_a_statement_on_either_database(
+    database_url: str,
+) -> None:
+    db = Database(database_url, statement_timeout_s=0.5)
+    blocker = Database(database_url)
+    try:
+        if database_url.startswith("sqlite"):
+            # Another connection holds SQLite's write lock: the write gives up.
+            async with blocker.engine.connect() as other:
+                await other.execute(text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
+                await other.commit()
+                await other.execute(text("BEGIN IMMEDIATE"))
+                started = time.monotonic()
+                with pytest.raises(Exception, match="locked"):
+                    async with db.session() as s:
+                        await s.execute(text("INSERT INTO t VALUES (1)"))
+                        await s.commit()
+                await other.rollback()
+        else:
+            started = time.monotonic()
+            with pytest.raises(Exception):  # noqa: B017 (asyncpg: TimeoutError or a cancel)
+                async with db.session() as s:
+                    await s.execute(text("SELECT pg_sleep(5)"))
+        assert time.monotonic() - started < 2.5
+    finally:
+        await db.dispose()
+        await blocker.dispose()

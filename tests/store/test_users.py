@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -12,11 +13,16 @@ from store.db import Database
 from store.models import Agent, ApiToken, Place, Team, User
 from store.seed import ensure_agents
 from store.users import (
+    check_token,
     create_user,
     get_user_by_name,
     issue_token,
+    list_tokens,
     list_users,
+    revoke_token,
     revoke_tokens,
+    set_active,
+    token_lifetimes,
     user_for_token,
 )
 
@@ -128,3 +134,32 @@ async def test_team_user_acts_for_its_team(db: Database) -> None:
 async def test_issue_token_for_unknown_user(db: Database) -> None:
     with pytest.raises(ValueError, match="unknown user id 42"):
         await issue_token(db, 42)
+
+
+async def test_a_token_expires_after_its_roles_lifetime(db: Database) -> None:
+    _, token = await create_user(db, name="an", role="admin")
+    issued = datetime.now(UTC)
+    assert await user_for_token(db, token, now=issued + timedelta(hours=23)) is not None
+    assert await user_for_token(db, token, now=issued + timedelta(hours=24, seconds=5)) is None
+    check = await check_token(db, token, now=issued + timedelta(days=2))
+    assert check.user is None and check.expired
+    # A shorter lifetime set later applies to tokens issued before.
+    short = token_lifetimes({"admin": 60})
+    assert (
+        await user_for_token(db, token, now=issued + timedelta(minutes=2), lifetimes=short) is None
+    )
+
+
+async def test_revoking_one_token_and_deactivating_a_user(db: Database) -> None:
+    user, first = await create_user(db, name="an", role="supervisor")
+    second = await issue_token(db, user.id, label="tablet")
+    tablet = next(t for t in await list_tokens(db, user.id) if t.label == "tablet")
+    revoked = await revoke_token(db, user.id, tablet.id)
+    assert revoked is not None and revoked.revoked_at is not None
+    assert await user_for_token(db, second) is None
+    assert await user_for_token(db, first) is not None
+    assert await revoke_token(db, user.id + 1, tablet.id) is None  # not that user's
+    await set_active(db, user.id, False)
+    assert await user_for_token(db, first) is None
+    await set_active(db, user.id, True)
+    assert await user_for_token(db, first) is not None
