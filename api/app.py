@@ -13,6 +13,9 @@ from fastapi import FastAPI
 from starlette.types import Lifespan
 
 from api.deps import AuthPolicy
+from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.limits import ApiLimits
+from api.middleware import BodyLimit
 from api.routers import agents as agents_router
 from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
@@ -110,6 +113,7 @@ def create_app(
     lifespan: Lifespan[FastAPI] | None = None,
     sl_thresholds: Mapping[str, Sequence[int]] = DEFAULT_SL_THRESHOLDS,
     version: str | None = None,
+    limits: ApiLimits | None = None,
     auth: AuthPolicy | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
@@ -117,16 +121,20 @@ def create_app(
     ``ami_status()`` should return a dict with ``"connected": bool``; health is "ok" only
     when it is True. ``sl_thresholds`` (the settings') are the statistics' default service
     levels. ``version`` is what the OpenAPI document says; by default the installed
-    package's. ``auth``: the tokens' lifetimes and the failed-authentication limit (the
-    defaults' when None).
+    package's. ``limits`` bound request bodies and the staffing computation. ``auth``: the
+    tokens' lifetimes and the failed-authentication limit (the defaults' when None).
     """
+    limits = limits or ApiLimits()
     app = FastAPI(
         title="hotline1022 — Tổng đài 1022",
         description=DESCRIPTION,
         version=version or _installed_version(),
         openapi_tags=TAGS,
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.state.auth = auth or AuthPolicy()
     app.state.services = Services(
         db=db,
@@ -141,6 +149,7 @@ def create_app(
         callbacks=callbacks,
         incidents=incidents,
         outcomes=OutcomeService(db, incidents) if incidents is not None else None,
+        limits=limits,
     )
     for router in (
         health_router,

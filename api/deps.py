@@ -9,6 +9,22 @@ module word the 401 answers itself. A token is good until it is revoked, its use
 deactivated, or its role's lifetime passes (``AuthPolicy``); a client address whose tokens
 fail too often is answered 429 for a while (``api/ratelimit.py``), valid token or not, so
 that it learns nothing more.
+
+What an error may tell, the rule every route follows so that none leaks what another user
+owns:
+
+- **401**: no token, or one that is not valid. Said before anything else is looked at.
+- **403**: the caller's *role* may not do this, to any resource of the kind (an agent
+  listing callbacks; an agent logging in as another agent id, whatever the id). Decided
+  from the role and the request alone, never from a row: a 403 says nothing about what
+  exists.
+- **404**: the resource does not exist, *or the caller may not see it* (another agent's
+  call, its outcome, an incident about no call the agent took, one outside a team's
+  place). Both answer the same status and the same words, so an id cannot be probed.
+- Only once the caller may see the resource does its state speak: 409 (an outcome already
+  recorded, a step not allowed from where the incident is), or a 403 for an action that
+  the caller may see but not take (a team acknowledging an incident it does not hold
+  but that lies under its place).
 """
 
 from __future__ import annotations

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+from annotated_types import Ge, Le
 from fastapi import Depends, Query
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
+from api.limits import DB_INT_MAX, EARLIEST, LATEST
 from stats.rollups import vietnam_day_start
 from store.categories import Category
 from store.models import Urgency
@@ -27,11 +29,14 @@ __all__ = [
     "EXAMPLE",
     "TIME_NOTE",
     "CategoryParam",
+    "Code",
     "CreatedParams",
     "CreatedRange",
+    "Id",
     "IncidentKind",
     "Instant",
     "KindParams",
+    "Offset",
     "UrgencyParam",
     "created_range",
     "incident_kind",
@@ -62,7 +67,25 @@ def parse_instant(value: object) -> object:
     return parsed
 
 
-Instant = Annotated[datetime, BeforeValidator(parse_instant)]
+def _within_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"expected an instant from {EARLIEST.year} to {LATEST.year - 1}, "
+            f"got {value.isoformat()}"
+        )
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(parse_instant), AfterValidator(_within_range)]
+
+# -- integers the database keeps (api/limits.py says why the range) ---------------------------
+
+Id = Annotated[int, Ge(1), Le(DB_INT_MAX)]
+"""A row's id: 1 .. 2**31 − 1. Wrap it for a place: ``Annotated[Id, Path(description=…)]``."""
+Code = Annotated[int, Ge(0), Le(DB_INT_MAX)]
+"""An official code (place, district, commune): 0 .. 2**31 − 1."""
+Offset = Annotated[int, Ge(0), Le(DB_INT_MAX)]
+"""Rows to skip in a page."""
 
 
 def today_by_default(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:

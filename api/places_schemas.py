@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.errors import explained_pattern
+from api.params import Code, Id
 from dispatch.teams import MemberSpec, PhoneSpec, PlacedTeam
 from store.models import Place, TeamKind
 
@@ -29,6 +31,14 @@ __all__ = [
 LevelName = Literal["province", "district", "commune"]
 
 LEVEL_DOC = "province, district or commune (the 2021 divisions)"
+# As dispatch.teams checks them (ENDPOINT_RE, NUMBER_RE), so the document says so too.
+ENDPOINT_PATTERN = explained_pattern(
+    r"^[a-z][a-z0-9_-]{1,39}$",
+    "an endpoint must be 2 to 40 of a-z, 0-9, '_' or '-', starting with a letter",
+)
+NUMBER_PATTERN = explained_pattern(
+    r"^\+?[0-9]{3,15}$", "a phone number must be 3 to 15 digits, a leading + allowed"
+)
 CODE_DOC = "Official code (vietnam-provinces), unique only within a level"
 
 
@@ -74,7 +84,9 @@ class MemberIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="Full name, e.g. Nguyễn Văn An")
     role: str = Field("member", max_length=50, description="e.g. leader, duty, member")
     phone_number: str | None = Field(
-        None, description="Personal number: 3 to 15 digits, a leading + allowed"
+        None,
+        pattern=NUMBER_PATTERN,
+        description="Personal number: 3 to 15 digits, a leading + allowed",
     )
 
     def spec(self) -> MemberSpec:
@@ -88,11 +100,13 @@ class PhoneIn(BaseModel):
 
     endpoint: str | None = Field(
         None,
+        pattern=ENDPOINT_PATTERN,
         description="A PJSIP endpoint of this Asterisk, e.g. team-c25741: 2 to 40 of a-z, 0-9,"
         " '_' or '-', starting with a letter",
     )
     number: str | None = Field(
         None,
+        pattern=NUMBER_PATTERN,
         description="A number reached through the telephone network: 3 to 15 digits, a leading"
         " + allowed",
     )
@@ -108,7 +122,10 @@ class MemberOut(BaseModel):
     id: int
     name: str
     role: str
-    phone_number: str | None
+    phone_number: str | None = Field(
+        description="Personal number; null when none, and for roles that may not read it "
+        "(only supervisors, admins and the team's own users do)"
+    )
 
 
 class PhoneOut(BaseModel):
@@ -135,15 +152,19 @@ class TeamOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_placed(cls, placed: PlacedTeam) -> TeamOut:
+    def from_placed(cls, placed: PlacedTeam, *, personal_numbers: bool) -> TeamOut:
+        """``personal_numbers``: whether the reader may see the members' own numbers."""
         team = placed.team
+        members = [MemberOut.model_validate(m) for m in team.members]
+        if not personal_numbers:
+            members = [m.model_copy(update={"phone_number": None}) for m in members]
         return cls(
             id=team.id,
             name=team.name,
             kind=TeamKind(team.kind),
             active=team.active,
             place=PlaceOut.from_place(placed.place),
-            members=[MemberOut.model_validate(m) for m in team.members],
+            members=members,
             phones=[PhoneOut.model_validate(p) for p in team.phones],
             created_at=team.created_at,
             updated_at=team.updated_at,
@@ -164,9 +185,9 @@ class TeamCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, description="Vietnamese name")
     kind: TeamKind = Field(description="center or team")
-    place_id: int | None = Field(None, description="The place's id (GET /places)")
+    place_id: Id | None = Field(None, description="The place's id (GET /places)")
     place_level: LevelName | None = Field(None, description=f"With place_code: {LEVEL_DOC}")
-    place_code: int | None = Field(None, description=f"With place_level: {CODE_DOC}")
+    place_code: Code | None = Field(None, description=f"With place_level: {CODE_DOC}")
     active: bool = True
     members: list[MemberIn] = Field(default_factory=list, max_length=100)
     phones: list[PhoneIn] = Field(

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.errors import ErrorOut
 from queues.agent_state import AgentLiveState
 from queues.ports import QueueView
 from store.models import Agent, Call, Callback
@@ -23,10 +24,6 @@ __all__ = [
     "HealthOut",
     "QueueOut",
 ]
-
-
-class ErrorOut(BaseModel):
-    detail: str
 
 
 class DatabaseHealth(BaseModel):

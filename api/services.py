@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from api.limits import ApiLimits
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
@@ -41,3 +42,5 @@ class Services:
     # Outcomes and incidents (dispatch/); None: their routes answer 503.
     incidents: IncidentService | None = None
     outcomes: OutcomeService | None = None
+    # The bounds an operator tunes (body size, staffing's time limit).
+    limits: ApiLimits = field(default_factory=ApiLimits)

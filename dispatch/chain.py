@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.places import ancestor_ids
 from dispatch.ports import Actor, NotAllowed
-from store.models import Incident, Place, Team, TeamKind
+from store.models import Call, Incident, IncidentEvent, Place, Team, TeamKind
 
 __all__ = [
     "assigner_area",
@@ -112,7 +112,15 @@ async def center_of(session: AsyncSession, actor: Actor) -> Team | None:
 
 async def check_may_read(session: AsyncSession, incident: Incident, reader: Actor | None) -> None:
     """A team user reads the incidents its team holds or held first, and those under its
-    team's place; other users (and the service itself, ``None``) read every incident."""
+    team's place; an agent those about a call they took (the first or a linked one: callers'
+    numbers, addresses and notes are not every agent's to read); supervisors, admins (and
+    the service itself, ``None``) read every incident."""
+    if reader is not None and reader.role == "agent":
+        if reader.agent_id is not None and await _about_a_call_of(
+            session, incident, reader.agent_id
+        ):
+            return
+        raise NotAllowed(f"incident {incident.id} is about no call you took")
     if reader is None or reader.role != "team":
         return
     if reader.team_id is not None and reader.team_id in (
@@ -124,6 +132,20 @@ async def check_may_read(session: AsyncSession, incident: Incident, reader: Acto
     place = await session.get(Place, team.place_id) if team else None
     if place is None or not incident.place_path.startswith(place.path):
         raise NotAllowed(f"incident {incident.id} is neither your team's nor under its place")
+
+
+async def _about_a_call_of(session: AsyncSession, incident: Incident, agent_id: int) -> bool:
+    own = select(Call.id).where(Call.agent_id == agent_id)
+    if incident.call_id is not None and await session.scalar(
+        own.where(Call.id == incident.call_id)
+    ):
+        return True
+    linked = await session.scalar(
+        select(IncidentEvent.id)
+        .where(IncidentEvent.incident_id == incident.id, IncidentEvent.call_id.in_(own))
+        .limit(1)
+    )
+    return linked is not None
 
 
 def check_may_acknowledge(incident: Incident, actor: Actor) -> None:

@@ -90,6 +90,8 @@ class OutcomeService:
         digest = request.digest(call_id)
         for attempt in range(2):
             async with self.db.session() as session:
+                # Who may comes first: an agent must not learn another's outcome from a 409.
+                await self._may_record(session, call_id, actor)
                 earlier = await self._earlier(session, call_id, digest, actor, idempotency_key)
                 if earlier is not None:
                     return earlier, True
@@ -109,6 +111,17 @@ class OutcomeService:
                 self.incidents.wake()  # a new incident's phone call is due now
             return outcome, False
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _may_record(self, session: AsyncSession, call_id: int, actor: Actor) -> Call:
+        call = await session.get(Call, call_id)
+        if call is None:
+            raise CallNotFound(f"no call {call_id}")
+        if not actor.privileged and (actor.agent_id is None or call.agent_id != actor.agent_id):
+            raise NotAllowed(
+                f"call {call_id} was taken by another agent: only they (or a supervisor) "
+                "can record its outcome"
+            )
+        return call
 
     async def _earlier(
         self,
@@ -162,14 +175,7 @@ class OutcomeService:
         key: str | None,
         digest: str,
     ) -> CallOutcome:
-        call = await session.get(Call, call_id)
-        if call is None:
-            raise CallNotFound(f"no call {call_id}")
-        if not actor.privileged and (actor.agent_id is None or call.agent_id != actor.agent_id):
-            raise NotAllowed(
-                f"call {call_id} was taken by another agent: only they (or a supervisor) "
-                "can record its outcome"
-            )
+        call = await self._may_record(session, call_id, actor)
         disposition = _choice(Disposition, request.disposition, "disposition")
         place = await self._commune(session, request.commune_code)
         outcome = CallOutcome(

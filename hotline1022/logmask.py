@@ -7,7 +7,9 @@ A log line names callers' numbers (callbacks, repeat callers, channels such as
 and kept elsewhere. ``MaskNumbers`` rewrites each record's message (and its traceback)
 before any handler writes it: every run of 6 to 15 digits, with an optional ``+``, keeps
 its last 3 digits (``0903000002`` → ``*******002``). Not masked: an Asterisk uniqueid
-(``1733400000.42``, digits around a dot) and shorter numbers (ids, ports, counts, years).
+(``1733400000.42``, digits around a dot), a channel's sequence suffix (the 8 hex digits
+after the last ``-`` of ``Local/cb3@hotline-callback-00000000;2``, which may all be digits)
+and shorter numbers (ids, ports, counts, years).
 
 It is a filter on the handlers (the root logger's and uvicorn's), since a logger's own
 filter does not see its children's records; installed once, on every handler present.
@@ -22,6 +24,9 @@ import re
 __all__ = ["MaskNumbers", "install_number_masking", "mask_numbers"]
 
 _NUMBER = re.compile(r"(?<![\d.])(\+?)(\d{3,12})(\d{3})(?![\d.])")
+# Asterisk names a channel ``tech/resource-XXXXXXXX`` (8 hex digits): an all-digit suffix
+# after a ``-`` is a sequence number, not a caller's (Vietnam's numbers have 10 or 11 digits).
+_CHANNEL_SUFFIX_LEN = 8
 # Whose handlers get the filter: the root logger's (every module's records end there) and
 # uvicorn's, which do not propagate (the access log has query strings).
 LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
@@ -29,7 +34,13 @@ LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
 
 def mask_numbers(text: str) -> str:
     """``text`` with every phone-number-like run of digits masked but its last 3."""
-    return _NUMBER.sub(lambda m: "*" * (len(m[1]) + len(m[2])) + m[3], text)
+
+    def mask(m: re.Match[str]) -> str:
+        if len(m[0]) == _CHANNEL_SUFFIX_LEN and text[m.start() - 1 : m.start()] == "-":
+            return m[0]
+        return "*" * (len(m[1]) + len(m[2])) + m[3]
+
+    return _NUMBER.sub(mask, text)
 
 
 class MaskNumbers(logging.Filter):

@@ -19,6 +19,7 @@ from starlette.types import Lifespan
 
 from api.app import create_app
 from api.deps import AuthPolicy
+from api.limits import ApiLimits
 from api.ratelimit import FailureLimiter
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
@@ -322,6 +323,10 @@ class Hotline:
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
             version=__version__,
+            limits=ApiLimits(
+                max_body_bytes=self.settings.api_max_body_bytes,
+                staffing_time_limit_s=self.settings.staffing_time_limit_s,
+            ),
             auth=AuthPolicy(
                 lifetimes=token_lifetimes(self.settings.token_ttl_s),
                 failures=FailureLimiter(

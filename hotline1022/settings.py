@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8022
+    # The largest request body the API reads (413 beyond), and how long one GET /staffing
+    # may compute (in a worker thread) before it answers 422.
+    api_max_body_bytes: int = 1_048_576
+    staffing_time_limit_s: float = 10.0
 
     asterisk_instance: str = "main"
     menu_file: Path = Path(__file__).resolve().parent.parent / "ivr" / "menus" / "default.yaml"

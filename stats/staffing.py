@@ -37,7 +37,10 @@ short-abandon probabilities come from the same little absorbing chain by uniform
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "ErlangC",
     "StaffingRow",
     "Target",
+    "TimeLimitExceeded",
     "agents_for",
     "agents_for_targets",
     "asa",
@@ -76,6 +80,30 @@ DEFAULT_MIX: Mapping[str, float] = {"medical": 0.30, "food": 0.50, "violation": 
 _TAIL = 1e-16  # state probabilities below this share of the total are left out
 _MAX_WAITING = 200_000  # beyond this many waiting callers the model says nothing useful
 _POISSON_TAIL = 1e-13
+
+
+class TimeLimitExceeded(ArithmeticError):
+    """The computation ran past its time limit (``plan(..., time_limit_s=…)``)."""
+
+
+# The monotonic instant past which the loops give up; None: no limit. A context variable,
+# so that concurrent plans (one per worker thread) each keep their own.
+_deadline: ContextVar[float | None] = ContextVar("staffing_deadline", default=None)
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    token = _deadline.set(None if seconds is None else time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _check_time() -> None:
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeLimitExceeded("the staffing computation ran past its time limit")
 
 
 @dataclass(frozen=True)
@@ -164,6 +192,8 @@ def erlang_b(agents: int, load_erlangs: float) -> float:
     b = 1.0
     for k in range(1, agents + 1):
         b = load_erlangs * b / (k + load_erlangs * b)
+        if not k & 0xFFFF:
+            _check_time()
     return b
 
 
@@ -271,6 +301,8 @@ def agents_for_targets(
             return n
         n += 1
         b = load * b / (n + load * b)
+        if not n & 0x3FF:
+            _check_time()
 
 
 def agents_for(
@@ -331,6 +363,8 @@ def _queue_weights(agents: int, lam: float, mu: float, theta: float) -> tuple[fl
         weight = weights[-1] * ratio
         weights.append(weight)
         total += weight
+        if not j & 0x3FF:
+            _check_time()
         if ratio < 1 and weight < _TAIL * total:
             return below, weights
         if j > _MAX_WAITING:
@@ -353,6 +387,8 @@ def _poisson_weights(x: float) -> list[float]:
         if cumulative >= 1 - _POISSON_TAIL or (k > x and p < _POISSON_TAIL * 1e-3):
             return out
         k += 1
+        if not k & 0x3FF:
+            _check_time()
 
 
 def _absorbed_by(
@@ -376,6 +412,7 @@ def _absorbed_by(
         answered.append(answered[-1] + v[0] * down[0])
         gave_up.append(gave_up[-1] + sum(v) * leave)
         v = new
+        _check_time()
     return [
         (
             sum(p * a for p, a in zip(weights, answered, strict=False)),
@@ -521,8 +558,24 @@ def plan(
     *,
     max_occupancy: float | None = None,
     patience_s: float | None = None,
+    time_limit_s: float | None = None,
 ) -> tuple[list[StaffingRow], list[StaffingRow]]:
-    """(a row per demand, a pooled row per hour with the dedicated queues' total)."""
+    """(a row per demand, a pooled row per hour with the dedicated queues' total).
+
+    With ``time_limit_s``, raises ``TimeLimitExceeded`` once that many seconds have gone:
+    a service runs this in a worker thread, which must end even when the question is huge.
+    """
+    with _time_limit(time_limit_s):
+        return _plan(demands, targets, max_occupancy=max_occupancy, patience_s=patience_s)
+
+
+def _plan(
+    demands: Sequence[Demand],
+    targets: Sequence[Target],
+    *,
+    max_occupancy: float | None,
+    patience_s: float | None,
+) -> tuple[list[StaffingRow], list[StaffingRow]]:
     rows = [staff(d, targets, max_occupancy=max_occupancy, patience_s=patience_s) for d in demands]
     hours: dict[int | None, list[StaffingRow]] = {}
     for row in rows:

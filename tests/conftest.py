@@ -12,6 +12,7 @@ The server is ``HOTLINE_TEST_POSTGRES_URL`` (an admin URL to an existing databas
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import threading
@@ -23,6 +24,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
+from hotline1022.logmask import LOGGERS, MaskNumbers
 from store.db import Database
 from store.migrate import upgrade_async
 
@@ -109,3 +111,14 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_masking_left_behind() -> Iterator[None]:
+    """A test that starts the service masks numbers on the handlers present, pytest's own
+    capture handlers among them, which outlive the test: take the filter off again."""
+    yield
+    for name in LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            for f in [f for f in handler.filters if isinstance(f, MaskNumbers)]:
+                handler.removeFilter(f)

@@ -3,15 +3,17 @@ pause and unpause. ``/routing``: the routing policy as a supervisor reads it."""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
+from typing import Annotated, Literal
 
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, agent_scope, require_roles
+from api.errors import explained_pattern
+from api.params import Code, Id
 from api.schemas import AgentOut, ErrorOut
 from api.services import Services
 from queues.ports import AgentNotFound, AgentStateError, PbxUnavailable, UnknownPauseReason
@@ -39,7 +41,7 @@ AgentSwitcher = Annotated[
 AgentEditor = Annotated[
     User, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN, action="create or edit agents"))
 ]
-AgentId = Annotated[int, Path(description="Agent id (see GET /agents)")]
+AgentId = Annotated[Id, Path(description="Agent id (see GET /agents)")]
 
 SWITCH_RESPONSES: dict[int | str, dict[str, object]] = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such agent"},
@@ -52,10 +54,16 @@ SWITCH_RESPONSES: dict[int | str, dict[str, object]] = {
         "description": "Asterisk did not answer; nothing was changed",
     },
 }
-ENDPOINT = re.compile(r"[a-z][a-z0-9_-]{1,39}")
+ENDPOINT_PATTERN = explained_pattern(
+    r"^[a-z][a-z0-9_-]{1,39}$",
+    "an endpoint must be 2 to 40 of a-z, 0-9, '_' or '-', starting with a letter",
+)
+# The categories and their aliases (queues.routing.SKILL_ALIASES), as the document lists them.
+SkillName = Literal["medical", "food", "aid", "violation", "general", "information", "info"]
+Proficiency = Annotated[int, Ge(1), Le(MAX_PROFICIENCY)]
 
 
-def _skills(value: dict[str, int] | None) -> dict[str, int] | None:
+def _skills(value: dict[SkillName, Proficiency] | None) -> dict[str, int] | None:
     if value is None:
         return None
     out: dict[str, int] = {}
@@ -75,39 +83,38 @@ SKILLS_DOC = (
 
 
 class AgentCreate(BaseModel):
-    endpoint: str = Field(description="The agent's PJSIP endpoint, e.g. agent21")
+    endpoint: str = Field(
+        pattern=ENDPOINT_PATTERN,
+        description="The agent's PJSIP endpoint, e.g. agent21: 2-40 of a-z, 0-9, '_' or '-',"
+        " starting with a letter",
+    )
     name: str = Field(min_length=1, max_length=200)
-    home_district: int | None = Field(None, description="District-level unit code, e.g. 718")
-    skills: dict[str, int] = Field(default_factory=dict, description=SKILLS_DOC)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, v: str) -> str:
-        if not ENDPOINT.fullmatch(v):
-            raise ValueError("endpoint: 2-40 of a-z, 0-9, '_' or '-', starting with a letter")
-        return v
+    home_district: Code | None = Field(None, description="District-level unit code, e.g. 718")
+    skills: dict[SkillName, Proficiency] = Field(default_factory=dict, description=SKILLS_DOC)
 
     @field_validator("skills")
     @classmethod
-    def _check_skills(cls, v: dict[str, int]) -> dict[str, int]:
+    def _check_skills(cls, v: dict[SkillName, Proficiency]) -> dict[str, int]:
         return _skills(v) or {}
 
 
 class AgentPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
-    home_district: int | None = Field(None, description="Set; see also clear_home_district")
+    home_district: Code | None = Field(None, description="Set; see also clear_home_district")
     clear_home_district: bool = Field(False, description="True: no home district (the pool)")
-    skills: dict[str, int] | None = Field(None, description=SKILLS_DOC + " Replaces them all.")
+    skills: dict[SkillName, Proficiency] | None = Field(
+        None, description=SKILLS_DOC + " Replaces them all."
+    )
     active: bool | None = Field(None, description="False: may not log in")
 
     @field_validator("skills")
     @classmethod
-    def _check_skills(cls, v: dict[str, int] | None) -> dict[str, int] | None:
+    def _check_skills(cls, v: dict[SkillName, Proficiency] | None) -> dict[str, int] | None:
         return _skills(v)
 
 
 class PauseIn(BaseModel):
-    reason: str = Field(description="One of GET /agents/pause-reasons")
+    reason: str = Field(max_length=50, description="One of GET /agents/pause-reasons")
 
 
 def _check_district(services: Services, code: int | None) -> None:
@@ -160,7 +167,7 @@ async def create(
         endpoint=body.endpoint,
         name=body.name,
         home_district=body.home_district,
-        skills=body.skills,
+        skills={str(k): v for k, v in body.skills.items()},  # normalised by the model
     )
     try:
         await session.commit()
@@ -201,7 +208,7 @@ async def edit(
         routing_changed |= agent.home_district != body.home_district
         agent.home_district = body.home_district
     if body.skills is not None:
-        set_skills(agent, body.skills)
+        set_skills(agent, {str(k): v for k, v in body.skills.items()})
         routing_changed = True
     if body.active is not None:
         agent.active = body.active

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, require_roles
+from api.params import Id, Offset
 from api.schemas import CallbackOut, CallbackPage, ErrorOut
 from queues.ports import CallbackNotFound, CallbackStateError
 from store import callbacks as store_callbacks
@@ -20,7 +21,7 @@ Supervisor = Annotated[
     User,
     Depends(require_roles(Role.SUPERVISOR, Role.ADMIN, action="manage callbacks")),
 ]
-CallbackId = Annotated[int, Path(description="Callback id (see GET /callbacks)")]
+CallbackId = Annotated[Id, Path(description="Callback id (see GET /callbacks)")]
 
 CANCEL_RESPONSES: dict[int | str, dict[str, object]] = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such callback"},
@@ -44,7 +45,7 @@ async def list_callbacks(
         Query(description="waiting, calling, retry, completed, failed or cancelled"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Callbacks to skip")] = 0,
+    offset: Annotated[Offset, Query(description="Callbacks to skip")] = 0,
 ) -> CallbackPage:
     items, total = await store_callbacks.list_callbacks(
         session, status=status, limit=limit, offset=offset

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from api.deps import AUTH_RESPONSES, SessionDep, agent_scope, require_roles
-from api.params import TIME_NOTE, Instant
+from api.params import TIME_NOTE, Id, Instant, Offset
 from api.schemas import CallDetailOut, CallOut, CallPage, ErrorOut, IvrStepOut
 from store import calls as store_calls
 from store.categories import Category
@@ -36,7 +36,7 @@ async def list_calls(
     category: Annotated[Category | None, Query(description="What the call is about")] = None,
     status: Annotated[CallStatus | None, Query(description="Live or final state")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Calls to skip")] = 0,
+    offset: Annotated[Offset, Query(description="Calls to skip")] = 0,
 ) -> CallPage:
     """Calls matching every given filter, ordered by arrival (newest first). Supervisors
     and admins see every call; an agent sees the calls they took."""
@@ -64,16 +64,15 @@ async def list_calls(
     responses={status.HTTP_404_NOT_FOUND: {"model": ErrorOut}},
 )
 async def get_call(
-    user: CallReader, session: SessionDep, call_id: Annotated[int, Path(description="Call id")]
+    user: CallReader, session: SessionDep, call_id: Annotated[Id, Path(description="Call id")]
 ) -> CallDetailOut:
     """One call record with its path through the menu; an agent may read only the calls
     they took."""
     call = await store_calls.get_call(session, call_id)
-    if call is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Call {call_id} not found")
     scope = agent_scope(user)
-    if scope is not None and call.agent_id != scope:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "An agent may read only the calls they took")
+    # Another agent's call answers as one that does not exist (api/deps.py).
+    if call is None or (scope is not None and call.agent_id != scope):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Call {call_id} not found")
     path = await store_calls.ivr_path(session, call.uniqueid)
     return CallDetailOut(
         **CallOut.from_call(call).model_dump(),

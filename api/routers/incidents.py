@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Response, s
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, require_roles
+from api.params import Code, Id
 from api.schemas import ErrorOut
 from dispatch.incidents import IncidentService, IncidentView
 from dispatch.lifecycle import STATUS_LABELS
@@ -33,6 +34,7 @@ from dispatch.ports import (
     NotAllowed,
     UnknownPlace,
 )
+from store.categories import Category
 from store.models import (
     CallOutcome,
     Disposition,
@@ -63,8 +65,8 @@ Reader = Annotated[
         require_roles(Role.AGENT, Role.TEAM, Role.SUPERVISOR, Role.ADMIN, action="read incidents")
     ),
 ]
-CallId = Annotated[int, Path(description="Call id (see GET /calls)")]
-IncidentId = Annotated[int, Path(description="Incident id")]
+CallId = Annotated[Id, Path(description="Call id (see GET /calls)")]
+IncidentId = Annotated[Id, Path(description="Incident id")]
 
 ERRORS: dict[int | str, dict[str, object]] = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such call or incident"},
@@ -73,6 +75,10 @@ ERRORS: dict[int | str, dict[str, object]] = {
         "description": "Not allowed from where it is now, or already recorded",
     },
     status.HTTP_422_UNPROCESSABLE_CONTENT: {"model": ErrorOut, "description": "Invalid input"},
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": ErrorOut,
+        "description": "No dispatch service runs here",
+    },
 }
 
 
@@ -130,14 +136,14 @@ class OutcomeIn(BaseModel):
     address: str = Field(
         "", max_length=500, description="Street address; the commune is commune_code"
     )
-    commune_code: int | None = Field(
+    commune_code: Code | None = Field(
         None, description="The caller's commune-level unit (vietnam-provinces ward code)"
     )
-    category: str | None = Field(
+    category: Category | None = Field(
         None, description="medical, food, violation or general; an incident's default: the call's"
     )
     urgency: Urgency | None = Field(None, description="critical, urgent or normal (incidents)")
-    duplicate_of: int | None = Field(None, description="The open incident this call is about")
+    duplicate_of: Id | None = Field(None, description="The open incident this call is about")
 
 
 class OutcomeOut(BaseModel):
@@ -203,7 +209,7 @@ async def record_outcome(
         notes=body.notes,
         address=body.address,
         commune_code=body.commune_code,
-        category=body.category,
+        category=body.category.value if body.category else None,
         urgency=body.urgency.value if body.urgency else None,
         duplicate_of=body.duplicate_of,
     )
@@ -211,6 +217,9 @@ async def record_outcome(
         outcome, replayed = await outcomes.record(
             call_id, request, actor_of(user), idempotency_key=idempotency_key
         )
+    except NotAllowed:
+        # Another agent's call answers as one that does not exist (api/deps.py).
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}") from None
     except DispatchError as exc:
         raise _http(exc) from None
     if replayed:
@@ -325,17 +334,27 @@ class TransitionIn(BaseModel):
 
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    team_id: int
+    team_id: Id
     reason: str = Field("", max_length=1000)
 
 
 async def _changed(
-    incidents: IncidentService, incident_id: int, change: Callable[[], Awaitable[Incident]]
+    incidents: IncidentService,
+    incident_id: int,
+    actor: Actor,
+    change: Callable[[], Awaitable[Incident]],
 ) -> IncidentOut:
     """Make the change, answer with the incident as it is now; domain refusals as 4xx."""
     try:
         await change()
         return IncidentOut.of(await incidents.get(incident_id))
+    except NotAllowed as exc:
+        # May it even read it? If not, it answers as one that does not exist (api/deps.py).
+        try:
+            await incidents.get(incident_id, actor)
+        except NotAllowed:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id}") from None
+        raise _http(exc) from None
     except DispatchError as exc:
         raise _http(exc) from None
 
@@ -345,6 +364,8 @@ async def get_incident(user: Reader, incidents: Incidents, incident_id: Incident
     """A team user sees the incidents it holds (or held first) and those under its place."""
     try:
         return IncidentOut.of(await incidents.get(incident_id, actor_of(user)))
+    except NotAllowed:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id}") from None
     except DispatchError as exc:
         raise _http(exc) from None
 
@@ -361,6 +382,7 @@ async def acknowledge(
     return await _changed(
         incidents,
         incident_id,
+        actor_of(user),
         lambda: incidents.acknowledge(incident_id, actor_of(user), body.reason),
     )
 
@@ -379,6 +401,7 @@ async def transition(
     return await _changed(
         incidents,
         incident_id,
+        actor_of(user),
         lambda: incidents.transition(incident_id, body.status.value, actor_of(user), body.reason),
     )
 
@@ -396,5 +419,6 @@ async def assign(
     return await _changed(
         incidents,
         incident_id,
+        actor_of(user),
         lambda: incidents.assign(incident_id, body.team_id, actor_of(user), body.reason),
     )

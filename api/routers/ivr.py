@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, require_roles
+from api.errors import ErrorOut
 from api.params import Instant
-from api.schemas import ErrorOut
 from ivr.menu_file import MenuError
 from ivr.ports import AnnouncementNotFound, IvrAdmin
 from ivr.prompts import PromptError
@@ -18,7 +18,25 @@ from store.models import Role, User
 
 __all__ = ["router"]
 
+NOT_RUNNING: dict[int | str, dict[str, object]] = {
+    status.HTTP_503_SERVICE_UNAVAILABLE: {"model": ErrorOut, "description": "No IVR runs here"},
+}
 router = APIRouter(prefix="/ivr", tags=["ivr"], responses=AUTH_RESPONSES)
+
+
+class MenuFaultOut(BaseModel):
+    line: int | None
+    message: str
+
+
+class MenuInvalidDetail(BaseModel):
+    message: str
+    faults: list[MenuFaultOut]
+
+
+class MenuInvalidOut(BaseModel):
+    detail: MenuInvalidDetail
+
 
 Supervisor = Annotated[
     User,
@@ -50,7 +68,9 @@ async def stats(
     return await ivr_stats(session, since=since, until=until)
 
 
-@router.get("/announcements", summary="Recorded information callers can hear")
+@router.get(
+    "/announcements", summary="Recorded information callers can hear", responses=NOT_RUNNING
+)
 async def list_announcements(_user: Supervisor, services: ServicesDep) -> list[dict[str, object]]:
     return await _admin(services).announcements()
 
@@ -59,6 +79,7 @@ async def list_announcements(_user: Supervisor, services: ServicesDep) -> list[d
     "/announcements/{name}",
     summary="Rewrite an announcement",
     responses={
+        status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such announcement"},
         status.HTTP_503_SERVICE_UNAVAILABLE: {
             "model": ErrorOut,
             "description": "The IVR is not running, or the text could not be spoken (the"
@@ -68,7 +89,10 @@ async def list_announcements(_user: Supervisor, services: ServicesDep) -> list[d
     },
 )
 async def put_announcement(
-    name: str, body: AnnouncementIn, user: Supervisor, services: ServicesDep
+    name: Annotated[str, Path(max_length=100, description="An announcement's name")],
+    body: AnnouncementIn,
+    user: Supervisor,
+    services: ServicesDep,
 ) -> dict[str, object]:
     """The new text is spoken (espeak-ng) into the sound file first; only then is it saved,
     and the next caller who chooses it hears it in full, however long it is. It is kept
@@ -86,7 +110,17 @@ async def put_announcement(
         ) from exc
 
 
-@router.post("/reload", summary="Take a changed menu file without restarting anything")
+@router.post(
+    "/reload",
+    summary="Take a changed menu file without restarting anything",
+    responses={
+        **NOT_RUNNING,
+        status.HTTP_422_UNPROCESSABLE_CONTENT: {
+            "model": MenuInvalidOut,
+            "description": "The menu file is invalid; the menu in force is unchanged",
+        },
+    },
+)
 async def reload_menu(_user: Supervisor, services: ServicesDep) -> dict[str, object]:
     """An invalid file is refused with its faults (422) and the menu in force stays."""
     try:

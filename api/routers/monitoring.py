@@ -31,7 +31,8 @@ from api.monitoring_schemas import (
     TeamRowOut,
     TeamsOut,
 )
-from api.params import CreatedParams, KindParams, today_by_default
+from api.params import Code, CreatedParams, Id, KindParams, Offset, today_by_default
+from api.schemas import ErrorOut
 from dispatch.figures import area_figures, team_figures
 from dispatch.filters import OPEN_STATUSES, IncidentFilter, PlaceRef, team_place
 from dispatch.monitoring import open_incidents, open_summary
@@ -41,7 +42,14 @@ from store.types import utcnow
 
 __all__ = ["MAX_SPAN", "OpenQuery", "PlaceQuery", "RangeQuery", "Watched", "router"]
 
-router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=AUTH_RESPONSES)
+router = APIRouter(
+    prefix="/monitoring",
+    tags=["monitoring"],
+    responses={
+        **AUTH_RESPONSES,
+        status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such place"},
+    },
+)
 
 # A year and a day: "the same day last year" fits. Longer ranges would sort more than a
 # year of values for each median, on a screen that refreshes.
@@ -97,9 +105,9 @@ class Watched:
 async def watched_place(
     user: Watcher,
     session: SessionDep,
-    place_id: Annotated[int | None, Query(description="A place by id (any level)")] = None,
-    district_code: Annotated[int | None, Query(description="A district by its code")] = None,
-    commune_code: Annotated[int | None, Query(description="A commune by its code")] = None,
+    place_id: Annotated[Id | None, Query(description="A place by id (any level)")] = None,
+    district_code: Annotated[Code | None, Query(description="A district by its code")] = None,
+    commune_code: Annotated[Code | None, Query(description="A commune by its code")] = None,
 ) -> Watched:
     """The place asked about, within what the caller may see (a team user: under its
     team's place)."""
@@ -126,7 +134,9 @@ async def watched_place(
             place = await find_place(session, name.removesuffix("_code"), value)
         if place is None:
             what = {"place_id": "place with id", "district_code": "district with code"}
-            raise _unprocessable(f"No {what.get(name, 'commune with code')} {value}")
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"No {what.get(name, 'commune with code')} {value}"
+            )
     scope = await _scope(session, user)
     if scope is None:
         return Watched(place)
@@ -210,10 +220,10 @@ async def open_query(
     status_: Annotated[
         list[OpenStatus] | None, Query(alias="status", description="Only these open statuses")
     ] = None,
-    team_id: Annotated[int | None, Query(description="Held now by this team")] = None,
+    team_id: Annotated[Id | None, Query(description="Held now by this team")] = None,
     overdue: Annotated[bool, Query(description="Only the overdue ones")] = False,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Incidents to skip")] = 0,
+    offset: Annotated[Offset, Query(description="Incidents to skip")] = 0,
 ) -> OpenQuery:
     """The open incidents asked for, and the page; without a place, a team user's include
     what its team holds elsewhere."""

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from sqlalchemy import func, literal, or_, select
 
 from api.deps import AUTH_RESPONSES, SessionDep, require_roles
+from api.params import Code, Id
+from api.params import Offset as OffsetInt
 from api.places_schemas import (
     LevelName,
     PlaceDetailOut,
@@ -45,10 +47,10 @@ Reader = Annotated[
 Editor = Annotated[
     User, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN, action="create or edit teams"))
 ]
-PlaceId = Annotated[int, Path(description="Place id (see GET /places)")]
-TeamId = Annotated[int, Path(description="Team id (see GET /teams)")]
+PlaceId = Annotated[Id, Path(description="Place id (see GET /places)")]
+TeamId = Annotated[Id, Path(description="Team id (see GET /teams)")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
+Offset = Annotated[OffsetInt, Query(description="Rows to skip")]
 
 NOT_FOUND: dict[int | str, dict[str, object]] = {
     status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No such place or team"},
@@ -62,6 +64,16 @@ REFUSED: dict[int | str, dict[str, object]] = {
 }
 
 
+def may_read_personal_numbers(user: User, team_id: int) -> bool:
+    """Members' own phone numbers are personal data: supervisors and admins, who edit the
+    teams (an edit replaces the whole member list, so they must read it), and the users of
+    the team itself (colleagues on duty together). Agents and other teams reach a team
+    through its phones, which every role reads."""
+    if user.role in (Role.SUPERVISOR, Role.ADMIN):
+        return True
+    return user.role == Role.TEAM and user.team_id == team_id
+
+
 def _unprocessable(message: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
 
@@ -71,12 +83,12 @@ async def list_places(
     _user: Reader,
     session: SessionDep,
     level: Annotated[LevelName | None, Query(description="Only this level")] = None,
-    parent_id: Annotated[int | None, Query(description="Directly under this place id")] = None,
+    parent_id: Annotated[Id | None, Query(description="Directly under this place id")] = None,
     parent_level: Annotated[
         LevelName | None, Query(description="With parent_code: directly under that place")
     ] = None,
     parent_code: Annotated[
-        int | None, Query(description="With parent_level: the parent's official code")
+        Code | None, Query(description="With parent_level: the parent's official code")
     ] = None,
     q: Annotated[
         str | None,
@@ -159,15 +171,15 @@ async def get_place(_user: Reader, session: SessionDep, place_id: PlaceId) -> Pl
 
 @teams_router.get("", summary="List teams with their members and phones", responses=NOT_FOUND)
 async def list_teams(
-    _user: Reader,
+    user: Reader,
     session: SessionDep,
-    place_id: Annotated[int | None, Query(description="Teams at this place id")] = None,
+    place_id: Annotated[Id | None, Query(description="Teams at this place id")] = None,
     within: Annotated[
-        int | None, Query(description="Teams at this place id or anywhere under it")
+        Id | None, Query(description="Teams at this place id or anywhere under it")
     ] = None,
     level: Annotated[LevelName | None, Query(description="Teams at places of this level")] = None,
     code: Annotated[
-        int | None, Query(description="With level: teams at the place of this code")
+        Code | None, Query(description="With level: teams at the place of this code")
     ] = None,
     kind: Annotated[TeamKind | None, Query(description="center or team")] = None,
     active: Annotated[bool | None, Query(description="Only active (or inactive) teams")] = None,
@@ -191,16 +203,23 @@ async def list_teams(
     except UnknownPlace as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     return TeamPage(
-        items=[TeamOut.from_placed(p) for p in rows], total=total, limit=limit, offset=offset
+        items=[
+            TeamOut.from_placed(p, personal_numbers=may_read_personal_numbers(user, p.team.id))
+            for p in rows
+        ],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
 @teams_router.get("/{team_id}", summary="One team", responses=NOT_FOUND)
-async def get_team(_user: Reader, session: SessionDep, team_id: TeamId) -> TeamOut:
+async def get_team(user: Reader, session: SessionDep, team_id: TeamId) -> TeamOut:
     try:
-        return TeamOut.from_placed(await TeamService(session).get(team_id))
+        placed = await TeamService(session).get(team_id)
     except TeamNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Team {team_id} not found") from None
+    return TeamOut.from_placed(placed, personal_numbers=may_read_personal_numbers(user, team_id))
 
 
 @teams_router.post(
@@ -234,7 +253,7 @@ async def create_team(body: TeamCreate, _user: Editor, session: SessionDep) -> T
     except (InvalidTeam, UnknownPlace) as exc:
         raise _unprocessable(str(exc)) from None
     await session.commit()
-    return TeamOut.from_placed(placed)
+    return TeamOut.from_placed(placed, personal_numbers=True)
 
 
 @teams_router.patch("/{team_id}", summary="Edit a team", responses={**NOT_FOUND, **REFUSED})
@@ -256,4 +275,4 @@ async def edit_team(
     except InvalidTeam as exc:
         raise _unprocessable(str(exc)) from None
     await session.commit()
-    return TeamOut.from_placed(placed)
+    return TeamOut.from_placed(placed, personal_numbers=True)

@@ -6,13 +6,16 @@ the recorded calls; the arithmetic is ``stats.staffing``, the counting ``stats.d
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from api.deps import AUTH_RESPONSES, SessionDep, require_roles
+from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, require_roles
+from api.errors import explained_pattern
+from api.limits import MAX_CALLS_PER_DAY
 from api.params import TIME_NOTE, Instant
 from stats.demand import arrivals_by_category_hour, mean_talk_by_category
 from stats.staffing import (
@@ -21,6 +24,7 @@ from stats.staffing import (
     ErlangA,
     StaffingRow,
     Target,
+    TimeLimitExceeded,
     forecast_demands,
     parse_mix,
     parse_targets,
@@ -41,6 +45,23 @@ Planner = Annotated[
 
 DEFAULT_AHT_S = 180.0
 DEFAULT_WINDOW = timedelta(days=7)
+MAX_WINDOW = timedelta(days=366)
+MAX_AHT_S = 3600.0
+MAX_PATIENCE_S = 3600.0
+
+# PERCENT:SECONDS, percent 1–99.999, seconds 0–999.999; at most 10 targets.
+_TARGET = r"[1-9][0-9]?(?:\.[0-9]{1,3})?:[0-9]{1,3}(?:\.[0-9]{1,3})?"
+TARGETS_PATTERN = explained_pattern(
+    rf"^{_TARGET}(?:,{_TARGET}){{0,9}}$",
+    "expected PERCENT:SECONDS pairs separated by commas, such as 90:15,95:20 (percent "
+    "1 to 99.999, seconds 0 to 999.999, at most 10 targets)",
+)
+# CATEGORY:SHARE; at most 10 (whether they sum to 1 is checked after).
+_SHARE = r"[a-z]{1,20}:(?:0(?:\.[0-9]{1,6})?|1(?:\.0{1,6})?|\.[0-9]{1,6})"
+MIX_PATTERN = explained_pattern(
+    rf"^{_SHARE}(?:,{_SHARE}){{0,9}}$",
+    "expected CATEGORY:SHARE pairs separated by commas, such as medical:0.3,food:0.5,violation:0.2",
+)
 
 
 class TargetOut(BaseModel):
@@ -141,10 +162,15 @@ def _unprocessable(name: str, exc: ValueError) -> HTTPException:
 @router.get("", summary="Agents needed per category and hour")
 async def staffing(
     _user: Planner,
+    services: ServicesDep,
     session: SessionDep,
     calls_per_day: Annotated[
         float | None,
-        Query(ge=0, description="A forecast (e.g. 15000); without it, the recorded calls"),
+        Query(
+            ge=0,
+            le=MAX_CALLS_PER_DAY,
+            description="A forecast (e.g. 15000); without it, the recorded calls",
+        ),
     ] = None,
     peak_share: Annotated[
         float, Query(gt=0, le=1, description="Forecasts: share of the day in the peak hour")
@@ -152,24 +178,33 @@ async def staffing(
     mix: Annotated[
         str | None,
         Query(
+            max_length=300,
+            pattern=MIX_PATTERN,
             description="Forecasts: category shares summing to 1, e.g. "
-            "`medical:0.3,food:0.5,violation:0.2` (the default)"
+            "`medical:0.3,food:0.5,violation:0.2` (the default)",
         ),
     ] = None,
     aht_s: Annotated[
         float | None,
         Query(
             gt=0,
+            le=MAX_AHT_S,
             description="Handle time, seconds; default the measured mean talk time per "
             f"category (recorded) or {DEFAULT_AHT_S:g}",
         ),
     ] = None,
     targets: Annotated[
-        str, Query(description="PERCENT:SECONDS targets all to be met, e.g. `90:15,95:20`")
+        str,
+        Query(
+            max_length=200,
+            pattern=TARGETS_PATTERN,
+            description="PERCENT:SECONDS targets all to be met, e.g. `90:15,95:20`",
+        ),
     ] = "80:20",
     max_occupancy: Annotated[float, Query(gt=0, le=1, description="Occupancy cap")] = 0.85,
     patience_s: Annotated[
-        float | None, Query(gt=0, description="Mean caller patience: adds Erlang A")
+        float | None,
+        Query(gt=0, le=MAX_PATIENCE_S, description="Mean caller patience: adds Erlang A"),
     ] = None,
     since: Annotated[
         Instant | None, Query(description=f"Recorded: from (default 7 days ago). {TIME_NOTE}")
@@ -210,6 +245,11 @@ async def staffing(
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, "since: must be before until"
             )
+        if until - since > MAX_WINDOW:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"since/until: at most {MAX_WINDOW.days} days of recorded calls",
+            )
         days = (until - since) / timedelta(days=1)
         counts = await arrivals_by_category_hour(session, since=since, until=until)
         talk = {} if aht_s else await mean_talk_by_category(session, since=since, until=until)
@@ -218,8 +258,25 @@ async def staffing(
             for (category, hour), count in sorted(counts.items(), key=lambda kv: kv[0][::-1])
         ]
         total_per_day = sum(counts.values()) / days
+    limit = services.limits.staffing_time_limit_s
     try:
-        rows, totals = plan(demands, goals, max_occupancy=max_occupancy, patience_s=patience_s)
+        # Off the event loop: the Erlang loops are CPU work, and AMI's heartbeat and the
+        # IVR's commands must go on meanwhile. The time limit ends the thread too.
+        rows, totals = await asyncio.to_thread(
+            plan,
+            demands,
+            goals,
+            max_occupancy=max_occupancy,
+            patience_s=patience_s,
+            time_limit_s=limit,
+        )
+    except TimeLimitExceeded:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"The staffing computation took more than {limit:g} s "
+            "(HOTLINE_STAFFING_TIME_LIMIT_S): ask about fewer calls, a shorter handle time "
+            "or patience, or fewer targets",
+        ) from None
     except ValueError as exc:  # Erlang A on a hopeless queue: a number the model cannot give
         raise _unprocessable("patience_s", exc) from exc
     return StaffingOut(

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, agent_scope, require_roles
-from api.params import TIME_NOTE, CategoryParam, Instant, today_by_default
+from api.errors import explained_pattern
+from api.params import TIME_NOTE, CategoryParam, Id, Instant, today_by_default
 from stats.history import (
     MAX_SPAN,
     AgentRow,
@@ -51,6 +52,13 @@ SinceParam = Annotated[
     Instant | None,
     Query(description=f"From (default: midnight in Vietnam today). {TIME_NOTE}"),
 ]
+# The thresholds the rollups keep (store.models.SL_EDGES), up to 10 of them.
+_THRESHOLD = r"(?:[1-9]|[12][0-9]|30|35|40|45|50|55|60|90|120|180|240|300)"
+THRESHOLDS_PATTERN = explained_pattern(
+    rf"^{_THRESHOLD}(?:,{_THRESHOLD}){{0,9}}$",
+    "expected whole seconds separated by commas, e.g. 15,20; service levels are kept for "
+    "each second from 1 to 30 s, every 5 s to 60 s, and 90, 120, 180, 240, 300 s",
+)
 UntilParam = Annotated[Instant | None, Query(description=f"Before (default: now). {TIME_NOTE}")]
 
 RANGE_NOTE = """\
@@ -208,14 +216,19 @@ async def queue_stats(
     interval: IntervalParam = "hour",
     category: CategoryParam = None,
     queue: Annotated[
-        str | None, Query(description="Only this Asterisk queue, e.g. `food-724`")
+        str | None,
+        Query(max_length=100, description="Only this Asterisk queue, e.g. `food-724`"),
     ] = None,
     by: Annotated[
         Literal["category", "queue", "all"], Query(description="One row per interval and …")
     ] = "category",
     thresholds: Annotated[
         str | None,
-        Query(description="Service-level thresholds in seconds, e.g. `15,20`"),
+        Query(
+            pattern=THRESHOLDS_PATTERN,
+            description="Service-level thresholds in seconds, e.g. `15,20`: each second 1–30, "
+            "every 5 s to 60, 90, 120, 180, 240, 300",
+        ),
     ] = None,
 ) -> QueueStatsOut:
     try:
@@ -253,7 +266,7 @@ async def agent_stats(
     until: UntilParam = None,
     interval: IntervalParam = "hour",
     agent_id: Annotated[
-        int | None, Query(description="Only this agent (an agent: themself, the default)")
+        Id | None, Query(description="Only this agent (an agent: themself, the default)")
     ] = None,
 ) -> AgentStatsOut:
     scope = agent_scope(user)

@@ -94,25 +94,26 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "supervisor": 409,
         "admin": 409,
     },
-    # The fixture's team sits at a test place of its own: the incident is not under it.
-    ("GET", "/incidents/{incident_id}"): {**guarded(*STAFF, "team"), "team": 403},
-    # The fixture's team user acts for no team: the role passes, the incident is not theirs.
+    # The fixture's team sits at a test place of its own: the incident is not under it, so
+    # for that team it does not exist (404, as api/deps.py says). The agent took its call.
+    ("GET", "/incidents/{incident_id}"): {**guarded(*STAFF, "team"), "team": 404},
+    # The fixture's team user may not even read the incident: 404 there too.
     # The supervisor acknowledges it; the admin then finds it acknowledged (409).
     ("POST", "/incidents/{incident_id}/acknowledge"): {
         **guarded(*SUPERVISORS, "team"),
-        "team": 403,
+        "team": 404,
         "admin": 409,
     },
     # The supervisor re-assigns it to the district's team; the admin finds it there already.
     ("POST", "/incidents/{incident_id}/assign"): {
         **guarded(*SUPERVISORS, "team"),
-        "team": 403,
+        "team": 404,
         "admin": 409,
     },
     # The supervisor cancels it; the admin finds it closed.
     ("POST", "/incidents/{incident_id}/transitions"): {
         **guarded(*SUPERVISORS, "team"),
-        "team": 403,
+        "team": 404,
         "admin": 409,
     },
     # A team user sees what lies under its team's place (tests/api/test_monitoring.py).

@@ -105,9 +105,9 @@ async def test_supervisor_creates_an_agent_with_skills_and_a_home_district(api: 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"endpoint": "agent22", "name": "A", "skills": {"cooking": 3}}, "unknown skill"),
-        ({"endpoint": "agent22", "name": "A", "skills": {"medical": 6}}, "must be 1..5"),
-        ({"endpoint": "Agent 22", "name": "A"}, "endpoint: 2-40"),
+        ({"endpoint": "agent22", "name": "A", "skills": {"cooking": 3}}, "should be 'medical'"),
+        ({"endpoint": "agent22", "name": "A", "skills": {"medical": 6}}, "less than or equal to 5"),
+        ({"endpoint": "Agent 22", "name": "A"}, "endpoint: an endpoint must be 2 to 40"),
         ({"endpoint": "agent22", "name": "A", "home_district": 9999}, "unknown home district"),
     ],
 )

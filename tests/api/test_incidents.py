@@ -108,8 +108,8 @@ async def test_only_the_agent_who_took_the_call_or_a_supervisor_records_it(
     someone_elses = await calls.answered(agent="agent02")
 
     refused = await post_outcome(api, someone_elses, {"disposition": "advice"})
-    assert refused.status_code == 403
-    assert "taken by another agent" in refused.json()["detail"]
+    assert refused.status_code == 404  # another agent's call: as if it did not exist
+    assert refused.json() == {"detail": f"no call {someone_elses}"}
     assert (
         await post_outcome(api, someone_elses, {"disposition": "advice"}, "supervisor")
     ).status_code == 201
@@ -159,7 +159,7 @@ async def test_concurrent_retries_record_one_outcome_and_one_incident(
         ({**INCIDENT, "commune_code": None}, "needs commune_code"),
         ({**INCIDENT, "commune_code": 1}, "no commune with code 1"),
         ({**INCIDENT, "urgency": None}, "needs an urgency"),
-        ({**INCIDENT, "category": "weather"}, "unknown category 'weather'"),
+        ({**INCIDENT, "category": "weather"}, "Input should be 'medical'"),
         ({"disposition": "duplicate"}, "needs duplicate_of"),
         ({"disposition": "duplicate", "duplicate_of": 4242}, "no incident 4242"),
         ({"disposition": "advice", "duplicate_of": 1}, "only for the disposition"),
@@ -251,9 +251,10 @@ async def test_the_team_walks_its_incident_through_the_lifecycle(
     other_team = await team_token(api, tree, "team-25942")
     url = f"/incidents/{incident_id}"
 
+    # Another commune's team may not even read it: as if it did not exist.
     not_theirs = await api.client.post(f"{url}/acknowledge", json={}, headers=other_team)
-    assert not_theirs.status_code == 403
-    assert "only that team" in not_theirs.json()["detail"]
+    assert not_theirs.status_code == 404
+    assert not_theirs.json() == {"detail": f"no incident {incident_id}"}
     skip = await api.client.post(f"{url}/transitions", json={"status": "resolved"}, headers=team)
     assert skip.status_code == 409
     assert "skips acknowledged, en_route, on_scene" in skip.json()["detail"]
@@ -285,7 +286,7 @@ async def test_the_team_walks_its_incident_through_the_lifecycle(
     other = await api.client.post(
         f"{url}/transitions", json={"status": "en_route"}, headers=other_team
     )
-    assert other.status_code == 403
+    assert other.status_code == 404
 
 
 async def test_a_new_incident_is_resolved_only_with_a_reason(
@@ -346,7 +347,7 @@ async def test_a_district_center_reassigns_under_it(api: Api, tree: Tree, calls:
         headers=center,
     )
 
-    assert refused.status_code == 403
+    assert refused.status_code == 404  # another district's center: as if it did not exist
     assert moved.status_code == 200
     body = moved.json()
     assert body["team_id"] == tree.team("team-718").id
@@ -369,6 +370,43 @@ async def test_a_team_reads_its_own_incidents_and_those_under_its_place(
         "team-25741": 200,  # holds it
         "center-718": 200,  # its district
         "center-74": 200,  # its province
-        "team-25942": 403,  # another commune
-        "center-724": 403,  # another district
+        "team-25942": 404,  # another commune: as if it did not exist
+        "center-724": 404,  # another district
     }
+
+
+async def test_an_agent_reads_only_the_incidents_of_calls_they_took(
+    api: Api, tree: Tree, calls: Calls
+) -> None:
+    """Callers' numbers, addresses and notes: not every agent's to read (issue 11)."""
+    theirs = await calls.answered(agent="agent02")
+    incident_id = (await post_outcome(api, theirs, INCIDENT, "supervisor")).json()["incident_id"]
+    mine = await calls.answered()
+    linked = await post_outcome(api, mine, INCIDENT)  # the same address: linked to it
+
+    other = await api.client.get(f"/incidents/{incident_id}", headers=api.auth("agent"))
+    missing = await api.client.get("/incidents/999999", headers=api.auth("agent"))
+
+    assert linked.json()["disposition"] == "duplicate"
+    assert other.status_code == 200  # a call of theirs is linked to it now
+    fresh_call = await calls.answered(agent="agent02")
+    fresh = (
+        await post_outcome(api, fresh_call, {**INCIDENT, "address": "Số 9 Yersin"}, "supervisor")
+    ).json()["incident_id"]
+    hidden = await api.client.get(f"/incidents/{fresh}", headers=api.auth("agent"))
+    assert (hidden.status_code, hidden.json()) == (404, {"detail": f"no incident {fresh}"})
+    assert missing.status_code == 404
+    assert (await api.client.get(f"/incidents/{fresh}", headers=api.auth("supervisor"))).is_success
+
+
+async def test_an_outcome_on_another_agents_call_tells_nothing_of_its_outcome(
+    api: Api, tree: Tree, calls: Calls
+) -> None:
+    """Before: 409 "call N already has an outcome (outcome M, prank)" to any agent."""
+    theirs = await calls.answered(agent="agent02")
+    assert (await post_outcome(api, theirs, {"disposition": "prank"}, "supervisor")).is_success
+
+    response = await post_outcome(api, theirs, {"disposition": "advice"})
+
+    assert (response.status_code, response.json()) == (404, {"detail": f"no call {theirs}"})
+    assert "prank" not in response.text

@@ -279,9 +279,6 @@ async def test_default_range_is_today_in_vietnam(api: Api, world: World) -> None
             {"since": "2024-05-01T00:00:00Z", "until": "2024-05-01T00:00:00Z"},
             "must be before until",
         ),
-        ("summary", {"district_code": 999}, "No district with code 999"),
-        ("summary", {"commune_code": 718}, "No commune with code 718"),
-        ("teams", {"place_id": 123456}, "No place with id 123456"),
         (
             "incidents",
             {"district_code": 718, "commune_code": 25741},
@@ -300,6 +297,24 @@ async def test_bad_filters_are_422_saying_what_to_change(
 
     assert response.status_code == 422, response.text
     assert detail in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "detail"),
+    [
+        ("summary", {"district_code": 999}, "No district with code 999"),
+        ("summary", {"commune_code": 718}, "No commune with code 718"),
+        ("teams", {"place_id": 123456}, "No place with id 123456"),
+    ],
+)
+async def test_a_place_that_does_not_exist_is_404(
+    api: Api, world: World, path: str, params: dict[str, Any], detail: str
+) -> None:
+    response = await api.client.get(
+        f"/monitoring/{path}", params=params, headers=api.auth("supervisor")
+    )
+
+    assert (response.status_code, response.json()) == (404, {"detail": detail})
 
 
 async def test_agents_and_team_users_without_a_team_are_refused(api: Api, world: World) -> None:

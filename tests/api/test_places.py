@@ -262,7 +262,7 @@ async def test_create_a_team_by_place_code(api: Api) -> None:
         (0, "team-d724", None),
         (1, None, "+84912345678"),
     ]
-    assert await get(api, f"/teams/{created['id']}") == created
+    assert await get(api, f"/teams/{created['id']}", who="supervisor") == created
     assert (await get(api, "/teams", level="district", code=724))["total"] == 3
 
 
@@ -312,7 +312,8 @@ GOOD = {"name": "Tổ mới", "kind": "team", "place_level": "commune", "place_c
                 "phones": [{"number": "113"}],
                 "members": [{"name": "An", "phone_number": "x"}],
             },
-            "member 1: phone number 'x'",
+            "members.0.phone_number: a phone number must be 3 to 15 digits, a leading + "
+            "allowed, got 'x'",
         ),
         ({**GOOD, "place_code": 99999, "phones": [{"number": "113"}]}, "no commune with code"),
         ({**GOOD, "place_level": None, "phones": [{"number": "113"}]}, "needs a place"),
@@ -424,3 +425,36 @@ async def test_teams_and_agents_may_not_edit(api: Api) -> None:
         assert response.status_code == 403
         assert f"Role '{who}' may not create or edit teams" in response.json()["detail"]
     assert (await get(api, f"/teams/{team['id']}"))["active"] is True
+
+
+async def test_members_personal_numbers_only_for_those_who_need_them(api: Api) -> None:
+    """Supervisors and admins (who edit the teams) and the team's own users read them;
+    agents and other teams see the team's phones but not its members' own numbers."""
+    body = {
+        "name": "Tổ có số riêng",
+        "kind": "team",
+        "place_level": "district",
+        "place_code": 724,
+        "members": [{"name": "Nguyễn Văn An", "phone_number": "0912345678"}],
+        "phones": [{"number": "02743822222"}],
+    }
+    created = await api.client.post("/teams", json=body, headers=api.auth("supervisor"))
+    assert created.status_code == 201, created.text
+    team_id = created.json()["id"]
+
+    async def seen_by(who: str) -> tuple[str | None, str | None]:
+        team = await get(api, f"/teams/{team_id}", who=who)
+        listed = [t for t in (await get(api, "/teams", who=who))["items"] if t["id"] == team_id]
+        assert team["phones"][0]["number"] == "02743822222"  # every role reaches the team
+        return team["members"][0]["phone_number"], listed[0]["members"][0]["phone_number"]
+
+    assert await seen_by("supervisor") == ("0912345678", "0912345678")
+    assert await seen_by("admin") == ("0912345678", "0912345678")
+    assert await seen_by("agent") == (None, None)
+    assert await seen_by("team") == (None, None)  # the fixture's team is another team
+    async with api.db.session() as session:
+        user = await session.scalar(select(User).where(User.role == "team"))
+        assert user is not None
+        user.team_id = team_id
+        await session.commit()
+    assert await seen_by("team") == ("0912345678", "0912345678")

@@ -110,7 +110,7 @@ async def test_recorded_without_calls_is_empty(api: Api) -> None:
     ("params", "message"),
     [
         ({"calls_per_day": 15000, "targets": "90"}, "targets: expected PERCENT:SECONDS"),
-        ({"calls_per_day": 15000, "targets": "90:15,120:20"}, "got '120:20'"),
+        ({"calls_per_day": 15000, "targets": "90:15,120:20"}, "got '90:15,120:20'"),
         ({"calls_per_day": 15000, "mix": "medical:0.3,food:0.5"}, "sum to 1, got 0.8"),
         ({"calls_per_day": 15000, "mix": "ambulance:1"}, "unknown category 'ambulance'"),
         ({"calls_per_day": 15000, "mix": "medical"}, "mix: expected CATEGORY:SHARE"),
@@ -140,4 +140,4 @@ async def test_out_of_range_numbers_are_422(api: Api, params: dict[str, Any]) ->
     response = await api.client.get("/staffing", params=params, headers=api.auth("admin"))
 
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][0] == "query"
+    assert response.json()["errors"][0]["loc"][0] == "query"

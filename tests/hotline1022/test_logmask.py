@@ -86,3 +86,10 @@ def test_a_traceback_is_masked_too() -> None:
 
 def test_switched_off_it_installs_nothing() -> None:
     assert install_number_masking(False) is None
+
+
+def test_a_channels_sequence_suffix_is_not_a_number() -> None:
+    line = "could not hang up Local/cb3@hotline-callback-00000000;2 for 0903000002"
+    assert mask_numbers(line) == (
+        "could not hang up Local/cb3@hotline-callback-00000000;2 for *******002"
+    )

@@ -4,6 +4,7 @@ against a direct computation of its birth–death chain."""
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ from stats.staffing import (
     DEFAULT_MIX,
     Demand,
     Target,
+    TimeLimitExceeded,
     agents_for,
     agents_for_targets,
     asa,
@@ -213,3 +215,20 @@ def test_pooled_aht_is_the_calls_weighted_mean() -> None:
 
     assert total.demand.aht_s == 175
     assert total.demand.hour == 9
+
+
+def test_a_plan_stops_at_its_time_limit() -> None:
+    """A service runs plans in a worker thread: a huge question must end, not run on."""
+    huge = forecast_demands(1_000_000, peak_share=1, aht_s=3600)
+    started = time.monotonic()
+
+    with pytest.raises(TimeLimitExceeded):
+        plan(huge, [Target(0.99, 999)], patience_s=3600, time_limit_s=0.2)
+
+    assert time.monotonic() - started < 2
+
+
+def test_a_plan_within_its_time_limit_is_the_same_plan() -> None:
+    demands = forecast_demands(15_000)
+
+    assert plan(demands, time_limit_s=30) == plan(demands)

@@ -1,0 +1,103 @@
+"""One shape for every error the API answers: ``{"detail": "…"}``, plus ``errors`` (each
+field at fault) when the request did not fit the document.
+
+FastAPI's own 422 for a malformed request is ``{"detail": [{loc, msg, type}, …]}`` while the
+routes' 422s are ``{"detail": "…"}``: two shapes under one status, and a document that
+declared only one. Here both are ``ErrorOut``; ``detail`` is always a sentence a person can
+act on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "ERROR_RESPONSES",
+    "ErrorOut",
+    "FieldErrorOut",
+    "explained_pattern",
+    "install_error_handlers",
+]
+
+# A pattern's meaning in words, for the message when a value does not match it.
+_PATTERN_WORDS: dict[str, str] = {}
+
+
+def explained_pattern(pattern: str, words: str) -> str:
+    """``pattern``, remembered with what it means: a value that does not match it is told
+    ``"<words>, got '<value>'"`` rather than the regular expression."""
+    _PATTERN_WORDS[pattern] = words
+    return pattern
+
+
+class FieldErrorOut(BaseModel):
+    loc: list[str | int] = Field(description='Where: ["query", "limit"], ["body", "name"]…')
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="With a request that does not fit the API: each field at fault"
+    )
+
+
+# Every operation may answer these (the body's size is checked before any route runs).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_400_BAD_REQUEST: {"model": ErrorOut, "description": "A body that is not JSON"},
+    status.HTTP_413_CONTENT_TOO_LARGE: {
+        "model": ErrorOut,
+        "description": "The body is larger than HOTLINE_API_MAX_BODY_BYTES",
+    },
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "model": ErrorOut,
+        "description": "Invalid input: `detail` says what to change",
+    },
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if error.get("type") == "string_pattern_mismatch" and pattern in _PATTERN_WORDS:
+        return f"{_PATTERN_WORDS[pattern]}, got {error.get('input')!r}"
+    return str(error.get("msg", ""))
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldErrorOut]:
+    return [
+        FieldErrorOut(
+            loc=[part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
+            msg=_message(error),
+            type=str(error.get("type", "")),
+        )
+        for error in exc.errors()
+    ]
+
+
+def _sentence(errors: list[FieldErrorOut]) -> str:
+    """``"targets: expected …; limit: …"``: the field (without query/body/path) and why."""
+    parts = []
+    for e in errors[:5]:
+        where = e.loc[1:] if len(e.loc) > 1 and e.loc[0] in ("query", "body", "path") else e.loc
+        parts.append(f"{'.'.join(str(p) for p in where) or 'request'}: {e.msg}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
+    body = ErrorOut(detail=_sentence(errors), errors=errors)
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
