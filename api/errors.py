@@ -5,16 +5,21 @@ FastAPI's own 422 for a malformed request is ``{"detail": [{loc, msg, type}, …
 routes' 422s are ``{"detail": "…"}``: two shapes under one status, and a document that
 declared only one. Here both are ``ErrorOut``; ``detail`` is always a sentence a person can
 act on.
+
+A database that is down or hangs answers 503 with ``Retry-After`` (never a 500 and never a
+401: a token cannot be checked then, which says nothing of the token).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -23,6 +28,19 @@ __all__ = [
     "explained_pattern",
     "install_error_handlers",
 ]
+
+log = logging.getLogger(__name__)
+
+# What a database that is down, restarting or hanging raises: SQLAlchemy's wrappers of the
+# drivers' errors, and what a connection attempt raises before any driver wraps it.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+DATABASE_RETRY_AFTER_S = 5
 
 # A pattern's meaning in words, for the message when a value does not match it.
 _PATTERN_WORDS: dict[str, str] = {}
@@ -58,6 +76,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_422_UNPROCESSABLE_CONTENT: {
         "model": ErrorOut,
         "description": "Invalid input: `detail` says what to change",
+    },
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": ErrorOut,
+        "description": "The database is unavailable; try again after `Retry-After` seconds",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "schema": {"type": "integer"},
+            }
+        },
     },
 }
 
@@ -99,5 +127,20 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+    body = ErrorOut(
+        detail="Cơ sở dữ liệu tạm thời không truy cập được; xin thử lại sau. "
+        "The database is unavailable; try again shortly."
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, _database_down)
