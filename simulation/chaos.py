@@ -37,7 +37,7 @@ from simulation.postgres import PrivatePostgres
 from simulation.proxy import TcpProxy
 from simulation.service_proc import ServiceProcess
 from simulation.simulate import Summary, asterisk_calls, split_calls, summarize
-from simulation.sipp import remove_run
+from simulation.sipp import await_runs
 from simulation.stack import Stack, free_udp_tcp_port
 from store.db import Database
 from store.models import Call
@@ -394,14 +394,7 @@ async def _calls_under_faults(
             )
         )
     tasks = [asyncio.create_task(run.inject(f, started + f.at_s)) for f in faults]
-    failed_runs = 0
-    for proc in procs:
-        rc = await asyncio.to_thread(proc.wait)
-        if rc != 0:
-            failed_runs += 1
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            log.warning("a SIPp citizen run exited %d: %s", rc, err[-300:])
-        remove_run(proc)
+    failed_runs = await await_runs(procs)
     elapsed = time.monotonic() - started
     await asyncio.gather(*tasks)
     assert stack.asterisk is not None

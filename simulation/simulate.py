@@ -18,7 +18,6 @@ and removed after it, so a simulation never touches a running hotline's data.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import logging
 import statistics
@@ -30,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from simulation.citizens import citizen_scenario, run_citizens
-from simulation.sipp import remove_run
+from simulation.sipp import await_runs
 from simulation.stack import Stack, free_udp_tcp_port
 from store.models import Call, CallStatus
 
@@ -138,14 +137,7 @@ async def run(args: argparse.Namespace) -> int:
                         max_concurrent=max(50, args.calls),
                     )
                 )
-            failed_runs = 0
-            for proc in procs:
-                rc = await asyncio.to_thread(proc.wait)
-                if rc != 0:
-                    failed_runs += 1
-                    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                    log.warning("a SIPp citizen run exited %d: %s", rc, err[-500:])
-                remove_run(proc)
+            failed_runs = await await_runs(procs)
             elapsed = time.monotonic() - started
             try:
                 await stack.wait_idle(within_s=60)

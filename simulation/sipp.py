@@ -9,6 +9,8 @@ replayed from the pcaps Debian's ``sip-tester`` ships.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import shutil
 import struct
@@ -22,6 +24,7 @@ __all__ = [
     "MAX_REGISTRATION_S",
     "PCAP_DIR",
     "SippError",
+    "await_runs",
     "base_args",
     "dtmf_pcap",
     "dtmf_sequence_pcap",
@@ -35,6 +38,8 @@ __all__ = [
     "stop_background",
     "uas_args",
 ]
+
+log = logging.getLogger(__name__)
 
 PCAP_DIR = Path("/usr/share/sip-tester")
 DTMF_NAMES = {"*": "star", "#": "pound"}
@@ -302,3 +307,17 @@ def remove_run(proc: subprocess.Popen[bytes]) -> None:
     workdir = run_dir(proc)
     if workdir is not None:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def await_runs(procs: list[subprocess.Popen[bytes]]) -> int:
+    """Wait for each SIPp citizen run to end (off the loop), log those that failed with the
+    end of their stderr, remove their work directories; the number that failed."""
+    failed = 0
+    for proc in procs:
+        rc = await asyncio.to_thread(proc.wait)
+        if rc != 0:
+            failed += 1
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            log.warning("a SIPp citizen run exited %d: %s", rc, err[-500:])
+        remove_run(proc)
+    return failed

@@ -13,11 +13,6 @@ from ivr.service import IvrService
 from tests.api.support import Api
 from tests.ivr.test_prompts import broken_espeak
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None or shutil.which("sox") is None,
-    reason="espeak-ng and sox not installed",
-)
-
 
 @pytest.fixture
 async def ivr(api: Api, tmp_path: Path) -> IvrService:

@@ -10,11 +10,6 @@ import pytest
 
 from ivr.prompts import PromptError, duration_s, generate, speak
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None or shutil.which("sox") is None,
-    reason="espeak-ng and sox not installed",
-)
-
 LONG_TEXT = "Nếu có sốt, ho, khó thở, xin quý vị tự cách ly tại nhà và gọi lại 1022. " * 25
 
 
