@@ -50,9 +50,16 @@ class Rebuild:
     skipped_steps: list[str] = field(default_factory=list)
     count: int = 0
     _t0: float = 0.0
+    _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def run(self, steps: Sequence[Step]) -> bool:
-        """Run every step; True if all succeeded."""
+        """Run every step; True if all succeeded. Runs one at a time: a reconnect while a
+        rebuild is still going waits for it, so two snapshots' fences never interleave (the
+        later run then rebuilds from a snapshot taken after the first one finished)."""
+        async with self._one_at_a_time:
+            return await self._run(steps)
+
+    async def _run(self, steps: Sequence[Step]) -> bool:
         self.state = "running"
         self.started_at = datetime.now(UTC)
         self.duration_s = None

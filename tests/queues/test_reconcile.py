@@ -3,6 +3,7 @@ reconciliation's fence and instance boundary (``CallTracker.reconcile``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -254,3 +255,33 @@ async def test_only_live_1022_calls_are_adopted_from_the_channels(db: Database) 
     bench = {**menu_channel("bench.1", "00:00:05"), "Exten": "1023"}
     counts = await tracker.reconcile([], [other, bench])
     assert counts.get("found_in_menu", 0) == 0 and not tracker.calls
+
+
+async def test_a_second_rebuild_waits_for_the_first_instead_of_interleaving() -> None:
+    """A link that reconnects while a rebuild is still going (CI saw it: the second run's
+    reconciliation closed the first one's fence under it, and a live call was lost)."""
+    order: list[str] = []
+    first_inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(name: str) -> None:
+        order.append(f"{name} in")
+        first_inside.set()
+        await release.wait()
+        order.append(f"{name} out")
+
+    async def quick(name: str) -> None:
+        order.append(f"{name} in")
+        order.append(f"{name} out")
+
+    rebuild = Rebuild()
+    first = asyncio.create_task(rebuild.run([Step("calls", lambda: slow("first"))]))
+    await first_inside.wait()
+    second = asyncio.create_task(rebuild.run([Step("calls", lambda: quick("second"))]))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert order == ["first in"]
+    release.set()
+    assert await first and await second
+    assert order == ["first in", "first out", "second in", "second out"]
+    assert rebuild.status()["count"] == 2
