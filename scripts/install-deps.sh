@@ -9,6 +9,8 @@ command -v mmdebstrap >/dev/null 2>&1 || command -v asterisk >/dev/null 2>&1 || 
 command -v espeak-ng >/dev/null 2>&1  || need+=(espeak-ng)
 command -v sox >/dev/null 2>&1        || need+=(sox)
 command -v make >/dev/null 2>&1       || need+=(make)
+# The pages' tests drive Debian's chromium through Playwright (it may not download browsers).
+[ -x /usr/bin/chromium ]               || need+=(chromium)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then
