@@ -115,6 +115,7 @@ def create_app(
     version: str | None = None,
     limits: ApiLimits | None = None,
     auth: AuthPolicy | None = None,
+    api_docs: bool = True,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
 
@@ -123,6 +124,8 @@ def create_app(
     levels. ``version`` is what the OpenAPI document says; by default the installed
     package's. ``limits`` bound request bodies and the staffing computation. ``auth``: the
     tokens' lifetimes and the failed-authentication limit (the defaults' when None).
+    ``api_docs`` False: no ``/docs`` nor ``/redoc`` of FastAPI's (they load Swagger UI from a
+    CDN); ``web.create_pages`` serves ``/docs`` from local files instead.
     """
     limits = limits or ApiLimits()
     app = FastAPI(
@@ -132,6 +135,8 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url="/docs" if api_docs else None,
+        redoc_url="/redoc" if api_docs else None,
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)

@@ -54,6 +54,7 @@ from store.lock import InstanceLock
 from store.migrate import upgrade_async
 from store.seed import ensure_agents
 from store.users import token_lifetimes
+from web import create_pages
 
 __all__ = ["Hotline", "build_app"]
 
@@ -307,9 +308,9 @@ class Hotline:
         await self.lock.release()
 
     def app(self, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
-        """The REST API over this hotline's parts (tests pass no lifespan: they start
+        """The REST API and the pages over this hotline's parts (tests pass no lifespan: they start
         and stop the hotline themselves)."""
-        return create_app(
+        app = create_app(
             db=self.db,
             agents=self.agents,
             queues=self.live,
@@ -334,7 +335,10 @@ class Hotline:
                     window_s=self.settings.auth_failure_window_s,
                 ),
             ),
+            api_docs=False,  # web serves /docs from vendored files: no CDN
         )
+        create_pages(app)
+        return app
 
     def ami_status(self) -> dict[str, object]:
         status = dict(self.link.status())

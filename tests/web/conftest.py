@@ -1,0 +1,146 @@
+"""The pages over a real, migrated SQLite database and the API's PBX fakes: ``site`` runs
+them in uvicorn on a free port (in the test's event loop), ``browser`` is Debian's chromium
+driven by Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.async_api import Browser, BrowserContext, async_playwright
+from sqlalchemy import select
+
+from api.app import create_app
+from api.deps import AuthPolicy
+from api.ratelimit import FailureLimiter
+from dispatch.incidents import IncidentService
+from queues.routing import RoutingPolicy
+from store.db import Database
+from store.migrate import upgrade_async
+from store.models import Agent
+from store.seed import ensure_agents
+from store.users import create_user
+from tests.api.support import FakeAgentControl, FakeCallbacks, FakeIvr, FakeQueueView
+from web import create_pages
+from web.session import SESSION_COOKIE
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` in uvicorn on a free port of 127.0.0.1 until the block ends; yields its URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        else:
+            raise TimeoutError("uvicorn did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class Site:
+    url: str
+    app: FastAPI
+    db: Database
+    tokens: dict[str, str]  # role -> a session token of that role's user
+    agent_id: int
+    client: httpx.AsyncClient  # to the running site, no cookie
+
+    async def signed_in(self, browser: Browser, role: str) -> BrowserContext:
+        """A browser context with ``role``'s session cookie, as ``POST /auth/login`` sets it."""
+        context = await browser.new_context(locale="vi-VN")
+        await context.add_cookies(
+            [
+                {
+                    "name": SESSION_COOKIE,
+                    "value": self.tokens[role],
+                    "url": self.url,
+                    "httpOnly": True,
+                    "sameSite": "Strict",
+                }
+            ]
+        )
+        return context
+
+
+def build_site_app(db: Database) -> FastAPI:
+    app = create_app(
+        db=db,
+        agents=FakeAgentControl(db),
+        queues=FakeQueueView(),
+        ami_status=lambda: {"connected": True},
+        ivr=FakeIvr(),
+        routing=RoutingPolicy(districts=(718, 724)),
+        district_names={718: "Thủ Dầu Một", 724: "Dĩ An"},
+        callbacks=FakeCallbacks(db),
+        incidents=IncidentService(db),
+        auth=AuthPolicy(failures=FailureLimiter(limit=1_000_000, window_s=300)),
+        api_docs=False,
+    )
+    create_pages(app)
+    return app
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
+    await upgrade_async(url)
+    db = Database(url)
+    try:
+        await ensure_agents(db, 2)
+        async with db.session() as session:
+            agent_id = await session.scalar(select(Agent.id).where(Agent.endpoint == "agent01"))
+        assert agent_id is not None
+        tokens = {}
+        _, tokens["agent"] = await create_user(
+            db, name="Nguyễn Thị Lan", role="agent", agent_id=agent_id
+        )
+        _, tokens["supervisor"] = await create_user(db, name="Trần Văn Giám", role="supervisor")
+        app = build_site_app(db)
+        async with serving(app) as base, httpx.AsyncClient(base_url=base) as client:
+            yield Site(base, app, db, tokens, agent_id, client)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=args
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -1,0 +1,150 @@
+"""The pages: ``/login``, ``/console`` (agents), ``/`` and ``/docs`` from local Swagger UI.
+
+    create_pages(app)   # after api.create_app(..., api_docs=False)
+
+Pages read the session cookie themselves (``web/session.py``): no valid session sends the
+visitor to ``/login?next=…``; a signed-in user whose role may not see a page gets a page that
+says so in Vietnamese (403), never the JSON error of the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from store.categories import Category
+from store.models import Role, User
+from web.assets import StaticAssets
+from web.labels import DISPOSITIONS, LABELS, URGENCIES
+from web.security import SecurityHeaders
+from web.session import page_user
+
+__all__ = ["create_pages", "role_page", "safe_next"]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+ROLE_PAGES = {Role.AGENT.value: "/console"}
+DEFAULT_PAGE = "/docs"  # the roles that have no page of their own yet
+
+
+def role_page(role: str) -> str:
+    return ROLE_PAGES.get(role, DEFAULT_PAGE)
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` if it is a path on this site (``/console?x=1``), else None: never another
+    host (``//evil.example``, ``https://…``, ``/\\evil``), never a control character."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return None
+    if any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
+
+
+def _templates(assets: StaticAssets) -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["static"] = assets.url
+    return Jinja2Templates(env=env)
+
+
+def create_pages(app: FastAPI) -> None:
+    """Mount ``/static``, add the pages' routes and the security headers to ``app``."""
+    assets = StaticAssets()
+    templates = _templates(assets)
+    router = APIRouter(include_in_schema=False)
+
+    def page(
+        request: Request,
+        name: str,
+        context: dict[str, Any],
+        *,
+        csrf: str = "",
+        status_code: int = status.HTTP_200_OK,
+    ) -> HTMLResponse:
+        response = templates.TemplateResponse(
+            request, name, {"csrf_token": csrf, **context}, status_code=status_code
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def to_login(next_path: str) -> RedirectResponse:
+        return RedirectResponse(
+            f"/login?next={quote(next_path, safe='/')}", status.HTTP_303_SEE_OTHER
+        )
+
+    def forbidden(request: Request, user: User, csrf: str, what: str) -> HTMLResponse:
+        return page(
+            request,
+            "forbidden.html",
+            {"user": user, "what": what, "home": role_page(user.role)},
+            csrf=csrf,
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+
+    @router.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> Response:
+        signed_in = await page_user(request)
+        if signed_in is None:
+            return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+        return RedirectResponse(role_page(signed_in[0].role), status.HTTP_303_SEE_OTHER)
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login(request: Request, next: str | None = None) -> Response:
+        signed_in = await page_user(request)
+        target = safe_next(next)
+        if signed_in is not None:
+            user, csrf = signed_in
+            return page(
+                request,
+                "login.html",
+                {"next": target or "", "user": user, "home": target or role_page(user.role)},
+                csrf=csrf,
+            )
+        return page(request, "login.html", {"next": target or "", "user": None, "home": ""})
+
+    @router.get("/console", response_class=HTMLResponse)
+    async def console(request: Request) -> Response:
+        signed_in = await page_user(request)
+        if signed_in is None:
+            return to_login("/console")
+        user, csrf = signed_in
+        if user.role != Role.AGENT or user.agent_id is None:
+            return forbidden(request, user, csrf, "Bàn làm việc của tổng đài viên")
+        return page(
+            request,
+            "console.html",
+            {
+                "user": user,
+                "labels": LABELS,
+                "dispositions": [(d.value, label) for d, label in DISPOSITIONS.items()],
+                "urgencies": [(u.value, label) for u, label in URGENCIES.items()],
+                "categories": [(c.value, c.label_vi) for c in Category],
+            },
+            csrf=csrf,
+        )
+
+    @router.get("/docs", response_class=HTMLResponse)
+    async def docs(request: Request) -> Response:
+        return page(
+            request,
+            "docs.html",
+            {"title": f"{app.title} — API", "openapi_url": app.openapi_url or "/openapi.json"},
+        )
+
+    app.include_router(router)
+    app.mount("/static", assets, name="static")
+    app.add_middleware(SecurityHeaders)

@@ -1,0 +1,558 @@
+// The agent's console: state and buttons, the screen pop, the outcome form, today's calls.
+// Live data comes from GET /events (EventSource, cookie auth); every text that comes from a
+// caller or a user is inserted with textContent, never as HTML.
+import { HttpError, request } from "./http.js";
+import { el, formatClock, formatDuration, formatTime, newKey, show } from "./dom.js";
+
+const LABELS = JSON.parse(document.getElementById("labels").textContent);
+const root = document.getElementById("console");
+const AGENT_ID = Number(root.dataset.agentId);
+const STALE_MS = 45_000; // no message (not even a heartbeat) for this long: reconnect
+const $ = (id) => document.getElementById(id);
+
+const view = {
+  agent: null, // the agent's state as the `agent` event carries it
+  clockOffset: 0, // server time - local time, ms
+  pop: null, // the last pop: {call, previous_calls, open_incidents}
+  target: null, // the call the outcome form is for: {call_id, district_code, ...}
+  key: null, // the form's Idempotency-Key
+  sent: false, // the form's outcome was recorded
+  dirty: false,
+  calls: new Map(), // call id -> call (today's)
+  pauseReasons: {},
+  lastEventId: "",
+  lastMessageAt: 0,
+  source: null,
+};
+
+const label = (table, value) => (value == null ? "" : LABELS[table][value] || String(value));
+const serverNow = () => Date.now() + view.clockOffset;
+
+// -- connection -------------------------------------------------------------------------
+
+function setConnection(kind) {
+  const texts = {
+    ok: "Đã kết nối",
+    connecting: "Đang kết nối…",
+    lost: "Mất kết nối — đang kết nối lại…",
+    resync: "Đang đồng bộ lại…",
+  };
+  const node = $("connection");
+  node.textContent = texts[kind];
+  node.className = `connection ${kind}`;
+  node.dataset.state = kind;
+}
+
+function connect() {
+  if (view.source) view.source.close();
+  const url = view.lastEventId ? `/events?last_event_id=${encodeURIComponent(view.lastEventId)}` : "/events";
+  const source = new EventSource(url, { withCredentials: true });
+  view.source = source;
+  view.lastMessageAt = Date.now();
+  source.onopen = () => setConnection(view.awaitingSnapshot ? "resync" : "ok");
+  source.onerror = () => {
+    setConnection("lost");
+    if (source.readyState === EventSource.CLOSED) {
+      // The server refused the stream (signed out, or down): the browser will not retry.
+      setTimeout(reconnectAfterCheck, 2000 + Math.random() * 2000);
+    }
+  };
+  const on = (type, handler) =>
+    source.addEventListener(type, (event) => {
+      if (source !== view.source) return;
+      view.lastMessageAt = Date.now();
+      if (event.lastEventId) view.lastEventId = event.lastEventId;
+      let data;
+      try { data = JSON.parse(event.data); } catch { return; }
+      handler(data);
+    });
+  on("snapshot", onSnapshot);
+  on("resync", () => { view.awaitingSnapshot = true; setConnection("resync"); });
+  on("heartbeat", (data) => { syncClock(data.server_time); if (!view.awaitingSnapshot) setConnection("ok"); });
+  on("agent", (data) => { if (data.agent_id === AGENT_ID) setAgent(data); });
+  on("call", onCall);
+  on("pop", (data) => { if (data.agent_id === AGENT_ID) setPop(data); });
+  on("incident", onIncident);
+}
+
+async function reconnectAfterCheck() {
+  try {
+    await request("GET", "/auth/me");
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) return toLogin();
+  }
+  connect();
+}
+
+function toLogin() {
+  window.location.assign("/login?next=/console");
+}
+
+function syncClock(serverTime) {
+  const at = Date.parse(serverTime);
+  if (!Number.isNaN(at)) view.clockOffset = at - Date.now();
+}
+
+function onSnapshot(data) {
+  view.awaitingSnapshot = false;
+  setConnection("ok");
+  syncClock(data.server_time);
+  const agent = (data.agents || []).find((a) => (a.agent_id ?? a.id) === AGENT_ID);
+  setAgent(agent || { agent_id: AGENT_ID, state: "logged_out" });
+  if (data.pop) setPop(data.pop);
+  else hidePop();
+  for (const call of data.calls || []) onCall(call);
+  loadCalls();
+}
+
+// -- the agent's state ------------------------------------------------------------------
+
+function setAgent(data) {
+  // The `agent` event's shape; GET /agents' (AgentOut) is read as a fallback.
+  const previous = view.agent || {};
+  view.agent = {
+    state: data.state || "logged_out",
+    since: data.since ?? data.state_since ?? null,
+    reason: data.reason ?? data.pause_reason ?? null,
+    wrapup_until: data.wrapup_until ?? null,
+    answered_today: data.answered_today ?? previous.answered_today ?? 0,
+  };
+  renderAgent();
+}
+
+function renderAgent() {
+  const agent = view.agent;
+  if (!agent) return;
+  const stateNode = $("agent-state");
+  stateNode.textContent = label("agent_states", agent.state);
+  stateNode.className = `state state-${agent.state}`;
+  stateNode.dataset.state = agent.state;
+  const reason = $("agent-reason");
+  if (agent.state === "paused" && agent.reason) {
+    reason.textContent = `Lý do: ${view.pauseReasons[agent.reason] || agent.reason}`;
+    show(reason, true);
+  } else show(reason, false);
+  $("answered-today").textContent = String(agent.answered_today);
+  const loggedOut = agent.state === "logged_out";
+  $("queue-login").disabled = !loggedOut;
+  $("queue-logout").disabled = loggedOut;
+  $("pause").disabled = loggedOut || agent.state === "paused";
+  $("resume").disabled = agent.state !== "paused";
+  tick();
+}
+
+function tick() {
+  const agent = view.agent;
+  if (!agent) return;
+  const since = agent.since ? Date.parse(agent.since) : NaN;
+  $("agent-state-time").textContent = Number.isNaN(since) ? "--:--" : formatClock(serverNow() - since);
+  const until = agent.wrapup_until ? Date.parse(agent.wrapup_until) : NaN;
+  const wrapup = agent.state === "wrapup" && !Number.isNaN(until);
+  if (wrapup) $("wrapup-left").textContent = String(Math.max(0, Math.ceil((until - serverNow()) / 1000)));
+  show($("wrapup"), wrapup);
+}
+
+async function agentAction(path, body) {
+  const error = $("state-error");
+  show(error, false);
+  try {
+    await request("POST", `/agents/${AGENT_ID}/${path}`, { body });
+    await refreshAgent();
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) return toLogin();
+    error.textContent = exc.message;
+    show(error, true);
+  }
+}
+
+async function refreshAgent() {
+  // The stream sends the change too; this keeps the buttons right if it is slow or down.
+  const agents = await request("GET", "/agents");
+  const mine = agents.find((a) => a.id === AGENT_ID);
+  if (mine && (!view.agent || view.agent.state !== mine.state)) setAgent(mine);
+}
+
+async function loadPauseReasons() {
+  view.pauseReasons = await request("GET", "/agents/pause-reasons");
+  const select = $("pause-reason");
+  select.replaceChildren(
+    ...Object.entries(view.pauseReasons).map(([code, text]) => el("option", { value: code }, text)),
+  );
+}
+
+// -- the pop ----------------------------------------------------------------------------
+
+function setPop(pop) {
+  view.pop = pop;
+  const call = pop.call;
+  $("pop-number").textContent = call.caller_number || "—";
+  $("pop-name").textContent = call.caller_name || "—";
+  $("pop-category").textContent = label("categories", call.category) || "—";
+  $("pop-priority").textContent = call.priority == null ? "—" : String(call.priority);
+  $("pop-district").textContent = call.district_name || (call.district_code ? `Mã ${call.district_code}` : "Không rõ");
+  $("pop-route").textContent = label("routes", call.route) || "—";
+  $("pop-redial").textContent = call.redial ? "Có — gọi lại trong thời gian ngắn" : "Không";
+  $("pop-redial").className = call.redial ? "warn" : "";
+  $("pop-status").textContent = label("call_statuses", call.status);
+  const previous = (pop.previous_calls || []).map((p) =>
+    el("li", {}, `${formatTime(p.arrived_at, true)} · ${label("categories", p.category) || "—"} · ${
+      label("call_statuses", p.status)}${p.disposition ? ` · ${label("dispositions", p.disposition)}` : ""}`),
+  );
+  $("pop-previous").replaceChildren(...(previous.length ? previous : [el("li", { class: "muted" }, "Không có")]));
+  renderPopIncidents();
+  show($("pop"), true);
+  if (call.call_id != null && (!view.target || view.sent || !view.dirty || view.target.call_id === call.call_id)) {
+    setTarget(call);
+  }
+}
+
+function renderPopIncidents() {
+  const incidents = (view.pop && view.pop.open_incidents) || [];
+  const items = incidents.map((i) =>
+    el("li", { "data-incident-id": String(i.id) }, `#${i.id} · ${label("categories", i.category)} · ${
+      label("urgencies", i.urgency)} · ${label("incident_statuses", i.status)} · ${i.commune_name || ""}${
+      i.address ? `, ${i.address}` : ""}${i.team_name ? ` → ${i.team_name}` : ""}`),
+  );
+  $("pop-incidents").replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "Không có")]));
+  const select = $("duplicate-of");
+  select.replaceChildren(
+    ...(incidents.length
+      ? incidents.map((i) => el("option", { value: String(i.id) }, `#${i.id} · ${i.commune_name || ""} ${i.address || ""}`))
+      : [el("option", { value: "" }, "— không có sự vụ đang mở —")]),
+  );
+}
+
+function hidePop() {
+  show($("pop"), false);
+}
+
+function onCall(call) {
+  if (view.pop && view.pop.call.uniqueid === call.uniqueid) {
+    view.pop.call = { ...view.pop.call, ...call };
+    $("pop-status").textContent = label("call_statuses", call.status);
+  }
+  if (call.call_id != null && call.agent_id === AGENT_ID) {
+    const known = view.calls.get(call.call_id) || {};
+    view.calls.set(call.call_id, { ...known, ...call, id: call.call_id });
+    renderCalls();
+  }
+}
+
+function onIncident(incident) {
+  if (!view.pop) return;
+  const list = view.pop.open_incidents || [];
+  const at = list.findIndex((i) => i.id === incident.id);
+  const open = !["resolved", "cancelled"].includes(incident.status);
+  if (at >= 0) {
+    if (open) list[at] = { ...list[at], ...incident };
+    else list.splice(at, 1);
+    renderPopIncidents();
+  }
+}
+
+// -- the outcome form -------------------------------------------------------------------
+
+function setTarget(call) {
+  const id = call.call_id ?? call.id;
+  if (view.target && view.target.call_id === id && !view.sent) return;
+  view.target = { ...call, call_id: id };
+  view.key = newKey();
+  view.sent = false;
+  view.dirty = false;
+  const form = $("outcome-form");
+  form.reset();
+  $("commune-code").value = "";
+  $("commune-chosen").textContent = "";
+  $("commune-options").replaceChildren();
+  if (call.category) $("category").value = call.category;
+  clearErrors();
+  $("outcome-call").textContent = `· cuộc gọi #${id} từ ${call.caller_number || "?"}`;
+  $("commune-district").textContent = call.district_name
+    ? `(trong ${call.district_name})`
+    : call.district_code ? `(huyện mã ${call.district_code})` : "";
+  showDispositionFields();
+  show($("outcome-none"), false);
+  show($("outcome-result"), false);
+  show(form, true);
+  setFormEnabled(true);
+}
+
+function setFormEnabled(enabled) {
+  for (const node of $("outcome-form").elements) node.disabled = !enabled;
+}
+
+function showDispositionFields() {
+  const value = $("disposition").value;
+  show($("incident-fields"), value === "incident");
+  show($("duplicate-field"), value === "duplicate");
+}
+
+function clearErrors() {
+  for (const node of document.querySelectorAll(".field-error")) show(node, false);
+  show($("outcome-error"), false);
+}
+
+function fieldError(field, text) {
+  const node = document.querySelector(`.field-error[data-for="${field}"]`);
+  if (!node) return false;
+  node.textContent = text;
+  show(node, true);
+  return true;
+}
+
+function outcomeBody() {
+  const form = $("outcome-form");
+  const disposition = form.elements.disposition.value;
+  const body = { disposition, notes: form.elements.notes.value.trim() };
+  if (disposition === "incident") {
+    body.category = form.elements.category.value || null;
+    body.urgency = form.elements.urgency.value || null;
+    const code = $("commune-code").value;
+    body.commune_code = code ? Number(code) : null;
+    body.address = form.elements.address.value.trim();
+  } else if (disposition === "duplicate") {
+    const id = $("duplicate-of").value;
+    body.duplicate_of = id ? Number(id) : null;
+  }
+  return body;
+}
+
+function checkLocally(body) {
+  let ok = true;
+  if (!body.disposition) ok = fieldError("disposition", "Hãy chọn kết quả cuộc gọi.") && false;
+  if (body.disposition === "incident") {
+    if (!body.urgency) ok = fieldError("urgency", "Hãy chọn mức khẩn.") && false;
+    if (!body.commune_code) ok = fieldError("commune_code", "Hãy chọn xã / phường trong danh sách.") && false;
+  }
+  if (body.disposition === "duplicate" && !body.duplicate_of) {
+    ok = fieldError("duplicate_of", "Không có sự vụ đang mở để gắn vào.") && false;
+  }
+  return ok;
+}
+
+async function submitOutcome(event) {
+  event.preventDefault();
+  clearErrors();
+  const target = view.target;
+  if (!target || view.sent) return;
+  const body = outcomeBody();
+  if (!checkLocally(body)) return;
+  setFormEnabled(false);
+  try {
+    const outcome = await request("POST", `/calls/${target.call_id}/outcome`, {
+      body,
+      headers: { "Idempotency-Key": view.key },
+    });
+    view.sent = true;
+    await showOutcome(outcome, $("outcome-result"));
+    show($("outcome-result"), true);
+    const known = view.calls.get(target.call_id);
+    if (known) known.outcome = outcome;
+    return;
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) return toLogin();
+    let placed = false;
+    if (exc instanceof HttpError && Array.isArray(exc.body.errors)) {
+      for (const error of exc.body.errors) {
+        const loc = error.loc || [];
+        const field = loc[0] === "body" ? loc[1] : loc[0];
+        if (fieldError(String(field), error.msg)) placed = true;
+      }
+    }
+    if (!placed) {
+      const node = $("outcome-error");
+      node.textContent = exc instanceof HttpError ? exc.message : "Không gửi được: mất kết nối. Hãy bấm gửi lại.";
+      show(node, true);
+    }
+  }
+  setFormEnabled(true);
+  showDispositionFields();
+}
+
+async function showOutcome(outcome, into) {
+  const lines = [el("p", {}, `Đã ghi kết quả: ${label("dispositions", outcome.disposition)}.`)];
+  if (outcome.notes) lines.push(el("p", { class: "muted" }, `Ghi chú: ${outcome.notes}`));
+  if (outcome.incident_id != null) {
+    let team = "";
+    try {
+      const incident = await request("GET", `/incidents/${outcome.incident_id}`);
+      team = incident.team_name || "";
+    } catch { /* the id is still worth showing */ }
+    const verb = outcome.disposition === "duplicate" ? "Gắn vào sự vụ đang mở" : "Sự vụ";
+    const node = el("p", { class: "incident-line" }, `${verb} `);
+    node.append(el("strong", { class: "incident-id" }, `#${outcome.incident_id}`));
+    node.append(team ? " → đã chuyển đến " : " (chưa có tổ nhận)");
+    if (team) node.append(el("strong", { class: "incident-team" }, team));
+    lines.push(node);
+  }
+  into.replaceChildren(...lines);
+}
+
+// -- communes ---------------------------------------------------------------------------
+
+let communeTimer = null;
+let communeSeq = 0;
+
+async function searchCommunes() {
+  const text = $("commune-search").value.trim();
+  const list = $("commune-options");
+  $("commune-code").value = "";
+  $("commune-chosen").textContent = "";
+  view.dirty = true;
+  const params = new URLSearchParams({ level: "commune", limit: "20" });
+  const district = view.target && view.target.district_code;
+  if (district) { params.set("parent_level", "district"); params.set("parent_code", String(district)); }
+  if (text) params.set("q", text);
+  const seq = ++communeSeq;
+  let page;
+  try {
+    page = await request("GET", `/places?${params}`);
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) return toLogin();
+    return;
+  }
+  if (seq !== communeSeq) return; // a newer search is on its way
+  const items = page.items.map((place) => {
+    const item = el("li", { role: "option", "data-code": String(place.code), tabindex: "-1" }, place.name);
+    item.addEventListener("mousedown", (e) => { e.preventDefault(); chooseCommune(place); });
+    return item;
+  });
+  list.replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "Không tìm thấy")]));
+  show(list, true);
+  $("commune-search").setAttribute("aria-expanded", "true");
+}
+
+function chooseCommune(place) {
+  $("commune-code").value = String(place.code);
+  $("commune-search").value = place.name;
+  $("commune-chosen").textContent = `Đã chọn: ${place.name} (mã ${place.code})`;
+  show($("commune-options"), false);
+  $("commune-search").setAttribute("aria-expanded", "false");
+  fieldError("commune_code", "") && show(document.querySelector('.field-error[data-for="commune_code"]'), false);
+}
+
+// -- today's calls ----------------------------------------------------------------------
+
+async function loadCalls() {
+  const midnight = new Date();
+  midnight.setHours(0, 0, 0, 0);
+  try {
+    const page = await request("GET", `/calls?since=${encodeURIComponent(midnight.toISOString())}&limit=200`);
+    for (const call of page.items) {
+      const known = view.calls.get(call.id) || {};
+      view.calls.set(call.id, { ...known, ...call });
+    }
+    renderCalls();
+    if (!view.target && page.items.length) {
+      const last = page.items.find((c) => c.status === "answered" || c.status === "connected");
+      if (last) noteLastCall(last);
+    }
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) toLogin();
+  }
+}
+
+async function noteLastCall(call) {
+  // The last call without an outcome is the form's, as after a reload mid-wrap-up.
+  try {
+    await request("GET", `/calls/${call.id}/outcome`);
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 404 && !view.target) setTarget(call);
+  }
+}
+
+function renderCalls() {
+  const calls = [...view.calls.values()].sort((a, b) => Date.parse(b.arrived_at) - Date.parse(a.arrived_at));
+  const rows = calls.map((call) => {
+    const row = el("tr", { "data-call-id": String(call.id), tabindex: "0" },
+      el("td", {}, formatTime(call.arrived_at)),
+      el("td", {}, call.caller_number || "—"),
+      el("td", {}, label("categories", call.category) || "—"),
+      el("td", {}, label("call_statuses", call.status)),
+    );
+    row.addEventListener("click", () => openCall(call.id));
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter") openCall(call.id); });
+    return row;
+  });
+  $("calls-body").replaceChildren(...rows);
+  show($("calls-empty"), rows.length === 0);
+}
+
+async function openCall(id) {
+  const call = view.calls.get(id);
+  const box = $("call-detail");
+  box.replaceChildren(el("h3", {}, `Cuộc gọi #${id}`));
+  box.append(el("p", {}, `${formatTime(call.arrived_at, true)} · ${call.caller_number || "—"} · ${
+    label("categories", call.category) || "—"} · chờ ${formatDuration(call.wait_s)} · nói ${formatDuration(call.talk_s)}`));
+  show(box, true);
+  try {
+    const outcome = await request("GET", `/calls/${id}/outcome`);
+    const result = el("div", { class: "result" });
+    await showOutcome(outcome, result);
+    box.append(result);
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 404) {
+      const note = el("p", { class: "warn no-outcome" }, "Cuộc gọi này chưa có kết quả. ");
+      const button = el("button", { type: "button", class: "record-outcome" }, "Ghi kết quả");
+      button.addEventListener("click", () => {
+        setTarget(call);
+        $("outcome-form").scrollIntoView({ behavior: "smooth" });
+      });
+      note.append(button);
+      box.append(note);
+    } else if (exc instanceof HttpError && exc.status === 401) toLogin();
+  }
+}
+
+// -- wiring -----------------------------------------------------------------------------
+
+function wire() {
+  $("queue-login").addEventListener("click", () => agentAction("login"));
+  $("queue-logout").addEventListener("click", () => agentAction("logout"));
+  $("pause-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    agentAction("pause", { reason: $("pause-reason").value });
+  });
+  $("resume").addEventListener("click", () => agentAction("unpause"));
+  $("signout").addEventListener("click", async () => {
+    try { await request("POST", "/auth/logout"); } finally { window.location.assign("/login"); }
+  });
+  const form = $("outcome-form");
+  form.addEventListener("submit", submitOutcome);
+  form.addEventListener("input", () => { view.dirty = true; });
+  $("disposition").addEventListener("change", showDispositionFields);
+  const search = $("commune-search");
+  search.addEventListener("input", () => {
+    clearTimeout(communeTimer);
+    communeTimer = setTimeout(searchCommunes, 200);
+  });
+  search.addEventListener("focus", () => { if (!$("commune-code").value) searchCommunes(); });
+  search.addEventListener("blur", () => setTimeout(() => show($("commune-options"), false), 150));
+  search.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    const first = $("commune-options").querySelector("li[data-code]");
+    if (first) first.dispatchEvent(new MouseEvent("mousedown"));
+  });
+  setInterval(() => {
+    tick();
+    if (view.source && Date.now() - view.lastMessageAt > STALE_MS) {
+      setConnection("lost");
+      connect();
+    }
+  }, 1000);
+}
+
+async function start() {
+  wire();
+  setConnection("connecting");
+  try {
+    await loadPauseReasons();
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) return toLogin();
+  }
+  connect();
+  loadCalls();
+}
+
+start();
