@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint deps venv asterisk asterisk-stop prompts bench simulate clean
+.PHONY: run test lint deps venv asterisk asterisk-stop prompts bench simulate clean vendor screens
 
 run: asterisk  ## provision and start Asterisk, then the service (SQLite by default)
 	$(BIN)/hotline1022 db upgrade
@@ -36,6 +36,12 @@ asterisk: deps venv  ## Asterisk >= 20 (system or cached sid chroot), config ren
 
 asterisk-stop: venv
 	$(BIN)/hotline1022 asterisk stop
+
+vendor:  ## the pages' third-party files from registry.npmjs.org, checked against their checksums
+	$(PYTHON) scripts/vendor.py
+
+screens: venv  ## screenshots of the pages in docs/screens/ (Playwright, Debian's chromium)
+	$(BIN)/pytest -q -m browser tests/web/test_screens.py
 
 prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng + sox)
 	$(BIN)/hotline1022 prompts
