@@ -40,15 +40,17 @@ Content-Length: 0
 """
 
 
-def agent_scenario(talk_ms: int, *, exponential: bool = False) -> str:
+def agent_scenario(talk_ms: int, *, exponential: bool = False, ring_ms: int = 0) -> str:
     """An agent's softphone: answer app_queue's call at once, talk, hang up.
 
     Talk lasts ``talk_ms`` -- unless the other side hangs up first (a called-back citizen
     who does not answer ends the agent's call from the hotline's side). With
     ``exponential`` the talk time is drawn for each call from an exponential distribution
     of that mean (SIPp's GSL distributions), as Erlang C assumes; SIPp cannot wait for a BYE
-    for a random time, so such an agent always hangs up itself.
+    for a random time, so such an agent always hangs up itself. ``ring_ms``: the phone rings
+    that long before the agent answers (a person reading the screen pop).
     """
+    ring = f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms > 0 else ""
     if exponential:
         talk = f'  <pause distribution="exponential" mean="{talk_ms}"/>\n'
     else:
@@ -71,7 +73,7 @@ Contact: <sip:[local_ip]:[local_port]>
 Content-Length: 0
 
 ]]></send>
-  <send retrans="500"><![CDATA[
+{ring}  <send retrans="500"><![CDATA[
 SIP/2.0 200 OK
 [last_Via:]
 [last_From:]
@@ -115,6 +117,7 @@ class SippAgent:
     talk_ms: int = 2000
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-agent-")))
     proc: subprocess.Popen[bytes] | None = None
+    ring_ms: int = 0
 
     def register(self, timeout: float = 10) -> None:
         register_once(
@@ -131,7 +134,7 @@ class SippAgent:
         """Register, then answer in the background."""
         self.register()
         scen = self.workdir / "agent.xml"
-        scen.write_text(agent_scenario(self.talk_ms))
+        scen.write_text(agent_scenario(self.talk_ms, ring_ms=self.ring_ms))
         args = [
             *base_args(self.local_port, self.media_port, self.server_port),
             "-sf",
