@@ -317,17 +317,24 @@ function outcomeBody() {
   return body;
 }
 
+function hideFieldError(field) {
+  const node = document.querySelector(`.field-error[data-for="${field}"]`);
+  if (node) show(node, false);
+}
+
+/** What the form misses, said beside each field before anything is sent; true if none. */
 function checkLocally(body) {
-  let ok = true;
-  if (!body.disposition) ok = fieldError("disposition", "Hãy chọn kết quả cuộc gọi.") && false;
+  const missing = [];
+  if (!body.disposition) missing.push(["disposition", "Hãy chọn kết quả cuộc gọi."]);
   if (body.disposition === "incident") {
-    if (!body.urgency) ok = fieldError("urgency", "Hãy chọn mức khẩn.") && false;
-    if (!body.commune_code) ok = fieldError("commune_code", "Hãy chọn xã / phường trong danh sách.") && false;
+    if (!body.urgency) missing.push(["urgency", "Hãy chọn mức khẩn."]);
+    if (!body.commune_code) missing.push(["commune_code", "Hãy chọn xã / phường trong danh sách."]);
   }
   if (body.disposition === "duplicate" && !body.duplicate_of) {
-    ok = fieldError("duplicate_of", "Không có sự vụ đang mở để gắn vào.") && false;
+    missing.push(["duplicate_of", "Không có sự vụ đang mở để gắn vào."]);
   }
-  return ok;
+  for (const [field, text] of missing) fieldError(field, text);
+  return missing.length === 0;
 }
 
 async function submitOutcome(event) {
@@ -428,7 +435,7 @@ function chooseCommune(place) {
   $("commune-chosen").textContent = `Đã chọn: ${place.name} (mã ${place.code})`;
   show($("commune-options"), false);
   $("commune-search").setAttribute("aria-expanded", "false");
-  fieldError("commune_code", "") && show(document.querySelector('.field-error[data-for="commune_code"]'), false);
+  hideFieldError("commune_code");
 }
 
 // -- today's calls ----------------------------------------------------------------------
