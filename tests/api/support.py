@@ -43,17 +43,17 @@ class FakeAgentControl:
             agent.logged_in_at = datetime.now(UTC) if logged_in else None
             await session.commit()
 
-    async def login(self, agent_id: int) -> None:
+    async def login(self, agent_id: int, *, by: str = "") -> None:
         await self._set("login", agent_id, True)
 
-    async def logout(self, agent_id: int) -> None:
+    async def logout(self, agent_id: int, *, by: str = "") -> None:
         await self._set("logout", agent_id, False)
 
     @property
     def pause_reasons(self) -> dict[str, str]:
         return {"break": "Nghỉ giải lao", "meal": "Nghỉ ăn"}
 
-    async def pause(self, agent_id: int, reason: str) -> None:
+    async def pause(self, agent_id: int, reason: str, *, by: str = "") -> None:
         self.requests.append(("pause", agent_id))
         if reason not in self.pause_reasons:
             raise UnknownPauseReason(f"unknown pause reason {reason!r}")
@@ -64,7 +64,7 @@ class FakeAgentControl:
             agent.paused, agent.pause_reason = True, reason
             await session.commit()
 
-    async def unpause(self, agent_id: int) -> None:
+    async def unpause(self, agent_id: int, *, by: str = "") -> None:
         self.requests.append(("unpause", agent_id))
         async with self.db.session() as session:
             agent = await session.get(Agent, agent_id)
