@@ -16,6 +16,9 @@ import pytest
 from pbx.agi import FastAgiServer
 from pbx.agi_auth import AgiAuth, agi_keys, agi_proof
 from pbx.errors import AgiCommandError, AgiHangup
+from provision.asterisk import Asterisk as AsteriskRoot
+from provision.asterisk import AsteriskConfig
+from provision.secrets import ensure_secrets
 from queues.agent_phone import DONE_VARIABLE, AgentPhone, endpoint_of_channel
 from queues.agent_prompts import AgentPrompts
 from queues.agents import AgentService
@@ -422,3 +425,45 @@ async def test_a_replayed_session_does_nothing(rig: Rig, agi: FastAgiServer) -> 
 async def test_a_proof_for_another_call_does_nothing(rig: Rig, agi: FastAgiServer) -> None:
     assert await play_asterisk(agi, agent_env(proven(), uniqueid="1700000000.10")) == []
     assert rig.service.calls == []
+
+
+# -- the dialplan --------------------------------------------------------------------------
+
+
+def test_the_dialplan_hands_feature_codes_to_the_agent_script(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True)
+    secrets = ensure_secrets(tmp_path / "state", 1)
+    ast = AsteriskRoot("unit", root)
+    ast.render(
+        AsteriskConfig(
+            ami_port=15038,
+            ami_username="hotline",
+            ami_secret=secrets["ami_secret"],
+            sip_port=15060,
+            agi_host="127.0.0.1",
+            agi_port=14573,
+            agi_secret=str(secrets["agi_secret"]),
+            agents=[],
+            phones=[],
+        )
+    )
+    dialplan = (root / "var/lib/hotline1022/unit/etc/extensions.conf").read_text()
+    assert "HOTLINE_AGENT_AGI = agi://127.0.0.1:14573/agent" in dialplan
+    agents = dialplan.split("\n[agents]\n", 1)[1].split("\n[", 1)[0]
+    for pattern in ("_*X", "_*X."):
+        assert (
+            f"exten => {pattern},1,Set(HOTLINE_FEATURE=${{EXTEN}})\n"
+            " same => n,Goto(agent-feature,s,1)"
+        ) in agents
+    feature = dialplan.split("\n[agent-feature]\n", 1)[1].split("\n[", 1)[0]
+    assert (
+        "AGI(${HOTLINE_AGENT_AGI}?t=${HOTLINE_AGI_T}&p=${SHA1(${HOTLINE_AGI_KEY_OUT}"
+        "${SHA1(${HOTLINE_AGI_KEY_IN}:agent:${UNIQUEID}:${HOTLINE_AGI_T})})},${HOTLINE_FEATURE})"
+    ) in feature
+    # Nothing set by the script: the dialplan says it failed, from the script's own file.
+    assert f'GotoIf($["${{{DONE_VARIABLE}}}" != ""]?done)' in feature
+    assert f"Playback({ast.prompts_dir}/agent/failed)" in feature
+    # Citizens cannot dial a feature code: their context has none.
+    citizens = dialplan.split("\n[citizens]\n", 1)[1].split("\n[", 1)[0]
+    assert "exten => _*" not in citizens and "exten => *" not in citizens
