@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 AGI_SCRIPT = "agent"
 DONE_VARIABLE = "HOTLINE_AGENT_DONE"
+MAX_CODE_CHARS = 32
 # Who made a change, in the agent service's log line.
 BY = "phone"
 
@@ -140,7 +141,9 @@ class AgentPhone:
 
     async def handle(self, channel: AgentChannel) -> None:
         """FastAGI script ``agent``: do what the code asks and say what was done."""
-        code = channel.env.get("agi_arg_1", "")
+        # Whatever the phone sent after "*" (extensions.conf): bounded for the log; no code
+        # that long is valid anyway.
+        code = channel.env.get("agi_arg_1", "")[:MAX_CODE_CHARS]
         endpoint = await self._endpoint(channel)
         use = PhoneUse(datetime.now(UTC), endpoint, code, "")
         self.recent.append(use)

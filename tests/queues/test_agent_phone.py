@@ -225,7 +225,7 @@ async def test_an_unknown_reason_digit_changes_nothing(rig: Rig, code: str) -> N
     assert not (await rig.agent()).paused and rig.pbx.paused == {}
 
 
-@pytest.mark.parametrize("code", ["*13", "*1", "*4", ""])
+@pytest.mark.parametrize("code", ["*13", "*1", "*4", "", "*11" + "1" * 40, "*0912345678"])
 async def test_an_unknown_code_changes_nothing(rig: Rig, code: str) -> None:
     call = await rig.dial(code)
     assert call.heard == ["unknown_code"]
