@@ -38,7 +38,7 @@ URGENCIES = {
 CALL_STATUSES = {
     CallStatus.IN_IVR: "Đang ở tổng đài tự động",
     CallStatus.QUEUED: "Đang chờ",
-    CallStatus.CONNECTED: "Đang kết nối",
+    CallStatus.CONNECTED: "Đang đàm thoại",
     CallStatus.ANSWERED: "Đã trả lời",
     CallStatus.ABANDONED_QUEUE: "Bỏ máy khi chờ",
     CallStatus.ABANDONED_IVR: "Bỏ máy ở menu",

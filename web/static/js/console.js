@@ -97,7 +97,7 @@ function onSnapshot(data) {
   view.awaitingSnapshot = false;
   setConnection("ok");
   syncClock(data.server_time);
-  const agent = (data.agents || []).find((a) => (a.agent_id ?? a.id) === AGENT_ID);
+  const agent = (data.agents || []).find((a) => a.agent_id === AGENT_ID);
   setAgent(agent || { agent_id: AGENT_ID, state: "logged_out" });
   if (data.pop) setPop(data.pop);
   else hidePop();
@@ -108,12 +108,11 @@ function onSnapshot(data) {
 // -- the agent's state ------------------------------------------------------------------
 
 function setAgent(data) {
-  // The `agent` event's shape; GET /agents' (AgentOut) is read as a fallback.
   const previous = view.agent || {};
   view.agent = {
     state: data.state || "logged_out",
-    since: data.since ?? data.state_since ?? null,
-    reason: data.reason ?? data.pause_reason ?? null,
+    since: data.since ?? null,
+    reason: data.reason ?? null,
     wrapup_until: data.wrapup_until ?? null,
     answered_today: data.answered_today ?? previous.answered_today ?? 0,
   };
@@ -156,20 +155,13 @@ async function agentAction(path, body) {
   const error = $("state-error");
   show(error, false);
   try {
+    // The new state arrives on the stream (`agent`), as a change made from the phone does.
     await request("POST", `/agents/${AGENT_ID}/${path}`, { body });
-    await refreshAgent();
   } catch (exc) {
     if (exc instanceof HttpError && exc.status === 401) return toLogin();
     error.textContent = exc.message;
     show(error, true);
   }
-}
-
-async function refreshAgent() {
-  // The stream sends the change too; this keeps the buttons right if it is slow or down.
-  const agents = await request("GET", "/agents");
-  const mine = agents.find((a) => a.id === AGENT_ID);
-  if (mine && (!view.agent || view.agent.state !== mine.state)) setAgent(mine);
 }
 
 async function loadPauseReasons() {
@@ -254,7 +246,12 @@ function onIncident(incident) {
 
 function setTarget(call) {
   const id = call.call_id ?? call.id;
-  if (view.target && view.target.call_id === id && !view.sent) return;
+  if (view.target && view.target.call_id === id) {
+    // The same call, better known (a pop after the list): keep what was typed.
+    view.target = { ...view.target, ...call, call_id: id };
+    describeTarget();
+    return;
+  }
   view.target = { ...call, call_id: id };
   view.key = newKey();
   view.sent = false;
@@ -266,15 +263,20 @@ function setTarget(call) {
   $("commune-options").replaceChildren();
   if (call.category) $("category").value = call.category;
   clearErrors();
-  $("outcome-call").textContent = `· cuộc gọi #${id} từ ${call.caller_number || "?"}`;
-  $("commune-district").textContent = call.district_name
-    ? `(trong ${call.district_name})`
-    : call.district_code ? `(huyện mã ${call.district_code})` : "";
+  describeTarget();
   showDispositionFields();
   show($("outcome-none"), false);
   show($("outcome-result"), false);
   show(form, true);
   setFormEnabled(true);
+}
+
+function describeTarget() {
+  const call = view.target;
+  $("outcome-call").textContent = `· cuộc gọi #${call.call_id} từ ${call.caller_number || "?"}`;
+  $("commune-district").textContent = call.district_name
+    ? `(trong ${call.district_name})`
+    : call.district_code ? `(huyện mã ${call.district_code})` : "";
 }
 
 function setFormEnabled(enabled) {
