@@ -55,8 +55,8 @@ def agent_scenario(talk_ms: int, *, exponential: bool = False, ring_ms: int = 0)
     who does not answer ends the agent's call from the hotline's side). With
     ``exponential`` the talk time is drawn for each call from an exponential distribution
     of that mean (SIPp's GSL distributions), as Erlang C assumes; SIPp cannot wait for a BYE
-    for a random time, so such an agent always hangs up itself. ``ring_ms``: the phone rings
-    that long before the agent answers (a person reading the screen pop).
+    for a random time, so such an agent always hangs up itself. ``ring_ms``: how long the
+    phone rings before the agent picks up (0: at once).
     """
     ring = f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms > 0 else ""
     if exponential:
@@ -246,8 +246,8 @@ class SippAgent:
     media_port: int
     talk_ms: int = 2000
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-agent-")))
+    ring_ms: int = 0  # how long the phone rings before the agent picks up
     proc: subprocess.Popen[bytes] | None = None
-    ring_ms: int = 0
 
     def register(self, timeout: float = 10) -> None:
         register_once(
