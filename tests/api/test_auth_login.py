@@ -143,9 +143,7 @@ async def test_login_from_another_site_is_refused(signed: Api) -> None:
     assert response.json()["detail"].startswith("Yêu cầu từ trang khác bị từ chối")
     assert "set-cookie" not in response.headers
     # A script (no Origin) may sign in.
-    scripted = await signed.client.post(
-        "/auth/login", json={"name": AGENT, "password": PASSWORD}
-    )
+    scripted = await signed.client.post("/auth/login", json={"name": AGENT, "password": PASSWORD})
     assert scripted.status_code == 200
 
 
@@ -210,4 +208,3 @@ async def test_me_with_a_bearer_token_has_no_csrf_token(signed: Api) -> None:
 async def test_me_without_a_session_is_401(signed: Api) -> None:
     assert (await signed.client.get("/auth/me")).status_code == 401
     assert (await signed.client.get("/auth/me", headers=with_cookie("nope"))).status_code == 401
-
