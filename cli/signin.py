@@ -116,13 +116,11 @@ async def sign_in_lines(db: Database, settings: Settings) -> list[str]:
         kept = []
     for entry in kept:
         name, role, password = str(entry["name"]), str(entry["role"]), str(entry["password"])
+        who = f"  user {name:12s} {'(' + role + ')':13s}"
         if await verify_password(db, name, password) is not None:
-            lines.append(f"  user {name:12s} ({role:10s}) password {password}")
+            lines.append(f"{who} password {password}")
         else:
-            lines.append(
-                f"  user {name:12s} ({role:10s}) password changed since (not shown), "
-                "or the user was deactivated"
-            )
+            lines.append(f"{who} password changed since (not shown), or the user was deactivated")
     lines.append(
         "Passwords: hotline1022 users set-password NAME; "
         "new users: hotline1022 users create … --password"
