@@ -6,29 +6,14 @@ deactivation apply as they do to a bearer token."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-
 from fastapi import Request
 
+from api.auth import SESSION_COOKIE, csrf_token_for, session_token
 from api.deps import get_auth_policy, get_services
 from store.models import User
 from store.users import check_token
 
-__all__ = ["SESSION_COOKIE", "csrf_token_for", "page_user", "session_token"]
-
-SESSION_COOKIE = "hotline1022_session"
-
-
-def session_token(request: Request) -> str | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    return token or None
-
-
-def csrf_token_for(token: str) -> str:
-    """The anti-forgery value of a session: derived from its token, so nothing is stored."""
-    digest = hashlib.sha256(b"csrf\0" + token.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+__all__ = ["SESSION_COOKIE", "page_user"]
 
 
 async def page_user(request: Request) -> tuple[User, str] | None:

@@ -4,17 +4,12 @@ driven by Playwright (never a downloaded browser)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, async_playwright
 from sqlalchemy import select
@@ -30,41 +25,9 @@ from store.models import Agent
 from store.seed import ensure_agents
 from store.users import create_user
 from tests.api.support import FakeAgentControl, FakeCallbacks, FakeIvr, FakeQueueView
+from tests.web.support import CHROMIUM, Server, chromium_args
 from web import create_pages
 from web.session import SESSION_COOKIE
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """``app`` in uvicorn on a free port of 127.0.0.1 until the block ends; yields its URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        else:
-            raise TimeoutError("uvicorn did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass
@@ -75,6 +38,7 @@ class Site:
     tokens: dict[str, str]  # role -> a session token of that role's user
     agent_id: int
     client: httpx.AsyncClient  # to the running site, no cookie
+    server: Server
 
     async def signed_in(self, browser: Browser, role: str) -> BrowserContext:
         """A browser context with ``role``'s session cookie, as ``POST /auth/login`` sets it."""
@@ -127,18 +91,22 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         )
         _, tokens["supervisor"] = await create_user(db, name="Trần Văn Giám", role="supervisor")
         app = build_site_app(db)
-        async with serving(app) as base, httpx.AsyncClient(base_url=base) as client:
-            yield Site(base, app, db, tokens, agent_id, client)
+        server = Server(app)
+        await server.start()
+        try:
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                yield Site(server.url, app, db, tokens, agent_id, client, server)
+        finally:
+            await server.stop()
     finally:
         await db.dispose()
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=args
+            executable_path=CHROMIUM, headless=True, args=chromium_args()
         )
         try:
             yield launched

@@ -3,43 +3,13 @@ the 403 page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, expect
 
 from tests.web.conftest import Site
+from tests.web.support import watch
 
 pytestmark = pytest.mark.browser
-
-VIOLATIONS = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
-});
-"""
-
-
-@dataclass
-class Watched:
-    """What a page asked for and what the browser complained about."""
-
-    page: Page
-    requests: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
-
-    async def csp_violations(self) -> list[str]:
-        seen: list[str] = await self.page.evaluate("window.__csp || []")
-        return seen + [m for m in self.console if "Content Security Policy" in m]
-
-
-async def watch(context: BrowserContext) -> Watched:
-    await context.add_init_script(VIOLATIONS)
-    page = await context.new_page()
-    watched = Watched(page)
-    page.on("request", lambda r: watched.requests.append(r.url))
-    page.on("console", lambda m: watched.console.append(f"{m.type}: {m.text}"))
-    return watched
 
 
 async def test_docs_render_swagger_ui_with_nothing_from_outside(

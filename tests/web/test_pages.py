@@ -11,11 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.auth import csrf_token_for
 from store.users import revoke_tokens
 from tests.web.conftest import Site
 from web.pages import safe_next
 from web.security import CONTENT_SECURITY_POLICY
-from web.session import SESSION_COOKIE, csrf_token_for
+from web.session import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
 
