@@ -211,3 +211,14 @@ def test_the_checksum_check_catches_a_changed_file(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "swagger-ui.css" in done.stderr
+
+
+def test_the_scripts_never_insert_html() -> None:
+    """Text from callers and users goes in with textContent: no script of ours parses HTML
+    or evaluates strings (the vendored Swagger UI is not ours and shows no caller data)."""
+    scripts = sorted((ROOT / "web" / "static" / "js").glob("*.js"))
+    assert scripts
+    for script in scripts:
+        code = script.read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in code, f"{script.name} uses {sink}"
