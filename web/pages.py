@@ -139,10 +139,14 @@ def create_pages(app: FastAPI) -> None:
 
     @router.get("/docs", response_class=HTMLResponse)
     async def docs(request: Request) -> Response:
+        # Signed in, "Try it out" works with the session cookie: the page carries its CSRF
+        # token, which docs-init.js adds to every request that changes something.
+        signed_in = await page_user(request)
         return page(
             request,
             "docs.html",
             {"title": f"{app.title} — API", "openapi_url": app.openapi_url or "/openapi.json"},
+            csrf=signed_in[1] if signed_in is not None else "",
         )
 
     app.include_router(router)

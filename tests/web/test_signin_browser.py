@@ -105,3 +105,26 @@ async def test_a_cross_site_form_post_is_refused(
         agent = await session.get(Agent, site.agent_id)
         assert agent is not None and not agent.logged_in
     await context.close()
+
+
+async def test_try_it_out_in_docs_works_with_the_session_cookie(
+    site: Site, browser: Browser, passwords: None
+) -> None:
+    """Signed in through the form, /docs's "Try it out" posts with the session's CSRF token."""
+    page = await browser.new_page()
+    await page.goto(f"{site.url}/login?next=/docs")
+    await sign_in(page, "Nguyễn Thị Lan", PASSWORD)
+    await page.wait_for_url(f"{site.url}/docs")
+    operation = page.locator("#operations-agents-login_agents__agent_id__login_post")
+    await operation.locator(".opblock-summary").click()
+    await operation.get_by_role("button", name="Try it out").click()
+    await operation.locator('input[placeholder="agent_id"]').fill(str(site.agent_id))
+    async with page.expect_response(f"**/agents/{site.agent_id}/login") as answer:
+        await operation.get_by_role("button", name="Execute").click()
+    response = await answer.value
+    assert response.status == 200, await response.text()
+    assert (await response.request.all_headers())["x-csrf-token"]
+    async with site.db.session() as session:
+        agent = await session.get(Agent, site.agent_id)
+        assert agent is not None and agent.logged_in
+    await page.close()
