@@ -140,7 +140,7 @@ class Subscription:
         self.frames.clear()
         self.overflowed, self.reason = False, ""
 
-    async def next(self, timeout: float | None = None) -> bytes | None:
+    async def next(self, timeout: float | None = None) -> bytes | None:  # noqa: ASYNC109 -- a heartbeat is due when it passes
         while not self.frames:
             if self.closed or self.overflowed:
                 return None

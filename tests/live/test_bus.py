@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -20,6 +20,7 @@ from live.bus import (
     notification,
 )
 from live.hub import Audience, EventHub, Viewer
+from tests.pbx.helpers import wait_until
 
 AGENT_7 = Audience(agent_ids=frozenset({7}))
 
@@ -94,12 +95,6 @@ async def buses(dsn: str) -> AsyncIterator[tuple[PostgresBus, PostgresBus]]:
         await two.close()
 
 
-async def _until(check: Callable[[], bool], timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
-
-
 @pytest.mark.postgres
 async def test_a_change_published_in_one_process_reaches_the_others_viewers(
     buses: tuple[PostgresBus, PostgresBus],
@@ -128,7 +123,9 @@ async def test_the_listening_connection_drops_and_comes_back(
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
         await admin.close()
-    await _until(lambda: two.connects >= 2 and two.listening.is_set())
+    await wait_until(
+        lambda: two.connects >= 2 and two.listening.is_set(), "the bus listens again", 10
+    )
     # Changes may have been missed meanwhile: the viewers are told to resync.
     assert viewer.overflowed and "reconnect" in viewer.reason
     viewer.reset()
