@@ -15,10 +15,12 @@ from starlette.types import Lifespan
 from api.deps import AuthPolicy
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import ApiLimits
+from api.live_feed import LiveFeed
 from api.middleware import BodyLimit
 from api.routers import agents as agents_router
 from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
+from api.routers import events as events_router
 from api.routers import health as health_router
 from api.routers import incidents as incidents_router
 from api.routers import ivr as ivr_router
@@ -92,6 +94,10 @@ TAGS = [
         "description": "Open incidents, overdue first; teams' and districts' figures (Giám sát).",
     },
     {
+        "name": "events",
+        "description": "The live event stream, Server-Sent Events (Luồng sự kiện trực tiếp).",
+    },
+    {
         "name": "users",
         "description": "API users and their tokens, for administrators (Người dùng).",
     },
@@ -115,13 +121,15 @@ def create_app(
     version: str | None = None,
     limits: ApiLimits | None = None,
     auth: AuthPolicy | None = None,
+    feed: LiveFeed | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
 
     ``ami_status()`` should return a dict with ``"connected": bool``; health is "ok" only
     when it is True. ``sl_thresholds`` (the settings') are the statistics' default service
     levels. ``version`` is what the OpenAPI document says; by default the installed
-    package's. ``limits`` bound request bodies and the staffing computation. ``auth``: the
+    package's. ``feed``: the live event stream's source (``GET /events`` answers 503 without
+    one). ``limits`` bound request bodies and the staffing computation. ``auth``: the
     tokens' lifetimes and the failed-authentication limit (the defaults' when None).
     """
     limits = limits or ApiLimits()
@@ -150,6 +158,7 @@ def create_app(
         incidents=incidents,
         outcomes=OutcomeService(db, incidents) if incidents is not None else None,
         limits=limits,
+        feed=feed,
     )
     for router in (
         health_router,
@@ -164,6 +173,7 @@ def create_app(
         incidents_router,
         monitoring_router,
         users_router,
+        events_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)
