@@ -150,7 +150,7 @@ class LiveFeed:
                 )
             )
             self._answered, self._counted = {}, set()
-            for agent_id, uid in rows.tuples().all():
+            for agent_id, uid in rows.all():
                 if agent_id is None:
                     continue
                 self._answered[agent_id] = self._answered.get(agent_id, 0) + 1
@@ -317,7 +317,7 @@ class LiveFeed:
                 rows = await s.execute(
                     select(Call.uniqueid, Call.id).where(Call.uniqueid.in_(wanted))
                 )
-                self._call_ids.update(dict(rows.tuples().all()))
+                self._call_ids.update({uid: cid for uid, cid in rows.all()})
         except Exception:  # the database down: the calls go out without their ids
             log.warning("event stream: could not look up %d call id(s)", len(wanted))
 
