@@ -94,12 +94,12 @@ TAGS = [
         "description": "Open incidents, overdue first; teams' and districts' figures (Giám sát).",
     },
     {
-        "name": "events",
-        "description": "The live event stream, Server-Sent Events (Luồng sự kiện trực tiếp).",
-    },
-    {
         "name": "users",
         "description": "API users and their tokens, for administrators (Người dùng).",
+    },
+    {
+        "name": "events",
+        "description": "The live event stream, Server-Sent Events (Luồng sự kiện trực tiếp).",
     },
 ]
 

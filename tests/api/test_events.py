@@ -72,7 +72,7 @@ async def stream(api: Api) -> AsyncIterator[Stream]:
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 -- uvicorn offers no event for it
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
@@ -91,7 +91,7 @@ class Reader:
         self.response = response
         self.lines = response.aiter_lines()
 
-    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def next(self, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
         fields: dict[str, str] = {}
         async with asyncio.timeout(timeout):
             async for line in self.lines:
@@ -105,7 +105,7 @@ class Reader:
                 raise EOFError("the stream ended")
         return {"id": fields["id"], "event": fields["event"], "data": json.loads(fields["data"])}
 
-    async def until(self, event: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def until(self, event: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
         while True:
             message = await self.next(timeout)
             if message["event"] == event:
@@ -154,51 +154,48 @@ async def test_without_a_token_401(stream: Stream) -> None:
 async def test_snapshot_first_then_only_what_the_agent_may_see(stream: Stream) -> None:
     stream.calls["c1"] = _call("c1", "agent01")
     stream.calls["c2"] = _call("c2", "agent02")
-    async with httpx.AsyncClient() as client:
-        async with _open(client, stream, "agent") as reader:
-            first = await reader.next()
-            assert first["event"] == "snapshot"
-            snap = first["data"]
-            assert snap["user"]["role"] == "agent"
-            assert snap["user"]["agent_id"] == stream.api.agent_ids["agent01"]
-            assert [a["endpoint"] for a in snap["agents"]] == ["agent01"]
-            assert [c["uniqueid"] for c in snap["calls"]] == ["c1"]
-            assert snap["calls"][0]["district_name"] == "Dĩ An"
-            assert snap["queues"][0]["name"] == "food-724"
-            assert snap["incidents"] == [] and snap["pop"] is None
-            # Another agent's state and call, then this agent's: only the latter arrive.
-            stream.feed.agent_changed(_agent("agent02", "paused"))
-            stream.feed.call_changed(stream.calls["c2"])
-            stream.feed.agent_changed(_agent("agent01", "ringing"))
-            message = await reader.next()
-            assert message["event"] == "agent"
-            assert message["data"]["endpoint"] == "agent01"
-            assert message["data"]["state"] == "ringing"
-            stream.feed.call_changed(stream.calls["c1"])
-            message = await reader.until("call")
-            assert message["data"]["uniqueid"] == "c1"
+    async with httpx.AsyncClient() as client, _open(client, stream, "agent") as reader:
+        first = await reader.next()
+        assert first["event"] == "snapshot"
+        snap = first["data"]
+        assert snap["user"]["role"] == "agent"
+        assert snap["user"]["agent_id"] == stream.api.agent_ids["agent01"]
+        assert [a["endpoint"] for a in snap["agents"]] == ["agent01"]
+        assert [c["uniqueid"] for c in snap["calls"]] == ["c1"]
+        assert snap["calls"][0]["district_name"] == "Dĩ An"
+        assert snap["queues"][0]["name"] == "food-724"
+        assert snap["incidents"] == [] and snap["pop"] is None
+        # Another agent's state and call, then this agent's: only the latter arrive.
+        stream.feed.agent_changed(_agent("agent02", "paused"))
+        stream.feed.call_changed(stream.calls["c2"])
+        stream.feed.agent_changed(_agent("agent01", "ringing"))
+        message = await reader.next()
+        assert message["event"] == "agent"
+        assert message["data"]["endpoint"] == "agent01"
+        assert message["data"]["state"] == "ringing"
+        stream.feed.call_changed(stream.calls["c1"])
+        message = await reader.until("call")
+        assert message["data"]["uniqueid"] == "c1"
 
 
 async def test_a_supervisor_sees_every_agent_and_call_but_no_pop(stream: Stream) -> None:
-    async with httpx.AsyncClient() as client:
-        async with _open(client, stream, "supervisor") as reader:
-            snap = (await reader.next())["data"]
-            assert {a["endpoint"] for a in snap["agents"]} >= {"agent01", "agent02"}
-            agent01 = frozenset({stream.api.agent_ids["agent01"]})
-            stream.feed.bus.publish("pop", {}, Audience(staff=frozenset(), agent_ids=agent01))
-            stream.feed.agent_changed(_agent("agent02", "paused"))
-            assert (await reader.next())["event"] == "agent"
+    async with httpx.AsyncClient() as client, _open(client, stream, "supervisor") as reader:
+        snap = (await reader.next())["data"]
+        assert {a["endpoint"] for a in snap["agents"]} >= {"agent01", "agent02"}
+        agent01 = frozenset({stream.api.agent_ids["agent01"]})
+        stream.feed.bus.publish("pop", {}, Audience(staff=frozenset(), agent_ids=agent01))
+        stream.feed.agent_changed(_agent("agent02", "paused"))
+        assert (await reader.next())["event"] == "agent"
 
 
 async def test_a_team_gets_no_agents_calls_or_queues(stream: Stream) -> None:
     stream.calls["c1"] = _call("c1", "agent01")
-    async with httpx.AsyncClient() as client:
-        async with _open(client, stream, "team") as reader:
-            snap = (await reader.next())["data"]
-            assert snap["agents"] == [] and snap["calls"] == [] and snap["queues"] == []
-            stream.feed.agent_changed(_agent("agent01"))
-            stream.feed.call_changed(stream.calls["c1"])
-            assert (await reader.next(timeout=2))["event"] == "heartbeat"
+    async with httpx.AsyncClient() as client, _open(client, stream, "team") as reader:
+        snap = (await reader.next())["data"]
+        assert snap["agents"] == [] and snap["calls"] == [] and snap["queues"] == []
+        stream.feed.agent_changed(_agent("agent01"))
+        stream.feed.call_changed(stream.calls["c1"])
+        assert (await reader.next(timeout=2))["event"] == "heartbeat"
 
 
 async def test_reconnect_with_last_event_id_gets_exactly_the_missed_ones(stream: Stream) -> None:
@@ -256,42 +253,38 @@ async def test_resync_when_the_buffer_no_longer_holds_what_was_missed(stream: St
 
 
 async def test_heartbeats_keep_an_idle_stream_alive(stream: Stream) -> None:
-    async with httpx.AsyncClient() as client:
-        async with _open(client, stream, "admin") as reader:
-            await reader.next()
-            beats = [await reader.next(timeout=2), await reader.next(timeout=2)]
-            assert [b["event"] for b in beats] == ["heartbeat", "heartbeat"]
-            assert datetime.fromisoformat(beats[0]["data"]["server_time"])
+    async with httpx.AsyncClient() as client, _open(client, stream, "admin") as reader:
+        await reader.next()
+        beats = [await reader.next(timeout=2), await reader.next(timeout=2)]
+        assert [b["event"] for b in beats] == ["heartbeat", "heartbeat"]
+        assert datetime.fromisoformat(beats[0]["data"]["server_time"])
 
 
 async def test_a_slow_viewer_resyncs(stream: Stream) -> None:
-    async with httpx.AsyncClient() as client:
-        async with _open(client, stream, "supervisor") as reader:
-            await reader.next()
-            (sub,) = stream.feed.hub._subs
-            sub.resync("viewer too slow")
-            assert (await reader.next())["event"] == "resync"
-            assert (await reader.next())["event"] == "snapshot"
+    async with httpx.AsyncClient() as client, _open(client, stream, "supervisor") as reader:
+        await reader.next()
+        (sub,) = stream.feed.hub._subs
+        sub.resync("viewer too slow")
+        assert (await reader.next())["event"] == "resync"
+        assert (await reader.next())["event"] == "snapshot"
 
 
 async def test_the_stream_ends_when_the_service_stops_and_disconnects_unsubscribe(
     stream: Stream,
 ) -> None:
-    async with httpx.AsyncClient() as client:
-        async with _open(client, stream, "supervisor") as reader:
-            await reader.next()
-            assert stream.feed.hub.viewers == 1
-            stream.feed.hub.close()
-            with pytest.raises(EOFError):
-                await reader.next(timeout=3)
+    async with httpx.AsyncClient() as client, _open(client, stream, "supervisor") as reader:
+        await reader.next()
+        assert stream.feed.hub.viewers == 1
+        stream.feed.hub.close()
+        with pytest.raises(EOFError):
+            await reader.next(timeout=3)
     assert stream.feed.hub.viewers == 0
 
 
 async def test_a_client_that_leaves_is_unsubscribed(stream: Stream) -> None:
-    async with httpx.AsyncClient() as client:
-        async with _open(client, stream, "supervisor") as reader:
-            await reader.next()
-            assert stream.feed.hub.viewers == 1
+    async with httpx.AsyncClient() as client, _open(client, stream, "supervisor") as reader:
+        await reader.next()
+        assert stream.feed.hub.viewers == 1
     async with asyncio.timeout(5):
         while stream.feed.hub.viewers:  # noqa: ASYNC110 -- the server's side, seen from here
             await asyncio.sleep(0.05)
