@@ -40,19 +40,21 @@ Content-Length: 0
 """
 
 
-def agent_scenario(talk_ms: int, *, exponential: bool = False) -> str:
+def agent_scenario(talk_ms: int, *, exponential: bool = False, ring_ms: int = 0) -> str:
     """An agent's softphone: answer app_queue's call at once, talk, hang up.
 
     Talk lasts ``talk_ms`` -- unless the other side hangs up first (a called-back citizen
     who does not answer ends the agent's call from the hotline's side). With
     ``exponential`` the talk time is drawn for each call from an exponential distribution
     of that mean (SIPp's GSL distributions), as Erlang C assumes; SIPp cannot wait for a BYE
-    for a random time, so such an agent always hangs up itself.
+    for a random time, so such an agent always hangs up itself. ``ring_ms``: how long the
+    phone rings before the agent picks up (0: at once).
     """
     if exponential:
         talk = f'  <pause distribution="exponential" mean="{talk_ms}"/>\n'
     else:
         talk = _AGENT_WAITS_FOR_BYE.replace("{talk_ms}", str(talk_ms))
+    ring = f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms > 0 else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="agent answers">
   <recv request="INVITE" rrs="true">
@@ -71,7 +73,7 @@ Contact: <sip:[local_ip]:[local_port]>
 Content-Length: 0
 
 ]]></send>
-  <send retrans="500"><![CDATA[
+{ring}  <send retrans="500"><![CDATA[
 SIP/2.0 200 OK
 [last_Via:]
 [last_From:]
@@ -114,6 +116,7 @@ class SippAgent:
     media_port: int
     talk_ms: int = 2000
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-agent-")))
+    ring_ms: int = 0  # how long the phone rings before the agent picks up
     proc: subprocess.Popen[bytes] | None = None
 
     def register(self, timeout: float = 10) -> None:
@@ -131,7 +134,7 @@ class SippAgent:
         """Register, then answer in the background."""
         self.register()
         scen = self.workdir / "agent.xml"
-        scen.write_text(agent_scenario(self.talk_ms))
+        scen.write_text(agent_scenario(self.talk_ms, ring_ms=self.ring_ms))
         args = [
             *base_args(self.local_port, self.media_port, self.server_port),
             "-sf",
