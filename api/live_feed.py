@@ -100,6 +100,7 @@ class LiveFeed:
         self._flush_calls = flush_calls
         self._clock = clock
         self._agents: dict[str, _AgentRow] = {}
+        self._looked_up: set[str] = set()
         self._answered: dict[int, int] = {}
         self._answered_day = self._today()
         self._counted: set[str] = set()
@@ -166,11 +167,22 @@ class LiveFeed:
     def agent_changed(self, agent: AgentLiveState) -> None:
         row = self._agents.get(agent.endpoint)
         if row is None:
-            return  # an endpoint that is no agent of ours (or one created since: see below)
+            # An agent created since the start (POST /agents), or no agent of ours: looked
+            # up once.
+            if agent.endpoint not in self._looked_up:
+                self._looked_up.add(agent.endpoint)
+                with contextlib.suppress(RuntimeError):  # no running loop: unit tests
+                    self._spawn(self._late_agent(agent))
+            return
         if agent.state not in _WITH_CALL:
             self.pops.pop(row.id, None)
         self.bus.publish("agent", self.agent_data(agent), Audience(agent_ids=frozenset({row.id})))
         self.queue_changed()  # its queues' agents_by_state
+
+    async def _late_agent(self, agent: AgentLiveState) -> None:
+        await self.load_agents()
+        if agent.endpoint in self._agents:
+            self.agent_changed(agent)
 
     def queue_changed(self, _queue: str | None = None) -> None:
         self._dirty_queues = True

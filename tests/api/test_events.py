@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from api.deps import AuthPolicy
 from api.live_feed import LiveFeed
 from api.ratelimit import FailureLimiter
 from dispatch.incidents import IncidentService
+from hotline1022.service import end_streams_on_exit
 from live.bus import InProcessBus
 from live.hub import Audience, EventHub
 from queues.agent_state import AgentLiveState
@@ -37,6 +39,8 @@ class Stream:
     feed: LiveFeed
     url: str
     calls: dict[str, CallState]
+    server: uvicorn.Server
+    serving: asyncio.Task[None]
 
     def auth(self, who: str) -> dict[str, str]:
         return self.api.auth(who)
@@ -71,16 +75,18 @@ async def stream(api: Api) -> AsyncIterator[Stream]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     )
+    end_streams_on_exit(server, feed.hub)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 -- uvicorn offers no event for it
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Stream(api, feed, f"http://127.0.0.1:{port}", calls)
+        yield Stream(api, feed, f"http://127.0.0.1:{port}", calls, server, task)
     finally:
         feed.hub.close()
         server.should_exit = True
-        await asyncio.wait_for(task, 10)
+        if not task.done():
+            await asyncio.wait_for(task, 10)
         await feed.close()
 
 
@@ -288,3 +294,32 @@ async def test_a_client_that_leaves_is_unsubscribed(stream: Stream) -> None:
     async with asyncio.timeout(5):
         while stream.feed.hub.viewers:  # noqa: ASYNC110 -- the server's side, seen from here
             await asyncio.sleep(0.05)
+
+
+async def test_uvicorn_stops_at_once_with_streams_open(stream: Stream) -> None:
+    async with httpx.AsyncClient() as client, _open(client, stream, "supervisor") as reader:
+        await reader.next()
+        # What SIGTERM does: uvicorn waits for open connections before its lifespan ends,
+        # so the streams must end when the signal comes, not at the lifespan's shutdown.
+        stream.server.handle_exit(signal.SIGTERM, None)
+        # uvicorn raises the signals it caught again once it has stopped: not in pytest.
+        stream.server._captured_signals.clear()
+        with pytest.raises(EOFError):
+            await reader.next(timeout=3)
+    await asyncio.wait_for(stream.serving, 5)
+
+
+async def test_an_agent_created_after_the_start_gets_its_events(stream: Stream) -> None:
+    from store.agents import create_agent
+
+    async with stream.api.db.session() as session:
+        agent = await create_agent(
+            session, endpoint="agent77", name="Mới vào", home_district=None, skills={}
+        )
+        await session.commit()
+        new_id = agent.id
+    async with httpx.AsyncClient() as client, _open(client, stream, "supervisor") as reader:
+        await reader.next()
+        stream.feed.agent_changed(_agent("agent77", "idle"))
+        message = await reader.until("agent")
+        assert (message["data"]["agent_id"], message["data"]["name"]) == (new_id, "Mới vào")
