@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "hotline1022_events"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more.
 MAX_PAYLOAD = 7999
-# What a connection that is down or going away raises.
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class Bus(Protocol):
@@ -229,7 +227,7 @@ class PostgresBus:
         while True:
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=10)
-            except _DB_ERRORS as exc:
+            except Exception as exc:  # down, refused, timed out: tried again
                 log.warning("event bus: cannot listen (%s); again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_s[1])
@@ -239,7 +237,7 @@ class PostgresBus:
             conn.add_termination_listener(self._on_terminate)
             try:
                 await conn.add_listener(self.channel, self._on_notify)
-            except _DB_ERRORS as exc:
+            except Exception as exc:  # down, refused, timed out: tried again
                 log.warning("event bus: LISTEN failed (%s)", exc)
                 await self._close_listener()
                 await asyncio.sleep(delay)
@@ -257,7 +255,7 @@ class PostgresBus:
                 if not self._dropped.is_set():
                     try:  # a dead peer that sent no FIN is noticed here
                         await asyncio.wait_for(conn.execute("SELECT 1"), self.check_s)
-                    except _DB_ERRORS:
+                    except Exception:  # dropped, or in a state the driver gives up on
                         break
             log.warning("event bus: the listening connection dropped; reconnecting")
             await self._close_listener()
@@ -277,8 +275,8 @@ class PostgresBus:
                         await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
                         delay = self.backoff_s[0]
                         break
-                    except _DB_ERRORS as exc:
-                        log.warning("event bus: NOTIFY failed (%s); again in %.1f s", exc, delay)
+                    except Exception as exc:  # whatever the driver raises: the sender lives on
+                        log.warning("event bus: NOTIFY failed (%r); again in %.1f s", exc, delay)
                         if conn is not None:
                             conn.terminate()
                         conn = None
