@@ -34,6 +34,7 @@ from pbx.events import AgentCalled, AmiEvent
 from queues.agent_state import AgentLiveState
 from queues.calls import CallState
 from queues.ports import AgentStateView, LiveQueueView
+from stats.demand import VIETNAM
 from store.db import Database
 from store.models import Agent, Call, CallOutcome, Incident, IncidentEvent, Place, Team, User
 
@@ -138,7 +139,8 @@ class LiveFeed:
             self._agents = {ep: _AgentRow(aid, name) for ep, aid, name in rows.all()}
 
     def _today(self) -> datetime:
-        now = datetime.fromtimestamp(self._clock()).astimezone()
+        # "Today" is the hotline's day, in Vietnam, whatever the server's zone.
+        now = datetime.fromtimestamp(self._clock(), VIETNAM)
         return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
     async def _load_answered_today(self) -> None:
