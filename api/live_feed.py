@@ -46,6 +46,10 @@ POP_HISTORY_DAYS = 30
 POP_HISTORY_LIMIT = 20
 # How long a pop waits for its call's row (the tracker writes every 0.2 s).
 POP_ROW_WAIT_S = 1.0
+# The most a pop waits for the database (its row and history) before it goes out without.
+POP_DB_LIMIT_S = 2.0
+# The most a batch of call changes waits for their rows' ids before it goes out without.
+CALL_IDS_WAIT_S = 0.5
 # Most open incidents a snapshot carries (newest first).
 SNAPSHOT_INCIDENTS = 500
 # States in which the agent's current call (and its pop) still stands.
@@ -112,6 +116,7 @@ class LiveFeed:
         self._dirty_incidents: set[int] = set()
         self._scheduled: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._calls_lock = asyncio.Lock()
         # agent id -> the pop of their ringing or current call.
         self.pops: dict[int, dict[str, Any]] = {}
 
@@ -336,7 +341,17 @@ class LiveFeed:
             log.warning("event stream: could not look up %d call id(s)", len(wanted))
 
     async def _publish_calls(self, calls: list[CallState]) -> None:
-        await self._lookup_call_ids(c.uniqueid for c in calls)
+        # One batch at a time, in order (the lock is fair): a call's states never go out of
+        # order when a lookup is slow.
+        async with self._calls_lock:
+            try:
+                async with asyncio.timeout(CALL_IDS_WAIT_S):
+                    await self._lookup_call_ids(c.uniqueid for c in calls)
+            except TimeoutError:
+                log.warning("event stream: %d call(s) sent without their ids", len(calls))
+            self._send_calls(calls)
+
+    def _send_calls(self, calls: list[CallState]) -> None:
         for call in calls:
             self.bus.publish("call", self.call_data(call), self.call_audience(call))
             if call.complete:
@@ -362,17 +377,24 @@ class LiveFeed:
         call = self.calls().get(uniqueid)
         if call is None:
             return None  # not a citizen's call (a callback's placeholder, a test)
-        call_id = await self._call_row(uniqueid)
+        call_id: int | None = None
+        previous: list[dict[str, Any]] = []
+        incidents: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(POP_DB_LIMIT_S):
+                call_id = await self._call_row(uniqueid)
+                if call.caller_number:
+                    previous, incidents = await self._history(call.caller_number, uniqueid)
+        except Exception as exc:
+            # The database is down or slow: the agent still sees who calls and what they
+            # chose, at once; the history is missing, which the console says.
+            log.warning("pop of %s without its history: %r", uniqueid, exc)
         data: dict[str, Any] = {
             "agent_id": row.id,
             "call": self.call_data(call, call_id),
-            "previous_calls": [],
-            "open_incidents": [],
+            "previous_calls": previous,
+            "open_incidents": incidents,
         }
-        if call.caller_number:
-            data["previous_calls"], data["open_incidents"] = await self._history(
-                call.caller_number, uniqueid
-            )
         self.pops[row.id] = data
         self.bus.publish("pop", data, Audience(staff=frozenset(), agent_ids=frozenset({row.id})))
         return data

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.live_feed import LiveFeed
+from api.live_feed import LiveFeed, _AgentRow
 from dispatch.ports import Actor
 from live.bus import InProcessBus
 from live.hub import EventHub, Subscription, Viewer
@@ -225,3 +225,22 @@ async def test_answered_today_counts_each_answered_call_once(db: Database) -> No
     assert feed.agent_data(AgentLiveState(endpoint))["answered_today"] == 2
     await asyncio.sleep(0.05)
     await feed.close()
+
+
+class _DownDatabase:
+    """A database that is down: every session fails to open."""
+
+    def session(self) -> Any:
+        raise OSError("connection refused")
+
+
+async def test_a_pop_goes_out_without_its_history_when_the_database_is_down() -> None:
+    calls = {"7.1": CallState("7.1", "7.1", "0912", "Lê Văn C", utcnow(), status="queued")}
+    feed = _feed(_DownDatabase(), calls)  # type: ignore[arg-type]
+    feed._agents = {"agent01": _AgentRow(1, "Một")}
+    agent = feed.hub.subscribe(Viewer("agent", agent_id=1))
+    pop = await feed.pop("agent01", "7.1")
+    assert pop is not None and pop["call"]["caller_name"] == "Lê Văn C"
+    assert pop["call"]["call_id"] is None and pop["previous_calls"] == []
+    (message,) = await _messages(agent)
+    assert message["event"] == "pop"
