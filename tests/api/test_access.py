@@ -129,6 +129,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/users/{user_id}/tokens"): guarded("admin"),
     ("POST", "/users/{user_id}/tokens"): {**guarded("admin"), "admin": 201},
     ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): guarded("admin"),
+    # Every role may watch; the api fixture runs no live feed, so a valid token gets the
+    # documented 503 here (the stream itself, per role: tests/api/test_events.py).
+    ("GET", "/events"): {**guarded(*EVERYONE), **dict.fromkeys(EVERYONE, 503)},
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
