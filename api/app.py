@@ -18,6 +18,7 @@ from api.limits import ApiLimits
 from api.live_feed import LiveFeed
 from api.middleware import BodyLimit
 from api.routers import agents as agents_router
+from api.routers import auth as auth_router
 from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
 from api.routers import events as events_router
@@ -46,11 +47,12 @@ REST API of the 1022 citizen hotline: call records, live queue state, agent logi
 historical statistics.
 
 Every route except `/health` needs `Authorization: Bearer <token>`; tokens are issued with
-`hotline1022 users create` / `hotline1022 users token`. Roles: `agent` (their own calls and
-login, the outcomes of their calls), `supervisor` and `admin` (everything), `team`
-(rapid-response teams and operations centers: the incidents they hold or that lie under
-their place). Every role reads places and teams. Times are ISO 8601 and
-returned in UTC.
+`hotline1022 users create` / `hotline1022 users token`. Pages sign in with `POST /auth/login`
+instead: a session cookie, and header `X-CSRF-Token` on every request that changes something.
+Roles: `agent` (their own calls and login, the outcomes of their calls), `supervisor` and
+`admin` (everything), `team` (rapid-response teams and operations centers: the incidents
+they hold or that lie under their place). Every role reads places and teams. Times are ISO
+8601 and returned in UTC.
 
 **Tóm tắt (tiếng Việt):** API của tổng đài 1022 tiếp nhận phản ánh, kiến nghị của người dân:
 tra cứu lịch sử cuộc gọi, xem tình trạng hàng đợi theo thời gian thực và đăng nhập / đăng xuất
@@ -96,6 +98,10 @@ TAGS = [
     {
         "name": "users",
         "description": "API users and their tokens, for administrators (Người dùng).",
+    },
+    {
+        "name": "auth",
+        "description": "Signing in to the pages: a session cookie (Đăng nhập).",
     },
     {
         "name": "events",
@@ -173,6 +179,7 @@ def create_app(
         incidents_router,
         monitoring_router,
         users_router,
+        auth_router,
         events_router,
     ):
         app.include_router(router.router)

@@ -4,11 +4,13 @@
     async def list_calls(user: CallReader, session: SessionDep) -> CallPage: ...
 
 Authentication is a bearer token (``Authorization: Bearer <token>``) issued by
-``hotline1022 users create`` or ``POST /users``; ``HTTPBearer(auto_error=False)`` lets this
-module word the 401 answers itself. A token is good until it is revoked, its user is
-deactivated, or its role's lifetime passes (``AuthPolicy``); a client address whose tokens
-fail too often is answered 429 for a while (``api/ratelimit.py``), valid token or not, so
-that it learns nothing more.
+``hotline1022 users create`` or ``POST /users``, or the session cookie that
+``POST /auth/login`` sets (``api/auth.py``; the bearer token wins when both are sent; a
+cookie-authenticated request that changes something must carry the CSRF header, else 403).
+``HTTPBearer(auto_error=False)`` lets this module word the 401 answers itself. A token is
+good until it is revoked, its user is deactivated, or its role's lifetime passes
+(``AuthPolicy``); a client address whose tokens fail too often is answered 429 for a while
+(``api/ratelimit.py``), valid token or not, so that it learns nothing more.
 
 What an error may tell, the rule every route follows so that none leaks what another user
 owns:
@@ -33,13 +35,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth import check_cross_site, session_token
 from api.ratelimit import FailureLimiter
 from api.schemas import ErrorOut
 from api.services import Services
@@ -49,10 +52,13 @@ from store.users import check_token, token_lifetimes
 __all__ = [
     "AUTH_RESPONSES",
     "AuthPolicy",
+    "Authentication",
+    "CurrentAuth",
     "CurrentUser",
     "ServicesDep",
     "SessionDep",
     "agent_scope",
+    "get_authentication",
     "get_current_user",
     "get_services",
     "get_session",
@@ -72,7 +78,11 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorOut,
         "description": "No token, or a bad, revoked or expired one, or a deactivated user's",
     },
-    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "The role may not do this"},
+    status.HTTP_403_FORBIDDEN: {
+        "model": ErrorOut,
+        "description": "The role may not do this; or a request authenticated by the session "
+        "cookie without the right X-CSRF-Token, or from another Origin",
+    },
     status.HTTP_429_TOO_MANY_REQUESTS: {
         "model": ErrorOut,
         "description": "Too many failed authentications from this address; see Retry-After",
@@ -128,14 +138,27 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_current_user(
+@dataclass(frozen=True)
+class Authentication:
+    """Who is calling and by what: ``token`` is the bearer token or the session cookie's
+    value (``by_cookie`` says which), good until ``ends_at``."""
+
+    user: User
+    token: str
+    by_cookie: bool
+    ends_at: datetime | None
+
+
+async def get_authentication(
     request: Request,
     services: ServicesDep,
     policy: Annotated[AuthPolicy, Depends(get_auth_policy)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> User:
-    """The active user whose unrevoked, unexpired token was sent; else 401, or 429 for an
-    address that failed too often lately (checked first: it learns nothing more)."""
+) -> Authentication:
+    """The active user whose unrevoked, unexpired token was sent (bearer, else the session
+    cookie); else 401, or 429 for an address that failed too often lately (checked first:
+    it learns nothing more). A cookie-authenticated unsafe request without the right CSRF
+    header, or from another Origin, is then refused (403)."""
     address = request.client.host if request.client is not None else "unknown"
     now = policy.clock()
     wait = policy.failures.retry_after(address, now)
@@ -145,23 +168,39 @@ async def get_current_user(
             TOO_MANY_FAILURES,
             headers={"Retry-After": str(wait)},
         )
-    if credentials is None or not credentials.credentials:
+    by_cookie = False
+    token = credentials.credentials if credentials is not None else ""
+    if not token:
+        token = session_token(request) or ""
+        by_cookie = bool(token)
+    if not token:
         # Not counted: it guesses nothing and costs no lookup (and a browser or a tool
         # probing without a token should not lock out the address's real clients).
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, MISSING_TOKEN, headers={"WWW-Authenticate": "Bearer"}
         )
-    checked = await check_token(services.db, credentials.credentials, lifetimes=policy.lifetimes)
+    checked = await check_token(services.db, token, lifetimes=policy.lifetimes)
     if checked.user is None:
         policy.failures.failed(address, now)
         why = "expired" if checked.expired else "invalid"
-        log.info("failed authentication from %s: %s token", address, why)
+        what = "session" if by_cookie else "token"
+        log.info("failed authentication from %s: %s %s", address, why, what)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             EXPIRED_TOKEN if checked.expired else INVALID_TOKEN,
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    return checked.user
+    if by_cookie:
+        check_cross_site(request, token)
+    return Authentication(checked.user, token, by_cookie, checked.ends_at)
+
+
+CurrentAuth = Annotated[Authentication, Depends(get_authentication)]
+
+
+async def get_current_user(auth: CurrentAuth) -> User:
+    """The caller (see ``get_authentication``)."""
+    return auth.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -174,7 +174,38 @@ def _info(args: argparse.Namespace) -> int:
     base = f"http://{settings.api_host}:{settings.api_port}"
     print("API tokens: hotline1022 users create --name NAME --role agent --agent agent01")
     print(f"Log agent01 in: curl -X POST -H 'Authorization: Bearer TOKEN' {base}/agents/1/login")
+    for line in _sign_in(settings, verbose=getattr(args, "verbose", False)):
+        print(line)
     return 0
+
+
+def _sign_in(settings: Settings, *, verbose: bool) -> list[str]:
+    """The sign-in part of ``info``; creates the first sign-in users on the first run."""
+    from sqlalchemy.exc import OperationalError
+
+    from cli.signin import ensure_first_users, sign_in_lines
+    from hotline1022.settings import mask_url
+    from store.db import Database
+    from store.migrate import upgrade
+
+    url = settings.effective_database_url
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    async def lines() -> list[str]:
+        db = Database(url)
+        try:
+            await ensure_first_users(db, settings)
+            return await sign_in_lines(db, settings)
+        finally:
+            await db.dispose()
+
+    try:
+        upgrade(url)
+        return asyncio.run(lines())
+    except (OperationalError, OSError) as exc:
+        # The driver's words may quote the URL: only the error's kind is shown.
+        return [f"Sign in: the database {mask_url(url)} cannot be used ({type(exc).__name__})"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,7 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="regenerate existing files")
     p.set_defaults(func=_prompts)
 
-    p = sub.add_parser("info", help="how to register softphones and reach the API")
+    p = sub.add_parser(
+        "info",
+        help="how to register softphones, reach the API and sign in",
+        description="How to register softphones, reach the API and sign in to the pages. "
+        "On the first run (no user has a password yet) it creates the sign-in users agent1 "
+        "(agent01) and supervisor with generated passwords, kept in <state dir>/sign-in.json "
+        "(owner-only), and prints them for as long as they are unchanged.",
+    )
     p.add_argument("--limit", type=int, default=5, help="agents to list")
     p.add_argument(
         "--show-passwords", action="store_true", help="print the SIP passwords (hidden by default)"

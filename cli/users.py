@@ -2,6 +2,9 @@
 
     hotline1022 users create --name "Nguyễn Lan" --role agent --agent agent01
     hotline1022 users create --name "Tổ Hiệp Thành" --role team --team 12   # see: teams list
+    hotline1022 users create --name lan --role supervisor --password   # asks for it twice
+    hotline1022 users create --name lan --role supervisor --generate-password
+    hotline1022 users set-password lan              # asks twice; --generate prints a new one
     hotline1022 users token --name "Nguyễn Lan"     # another token, e.g. for a new device
     hotline1022 users revoke --name "Nguyễn Lan"    # every token of the user stops working
     hotline1022 users tokens --name "Nguyễn Lan"    # ids, labels, expiry (never the token)
@@ -12,6 +15,11 @@
 
 Tokens expire after their role's lifetime (HOTLINE_TOKEN_TTL_S).
 
+Passwords (to sign in to the pages) are never taken as an argument, where shell history and
+``ps`` would keep them: ``--password`` asks twice on a terminal (from a pipe it reads one
+line, for scripts), ``--generate-password`` / ``--generate`` makes a strong one and prints
+it once. At least 10 characters. A new password ends the user's web sessions.
+
 A token is printed once, alone on stdout, so that ``TOKEN=$(hotline1022 users create …)``
 works; only its hash is stored. The schema is brought to head first, so the commands work
 on a fresh state directory.
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -36,6 +45,7 @@ from store.models import Role
 from store.seed import ensure_agents
 from store.users import (
     create_user,
+    generate_password,
     get_user_by_name,
     issue_token,
     list_tokens,
@@ -43,7 +53,9 @@ from store.users import (
     revoke_token,
     revoke_tokens,
     set_active,
+    set_password,
     token_lifetimes,
+    validate_password,
 )
 
 __all__ = ["add_parser"]
@@ -84,7 +96,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=int,
         help="for role team: the id of the team or center they act for (hotline1022 teams list)",
     )
+    _password_options(p, generate_flag="--generate-password")
     p.set_defaults(func=_command(_create, "create"))
+
+    p = actions.add_parser(
+        "set-password",
+        help="set a user's password (to sign in to the pages)",
+        description="Set a user's password: asked twice on a terminal (one line from a "
+        "pipe), or with --generate made for you and printed once on stdout. At least 10 "
+        "characters. The user's web sessions end; their bearer tokens go on working.",
+    )
+    p.add_argument("name", metavar="NAME", help="the user's name (see: hotline1022 users list)")
+    p.add_argument(
+        "--generate", action="store_true", help="generate a strong password and print it once"
+    )
+    p.set_defaults(func=_command(_set_password, "set-password"))
 
     p = actions.add_parser("list", help="list users")
     p.set_defaults(func=_command(_list, "list"))
@@ -115,6 +141,40 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = actions.add_parser("reactivate", help="reactivate a user")
     p.add_argument("--name", required=True)
     p.set_defaults(func=_command(_reactivate, "reactivate"))
+
+
+def _password_options(p: argparse.ArgumentParser, *, generate_flag: str) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--password",
+        action="store_true",
+        help="give the user a password to sign in to the pages: asked twice on a terminal, "
+        "one line read from stdin otherwise (never an argument: shell history keeps those)",
+    )
+    group.add_argument(
+        generate_flag,
+        dest="generate",
+        action="store_true",
+        help="give the user a generated password, printed once on stderr (stdout keeps "
+        "only the token)",
+    )
+
+
+def _read_password(name: str) -> str:
+    """A new password from the person at the terminal (asked twice), or one line of stdin
+    when it is not a terminal; checked against the rules before anything is stored."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"New password for {name!r} (at least 10 characters): ")
+        validate_password(first, name)
+        if getpass.getpass("Again: ") != first:
+            raise UsageError("the two passwords differ; nothing was changed")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError("no password on stdin (or run it on a terminal to be asked)")
+    password = line.rstrip("\r\n")
+    validate_password(password, name)
+    return password
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -161,6 +221,12 @@ async def _with_database(
 
 
 async def _create(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    password = None
+    if args.generate:
+        password = generate_password()
+    elif args.password:
+        # Asked before the user exists, so a typo leaves nothing half made.
+        password = _read_password(args.name.strip())
     agent_id = None
     if args.agent:
         # The service creates the agents at start; do it here too, for a fresh state dir.
@@ -178,12 +244,31 @@ async def _create(args: argparse.Namespace, db: Database, settings: Settings) ->
         team_id=args.team,
         lifetimes=token_lifetimes(settings.token_ttl_s),
     )
+    if password is not None:
+        await set_password(db, user.id, password)
     print(token)
     print(
         f"Created {user.role} user {user.name!r}. The token above is shown only once: "
         "store it now (send it as 'Authorization: Bearer <token>').",
         file=sys.stderr,
     )
+    if args.generate:
+        print(
+            f"Password of {user.name!r} to sign in to the pages (shown only once): {password}",
+            file=sys.stderr,
+        )
+    elif password is not None:
+        print(f"{user.name!r} can sign in to the pages with that password.", file=sys.stderr)
+
+
+async def _set_password(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    user_id = await _user_id(db, args.name)
+    password = generate_password() if args.generate else _read_password(args.name)
+    await set_password(db, user_id, password)
+    if args.generate:
+        print(password)
+        print("The password above is shown only once.", file=sys.stderr)
+    print(f"password of {args.name!r} set; their web sessions have ended", file=sys.stderr)
 
 
 async def _list(args: argparse.Namespace, db: Database, settings: Settings) -> None:

@@ -42,6 +42,8 @@ from pbx.ami import AmiLink
 from pbx.cdr import read_recent_calls
 from pbx.client import AmiPbx, once_loaded
 from pbx.paths import AsteriskPaths
+from queues.agent_phone import AGI_SCRIPT as AGENT_AGI_SCRIPT
+from queues.agent_phone import AgentPhone
 from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
 from queues.callback_limits import CallbackCaps, NumberPlan
@@ -176,6 +178,14 @@ class Hotline:
             ring_s=settings.dispatch_ring_s,
         )
         self.incidents.attach_caller(self.team_phones)
+        # Feature codes from agents' phones (*11, *12, *2N, *3): the FastAGI script "agent".
+        self.agent_phone = AgentPhone.speaking_into(
+            self.db,
+            self.agents,
+            asterisk.host_path(asterisk.prompts_dir) / "agent",
+            f"{asterisk.prompts_dir}/agent",
+            speak_timeout_s=settings.speak_timeout_s,
+        )
         self.incidents.on_change = lambda incident_id: self.feed.incident_changed(incident_id)
         self.feed = LiveFeed(
             self.bus,
@@ -236,6 +246,8 @@ class Hotline:
         await self.team_phones.start()  # the fixed prompts of the orders, made once
         self.link.add_listener(self.team_phones.on_event)
         self.agi.route(AGI_SCRIPT, self.team_phones.handle)
+        await self.agent_phone.start()  # its prompts, made once; one that fails is logged
+        self.agi.route(AGENT_AGI_SCRIPT, self.agent_phone.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.flusher.run(), name="flusher"))
         self._tasks.append(

@@ -48,6 +48,11 @@ def interface(endpoint: str) -> str:
     return f"PJSIP/{endpoint}"
 
 
+def _by(who: str) -> str:
+    """Who made a change, for its log line: " by phone", " by user alice"."""
+    return f" by {who}" if who else ""
+
+
 def skills_of(agent: Agent) -> dict[str, int]:
     return {s.category: s.proficiency for s in agent.skills}
 
@@ -144,7 +149,7 @@ class AgentService:
             (agent.pause_reason or "") if agent.paused else "",
         )
 
-    async def login(self, agent_id: int) -> None:
+    async def login(self, agent_id: int, *, by: str = "") -> None:
         agent = await self._agent(agent_id)
         if not agent.active:
             raise AgentStateError(f"Agent {agent_id} is deactivated")
@@ -161,9 +166,9 @@ class AgentService:
             if not agent.logged_in:
                 await self._compensate("login", agent, lambda: self._remove_everywhere(agent))
             raise
-        log.info("agent %s logged in", agent.endpoint)
+        log.info("agent %s logged in%s", agent.endpoint, _by(by))
 
-    async def logout(self, agent_id: int) -> None:
+    async def logout(self, agent_id: int, *, by: str = "") -> None:
         agent = await self._agent(agent_id)
         try:
             await self._remove_everywhere(agent)
@@ -180,9 +185,9 @@ class AgentService:
             if agent.logged_in:
                 await self._compensate("logout", agent, lambda: self._add_everywhere(agent))
             raise
-        log.info("agent %s logged out", agent.endpoint)
+        log.info("agent %s logged out%s", agent.endpoint, _by(by))
 
-    async def pause(self, agent_id: int, reason: str) -> None:
+    async def pause(self, agent_id: int, reason: str, *, by: str = "") -> None:
         if reason not in self._pause_reasons:
             known = ", ".join(sorted(self._pause_reasons))
             raise UnknownPauseReason(f"unknown pause reason {reason!r} (one of: {known})")
@@ -202,9 +207,9 @@ class AgentService:
         except Exception:
             await self._compensate("pause", agent, lambda: self._set_pause(agent))
             raise
-        log.info("agent %s paused (%s)", agent.endpoint, reason)
+        log.info("agent %s paused (%s)%s", agent.endpoint, reason, _by(by))
 
-    async def unpause(self, agent_id: int) -> None:
+    async def unpause(self, agent_id: int, *, by: str = "") -> None:
         agent = await self._agent(agent_id)
         if not agent.logged_in:
             raise AgentStateError(f"Agent {agent_id} is not logged in")
@@ -220,7 +225,7 @@ class AgentService:
         except Exception:
             await self._compensate("unpause", agent, lambda: self._set_pause(agent))
             raise
-        log.info("agent %s unpaused", agent.endpoint)
+        log.info("agent %s unpaused%s", agent.endpoint, _by(by))
 
     async def apply_skills(self, agent_id: int) -> None:
         agent = await self._agent(agent_id)

@@ -1,11 +1,13 @@
 """Agents' softphones played by SIPp: register with the generated credentials, then answer
 whatever app_queue sends them, talk for a while and hang up. One process per agent
-(``SippAgent``) or one for many (``SippAgentPool``).
+(``SippAgent``) or one for many (``SippAgentPool``). An agent's phone also dials feature
+codes (``*11``, ``*12``, ``*2N``, ``*3``: ``dial_feature_code``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -22,7 +24,13 @@ from simulation.sipp import (
     stop_background,
 )
 
-__all__ = ["SippAgent", "SippAgentPool", "agent_scenario"]
+__all__ = [
+    "SippAgent",
+    "SippAgentPool",
+    "agent_scenario",
+    "dial_feature_code",
+    "feature_code_scenario",
+]
 
 # The talk of an agent who hangs up after ``{talk_ms}`` or when the other side does first.
 _AGENT_WAITS_FOR_BYE = """  <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>
@@ -103,6 +111,128 @@ Content-Length: 0
   <label id="end"/>
 </scenario>
 """
+
+
+def feature_code_scenario(endpoint: str, password: str, code: str, rtp_port: int) -> str:
+    """An agent's phone dials ``code`` (e.g. ``*22``): INVITE, the digest challenge answered
+    as ``endpoint``, 200 OK, ACK, then it listens until the hotline hangs up (BYE) after its
+    prompt. The SDP offers ``rtp_port`` (not SIPp's own media port), so whoever listens there
+    hears what the hotline plays."""
+    offer = f"""v=0
+o={endpoint} 53655765 2353687637 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=audio {rtp_port} RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=sendrecv
+"""
+
+    def invite(cseq: int, auth: str) -> str:
+        return f"""<send retrans="500"><![CDATA[
+INVITE sip:{code}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{endpoint}@[remote_ip]>;tag=[call_number]
+To: <sip:{code}@[remote_ip]>
+Call-ID: [call_id]
+CSeq: {cseq} INVITE
+Contact: <sip:{endpoint}@[local_ip]:[local_port]>
+{auth}Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+{offer}
+]]></send>"""
+
+    auth = f"[authentication username={endpoint} password={password}]\n"
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="{endpoint} dials {code}">
+  {invite(1, "")}
+  <recv response="100" optional="true"/>
+  <recv response="401" auth="true"/>
+  <send><![CDATA[
+ACK sip:{code}@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  {invite(2, auth)}
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+ACK sip:{code}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{endpoint}@[remote_ip]>;tag=[call_number]
+To: <sip:{code}@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv request="BYE" timeout="30000"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"""
+
+
+def dial_feature_code(
+    endpoint: str,
+    password: str,
+    code: str,
+    *,
+    server_port: int,
+    local_port: int,
+    media_port: int,
+    rtp_port: int,
+    timeout: float = 40,
+) -> None:
+    """Dial ``code`` from ``endpoint``'s phone and wait until the hotline hangs up; raise
+    ``SippError`` when the call did not go so (refused, never answered, never hung up)."""
+    workdir = Path(tempfile.mkdtemp(prefix="sipp-code-"))
+    try:
+        scen = workdir / "code.xml"
+        scen.write_text(feature_code_scenario(endpoint, password, code, rtp_port))
+        args = [
+            *base_args(local_port, media_port, server_port),
+            "-sf",
+            str(scen),
+            "-m",
+            "1",
+            "-timeout",
+            f"{int(timeout)}s",
+            "-timeout_error",
+            "-trace_err",
+        ]
+        proc = subprocess.run(
+            args, capture_output=True, timeout=timeout + 5, cwd=workdir, stdin=subprocess.DEVNULL
+        )
+        if proc.returncode != 0:
+            errors = "".join(p.read_text(errors="replace") for p in workdir.glob("*errors.log"))
+            raise SippError(
+                f"{endpoint} dialling {code} failed (sipp exit {proc.returncode}): "
+                f"{proc.stderr.decode(errors='replace')[-800:]} {errors[-1500:]}"
+            )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @dataclass

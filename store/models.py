@@ -307,6 +307,9 @@ class User(Base):
     # A ``team`` user acts for this team (or center): acknowledges its incidents, and a
     # center re-assigns those of the places under it.
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    # Argon2id (argon2-cffi's encoded form, parameters and salt included); NULL: this user
+    # signs in with bearer tokens only.
+    password_hash: Mapped[str | None] = mapped_column(default=None)
 
     agent: Mapped[Agent | None] = relationship(lazy="raise")
 

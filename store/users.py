@@ -8,16 +8,27 @@ Tokens expire: each role has a lifetime (``DEFAULT_TOKEN_TTL_S``, the settings'
 issued) and its creation plus the role's lifetime *now*, so shortening a lifetime in the
 settings takes effect at once. A token can be revoked alone; a deactivated user's tokens
 stop working at once (every request looks the user up).
+
+Passwords (to sign in to the pages) are stored as Argon2id hashes (argon2-cffi's
+``PasswordHasher``); a hash made with older parameters is replaced at the next good
+sign-in. Hashing costs tens of milliseconds of CPU and 64 MiB, so it runs in a thread
+(``asyncio.to_thread``) and never stalls the event loop. ``verify_password`` costs the same
+for an unknown name, a user without a password or an inactive one (it checks against a
+dummy hash), so the time of an answer does not tell which names exist.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -28,21 +39,30 @@ from store.types import utcnow
 
 __all__ = [
     "DEFAULT_TOKEN_TTL_S",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "WEB_SESSION_LABEL",
     "TokenCheck",
     "check_token",
     "create_user",
+    "generate_password",
     "get_user",
     "get_user_by_name",
+    "has_password",
     "hash_token",
     "issue_token",
     "issue_token_row",
     "list_tokens",
     "list_users",
+    "revoke_session",
     "revoke_token",
     "revoke_tokens",
     "set_active",
+    "set_password",
     "token_lifetimes",
     "user_for_token",
+    "validate_password",
+    "verify_password",
 ]
 
 ROLES = tuple(role.value for role in Role)
@@ -230,10 +250,12 @@ async def revoke_tokens(db: Database, user_id: int) -> int:
 @dataclass(frozen=True)
 class TokenCheck:
     """What a token is: its user when good; else ``user`` is None and ``expired`` says
-    whether it was a real token past its lifetime (unknown, revoked and inactive: False)."""
+    whether it was a real token past its lifetime (unknown, revoked and inactive: False).
+    ``ends_at``: when a good token stops working (its expiry or its role's lifetime)."""
 
     user: User | None
     expired: bool = False
+    ends_at: datetime | None = None
 
 
 async def check_token(
@@ -265,7 +287,7 @@ async def check_token(
         ends = min(ends, expires_at)
     if now >= ends:
         return TokenCheck(None, expired=True)
-    return TokenCheck(user)
+    return TokenCheck(user, ends_at=ends)
 
 
 async def user_for_token(
@@ -296,3 +318,119 @@ async def list_users(db: Database) -> list[tuple[User, int]]:
             select(User, live).options(selectinload(User.agent)).order_by(User.name)
         )
         return [(user, int(count)) for user, count in rows]
+
+
+# --- passwords -------------------------------------------------------------------------
+
+MIN_PASSWORD_LENGTH = 10
+# Argon2 takes any length, but a megabyte-long password would still be read and hashed.
+MAX_PASSWORD_LENGTH = 256
+# The label of the tokens that the sign-in page issues as session cookies.
+WEB_SESSION_LABEL = "web session"
+
+# argon2-cffi's defaults are RFC 9106's "low memory" choice: Argon2id, t=3, 64 MiB, p=4.
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Made once, with the same parameters as real hashes, so that checking a name that has
+    # no hash costs as long as checking one that has.
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def validate_password(password: str, name: str = "") -> None:
+    """Raise ``ValueError`` saying what is wrong with ``password`` as a new password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(
+            f"the password is too short: at least {MIN_PASSWORD_LENGTH} characters "
+            f"(it has {len(password)})"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"the password is too long: at most {MAX_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise ValueError("the password must not be only spaces")
+    if name and password.strip().casefold() == name.strip().casefold():
+        raise ValueError("the password must not be the user name")
+
+
+def generate_password() -> str:
+    """A strong password for a person to type: 16 characters from letters and digits
+    without look-alikes (about 90 bits)."""
+    alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def set_password(
+    db: Database, user_id: int, password: str, *, end_sessions: bool = True
+) -> User:
+    """Set the user's password (checked by ``validate_password``); by default ends their
+    web sessions too (bearer tokens for scripts go on working). ``ValueError`` for an
+    unknown user or a password that does not pass."""
+    async with db.session() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise ValueError(f"unknown user id {user_id}")
+        validate_password(password, user.name)
+        user.password_hash = await asyncio.to_thread(_hasher.hash, password)
+        if end_sessions:
+            await session.execute(
+                update(ApiToken)
+                .where(
+                    ApiToken.user_id == user_id,
+                    ApiToken.label == WEB_SESSION_LABEL,
+                    ApiToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=utcnow())
+            )
+        await session.commit()
+        return user
+
+
+async def verify_password(db: Database, name: str, password: str) -> User | None:
+    """The active user of that name if ``password`` is theirs, else None (unknown name, no
+    password set, inactive user or wrong password: the same answer, in about the same
+    time). A hash made with older parameters is replaced by a new one."""
+    user = await get_user_by_name(db, name.strip()) if name.strip() else None
+    stored = user.password_hash if user is not None else None
+    good = await asyncio.to_thread(_verify, stored, password)
+    if not good or user is None or stored is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        rehashed = await asyncio.to_thread(_hasher.hash, password)
+        async with db.session() as session:
+            # Only if no one changed it meanwhile.
+            await session.execute(
+                update(User)
+                .where(User.id == user.id, User.password_hash == stored)
+                .values(password_hash=rehashed)
+            )
+            await session.commit()
+        user.password_hash = rehashed
+    return user
+
+
+async def has_password(db: Database) -> bool:
+    """Whether any user has a password (the service's first start creates some if not)."""
+    async with db.session() as session:
+        found = await session.scalar(select(User.id).where(User.password_hash.is_not(None)))
+        return found is not None
+
+
+async def revoke_session(db: Database, token: str) -> bool:
+    """Revoke the token of that value (a sign-out); False if unknown or already revoked."""
+    async with db.session() as session:
+        result = await session.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        await session.commit()
+    return bool(getattr(result, "rowcount", 0))

@@ -238,15 +238,16 @@ async def _switch(
     scope = agent_scope(user)
     if scope is not None and scope != agent_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"An agent may {action} only as themself")
+    by = f"user {user.name}"  # the phone's feature codes say "phone" (queues.agent_phone)
     try:
         if action == "log in":
-            await services.agents.login(agent_id)
+            await services.agents.login(agent_id, by=by)
         elif action == "log out":
-            await services.agents.logout(agent_id)
+            await services.agents.logout(agent_id, by=by)
         elif action == "pause":
-            await services.agents.pause(agent_id, reason)
+            await services.agents.pause(agent_id, reason, by=by)
         else:
-            await services.agents.unpause(agent_id)
+            await services.agents.unpause(agent_id, by=by)
     except AgentNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Agent {agent_id} not found") from None
     except UnknownPauseReason as exc:

@@ -29,6 +29,7 @@ class FakeAgentControl:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.requests: list[tuple[str, int]] = []
+        self.by: list[str] = []  # who asked, for each login, logout, pause and unpause
         self.unavailable = False
 
     async def _set(self, action: str, agent_id: int, logged_in: bool) -> None:
@@ -43,18 +44,21 @@ class FakeAgentControl:
             agent.logged_in_at = datetime.now(UTC) if logged_in else None
             await session.commit()
 
-    async def login(self, agent_id: int) -> None:
+    async def login(self, agent_id: int, *, by: str = "") -> None:
+        self.by.append(by)
         await self._set("login", agent_id, True)
 
-    async def logout(self, agent_id: int) -> None:
+    async def logout(self, agent_id: int, *, by: str = "") -> None:
+        self.by.append(by)
         await self._set("logout", agent_id, False)
 
     @property
     def pause_reasons(self) -> dict[str, str]:
         return {"break": "Nghỉ giải lao", "meal": "Nghỉ ăn"}
 
-    async def pause(self, agent_id: int, reason: str) -> None:
+    async def pause(self, agent_id: int, reason: str, *, by: str = "") -> None:
         self.requests.append(("pause", agent_id))
+        self.by.append(by)
         if reason not in self.pause_reasons:
             raise UnknownPauseReason(f"unknown pause reason {reason!r}")
         async with self.db.session() as session:
@@ -64,8 +68,9 @@ class FakeAgentControl:
             agent.paused, agent.pause_reason = True, reason
             await session.commit()
 
-    async def unpause(self, agent_id: int) -> None:
+    async def unpause(self, agent_id: int, *, by: str = "") -> None:
         self.requests.append(("unpause", agent_id))
+        self.by.append(by)
         async with self.db.session() as session:
             agent = await session.get(Agent, agent_id)
             if agent is None:

@@ -129,6 +129,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/users/{user_id}/tokens"): guarded("admin"),
     ("POST", "/users/{user_id}/tokens"): {**guarded("admin"), "admin": 201},
     ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): guarded("admin"),
+    # Open: a name and a password, whoever calls; the body below is wrong for everyone
+    # (tests/api/test_auth_login.py signs in for real).
+    ("POST", "/auth/login"): dict.fromkeys(PRINCIPALS, 401),
+    # Acts on the session cookie only: without one there is nothing to end, for anyone.
+    ("POST", "/auth/logout"): dict.fromkeys(PRINCIPALS, 204),
+    ("GET", "/auth/me"): guarded(*EVERYONE),
     # Every role may watch; the api fixture runs no live feed, so a valid token gets the
     # documented 503 here (the stream itself, per role: tests/api/test_events.py).
     ("GET", "/events"): {**guarded(*EVERYONE), **dict.fromkeys(EVERYONE, 503)},
@@ -157,6 +163,7 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     },
     ("POST", "/users"): lambda who: {"name": f"Người dùng {who}", "role": "supervisor"},
     ("POST", "/users/{user_id}/tokens"): lambda who: {"label": who},
+    ("POST", "/auth/login"): lambda who: {"name": who, "password": "không-đúng-đâu"},
 }
 # The incident's district team, known once the tree is made (the bodies are built later).
 DISTRICT_TEAM: list[int] = []

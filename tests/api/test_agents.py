@@ -175,6 +175,19 @@ async def test_pause_with_a_reason_and_unpause(api: Api) -> None:
     assert unpaused.json()["paused"] is False
 
 
+async def test_the_service_is_told_who_asked(api: Api) -> None:
+    """Its log line says "by user <name>", as the phone's says "by phone"."""
+    own = api.agent_ids["agent01"]
+    for path in ("login", "logout"):
+        response = await api.client.post(f"/agents/{own}/{path}", headers=api.auth("agent"))
+        assert response.status_code == 200, response.text
+    await api.client.post(
+        f"/agents/{own}/pause", json={"reason": "meal"}, headers=api.auth("admin")
+    )
+    await api.client.post(f"/agents/{own}/unpause", headers=api.auth("admin"))
+    assert api.control.by == ["user Đỗ Thị Agent"] * 2 + ["user admin user"] * 2
+
+
 async def test_routing_policy_is_readable(api: Api) -> None:
     response = await api.client.get("/routing", headers=api.auth("supervisor"))
     assert response.status_code == 200

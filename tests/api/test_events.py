@@ -323,3 +323,22 @@ async def test_an_agent_created_after_the_start_gets_its_events(stream: Stream) 
         stream.feed.agent_changed(_agent("agent77", "idle"))
         message = await reader.until("agent")
         assert (message["data"]["agent_id"], message["data"]["name"]) == (new_id, "Mới vào")
+
+
+async def test_a_browser_signed_in_with_the_session_cookie_may_watch(stream: Stream) -> None:
+    """EventSource cannot send headers: the session cookie of POST /auth/login is enough."""
+    from store.users import get_user_by_name, set_password
+
+    user = await get_user_by_name(stream.api.db, "Đỗ Thị Agent")
+    assert user is not None
+    await set_password(stream.api.db, user.id, "mật-khẩu-đủ-dài-2026")
+    async with httpx.AsyncClient(base_url=stream.url) as browser:
+        login = await browser.post(
+            "/auth/login", json={"name": "Đỗ Thị Agent", "password": "mật-khẩu-đủ-dài-2026"}
+        )
+        assert login.status_code == 200, login.text
+        async with browser.stream("GET", "/events") as response:
+            assert response.status_code == 200
+            first = await Reader(response).next()
+            assert first["event"] == "snapshot"
+            assert first["data"]["user"]["name"] == "Đỗ Thị Agent"

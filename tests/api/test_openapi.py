@@ -25,6 +25,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "incidents",
         "monitoring",
         "users",
+        "auth",
         "events",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

@@ -86,5 +86,5 @@ def test_files_holding_secrets_are_private_and_ami_is_least_privilege(tmp_path: 
     secrets = ensure_secrets(tmp_path / "state", 20)
     dialplan = (etc / "extensions.conf").read_text()
     assert "HOTLINE_AGI_KEY_IN = " in dialplan and secrets["agi_secret"] not in dialplan
-    assert dialplan.count("&p=${SHA1(${HOTLINE_AGI_KEY_OUT}") == 2  # ivr and dispatch
+    assert dialplan.count("&p=${SHA1(${HOTLINE_AGI_KEY_OUT}") == 3  # ivr, dispatch, agent
     assert "load = func_sha1.so" in (etc / "modules.conf").read_text()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import struct
+from xml.etree import ElementTree
 
 import pytest
 
-from simulation.agents import agent_scenario
+from simulation.agents import agent_scenario, feature_code_scenario
 from simulation.citizens import peak_citizen_scenario
 from simulation.sipp import PCAP_DIR, dtmf_sequence_pcap
 
@@ -34,3 +35,25 @@ def test_each_path_is_one_pcap_with_the_keys_spaced_apart() -> None:
     assert '<pause distribution="exponential" mean="18000"/>' in agent_scenario(
         18000, exponential=True
     )
+
+
+def test_an_agent_phone_dials_a_feature_code_as_itself() -> None:
+    """The first INVITE is challenged; only the second answers it, as the agent; the SDP
+    sends the hotline's audio to the listening port, not to SIPp's."""
+    xml = feature_code_scenario("agent01", "s3cret", "*22", 41234)
+    root = ElementTree.fromstring(xml)
+    sends = [e.text or "" for e in root.iter("send")]
+    invites = [s for s in sends if s.lstrip().startswith("INVITE sip:*22@")]
+    assert len(invites) == 2
+    assert "[authentication" not in invites[0]
+    assert "[authentication username=agent01 password=s3cret]\n" in invites[1]
+    assert all("From: <sip:agent01@[remote_ip]>" in s and "m=audio 41234 " in s for s in invites)
+    assert [r.get("response") or r.get("request") for r in root.iter("recv")] == [
+        "100",
+        "401",
+        "100",
+        "180",
+        "183",
+        "200",
+        "BYE",
+    ]
