@@ -190,11 +190,14 @@ class EventHub:
                 sub.put(raw)
         return frame
 
-    def message(self, event_type: str, data: Mapping[str, Any]) -> bytes:
+    def message(
+        self, event_type: str, data: Mapping[str, Any], event_id: str | None = None
+    ) -> bytes:
         """A message for one viewer only (snapshot, resync, heartbeat), not buffered. Its id
-        is the newest change's: a reconnect from it replays what came after."""
+        is the newest change's (or ``event_id``: the newest when a snapshot began): a
+        reconnect from it replays what came after."""
         self.serializations += 1
-        return encode_frame(self.last_id, event_type, data)
+        return encode_frame(event_id or self.last_id, event_type, data)
 
     def subscribe(self, viewer: Viewer) -> Subscription:
         sub = Subscription(viewer, self.queue_limit)

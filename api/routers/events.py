@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
@@ -102,7 +102,7 @@ async def _stream(
             if last:
                 reason = "Không còn trong bộ đệm / not in the buffer any more"
                 yield hub.message("resync", {"reason": reason})
-            yield hub.message("snapshot", await _snapshot(feed, user, viewer))
+            yield await _snapshot(feed, user, viewer)
         while not sub.closed:
             raw = await sub.next(timeout=heartbeat_s)
             if raw is not None:
@@ -110,7 +110,7 @@ async def _stream(
             elif sub.overflowed:
                 yield hub.message("resync", {"reason": sub.reason})
                 sub.reset()
-                yield hub.message("snapshot", await _snapshot(feed, user, viewer))
+                yield await _snapshot(feed, user, viewer)
             elif not sub.closed:
                 if await request.is_disconnected():
                     break
@@ -119,5 +119,9 @@ async def _stream(
         hub.unsubscribe(sub)
 
 
-async def _snapshot(feed: LiveFeed, user: User, viewer: Viewer) -> dict[str, Any]:
-    return await feed.snapshot(user, viewer)
+async def _snapshot(feed: LiveFeed, user: User, viewer: Viewer) -> bytes:
+    # The id is the newest change's when the snapshot begins: what is published while it is
+    # made (it awaits the database) is queued for this viewer and comes after it, and a
+    # reconnect from this id replays it too.
+    begun = feed.hub.last_id
+    return feed.hub.message("snapshot", await feed.snapshot(user, viewer), event_id=begun)

@@ -342,3 +342,28 @@ async def test_a_browser_signed_in_with_the_session_cookie_may_watch(stream: Str
             first = await Reader(response).next()
             assert first["event"] == "snapshot"
             assert first["data"]["user"]["name"] == "Đỗ Thị Agent"
+
+
+async def test_a_change_made_while_the_snapshot_is_made_comes_after_it(
+    stream: Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = stream.feed
+    real = feed.incidents_data
+
+    async def slow_incidents(viewer: Any) -> list[dict[str, Any]]:
+        feed.agent_changed(_agent("agent01", "paused"))  # while the database is read
+        return await real(viewer)
+
+    monkeypatch.setattr(feed, "incidents_data", slow_incidents)
+    async with httpx.AsyncClient() as client, _open(client, stream, "agent") as reader:
+        snapshot, change = await reader.next(), await reader.next()
+    assert snapshot["event"] == "snapshot" and change["event"] == "agent"
+    assert int(snapshot["id"].split("-")[1]) < int(change["id"].split("-")[1])
+    # Reconnecting from the snapshot's id gets the change again: nothing falls between.
+    monkeypatch.setattr(feed, "incidents_data", real)
+    async with (
+        httpx.AsyncClient() as client,
+        _open(client, stream, "agent", last_id=snapshot["id"]) as reader,
+    ):
+        again = await reader.next()
+    assert (again["id"], again["data"]["state"]) == (change["id"], "paused")
