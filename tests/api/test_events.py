@@ -367,3 +367,56 @@ async def test_a_change_made_while_the_snapshot_is_made_comes_after_it(
     ):
         again = await reader.next()
     assert (again["id"], again["data"]["state"]) == (change["id"], "paused")
+
+
+async def test_logging_out_ends_the_stream_within_a_heartbeat(stream: Stream) -> None:
+    """A browser that signs out (or whose session is revoked) stops receiving at the next
+    heartbeat: the stream says ``ended`` and closes; reconnecting is then refused."""
+    from store.users import get_user_by_name, set_password
+
+    user = await get_user_by_name(stream.api.db, "Đỗ Thị Agent")
+    assert user is not None
+    await set_password(stream.api.db, user.id, "mật-khẩu-đủ-dài-2026")
+    async with httpx.AsyncClient(base_url=stream.url) as browser:
+        login = await browser.post(
+            "/auth/login", json={"name": "Đỗ Thị Agent", "password": "mật-khẩu-đủ-dài-2026"}
+        )
+        assert login.status_code == 200, login.text
+        csrf = login.json()["csrf_token"]
+        async with browser.stream("GET", "/events") as response:
+            reader = Reader(response)
+            assert (await reader.next())["event"] == "snapshot"
+            assert (await reader.next(timeout=2))["event"] == "heartbeat"  # still signed in
+            out = await browser.post("/auth/logout", headers={"X-CSRF-Token": csrf})
+            assert out.status_code == 204, out.text
+            ended = await reader.until("ended", timeout=2)
+            assert "đăng nhập lại" in ended["data"]["reason"]
+            with pytest.raises(EOFError):
+                await reader.next(timeout=2)
+        assert (await browser.get("/events")).status_code == 401
+
+
+async def test_a_deactivated_user_s_stream_ends(stream: Stream) -> None:
+    from store.users import get_user_by_name, set_active
+
+    async with httpx.AsyncClient() as client, _open(client, stream, "supervisor") as reader:
+        assert (await reader.next())["event"] == "snapshot"
+        user = await get_user_by_name(stream.api.db, "supervisor user")
+        assert user is not None
+        await set_active(stream.api.db, user.id, False)
+        assert (await reader.until("ended", timeout=2))["event"] == "ended"
+
+
+async def test_a_database_that_cannot_recheck_the_session_keeps_the_stream(
+    stream: Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.routers.events as events_module
+
+    async def down(*args: object, **kwargs: object) -> object:
+        raise ConnectionError("database unreachable")
+
+    async with httpx.AsyncClient() as client, _open(client, stream, "supervisor") as reader:
+        assert (await reader.next())["event"] == "snapshot"
+        monkeypatch.setattr(events_module, "check_token", down)
+        beats = [(await reader.next(timeout=2))["event"] for _ in range(2)]
+        assert beats == ["heartbeat", "heartbeat"]
