@@ -15,11 +15,13 @@ from starlette.types import Lifespan
 from api.deps import AuthPolicy
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.limits import ApiLimits
+from api.live_feed import LiveFeed
 from api.middleware import BodyLimit
 from api.routers import agents as agents_router
 from api.routers import auth as auth_router
 from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
+from api.routers import events as events_router
 from api.routers import health as health_router
 from api.routers import incidents as incidents_router
 from api.routers import ivr as ivr_router
@@ -101,6 +103,10 @@ TAGS = [
         "name": "auth",
         "description": "Signing in to the pages: a session cookie (Đăng nhập).",
     },
+    {
+        "name": "events",
+        "description": "The live event stream, Server-Sent Events (Luồng sự kiện trực tiếp).",
+    },
 ]
 
 
@@ -121,6 +127,7 @@ def create_app(
     version: str | None = None,
     limits: ApiLimits | None = None,
     auth: AuthPolicy | None = None,
+    feed: LiveFeed | None = None,
     api_docs: bool = True,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
@@ -128,7 +135,8 @@ def create_app(
     ``ami_status()`` should return a dict with ``"connected": bool``; health is "ok" only
     when it is True. ``sl_thresholds`` (the settings') are the statistics' default service
     levels. ``version`` is what the OpenAPI document says; by default the installed
-    package's. ``limits`` bound request bodies and the staffing computation. ``auth``: the
+    package's. ``feed``: the live event stream's source (``GET /events`` answers 503 without
+    one). ``limits`` bound request bodies and the staffing computation. ``auth``: the
     tokens' lifetimes and the failed-authentication limit (the defaults' when None).
     ``api_docs`` False: no ``/docs`` nor ``/redoc`` of FastAPI's (they load Swagger UI from a
     CDN); ``web.create_pages`` serves ``/docs`` from local files instead.
@@ -161,6 +169,7 @@ def create_app(
         incidents=incidents,
         outcomes=OutcomeService(db, incidents) if incidents is not None else None,
         limits=limits,
+        feed=feed,
     )
     for router in (
         health_router,
@@ -176,6 +185,7 @@ def create_app(
         monitoring_router,
         users_router,
         auth_router,
+        events_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from api.limits import ApiLimits
+from api.live_feed import LiveFeed
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
@@ -44,3 +45,5 @@ class Services:
     outcomes: OutcomeService | None = None
     # The bounds an operator tunes (body size, staffing's time limit).
     limits: ApiLimits = field(default_factory=ApiLimits)
+    # The live event stream (GET /events); None: it answers 503.
+    feed: LiveFeed | None = None

@@ -18,7 +18,7 @@ __all__ = ["main"]
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hotline1022.service import build_app
+    from hotline1022.service import build_app, end_streams_on_exit
 
     settings = Settings()
     if args.host:
@@ -48,11 +48,12 @@ def _serve(args: argparse.Namespace) -> int:
     if refused:
         print(refused, file=sys.stderr)
         return 2
-    app, _ = build_app(settings)
+    app, hotline = build_app(settings)
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, lifespan="on", log_level="info"
     )
     server = uvicorn.Server(config)
+    end_streams_on_exit(server, hotline.feed.hub)
     asyncio.run(server.serve())
     # uvicorn returns normally when the lifespan failed to start (e.g. a wrong AMI secret).
     return 0 if server.started else 1

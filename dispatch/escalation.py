@@ -68,6 +68,8 @@ CALL_GUARD_S = 180.0
 POLL_S = 5.0
 BATCH = 100
 NO_PHONE = "Đội không có số điện thoại"
+# ``session.info`` key: the incidents a transaction changed.
+CHANGED = "incidents_changed"
 
 
 class Escalation:
@@ -94,6 +96,8 @@ class Escalation:
         self._wake = asyncio.Event()
         self._calls: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # Told of each incident whose history grew, once committed (the live stream).
+        self.on_change: Callable[[int], None] | None = None
 
     def attach_caller(self, caller: TeamCaller) -> None:
         """Teams' phones are called from now on (without one, timers still escalate)."""
@@ -103,6 +107,13 @@ class Escalation:
     def wake(self) -> None:
         """A timer was set: look at the database now rather than at the next poll."""
         self._wake.set()
+
+    def committed(self, session: AsyncSession) -> None:
+        """After ``session`` committed: tell ``on_change`` of the incidents it changed."""
+        changed: set[int] = session.info.pop(CHANGED, set())
+        if self.on_change is not None:
+            for incident_id in sorted(changed):
+                self.on_change(incident_id)
 
     def deadline_s(self, category: str, urgency: str) -> int:
         return lifecycle.ack_deadline_s(self.deadlines, category, urgency)
@@ -233,6 +244,7 @@ class Escalation:
             deadline_s = self.deadline_s(incident.category, incident.urgency)
             await self._escalate(session, incident, lifecycle.overdue_reason(deadline_s), now)
             await session.commit()
+            self.committed(session)
         self.wake()
         return 1
 
@@ -305,6 +317,7 @@ class Escalation:
                 record_event(session, incident, "phone", SYSTEM, at=self.clock(), reason=NO_PHONE)
                 await self._escalate(session, incident, NO_PHONE, now)
                 await session.commit()
+                self.committed(session)
                 self.wake()
                 return None
             claimed = lifecycle.claim_call(IncidentState.of(incident), now, CALL_GUARD_S)
@@ -355,6 +368,7 @@ class Escalation:
                 lifecycle.retry_call(before, now, self.retry_s).write_to(incident)
             # PhoneStep.STALE: acknowledged meanwhile, or re-assigned: the history keeps it.
             await session.commit()
+            self.committed(session)
         self.wake()
 
     async def reading(self, incident_id: int) -> IncidentReading | None:
@@ -429,3 +443,5 @@ def record_event(
             call_id=call_id,
         )
     )
+    # Told once the transaction commits (``Escalation.committed``): the live stream.
+    session.info.setdefault(CHANGED, set()).add(incident.id)

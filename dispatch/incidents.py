@@ -104,6 +104,19 @@ class IncidentService:
         """A timer was set: look at the database now rather than at the next poll."""
         self.escalation.wake()
 
+    @property
+    def on_change(self) -> Callable[[int], None] | None:
+        """Told of each incident created or changed, once committed (the live stream)."""
+        return self.escalation.on_change
+
+    @on_change.setter
+    def on_change(self, callback: Callable[[int], None] | None) -> None:
+        self.escalation.on_change = callback
+
+    def committed(self, session: AsyncSession) -> None:
+        """After a transaction that opened or changed incidents (the outcomes') committed."""
+        self.escalation.committed(session)
+
     async def run(self) -> None:
         """Fire due timers until ``close()``."""
         await self.escalation.run()
@@ -253,6 +266,7 @@ class IncidentService:
             chain.check_may_acknowledge(incident, actor)
             self.escalation.acknowledge(session, incident, actor, reason)
             await session.commit()
+            self.escalation.committed(session)
             return incident
 
     async def transition(
@@ -279,6 +293,7 @@ class IncidentService:
                 team_id=incident.team_id,
             )
             await session.commit()
+            self.escalation.committed(session)
             return incident
 
     async def assign(
@@ -298,6 +313,7 @@ class IncidentService:
             now = self.clock()
             self.escalation.dispatch(session, incident, team, actor, reason, now, kind="assigned")
             await session.commit()
+            self.escalation.committed(session)
             self.wake()
             return incident
 

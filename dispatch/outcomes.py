@@ -100,6 +100,7 @@ class OutcomeService:
                         session, call_id, request, actor, idempotency_key, digest
                     )
                     await session.commit()
+                    self.incidents.committed(session)
                 except IntegrityError:
                     # A concurrent request for the same call or key won the race: answer as
                     # it did (the next pass finds its row).

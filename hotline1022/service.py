@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 from starlette.types import Lifespan
 
 from api.app import create_app
 from api.deps import AuthPolicy
 from api.limits import ApiLimits
+from api.live_feed import LiveFeed
 from api.ratelimit import FailureLimiter
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
@@ -32,6 +34,8 @@ from ivr.engine import MenuEngine
 from ivr.menu_file import MenuError, load_menu
 from ivr.prompts import RECORDED_PROMPTS
 from ivr.service import IvrService
+from live.bus import Bus, InProcessBus, PostgresBus
+from live.hub import EventHub
 from pbx.agi import FastAgiServer
 from pbx.agi_auth import AgiAuth, PeerFilter
 from pbx.ami import AmiLink
@@ -58,7 +62,7 @@ from store.seed import ensure_agents
 from store.users import token_lifetimes
 from web import create_pages
 
-__all__ = ["Hotline", "build_app"]
+__all__ = ["Hotline", "build_app", "end_streams_on_exit", "event_bus"]
 
 # How far before the newest recorded call the CDR is searched for calls the service missed.
 CDR_LOOKBACK = timedelta(hours=1)
@@ -95,9 +99,19 @@ class Hotline:
         self.stats = StatsRefresher(self.db)
         self.district_names = _menu_district_names(settings.menu_file)
         self.routing = settings.routing(tuple(sorted(self.district_names)))
-        self.agent_states = AgentStateTracker(self.db, wrapup_s=settings.wrapup_s)
+        # The live event stream: the domain's changes reach it through these callbacks.
+        self.bus = event_bus(settings)
+        self.feed: LiveFeed  # made below, once what it reads exists
+        self.agent_states = AgentStateTracker(
+            self.db,
+            wrapup_s=settings.wrapup_s,
+            on_change=lambda agent: self.feed.agent_changed(agent),
+        )
         self.live = LiveQueues(
-            self.routing.queues(), wrapup_s=settings.wrapup_s, default_aht_s=settings.default_aht_s
+            self.routing.queues(),
+            wrapup_s=settings.wrapup_s,
+            default_aht_s=settings.default_aht_s,
+            on_change=lambda queue: self.feed.queue_changed(queue),
         )
         self.callbacks = CallbackService(
             self.db,
@@ -124,6 +138,7 @@ class Hotline:
                 max_bytes=int(settings.journal_max_mb * 1024 * 1024),
             ),
             max_calls=settings.memory_max_calls,
+            on_change=lambda call: self.feed.call_changed(call),
         )
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
         asterisk = AsteriskPaths.find(settings.asterisk_instance)
@@ -172,6 +187,18 @@ class Hotline:
             f"{asterisk.prompts_dir}/agent",
             speak_timeout_s=settings.speak_timeout_s,
         )
+        self.incidents.on_change = lambda incident_id: self.feed.incident_changed(incident_id)
+        self.feed = LiveFeed(
+            self.bus,
+            self.db,
+            agent_states=self.agent_states,
+            queues=self.live,
+            calls=lambda: self.tracker.calls,
+            district_names=self.district_names,
+            coalesce_s=settings.events_coalesce_ms / 1000,
+            heartbeat_s=settings.events_heartbeat_s,
+            flush_calls=self.tracker.flush,
+        )
         self.agi = FastAgiServer(
             settings.agi_host,
             settings.agi_port,
@@ -206,12 +233,15 @@ class Hotline:
         # The province's places and default teams, the first time (one query afterwards).
         await ensure_places_and_teams(self.db, self.settings.province_code)
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
+        await self.feed.start()
         await self.callbacks.start()
         self.link.add_listener(self.tracker.on_event)
         self.link.add_listener(self.live.on_event)
         self.link.add_listener(self.agent_states.on_event)
         await self.agent_states.load_last_states()
         self.link.add_listener(self.callbacks.on_event)
+        # After the trackers: a pop reads the call they have just updated.
+        self.link.add_listener(self.feed.on_ami_event)
         self.link.add_connect_callback(self._on_ami_connect)
         self.agi.route("ivr", self.engine.handle)
         await self.team_phones.start()  # the fixed prompts of the orders, made once
@@ -290,6 +320,7 @@ class Hotline:
         )
 
     async def stop(self) -> None:
+        await self.feed.close()  # open streams end (uvicorn: see end_streams_on_exit)
         if self._incident_timers is not None:
             await self.incidents.close()
             try:
@@ -340,6 +371,7 @@ class Hotline:
                 max_body_bytes=self.settings.api_max_body_bytes,
                 staffing_time_limit_s=self.settings.staffing_time_limit_s,
             ),
+            feed=self.feed,
             auth=AuthPolicy(
                 lifetimes=token_lifetimes(self.settings.token_ttl_s),
                 failures=FailureLimiter(
@@ -374,6 +406,34 @@ def _menu_district_names(path: Path) -> dict[int, str]:
     except MenuError:
         return {}
     return {} if districts is None else {u.code: u.name for u in districts.units.values()}
+
+
+def event_bus(settings: Settings) -> Bus:
+    """PostgreSQL LISTEN/NOTIFY where the database is PostgreSQL (changes published by other
+    processes reach this one's viewers), else in-process."""
+    hub = EventHub(buffer=settings.events_buffer, queue=settings.events_viewer_queue)
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() != "postgresql":
+        return InProcessBus(hub)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return PostgresBus(hub, dsn, channel=settings.events_channel)
+
+
+def end_streams_on_exit(server: Any, hub: EventHub) -> None:
+    """End the open event streams as soon as uvicorn is told to stop: it waits for open
+    connections before it runs the lifespan's shutdown, so a stream ended only there would
+    hold the shutdown until each browser left."""
+    handle_exit = server.handle_exit
+
+    def handle(sig: int, frame: Any) -> None:
+        # A signal handler runs in the loop's thread: wake the loop safely.
+        try:
+            asyncio.get_running_loop().call_soon_threadsafe(hub.close)
+        except RuntimeError:  # no loop running (any more)
+            hub.close()
+        handle_exit(sig, frame)
+
+    server.handle_exit = handle
 
 
 def build_app(settings: Settings) -> tuple[FastAPI, Hotline]:

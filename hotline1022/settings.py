@@ -148,6 +148,16 @@ class Settings(BaseSettings):
     # Callers' numbers in the logs show only their last 3 digits.
     log_mask_numbers: bool = True
 
+    # The live event stream (GET /events, live/): changes kept for reconnects; messages a
+    # viewer may have queued before it is dropped to a resync; seconds between heartbeats;
+    # how long queue and call changes are gathered before they go out (bursts coalesce).
+    # On PostgreSQL, changes also travel between processes by LISTEN/NOTIFY on this channel.
+    events_buffer: int = Field(default=2000, ge=1)
+    events_viewer_queue: int = Field(default=500, ge=1)
+    events_heartbeat_s: float = Field(default=15.0, gt=0)
+    events_coalesce_ms: int = Field(default=100, ge=0, le=1000)
+    events_channel: str = Field(default="hotline1022_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
     @field_validator("token_ttl_s")
     @classmethod
     def _lifetimes_of_known_roles(cls, value: dict[str, int]) -> dict[str, int]:

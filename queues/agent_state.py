@@ -105,8 +105,11 @@ class AgentStateTracker:
         wrapup_s: float = 0.0,
         clock: Callable[[], float] = time.time,
         flush_interval_s: float = 0.5,
+        on_change: Callable[[AgentLiveState], None] | None = None,
     ) -> None:
+        """``on_change(agent)``: told of every change of an agent's state (the live stream)."""
         self.db = db
+        self.on_change = on_change
         self.wrapup_s = wrapup_s
         self._clock = clock
         self.agents: dict[str, AgentLiveState] = {}
@@ -207,6 +210,8 @@ class AgentStateTracker:
         self._reason[agent.endpoint] = reason
         self._call[agent.endpoint] = call
         self.flusher.add((agent.endpoint, now, state, reason, call))
+        if self.on_change is not None:
+            self.on_change(agent)
 
     # -- after a (re)connect -----------------------------------------------------------
 

@@ -183,6 +183,7 @@ class CallTracker:
         instance: str = "main",
         journal: Journal | None = None,
         max_calls: int = 10_000,
+        on_change: Callable[[CallState], None] | None = None,
     ) -> None:
         """``pending_callback(number)``: the uniqueid of the call that asked for that
         number's pending callback, if any (``queues.callbacks.CallbackService``).
@@ -191,8 +192,10 @@ class CallTracker:
         reconciliation touches no other instance's calls). ``journal``: where records that
         the database refused go (fsync'd) so that a crash loses none; replayed at start
         (``replay_journal``) and when the database is back. ``max_calls``: the most calls
-        kept in memory; see ``_bound_memory`` for what happens when it is reached."""
+        kept in memory; see ``_bound_memory`` for what happens when it is reached.
+        ``on_change(call)``: told of every change of a call's state (the live stream)."""
         self.db = db
+        self.on_change = on_change
         self.instance = instance
         self.journal = journal
         self.max_calls = max_calls
@@ -369,6 +372,8 @@ class CallTracker:
 
     def _touch(self, call: CallState) -> None:
         self.flusher.add(call.uniqueid)
+        if self.on_change is not None:
+            self.on_change(call)
 
     # -- persistence -------------------------------------------------------------------
 

@@ -77,8 +77,12 @@ class LiveQueues:
         *,
         wrapup_s: float = 0.0,
         default_aht_s: float = DEFAULT_AHT_S,
+        on_change: Callable[[str | None], None] | None = None,
     ) -> None:
+        """``on_change(queue)``: told when a queue's callers or members change (None: every
+        queue, after a rebuild), for the live stream."""
         self._clock = clock
+        self.on_change = on_change
         specs = RoutingPolicy().queues() if queues is None else queues
         self._category = {q.name: q.category for q in specs}
         self.waiting: dict[str, dict[str, float]] = {q.name: {} for q in specs}
@@ -113,6 +117,10 @@ class LiveQueues:
                 member.paused, member.status = ev.paused, ev.status
         elif isinstance(ev, AgentComplete):
             self._handled_call(ev.queue, ev.talk_time + self._wrapup_s)
+        else:
+            return
+        if self.on_change is not None:
+            self.on_change(getattr(ev, "queue", None))
 
     def _handled_call(self, queue: str, seconds: float) -> None:
         category = self._category.get(queue, queue)
@@ -140,6 +148,8 @@ class LiveQueues:
                 status=int(_number(m.get("Status", str(_NOT_IN_USE)))),
             )
         self.waiting, self._members, self._placeholders = waiting, found, placeholders
+        if self.on_change is not None:
+            self.on_change(None)
 
     def aht_s(self, queue: str) -> float:
         """Mean handling time (talk + wrap-up) of the recent calls of the queue's category."""

@@ -63,6 +63,7 @@ def agent_scenario(talk_ms: int, *, exponential: bool = False, ring_ms: int = 0)
         talk = f'  <pause distribution="exponential" mean="{talk_ms}"/>\n'
     else:
         talk = _AGENT_WAITS_FOR_BYE.replace("{talk_ms}", str(talk_ms))
+    ring = f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms > 0 else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="agent answers">
   <recv request="INVITE" rrs="true">

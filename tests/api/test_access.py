@@ -135,6 +135,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Acts on the session cookie only: without one there is nothing to end, for anyone.
     ("POST", "/auth/logout"): dict.fromkeys(PRINCIPALS, 204),
     ("GET", "/auth/me"): guarded(*EVERYONE),
+    # Every role may watch; the api fixture runs no live feed, so a valid token gets the
+    # documented 503 here (the stream itself, per role: tests/api/test_events.py).
+    ("GET", "/events"): {**guarded(*EVERYONE), **dict.fromkeys(EVERYONE, 503)},
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.

@@ -26,11 +26,14 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "monitoring",
         "users",
         "auth",
+        "events",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]
     assert "security" not in doc["paths"]["/health"]["get"]
     assert doc["paths"]["/calls"]["get"]["security"] == [{"HTTPBearer": []}]
+    stream = doc["paths"]["/events"]["get"]["responses"]["200"]["content"]
+    assert list(stream) == ["text/event-stream"]
 
 
 async def test_docs_page_is_served(api: Api) -> None:
