@@ -16,8 +16,11 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.deps import AuthPolicy
+from api.live_feed import LiveFeed
 from api.ratelimit import FailureLimiter
 from dispatch.incidents import IncidentService
+from live.bus import InProcessBus
+from live.hub import EventHub
 from queues.routing import RoutingPolicy
 from store.db import Database
 from store.migrate import upgrade_async
@@ -29,6 +32,8 @@ from tests.web.support import CHROMIUM, Server, chromium_args
 from web import create_pages
 from web.session import SESSION_COOKIE
 
+BUFFER = 8  # the event buffer: a reconnect that missed more gets a resync
+
 
 @dataclass
 class Site:
@@ -38,6 +43,7 @@ class Site:
     tokens: dict[str, str]  # role -> a session token of that role's user
     agent_id: int
     client: httpx.AsyncClient  # to the running site, no cookie
+    feed: LiveFeed
     server: Server
 
     async def signed_in(self, browser: Browser, role: str) -> BrowserContext:
@@ -57,7 +63,7 @@ class Site:
         return context
 
 
-def build_site_app(db: Database) -> FastAPI:
+def build_site_app(db: Database, feed: LiveFeed | None = None) -> FastAPI:
     app = create_app(
         db=db,
         agents=FakeAgentControl(db),
@@ -70,6 +76,7 @@ def build_site_app(db: Database) -> FastAPI:
         incidents=IncidentService(db),
         auth=AuthPolicy(failures=FailureLimiter(limit=1_000_000, window_s=300)),
         api_docs=False,
+        feed=feed,
     )
     create_pages(app)
     return app
@@ -90,14 +97,26 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
             db, name="Nguyễn Thị Lan", role="agent", agent_id=agent_id
         )
         _, tokens["supervisor"] = await create_user(db, name="Trần Văn Giám", role="supervisor")
-        app = build_site_app(db)
+        queues = FakeQueueView()
+        feed = LiveFeed(
+            InProcessBus(EventHub(buffer=BUFFER)),
+            db,
+            agent_states=None,
+            queues=queues,
+            district_names={718: "Thủ Dầu Một", 724: "Dĩ An"},
+            coalesce_s=0.01,
+            heartbeat_s=1.0,
+        )
+        await feed.start()
+        app = build_site_app(db, feed)
         server = Server(app)
         await server.start()
         try:
             async with httpx.AsyncClient(base_url=server.url) as client:
-                yield Site(server.url, app, db, tokens, agent_id, client, server)
+                yield Site(server.url, app, db, tokens, agent_id, client, feed, server)
         finally:
             await server.stop()
+            await feed.close()
     finally:
         await db.dispose()
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
+from dispatch.teams import ensure_places_and_teams
 from tests.web.conftest import Site
+from tests.web.feeding import add_call, agent_event, mine, pop_for
 
 pytestmark = pytest.mark.browser
 
@@ -40,3 +42,46 @@ async def test_screens_of_login_docs_and_the_403_page(site: Site, browser: Brows
     await context.close()
     for name in ("login", "docs", "forbidden"):
         assert (SCREENS / f"{name}.png").stat().st_size > 5_000
+
+
+async def test_screen_of_the_console_with_a_pop_and_its_outcome(
+    site: Site, browser: Browser
+) -> None:
+    await ensure_places_and_teams(site.db, 74)
+    await add_call(site, "0909000777", caller_name="Trần Văn Bảy", status="answered")
+    call = await add_call(site, "0912345678", caller_name="Nguyễn Văn An")
+    context = await site.signed_in(browser, "agent")
+    page = await context.new_page()
+    await page.set_viewport_size({"width": 1280, "height": 1000})
+    await page.goto(f"{site.url}/console")
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "ok")
+    site.feed.bus.publish(
+        "agent", agent_event(site, "on_call", call_uniqueid=call.uniqueid), mine(site)
+    )
+    pop = pop_for(call, site)
+    pop["call"]["redial"] = False
+    site.feed.bus.publish("pop", pop, mine(site))
+    await expect(page.locator("#pop-number")).to_have_text("0912345678")
+    await page.get_by_label("Kết quả", exact=True).select_option(
+        label="Sự vụ — điều động tổ phản ứng nhanh"
+    )
+    await page.get_by_label("Mức khẩn").select_option(label="Gấp")
+    await page.locator("#commune-search").press_sequentially("phu l", delay=30)
+    options = page.locator("#commune-options li[data-code]")
+    await expect(options.first).to_contain_text("Phú L")
+    await expect(options.last).to_contain_text("Phú L")
+    await page.screenshot(path=SCREENS / "console-pop.png", full_page=True)
+    await page.locator("#commune-search").fill("")
+    await page.locator("#commune-search").press_sequentially("hiep", delay=30)
+    await expect(page.locator("#commune-options li[data-code]")).to_have_count(1)
+    await page.locator("#commune-options li[data-code]", has_text="Hiệp Thành").click()
+    await page.get_by_label("Địa chỉ").fill("15 đường Yersin")
+    await page.get_by_label("Ghi chú").fill("Người bệnh sốt cao, khó thở nhẹ")
+    await page.get_by_role("button", name="Ghi kết quả").click()
+    await expect(page.locator("#outcome-result .incident-team")).to_be_visible()
+    await page.locator("#calls-body tr", has_text="0909000777").click()
+    await expect(page.locator("#call-detail .no-outcome")).to_be_visible()
+    await page.screenshot(path=SCREENS / "console-outcome.png", full_page=True)
+    await context.close()
+    for name in ("console-pop", "console-outcome"):
+        assert (SCREENS / f"{name}.png").stat().st_size > 20_000

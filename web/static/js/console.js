@@ -73,6 +73,12 @@ function connect() {
   on("call", onCall);
   on("pop", (data) => { if (data.agent_id === AGENT_ID) setPop(data); });
   on("incident", onIncident);
+  on("ended", () => {
+    // Signed out elsewhere, revoked or expired: the stream closes; so does the console.
+    source.close();
+    view.source = null;
+    toLogin();
+  });
 }
 
 async function reconnectAfterCheck() {
