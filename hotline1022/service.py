@@ -351,8 +351,8 @@ class Hotline:
         await self.lock.release()
 
     def app(self, lifespan: Lifespan[FastAPI] | None = None) -> FastAPI:
-        """The REST API and the pages over this hotline's parts (tests pass no lifespan: they start
-        and stop the hotline themselves)."""
+        """The REST API and the pages over this hotline's parts (tests pass no lifespan:
+        they start and stop the hotline themselves)."""
         app = create_app(
             db=self.db,
             agents=self.agents,
