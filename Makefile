@@ -58,6 +58,7 @@ bench: deps venv  ## benchmarks (~110 min, most of it the real-time peak hour); 
 	$(BIN)/python bench/dispatch_day.py
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/events_viewers.py --viewers 200 --rate 50 --seconds 30 --record
+	$(BIN)/python bench/pop_latency.py --agents 8 --calls 120 --rate 1 --record
 
 simulate: deps venv
 	$(BIN)/hotline1022 simulate --calls 100 --rate 2 --agents 10

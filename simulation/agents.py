@@ -301,6 +301,7 @@ class SippAgentPool:
     # SIPp draws distributions from GSL, seeded from GSL_RNG_SEED (else the same sequence
     # every run): a seed makes the talk times reproducible, and differ between seeds.
     seed: int | None = None
+    ring_ms: int = 0  # how long each phone rings before the agent picks up
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-agents-")))
     proc: subprocess.Popen[bytes] | None = None
 
@@ -352,7 +353,9 @@ class SippAgentPool:
         """Register every endpoint, then answer in the background on the same port."""
         self.register()
         scen = self.workdir / "agent.xml"
-        scen.write_text(agent_scenario(self.talk_ms, exponential=self.exponential))
+        scen.write_text(
+            agent_scenario(self.talk_ms, exponential=self.exponential, ring_ms=self.ring_ms)
+        )
         args = [
             *base_args(self.local_port, self.media_port, self.server_port),
             "-sf",

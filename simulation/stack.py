@@ -212,9 +212,11 @@ class Stack:
         expires_s: int = 3600,
         login: bool = True,
         seed: int | None = None,
+        ring_ms: int = 0,
     ) -> SippAgentPool:
         """Register agents agent01…``count`` on one SIPp that answers for all of them
-        (``SippAgentPool``) and log them in through the service."""
+        (``SippAgentPool``), each phone ringing ``ring_ms`` before it answers, and log them
+        in through the service."""
         secrets = self.settings.secrets
         endpoints = [agent_endpoint(i) for i in range(1, count + 1)]
         pool = SippAgentPool(
@@ -226,6 +228,7 @@ class Stack:
             exponential=exponential,
             expires_s=expires_s,
             seed=seed,
+            ring_ms=ring_ms,
         )
         await asyncio.to_thread(pool.start)
         self.agent_pools.append(pool)

@@ -198,6 +198,8 @@ function setPop(pop) {
   );
   $("pop-previous").replaceChildren(...(previous.length ? previous : [el("li", { class: "muted" }, "Không có")]));
   renderPopIncidents();
+  // Which call the pop shows, for scripts that watch the page (bench/pop_latency.py).
+  $("pop").dataset.uniqueid = call.uniqueid || "";
   show($("pop"), true);
   if (call.call_id != null && (!view.target || view.sent || !view.dirty || view.target.call_id === call.call_id)) {
     setTarget(call);
