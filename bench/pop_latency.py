@@ -235,15 +235,21 @@ class Figures:
 
 
 def commit() -> str:
-    """The commit the run is on (``+dirty`` with uncommitted changes)."""
+    """The commit the run is on (``+dirty`` with uncommitted changes other than the
+    recorded results)."""
     git = ["git", "-C", str(ROOT)]
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", ".", ":!bench/results"],
+        capture_output=True,
+        text=True,
+    )
     name = head.stdout.strip() or "unknown"
     return f"{name}+dirty" if dirty.stdout.strip() else name
 
 
 def record(figures: Figures, path: Path = RESULTS) -> None:
+    text = figures.markdown()
     new = not path.exists()
     with path.open("a", encoding="utf-8") as f:
         if new:
@@ -257,7 +263,7 @@ def record(figures: Figures, path: Path = RESULTS) -> None:
                 "stream, uvicorn, and chromium parsing and rendering -- all on one machine "
                 "of 2 cores shared with Asterisk, SIPp, chromium and other test runs.\n\n"
             )
-        f.write(figures.markdown())
+        f.write(text)
 
 
 # -- the run ------------------------------------------------------------------------------------
