@@ -157,7 +157,7 @@ def _info(args: argparse.Namespace) -> int:
     def secret(pw: str) -> str:
         return pw if args.show_passwords else "********"
 
-    print("Agents (register a softphone with these, then log in over the API):")
+    print("Agents' softphones (register one; *11 on it joins the queues, *12 leaves):")
     for ep, pw in sorted(secrets.get("agents", {}).items())[: args.limit]:
         print(f"  user {ep:10s} password {secret(pw)}")
     print("Citizen test phones (register one and dial 1022):")
@@ -171,11 +171,16 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  user {example:10s} password {secret(teams[example])}")
     if not args.show_passwords:
         print(f"SIP passwords: hotline1022 info --show-passwords, or {settings.secrets_path}")
-    base = f"http://{settings.api_host}:{settings.api_port}"
-    print("API tokens: hotline1022 users create --name NAME --role agent --agent agent01")
-    print(f"Log agent01 in: curl -X POST -H 'Authorization: Bearer TOKEN' {base}/agents/1/login")
     for line in _sign_in(settings, verbose=getattr(args, "verbose", False)):
         print(line)
+    print(
+        "Start here: register a softphone as agent01, sign in as agent1 (agent01's console), "
+        "press 'Vào hàng đợi', then dial 1022 from phone01: the call pops on the page."
+    )
+    print(
+        "Scripts: a bearer token from 'hotline1022 users create --name NAME --role agent "
+        "--agent agent01' (Authorization: Bearer TOKEN)"
+    )
     return 0
 
 

@@ -253,6 +253,20 @@ def test_the_first_agent_user_is_agent01(
     assert asyncio.run(agent_of("supervisor")) == ("supervisor", None)
 
 
+def test_info_tells_a_newcomer_the_way_without_curl_or_a_token(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12's "done when": the printed URL and password, the softphone, the button."""
+    state = tmp_path / "var"
+    state.mkdir()
+    (state / "secrets.json").write_text(json.dumps({"ami_secret": "s"}))
+    assert main(["info"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (start,) = [line for line in lines if line.startswith("Start here:")]
+    assert "agent01" in start and "agent1" in start and "1022" in start
+    assert not any("curl" in line for line in lines)
+
+
 def test_info_creates_nobody_when_a_user_has_a_password(
     env: str, tmp_path: Path, terminal: Terminal, capsys: pytest.CaptureFixture[str]
 ) -> None:
