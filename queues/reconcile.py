@@ -51,15 +51,26 @@ class Rebuild:
     count: int = 0
     _t0: float = 0.0
     _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _generation: int = 0
 
     async def run(self, steps: Sequence[Step]) -> bool:
-        """Run every step; True if all succeeded. Runs one at a time: a reconnect while a
-        rebuild is still going waits for it, so two snapshots' fences never interleave (the
-        later run then rebuilds from a snapshot taken after the first one finished)."""
+        """Run every step; True if all succeeded. Runs one at a time: two snapshots' fences
+        must never interleave (CI saw one reconciliation close the other's fence under it).
+        A newer run (the link came back while a rebuild was going) supersedes the one in
+        progress: that one stops before its next step or attempt, without retrying what the
+        newer run redoes anyway, and the newer one starts from a fresh snapshot. Runs
+        that were superseded before they began never start; they return False."""
+        self._generation += 1
+        mine = self._generation
         async with self._one_at_a_time:
-            return await self._run(steps)
+            if mine != self._generation:
+                return False
+            return await self._run(steps, mine)
 
-    async def _run(self, steps: Sequence[Step]) -> bool:
+    def _superseded(self, mine: int) -> bool:
+        return mine != self._generation
+
+    async def _run(self, steps: Sequence[Step], mine: int) -> bool:
         self.state = "running"
         self.started_at = datetime.now(UTC)
         self.duration_s = None
@@ -68,21 +79,28 @@ class Rebuild:
         self.count += 1
         self._t0 = self.clock()
         done: set[str] = set()
+        superseded = False
         try:
             for step in steps:
+                if self._superseded(mine):
+                    superseded = True
+                    log.info("rebuild: superseded by a newer one before %s", step.name)
+                    return False
                 missing = [n for n in step.needs if n not in done]
                 if missing:
                     log.error("rebuild: %s skipped (needs %s)", step.name, ", ".join(missing))
                     self.skipped_steps.append(step.name)
                     continue
-                if await self._attempt(step):
+                if await self._attempt(step, mine):
                     done.add(step.name)
                 else:
                     self.failed_steps.append(step.name)
         finally:
             self.duration_s = round(self.clock() - self._t0, 3)
             ok = not self.failed_steps and not self.skipped_steps and len(done) == len(steps)
-            self.state = "done" if ok else "failed"
+            # A superseded run says nothing of the state: the newer one, next, does.
+            if not superseded:
+                self.state = "done" if ok else "failed"
         log.info(
             "state rebuilt in %.2f s%s",
             self.duration_s,
@@ -90,9 +108,11 @@ class Rebuild:
         )
         return ok
 
-    async def _attempt(self, step: Step) -> bool:
+    async def _attempt(self, step: Step, mine: int) -> bool:
         delay = self.first_delay_s
         for attempt in range(1, self.attempts + 1):
+            if attempt > 1 and self._superseded(mine):
+                return False  # the newer run redoes it from its own snapshot
             try:
                 await step.run()
                 return True

@@ -285,3 +285,38 @@ async def test_a_second_rebuild_waits_for_the_first_instead_of_interleaving() ->
     assert await first and await second
     assert order == ["first in", "first out", "second in", "second out"]
     assert rebuild.status()["count"] == 2
+
+
+async def test_a_newer_rebuild_supersedes_one_that_keeps_failing() -> None:
+    """The link drops and comes back while a rebuild is retrying a failing step: the old
+    run stops at its next attempt instead of retrying (and running its later steps) before
+    the newer one may start; a run superseded before it began never starts."""
+    attempts: list[str] = []
+    failing_inside = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def failing() -> None:
+        attempts.append("old agents")
+        failing_inside.set()
+        await go_on.wait()
+        raise ConnectionError("link dropped")
+
+    async def ok(name: str) -> None:
+        attempts.append(name)
+
+    rebuild = Rebuild(attempts=3, first_delay_s=0.01)
+    old = asyncio.create_task(
+        rebuild.run([Step("agents", failing), Step("calls", lambda: ok("old calls"))])
+    )
+    await failing_inside.wait()
+    between = asyncio.create_task(rebuild.run([Step("calls", lambda: ok("between calls"))]))
+    await asyncio.sleep(0)
+    new = asyncio.create_task(rebuild.run([Step("calls", lambda: ok("new calls"))]))
+    await asyncio.sleep(0)
+    go_on.set()
+    assert await old is False
+    assert await between is False
+    assert await new is True
+    assert attempts == ["old agents", "new calls"]
+    assert rebuild.status()["state"] == "done"
+    assert rebuild.status()["count"] == 2
