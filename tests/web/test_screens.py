@@ -1,10 +1,15 @@
 """Screenshots of each page for the README (``make screens``): docs/screens/*.png.
 
+``make test`` takes them too (a page that breaks fails here) but into a temporary
+directory: only ``make screens`` (``HOTLINE1022_SCREENS=docs/screens``) replaces the README's
+pictures, so a test run leaves the work tree as it was.
+
 Each is taken in a state worth seeing (an error shown, Swagger UI rendered), so a page that
 breaks also fails here."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,12 +21,21 @@ from tests.web.feeding import add_call, agent_event, mine, pop_for
 
 pytestmark = pytest.mark.browser
 
-SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+
+@pytest.fixture
+def screens(tmp_path: Path) -> Path:
+    where = os.environ.get("HOTLINE1022_SCREENS")
+    path = Path(where).resolve() if where else tmp_path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-async def test_screens_of_login_docs_and_the_403_page(site: Site, browser: Browser) -> None:
-    SCREENS.mkdir(parents=True, exist_ok=True)
+async def test_screens_of_login_docs_and_the_403_page(
+    site: Site, browser: Browser, screens: Path
+) -> None:
     context = await browser.new_context(viewport=VIEWPORT, locale="vi-VN")
     page = await context.new_page()
     await page.goto(f"{site.url}/login?next=/console")
@@ -29,10 +43,10 @@ async def test_screens_of_login_docs_and_the_403_page(site: Site, browser: Brows
     await page.get_by_label("Mật khẩu").fill("không-đúng")
     await page.get_by_role("button", name="Đăng nhập").click()
     await expect(page.locator("#login-error")).to_have_text("Sai tên đăng nhập hoặc mật khẩu.")
-    await page.screenshot(path=SCREENS / "login.png")
+    await page.screenshot(path=screens / "login.png")
     await page.goto(f"{site.url}/docs")
     await expect(page.locator("#operations-tag-calls")).to_be_visible(timeout=15_000)
-    await page.screenshot(path=SCREENS / "docs.png")
+    await page.screenshot(path=screens / "docs.png")
     await context.close()
 
     context = await site.signed_in(browser, "supervisor")
@@ -40,14 +54,14 @@ async def test_screens_of_login_docs_and_the_403_page(site: Site, browser: Brows
     await page.set_viewport_size(VIEWPORT)
     await page.goto(f"{site.url}/console")
     await expect(page.locator("#forbidden-title")).to_be_visible()
-    await page.screenshot(path=SCREENS / "forbidden.png")
+    await page.screenshot(path=screens / "forbidden.png")
     await context.close()
     for name in ("login", "docs", "forbidden"):
-        assert (SCREENS / f"{name}.png").stat().st_size > 5_000
+        assert (screens / f"{name}.png").stat().st_size > 5_000
 
 
 async def test_screen_of_the_console_with_a_pop_and_its_outcome(
-    site: Site, browser: Browser
+    site: Site, browser: Browser, screens: Path
 ) -> None:
     await ensure_places_and_teams(site.db, 74)
     await add_call(site, "0909000777", caller_name="Trần Văn Bảy", status="answered")
@@ -72,7 +86,7 @@ async def test_screen_of_the_console_with_a_pop_and_its_outcome(
     options = page.locator("#commune-options li[data-code]")
     await expect(options.first).to_contain_text("Phú L")
     await expect(options.last).to_contain_text("Phú L")
-    await page.screenshot(path=SCREENS / "console-pop.png", full_page=True)
+    await page.screenshot(path=screens / "console-pop.png", full_page=True)
     await page.locator("#commune-search").fill("")
     await page.locator("#commune-search").press_sequentially("hiep", delay=30)
     await expect(page.locator("#commune-options li[data-code]")).to_have_count(1)
@@ -83,7 +97,7 @@ async def test_screen_of_the_console_with_a_pop_and_its_outcome(
     await expect(page.locator("#outcome-result .incident-team")).to_be_visible()
     await page.locator("#calls-body tr", has_text="0909000777").click()
     await expect(page.locator("#call-detail .no-outcome")).to_be_visible()
-    await page.screenshot(path=SCREENS / "console-outcome.png", full_page=True)
+    await page.screenshot(path=screens / "console-outcome.png", full_page=True)
     await context.close()
     for name in ("console-pop", "console-outcome"):
-        assert (SCREENS / f"{name}.png").stat().st_size > 20_000
+        assert (screens / f"{name}.png").stat().st_size > 20_000
