@@ -119,4 +119,7 @@ def test_info_names_how_many_team_phones_and_one(
     password = team_phone_password(secrets, "team-c25741")
     assert "Team phones (111, one per team; see 'hotline1022 teams list'), e.g.:\n" in out
     assert f"  user team-c25741 password {password}\n" in out
-    assert out.count(" password ") == 5 + 5 + 1  # 5 agents, 5 test phones, 1 team phone
+    # The SIP accounts come before the pages' sign-in users (agent1, supervisor).
+    sip, _, sign_in = out.partition("Sign in to the pages")
+    assert sip.count(" password ") == 5 + 5 + 1  # 5 agents, 5 test phones, 1 team phone
+    assert sign_in.count(" password ") == 2
