@@ -9,9 +9,9 @@ says so in Vietnamese (403), never the JSON error of the API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,20 +21,17 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from store.categories import Category
 from store.models import Role, User
 from web.assets import StaticAssets
+from web.kit import PageKit, role_page
 from web.labels import DISPOSITIONS, LABELS, URGENCIES
 from web.security import SecurityHeaders
 from web.session import page_user
 
 __all__ = ["create_pages", "role_page", "safe_next"]
 
+# Each page module's ``router(kit)``; the issue-13 pages add themselves here.
+PAGE_MODULES: list[Callable[[PageKit], APIRouter]] = []
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-
-ROLE_PAGES = {Role.AGENT.value: "/console"}
-DEFAULT_PAGE = "/docs"  # the roles that have no page of their own yet
-
-
-def role_page(role: str) -> str:
-    return ROLE_PAGES.get(role, DEFAULT_PAGE)
 
 
 def safe_next(value: str | None) -> str | None:
@@ -67,33 +64,12 @@ def create_pages(app: FastAPI) -> None:
     templates = _templates(assets)
     router = APIRouter(include_in_schema=False)
 
-    def page(
-        request: Request,
-        name: str,
-        context: dict[str, Any],
-        *,
-        csrf: str = "",
-        status_code: int = status.HTTP_200_OK,
-    ) -> HTMLResponse:
-        response = templates.TemplateResponse(
-            request, name, {"csrf_token": csrf, **context}, status_code=status_code
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    def to_login(next_path: str) -> RedirectResponse:
-        return RedirectResponse(
-            f"/login?next={quote(next_path, safe='/')}", status.HTTP_303_SEE_OTHER
-        )
+    kit = PageKit(templates)
+    page = kit.page
+    to_login = kit.to_login
 
     def forbidden(request: Request, user: User, csrf: str, what: str) -> HTMLResponse:
-        return page(
-            request,
-            "forbidden.html",
-            {"user": user, "what": what, "home": role_page(user.role)},
-            csrf=csrf,
-            status_code=status.HTTP_403_FORBIDDEN,
-        )
+        return kit.forbidden(request, user, csrf, what)
 
     @router.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> Response:
@@ -150,5 +126,7 @@ def create_pages(app: FastAPI) -> None:
         )
 
     app.include_router(router)
+    for module in PAGE_MODULES:
+        app.include_router(module(kit))
     app.mount("/static", assets, name="static")
     app.add_middleware(SecurityHeaders)

@@ -1,0 +1,103 @@
+"""What every page module shares: templates, the signed-in check, the 403 page.
+
+    kit = PageKit(templates)
+    signed = await kit.require(request, "/wallboard", {"supervisor", "admin"}, "Bảng tổng hợp")
+    if isinstance(signed, Response):
+        return signed            # to /login, or the 403 page
+    user, csrf = signed
+    return kit.page(request, "wallboard.html", {"user": user}, csrf=csrf)
+
+Each page lives in its own module (``web/wallboard.py``, ``web/incidents.py``, ``web/reports.py``,
+``web/admin.py``) with a ``router(kit) -> APIRouter``; ``web/pages.py`` includes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from store.models import Role, User
+from web.session import page_user
+
+__all__ = ["NAV", "ROLE_PAGES", "PageKit", "role_page"]
+
+# Where each role lands after signing in.
+ROLE_PAGES = {
+    Role.AGENT.value: "/console",
+    # Each page of issue 13 adds its roles here as it lands:
+    # supervisor, admin -> /wallboard; team -> /incidents.
+}
+DEFAULT_PAGE = "/docs"
+
+# The top bar's links: (path, Vietnamese label, roles that may open it).
+NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("/console", "Bàn làm việc", frozenset({Role.AGENT.value})),
+    # Each page of issue 13 adds its line here as it lands (wallboard, incidents, reports, admin).
+    ("/docs", "API", frozenset(r.value for r in Role)),
+)
+
+
+def role_page(role: str) -> str:
+    return ROLE_PAGES.get(role, DEFAULT_PAGE)
+
+
+def nav_for(role: str) -> list[tuple[str, str]]:
+    return [(path, label) for path, label, roles in NAV if role in roles]
+
+
+class PageKit:
+    def __init__(self, templates: Jinja2Templates) -> None:
+        self.templates = templates
+
+    def page(
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any],
+        *,
+        csrf: str = "",
+        status_code: int = status.HTTP_200_OK,
+    ) -> HTMLResponse:
+        user = context.get("user")
+        nav = nav_for(user.role) if isinstance(user, User) else []
+        response = self.templates.TemplateResponse(
+            request,
+            name,
+            {"csrf_token": csrf, "nav": nav, "current": request.url.path, **context},
+            status_code=status_code,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @staticmethod
+    def to_login(next_path: str) -> RedirectResponse:
+        return RedirectResponse(
+            f"/login?next={quote(next_path, safe='/')}", status.HTTP_303_SEE_OTHER
+        )
+
+    def forbidden(self, request: Request, user: User, csrf: str, what: str) -> HTMLResponse:
+        return self.page(
+            request,
+            "forbidden.html",
+            {"user": user, "what": what, "home": role_page(user.role)},
+            csrf=csrf,
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+
+    async def require(
+        self, request: Request, path: str, roles: Collection[str], what: str
+    ) -> tuple[User, str] | Response:
+        """The signed-in user and their CSRF token if their role is in ``roles``; else the
+        response to send (a redirect to ``/login?next=path``, or the 403 page)."""
+        signed_in = await page_user(request)
+        if signed_in is None:
+            return self.to_login(path)
+        user, csrf = signed_in
+        if user.role not in roles:
+            return self.forbidden(request, user, csrf, what)
+        return user, csrf
