@@ -318,12 +318,14 @@ class PublishTap:
 
     def __init__(self, hub: Any) -> None:
         self.at: dict[int, tuple[float, Audience]] = {}
+        self.types: dict[int, str] = {}
         original = hub.publish
 
         def publish(event_type: str, data: Any, audience: Audience) -> Any:
             at = time.time()
             frame = original(event_type, data, audience)
             self.at[frame.seq] = (at, audience)
+            self.types[frame.seq] = event_type
             return frame
 
         hub.publish = publish
@@ -444,6 +446,7 @@ class RunFigures:
     bad_reads: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     incidents: int = 0
+    changes_by_type: dict[str, int] = field(default_factory=dict)  # in the window
     window_s: float = 0.0
     peak: dict[str, Any] = field(default_factory=dict)  # simulate --json
     rc: int = 0
@@ -556,6 +559,10 @@ class Screens:
         f.rss_peak_mb = sampler.peak_mb
         f.incidents = driver.opened
         f.window_s = until - since
+        for seq, (at, _) in tap.at.items():
+            if since <= at < until:
+                kind = tap.types[seq]
+                f.changes_by_type[kind] = f.changes_by_type.get(kind, 0) + 1
         if driver.failed:
             f.errors.append(f"incidents not opened: {driver.failed}")
         if screens:
@@ -663,6 +670,13 @@ def report(
         ),
         ("service level, ASA (unscaled)", [sl(f) for f in runs]),
         ("incidents opened", [str(f.incidents) for f in runs]),
+        (
+            "changes published (by type)",
+            [
+                ", ".join(f"{k} {v:,}" for k, v in sorted(f.changes_by_type.items())) or "—"
+                for f in runs
+            ],
+        ),
         ("other processes on the machine (cores)", [others(f) for f in runs]),
     ]
     d = loaded.delivery
