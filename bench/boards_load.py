@@ -53,7 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -492,6 +492,7 @@ class Screens:
         self.incidents_per_hour = incidents_per_hour
         self.seed = seed
         self.tmp = tmp
+        self.finish: Callable[[], None] | None = None
 
     @contextlib.asynccontextmanager
     async def __call__(self, stack: Any) -> AsyncIterator[None]:
@@ -593,42 +594,49 @@ class Screens:
         f.rss_peak_mb = sampler.peak_mb
         f.incidents = driver.opened
         f.window_s = until - since
-        f.opening_s = since - opened_at
-        f.lag_opening = lag.between(opened_at, since)[0]
-        f.lag_calls, f.queued_calls = lag.between(since, until)
-        if f.lag_calls:
-            worst = max(
-                range(len(lag.lag)), key=lambda i: lag.lag[i] if lag.handled[i] >= since else -1
-            )
-            f.worst_lag_at_s = lag.handled[worst] - since
-        for seq, (at, _) in tap.at.items():
-            if since <= at < until:
-                kind = tap.types[seq]
-                f.changes_by_type[kind] = f.changes_by_type.get(kind, 0) + 1
-        if driver.failed:
-            f.errors.append(f"incidents not opened: {driver.failed}")
-        if screens:
-            if not out.exists():
-                raise RuntimeError("the screens' process wrote nothing")
-            read = json.loads(out.read_text())
-            f.delivery = deliveries(
-                tap.at,
-                [
-                    Arrivals(s["kind"], v, s["seqs"], s["times"])
-                    for s, v in zip(read, viewers, strict=True)
-                ],
-                since,
-                until,
-            )
-            for s in read:
-                if s["open_ms"] is not None:
-                    f.open_ms.append(s["open_ms"])
-                if s["error"]:
-                    f.errors.append(f"{s['kind']}: {s['error']}")
-                for path, code, took in s["reads"]:
-                    f.reads.setdefault(path, []).append(took)
-                    if code != 200:
-                        f.bad_reads.append(f"{path} {code}")
+
+        # The pairing and figures wait until the simulation is over: parsing millions of
+        # frames here would stall the service's event loop (and its AMI link) meanwhile.
+        def finish() -> None:
+            f.window_s = until - since
+            f.opening_s = since - opened_at
+            f.lag_opening = lag.between(opened_at, since)[0]
+            f.lag_calls, f.queued_calls = lag.between(since, until)
+            if f.lag_calls:
+                worst = max(
+                    range(len(lag.lag)), key=lambda i: lag.lag[i] if lag.handled[i] >= since else -1
+                )
+                f.worst_lag_at_s = lag.handled[worst] - since
+            for seq, (at, _) in tap.at.items():
+                if since <= at < until:
+                    kind = tap.types[seq]
+                    f.changes_by_type[kind] = f.changes_by_type.get(kind, 0) + 1
+            if driver.failed:
+                f.errors.append(f"incidents not opened: {driver.failed}")
+            if screens:
+                if not out.exists():
+                    raise RuntimeError("the screens' process wrote nothing")
+                read = json.loads(out.read_text())
+                f.delivery = deliveries(
+                    tap.at,
+                    [
+                        Arrivals(s["kind"], v, s["seqs"], s["times"])
+                        for s, v in zip(read, viewers, strict=True)
+                    ],
+                    since,
+                    until,
+                )
+                for s in read:
+                    if s["open_ms"] is not None:
+                        f.open_ms.append(s["open_ms"])
+                    if s["error"]:
+                        f.errors.append(f"{s['kind']}: {s['error']}")
+                    for path, code, took in s["reads"]:
+                        f.reads.setdefault(path, []).append(took)
+                        if code != 200:
+                            f.bad_reads.append(f"{path} {code}")
+
+        self.finish = finish
 
     @staticmethod
     def _scale(stack: Any) -> float:
@@ -649,6 +657,8 @@ async def one_run(sim: list[str], figures: RunFigures, incidents: float, seed: i
             return screens(stack)
 
         figures.rc = await run_peak(args, around=around)
+        if screens.finish is not None:
+            screens.finish()
         if out.exists():
             figures.peak = json.loads(out.read_text())
 
