@@ -28,7 +28,12 @@ What is measured:
 - the service process (``/proc/self``): CPU time over the schedule's wall time (1.00 = one
   core busy), resident memory mean and peak (``VmRSS``, ``VmHWM``).
 - the AMI event lag as ``simulate`` measures it: from Asterisk's ``Timestamp`` on each event
-  to its handling by a listener on the service's AMI link (same event loop as the streams).
+  to its handling by a listener on the service's AMI link (same event loop as the streams);
+  ``simulate``'s own figure, and the bench's listener's apart for the screens' opening and
+  for the calls, with the part spent behind the link (read off the socket → handled).
+
+The frames are paired with the changes only once the simulation is over: done in the
+service's event loop right away, it would stall the AMI link while the last calls hang up.
 
 Printed, and with ``--record`` appended with the command to ``bench/results/boards_load.md``.
 
