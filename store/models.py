@@ -362,6 +362,10 @@ class Announcement(Base):
     text: Mapped[str]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None]
+    # The text callers heard before this one (the menu file's, or an earlier rewrite) and
+    # who had set it: what "revert" brings back. NULL: nothing to revert to.
+    previous_text: Mapped[str | None]
+    previous_by: Mapped[str | None]
 
 
 class Callback(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -186,3 +187,20 @@ class FakeIvr:
             raise AnnouncementNotFound(f"No announcement named {name!r}")
         self.texts[name] = text
         return {"name": name, "text": text, "updated_by": by}
+
+    # Drafts: the fake's draft is always there, with id "fake" and no sound file (the real
+    # flow, with espeak-ng and sox: tests/api/test_ivr_announcements.py).
+    async def make_draft(self, name: str, text: str, by: str) -> dict[str, object]:
+        return {"name": name, "draft": {"id": "fake", "text": text, "by": by}}
+
+    def audio(self, name: str, *, draft: bool) -> Path | None:
+        return None
+
+    async def publish_draft(self, name: str, draft_id: str, by: str) -> dict[str, object]:
+        return await self.set_announcement(name, "Bản nháp.", by)
+
+    async def discard_draft(self, name: str) -> bool:
+        return True
+
+    async def revert(self, name: str, by: str) -> dict[str, object]:
+        return await self.set_announcement(name, "Bản trước.", by)
