@@ -28,6 +28,16 @@ ROLE_LABELS = {
 }
 
 
+# Skills by category, as a column header reads them (the categories' own labels are what
+# callers hear in the menu).
+SKILL_LABELS = {
+    Category.MEDICAL: "Y tế",
+    Category.FOOD: "Lương thực",
+    Category.VIOLATION: "Vi phạm",
+    Category.GENERAL: "Chung",
+}
+
+
 def router(kit: PageKit) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
 
@@ -40,7 +50,7 @@ def router(kit: PageKit) -> APIRouter:
         config = {
             "role": user.role,
             "user_id": user.id,
-            "categories": [[c.value, c.label_vi] for c in Category],
+            "categories": [[c.value, SKILL_LABELS.get(c, c.label_vi)] for c in Category],
             "roles": list(ROLE_LABELS.items()),
         }
         return kit.page(
