@@ -57,6 +57,13 @@ class FakeAgentControl:
     def pause_reasons(self) -> dict[str, str]:
         return {"break": "Nghỉ giải lao", "meal": "Nghỉ ăn"}
 
+    @property
+    def pause_digits(self) -> dict[str, str]:
+        return {"1": "break", "2": "meal"}
+
+    async def load_pause_reasons(self) -> None:
+        self.reasons_loaded = getattr(self, "reasons_loaded", 0) + 1
+
     async def pause(self, agent_id: int, reason: str, *, by: str = "") -> None:
         self.requests.append(("pause", agent_id))
         self.by.append(by)

@@ -70,6 +70,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/agents/{agent_id}/pause"): guarded(*STAFF),
     ("POST", "/agents/{agent_id}/unpause"): guarded(*STAFF),
     ("GET", "/agents/pause-reasons"): guarded(*STAFF),
+    ("GET", "/pause-reasons"): guarded(*SUPERVISORS),
+    ("POST", "/pause-reasons"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("PATCH", "/pause-reasons/{code}"): guarded(*SUPERVISORS),
     ("POST", "/agents"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
     ("PATCH", "/agents/{agent_id}"): guarded(*SUPERVISORS),
     ("GET", "/routing"): guarded(*STAFF),
@@ -157,6 +160,8 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("POST", "/ivr/announcements/{name}/draft"): lambda _: {"text": "Bản nháp."},
     ("POST", "/ivr/announcements/{name}/draft/publish"): lambda _: {"draft_id": "fake"},
     ("POST", "/agents/{agent_id}/pause"): lambda _: {"reason": "break"},
+    ("POST", "/pause-reasons"): lambda who: {"code": f"new-{who}", "label": f"Lý do {who}"},
+    ("PATCH", "/pause-reasons/{code}"): lambda who: {"label": f"Đổi bởi {who}"},
     ("POST", "/agents"): lambda who: {"endpoint": f"new-{who}", "name": f"Mới {who}"},
     ("POST", "/teams"): lambda who: {
         "name": f"Tổ {who}",
@@ -237,6 +242,7 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         "call_id": call.id,
         "agent_id": own_agent,
         "name": "info_cases",
+        "code": "meal",
         "callback_id": callback.id,
         "incident_id": incident[0].incident_id,
     }
