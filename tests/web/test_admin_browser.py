@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from dispatch.teams import ensure_places_and_teams
 from ivr.menu_file import DEFAULT_MENU
 from ivr.service import IvrService
 from store.users import create_user
@@ -134,3 +135,48 @@ async def test_a_supervisor_listens_to_a_draft_publishes_it_and_reverts(
     await expect(card.locator(".live-text")).to_have_text(old)
     assert await watched.csp_violations() == []
     await context.close()
+
+
+async def test_a_supervisor_edits_a_team_and_the_pause_reasons(
+    site: Site, browser: Browser
+) -> None:
+    await ensure_places_and_teams(site.db, 74)
+    context = await site.signed_in(browser, "supervisor")
+    watched = await watch(context)
+    page = watched.page
+    await page.goto(f"{site.url}/admin#teams")
+
+    # A commune team gets a new member, whose name is shown as typed.
+    await page.get_by_label("Cấp").select_option("commune")
+    pick = page.get_by_label("Đội", exact=True)
+    team = await pick.locator("option", has_text="Hiệp Thành").first.get_attribute("value")
+    assert team is not None
+    await pick.select_option(team)
+    await page.get_by_role("button", name="Thêm thành viên").click()
+    row = page.locator("#members-body tr").last
+    await row.get_by_label("Họ tên").fill("Lê Văn <Tư>")
+    await row.get_by_label("Số điện thoại").fill("0912000111")
+    await page.get_by_role("button", name="Lưu đội").click()
+    await expect(page.locator("#teams-status")).to_contain_text("Đã lưu")
+    saved = (await site.client.get(f"/teams/{team}", headers=bearer(site))).json()
+    assert {"name": "Lê Văn <Tư>", "phone": "0912000111"} in [
+        {"name": m["name"], "phone": m["phone_number"]} for m in saved["members"]
+    ]
+
+    # A pause reason is retired; a new one takes the next phone code.
+    await page.get_by_role("tab", name="Lý do tạm nghỉ").click()
+    meal = page.locator('tr[data-reason="meal"]')
+    await meal.get_by_role("button", name="Ngừng dùng").click()
+    await expect(meal).to_contain_text("Đã ngừng dùng")
+    reasons = await page.locator("#pauses-body tr").count()
+    await page.get_by_label("Mã (chữ thường không dấu, ví dụ meeting)").fill("meeting")
+    await page.get_by_label("Lý do", exact=True).fill("Họp giao ban")
+    await page.get_by_role("button", name="Thêm", exact=True).click()
+    await expect(page.locator("#pauses-status")).to_contain_text(f"*2{reasons + 1}")
+    await expect(page.locator("#pauses-body tr")).to_have_count(reasons + 1)
+    assert await watched.csp_violations() == []
+    await context.close()
+
+
+def bearer(site: Site) -> dict[str, str]:
+    return {"Authorization": f"Bearer {site.tokens['supervisor']}"}

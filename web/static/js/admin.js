@@ -351,10 +351,46 @@ async function loadAnnouncements() {
 
 // -- pause reasons ------------------------------------------------------------------------
 
+function pauseRow(reason) {
+  const label = el("input", { value: reason.label, maxlength: "100", "aria-label": `Lý do ${reason.code}` });
+  const save = el("button", { type: "button", class: "secondary" }, "Đổi tên");
+  const toggle = el("button", { type: "button", class: "secondary" }, reason.retired ? "Dùng lại" : "Ngừng dùng");
+  const patch = async (body, done) => {
+    clearError();
+    try {
+      const saved = await request("PATCH", `/pause-reasons/${encodeURIComponent(reason.code)}`, { body });
+      say($("pauses-status"), done(saved));
+      await loadPauses();
+    } catch (error) {
+      failed(error);
+    }
+  };
+  save.addEventListener("click", () => patch({ label: label.value.trim() }, (r) => `Đã đổi tên: ${r.label}.`));
+  toggle.addEventListener("click", () => patch({ retired: !reason.retired },
+    (r) => (r.retired ? `Đã ngừng dùng ${r.label}.` : `Đã dùng lại ${r.label}.`)));
+  return el("tr", { "data-reason": reason.code, class: reason.retired ? "retired" : "" },
+    el("td", {}, reason.phone_code), el("td", {}, reason.code), el("td", {}, label),
+    el("td", {}, reason.retired ? "Đã ngừng dùng" : "Đang dùng"), el("td", { class: "actions" }, save, toggle));
+}
+
 async function loadPauses() {
-  const reasons = await request("GET", "/agents/pause-reasons");
-  $("pauses-body").replaceChildren(...Object.entries(reasons).map(([code, label], i) =>
-    el("tr", {}, el("td", {}, `*2${i + 1}`), el("td", {}, code), el("td", {}, label))));
+  const reasons = await request("GET", "/pause-reasons");
+  $("pauses-body").replaceChildren(...reasons.map(pauseRow));
+}
+
+async function createPause(event) {
+  event.preventDefault();
+  clearError();
+  try {
+    const reason = await request("POST", "/pause-reasons", {
+      body: { code: $("pause-new-code").value.trim(), label: $("pause-new-label").value.trim() },
+    });
+    event.target.reset();
+    say($("pauses-status"), `Đã thêm ${reason.label}: mã điện thoại ${reason.phone_code}.`);
+    await loadPauses();
+  } catch (error) {
+    failed(error);
+  }
 }
 
 // -- start --------------------------------------------------------------------------------
@@ -386,6 +422,7 @@ function start() {
   $("member-add").addEventListener("click", () => $("members-body").append(memberRow()));
   $("phone-add").addEventListener("click", () => $("phones-body").append(phoneRow()));
   $("team-edit").addEventListener("submit", saveTeam);
+  $("pause-create").addEventListener("submit", createPause);
   openTab(window.location.hash.slice(1) || "agents");
 }
 
