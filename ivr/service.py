@@ -9,6 +9,10 @@ Announcements (the prompts that ``announcement`` nodes play) can be rewritten by
 supervisor; the new text is spoken first, and only once its sound file is made is it kept in
 the database (overriding the file's text across restarts and reloads) and put in place. A
 text that cannot be spoken is refused (``PromptError``): the announcement in force stays.
+A new text can also be spoken into a draft first (``make_draft``, in ``.drafts/`` of the
+prompt cache, not heard by callers) to be listened to, then published as it was heard
+(``publish_draft``) or discarded. Each rewrite keeps the version it replaces (its text in
+the database, its sound in ``.previous/``): ``revert`` puts that very sound back.
 
 A prompt that cannot be spoken at start or reload never stops the service: it is logged and
 keeps its previous sound file, or plays one second of silence if it never had one; it is

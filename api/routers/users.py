@@ -3,10 +3,15 @@
 A token is shown once, in the answer that issues it; the database keeps only its SHA-256,
 so listing a user's tokens shows when each was issued, expires or was revoked, never the
 token. Deactivating a user stops every token of theirs at the next request.
+
+Passwords (to sign in to the pages) are given when a user is created or later with
+``POST /users/{id}/password``: typed, or generated and shown only in that answer. A new
+password ends the user's web sessions; their bearer tokens go on working.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -30,6 +35,7 @@ from store.users import hash_token
 __all__ = ["router"]
 
 router = APIRouter(prefix="/users", tags=["users"], responses=AUTH_RESPONSES)
+log = logging.getLogger(__name__)
 
 Admin = Annotated[User, Depends(require_roles(Role.ADMIN, action="manage users"))]
 Policy = Annotated[AuthPolicy, Depends(get_auth_policy)]
@@ -305,7 +311,7 @@ async def reactivate_user(_admin: Admin, services: ServicesDep, user_id: UserId)
     responses=NOT_FOUND,
 )
 async def set_password(
-    _admin: Admin, services: ServicesDep, user_id: UserId, body: PasswordIn
+    admin: Admin, services: ServicesDep, user_id: UserId, body: PasswordIn
 ) -> PasswordSet:
     """With no ``password`` a strong one is generated and shown only in this answer. The
     user's web sessions end (they sign in again with the new password); their bearer tokens
@@ -319,6 +325,12 @@ async def set_password(
         )
     except ValueError as exc:  # deleted meanwhile
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    log.info(
+        "password of user %s %s by %s; their web sessions ended",
+        user.name,
+        "generated" if generated else "set",
+        admin.name,
+    )
     return PasswordSet(user=UserOut.of(user), password=generated, sessions_ended=True)
 
 
