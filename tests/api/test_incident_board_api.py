@@ -14,8 +14,8 @@ from live.hub import EventHub, Subscription, Viewer
 from store.db import Database
 from store.users import create_user
 from tests.api.support import Api, FakeQueueView
-from tests.dispatch.incident_world import SUPERVISOR, build_world
 from tests.api.test_incidents import INCIDENT
+from tests.dispatch.incident_world import SUPERVISOR, build_world
 from tests.dispatch.tree import small_tree
 
 

@@ -135,4 +135,3 @@ async def test_overdue_first_in_red_filters_in_the_url_and_counts_per_district(
     assert food in [int(await r.get_attribute("data-id") or 0) for r in await rows.all()]
     for p in (page, fresh):
         await p.context.close()
-
