@@ -135,3 +135,42 @@ async def test_overdue_first_in_red_filters_in_the_url_and_counts_per_district(
     assert food in [int(await r.get_attribute("data-id") or 0) for r in await rows.all()]
     for p in (page, fresh):
         await p.context.close()
+
+
+async def test_a_district_center_hands_an_incident_to_a_commune_team_live(
+    site: Site, browser: Browser
+) -> None:
+    board = await board_of(site, "center-718", "team-25741")
+    # Phú Lợi has no team of its own: the district's team holds it.
+    incident = await board.open(25744, address="2 đường Phú Lợi")
+    center = await open_board(site, browser, "center-718")
+    team = await open_board(site, browser, "team-25741")
+    await expect(row(center, incident)).to_contain_text("Đội team-718")
+    await expect(team.locator("#incidents-body tr")).to_have_count(0)
+
+    # The center may hand it only to teams under its district (not the holder itself).
+    await row(center, incident).click()
+    await expect(center.locator("#d-assign option")).to_have_text(
+        ["Đội center-718 — Thành phố Thủ Dầu Một", "Đội team-25741 — Phường Hiệp Thành"]
+    )
+    await center.get_by_label("Giao cho đội khác").select_option(
+        label="Đội team-25741 — Phường Hiệp Thành"
+    )
+    await center.get_by_label("Lý do").fill("Đội phường gần hơn")
+    await center.get_by_role("button", name="Giao lại").click()
+    await expect(center.locator("#d-done")).to_have_text(
+        "Đã giao cho Đội team-25741 — Phường Hiệp Thành."
+    )
+    # The commune team now holds an incident outside its commune: it shows on its board.
+    await expect(row(team, incident)).to_contain_text("Đội team-25741", timeout=1_000)
+    await expect(center.locator("#d-history li").last).to_contain_text("Giao lại")
+
+    # Handed back, it leaves the team's board (the stream tells the team that lost it).
+    await center.get_by_label("Giao cho đội khác").select_option(
+        label="Đội team-718 — Thành phố Thủ Dầu Một"
+    )
+    await center.get_by_role("button", name="Giao lại").click()
+    await expect(row(team, incident)).to_have_count(0, timeout=1_000)
+    await expect(row(center, incident)).to_contain_text("Đội team-718")
+    for page in (center, team):
+        await page.context.close()

@@ -336,11 +336,19 @@ function renderDetail(incident) {
       const what = [KIND_LABELS[e.kind] || e.kind];
       if (e.to_status) what.push(`→ ${label("statuses", e.to_status)}`);
       const item = el("li", {}, el("time", { datetime: e.at }, formatTime(e.at, true)), " ", what.join(" "));
-      item.append(el("span", { class: "muted" }, ` — ${e.actor}`));
+      item.append(el("span", { class: "muted" }, ` — ${actorText(e.actor)}`));
       if (e.reason) item.append(el("div", { class: "reason" }, e.reason));
       return item;
     }),
   );
+}
+
+/** "user:<name>" → the name; "phone:<x>" → by phone; "system" → the hotline itself. */
+function actorText(actor) {
+  if (actor === "system") return "hệ thống";
+  if (actor.startsWith("user:")) return actor.slice(5);
+  if (actor.startsWith("phone:")) return `qua điện thoại ${actor.slice(6)}`;
+  return actor;
 }
 
 function renderActions(actions) {
@@ -360,6 +368,8 @@ function renderActions(actions) {
   const any = ack || moves.length > 0 || teams.length > 0;
   show($("d-reason"), any);
   show($("d-reason").previousElementSibling, any);
+  const closed = actions !== null && !CONFIG.open_statuses.includes(actions.status);
+  $("d-none").textContent = closed ? "Sự vụ đã đóng." : "Bạn chỉ được xem sự vụ này.";
   show($("d-none"), actions !== null && !any);
 }
 
