@@ -126,10 +126,16 @@ async def test_overdue_first_in_red_filters_in_the_url_and_counts_per_district(
     await page.get_by_label("Xã/phường").select_option(label="Phường Hiệp Thành")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_have_attribute("data-id", str(medical))
-    url = page.url
-    fresh = await open_board(site, browser, "supervisor", url.removeprefix(f"{site.url}/incidents"))
+    await rows.first.click()
+    await expect(page).to_have_url(
+        f"{site.url}/incidents?district=718&commune=25741&category=medical&incident={medical}"
+    )
+    fresh = await open_board(
+        site, browser, "supervisor", page.url.removeprefix(f"{site.url}/incidents")
+    )
     await expect(fresh.locator("#incidents-body tr")).to_have_count(1)
     await expect(fresh.get_by_label("Xã/phường")).to_have_value("25741")
+    await expect(fresh.locator("#d-id")).to_have_text(str(medical))
     await page.get_by_role("button", name="Bỏ lọc").click()
     await expect(rows).to_have_count(4)
     assert food in [int(await r.get_attribute("data-id") or 0) for r in await rows.all()]

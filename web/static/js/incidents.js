@@ -66,6 +66,7 @@ function filters() {
 function setFilters(values) {
   const params = new URLSearchParams();
   for (const name of FILTERS) if (values[name]) params.set(name, values[name]);
+  if (view.selected != null) params.set("incident", String(view.selected));
   const query = params.toString();
   window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
 }
@@ -294,6 +295,7 @@ function renderSummary() {
 
 async function select(id) {
   view.selected = id;
+  setFilters(filters()); // the open incident is part of the link too
   for (const row of $("incidents-body").children) row.classList.toggle("selected", Number(row.dataset.id) === id);
   show($("detail"), true);
   show($("d-error"), false);
@@ -556,6 +558,7 @@ function wire() {
   });
   $("d-close").addEventListener("click", () => {
     view.selected = null;
+    setFilters(filters());
     show($("detail"), false);
     renderList();
   });
@@ -589,6 +592,8 @@ function start() {
   wire();
   setConnection("connecting");
   connect();
+  const opened = Number(new URLSearchParams(window.location.search).get("incident"));
+  if (Number.isInteger(opened) && opened > 0) select(opened);
 }
 
 start();
