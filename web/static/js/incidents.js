@@ -317,7 +317,7 @@ async function loadDetail() {
     renderActions(actions);
   } catch (exc) {
     if (exc instanceof HttpError && exc.status === 401) return toLogin();
-    showError(exc);
+    showError(exc, "Không mở được sự vụ");
     renderActions(null);
   }
 }
@@ -401,10 +401,10 @@ function refusal(exc) {
   return "máy chủ gặp lỗi, vui lòng thử lại.";
 }
 
-function showError(exc) {
+function showError(exc, what = "Bị từ chối") {
   const node = $("d-error");
   const detail = exc instanceof HttpError && typeof exc.body.detail === "string" ? exc.body.detail : "";
-  node.replaceChildren(`Bị từ chối: ${refusal(exc)}`);
+  node.replaceChildren(`${what}: ${refusal(exc)}`);
   if (detail) node.append(el("span", { class: "api-detail" }, ` (${detail})`));
   show(node, true);
   show($("d-done"), false);
