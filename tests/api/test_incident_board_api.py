@@ -107,11 +107,14 @@ async def test_a_team_that_loses_an_incident_held_elsewhere_is_told_once(db: Dat
     await world.incidents.assign(incident.id, neighbour.id, SUPERVISOR, "tăng cường")
     (lent,) = await _messages(viewer)
     assert (lent["data"]["id"], lent["data"]["team_id"]) == (incident.id, neighbour.id)
+    # Its snapshot has it too, as /monitoring/incidents lists it for this team.
+    assert [i["id"] for i in await feed.incidents_data(viewer.viewer)] == [incident.id]
 
     back = tree.team("team-25741")
     await world.incidents.assign(incident.id, back.id, SUPERVISOR, "trả lại")
     (gone,) = await _messages(viewer)
     assert (gone["data"]["id"], gone["data"]["team_name"]) == (incident.id, "Đội team-25741")
+    assert await feed.incidents_data(viewer.viewer) == []
     # Told once: what happens to it afterwards is no longer this team's.
     await world.incidents.acknowledge(incident.id, Actor("user:x", role="team", team_id=back.id))
     assert await _messages(viewer) == []
