@@ -381,8 +381,9 @@ const LIFECYCLE_REASONS = [
   [/cannot change any more/, "sự vụ đã đóng, không thể thay đổi nữa."],
   [/cannot go back/, "sự vụ không thể quay lại trạng thái trước."],
   [/already with team/, "sự vụ đang do chính đội này giữ."],
-  [/already/, "sự vụ đã ở trạng thái này (có thể người khác vừa cập nhật)."],
   [/a team is already on it/, "đội đã lên đường, không thể giao lại."],
+  [/only by assigning a team/, "trạng thái này chỉ có được khi giao sự vụ cho một đội."],
+  [/already/, "sự vụ đã ở trạng thái này (có thể người khác vừa cập nhật)."],
   [/has no team yet/, "sự vụ chưa có đội: hãy giao cho một đội trước."],
   [/not active|does not exist/, "đội này không tồn tại hoặc đã ngừng hoạt động."],
 ];
