@@ -172,6 +172,9 @@ async def test_a_district_center_hands_an_incident_to_a_commune_team_live(
     await expect(center.locator("#d-history li").last).to_contain_text("Giao lại")
 
     # Handed back, it leaves the team's board (the stream tells the team that lost it).
+    await expect(center.locator("#d-assign option")).to_have_text(
+        ["Đội center-718 — Thành phố Thủ Dầu Một", "Đội team-718 — Thành phố Thủ Dầu Một"]
+    )
     await center.get_by_label("Giao cho đội khác").select_option(
         label="Đội team-718 — Thành phố Thủ Dầu Một"
     )

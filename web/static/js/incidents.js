@@ -358,6 +358,9 @@ function renderActions(actions) {
   const ack = !!(actions && actions.acknowledge);
   const moves = actions ? actions.transitions : [];
   const teams = actions ? actions.assign_to : [];
+  // A refresh (this incident changed) keeps what the user had chosen, if still offered.
+  const chosenMove = $("d-move").value;
+  const chosenTeam = $("d-assign").value;
   show($("d-ack"), ack);
   show($("d-move-form"), moves.length > 0);
   $("d-move").replaceChildren(
@@ -367,6 +370,8 @@ function renderActions(actions) {
   $("d-assign").replaceChildren(
     ...teams.map((t) => el("option", { value: String(t.id) }, `${t.name} — ${t.place_name}`)),
   );
+  if (moves.some((m) => m.status === chosenMove)) $("d-move").value = chosenMove;
+  if (teams.some((t) => String(t.id) === chosenTeam)) $("d-assign").value = chosenTeam;
   const any = ack || moves.length > 0 || teams.length > 0;
   show($("d-reason"), any);
   show($("d-reason").previousElementSibling, any);
