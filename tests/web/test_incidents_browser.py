@@ -91,8 +91,8 @@ async def test_overdue_first_in_red_filters_in_the_url_and_counts_per_district(
     food = await board.open(25741, category="food", urgency="normal")
     late = await board.open(25942, category="medical", urgency="normal", overdue_s=120)
     medical = await board.open(25741, category="medical", urgency="critical")
-    # Due in two seconds: it turns red on the board without any message.
-    soon = await board.open(25744, category="medical", urgency="normal", overdue_s=-2)
+    # Due in eight seconds: it turns red on the board without any message.
+    soon = await board.open(25744, category="medical", urgency="normal", overdue_s=-8)
 
     page = await open_board(site, browser, "supervisor")
     rows = page.locator("#incidents-body tr")
@@ -100,9 +100,11 @@ async def test_overdue_first_in_red_filters_in_the_url_and_counts_per_district(
     await expect(rows.first).to_have_attribute("data-id", str(late))
     await expect(rows.first).to_have_class(OVERDUE)
     await expect(rows.first.locator(".due")).to_contain_text("Quá hạn 2 phút")
-    await expect(page.locator(f'#incidents-body tr[data-id="{soon}"]')).to_have_class(
-        OVERDUE, timeout=5_000
-    )
+    turning = page.locator(f'#incidents-body tr[data-id="{soon}"]')
+    await expect(turning).not_to_have_class(OVERDUE, timeout=1_000)
+    await expect(turning.locator(".due")).to_contain_text("Còn")
+    await expect(turning).to_have_class(OVERDUE, timeout=15_000)
+    await expect(turning.locator(".due")).to_contain_text("Quá hạn")
     await expect(rows.nth(1)).to_have_attribute("data-id", str(soon))
     await expect(rows.nth(2)).to_have_attribute("data-id", str(medical))
 
