@@ -36,13 +36,25 @@ async def seeded(api: Api) -> None:
     await build_world(api.db)
     async with api.db.session() as session:
         for n, (node, kind, key) in enumerate(
-            [("welcome", "enter", None), ("welcome", "key", "1"), ("medical", "enter", None),
-             ("welcome", "enter", None), ("welcome", "key", "2"), ("welcome", "invalid", None)]
-        ):  # fmt: skip
+            [
+                ("welcome", "enter", None),
+                ("welcome", "key", "1"),
+                ("medical", "enter", None),
+                ("welcome", "enter", None),
+                ("welcome", "key", "2"),
+                ("welcome", "invalid", None),
+            ]
+        ):
             session.add(
-                IvrEvent(call_uniqueid=f"c{n // 3}", seq=n, node=node, kind=kind, key=key,
-                         at=vn("08:00") + timedelta(seconds=n))
-            )  # fmt: skip
+                IvrEvent(
+                    call_uniqueid=f"c{n // 3}",
+                    seq=n,
+                    node=node,
+                    kind=kind,
+                    key=key,
+                    at=vn("08:00") + timedelta(seconds=n),
+                )
+            )
         await session.commit()
 
 
@@ -125,11 +137,17 @@ async def test_the_files_figures_are_the_recorded_days(api: Api, seeded: None) -
         headers=api.auth("supervisor"),
     )
     assert 'filename="stats-queues_2024-05-01.csv"' in response.headers["content-disposition"]
-    medical = next(r for r in csv.DictReader(io.StringIO(response.text.lstrip("\ufeff")))
-                   if r["category"] == "medical")  # fmt: skip
+    medical = next(
+        r
+        for r in csv.DictReader(io.StringIO(response.text.lstrip("\ufeff")))
+        if r["category"] == "medical"
+    )
     # As worked out by hand in tests/api/test_stats.py.
     assert (medical["offered"], medical["answered"], medical["service_levels.20.value"]) == (
-        "9", "6", "0.625")  # fmt: skip
+        "9",
+        "6",
+        "0.625",
+    )
 
 
 async def test_an_unknown_format_is_a_422_that_names_the_formats(api: Api) -> None:
@@ -148,15 +166,25 @@ async def test_the_whole_report_is_one_workbook_a_sheet_per_table(api: Api, seed
     assert response.status_code == 200, response.text
     assert 'filename="report_2024-05-01.xlsx"' in response.headers["content-disposition"]
     book = load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["Thông tin", "Hàng đợi", "Tổng hợp", "Tổng đài viên",
-                               "Theo đội", "Theo địa bàn", "Tổng đài tự động"]  # fmt: skip
+    assert book.sheetnames == [
+        "Thông tin",
+        "Hàng đợi",
+        "Tổng hợp",
+        "Tổng đài viên",
+        "Theo đội",
+        "Theo địa bàn",
+        "Tổng đài tự động",
+    ]
     for sheet, path, rows_of in [
         ("Hàng đợi", "/stats/queues", ROUTES[0][2]),
         ("Theo địa bàn", "/monitoring/districts", ROUTES[3][2]),
         ("Tổng đài tự động", "/ivr/stats", ROUTES[6][2]),
     ]:
-        body = (await api.client.get(path, params={"interval": "hour", **THE_DAY},
-                                     headers=api.auth("supervisor"))).json()  # fmt: skip
+        body = (
+            await api.client.get(
+                path, params={"interval": "hour", **THE_DAY}, headers=api.auth("supervisor")
+            )
+        ).json()
         _same_table(_sheet(book[sheet]), Table.of("t", "t", rows_of(body)))
 
 

@@ -46,8 +46,14 @@ def test_nested_objects_and_lists_of_objects_become_named_columns() -> None:
 
 def test_repeated_first_values_and_scalar_lists_go_by_position() -> None:
     row = {"t": [{"percent": 80, "s": 15}, {"percent": 80, "s": 20}], "xs": [4, 5], "e": {}}
-    assert flatten(row) == {"t.1.percent": 80, "t.1.s": 15, "t.2.percent": 80, "t.2.s": 20,
-                            "xs.1": 4, "xs.2": 5}  # fmt: skip
+    assert flatten(row) == {
+        "t.1.percent": 80,
+        "t.1.s": 15,
+        "t.2.percent": 80,
+        "t.2.s": 20,
+        "xs.1": 4,
+        "xs.2": 5,
+    }
 
 
 def test_columns_are_the_union_in_first_seen_order() -> None:
