@@ -20,8 +20,11 @@ leaves its cell empty. Values are the JSON values: numbers stay numbers, times s
 text in UTC as the JSON writes them (``2024-05-01T01:00:00Z``), text stays text.
 
 **CSV** is for programs: UTF-8 with a byte-order mark (so Excel reads Vietnamese), one header
-row of the flattened JSON field names. **XLSX** is for people: row 1 the Vietnamese header,
-row 2 the JSON field names, the data from row 3, both header rows frozen.
+row of the flattened JSON field names; a text that a spreadsheet would take for a formula
+(starting with ``= + - @``, a tab or a carriage return) is prefixed with ``'``, the one
+change from the JSON. **XLSX** is for people: row 1 the Vietnamese header,
+row 2 the JSON field names, the data from row 3, both header rows frozen; text stays text
+(never a formula).
 """
 
 from __future__ import annotations
@@ -256,9 +259,15 @@ def to_csv(table: Table) -> bytes:
     return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
 
 
+# What makes a spreadsheet read a CSV cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Scalar) -> str | int | float:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # shown as text by a spreadsheet, never run as a formula
     assert value is not None
     return value
 
@@ -276,7 +285,13 @@ def _add_sheet(book: Workbook, table: Table) -> None:
     for cell in sheet[1]:
         cell.font = bold
     for row in table.rows:
-        sheet.append([row.get(c) for c in table.columns])
+        values = [row.get(c) for c in table.columns]
+        sheet.append(values)
+        for n, value in enumerate(values, start=1):
+            if isinstance(value, str) and value.startswith("="):
+                # Text, never a formula: openpyxl would make "=…" one (a caller's words
+                # reach the address column).
+                sheet.cell(row=sheet.max_row, column=n).data_type = "s"
     sheet.freeze_panes = "A3"
     for n, column in enumerate(table.columns, start=1):
         width = max(len(header_label(column)), len(column), 8)

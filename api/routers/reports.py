@@ -58,6 +58,12 @@ table sheet has the Vietnamese header in row 1 and the JSON field names in row 2
         status.HTTP_200_OK: {
             "description": "The workbook, `Content-Disposition: attachment`",
             "content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {
+                "Content-Disposition": {
+                    "description": "`attachment; filename=report_…xlsx`, the range in the name",
+                    "schema": {"type": "string"},
+                }
+            },
         }
     },
 )

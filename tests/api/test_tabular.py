@@ -109,3 +109,12 @@ def test_file_names_carry_the_range_in_vietnam_time(
     since: datetime | None, until: datetime | None, name: str
 ) -> None:
     assert filename("s", "csv", since, until) == name
+
+
+def test_a_callers_words_never_become_a_formula() -> None:
+    table = Table.of("x", "X", [{"address": '=HYPERLINK("http://x")', "n": -1}])
+    _, line = csv.reader(io.StringIO(to_csv(table).decode("utf-8-sig")))
+    assert line == ['\'=HYPERLINK("http://x")', "-1"]
+    sheet = load_workbook(io.BytesIO(to_xlsx(table))).active
+    assert sheet is not None
+    assert (sheet["A3"].data_type, sheet["A3"].value) == ("s", '=HYPERLINK("http://x")')
