@@ -74,7 +74,7 @@ async def stats(
     after every attempt), `heard` (announcements played to the end) and `hung_up` (callers
     who left the hotline at that node)."""
     nodes = await ivr_stats(session, since=since, until=until)
-    return respond(
+    return await respond(
         nodes, nodes, format, name="ivr-stats", title="Tổng đài tự động", since=since, until=until
     )
 

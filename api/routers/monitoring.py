@@ -313,7 +313,7 @@ async def list_open_incidents(
         offset=asked.offset,
         items=[MonitoredIncidentOut.of(item) for item in result.items],
     )
-    return respond(
+    return await respond(
         body, body.items, format, name="monitoring-incidents", title="Sự vụ đang mở", until=now
     )
 
@@ -351,7 +351,7 @@ async def summary(
         rows=[SummaryRowOut.of(row) for row in result.rows],
         total=SummaryRowOut.of(result.total),
     )
-    return respond(
+    return await respond(
         body,
         [*body.rows, body.total],
         format,
@@ -398,7 +398,7 @@ async def teams(
 ) -> TeamsOut | Response:
     rows = await team_figures(session, asked.filter)
     body = TeamsOut(since=asked.since, until=asked.until, rows=[TeamRowOut.of(row) for row in rows])
-    return respond(
+    return await respond(
         body,
         body.rows,
         format,
@@ -444,7 +444,7 @@ async def districts(
         rows=[AreaRowOut.of(row) for row in report.rows],
         total=AreaRowOut.of(report.total),
     )
-    return respond(
+    return await respond(
         body,
         [*body.rows, body.total],
         format,

@@ -3,6 +3,7 @@ table, the same rows and numbers as the routes each sheet names."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -112,7 +113,7 @@ async def export(
         ("Lập lúc (UTC)", _iso(utcnow())),
         ("Người lập", user.name),
     ]
-    body = workbook(tables, about)
+    body = await asyncio.to_thread(workbook, tables, about)
     name = filename("report", "xlsx", first, end)
     return Response(
         body,

@@ -301,7 +301,7 @@ async def staffing(
         rows=[_row(r) for r in rows],
         pooled=[_row(r) for r in totals],
     )
-    return respond(
+    return await respond(
         body,
         [*body.rows, *body.pooled],
         format,

@@ -263,7 +263,7 @@ async def queue_stats(
         by=by,
         rows=[QueueStatsRowOut.of(row, interval) for row in rows],
     )
-    return respond(
+    return await respond(
         body, body.rows, format, name="stats-queues", title="Hàng đợi", since=first, until=end
     )
 
@@ -306,6 +306,6 @@ async def agent_stats(
         interval=interval,
         rows=[AgentStatsRowOut.of(row, interval) for row in rows],
     )
-    return respond(
+    return await respond(
         body, body.rows, format, name="stats-agents", title="Tổng đài viên", since=first, until=end
     )
