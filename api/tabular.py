@@ -24,7 +24,7 @@ row of the flattened JSON field names; a text that a spreadsheet would take for 
 (starting with ``= + - @``, a tab or a carriage return) is prefixed with ``'``, the one
 change from the JSON. **XLSX** is for people: row 1 the Vietnamese header,
 row 2 the JSON field names, the data from row 3, both header rows frozen; text stays text
-(never a formula).
+(never a formula; the control characters XML cannot hold become U+FFFD).
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import Query, status
 from fastapi.responses import Response
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
 
 from stats.demand import VIETNAM
@@ -278,21 +280,27 @@ _SHEET_NAME_MAX = 31
 _SHEET_NAME_BAD = str.maketrans({c: " " for c in "[]:*?/\\"})
 
 
+def _append(sheet: Worksheet, values: Sequence[Scalar]) -> None:
+    """A row of values; text stays text. openpyxl makes "=…" a formula (a caller's words
+    reach the address column) and refuses the control characters XML cannot carry: those
+    become U+FFFD."""
+    sheet.append(
+        [ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v for v in values]
+    )
+    for n, value in enumerate(values, start=1):
+        if isinstance(value, str) and value.startswith("="):
+            sheet.cell(row=sheet.max_row, column=n).data_type = "s"
+
+
 def _add_sheet(book: Workbook, table: Table) -> None:
     sheet = book.create_sheet(table.title.translate(_SHEET_NAME_BAD)[:_SHEET_NAME_MAX])
     bold = Font(bold=True)
-    sheet.append([header_label(c) for c in table.columns])
-    sheet.append(list(table.columns))
+    _append(sheet, [header_label(c) for c in table.columns])
+    _append(sheet, table.columns)
     for cell in sheet[1]:
         cell.font = bold
     for row in table.rows:
-        values = [row.get(c) for c in table.columns]
-        sheet.append(values)
-        for n, value in enumerate(values, start=1):
-            if isinstance(value, str) and value.startswith("="):
-                # Text, never a formula: openpyxl would make "=…" one (a caller's words
-                # reach the address column).
-                sheet.cell(row=sheet.max_row, column=n).data_type = "s"
+        _append(sheet, [row.get(c) for c in table.columns])
     sheet.freeze_panes = "A3"
     for n, column in enumerate(table.columns, start=1):
         width = max(len(header_label(column)), len(column), 8)
@@ -308,7 +316,7 @@ def workbook(tables: Sequence[Table], about: Sequence[tuple[str, Scalar]] = ()) 
     if about:
         info = book.create_sheet("Thông tin")
         for label, value in about:
-            info.append([label, value])
+            _append(info, [label, value])
         info.column_dimensions["A"].width = 30
         info.column_dimensions["B"].width = 40
     for table in tables:

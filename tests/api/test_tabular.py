@@ -111,10 +111,11 @@ def test_file_names_carry_the_range_in_vietnam_time(
     assert filename("s", "csv", since, until) == name
 
 
-def test_a_callers_words_never_become_a_formula() -> None:
-    table = Table.of("x", "X", [{"address": '=HYPERLINK("http://x")', "n": -1}])
+def test_a_callers_words_never_become_a_formula_nor_break_the_file() -> None:
+    table = Table.of("x", "X", [{"address": '=HYPERLINK("http://x")', "n": -1, "b": "a\x07b"}])
     _, line = csv.reader(io.StringIO(to_csv(table).decode("utf-8-sig")))
-    assert line == ['\'=HYPERLINK("http://x")', "-1"]
+    assert line == ['\'=HYPERLINK("http://x")', "-1", "a\x07b"]
     sheet = load_workbook(io.BytesIO(to_xlsx(table))).active
     assert sheet is not None
     assert (sheet["A3"].data_type, sheet["A3"].value) == ("s", '=HYPERLINK("http://x")')
+    assert sheet["C3"].value == "a\ufffdb"
