@@ -28,6 +28,7 @@ from api.routers import ivr as ivr_router
 from api.routers import monitoring as monitoring_router
 from api.routers import places as places_router
 from api.routers import queues as queues_router
+from api.routers import reports as reports_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
 from api.routers import users as users_router
@@ -180,6 +181,7 @@ def create_app(
         ivr_router,
         staffing_router,
         stats_router,
+        reports_router,
         callbacks_router,
         incidents_router,
         monitoring_router,

@@ -38,6 +38,7 @@ DEFAULT_PAGE = "/docs"
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/console", "Bàn làm việc", frozenset({Role.AGENT.value})),
     # Each page of issue 13 adds its line here as it lands (wallboard, incidents, reports, admin).
+    ("/reports", "Báo cáo", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
     ("/docs", "API", frozenset(r.value for r in Role)),
 )
 

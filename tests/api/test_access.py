@@ -121,6 +121,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/monitoring/summary"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/teams"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/districts"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/reports/export"): guarded(*SUPERVISORS),
     ("GET", "/users"): guarded("admin"),
     ("POST", "/users"): {**guarded("admin"), "admin": 201},
     ("GET", "/users/{user_id}"): guarded("admin"),

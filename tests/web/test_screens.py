@@ -10,12 +10,16 @@ breaks also fails here."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from dispatch.teams import ensure_places_and_teams
+from stats.rollups import rebuild
+from tests.dispatch.monitoring_world import build_world
+from tests.stats.recorded_day import DAY, NOW, load_recorded_day
 from tests.web.conftest import Site
 from tests.web.feeding import add_call, agent_event, mine, pop_for
 
@@ -101,3 +105,20 @@ async def test_screen_of_the_console_with_a_pop_and_its_outcome(
     await context.close()
     for name in ("console-pop", "console-outcome"):
         assert (screens / f"{name}.png").stat().st_size > 20_000
+
+
+async def test_screen_of_the_reports_on_the_recorded_day(
+    site: Site, browser: Browser, screens: Path
+) -> None:
+    await load_recorded_day(site.db)
+    await rebuild(site.db, DAY, DAY + timedelta(days=1), now=NOW)
+    await build_world(site.db)
+    context = await site.signed_in(browser, "supervisor")
+    page = await context.new_page()
+    await page.set_viewport_size({"width": 1280, "height": 1000})
+    await page.goto(f"{site.url}/reports?from=2024-05-01&to=2024-05-01&interval=hour")
+    await expect(page.locator("body")).to_have_attribute("data-loaded", "yes", timeout=15_000)
+    await expect(page.locator("#calls-plots svg")).to_have_count(4)
+    await page.screenshot(path=screens / "reports.png", full_page=True)
+    await context.close()
+    assert (screens / "reports.png").stat().st_size > 50_000
