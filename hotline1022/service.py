@@ -23,6 +23,7 @@ from api.deps import AuthPolicy
 from api.limits import ApiLimits
 from api.live_feed import LiveFeed
 from api.ratelimit import FailureLimiter
+from api.wallboard import WallboardFigures
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
@@ -199,6 +200,15 @@ class Hotline:
             heartbeat_s=settings.events_heartbeat_s,
             flush_calls=self.tracker.flush,
         )
+        self.wallboard = WallboardFigures(
+            self.db,
+            self.bus,
+            thresholds=settings.wallboard_thresholds,
+            sl_thresholds=settings.sl_thresholds,
+            interval_s=settings.wallboard_figures_s,
+            idle_s=settings.wallboard_idle_s,
+        )
+        self.feed.call_listeners.append(self.wallboard.on_call)
         self.agi = FastAgiServer(
             settings.agi_host,
             settings.agi_port,
@@ -255,6 +265,7 @@ class Hotline:
             asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
+        self._tasks.append(asyncio.create_task(self.wallboard.run(), name="wallboard-figures"))
         self._tasks.append(asyncio.create_task(self.lock.keep(), name="instance-lock"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
@@ -366,6 +377,7 @@ class Hotline:
             incidents=self.incidents,
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
+            wallboard=self.wallboard,
             version=__version__,
             limits=ApiLimits(
                 max_body_bytes=self.settings.api_max_body_bytes,
