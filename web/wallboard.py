@@ -35,6 +35,8 @@ def router(kit: PageKit) -> APIRouter:
         config = {
             "thresholds": wallboard_figures(services).thresholds.as_dict(),
             "pause_reasons": dict(services.agents.pause_reasons),
+            # The rows' order (the labels' table is sorted by key once rendered).
+            "categories": [c.value for c in Category],
         }
         return kit.page(
             request,
@@ -44,7 +46,6 @@ def router(kit: PageKit) -> APIRouter:
                 "wall": wall,
                 "labels": LABELS,
                 "config": config,
-                "categories": [(c.value, c.label_vi) for c in Category],
             },
             csrf=csrf,
         )

@@ -30,7 +30,11 @@ const view = {
 
 const label = (table, value) => (value == null ? "" : LABELS[table][value] || String(value));
 const serverNow = () => Date.now() + view.clockOffset;
-const percent = (v) => (v == null ? "—" : `${(v * 100).toFixed(v >= 0.995 || v === 0 ? 0 : 1)}%`);
+const percent = (v) => {
+  if (v == null) return "—";
+  const p = Math.round(v * 1000) / 10;
+  return `${Number.isInteger(p) ? p : p.toFixed(1)}%`;
+};
 
 // -- connection -------------------------------------------------------------------------
 
@@ -161,7 +165,7 @@ function cell(text, attrs = {}) {
 
 function renderQueues() {
   const now = serverNow();
-  const rows = aggregate([...view.queues.values()], [...view.agents.values()], view.byQueue, Object.keys(LABELS.categories));
+  const rows = aggregate([...view.queues.values()], [...view.agents.values()], view.byQueue, CONFIG.categories);
   const figures = view.figures || {};
   const byKey = new Map(
     (view.byQueue ? figures.queues || [] : figures.categories || []).map((f) => [view.byQueue ? f.queue : f.category, f]),
@@ -179,7 +183,7 @@ function renderQueues() {
       cell(row.waiting ? formatClock(longest) : "—", { class: `num longest level-${waitLevel}`, "data-level": waitLevel, "data-oldest": row.oldest_at == null ? "" : String(row.oldest_at) }),
       cell(String(row.idle), { class: "num idle" }),
       cell(String(row.on_call), { class: "num on-call" }),
-      cell(String(row.wrapup), { class: "num wrapup" }),
+      cell(String(row.wrapup), { class: "num in-wrapup" }),
       cell(String(row.paused), { class: "num paused" }),
       cell(sl, { class: `num sl level-${f.sl_level || "ok"}`, "data-level": f.sl_level || "ok", title: f.sl_seconds ? `Trả lời trong ${f.sl_seconds} giây` : "" }),
       cell(formatDuration(f.asa_s == null ? null : Math.round(f.asa_s)), { class: `num asa level-${f.asa_level || "ok"}`, "data-level": f.asa_level || "ok" }),
@@ -349,6 +353,7 @@ function start() {
   });
   setConnection("connecting");
   render();
+  tick();
   connect();
   setInterval(tick, 1000);
 }
