@@ -100,7 +100,7 @@ async def test_a_caller_waiting_shows_on_the_wallboard_within_a_second(
         assert len(joined) == 1
         waiting_ms = seen["waiting"] - joined[0]
         longest_ms = seen["longest"] - joined[0]
-        print(f"AMI QueueCallerJoin -> DOM: waiting {waiting_ms:.0f} ms, longest {longest_ms:.0f} ms")
+        print(f"QueueCallerJoin -> DOM: waiting {waiting_ms:.0f} ms, longest {longest_ms:.0f} ms")
         assert waiting_ms < 1000, waiting_ms
         assert longest_ms < 1000, longest_ms
         assert seen["first_longest"] in ("00:00", "00:01")
