@@ -1,6 +1,6 @@
 """The wallboard's figures, computed once for every supervisor and sent as ``figures`` events.
 
-    figures = WallboardFigures(db, bus, thresholds=Thresholds())
+    figures = WallboardFigures(db, feed.hub, thresholds=Thresholds())
     feed.call_listeners.append(figures.on_call)     # a call that ends marks them stale
     asyncio.create_task(figures.run())
 
@@ -12,6 +12,10 @@ calls of a peak hour. So they are read here, once, after a call ends (coalesced:
 every ``interval_s``, after the statistics refresher has had its round), and published to
 supervisors and admins; once a minute as well while nothing ends, so that the current
 quarter hour and the agents logged in move. ``GET /wallboard/data`` answers from the same copy.
+
+Each service process computes them for its own viewers and publishes them to its own hub
+only (not over the bus: another node computes its own from the same database), and not at
+all while nobody watches it.
 
 Staffing (the agents Erlang C says the recorded demand needs per hour, as ``GET /staffing``
 computes it with its defaults) changes slowly: it is recomputed every ``staffing_every_s``.
@@ -27,8 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from live.bus import Bus
-from live.hub import Audience
+from live.hub import Audience, EventHub
 from queues.calls import CallState
 from stats.demand import arrivals_by_category_hour, mean_talk_by_category
 from stats.history import DEFAULT_SL_THRESHOLDS
@@ -56,7 +59,7 @@ class WallboardFigures:
     def __init__(
         self,
         db: Database,
-        bus: Bus | None,
+        hub: EventHub | None,
         *,
         thresholds: Thresholds,
         sl_thresholds: Mapping[str, Sequence[int]] = DEFAULT_SL_THRESHOLDS,
@@ -66,7 +69,7 @@ class WallboardFigures:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
-        self.bus = bus
+        self.hub = hub
         self.thresholds = thresholds
         self.sl_thresholds = sl_thresholds
         self.interval_s = interval_s
@@ -105,8 +108,8 @@ class WallboardFigures:
             await self._compute()
             assert self.latest is not None
             figures = self.latest
-        if self.bus is not None:
-            self.bus.publish("figures", figures, FIGURES_AUDIENCE)
+        if self.hub is not None:
+            self.hub.publish("figures", figures, FIGURES_AUDIENCE)
         return figures
 
     async def _compute(self) -> None:
@@ -176,6 +179,8 @@ class WallboardFigures:
             # round, and let the calls ending meanwhile count in the same computation.
             await asyncio.sleep(self.interval_s)
             self._dirty.clear()
+            if self.hub is not None and self.hub.viewers == 0:
+                continue  # nobody watches: GET /wallboard/data computes them when asked
             try:
                 await self.refresh()
             except Exception as exc:

@@ -202,7 +202,7 @@ class Hotline:
         )
         self.wallboard = WallboardFigures(
             self.db,
-            self.bus,
+            self.feed.hub,
             thresholds=settings.wallboard_thresholds,
             sl_thresholds=settings.sl_thresholds,
             interval_s=settings.wallboard_figures_s,

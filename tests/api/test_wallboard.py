@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 
 from api.wallboard import WallboardFigures
-from live.bus import InProcessBus
 from live.hub import EventHub, Viewer
 from queues.calls import CallState
 from queues.ports import QueueView
@@ -130,7 +129,7 @@ async def test_a_call_that_ends_sends_the_figures_to_supervisors_only(
     hub = EventHub(boot="w")
     figures = WallboardFigures(
         api.db,
-        InProcessBus(hub),
+        hub,
         thresholds=Thresholds(),
         interval_s=0.05,
         idle_s=3600,
@@ -155,6 +154,26 @@ async def test_a_call_that_ends_sends_the_figures_to_supervisors_only(
         assert {r["category"]: r["offered"] for r in sent["categories"]}["medical"] == 9
         assert await agent.next(timeout=0.2) is None
         assert await team.next(timeout=0.01) is None
+        assert figures.rounds == 1
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+
+async def test_nobody_watching_nothing_is_computed(api: Api) -> None:
+    hub = EventHub(boot="w")
+    figures = WallboardFigures(
+        api.db, hub, thresholds=Thresholds(), interval_s=0.01, idle_s=3600, clock=lambda: NOW
+    )
+    running = asyncio.create_task(figures.run())
+    try:
+        figures.mark()
+        await asyncio.sleep(0.3)
+        assert figures.rounds == 0
+        sub = hub.subscribe(Viewer("admin"))
+        figures.mark()
+        assert await sub.next(timeout=10) is not None
         assert figures.rounds == 1
     finally:
         running.cancel()

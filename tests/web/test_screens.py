@@ -136,7 +136,7 @@ async def test_screen_of_the_wallboard_on_a_wall(
             queue=("medical-718", "food-724", "violation")[i % 3],
         )
     await rebuild(site.db, midnight(now), now + timedelta(minutes=1), now=now)
-    figures = WallboardFigures(site.db, site.feed.bus, thresholds=Thresholds(), interval_s=0.05)
+    figures = WallboardFigures(site.db, site.feed.hub, thresholds=Thresholds(), interval_s=0.05)
     site.app.state.services = replace(site.app.state.services, wallboard=figures)
     context = await site.signed_in(browser, "supervisor")
     page = await context.new_page()

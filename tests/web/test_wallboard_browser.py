@@ -62,7 +62,7 @@ def incident_item(incident_id: int, due_in_s: float, **changes: Any) -> dict[str
 
 @pytest.fixture
 def figures(site: Site) -> WallboardFigures:
-    publisher = WallboardFigures(site.db, site.feed.bus, thresholds=THRESHOLDS, interval_s=0.05)
+    publisher = WallboardFigures(site.db, site.feed.hub, thresholds=THRESHOLDS, interval_s=0.05)
     site.app.state.services = replace(site.app.state.services, wallboard=publisher)
     return publisher
 
