@@ -117,8 +117,6 @@ class LiveFeed:
         self._scheduled: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._calls_lock = asyncio.Lock()
-        # Told of every call change as it happens (the wallboard's figures: a call ended).
-        self.call_listeners: list[Callable[[CallState], None]] = []
         # agent id -> the pop of their ringing or current call.
         self.pops: dict[int, dict[str, Any]] = {}
 
@@ -200,8 +198,6 @@ class LiveFeed:
     def call_changed(self, call: CallState) -> None:
         self._dirty_calls[call.uniqueid] = call
         self._count_answered(call)
-        for listener in self.call_listeners:
-            listener(call)
         self._schedule()
 
     def incident_changed(self, incident_id: int) -> None:

@@ -1,17 +1,19 @@
 """The wallboard's figures, computed once for every supervisor and sent as ``figures`` events.
 
     figures = WallboardFigures(db, feed.hub, thresholds=Thresholds())
-    feed.call_listeners.append(figures.on_call)     # a call that ends marks them stale
+    tracker_on_complete = lambda call: (refresher.mark(...), figures.call_ended())
+    refresher.listeners.append(figures.rollups_refreshed)
     asyncio.create_task(figures.run())
 
 What the event stream carries by itself (queues, agents' states, incidents) the page
 follows from ``agent``, ``queue`` and ``incident`` events. The figures of the day (service
 level, ASA, abandon rate, per-agent answered and AHT, the 15-minute chart, staffing) come
 from the rollups: reading them once per viewer on every call would cost 50 wallboards × the
-calls of a peak hour. So they are read here, once, after a call ends (coalesced: at most
-every ``interval_s``, after the statistics refresher has had its round), and published to
-supervisors and admins; once a minute as well while nothing ends, so that the current
-quarter hour and the agents logged in move. ``GET /wallboard/data`` answers from the same copy.
+calls of a peak hour. So they are read here, once, when the statistics refresher has
+rebuilt the rollups after a call ended (at most every ``interval_s``: the calls ending
+meanwhile count in the same computation), and published to supervisors and admins; every
+``idle_s`` as well while no call ends, so that the current quarter hour and the agents
+logged in move. ``GET /wallboard/data`` answers from the same copy.
 
 Each service process computes them for its own viewers and publishes them to its own hub
 only (not over the bus: another node computes its own from the same database), and not at
@@ -32,7 +34,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from live.hub import Audience, EventHub
-from queues.calls import CallState
 from stats.demand import arrivals_by_category_hour, mean_talk_by_category
 from stats.history import DEFAULT_SL_THRESHOLDS
 from stats.staffing import Demand, parse_targets, plan
@@ -82,14 +83,21 @@ class WallboardFigures:
         self._staffing: list[dict[str, Any]] = []
         self._staffing_at: float | None = None
         self._dirty = asyncio.Event()
+        self._ended = False
         self._lock = asyncio.Lock()
 
-    def on_call(self, call: CallState) -> None:
-        """A call changed: once it has ended, the figures are stale."""
-        if call.complete:
+    def call_ended(self) -> None:
+        """A call ended: the figures are stale once the rollups have counted it."""
+        self._ended = True
+
+    def rollups_refreshed(self) -> None:
+        """The statistics refresher finished a round: the calls ended before it count now."""
+        if self._ended:
+            self._ended = False
             self.mark()
 
     def mark(self) -> None:
+        """Compute and publish the figures (soon: at most every ``interval_s``)."""
         self._dirty.set()
 
     async def current(self) -> dict[str, Any]:
@@ -170,14 +178,12 @@ class WallboardFigures:
         )
 
     async def run(self) -> None:
-        """Until cancelled: after a call ends (coalesced) or every ``idle_s``, compute the
-        figures once and publish them."""
+        """Until cancelled: when marked (a call ended and the rollups count it) or every
+        ``idle_s``, compute the figures once and publish them; then rest ``interval_s``, so
+        that a burst of calls ending costs one computation."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), self.idle_s)
-            # The statistics refresher rebuilds the rollups every few seconds: give it its
-            # round, and let the calls ending meanwhile count in the same computation.
-            await asyncio.sleep(self.interval_s)
             self._dirty.clear()
             if self.hub is not None and self.hub.viewers == 0:
                 continue  # nobody watches: GET /wallboard/data computes them when asked
@@ -185,3 +191,4 @@ class WallboardFigures:
                 await self.refresh()
             except Exception as exc:
                 log.warning("wallboard figures not computed (%s); will retry", exc)
+            await asyncio.sleep(self.interval_s)

@@ -49,7 +49,7 @@ from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
 from queues.callback_limits import CallbackCaps, NumberPlan
 from queues.callbacks import CallbackService
-from queues.calls import CallTracker
+from queues.calls import CallState, CallTracker
 from queues.history import CallHistory
 from queues.live import LiveQueues
 from queues.reconcile import Rebuild, Step
@@ -131,7 +131,7 @@ class Hotline:
         )
         self.tracker = CallTracker(
             self.db,
-            on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
+            on_complete=self._call_complete,
             pending_callback=self.callbacks.pending_call,
             instance=settings.asterisk_instance,
             journal=Journal(
@@ -208,7 +208,7 @@ class Hotline:
             interval_s=settings.wallboard_figures_s,
             idle_s=settings.wallboard_idle_s,
         )
-        self.feed.call_listeners.append(self.wallboard.on_call)
+        self.stats.listeners.append(self.wallboard.rollups_refreshed)
         self.agi = FastAgiServer(
             settings.agi_host,
             settings.agi_port,
@@ -222,6 +222,10 @@ class Hotline:
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
         self._incident_timers: asyncio.Task[None] | None = None
+
+    def _call_complete(self, call: CallState) -> None:
+        self.stats.mark(call.queue_entered_at, call.answered_at)
+        self.wallboard.call_ended()
 
     async def start(self) -> None:
         # Here, not in main(): uvicorn's loggers are configured by now, and every way of

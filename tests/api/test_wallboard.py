@@ -13,7 +13,6 @@ import pytest
 
 from api.wallboard import WallboardFigures
 from live.hub import EventHub, Viewer
-from queues.calls import CallState
 from queues.ports import QueueView
 from stats.rollups import rebuild
 from stats.wallboard import Thresholds
@@ -140,12 +139,13 @@ async def test_a_call_that_ends_sends_the_figures_to_supervisors_only(
     team = hub.subscribe(Viewer("team", team_id=1, place_path="/1/"))
     running = asyncio.create_task(figures.run())
     try:
-        call = CallState("9.9", "9.9", "0900000000", "", NOW)
-        figures.on_call(call)  # not ended: nothing
+        figures.rollups_refreshed()  # no call ended: nothing to tell
+        figures.call_ended()  # ended, but the rollups do not count it yet
         await asyncio.sleep(0.2)
         assert figures.rounds == 0
-        for _ in range(3):  # three calls end together: one computation
-            figures.on_call(replace(call, complete=True))
+        figures.call_ended()
+        figures.call_ended()
+        figures.rollups_refreshed()  # three calls in one round: one computation
         raw = await supervisor.next(timeout=10)
         assert raw is not None
         lines = dict(line.split(": ", 1) for line in raw.decode().strip().split("\n"))
@@ -155,6 +155,8 @@ async def test_a_call_that_ends_sends_the_figures_to_supervisors_only(
         assert await agent.next(timeout=0.2) is None
         assert await team.next(timeout=0.01) is None
         assert figures.rounds == 1
+        figures.rollups_refreshed()  # a round with no call ended since: nothing new
+        assert await supervisor.next(timeout=0.2) is None
     finally:
         running.cancel()
         with pytest.raises(asyncio.CancelledError):

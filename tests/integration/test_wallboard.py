@@ -1,7 +1,8 @@
 """The supervisor's wallboard on a real Asterisk, in chromium: a SIPp citizen dials 1022,
 chooses food in Dĩ An and waits in the queue; the wallboard's waiting count and longest
 wait change within a second of Asterisk's QueueCallerJoin (measured from the AMI event to
-the DOM), the wait goes on ticking, and when the citizen hangs up nobody waits."""
+the DOM), the wait goes on ticking; when the citizen hangs up nobody waits, and the figures
+of the day the service sends count the abandoned call."""
 
 from __future__ import annotations
 
@@ -111,6 +112,10 @@ async def test_a_caller_waiting_shows_on_the_wallboard_within_a_second(
         assert record["status"] == "abandoned_queue" and record["queue"] == "food-724"
         await expect(food.locator("td.waiting")).to_have_text("0", timeout=5_000)
         await expect(longest).to_have_text("—")
+        # The service counts the abandoned call in the figures of the day and sends them.
+        await expect(page.locator("#chart")).to_have_attribute("data-offered", "1", timeout=30_000)
+        await expect(food.locator("td.abandon")).to_have_text("100%")
+        await expect(food.locator("td.abandon")).to_have_attribute("data-level", "bad")
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
