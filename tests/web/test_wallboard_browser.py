@@ -77,6 +77,9 @@ async def test_the_wallboard_follows_the_event_stream(
     medical = page.locator('#queues-body tr[data-key="medical"]')
     await expect(medical.locator("td.waiting")).to_have_text("0")
     await expect(page.locator("#chart")).to_have_attribute("data-offered", "0")
+    # Both agents are out of the queues: counted, not listed.
+    await expect(page.locator("#agents-body tr")).to_have_count(0)
+    await expect(page.locator("#agents-out")).to_have_text("2 tổng đài viên chưa vào hàng đợi")
 
     # A caller has waited 57 s: amber, then red at 60 s, counted by the page's own clock.
     site.feed.bus.publish("queue", queue_item(1, 57.0), QUEUES_AUDIENCE)
@@ -96,6 +99,7 @@ async def test_the_wallboard_follows_the_event_stream(
     await expect(row.locator("th")).to_have_text(HOSTILE_NAME)
     await expect(medical.locator("td.paused")).to_have_text("1")
     await expect(medical.locator("td.idle")).to_have_text("0")
+    await expect(page.locator("#agents-out")).to_have_text("1 tổng đài viên chưa vào hàng đợi")
 
     # An incident due in 2 s goes red (and overdue) by itself; a later one stays below it.
     site.feed.bus.publish("incident", incident_item(7, 600), Audience())

@@ -213,7 +213,10 @@ function tickQueues(now) {
 function renderAgents() {
   const figures = new Map(((view.figures && view.figures.agents) || []).map((a) => [a.agent_id, a]));
   const order = { ringing: 0, on_call: 1, wrapup: 2, idle: 3, paused: 4, logged_out: 5 };
-  const agents = [...view.agents.values()].sort(
+  // Those out of the queues are only counted: a wall has no room for the whole roster.
+  const all = [...view.agents.values()];
+  const out = all.filter((a) => (a.state || "logged_out") === "logged_out").length;
+  const agents = all.filter((a) => (a.state || "logged_out") !== "logged_out").sort(
     (a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9) || a.name.localeCompare(b.name, "vi"),
   );
   const rows = agents.map((agent) => {
@@ -231,6 +234,7 @@ function renderAgents() {
   });
   $("agents-body").replaceChildren(...rows);
   $("agents-empty").hidden = rows.length > 0;
+  $("agents-out").textContent = out ? `${out} tổng đài viên chưa vào hàng đợi` : "";
   tickAgents(serverNow());
 }
 
