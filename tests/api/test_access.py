@@ -118,6 +118,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     },
     # A team user sees what lies under its team's place (tests/api/test_monitoring.py).
     ("GET", "/monitoring/incidents"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/wallboard/data"): guarded(*SUPERVISORS),
     ("GET", "/monitoring/summary"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/teams"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/districts"): guarded(*SUPERVISORS, "team"),
