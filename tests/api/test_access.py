@@ -120,9 +120,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     },
     # A team user sees what lies under its team's place (tests/api/test_monitoring.py).
     ("GET", "/monitoring/incidents"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/wallboard/data"): guarded(*SUPERVISORS),
     ("GET", "/monitoring/summary"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/teams"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/districts"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/reports/export"): guarded(*SUPERVISORS),
     ("GET", "/users"): guarded("admin"),
     ("POST", "/users"): {**guarded("admin"), "admin": 201},
     ("GET", "/users/{user_id}"): guarded("admin"),
