@@ -1,14 +1,17 @@
 """The incident board in a real browser: a team takes an incident and a supervisor's board
-shows it at once; a refused transition says why in Vietnamese; the filters live in the URL;
-a team sees only its area."""
+and wallboard show it at once; a refused transition says why in Vietnamese; the filters
+live in the URL; a team sees only its area."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from api.wallboard import WallboardFigures
+from stats.wallboard import Thresholds
 from tests.web.board_world import board_of
 from tests.web.conftest import Site
 
@@ -29,8 +32,16 @@ def row(page: Page, incident_id: int) -> object:
     return page.locator(f'#incidents-body tr[data-id="{incident_id}"]')
 
 
-async def test_a_team_takes_an_incident_and_the_supervisors_board_shows_it_live(
-    site: Site, browser: Browser
+@pytest.fixture
+def figures(site: Site) -> WallboardFigures:
+    """The wallboard's figures of the day, as the service runs them (the site has none)."""
+    publisher = WallboardFigures(site.db, site.feed.hub, thresholds=Thresholds(), interval_s=0.05)
+    site.app.state.services = replace(site.app.state.services, wallboard=publisher)
+    return publisher
+
+
+async def test_a_team_takes_an_incident_and_the_supervisors_screens_show_it_live(
+    site: Site, browser: Browser, figures: WallboardFigures
 ) -> None:
     board = await board_of(site, "team-25741")
     mine = await board.open(25741, address="15 đường Yersin")
@@ -38,6 +49,11 @@ async def test_a_team_takes_an_incident_and_the_supervisors_board_shows_it_live(
 
     team = await open_board(site, browser, "team-25741")
     supervisor = await open_board(site, browser, "supervisor")
+    wall = await (await site.signed_in(browser, "supervisor")).new_page()
+    await wall.goto(f"{site.url}/wallboard")
+    await expect(wall.locator("#connection")).to_have_attribute("data-state", "ok")
+    on_the_wall = wall.locator(f'#incidents-list li[data-incident-id="{mine}"]')
+    await expect(on_the_wall).to_have_attribute("data-status", "dispatched")
     await expect(row(supervisor, elsewhere)).to_be_visible()
     await expect(row(team, mine)).to_contain_text("15 đường Yersin")
     # Another district's incident is not on the commune team's board, now or when it changes.
@@ -53,6 +69,7 @@ async def test_a_team_takes_an_incident_and_the_supervisors_board_shows_it_live(
     await expect(row(supervisor, mine)).to_have_attribute(
         "data-status", "acknowledged", timeout=1_000
     )
+    await expect(on_the_wall).to_have_attribute("data-status", "acknowledged", timeout=1_000)
     await expect(row(supervisor, mine).locator(".status")).to_have_text("Đội đã nhận lệnh")
     await expect(team.locator("#d-done")).to_have_text("Đã nhận lệnh.")
     await expect(team.locator("#d-history li")).to_have_count(3)
@@ -80,7 +97,8 @@ async def test_a_team_takes_an_incident_and_the_supervisors_board_shows_it_live(
     await team.get_by_role("button", name="Chuyển", exact=True).click()
     await expect(row(supervisor, mine)).to_have_count(0, timeout=1_000)
     await expect(row(team, mine)).to_have_count(0)
-    for page in (team, supervisor):
+    await expect(on_the_wall).to_have_count(0, timeout=1_000)
+    for page in (team, supervisor, wall):
         await page.context.close()
 
 
