@@ -31,6 +31,7 @@ ROLE_PAGES = {
     Role.AGENT.value: "/console",
     Role.SUPERVISOR.value: "/wallboard",
     Role.ADMIN.value: "/wallboard",
+    Role.TEAM.value: "/incidents",
     # Each page of issue 13 adds its roles here as it lands:
     # supervisor, admin -> /wallboard; team -> /incidents.
 }
@@ -40,6 +41,7 @@ DEFAULT_PAGE = "/docs"
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/console", "Bàn làm việc", frozenset({Role.AGENT.value})),
     ("/wallboard", "Bảng giám sát", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
+    ("/incidents", "Sự vụ", frozenset({Role.TEAM.value, Role.SUPERVISOR.value, Role.ADMIN.value})),
     # Each page of issue 13 adds its line here as it lands (wallboard, incidents, reports, admin).
     ("/reports", "Báo cáo", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
     ("/docs", "API", frozenset(r.value for r in Role)),

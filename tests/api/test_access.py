@@ -97,6 +97,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # The fixture's team sits at a test place of its own: the incident is not under it, so
     # for that team it does not exist (404, as api/deps.py says). The agent took its call.
     ("GET", "/incidents/{incident_id}"): {**guarded(*STAFF, "team"), "team": 404},
+    # What each may do to it: as for reading it (the agent reads an empty set of actions).
+    ("GET", "/incidents/{incident_id}/actions"): {**guarded(*STAFF, "team"), "team": 404},
     # The fixture's team user may not even read the incident: 404 there too.
     # The supervisor acknowledges it; the admin then finds it acknowledged (409).
     ("POST", "/incidents/{incident_id}/acknowledge"): {

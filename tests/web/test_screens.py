@@ -25,6 +25,7 @@ from stats.rollups import rebuild
 from stats.wallboard import Thresholds, midnight
 from tests.dispatch.monitoring_world import build_world
 from tests.stats.recorded_day import DAY, NOW, load_recorded_day
+from tests.web.board_world import board_of
 from tests.web.conftest import Site
 from tests.web.feeding import add_call, agent_event, mine, pop_for
 
@@ -218,3 +219,25 @@ async def test_screen_of_the_wallboard_on_a_wall(
     await page.screenshot(path=screens / "wallboard.png")
     await context.close()
     assert (screens / "wallboard.png").stat().st_size > 20_000
+
+
+async def test_screen_of_the_incident_board_with_an_incident_open(
+    site: Site, browser: Browser, screens: Path
+) -> None:
+    board = await board_of(site, "center-718")
+    await board.open(25942, category="medical", urgency="critical", overdue_s=400)
+    taken = await board.open(25741, category="medical", urgency="urgent", address="15 đường Yersin")
+    await board.open(25744, category="food", urgency="normal", address="2 đường Phú Lợi")
+    await board.open(25741, category="violation", urgency="normal", overdue_s=90)
+    context = await site.signed_in(browser, "supervisor")
+    page = await context.new_page()
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.goto(f"{site.url}/incidents")
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "ok")
+    await expect(page.locator("#incidents-body tr")).to_have_count(4)
+    await page.locator(f'#incidents-body tr[data-id="{taken}"]').click()
+    await expect(page.locator("#d-history li")).to_have_count(2)
+    await expect(page.locator("#d-assign option").first).to_be_attached()
+    await page.screenshot(path=screens / "incidents.png", full_page=True)
+    await context.close()
+    assert (screens / "incidents.png").stat().st_size > 20_000
