@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,6 +114,8 @@ class LiveFeed:
         self._dirty_queues = False
         self._dirty_calls: dict[str, CallState] = {}
         self._dirty_incidents: set[int] = set()
+        # incident id -> the team holding it when it was last published (open ones only).
+        self._holders: dict[int, int | None] = {}
         self._scheduled: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._calls_lock = asyncio.Lock()
@@ -529,7 +531,22 @@ class LiveFeed:
             return
         for data, audience in reversed(rows):
             data.pop("commune_name", None)
+            audience = self._with_previous_holder(data, audience)
             self.bus.publish("incident", data, audience)
+
+    def _with_previous_holder(self, data: dict[str, Any], audience: Audience) -> Audience:
+        """The team that held the incident until this change also gets it, once: a team
+        sees what it holds wherever it is, and its board must learn that the incident went
+        to another team (it may not read it afterwards, unless it is under its place)."""
+        incident_id, holder = data["id"], data["team_id"]
+        before = self._holders.get(incident_id)
+        if data["status"] in OPEN_STATUSES:
+            self._holders[incident_id] = holder
+        else:
+            self._holders.pop(incident_id, None)
+        if before is None or before == holder or before in audience.team_ids:
+            return audience
+        return replace(audience, team_ids=audience.team_ids | {before})
 
     async def incidents_data(self, viewer: Viewer) -> list[dict[str, Any]]:
         """The open incidents ``viewer`` may see, as /monitoring and the incident routes
@@ -556,6 +573,7 @@ class LiveFeed:
             rows = await self._incident_rows(s, where, SNAPSHOT_INCIDENTS)
         out = []
         for data, audience in rows:
+            self._holders.setdefault(data["id"], data["team_id"])
             if audience.admits(viewer):
                 data.pop("commune_name", None)
                 out.append(data)

@@ -23,6 +23,7 @@ from api.deps import AuthPolicy
 from api.limits import ApiLimits
 from api.live_feed import LiveFeed
 from api.ratelimit import FailureLimiter
+from api.wallboard import WallboardFigures
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
@@ -48,7 +49,7 @@ from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
 from queues.callback_limits import CallbackCaps, NumberPlan
 from queues.callbacks import CallbackService
-from queues.calls import CallTracker
+from queues.calls import CallState, CallTracker
 from queues.history import CallHistory
 from queues.live import LiveQueues
 from queues.reconcile import Rebuild, Step
@@ -130,7 +131,7 @@ class Hotline:
         )
         self.tracker = CallTracker(
             self.db,
-            on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
+            on_complete=self._call_complete,
             pending_callback=self.callbacks.pending_call,
             instance=settings.asterisk_instance,
             journal=Journal(
@@ -199,6 +200,15 @@ class Hotline:
             heartbeat_s=settings.events_heartbeat_s,
             flush_calls=self.tracker.flush,
         )
+        self.wallboard = WallboardFigures(
+            self.db,
+            self.feed.hub,
+            thresholds=settings.wallboard_thresholds,
+            sl_thresholds=settings.sl_thresholds,
+            interval_s=settings.wallboard_figures_s,
+            idle_s=settings.wallboard_idle_s,
+        )
+        self.stats.listeners.append(self.wallboard.rollups_refreshed)
         self.agi = FastAgiServer(
             settings.agi_host,
             settings.agi_port,
@@ -212,6 +222,10 @@ class Hotline:
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
         self._incident_timers: asyncio.Task[None] | None = None
+
+    def _call_complete(self, call: CallState) -> None:
+        self.stats.mark(call.queue_entered_at, call.answered_at)
+        self.wallboard.call_ended()
 
     async def start(self) -> None:
         # Here, not in main(): uvicorn's loggers are configured by now, and every way of
@@ -261,6 +275,7 @@ class Hotline:
             asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
+        self._tasks.append(asyncio.create_task(self.wallboard.run(), name="wallboard-figures"))
         self._tasks.append(asyncio.create_task(self.lock.keep(), name="instance-lock"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
@@ -372,6 +387,7 @@ class Hotline:
             incidents=self.incidents,
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
+            wallboard=self.wallboard,
             version=__version__,
             limits=ApiLimits(
                 max_body_bytes=self.settings.api_max_body_bytes,

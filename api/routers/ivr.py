@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, require_roles
 from api.errors import ErrorOut
 from api.params import Instant
+from api.tabular import FORMAT_RESPONSES, FormatParam, respond
 from ivr.menu_file import MenuError
 from ivr.ports import AnnouncementNotFound, DraftMismatch, IvrAdmin, NothingToRevert
 from ivr.prompts import PromptError
@@ -76,18 +77,27 @@ def _admin(services: ServicesDep) -> IvrAdmin:
     return services.ivr
 
 
-@router.get("/stats", summary="Callers per menu node")
+@router.get(
+    "/stats",
+    summary="Callers per menu node",
+    response_model=list[dict[str, Any]],
+    responses=FORMAT_RESPONSES,
+)
 async def stats(
     _user: Supervisor,
     session: SessionDep,
     since: Annotated[Instant | None, Query(description="From (ISO 8601; no offset: UTC)")] = None,
     until: Annotated[Instant | None, Query(description="Before (ISO 8601, exclusive)")] = None,
-) -> list[dict[str, Any]]:
+    format: FormatParam = "json",
+) -> list[dict[str, Any]] | Response:
     """Per node: `reached` (callers who got there), `keys` (how many chose each key),
     `invalid`, `timeout` (no key in time), `back` (`*`), `exhausted` (sent to the default
     after every attempt), `heard` (announcements played to the end) and `hung_up` (callers
     who left the hotline at that node)."""
-    return await ivr_stats(session, since=since, until=until)
+    nodes = await ivr_stats(session, since=since, until=until)
+    return await respond(
+        nodes, nodes, format, name="ivr-stats", title="Tổng đài tự động", since=since, until=until
+    )
 
 
 @router.get(

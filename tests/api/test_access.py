@@ -110,6 +110,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # The fixture's team sits at a test place of its own: the incident is not under it, so
     # for that team it does not exist (404, as api/deps.py says). The agent took its call.
     ("GET", "/incidents/{incident_id}"): {**guarded(*STAFF, "team"), "team": 404},
+    # What each may do to it: as for reading it (the agent reads an empty set of actions).
+    ("GET", "/incidents/{incident_id}/actions"): {**guarded(*STAFF, "team"), "team": 404},
     # The fixture's team user may not even read the incident: 404 there too.
     # The supervisor acknowledges it; the admin then finds it acknowledged (409).
     ("POST", "/incidents/{incident_id}/acknowledge"): {
@@ -131,9 +133,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     },
     # A team user sees what lies under its team's place (tests/api/test_monitoring.py).
     ("GET", "/monitoring/incidents"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/wallboard/data"): guarded(*SUPERVISORS),
     ("GET", "/monitoring/summary"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/teams"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/districts"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/reports/export"): guarded(*SUPERVISORS),
     ("GET", "/users"): guarded("admin"),
     ("POST", "/users"): {**guarded("admin"), "admin": 201},
     ("GET", "/users/{user_id}"): guarded("admin"),
