@@ -242,6 +242,7 @@ async def test_screen_of_the_incident_board_with_an_incident_open(
     await context.close()
     assert (screens / "incidents.png").stat().st_size > 20_000
 
+
 async def test_screens_of_the_admin_page(
     site: Site, browser: Browser, screens: Path, tmp_path: Path
 ) -> None:
