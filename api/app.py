@@ -26,6 +26,7 @@ from api.routers import health as health_router
 from api.routers import incidents as incidents_router
 from api.routers import ivr as ivr_router
 from api.routers import monitoring as monitoring_router
+from api.routers import pause_reasons as pause_reasons_router
 from api.routers import places as places_router
 from api.routers import queues as queues_router
 from api.routers import reports as reports_router
@@ -185,6 +186,7 @@ def create_app(
         calls_router,
         queues_router,
         agents_router,
+        pause_reasons_router,
         places_router,
         ivr_router,
         staffing_router,

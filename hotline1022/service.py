@@ -244,6 +244,9 @@ class Hotline:
         # Records a crash left in the journal while the database was down.
         await self.tracker.replay_journal()
         await ensure_agents(self.db, self.settings.agent_count)
+        # Pause reasons are data (the configured ones fill an empty table): read them before
+        # the agent phone's prompts name them.
+        await self.agents.load_pause_reasons()
         # The province's places and default teams, the first time (one query afterwards).
         await ensure_places_and_teams(self.db, self.settings.province_code)
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
@@ -261,7 +264,10 @@ class Hotline:
         await self.team_phones.start()  # the fixed prompts of the orders, made once
         self.link.add_listener(self.team_phones.on_event)
         self.agi.route(AGI_SCRIPT, self.team_phones.handle)
-        await self.agent_phone.start()  # its prompts, made once; one that fails is logged
+        # Its prompts, for the reasons read above, made once (one that fails is logged), and
+        # again whenever a supervisor changes the reasons.
+        await self.agent_phone.reasons_changed()
+        self.agents.on_pause_reasons_changed(self.agent_phone.reasons_changed)
         self.agi.route(AGENT_AGI_SCRIPT, self.agent_phone.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.flusher.run(), name="flusher"))

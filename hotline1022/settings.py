@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     urgent_anyone_wait_s: int = 10
     # Seconds after each call before app_queue offers the agent the next one.
     wrapup_s: int = 10
-    # Pause reasons an agent may give: code -> what the supervisor reads.
+    # Pause reasons an agent may give: code -> what the supervisor reads. They fill the
+    # pause_reasons table at the first start; afterwards supervisors manage them (/admin,
+    # /pause-reasons) and this setting no longer changes them.
     pause_reasons: dict[str, str] = {
         "break": "Nghỉ giải lao",
         "meal": "Nghỉ ăn",

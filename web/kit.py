@@ -44,6 +44,7 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/incidents", "Sự vụ", frozenset({Role.TEAM.value, Role.SUPERVISOR.value, Role.ADMIN.value})),
     # Each page of issue 13 adds its line here as it lands (wallboard, incidents, reports, admin).
     ("/reports", "Báo cáo", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
+    ("/admin", "Quản trị", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
     ("/docs", "API", frozenset(r.value for r in Role)),
 )
 

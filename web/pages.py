@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from store.categories import Category
 from store.models import Role, User
-from web import incidents, reports, wallboard
+from web import admin, incidents, reports, wallboard
 from web.assets import StaticAssets
 from web.kit import PageKit, role_page
 from web.labels import DISPOSITIONS, LABELS, URGENCIES
@@ -34,6 +34,7 @@ PAGE_MODULES: list[Callable[[PageKit], APIRouter]] = [
     wallboard.router,
     incidents.router,
     reports.router,
+    admin.router,
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

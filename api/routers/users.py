@@ -3,10 +3,15 @@
 A token is shown once, in the answer that issues it; the database keeps only its SHA-256,
 so listing a user's tokens shows when each was issued, expires or was revoked, never the
 token. Deactivating a user stops every token of theirs at the next request.
+
+Passwords (to sign in to the pages) are given when a user is created or later with
+``POST /users/{id}/password``: typed, or generated and shown only in that answer. A new
+password ends the user's web sessions; their bearer tokens go on working.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -30,6 +35,7 @@ from store.users import hash_token
 __all__ = ["router"]
 
 router = APIRouter(prefix="/users", tags=["users"], responses=AUTH_RESPONSES)
+log = logging.getLogger(__name__)
 
 Admin = Annotated[User, Depends(require_roles(Role.ADMIN, action="manage users"))]
 Policy = Annotated[AuthPolicy, Depends(get_auth_policy)]
@@ -109,6 +115,9 @@ class IssuedToken(TokenOut):
 class UserCreated(BaseModel):
     user: UserOut
     token: IssuedToken
+    password: str | None = Field(
+        None, description="Shown only now: the generated password (None unless generated)"
+    )
 
 
 # Printable text only: a NUL or control character has no place in a name or a label (and
@@ -127,6 +136,15 @@ Name = Annotated[
     ),
 ]
 Label = Annotated[str, Field(max_length=100, pattern=PRINTABLE, description="Where it is used")]
+Password = Annotated[
+    str | None,
+    Field(
+        None,
+        max_length=store_users.MAX_PASSWORD_LENGTH,
+        description=f"A password to sign in to the pages: at least "
+        f"{store_users.MIN_PASSWORD_LENGTH} characters, not the user name",
+    ),
+]
 
 
 class _NewUser(BaseModel):
@@ -134,6 +152,10 @@ class _NewUser(BaseModel):
 
     name: Name
     token_label: Label = "initial"
+    password: Password = None
+    generate_password: bool = Field(
+        False, description="True: generate a strong password, answered once (not with password)"
+    )
 
 
 class NewAgentUser(_NewUser):
@@ -153,6 +175,29 @@ class NewStaffUser(_NewUser):
 # Which role needs what is in the schema: an agent user names their agent, a team user
 # their team, and the others neither.
 UserIn = Annotated[NewAgentUser | NewTeamUser | NewStaffUser, Body(discriminator="role")]
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Password = None
+
+
+class PasswordSet(BaseModel):
+    user: UserOut
+    password: str | None = Field(
+        description="Shown only now: the generated password (None when one was given)"
+    )
+    sessions_ended: bool = Field(description="The user's web sessions were ended")
+
+
+def _check_password(password: str | None, name: str) -> None:
+    if password is None:
+        return
+    try:
+        store_users.validate_password(password, name)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
 class TokenIn(BaseModel):
@@ -177,6 +222,12 @@ async def create_user(
     _admin: Admin, services: ServicesDep, policy: Policy, body: UserIn
 ) -> UserCreated:
     name = body.name.strip()
+    if body.password is not None and body.generate_password:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Give a password or ask for a generated one, not both",
+        )
+    _check_password(body.password, name)
     if await store_users.get_user_by_name(services.db, name) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"A user named {name!r} already exists")
     agent_id = body.agent_id if isinstance(body, NewAgentUser) else None
@@ -201,8 +252,14 @@ async def create_user(
     token, row = await store_users.issue_token_row(
         services.db, user.id, body.token_label, policy.lifetimes
     )
+    generated = store_users.generate_password() if body.generate_password else None
+    password = body.password if body.password is not None else generated
+    if password is not None:
+        await store_users.set_password(services.db, user.id, password)
     return UserCreated(
-        user=UserOut.of(user), token=IssuedToken(**TokenOut.of(row).model_dump(), token=token)
+        user=UserOut.of(user),
+        token=IssuedToken(**TokenOut.of(row).model_dump(), token=token),
+        password=generated,
     )
 
 
@@ -246,6 +303,35 @@ async def reactivate_user(_admin: Admin, services: ServicesDep, user_id: UserId)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"User {user_id} not found")
     return UserOut.of(user)
+
+
+@router.post(
+    "/{user_id}/password",
+    summary="Set or reset a user's password (ends their web sessions)",
+    responses=NOT_FOUND,
+)
+async def set_password(
+    admin: Admin, services: ServicesDep, user_id: UserId, body: PasswordIn
+) -> PasswordSet:
+    """With no ``password`` a strong one is generated and shown only in this answer. The
+    user's web sessions end (they sign in again with the new password); their bearer tokens
+    for scripts go on working, as with ``hotline1022 users set-password``."""
+    user = await _user(services, user_id)
+    _check_password(body.password, user.name)
+    generated = store_users.generate_password() if body.password is None else None
+    try:
+        user = await store_users.set_password(
+            services.db, user_id, body.password or generated or ""
+        )
+    except ValueError as exc:  # deleted meanwhile
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    log.info(
+        "password of user %s %s by %s; their web sessions ended",
+        user.name,
+        "generated" if generated else "set",
+        admin.name,
+    )
+    return PasswordSet(user=UserOut.of(user), password=generated, sessions_ended=True)
 
 
 @router.get(

@@ -48,6 +48,9 @@ STAFF = ("agent", "supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
 EVERYONE = ("agent", "supervisor", "team", "admin")
 
+NO_CONTENT = dict.fromkeys(SUPERVISORS, 204)
+NO_FILE = dict.fromkeys(SUPERVISORS, 404)
+
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/openapi.json"): OPEN,
     ("HEAD", "/openapi.json"): OPEN,
@@ -67,6 +70,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/agents/{agent_id}/pause"): guarded(*STAFF),
     ("POST", "/agents/{agent_id}/unpause"): guarded(*STAFF),
     ("GET", "/agents/pause-reasons"): guarded(*STAFF),
+    ("GET", "/pause-reasons"): guarded(*SUPERVISORS),
+    ("POST", "/pause-reasons"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("PATCH", "/pause-reasons/{code}"): guarded(*SUPERVISORS),
     ("POST", "/agents"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
     ("PATCH", "/agents/{agent_id}"): guarded(*SUPERVISORS),
     ("GET", "/routing"): guarded(*STAFF),
@@ -80,6 +86,13 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/ivr/announcements"): guarded(*SUPERVISORS),
     ("PUT", "/ivr/announcements/{name}"): guarded(*SUPERVISORS),
     ("POST", "/ivr/reload"): guarded(*SUPERVISORS),
+    ("POST", "/ivr/announcements/{name}/draft"): guarded(*SUPERVISORS),
+    ("POST", "/ivr/announcements/{name}/draft/publish"): guarded(*SUPERVISORS),
+    ("DELETE", "/ivr/announcements/{name}/draft"): {**guarded(*SUPERVISORS), **NO_CONTENT},
+    ("POST", "/ivr/announcements/{name}/revert"): guarded(*SUPERVISORS),
+    # The api fixture's fake IVR has no sound files: past the role check, 404.
+    ("GET", "/ivr/announcements/{name}/draft.wav"): {**guarded(*SUPERVISORS), **NO_FILE},
+    ("GET", "/ivr/announcements/{name}/audio.wav"): {**guarded(*SUPERVISORS), **NO_FILE},
     ("GET", "/staffing"): guarded(*SUPERVISORS),
     ("GET", "/stats/queues"): guarded(*SUPERVISORS),
     ("GET", "/stats/agents"): guarded(*STAFF),
@@ -130,6 +143,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/users/{user_id}"): guarded("admin"),
     ("POST", "/users/{user_id}/deactivate"): guarded("admin"),
     ("POST", "/users/{user_id}/reactivate"): guarded("admin"),
+    ("POST", "/users/{user_id}/password"): guarded("admin"),
     ("GET", "/users/{user_id}/tokens"): guarded("admin"),
     ("POST", "/users/{user_id}/tokens"): {**guarded("admin"), "admin": 201},
     ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): guarded("admin"),
@@ -147,7 +161,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
 BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("PUT", "/ivr/announcements/{name}"): lambda _: {"text": "Thông tin mới."},
+    ("POST", "/ivr/announcements/{name}/draft"): lambda _: {"text": "Bản nháp."},
+    ("POST", "/ivr/announcements/{name}/draft/publish"): lambda _: {"draft_id": "fake"},
     ("POST", "/agents/{agent_id}/pause"): lambda _: {"reason": "break"},
+    ("POST", "/pause-reasons"): lambda who: {"code": f"new-{who}", "label": f"Lý do {who}"},
+    ("PATCH", "/pause-reasons/{code}"): lambda who: {"label": f"Đổi bởi {who}"},
     ("POST", "/agents"): lambda who: {"endpoint": f"new-{who}", "name": f"Mới {who}"},
     ("POST", "/teams"): lambda who: {
         "name": f"Tổ {who}",
@@ -167,6 +185,7 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     },
     ("POST", "/users"): lambda who: {"name": f"Người dùng {who}", "role": "supervisor"},
     ("POST", "/users/{user_id}/tokens"): lambda who: {"label": who},
+    ("POST", "/users/{user_id}/password"): lambda _: {},
     ("POST", "/auth/login"): lambda who: {"name": who, "password": "không-đúng-đâu"},
 }
 # The incident's district team, known once the tree is made (the bodies are built later).
@@ -227,6 +246,7 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         "call_id": call.id,
         "agent_id": own_agent,
         "name": "info_cases",
+        "code": "meal",
         "callback_id": callback.id,
         "incident_id": incident[0].incident_id,
     }

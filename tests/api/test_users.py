@@ -166,3 +166,75 @@ async def test_missing_tokens_do_not_count_as_failures(api: Api) -> None:
     for _ in range(5):
         assert (await api.client.get("/agents")).status_code == 401
     assert (await api.client.get("/agents", headers=api.auth("admin"))).status_code == 200
+
+
+# -- passwords over REST (the /admin page's users tab) ------------------------------------------
+
+
+async def test_an_admin_creates_a_user_with_a_generated_password_shown_once(api: Api) -> None:
+    from tests.api.test_auth_login import cookie_value, login
+
+    admin = api.auth("admin")
+    created = await api.client.post(
+        "/users",
+        json={"name": "Trần Giám Sát", "role": "supervisor", "generate_password": True},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    password = created.json()["password"]
+    assert len(password) >= 10
+    assert "password" not in (await api.client.get("/users", headers=admin)).text
+    assert (await login(api, "Trần Giám Sát", password)).status_code == 200
+
+    typed = await api.client.post(
+        "/users",
+        json={"name": "Lê Gõ Tay", "role": "supervisor", "password": "mật-khẩu-gõ-tay"},
+        headers=admin,
+    )
+    assert typed.status_code == 201 and typed.json()["password"] is None
+    session = cookie_value(await login(api, "Lê Gõ Tay", "mật-khẩu-gõ-tay"))
+    assert session
+
+
+async def test_a_bad_password_is_refused_and_no_user_is_made(api: Api) -> None:
+    admin = api.auth("admin")
+    for body, words in (
+        ({"password": "ngắn"}, "too short"),
+        ({"password": "Người Mới Tên Dài"}, "user name"),
+        ({"password": "mật-khẩu-đủ-dài", "generate_password": True}, "not both"),
+    ):
+        response = await api.client.post(
+            "/users", json={"name": "Người Mới Tên Dài", "role": "admin", **body}, headers=admin
+        )
+        assert response.status_code == 422 and words in response.text, response.text
+    assert "Người Mới Tên Dài" not in (await api.client.get("/users", headers=admin)).text
+
+
+async def test_a_password_reset_ends_web_sessions_and_keeps_script_tokens(api: Api) -> None:
+    from api.auth import SESSION_COOKIE
+    from tests.api.test_auth_login import SAME_ORIGIN, cookie_value, login
+
+    user, token = await create_user(api.db, name="Quên Mật Khẩu", role="supervisor")
+    admin = api.auth("admin")
+    first = await api.client.post(f"/users/{user.id}/password", json={}, headers=admin)
+    assert first.status_code == 200, first.text
+    old = first.json()["password"]
+    session = cookie_value(await login(api, "Quên Mật Khẩu", old))
+
+    second = await api.client.post(f"/users/{user.id}/password", json={}, headers=admin)
+
+    new = second.json()["password"]
+    assert new != old and second.json()["sessions_ended"] is True
+    assert (await login(api, "Quên Mật Khẩu", old)).status_code == 401
+    assert (await login(api, "Quên Mật Khẩu", new)).status_code == 200
+    me = await api.client.get(
+        "/auth/me", headers={"Cookie": f"{SESSION_COOKIE}={session}", **SAME_ORIGIN}
+    )
+    assert me.status_code == 401
+    assert (await api.client.get("/agents", headers=bearer(token))).status_code == 200
+    typed = await api.client.post(
+        f"/users/{user.id}/password", json={"password": "ngắn"}, headers=admin
+    )
+    assert typed.status_code == 422 and "too short" in typed.json()["detail"]
+    missing = await api.client.post("/users/999999/password", json={}, headers=admin)
+    assert missing.status_code == 404

@@ -241,3 +241,30 @@ async def test_screen_of_the_incident_board_with_an_incident_open(
     await page.screenshot(path=screens / "incidents.png", full_page=True)
     await context.close()
     assert (screens / "incidents.png").stat().st_size > 20_000
+
+
+async def test_screens_of_the_admin_page(
+    site: Site, browser: Browser, screens: Path, tmp_path: Path
+) -> None:
+    from tests.web.test_admin_browser import real_ivr
+
+    await ensure_places_and_teams(site.db, 74)
+    await real_ivr(site, tmp_path)
+    context = await site.signed_in(browser, "supervisor")
+    page = await context.new_page()
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.goto(f"{site.url}/admin#agents")
+    await expect(page.locator("#agents-body tr")).to_have_count(2)
+    await page.screenshot(path=screens / "admin-agents.png", full_page=True)
+    await page.get_by_role("tab", name="Thông báo").click()
+    card = page.locator('article[data-name="info_cases"]')
+    await card.get_by_label("Nội dung mới của info_cases").fill(
+        "Hôm nay tỉnh ghi nhận 12 ca mắc mới, tất cả đã được cách ly."
+    )
+    await card.get_by_role("button", name="Tạo bản nghe thử").click()
+    await expect(card.locator(".draft audio")).to_be_visible()
+    await card.scroll_into_view_if_needed()
+    await page.screenshot(path=screens / "admin-announcements.png", full_page=True)
+    await context.close()
+    for name in ("admin-agents", "admin-announcements"):
+        assert (screens / f"{name}.png").stat().st_size > 20_000
