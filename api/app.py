@@ -101,7 +101,8 @@ TAGS = [
     },
     {
         "name": "users",
-        "description": "API users and their tokens, for administrators (Người dùng).",
+        "description": "API users and their tokens: administrators manage all, supervisors "
+        "agent and team users (Người dùng).",
     },
     {
         "name": "auth",

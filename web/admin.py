@@ -1,7 +1,8 @@
 """``/admin``: managing the hotline without the command line (supervisors and admins).
 
-Tabs for the agents (skills, home district, active), the users (admins only: create with a
-generated or typed password, reset a password, deactivate), the teams (members and phones),
+Tabs for the agents (skills, home district, active), the users (create with a generated or
+typed password, reset a password, deactivate: admins for every user, supervisors for agent and
+team users only, the staff rows shown read-only), the teams (members and phones),
 the information announcements (a draft is heard in the browser before it goes live; keep or
 revert) and the pause reasons. The page holds no rule: every change is a REST call that the
 API checks (``/agents``, ``/users``, ``/teams``, ``/ivr/announcements``).
@@ -12,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.routers.users import MANAGED_ROLES
 from store.categories import Category
 from store.models import Role
 from web.kit import PageKit
@@ -52,12 +54,13 @@ def router(kit: PageKit) -> APIRouter:
             "user_id": user.id,
             "categories": [[c.value, SKILL_LABELS.get(c, c.label_vi)] for c in Category],
             "roles": list(ROLE_LABELS.items()),
+            # The roles whose users this viewer may create and act on (the API's rule).
+            "manages": [
+                role
+                for role in ROLE_LABELS
+                if Role(role) in MANAGED_ROLES.get(Role(user.role), frozenset())
+            ],
         }
-        return kit.page(
-            request,
-            "admin.html",
-            {"user": user, "config": config, "is_admin": user.role == Role.ADMIN.value},
-            csrf=csrf,
-        )
+        return kit.page(request, "admin.html", {"user": user, "config": config}, csrf=csrf)
 
     return pages

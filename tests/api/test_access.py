@@ -138,15 +138,17 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/monitoring/teams"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/districts"): guarded(*SUPERVISORS, "team"),
     ("GET", "/reports/export"): guarded(*SUPERVISORS),
-    ("GET", "/users"): guarded("admin"),
-    ("POST", "/users"): {**guarded("admin"), "admin": 201},
-    ("GET", "/users/{user_id}"): guarded("admin"),
-    ("POST", "/users/{user_id}/deactivate"): guarded("admin"),
-    ("POST", "/users/{user_id}/reactivate"): guarded("admin"),
-    ("POST", "/users/{user_id}/password"): guarded("admin"),
-    ("GET", "/users/{user_id}/tokens"): guarded("admin"),
-    ("POST", "/users/{user_id}/tokens"): {**guarded("admin"), "admin": 201},
-    ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): guarded("admin"),
+    # Supervisors manage agent and team users (the target below is a team user); on a
+    # supervisor or an administrator they get 403 (tests/api/test_users.py).
+    ("GET", "/users"): guarded(*SUPERVISORS),
+    ("POST", "/users"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("GET", "/users/{user_id}"): guarded(*SUPERVISORS),
+    ("POST", "/users/{user_id}/deactivate"): guarded(*SUPERVISORS),
+    ("POST", "/users/{user_id}/reactivate"): guarded(*SUPERVISORS),
+    ("POST", "/users/{user_id}/password"): guarded(*SUPERVISORS),
+    ("GET", "/users/{user_id}/tokens"): guarded(*SUPERVISORS),
+    ("POST", "/users/{user_id}/tokens"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): guarded(*SUPERVISORS),
     # Open: a name and a password, whoever calls; the body below is wrong for everyone
     # (tests/api/test_auth_login.py signs in for real).
     ("POST", "/auth/login"): dict.fromkeys(PRINCIPALS, 401),
@@ -183,13 +185,19 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
         "status": "cancelled",
         "reason": "Kiểm tra quyền",
     },
-    ("POST", "/users"): lambda who: {"name": f"Người dùng {who}", "role": "supervisor"},
+    ("POST", "/users"): lambda who: {
+        "name": f"Người dùng {who}",
+        "role": "team",
+        "team_id": FIXTURE_TEAM[0],
+    },
     ("POST", "/users/{user_id}/tokens"): lambda who: {"label": who},
     ("POST", "/users/{user_id}/password"): lambda _: {},
     ("POST", "/auth/login"): lambda who: {"name": who, "password": "không-đúng-đâu"},
 }
 # The incident's district team, known once the tree is made (the bodies are built later).
 DISTRICT_TEAM: list[int] = []
+# The api fixture's team, for the team users created and acted on.
+FIXTURE_TEAM: list[int] = []
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -224,6 +232,7 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
     )
     teams = await api.client.get("/teams", headers=api.auth("admin"))
     team = teams.json()["items"][0]  # the api fixture's test team
+    FIXTURE_TEAM[:] = [team["id"]]
     # Cancelling is idempotent: the second allowed role finds it cancelled, and that is 200.
     callback = await api.add_callback()
     tree = await small_tree(api.db)
@@ -236,7 +245,7 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         OutcomeRequest("incident", commune_code=25741, category="medical", urgency="urgent"),
         Actor("user:test", role="supervisor"),
     )
-    target, _ = await create_user(api.db, name="Người bị thử", role="supervisor")
+    target, _ = await create_user(api.db, name="Người bị thử", role="team", team_id=team["id"])
     [target_token] = await list_tokens(api.db, target.id)
     params = {
         "user_id": target.id,

@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const config = JSON.parse($("admin-config").textContent);
 const CATEGORIES = config.categories; // [[value, Vietnamese label], …]
 const ROLE_LABELS = Object.fromEntries(config.roles);
+const MANAGES = new Set(config.manages); // roles whose users this viewer may create and act on
 
 function say(node, text, isError = false) {
   node.textContent = text;
@@ -133,7 +134,7 @@ async function createAgent(event) {
   }
 }
 
-// -- users (admins only) ------------------------------------------------------------------
+// -- users (admins: everyone; supervisors: agent and team users, staff read-only) ----------
 
 function showSecret(title, password) {
   $("secret-title").textContent = title;
@@ -164,9 +165,12 @@ function userRow(user) {
       failed(error);
     }
   });
+  const actions = MANAGES.has(user.role)
+    ? [reset, toggle]
+    : [el("span", { class: "muted" }, "Do quản trị viên quản lý")];
   return el("tr", { "data-user": user.name },
     el("td", {}, user.name), el("td", {}, ROLE_LABELS[user.role] || user.role), el("td", {}, linked),
-    el("td", {}, user.active ? "Đang hoạt động" : "Đã vô hiệu hoá"), el("td", { class: "actions" }, reset, toggle));
+    el("td", {}, user.active ? "Đang hoạt động" : "Đã vô hiệu hoá"), el("td", { class: "actions" }, ...actions));
 }
 
 async function loadUsers() {
@@ -175,7 +179,9 @@ async function loadUsers() {
   ]);
   $("users-body").replaceChildren(...users.map(userRow));
   const role = $("user-role");
-  if (!role.options.length) for (const [value, label] of config.roles) role.append(option(value, label));
+  if (!role.options.length) {
+    for (const [value, label] of config.roles) if (MANAGES.has(value)) role.append(option(value, label));
+  }
   $("user-agent").replaceChildren(...agents.map((a) => option(a.id, `${a.name} (${a.endpoint})`)));
   $("user-team").replaceChildren(...teams.items.map((t) => option(t.id, `${t.name} — ${t.place.name}`)));
   roleFields();
