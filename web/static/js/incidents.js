@@ -9,8 +9,8 @@
 
 import { el, formatTime, show } from "./dom.js";
 import { HttpError, request } from "./http.js";
+import { followEvents, serverNow, toLogin } from "./stream.js";
 
-const STALE_MS = 45_000; // no message (not even a heartbeat) for this long: reconnect
 const SNAPSHOT_LIMIT = 500; // the snapshot's most open incidents (api/live_feed.py)
 const WAITING = new Set(["new", "dispatched"]); // only these can be overdue
 const URGENCY_RANK = { critical: 0, urgent: 1, normal: 2 };
@@ -43,15 +43,9 @@ const view = {
   truncated: false, // the snapshot held SNAPSHOT_LIMIT: counts come from the server then
   selected: null, // the id in the detail panel
   actions: null,
-  lastEventId: null,
-  lastMessageAt: 0,
-  clockOffset: 0,
-  awaitingSnapshot: true,
-  source: null,
   summaryTimer: null,
 };
 
-const serverNow = () => Date.now() + view.clockOffset;
 const label = (table, value) => (value == null ? "" : CONFIG[table][value] || String(value));
 
 // -- filters (in the query string: a link reproduces the view) ---------------------------
@@ -474,9 +468,6 @@ function onIncident(data) {
 }
 
 function onSnapshot(data) {
-  view.awaitingSnapshot = false;
-  syncClock(data.server_time);
-  setConnection("ok");
   const incidents = data.incidents || [];
   view.truncated = incidents.length >= SNAPSHOT_LIMIT;
   view.incidents = new Map(incidents.filter(visible).map((i) => [i.id, i]));
@@ -485,71 +476,6 @@ function onSnapshot(data) {
   renderList();
   loadSummary();
   if (view.selected != null) loadDetail();
-}
-
-function setConnection(kind) {
-  const texts = {
-    ok: "Đã kết nối",
-    connecting: "Đang kết nối…",
-    lost: "Mất kết nối — đang kết nối lại…",
-    resync: "Đang đồng bộ lại…",
-  };
-  const node = $("connection");
-  node.textContent = texts[kind];
-  node.className = `connection ${kind}`;
-  node.dataset.state = kind;
-}
-
-function connect() {
-  if (view.source) view.source.close();
-  const url = view.lastEventId ? `/events?last_event_id=${encodeURIComponent(view.lastEventId)}` : "/events";
-  const source = new EventSource(url, { withCredentials: true });
-  view.source = source;
-  view.lastMessageAt = Date.now();
-  source.onopen = () => setConnection(view.awaitingSnapshot ? "resync" : "ok");
-  source.onerror = () => {
-    setConnection("lost");
-    if (source.readyState === EventSource.CLOSED) {
-      setTimeout(reconnectAfterCheck, 2000 + Math.random() * 2000);
-    }
-  };
-  const on = (type, handler) =>
-    source.addEventListener(type, (event) => {
-      if (source !== view.source) return;
-      view.lastMessageAt = Date.now();
-      if (event.lastEventId) view.lastEventId = event.lastEventId;
-      let data;
-      try { data = JSON.parse(event.data); } catch { return; }
-      handler(data);
-    });
-  on("snapshot", onSnapshot);
-  on("resync", () => { view.awaitingSnapshot = true; setConnection("resync"); });
-  on("heartbeat", (data) => { syncClock(data.server_time); if (!view.awaitingSnapshot) setConnection("ok"); });
-  on("incident", onIncident);
-  on("ended", () => {
-    source.close();
-    view.source = null;
-    toLogin();
-  });
-}
-
-async function reconnectAfterCheck() {
-  try {
-    await request("GET", "/auth/me");
-  } catch (exc) {
-    if (exc instanceof HttpError && exc.status === 401) return toLogin();
-  }
-  connect();
-}
-
-function toLogin() {
-  const next = window.location.pathname + window.location.search;
-  window.location.assign(`/login?next=${encodeURIComponent(next)}`);
-}
-
-function syncClock(serverTime) {
-  const at = Date.parse(serverTime);
-  if (!Number.isNaN(at)) view.clockOffset = at - Date.now();
 }
 
 // -- wiring -----------------------------------------------------------------------------
@@ -584,20 +510,13 @@ function wire() {
   $("signout").addEventListener("click", async () => {
     try { await request("POST", "/auth/logout"); } finally { window.location.assign("/login"); }
   });
-  setInterval(() => {
-    tick();
-    if (view.source && Date.now() - view.lastMessageAt > STALE_MS) {
-      setConnection("lost");
-      connect();
-    }
-  }, 1000);
+  setInterval(tick, 1000);
 }
 
 function start() {
   renderFilters();
   wire();
-  setConnection("connecting");
-  connect();
+  followEvents({ snapshot: onSnapshot, incident: onIncident });
   const opened = Number(new URLSearchParams(window.location.search).get("incident"));
   if (Number.isInteger(opened) && opened > 0) select(opened);
 }

@@ -4,105 +4,33 @@
 // No polling: the one timer only re-draws the clocks (waits, time in state, overdue).
 // Every text from a user or caller is set with textContent.
 import { HttpError, request } from "./http.js";
+import { followEvents, serverNow, toLogin } from "./stream.js";
 import { el, formatClock, formatDuration } from "./dom.js";
 import { aggregate, levelOf, overdueMs, sortIncidents } from "./wallboard-logic.js";
 
 const LABELS = JSON.parse(document.getElementById("labels").textContent);
 const CONFIG = JSON.parse(document.getElementById("wallboard-config").textContent);
-const STALE_MS = 45_000;
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 
 const view = {
   thresholds: CONFIG.thresholds,
   pauseReasons: CONFIG.pause_reasons || {},
-  clockOffset: 0,
   queues: new Map(), // name -> queue item, with `oldest_at` (server ms) of its longest wait
   agents: new Map(), // agent id -> agent item
   incidents: new Map(), // id -> incident
   figures: null,
   byQueue: false,
-  lastEventId: "",
-  lastMessageAt: 0,
-  awaitingSnapshot: false,
-  source: null,
 };
 
 const label = (table, value) => (value == null ? "" : LABELS[table][value] || String(value));
-const serverNow = () => Date.now() + view.clockOffset;
 const percent = (v) => {
   if (v == null) return "—";
   const p = Math.round(v * 1000) / 10;
   return `${Number.isInteger(p) ? p : p.toFixed(1)}%`;
 };
 
-// -- connection -------------------------------------------------------------------------
-
-function setConnection(kind) {
-  const texts = {
-    ok: "Đã kết nối",
-    connecting: "Đang kết nối…",
-    lost: "Mất kết nối — đang kết nối lại…",
-    resync: "Đang đồng bộ lại…",
-  };
-  const node = $("connection");
-  node.textContent = texts[kind];
-  node.className = `connection ${kind}`;
-  node.dataset.state = kind;
-}
-
-function connect() {
-  if (view.source) view.source.close();
-  const url = view.lastEventId ? `/events?last_event_id=${encodeURIComponent(view.lastEventId)}` : "/events";
-  const source = new EventSource(url, { withCredentials: true });
-  view.source = source;
-  view.lastMessageAt = Date.now();
-  source.onopen = () => setConnection(view.awaitingSnapshot ? "resync" : "ok");
-  source.onerror = () => {
-    setConnection("lost");
-    if (source.readyState === EventSource.CLOSED) setTimeout(reconnectAfterCheck, 2000 + Math.random() * 2000);
-  };
-  const on = (type, handler) =>
-    source.addEventListener(type, (event) => {
-      if (source !== view.source) return;
-      view.lastMessageAt = Date.now();
-      if (event.lastEventId) view.lastEventId = event.lastEventId;
-      let data;
-      try { data = JSON.parse(event.data); } catch { return; }
-      handler(data);
-    });
-  on("snapshot", onSnapshot);
-  on("resync", () => { view.awaitingSnapshot = true; setConnection("resync"); });
-  on("heartbeat", (data) => { syncClock(data.server_time); if (!view.awaitingSnapshot) setConnection("ok"); });
-  on("agent", (data) => { setAgent(data); renderQueues(); renderAgents(); });
-  on("queue", (data) => { setQueue(data); renderQueues(); });
-  on("incident", (data) => { setIncident(data); renderIncidents(); });
-  on("figures", setFigures);
-  on("ended", () => { source.close(); view.source = null; toLogin(); });
-}
-
-async function reconnectAfterCheck() {
-  try {
-    await request("GET", "/auth/me");
-  } catch (exc) {
-    if (exc instanceof HttpError && exc.status === 401) return toLogin();
-  }
-  connect();
-}
-
-function toLogin() {
-  window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
-}
-
-function syncClock(serverTime) {
-  const at = Date.parse(serverTime);
-  if (!Number.isNaN(at)) view.clockOffset = at - Date.now();
-}
-
 function onSnapshot(data) {
-  view.awaitingSnapshot = false;
-  setConnection("ok");
-  syncClock(data.server_time);
   view.queues.clear();
   for (const queue of data.queues || []) setQueue(queue);
   view.agents.clear();
@@ -338,10 +266,6 @@ function tick() {
   tickQueues(now);
   tickAgents(now);
   tickIncidents(now);
-  if (view.source && Date.now() - view.lastMessageAt > STALE_MS) {
-    setConnection("lost");
-    connect();
-  }
 }
 
 function start() {
@@ -355,10 +279,15 @@ function start() {
     $("col-name").textContent = view.byQueue ? "Hàng đợi" : "Lĩnh vực";
     renderQueues();
   });
-  setConnection("connecting");
   render();
   tick();
-  connect();
+  followEvents({
+    snapshot: onSnapshot,
+    agent: (data) => { setAgent(data); renderQueues(); renderAgents(); },
+    queue: (data) => { setQueue(data); renderQueues(); },
+    incident: (data) => { setIncident(data); renderIncidents(); },
+    figures: setFigures,
+  });
   setInterval(tick, 1000);
 }
 
