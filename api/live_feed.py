@@ -38,7 +38,7 @@ from stats.demand import VIETNAM
 from store.db import Database
 from store.models import Agent, Call, CallOutcome, Incident, IncidentEvent, Place, Team, User
 
-__all__ = ["POP_HISTORY_DAYS", "LiveFeed"]
+__all__ = ["POP_HISTORY_DAYS", "LiveFeed", "same_queue_item"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,29 @@ SNAPSHOT_INCIDENTS = 500
 _WITH_CALL = ("ringing", "on_call", "wrapup")
 
 QUEUES_AUDIENCE = Audience(agents=True)
+
+# How far the oldest caller's entry may seem to move before a queue item is sent again.
+WAIT_SLACK_S = 1.0
+
+
+def same_queue_item(
+    before: Mapping[str, Any], before_at: float, item: Mapping[str, Any], at: float
+) -> bool:
+    """True when ``item`` (read at ``at``) tells nothing ``before`` (read at ``before_at``)
+    did not: the same fields, and the same oldest caller, whose wait only grew with the time
+    between the two. A page counts the wait on its own clock from the item it got, so a
+    growing wait alone is not a change: without this, every flush while a caller waits
+    sent every queue again (three changes in four at the peak hour, bench/boards_load.py)."""
+    if {k: v for k, v in before.items() if k != "longest_wait_s"} != {
+        k: v for k, v in item.items() if k != "longest_wait_s"
+    }:
+        return False
+    wait_before, wait = before.get("longest_wait_s"), item.get("longest_wait_s")
+    if wait_before == wait or not item.get("waiting"):
+        return True
+    if not isinstance(wait_before, (int, float)) or not isinstance(wait, (int, float)):
+        return False
+    return abs((at - wait) - (before_at - wait_before)) <= WAIT_SLACK_S
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -110,7 +133,7 @@ class LiveFeed:
         self._answered_day = self._today()
         self._counted: set[str] = set()
         self._call_ids: dict[str, int] = {}
-        self._last_queue: dict[str, dict[str, Any]] = {}
+        self._last_queue: dict[str, tuple[dict[str, Any], float]] = {}
         self._dirty_queues = False
         self._dirty_calls: dict[str, CallState] = {}
         self._dirty_incidents: set[int] = set()
@@ -289,11 +312,13 @@ class LiveFeed:
         ]
 
     def publish_queues(self) -> int:
-        """Publish the queue items that differ from the last ones published."""
+        """Publish the queue items that say something the last ones published did not."""
         sent = 0
+        now = time.monotonic()
         for item in self.queues_data():
-            if self._last_queue.get(item["name"]) != item:
-                self._last_queue[item["name"]] = item
+            last = self._last_queue.get(item["name"])
+            if last is None or not same_queue_item(last[0], last[1], item, now):
+                self._last_queue[item["name"]] = (item, now)
                 self.bus.publish("queue", item, QUEUES_AUDIENCE)
                 sent += 1
         return sent
