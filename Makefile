@@ -12,7 +12,7 @@ run: asterisk  ## provision and start Asterisk, then the service (SQLite by defa
 	$(BIN)/hotline1022 serve
 
 test: deps venv lint  ## everything, including the real-Asterisk tests on both databases
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 lint: venv
 	$(BIN)/ruff check .

@@ -26,12 +26,16 @@ from api.routers import health as health_router
 from api.routers import incidents as incidents_router
 from api.routers import ivr as ivr_router
 from api.routers import monitoring as monitoring_router
+from api.routers import pause_reasons as pause_reasons_router
 from api.routers import places as places_router
 from api.routers import queues as queues_router
+from api.routers import reports as reports_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
 from api.routers import users as users_router
+from api.routers import wallboard as wallboard_router
 from api.services import Services
+from api.wallboard import WallboardFigures
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
@@ -97,7 +101,8 @@ TAGS = [
     },
     {
         "name": "users",
-        "description": "API users and their tokens, for administrators (Người dùng).",
+        "description": "API users and their tokens: administrators manage all, supervisors "
+        "agent and team users (Người dùng).",
     },
     {
         "name": "auth",
@@ -106,6 +111,10 @@ TAGS = [
     {
         "name": "events",
         "description": "The live event stream, Server-Sent Events (Luồng sự kiện trực tiếp).",
+    },
+    {
+        "name": "wallboard",
+        "description": "The supervisor's wallboard in one answer (Bảng giám sát).",
     },
 ]
 
@@ -128,6 +137,7 @@ def create_app(
     limits: ApiLimits | None = None,
     auth: AuthPolicy | None = None,
     feed: LiveFeed | None = None,
+    wallboard: WallboardFigures | None = None,
     api_docs: bool = True,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
@@ -170,22 +180,26 @@ def create_app(
         outcomes=OutcomeService(db, incidents) if incidents is not None else None,
         limits=limits,
         feed=feed,
+        wallboard=wallboard,
     )
     for router in (
         health_router,
         calls_router,
         queues_router,
         agents_router,
+        pause_reasons_router,
         places_router,
         ivr_router,
         staffing_router,
         stats_router,
+        reports_router,
         callbacks_router,
         incidents_router,
         monitoring_router,
         users_router,
         auth_router,
         events_router,
+        wallboard_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

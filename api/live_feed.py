@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,7 +38,7 @@ from stats.demand import VIETNAM
 from store.db import Database
 from store.models import Agent, Call, CallOutcome, Incident, IncidentEvent, Place, Team, User
 
-__all__ = ["POP_HISTORY_DAYS", "LiveFeed"]
+__all__ = ["POP_HISTORY_DAYS", "LiveFeed", "same_queue_item"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,29 @@ SNAPSHOT_INCIDENTS = 500
 _WITH_CALL = ("ringing", "on_call", "wrapup")
 
 QUEUES_AUDIENCE = Audience(agents=True)
+
+# How far the oldest caller's entry may seem to move before a queue item is sent again.
+WAIT_SLACK_S = 1.0
+
+
+def same_queue_item(
+    before: Mapping[str, Any], before_at: float, item: Mapping[str, Any], at: float
+) -> bool:
+    """True when ``item`` (read at ``at``) tells nothing ``before`` (read at ``before_at``)
+    did not: the same fields, and the same oldest caller, whose wait only grew with the time
+    between the two. A page counts the wait on its own clock from the item it got, so a
+    growing wait alone is not a change: without this, every flush while a caller waits
+    sent every queue again (three changes in four at the peak hour, bench/boards_load.py)."""
+    if {k: v for k, v in before.items() if k != "longest_wait_s"} != {
+        k: v for k, v in item.items() if k != "longest_wait_s"
+    }:
+        return False
+    wait_before, wait = before.get("longest_wait_s"), item.get("longest_wait_s")
+    if wait_before == wait or not item.get("waiting"):
+        return True
+    if not isinstance(wait_before, (int, float)) or not isinstance(wait, (int, float)):
+        return False
+    return abs((at - wait) - (before_at - wait_before)) <= WAIT_SLACK_S
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -110,10 +133,12 @@ class LiveFeed:
         self._answered_day = self._today()
         self._counted: set[str] = set()
         self._call_ids: dict[str, int] = {}
-        self._last_queue: dict[str, dict[str, Any]] = {}
+        self._last_queue: dict[str, tuple[dict[str, Any], float]] = {}
         self._dirty_queues = False
         self._dirty_calls: dict[str, CallState] = {}
         self._dirty_incidents: set[int] = set()
+        # incident id -> the team holding it when it was last published (open ones only).
+        self._holders: dict[int, int | None] = {}
         self._scheduled: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._calls_lock = asyncio.Lock()
@@ -287,11 +312,13 @@ class LiveFeed:
         ]
 
     def publish_queues(self) -> int:
-        """Publish the queue items that differ from the last ones published."""
+        """Publish the queue items that say something the last ones published did not."""
         sent = 0
+        now = time.monotonic()
         for item in self.queues_data():
-            if self._last_queue.get(item["name"]) != item:
-                self._last_queue[item["name"]] = item
+            last = self._last_queue.get(item["name"])
+            if last is None or not same_queue_item(last[0], last[1], item, now):
+                self._last_queue[item["name"]] = (item, now)
                 self.bus.publish("queue", item, QUEUES_AUDIENCE)
                 sent += 1
         return sent
@@ -529,7 +556,22 @@ class LiveFeed:
             return
         for data, audience in reversed(rows):
             data.pop("commune_name", None)
+            audience = self._with_previous_holder(data, audience)
             self.bus.publish("incident", data, audience)
+
+    def _with_previous_holder(self, data: dict[str, Any], audience: Audience) -> Audience:
+        """The team that held the incident until this change also gets it, once: a team
+        sees what it holds wherever it is, and its board must learn that the incident went
+        to another team (it may not read it afterwards, unless it is under its place)."""
+        incident_id, holder = data["id"], data["team_id"]
+        before = self._holders.get(incident_id)
+        if data["status"] in OPEN_STATUSES:
+            self._holders[incident_id] = holder
+        else:
+            self._holders.pop(incident_id, None)
+        if before is None or before == holder or before in audience.team_ids:
+            return audience
+        return replace(audience, team_ids=audience.team_ids | {before})
 
     async def incidents_data(self, viewer: Viewer) -> list[dict[str, Any]]:
         """The open incidents ``viewer`` may see, as /monitoring and the incident routes
@@ -556,6 +598,7 @@ class LiveFeed:
             rows = await self._incident_rows(s, where, SNAPSHOT_INCIDENTS)
         out = []
         for data, audience in rows:
+            self._holders.setdefault(data["id"], data["team_id"])
             if audience.admits(viewer):
                 data.pop("commune_name", None)
                 out.append(data)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from api.limits import ApiLimits
 from api.live_feed import LiveFeed
+from api.wallboard import WallboardFigures
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
@@ -47,3 +48,5 @@ class Services:
     limits: ApiLimits = field(default_factory=ApiLimits)
     # The live event stream (GET /events); None: it answers 503.
     feed: LiveFeed | None = None
+    # The wallboard's figures of the day, computed once for all (None: per request).
+    wallboard: WallboardFigures | None = None

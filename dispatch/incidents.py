@@ -40,6 +40,7 @@ from dispatch.ports import (
     IncidentNotFound,
     IncidentReading,
     LifecycleError,
+    NotAllowed,
     PhoneOrder,
     PhoneResult,
     TeamCaller,
@@ -48,7 +49,7 @@ from store.db import Database
 from store.models import Incident, IncidentEvent, IncidentStatus, Place, Team
 from store.types import utcnow
 
-__all__ = ["IncidentService", "IncidentView", "normalise_address"]
+__all__ = ["IncidentService", "IncidentView", "OfferedActions", "normalise_address"]
 
 S = IncidentStatus
 
@@ -67,6 +68,18 @@ class IncidentView:
     team_name: str | None
     place_names: Sequence[str]  # from the commune up to the province
     linked_calls: int
+
+
+@dataclass(frozen=True)
+class OfferedActions:
+    """What one user may do to an incident now, as the routes that do it would judge: the
+    acknowledgment, the transitions (target, needs a reason) and the teams it may be
+    re-assigned to (with their places), and the status they start from."""
+
+    status: str
+    acknowledge: bool
+    moves: Sequence[tuple[str, bool]]
+    assign_to: Sequence[tuple[Team, Place]]
 
 
 class IncidentService:
@@ -258,6 +271,47 @@ class IncidentService:
             return IncidentView(
                 incident, events, team.name if team else None, [p.name for p in places], linked
             )
+
+    async def actions(self, incident_id: int, actor: Actor) -> OfferedActions:
+        """What ``actor`` may do to the incident now (``OfferedActions``), by the same rules
+        as ``acknowledge``, ``transition`` and ``assign``; one it may not read is refused."""
+        async with self.db.session() as session:
+            incident = await session.get(Incident, incident_id)
+            if incident is None:
+                raise IncidentNotFound(f"no incident {incident_id}")
+            await chain.check_may_read(session, incident, actor)
+            acknowledge = incident.status == S.DISPATCHED
+            if acknowledge:
+                try:
+                    chain.check_may_acknowledge(incident, actor)
+                except NotAllowed:
+                    acknowledge = False
+            moves: list[tuple[str, bool]] = []
+            try:
+                await chain.check_may_act(session, incident, actor)
+                moves = lifecycle.offered_moves(incident.status, incident.team_id is not None)
+            except NotAllowed:
+                pass
+            teams: list[tuple[Team, Place]] = []
+            if incident.status in lifecycle.REASSIGNABLE:
+                try:
+                    area = await chain.assigner_area(session, incident, actor)
+                except NotAllowed:
+                    pass
+                else:
+                    stmt = (
+                        select(Team, Place)
+                        .join(Place, Place.id == Team.place_id)
+                        .where(Team.active, Team.id != (incident.team_id or 0))
+                        .order_by(Place.depth, Place.code, Team.id)
+                    )
+                    rows = (await session.execute(stmt)).all()
+                    teams = [
+                        (team, place)
+                        for team, place in rows
+                        if area is None or place.path.startswith(area.path)
+                    ]
+            return OfferedActions(incident.status, acknowledge, moves, teams)
 
     async def acknowledge(self, incident_id: int, actor: Actor, reason: str = "") -> Incident:
         """The team holding the incident takes it (or a supervisor records that it did)."""

@@ -55,6 +55,7 @@ __all__ = [
     "leave_unassigned",
     "link_call",
     "move",
+    "offered_moves",
     "overdue_reason",
     "retry_call",
     "stop_calling",
@@ -203,6 +204,30 @@ def move(state: IncidentState, target: str, reason: str, now: datetime) -> Incid
     if target == S.RESOLVED:
         state = replace(state, resolved_at=now, resolve_s=(now - state.created_at).total_seconds())
     return state
+
+
+def offered_moves(status: str, has_team: bool) -> list[tuple[str, bool]]:
+    """Where ``POST /incidents/{id}/transitions`` may take an incident from ``status``, each
+    with whether it needs a reason: what ``move`` accepts, in order, cancelling last.
+
+    The acknowledgment is left out (it is the holder's own step, ``acknowledge``), and so
+    are ``new`` and ``dispatched`` (reached by assigning a team)."""
+    try:
+        now = IncidentStatus(status)
+    except ValueError:
+        return []
+    if now in CLOSED:
+        return []
+    offered: list[tuple[str, bool]] = []
+    for target in ORDER[ORDER.index(now) + 1 :]:
+        if target in (S.NEW, S.DISPATCHED, S.ACKNOWLEDGED):
+            continue
+        if now in WAITING_FOR_TEAM and not has_team and target != S.RESOLVED:
+            continue
+        skipped = ORDER[ORDER.index(now) + 1 : ORDER.index(target)]
+        offered.append((target.value, bool(skipped)))
+    offered.append((S.CANCELLED.value, True))
+    return offered
 
 
 def acknowledge(state: IncidentState, reason: str, now: datetime) -> IncidentState:

@@ -23,6 +23,7 @@ from api.deps import AuthPolicy
 from api.limits import ApiLimits
 from api.live_feed import LiveFeed
 from api.ratelimit import FailureLimiter
+from api.wallboard import WallboardFigures
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
@@ -48,7 +49,7 @@ from queues.agent_state import AgentStateTracker
 from queues.agents import AgentService
 from queues.callback_limits import CallbackCaps, NumberPlan
 from queues.callbacks import CallbackService
-from queues.calls import CallTracker
+from queues.calls import CallState, CallTracker
 from queues.history import CallHistory
 from queues.live import LiveQueues
 from queues.reconcile import Rebuild, Step
@@ -130,7 +131,7 @@ class Hotline:
         )
         self.tracker = CallTracker(
             self.db,
-            on_complete=lambda call: self.stats.mark(call.queue_entered_at, call.answered_at),
+            on_complete=self._call_complete,
             pending_callback=self.callbacks.pending_call,
             instance=settings.asterisk_instance,
             journal=Journal(
@@ -199,6 +200,15 @@ class Hotline:
             heartbeat_s=settings.events_heartbeat_s,
             flush_calls=self.tracker.flush,
         )
+        self.wallboard = WallboardFigures(
+            self.db,
+            self.feed.hub,
+            thresholds=settings.wallboard_thresholds,
+            sl_thresholds=settings.sl_thresholds,
+            interval_s=settings.wallboard_figures_s,
+            idle_s=settings.wallboard_idle_s,
+        )
+        self.stats.listeners.append(self.wallboard.rollups_refreshed)
         self.agi = FastAgiServer(
             settings.agi_host,
             settings.agi_port,
@@ -212,6 +222,10 @@ class Hotline:
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
         self._incident_timers: asyncio.Task[None] | None = None
+
+    def _call_complete(self, call: CallState) -> None:
+        self.stats.mark(call.queue_entered_at, call.answered_at)
+        self.wallboard.call_ended()
 
     async def start(self) -> None:
         # Here, not in main(): uvicorn's loggers are configured by now, and every way of
@@ -230,6 +244,9 @@ class Hotline:
         # Records a crash left in the journal while the database was down.
         await self.tracker.replay_journal()
         await ensure_agents(self.db, self.settings.agent_count)
+        # Pause reasons are data (the configured ones fill an empty table): read them before
+        # the agent phone's prompts name them.
+        await self.agents.load_pause_reasons()
         # The province's places and default teams, the first time (one query afterwards).
         await ensure_places_and_teams(self.db, self.settings.province_code)
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
@@ -247,7 +264,10 @@ class Hotline:
         await self.team_phones.start()  # the fixed prompts of the orders, made once
         self.link.add_listener(self.team_phones.on_event)
         self.agi.route(AGI_SCRIPT, self.team_phones.handle)
-        await self.agent_phone.start()  # its prompts, made once; one that fails is logged
+        # Its prompts, for the reasons read above, made once (one that fails is logged), and
+        # again whenever a supervisor changes the reasons.
+        await self.agent_phone.reasons_changed()
+        self.agents.on_pause_reasons_changed(self.agent_phone.reasons_changed)
         self.agi.route(AGENT_AGI_SCRIPT, self.agent_phone.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.flusher.run(), name="flusher"))
@@ -255,6 +275,7 @@ class Hotline:
             asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
+        self._tasks.append(asyncio.create_task(self.wallboard.run(), name="wallboard-figures"))
         self._tasks.append(asyncio.create_task(self.lock.keep(), name="instance-lock"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
@@ -366,6 +387,7 @@ class Hotline:
             incidents=self.incidents,
             lifespan=lifespan,
             sl_thresholds=self.settings.sl_thresholds,
+            wallboard=self.wallboard,
             version=__version__,
             limits=ApiLimits(
                 max_body_bytes=self.settings.api_max_body_bytes,

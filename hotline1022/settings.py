@@ -21,6 +21,7 @@ from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S
 from queues.callback_limits import VIETNAM_NUMBER_PATTERN, NumberPlan
 from queues.routing import RoutingPolicy
 from stats.history import check_thresholds
+from stats.wallboard import Thresholds
 from store.users import DEFAULT_TOKEN_TTL_S, ROLES
 
 __all__ = ["Settings", "get_settings", "mask_url"]
@@ -80,7 +81,9 @@ class Settings(BaseSettings):
     urgent_anyone_wait_s: int = 10
     # Seconds after each call before app_queue offers the agent the next one.
     wrapup_s: int = 10
-    # Pause reasons an agent may give: code -> what the supervisor reads.
+    # Pause reasons an agent may give: code -> what the supervisor reads. They fill the
+    # pause_reasons table at the first start; afterwards supervisors manage them (/admin,
+    # /pause-reasons) and this setting no longer changes them.
     pause_reasons: dict[str, str] = {
         "break": "Nghỉ giải lao",
         "meal": "Nghỉ ăn",
@@ -158,6 +161,24 @@ class Settings(BaseSettings):
     events_coalesce_ms: int = Field(default=100, ge=0, le=1000)
     events_channel: str = Field(default="hotline1022_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
+    # The wallboard (/wallboard, GET /wallboard): where its colours change. Waits in
+    # seconds (the longest wait of a queue, ASA): amber from *_warn_s, red from *_bad_s.
+    # Today's service level (answered within the category's first HOTLINE_SL_THRESHOLDS
+    # value) is green from wallboard_sl_target, amber down to wallboard_sl_warn, then red;
+    # the abandon rate amber from wallboard_abandon_warn, red from wallboard_abandon_bad.
+    # The figures of the day are computed once for every wallboard, at most every
+    # wallboard_figures_s after a call ends (and every wallboard_idle_s meanwhile).
+    wallboard_wait_warn_s: float = Field(default=30.0, ge=0)
+    wallboard_wait_bad_s: float = Field(default=60.0, ge=0)
+    wallboard_sl_target: float = Field(default=0.80, ge=0, le=1)
+    wallboard_sl_warn: float = Field(default=0.70, ge=0, le=1)
+    wallboard_asa_warn_s: float = Field(default=20.0, ge=0)
+    wallboard_asa_bad_s: float = Field(default=40.0, ge=0)
+    wallboard_abandon_warn: float = Field(default=0.05, ge=0, le=1)
+    wallboard_abandon_bad: float = Field(default=0.10, ge=0, le=1)
+    wallboard_figures_s: float = Field(default=5.0, gt=0)
+    wallboard_idle_s: float = Field(default=60.0, gt=0)
+
     @field_validator("token_ttl_s")
     @classmethod
     def _lifetimes_of_known_roles(cls, value: dict[str, int]) -> dict[str, int]:
@@ -211,6 +232,19 @@ class Settings(BaseSettings):
             if any(s <= 0 for s in deadlines.values()):
                 raise ValueError(f"{category!r}: deadlines must be positive seconds")
         return value
+
+    @property
+    def wallboard_thresholds(self) -> Thresholds:
+        return Thresholds(
+            wait_warn_s=self.wallboard_wait_warn_s,
+            wait_bad_s=self.wallboard_wait_bad_s,
+            sl_target=self.wallboard_sl_target,
+            sl_warn=self.wallboard_sl_warn,
+            asa_warn_s=self.wallboard_asa_warn_s,
+            asa_bad_s=self.wallboard_asa_bad_s,
+            abandon_warn=self.wallboard_abandon_warn,
+            abandon_bad=self.wallboard_abandon_bad,
+        )
 
     def routing(self, districts: tuple[int, ...]) -> RoutingPolicy:
         """The routing policy for a menu with these district codes."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
 __all__ = [
@@ -23,10 +24,12 @@ __all__ = [
     "CallbackRefusal",
     "CallbackRequest",
     "CallerHistory",
+    "DraftMismatch",
     "IvrAdmin",
     "IvrChannel",
     "IvrRecorder",
     "IvrStep",
+    "NothingToRevert",
     "PendingCallback",
 ]
 
@@ -135,11 +138,35 @@ class AnnouncementNotFound(LookupError):
     """No announcement node plays a prompt of that name."""
 
 
+class DraftMismatch(LookupError):
+    """The announcement has no draft, or not the one named (another supervisor replaced or
+    discarded it): nothing is published that the supervisor did not hear."""
+
+
+class NothingToRevert(LookupError):
+    """The announcement keeps no previous version (never rewritten since 0009)."""
+
+
 class IvrAdmin(Protocol):
-    """What supervisors do with the IVR over REST (``ivr.service.IvrService``)."""
+    """What supervisors do with the IVR over REST (``ivr.service.IvrService``).
+
+    A draft is a text spoken into a sound file beside the live one, not heard by callers:
+    ``draft_audio`` is its file to listen to; ``publish_draft`` puts it live (the version it
+    replaces is kept, ``revert`` brings it back); ``discard_draft`` throws it away.
+    """
 
     async def reload(self) -> dict[str, object]: ...
 
     async def announcements(self) -> list[dict[str, object]]: ...
 
     async def set_announcement(self, name: str, text: str, by: str) -> dict[str, object]: ...
+
+    async def make_draft(self, name: str, text: str, by: str) -> dict[str, object]: ...
+
+    def audio(self, name: str, *, draft: bool) -> Path | None: ...
+
+    async def publish_draft(self, name: str, draft_id: str, by: str) -> dict[str, object]: ...
+
+    async def discard_draft(self, name: str) -> bool: ...
+
+    async def revert(self, name: str, by: str) -> dict[str, object]: ...

@@ -129,9 +129,14 @@ class AgentPhone:
     ) -> AgentPhone:
         """The service's wiring: prompts for ``agents``' pause reasons, spoken by espeak-ng
         into ``host_dir`` (``asterisk_dir`` as Asterisk sees it)."""
-        texts = prompt_texts(agents.pause_reasons)
+        texts = prompt_texts(agents.pause_reasons, agents.pause_digits)
         speak = functools.partial(speech.speak, timeout_s=speak_timeout_s)
         return cls(db, agents, AgentPrompts(host_dir, asterisk_dir, texts, speak=speak))
+
+    async def reasons_changed(self) -> None:
+        """The pause reasons changed: speak the prompts that name them again."""
+        self.prompts.texts = prompt_texts(self.agents.pause_reasons, self.agents.pause_digits)
+        await self.start()
 
     async def start(self) -> None:
         """Make the prompts' sound files (a prompt that cannot be made is logged only)."""
@@ -180,8 +185,8 @@ class AgentPhone:
 
     async def _run(self, use: PhoneUse) -> str:
         """Do what ``use.code`` asks; return the outcome (the prompt to play)."""
-        reasons = list(self.agents.pause_reasons)
-        feature = parse_feature_code(use.code, reasons)
+        digits = self.agents.pause_digits
+        feature = parse_feature_code(use.code, digits)
         try:
             agent = await self._agent(use.endpoint)
         except Exception:
@@ -203,7 +208,8 @@ class AgentPhone:
             elif feature.action is FeatureAction.PAUSE:
                 assert feature.reason is not None
                 await self.agents.pause(agent_id, feature.reason, by=BY)
-                return paused_prompt(reasons.index(feature.reason) + 1)
+                digit = next(d for d, code in digits.items() if code == feature.reason)
+                return paused_prompt(int(digit))
             else:
                 await self.agents.unpause(agent_id, by=BY)
         except AgentNotFound:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from queues.feature_codes import reason_digits
 from queues.ports import (
     AgentNotFound,
     AgentStateError,
@@ -34,6 +35,7 @@ from queues.ports import (
 from queues.routing import RoutingPolicy
 from store.db import Database
 from store.models import Agent
+from store.pause_reasons import ensure_pause_reasons
 
 __all__ = ["AgentService", "interface"]
 
@@ -68,12 +70,36 @@ class AgentService:
         self.db = db
         self.pbx = pbx
         self.policy = policy or RoutingPolicy()
-        self._pause_reasons = dict(pause_reasons or {"break": "Nghỉ giải lao"})
+        # The configured reasons until ``load_pause_reasons`` reads the table (which they
+        # fill when it is empty).
+        self._initial_reasons = dict(pause_reasons or {"break": "Nghỉ giải lao"})
+        self._pause_reasons = dict(self._initial_reasons)
+        self._pause_digits = reason_digits(list(self._pause_reasons))
+        self._reason_listeners: list[Callable[[], Awaitable[None]]] = []
         self._gate = asyncio.Semaphore(PARALLEL_ACTIONS)
 
     @property
     def pause_reasons(self) -> dict[str, str]:
+        """The reasons in use, code -> label, by phone code."""
         return dict(self._pause_reasons)
+
+    @property
+    def pause_digits(self) -> dict[str, str]:
+        return dict(self._pause_digits)
+
+    def on_pause_reasons_changed(self, listener: Callable[[], Awaitable[None]]) -> None:
+        """Call ``listener`` after the reasons are read again (the phone's prompts)."""
+        self._reason_listeners.append(listener)
+
+    async def load_pause_reasons(self) -> None:
+        """Read the reasons from the database (filled with the configured ones if empty);
+        retired reasons are refused from now on, and their phone codes stay unused."""
+        rows = await ensure_pause_reasons(self.db, self._initial_reasons)
+        active = [r for r in rows if not r.retired]
+        self._pause_reasons = {r.code: r.label for r in active}
+        self._pause_digits = {str(r.position): r.code for r in active}
+        for listener in self._reason_listeners:
+            await listener()
 
     async def _agent(self, agent_id: int) -> Agent:
         async with self.db.session() as s:

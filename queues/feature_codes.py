@@ -80,9 +80,9 @@ def reason_digits(reasons: Sequence[str]) -> dict[str, str]:
     return {str(i): code for i, code in enumerate(reasons, start=1)}
 
 
-def parse_feature_code(code: str, reasons: Sequence[str]) -> Feature:
+def parse_feature_code(code: str, reasons: Sequence[str] | Mapping[str, str]) -> Feature:
     """The action ``code`` (as dialled, e.g. ``*22``) asks for; ``reasons`` are the pause
-    reasons' codes in their configured order."""
+    reasons' codes in their configured order, or their digits (``{"1": "break", …}``)."""
     code = code.strip()
     if code == LOGIN_CODE:
         return Feature(FeatureAction.LOGIN)
@@ -91,7 +91,8 @@ def parse_feature_code(code: str, reasons: Sequence[str]) -> Feature:
     if code == UNPAUSE_CODE:
         return Feature(FeatureAction.UNPAUSE)
     if code.startswith(PAUSE_PREFIX) and len(code) <= _MAX_CODE_CHARS:
-        reason = reason_digits(reasons).get(code.removeprefix(PAUSE_PREFIX))
+        digits = reasons if isinstance(reasons, Mapping) else reason_digits(reasons)
+        reason = digits.get(code.removeprefix(PAUSE_PREFIX))
         if reason is None:
             return Feature(FeatureAction.PAUSE, refusal=Refusal.UNKNOWN_REASON)
         return Feature(FeatureAction.PAUSE, reason=reason)
@@ -119,13 +120,16 @@ def paused_prompt(position: int) -> str:
     return f"paused_{position}"
 
 
-def prompt_texts(reasons: Mapping[str, str]) -> dict[str, str]:
+def prompt_texts(
+    reasons: Mapping[str, str], digits: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Every prompt the agent's phone may play: name → Vietnamese text. ``reasons``: code →
-    label, in their configured order (the order gives the digits)."""
-    labels = list(reasons.values())
+    label, in their configured order (the order gives the digits unless ``digits``, digit
+    → code, says otherwise)."""
+    digits = reason_digits(list(reasons)) if digits is None else digits
     choices = " ".join(
-        _sentence(f"{spoken_code(PAUSE_PREFIX + digit)}: {label}")
-        for digit, label in zip(reason_digits(list(reasons)), labels, strict=True)
+        _sentence(f"{spoken_code(PAUSE_PREFIX + digit)}: {reasons[code]}")
+        for digit, code in digits.items()
     )
     codes = " ".join(
         _sentence(s)
@@ -150,6 +154,6 @@ def prompt_texts(reasons: Mapping[str, str]) -> dict[str, str]:
         Refusal.DEACTIVATED.value: "Tài khoản tổng đài viên này đã bị khóa.",
         Refusal.FAILED.value: "Xin lỗi, tổng đài chưa thực hiện được. Xin thử lại sau.",
     }
-    for position, label in enumerate(labels, start=1):
-        texts[paused_prompt(position)] = _sentence(f"Đã tạm nghỉ: {label}")
+    for digit, code in digits.items():
+        texts[paused_prompt(int(digit))] = _sentence(f"Đã tạm nghỉ: {reasons[code]}")
     return texts

@@ -165,3 +165,12 @@ class AgentControl(Protocol):
 
     @property
     def pause_reasons(self) -> dict[str, str]: ...
+
+    @property
+    def pause_digits(self) -> dict[str, str]:
+        """The N of the phone code *2N -> the reason's code, for the reasons in use."""
+        ...
+
+    async def load_pause_reasons(self) -> None:
+        """Read the pause reasons again (after a supervisor changed them)."""
+        ...

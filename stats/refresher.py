@@ -55,6 +55,8 @@ class StatsRefresher:
         self._current: datetime | None = None
         self.rounds = 0
         self.failures = 0
+        # Told after each round that refreshed the rollups (the wallboard's figures).
+        self.listeners: list[Callable[[], None]] = []
 
     def mark(self, *times: datetime | None) -> None:
         """The buckets holding these instants changed (None is skipped)."""
@@ -96,6 +98,8 @@ class StatsRefresher:
                 self._schedule(bucket, now)
             raise
         self.rounds += 1
+        for listener in self.listeners:
+            listener()
         return done
 
     async def run(self) -> None:

@@ -362,6 +362,25 @@ class Announcement(Base):
     text: Mapped[str]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None]
+    # The text callers heard before this one (the menu file's, or an earlier rewrite) and
+    # who had set it: what "revert" brings back. NULL: nothing to revert to.
+    previous_text: Mapped[str | None]
+    previous_by: Mapped[str | None]
+
+
+class PauseReason(Base):
+    """A reason an agent may give for a pause. ``position`` is the N of the phone code *2N:
+    never reused nor changed, so a retired reason leaves its code unused and the others'
+    codes stay as agents learnt them."""
+
+    __tablename__ = "pause_reasons"
+
+    code: Mapped[str] = mapped_column(primary_key=True)
+    label: Mapped[str]
+    position: Mapped[int] = mapped_column(unique=True)
+    retired: Mapped[bool] = mapped_column(default=False, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None]
 
 
 class Callback(Base):

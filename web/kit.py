@@ -29,6 +29,9 @@ __all__ = ["NAV", "ROLE_PAGES", "PageKit", "role_page"]
 # Where each role lands after signing in.
 ROLE_PAGES = {
     Role.AGENT.value: "/console",
+    Role.SUPERVISOR.value: "/wallboard",
+    Role.ADMIN.value: "/wallboard",
+    Role.TEAM.value: "/incidents",
     # Each page of issue 13 adds its roles here as it lands:
     # supervisor, admin -> /wallboard; team -> /incidents.
 }
@@ -37,7 +40,11 @@ DEFAULT_PAGE = "/docs"
 # The top bar's links: (path, Vietnamese label, roles that may open it).
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/console", "Bàn làm việc", frozenset({Role.AGENT.value})),
+    ("/wallboard", "Bảng giám sát", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
+    ("/incidents", "Sự vụ", frozenset({Role.TEAM.value, Role.SUPERVISOR.value, Role.ADMIN.value})),
     # Each page of issue 13 adds its line here as it lands (wallboard, incidents, reports, admin).
+    ("/reports", "Báo cáo", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
+    ("/admin", "Quản trị", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
     ("/docs", "API", frozenset(r.value for r in Role)),
 )
 

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from store.categories import Category
 from store.models import Role, User
+from web import admin, incidents, reports, wallboard
 from web.assets import StaticAssets
 from web.kit import PageKit, role_page
 from web.labels import DISPOSITIONS, LABELS, URGENCIES
@@ -29,7 +30,12 @@ from web.session import page_user
 __all__ = ["create_pages", "role_page", "safe_next"]
 
 # Each page module's ``router(kit)``; the issue-13 pages add themselves here.
-PAGE_MODULES: list[Callable[[PageKit], APIRouter]] = []
+PAGE_MODULES: list[Callable[[PageKit], APIRouter]] = [
+    wallboard.router,
+    incidents.router,
+    reports.router,
+    admin.router,
+]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 

@@ -51,8 +51,10 @@ log = logging.getLogger(__name__)
 EVENT_STREAM_DOC = """\
 `text/event-stream`; every message is `id: <boot>-<seq>`, `event: <type>`, `data: <json>`.
 Types: `snapshot` (first), `agent`, `queue`, `call`, `pop` (to the agent being rung),
-`incident`, `heartbeat`, `resync` (then a fresh `snapshot`), `ended` (the session was logged
-out, revoked, expired or its user deactivated: the stream closes)."""
+`incident`, `figures` (supervisors and admins: the wallboard's figures of the day, as
+`GET /wallboard/data` gives them, a few seconds after a call ends), `heartbeat`, `resync`
+(then a fresh `snapshot`), `ended` (the session was logged out, revoked, expired or its user
+deactivated: the stream closes)."""
 
 LastId = Annotated[
     str | None,

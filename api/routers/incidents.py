@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AUTH_RESPONSES, ServicesDep, require_roles
 from api.params import Code, Id
 from api.schemas import ErrorOut
-from dispatch.incidents import IncidentService, IncidentView
+from dispatch.incidents import IncidentService, IncidentView, OfferedActions
 from dispatch.lifecycle import STATUS_LABELS
 from dispatch.outcomes import (
     CallNotFound,
@@ -422,3 +422,72 @@ async def assign(
         actor_of(user),
         lambda: incidents.assign(incident_id, body.team_id, actor_of(user), body.reason),
     )
+
+
+class MoveOut(BaseModel):
+    status: str = Field(description="A status POST /incidents/{id}/transitions accepts now")
+    label: str = Field(description="The status in Vietnamese")
+    needs_reason: bool = Field(description="Cancelling, or skipping a step: give a reason")
+
+
+class AssignableTeamOut(BaseModel):
+    id: int
+    name: str
+    kind: str = Field(description="center or team")
+    place_id: int
+    place_name: str
+
+
+class IncidentActionsOut(BaseModel):
+    incident_id: int
+    status: str
+    acknowledge: bool = Field(description="POST /incidents/{id}/acknowledge is allowed")
+    transitions: list[MoveOut]
+    assign_to: list[AssignableTeamOut] = Field(
+        description="Teams POST /incidents/{id}/assign accepts (empty: no re-assigning)"
+    )
+
+    @classmethod
+    def of(cls, incident_id: int, offered: OfferedActions) -> IncidentActionsOut:
+        return cls(
+            incident_id=incident_id,
+            status=offered.status,
+            acknowledge=offered.acknowledge,
+            transitions=[
+                MoveOut(status=s, label=STATUS_LABELS.get(s, s), needs_reason=r)
+                for s, r in offered.moves
+            ],
+            assign_to=[
+                AssignableTeamOut(
+                    id=t.id, name=t.name, kind=t.kind, place_id=p.id, place_name=p.name
+                )
+                for t, p in offered.assign_to
+            ],
+        )
+
+
+@router.get(
+    "/incidents/{incident_id}/actions",
+    summary="What the asking user may do to an incident now",
+    responses=ERRORS,
+)
+async def incident_actions(
+    user: Reader, incidents: Incidents, incident_id: IncidentId
+) -> IncidentActionsOut:
+    """By the rules the three routes that change an incident apply: the acknowledgment (its
+    holder, or a supervisor, while it is dispatched), the transitions from where it is (the
+    holder, a center above its place, or a supervisor; cancelling and skipping a step need a
+    reason) and the teams it may be re-assigned to (a center: teams under its place; a
+    supervisor: any active team; until a team sets off). Agents read no actions.
+
+    **Tiếng Việt:** các thao tác người dùng được phép làm với sự vụ lúc này."""
+    actor = actor_of(user)
+    try:
+        offered = await incidents.actions(incident_id, actor)
+    except NotAllowed:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id}") from None
+    except DispatchError as exc:
+        raise _http(exc) from None
+    if user.role == Role.AGENT:
+        offered = OfferedActions(offered.status, False, [], [])
+    return IncidentActionsOut.of(incident_id, offered)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AUTH_RESPONSES, SessionDep, require_roles
@@ -33,6 +34,7 @@ from api.monitoring_schemas import (
 )
 from api.params import Code, CreatedParams, Id, KindParams, Offset, today_by_default
 from api.schemas import ErrorOut
+from api.tabular import FORMAT_RESPONSES, FormatParam, respond
 from dispatch.figures import area_figures, team_figures
 from dispatch.filters import OPEN_STATUSES, IncidentFilter, PlaceRef, team_place
 from dispatch.monitoring import open_incidents, open_summary
@@ -289,19 +291,30 @@ the incidents its team holds elsewhere (a center may hand it a neighbour's).
 """
 
 
-@router.get("/incidents", summary="Open incidents, overdue first", description=INCIDENTS_DOC)
-async def list_open_incidents(session: SessionDep, asked: OpenQueryDep) -> MonitoredIncidentPage:
+@router.get(
+    "/incidents",
+    summary="Open incidents, overdue first",
+    description=INCIDENTS_DOC,
+    response_model=MonitoredIncidentPage,
+    responses=FORMAT_RESPONSES,
+)
+async def list_open_incidents(
+    session: SessionDep, asked: OpenQueryDep, format: FormatParam = "json"
+) -> MonitoredIncidentPage | Response:
     now = utcnow()
     result = await open_incidents(
         session, asked.filter, now=now, limit=asked.limit, offset=asked.offset
     )
-    return MonitoredIncidentPage(
+    body = MonitoredIncidentPage(
         now=now,
         total=result.total,
         overdue=result.overdue,
         limit=asked.limit,
         offset=asked.offset,
         items=[MonitoredIncidentOut.of(item) for item in result.items],
+    )
+    return await respond(
+        body, body.items, format, name="monitoring-incidents", title="Sự vụ đang mở", until=now
     )
 
 
@@ -317,18 +330,34 @@ Filters: place, `category`, `urgency`. {PLACE_NOTE} {SCOPE_NOTE}
 """
 
 
-@router.get("/summary", summary="Open incidents per place × status", description=SUMMARY_DOC)
-async def summary(session: SessionDep, asked: PlaceQueryDep) -> SummaryOut:
+@router.get(
+    "/summary",
+    summary="Open incidents per place × status",
+    description=SUMMARY_DOC,
+    response_model=SummaryOut,
+    responses=FORMAT_RESPONSES,
+)
+async def summary(
+    session: SessionDep, asked: PlaceQueryDep, format: FormatParam = "json"
+) -> SummaryOut | Response:
     place = asked.place
     now = utcnow()
     result = await open_summary(session, asked.filter, now=now, within=place)
-    return SummaryOut(
+    body = SummaryOut(
         now=now,
         place=_place_out(place),
         level=result.level,
         columns=SummaryOut.status_columns(OPEN_STATUSES),
         rows=[SummaryRowOut.of(row) for row in result.rows],
         total=SummaryRowOut.of(result.total),
+    )
+    return await respond(
+        body,
+        [*body.rows, body.total],
+        format,
+        name="monitoring-summary",
+        title="Sự vụ theo địa bàn",
+        until=now,
     )
 
 
@@ -357,10 +386,27 @@ Teams with nothing dispatched and nothing taken are left out.
 """
 
 
-@router.get("/teams", summary="Per team: taken, medians, outcomes", description=TEAMS_DOC)
-async def teams(session: SessionDep, asked: RangeQueryDep) -> TeamsOut:
+@router.get(
+    "/teams",
+    summary="Per team: taken, medians, outcomes",
+    description=TEAMS_DOC,
+    response_model=TeamsOut,
+    responses=FORMAT_RESPONSES,
+)
+async def teams(
+    session: SessionDep, asked: RangeQueryDep, format: FormatParam = "json"
+) -> TeamsOut | Response:
     rows = await team_figures(session, asked.filter)
-    return TeamsOut(since=asked.since, until=asked.until, rows=[TeamRowOut.of(row) for row in rows])
+    body = TeamsOut(since=asked.since, until=asked.until, rows=[TeamRowOut.of(row) for row in rows])
+    return await respond(
+        body,
+        body.rows,
+        format,
+        name="monitoring-teams",
+        title="Theo đội",
+        since=asked.since,
+        until=asked.until,
+    )
 
 
 DISTRICTS_DOC = f"""\
@@ -378,15 +424,32 @@ incidents located there (by place path) that were created in the range.
 """
 
 
-@router.get("/districts", summary="Per district: the same, rolled up", description=DISTRICTS_DOC)
-async def districts(session: SessionDep, asked: RangeQueryDep) -> DistrictsOut:
+@router.get(
+    "/districts",
+    summary="Per district: the same, rolled up",
+    description=DISTRICTS_DOC,
+    response_model=DistrictsOut,
+    responses=FORMAT_RESPONSES,
+)
+async def districts(
+    session: SessionDep, asked: RangeQueryDep, format: FormatParam = "json"
+) -> DistrictsOut | Response:
     place = asked.place
     report = await area_figures(session, asked.filter, within=place)
-    return DistrictsOut(
+    body = DistrictsOut(
         since=asked.since,
         until=asked.until,
         place=_place_out(place),
         level=report.level,
         rows=[AreaRowOut.of(row) for row in report.rows],
         total=AreaRowOut.of(report.total),
+    )
+    return await respond(
+        body,
+        [*body.rows, body.total],
+        format,
+        name="monitoring-districts",
+        title="Theo địa bàn",
+        since=asked.since,
+        until=asked.until,
     )

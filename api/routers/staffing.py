@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, require_roles
 from api.errors import explained_pattern
 from api.limits import MAX_CALLS_PER_DAY
 from api.params import TIME_NOTE, Instant
+from api.tabular import FORMAT_RESPONSES, FormatParam, respond
 from stats.demand import arrivals_by_category_hour, mean_talk_by_category
 from stats.staffing import (
     DEFAULT_MIX,
@@ -159,7 +161,12 @@ def _unprocessable(name: str, exc: ValueError) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name}: {exc}")
 
 
-@router.get("", summary="Agents needed per category and hour")
+@router.get(
+    "",
+    summary="Agents needed per category and hour",
+    response_model=StaffingOut,
+    responses=FORMAT_RESPONSES,
+)
 async def staffing(
     _user: Planner,
     services: ServicesDep,
@@ -212,7 +219,8 @@ async def staffing(
     until: Annotated[
         Instant | None, Query(description=f"Recorded: before (default now). {TIME_NOTE}")
     ] = None,
-) -> StaffingOut:
+    format: FormatParam = "json",
+) -> StaffingOut | Response:
     """Recommends the fewest agents that meet every service-level target (Erlang C) with
     occupancy at most `max_occupancy`, per category and hour, and for one pooled queue.
 
@@ -223,6 +231,8 @@ async def staffing(
 
     Service level = answered within T / (offered − callers who left within 5 s);
     ASA = mean wait of the answered calls; occupancy = handling time / staffed time.
+
+    With `format=csv` or `xlsx`: the rows, then the pooled rows (category `pooled`).
     """
     try:
         goals = parse_targets(targets)
@@ -279,7 +289,7 @@ async def staffing(
         ) from None
     except ValueError as exc:  # Erlang A on a hopeless queue: a number the model cannot give
         raise _unprocessable("patience_s", exc) from exc
-    return StaffingOut(
+    body = StaffingOut(
         source="forecast" if calls_per_day is not None else "recorded",
         calls_per_day=total_per_day,
         peak_share=peak_share if calls_per_day is not None else None,
@@ -290,4 +300,13 @@ async def staffing(
         max_occupancy=max_occupancy,
         rows=[_row(r) for r in rows],
         pooled=[_row(r) for r in totals],
+    )
+    return await respond(
+        body,
+        [*body.rows, *body.pooled],
+        format,
+        name="staffing-forecast" if calls_per_day is not None else "staffing",
+        title="Định biên",
+        since=body.since,
+        until=body.until,
     )

@@ -10,11 +10,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, agent_scope, require_roles
 from api.errors import explained_pattern
 from api.params import TIME_NOTE, CategoryParam, Id, Instant, today_by_default
+from api.tabular import FORMAT_RESPONSES, FormatParam, respond
 from stats.history import (
     MAX_SPAN,
     AgentRow,
@@ -206,7 +208,13 @@ def _range(
     return align(*today_by_default(since, until), interval)
 
 
-@router.get("/queues", summary="Calls per queue and interval", description=QUEUE_DEFINITIONS)
+@router.get(
+    "/queues",
+    summary="Calls per queue and interval",
+    description=QUEUE_DEFINITIONS,
+    response_model=QueueStatsOut,
+    responses=FORMAT_RESPONSES,
+)
 async def queue_stats(
     _user: QueueStatsReader,
     services: ServicesDep,
@@ -230,7 +238,8 @@ async def queue_stats(
             "every 5 s to 60, 90, 120, 180, 240, 300",
         ),
     ] = None,
-) -> QueueStatsOut:
+    format: FormatParam = "json",
+) -> QueueStatsOut | Response:
     try:
         first, end = _range(since, until, interval)
         chosen = parse_thresholds(thresholds) if thresholds is not None else None
@@ -247,17 +256,24 @@ async def queue_stats(
         )
     except StatsQueryError as exc:
         raise _unprocessable(exc) from exc
-    return QueueStatsOut(
+    body = QueueStatsOut(
         since=first,
         until=end,
         interval=interval,
         by=by,
         rows=[QueueStatsRowOut.of(row, interval) for row in rows],
     )
+    return await respond(
+        body, body.rows, format, name="stats-queues", title="Hàng đợi", since=first, until=end
+    )
 
 
 @router.get(
-    "/agents", summary="Agent times and occupancy per interval", description=AGENT_DEFINITIONS
+    "/agents",
+    summary="Agent times and occupancy per interval",
+    description=AGENT_DEFINITIONS,
+    response_model=AgentStatsOut,
+    responses=FORMAT_RESPONSES,
 )
 async def agent_stats(
     user: AgentStatsReader,
@@ -268,7 +284,8 @@ async def agent_stats(
     agent_id: Annotated[
         Id | None, Query(description="Only this agent (an agent: themself, the default)")
     ] = None,
-) -> AgentStatsOut:
+    format: FormatParam = "json",
+) -> AgentStatsOut | Response:
     scope = agent_scope(user)
     if scope is not None:
         if agent_id is not None and agent_id != scope:
@@ -283,9 +300,12 @@ async def agent_stats(
         )
     except StatsQueryError as exc:
         raise _unprocessable(exc) from exc
-    return AgentStatsOut(
+    body = AgentStatsOut(
         since=first,
         until=end,
         interval=interval,
         rows=[AgentStatsRowOut.of(row, interval) for row in rows],
+    )
+    return await respond(
+        body, body.rows, format, name="stats-agents", title="Tổng đài viên", since=first, until=end
     )

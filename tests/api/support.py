@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,6 +56,13 @@ class FakeAgentControl:
     @property
     def pause_reasons(self) -> dict[str, str]:
         return {"break": "Nghỉ giải lao", "meal": "Nghỉ ăn"}
+
+    @property
+    def pause_digits(self) -> dict[str, str]:
+        return {"1": "break", "2": "meal"}
+
+    async def load_pause_reasons(self) -> None:
+        self.reasons_loaded = getattr(self, "reasons_loaded", 0) + 1
 
     async def pause(self, agent_id: int, reason: str, *, by: str = "") -> None:
         self.requests.append(("pause", agent_id))
@@ -186,3 +194,20 @@ class FakeIvr:
             raise AnnouncementNotFound(f"No announcement named {name!r}")
         self.texts[name] = text
         return {"name": name, "text": text, "updated_by": by}
+
+    # Drafts: the fake's draft is always there, with id "fake" and no sound file (the real
+    # flow, with espeak-ng and sox: tests/api/test_ivr_announcements.py).
+    async def make_draft(self, name: str, text: str, by: str) -> dict[str, object]:
+        return {"name": name, "draft": {"id": "fake", "text": text, "by": by}}
+
+    def audio(self, name: str, *, draft: bool) -> Path | None:
+        return None
+
+    async def publish_draft(self, name: str, draft_id: str, by: str) -> dict[str, object]:
+        return await self.set_announcement(name, "Bản nháp.", by)
+
+    async def discard_draft(self, name: str) -> bool:
+        return True
+
+    async def revert(self, name: str, by: str) -> dict[str, object]:
+        return await self.set_announcement(name, "Bản trước.", by)

@@ -48,6 +48,9 @@ STAFF = ("agent", "supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
 EVERYONE = ("agent", "supervisor", "team", "admin")
 
+NO_CONTENT = dict.fromkeys(SUPERVISORS, 204)
+NO_FILE = dict.fromkeys(SUPERVISORS, 404)
+
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/openapi.json"): OPEN,
     ("HEAD", "/openapi.json"): OPEN,
@@ -67,6 +70,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/agents/{agent_id}/pause"): guarded(*STAFF),
     ("POST", "/agents/{agent_id}/unpause"): guarded(*STAFF),
     ("GET", "/agents/pause-reasons"): guarded(*STAFF),
+    ("GET", "/pause-reasons"): guarded(*SUPERVISORS),
+    ("POST", "/pause-reasons"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("PATCH", "/pause-reasons/{code}"): guarded(*SUPERVISORS),
     ("POST", "/agents"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
     ("PATCH", "/agents/{agent_id}"): guarded(*SUPERVISORS),
     ("GET", "/routing"): guarded(*STAFF),
@@ -80,6 +86,13 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/ivr/announcements"): guarded(*SUPERVISORS),
     ("PUT", "/ivr/announcements/{name}"): guarded(*SUPERVISORS),
     ("POST", "/ivr/reload"): guarded(*SUPERVISORS),
+    ("POST", "/ivr/announcements/{name}/draft"): guarded(*SUPERVISORS),
+    ("POST", "/ivr/announcements/{name}/draft/publish"): guarded(*SUPERVISORS),
+    ("DELETE", "/ivr/announcements/{name}/draft"): {**guarded(*SUPERVISORS), **NO_CONTENT},
+    ("POST", "/ivr/announcements/{name}/revert"): guarded(*SUPERVISORS),
+    # The api fixture's fake IVR has no sound files: past the role check, 404.
+    ("GET", "/ivr/announcements/{name}/draft.wav"): {**guarded(*SUPERVISORS), **NO_FILE},
+    ("GET", "/ivr/announcements/{name}/audio.wav"): {**guarded(*SUPERVISORS), **NO_FILE},
     ("GET", "/staffing"): guarded(*SUPERVISORS),
     ("GET", "/stats/queues"): guarded(*SUPERVISORS),
     ("GET", "/stats/agents"): guarded(*STAFF),
@@ -97,6 +110,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # The fixture's team sits at a test place of its own: the incident is not under it, so
     # for that team it does not exist (404, as api/deps.py says). The agent took its call.
     ("GET", "/incidents/{incident_id}"): {**guarded(*STAFF, "team"), "team": 404},
+    # What each may do to it: as for reading it (the agent reads an empty set of actions).
+    ("GET", "/incidents/{incident_id}/actions"): {**guarded(*STAFF, "team"), "team": 404},
     # The fixture's team user may not even read the incident: 404 there too.
     # The supervisor acknowledges it; the admin then finds it acknowledged (409).
     ("POST", "/incidents/{incident_id}/acknowledge"): {
@@ -118,17 +133,22 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     },
     # A team user sees what lies under its team's place (tests/api/test_monitoring.py).
     ("GET", "/monitoring/incidents"): guarded(*SUPERVISORS, "team"),
+    ("GET", "/wallboard/data"): guarded(*SUPERVISORS),
     ("GET", "/monitoring/summary"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/teams"): guarded(*SUPERVISORS, "team"),
     ("GET", "/monitoring/districts"): guarded(*SUPERVISORS, "team"),
-    ("GET", "/users"): guarded("admin"),
-    ("POST", "/users"): {**guarded("admin"), "admin": 201},
-    ("GET", "/users/{user_id}"): guarded("admin"),
-    ("POST", "/users/{user_id}/deactivate"): guarded("admin"),
-    ("POST", "/users/{user_id}/reactivate"): guarded("admin"),
-    ("GET", "/users/{user_id}/tokens"): guarded("admin"),
-    ("POST", "/users/{user_id}/tokens"): {**guarded("admin"), "admin": 201},
-    ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): guarded("admin"),
+    ("GET", "/reports/export"): guarded(*SUPERVISORS),
+    # Supervisors manage agent and team users (the target below is a team user); on a
+    # supervisor or an administrator they get 403 (tests/api/test_users.py).
+    ("GET", "/users"): guarded(*SUPERVISORS),
+    ("POST", "/users"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("GET", "/users/{user_id}"): guarded(*SUPERVISORS),
+    ("POST", "/users/{user_id}/deactivate"): guarded(*SUPERVISORS),
+    ("POST", "/users/{user_id}/reactivate"): guarded(*SUPERVISORS),
+    ("POST", "/users/{user_id}/password"): guarded(*SUPERVISORS),
+    ("GET", "/users/{user_id}/tokens"): guarded(*SUPERVISORS),
+    ("POST", "/users/{user_id}/tokens"): {**guarded(*SUPERVISORS), "supervisor": 201, "admin": 201},
+    ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): guarded(*SUPERVISORS),
     # Open: a name and a password, whoever calls; the body below is wrong for everyone
     # (tests/api/test_auth_login.py signs in for real).
     ("POST", "/auth/login"): dict.fromkeys(PRINCIPALS, 401),
@@ -143,7 +163,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
 BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("PUT", "/ivr/announcements/{name}"): lambda _: {"text": "Thông tin mới."},
+    ("POST", "/ivr/announcements/{name}/draft"): lambda _: {"text": "Bản nháp."},
+    ("POST", "/ivr/announcements/{name}/draft/publish"): lambda _: {"draft_id": "fake"},
     ("POST", "/agents/{agent_id}/pause"): lambda _: {"reason": "break"},
+    ("POST", "/pause-reasons"): lambda who: {"code": f"new-{who}", "label": f"Lý do {who}"},
+    ("PATCH", "/pause-reasons/{code}"): lambda who: {"label": f"Đổi bởi {who}"},
     ("POST", "/agents"): lambda who: {"endpoint": f"new-{who}", "name": f"Mới {who}"},
     ("POST", "/teams"): lambda who: {
         "name": f"Tổ {who}",
@@ -161,12 +185,19 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
         "status": "cancelled",
         "reason": "Kiểm tra quyền",
     },
-    ("POST", "/users"): lambda who: {"name": f"Người dùng {who}", "role": "supervisor"},
+    ("POST", "/users"): lambda who: {
+        "name": f"Người dùng {who}",
+        "role": "team",
+        "team_id": FIXTURE_TEAM[0],
+    },
     ("POST", "/users/{user_id}/tokens"): lambda who: {"label": who},
+    ("POST", "/users/{user_id}/password"): lambda _: {},
     ("POST", "/auth/login"): lambda who: {"name": who, "password": "không-đúng-đâu"},
 }
 # The incident's district team, known once the tree is made (the bodies are built later).
 DISTRICT_TEAM: list[int] = []
+# The api fixture's team, for the team users created and acted on.
+FIXTURE_TEAM: list[int] = []
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -201,6 +232,7 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
     )
     teams = await api.client.get("/teams", headers=api.auth("admin"))
     team = teams.json()["items"][0]  # the api fixture's test team
+    FIXTURE_TEAM[:] = [team["id"]]
     # Cancelling is idempotent: the second allowed role finds it cancelled, and that is 200.
     callback = await api.add_callback()
     tree = await small_tree(api.db)
@@ -213,7 +245,7 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         OutcomeRequest("incident", commune_code=25741, category="medical", urgency="urgent"),
         Actor("user:test", role="supervisor"),
     )
-    target, _ = await create_user(api.db, name="Người bị thử", role="supervisor")
+    target, _ = await create_user(api.db, name="Người bị thử", role="team", team_id=team["id"])
     [target_token] = await list_tokens(api.db, target.id)
     params = {
         "user_id": target.id,
@@ -223,6 +255,7 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         "call_id": call.id,
         "agent_id": own_agent,
         "name": "info_cases",
+        "code": "meal",
         "callback_id": callback.id,
         "incident_id": incident[0].incident_id,
     }

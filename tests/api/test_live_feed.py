@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.live_feed import LiveFeed, _AgentRow
+from api.live_feed import LiveFeed, _AgentRow, same_queue_item
 from dispatch.ports import Actor
 from live.bus import InProcessBus
 from live.hub import EventHub, Subscription, Viewer
@@ -244,3 +244,27 @@ async def test_a_pop_goes_out_without_its_history_when_the_database_is_down() ->
     assert pop["call"]["call_id"] is None and pop["previous_calls"] == []
     (message,) = await _messages(agent)
     assert message["event"] == "pop"
+
+
+def _queue(waiting: int, longest: float, **changes: object) -> dict[str, object]:
+    item: dict[str, object] = {"name": "medical-718", "waiting": waiting, "longest_wait_s": longest}
+    return {**item, **changes}
+
+
+def test_a_queue_item_whose_wait_only_grew_is_not_sent_again() -> None:
+    # The same oldest caller, 10 s later: the wait grew by 10 s (a page counts it itself).
+    assert same_queue_item(_queue(2, 30.0), 100.0, _queue(2, 40.0), 110.0)
+    assert same_queue_item(_queue(2, 30.0), 100.0, _queue(2, 40.9), 110.0)  # within a second
+    assert same_queue_item(_queue(0, 0.0), 100.0, _queue(0, 0.0), 160.0)
+    assert same_queue_item(_queue(2, 30.0), 100.0, _queue(2, 30.0), 160.0)  # a still view
+
+
+def test_a_queue_item_with_another_oldest_caller_or_field_is_sent() -> None:
+    # The oldest caller was answered: the next one waited 12 s, not 40.
+    assert not same_queue_item(_queue(2, 30.0), 100.0, _queue(1, 12.0), 110.0)
+    assert not same_queue_item(_queue(2, 30.0), 100.0, _queue(2, 12.0), 110.0)
+    assert not same_queue_item(_queue(2, 30.0), 100.0, _queue(3, 40.0), 110.0)
+    assert not same_queue_item(_queue(0, 0.0), 100.0, _queue(1, 0.5), 110.0)
+    assert not same_queue_item(
+        _queue(2, 30.0, logged_in_agents=["agent01"]), 100.0, _queue(2, 40.0), 110.0
+    )

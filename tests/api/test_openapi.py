@@ -27,6 +27,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "users",
         "auth",
         "events",
+        "wallboard",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]

@@ -152,6 +152,25 @@ async def test_announcement_rewritten_by_a_supervisor_is_spoken_at_once(live: Li
     assert wav.read_bytes() != before
     assert (await live.api.put("/ivr/announcements/welcome", json={"text": "x"})).status_code == 404
 
+    # From the /admin page: a draft is heard first and Asterisk's file stays until it is
+    # published; then Asterisk plays the very file listened to; a revert brings back the old.
+    put_live = wav.read_bytes()
+    resp = await live.api.post(
+        "/ivr/announcements/info_testing/draft", json={"text": "Bản nháp: xét nghiệm lúc 7 giờ."}
+    )
+    assert resp.status_code == 200, resp.text
+    heard = (await live.api.get("/ivr/announcements/info_testing/draft.wav")).content
+    assert wav.read_bytes() == put_live
+    resp = await live.api.post(
+        "/ivr/announcements/info_testing/draft/publish",
+        json={"draft_id": resp.json()["draft"]["id"]},
+    )
+    assert resp.status_code == 200, resp.text
+    assert wav.read_bytes() == heard
+    resp = await live.api.post("/ivr/announcements/info_testing/revert")
+    assert resp.status_code == 200, resp.text
+    assert wav.read_bytes() == put_live
+
 
 async def test_menu_reload_takes_a_valid_file_and_refuses_an_invalid_one(live: Live) -> None:
     menu_file = live.stack.settings.menu_file

@@ -192,6 +192,30 @@ async def test_each_reason_has_its_digit(rig: Rig) -> None:
         assert (await rig.agent()).pause_reason == reason
 
 
+async def test_reasons_become_data_and_a_retired_one_leaves_the_others_codes(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """The configured reasons fill the table at the first read; a supervisor retires
+    "meal" and adds "meeting": *22 is refused, *23 is still training, *24 is the new one,
+    and the phone's prompts say so."""
+    from store.pause_reasons import add_pause_reason, update_pause_reason
+
+    rig.service.on_pause_reasons_changed(rig.phone.reasons_changed)
+    await rig.service.load_pause_reasons()
+    await update_pause_reason(rig.db, "meal", label=None, retired=True, by="test")
+    await add_pause_reason(rig.db, "meeting", "Họp giao ban", "test")
+    await rig.service.load_pause_reasons()
+    assert rig.service.pause_digits == {"1": "break", "3": "training", "4": "meeting"}
+
+    await rig.dial("*11")
+    assert (await rig.dial("*22")).heard == ["unknown_reason"]
+    assert (await rig.dial("*23")).heard == ["paused_3"]
+    assert (await rig.dial("*24")).heard == ["paused_4"]
+    assert (await rig.agent()).pause_reason == "meeting"
+    assert "paused_2" not in wav_names(tmp_path) and "paused_4" in wav_names(tmp_path)
+    assert "Họp giao ban" in (tmp_path / "paused_4.wav").read_bytes().decode()
+
+
 async def test_the_agent_is_the_calling_endpoint_not_another(rig: Rig) -> None:
     call = await rig.dial("*11", endpoint="agent02", channel="PJSIP/agent02-00000001")
     assert call.heard == ["login"]

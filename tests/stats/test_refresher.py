@@ -140,3 +140,21 @@ async def test_a_failed_round_is_retried(db: Database) -> None:
     clock.now = vn("08:20:05")
     assert vn("08:00") in await stats.refresh_due()
     assert await offered(db, vn("08:00")) == 1
+
+
+async def test_listeners_hear_of_each_round_that_refreshed_and_not_of_a_failed_one(
+    db: Database,
+) -> None:
+    clock = Clock(vn("08:07"))
+    r = refresher(db, clock)
+    heard: list[int] = []
+    r.listeners.append(lambda: heard.append(r.rounds))
+    await add_call(db, vn("08:05"))
+    await r.refresh_due()
+    assert heard == [1]
+    assert await offered(db, vn("08:00")) == 1  # the rollups count the call when told
+    await db.dispose()
+    r.db = Database("sqlite+aiosqlite:////nonexistent/dir/x.db")
+    with pytest.raises(Exception):  # noqa: B017 -- whatever the driver raises
+        await r.refresh_due()
+    assert heard == [1]

@@ -36,6 +36,7 @@ TABLES = {
     "call_outcomes",
     "incidents",
     "incident_events",
+    "pause_reasons",
 }
 
 

@@ -140,7 +140,7 @@ async def db_user_named(site: Site) -> None:
 async def test_home_sends_each_role_to_its_page(client: httpx.AsyncClient, site: Site) -> None:
     assert (await client.get("/")).headers["location"] == "/login"
     assert (await as_role(client, site, "agent").get("/")).headers["location"] == "/console"
-    assert (await as_role(client, site, "supervisor").get("/")).headers["location"] == "/docs"
+    assert (await as_role(client, site, "supervisor").get("/")).headers["location"] == "/wallboard"
 
 
 @pytest.mark.parametrize(

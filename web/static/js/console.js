@@ -2,17 +2,16 @@
 // Live data comes from GET /events (EventSource, cookie auth); every text that comes from a
 // caller or a user is inserted with textContent, never as HTML.
 import { HttpError, request } from "./http.js";
+import { followEvents, serverNow, toLogin } from "./stream.js";
 import { el, formatClock, formatDuration, formatTime, newKey, show } from "./dom.js";
 
 const LABELS = JSON.parse(document.getElementById("labels").textContent);
 const root = document.getElementById("console");
 const AGENT_ID = Number(root.dataset.agentId);
-const STALE_MS = 45_000; // no message (not even a heartbeat) for this long: reconnect
 const $ = (id) => document.getElementById(id);
 
 const view = {
   agent: null, // the agent's state as the `agent` event carries it
-  clockOffset: 0, // server time - local time, ms
   pop: null, // the last pop: {call, previous_calls, open_incidents}
   target: null, // the call the outcome form is for: {call_id, district_code, ...}
   key: null, // the form's Idempotency-Key
@@ -20,89 +19,11 @@ const view = {
   dirty: false,
   calls: new Map(), // call id -> call (today's)
   pauseReasons: {},
-  lastEventId: "",
-  lastMessageAt: 0,
-  source: null,
 };
 
 const label = (table, value) => (value == null ? "" : LABELS[table][value] || String(value));
-const serverNow = () => Date.now() + view.clockOffset;
-
-// -- connection -------------------------------------------------------------------------
-
-function setConnection(kind) {
-  const texts = {
-    ok: "Đã kết nối",
-    connecting: "Đang kết nối…",
-    lost: "Mất kết nối — đang kết nối lại…",
-    resync: "Đang đồng bộ lại…",
-  };
-  const node = $("connection");
-  node.textContent = texts[kind];
-  node.className = `connection ${kind}`;
-  node.dataset.state = kind;
-}
-
-function connect() {
-  if (view.source) view.source.close();
-  const url = view.lastEventId ? `/events?last_event_id=${encodeURIComponent(view.lastEventId)}` : "/events";
-  const source = new EventSource(url, { withCredentials: true });
-  view.source = source;
-  view.lastMessageAt = Date.now();
-  source.onopen = () => setConnection(view.awaitingSnapshot ? "resync" : "ok");
-  source.onerror = () => {
-    setConnection("lost");
-    if (source.readyState === EventSource.CLOSED) {
-      // The server refused the stream (signed out, or down): the browser will not retry.
-      setTimeout(reconnectAfterCheck, 2000 + Math.random() * 2000);
-    }
-  };
-  const on = (type, handler) =>
-    source.addEventListener(type, (event) => {
-      if (source !== view.source) return;
-      view.lastMessageAt = Date.now();
-      if (event.lastEventId) view.lastEventId = event.lastEventId;
-      let data;
-      try { data = JSON.parse(event.data); } catch { return; }
-      handler(data);
-    });
-  on("snapshot", onSnapshot);
-  on("resync", () => { view.awaitingSnapshot = true; setConnection("resync"); });
-  on("heartbeat", (data) => { syncClock(data.server_time); if (!view.awaitingSnapshot) setConnection("ok"); });
-  on("agent", (data) => { if (data.agent_id === AGENT_ID) setAgent(data); });
-  on("call", onCall);
-  on("pop", (data) => { if (data.agent_id === AGENT_ID) setPop(data); });
-  on("incident", onIncident);
-  on("ended", () => {
-    // Signed out elsewhere, revoked or expired: the stream closes; so does the console.
-    source.close();
-    view.source = null;
-    toLogin();
-  });
-}
-
-async function reconnectAfterCheck() {
-  try {
-    await request("GET", "/auth/me");
-  } catch (exc) {
-    if (exc instanceof HttpError && exc.status === 401) return toLogin();
-  }
-  connect();
-}
-
-function toLogin() {
-  window.location.assign("/login?next=/console");
-}
-
-function syncClock(serverTime) {
-  const at = Date.parse(serverTime);
-  if (!Number.isNaN(at)) view.clockOffset = at - Date.now();
-}
 
 function onSnapshot(data) {
-  view.awaitingSnapshot = false;
-  setConnection("ok");
-  syncClock(data.server_time);
   const agent = (data.agents || []).find((a) => a.agent_id === AGENT_ID);
   setAgent(agent || { agent_id: AGENT_ID, state: "logged_out" });
   if (data.pop) setPop(data.pop);
@@ -551,24 +472,23 @@ function wire() {
     const first = $("commune-options").querySelector("li[data-code]");
     if (first) first.dispatchEvent(new MouseEvent("mousedown"));
   });
-  setInterval(() => {
-    tick();
-    if (view.source && Date.now() - view.lastMessageAt > STALE_MS) {
-      setConnection("lost");
-      connect();
-    }
-  }, 1000);
+  setInterval(tick, 1000);
 }
 
 async function start() {
   wire();
-  setConnection("connecting");
   try {
     await loadPauseReasons();
   } catch (exc) {
     if (exc instanceof HttpError && exc.status === 401) return toLogin();
   }
-  connect();
+  followEvents({
+    snapshot: onSnapshot,
+    agent: (data) => { if (data.agent_id === AGENT_ID) setAgent(data); },
+    call: onCall,
+    pop: (data) => { if (data.agent_id === AGENT_ID) setPop(data); },
+    incident: onIncident,
+  });
   loadCalls();
 }
 
