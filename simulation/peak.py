@@ -33,7 +33,8 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,7 +149,14 @@ class CallWatch:
         )
 
 
-async def run_peak(args: argparse.Namespace) -> int:
+async def run_peak(
+    args: argparse.Namespace,
+    *,
+    around: Callable[[Stack], AbstractAsyncContextManager[object]] | None = None,
+) -> int:
+    """``around``: what a benchmark runs alongside the calls (e.g. screens watching the
+    service): entered once the agents are logged in, before the first call is placed, and
+    left when every caller has been answered or has gone."""
     try:
         plan = plan_from_args(args)
     except ValueError as exc:
@@ -189,6 +197,9 @@ async def run_peak(args: argparse.Namespace) -> int:
                 "the AMI events of the logins to be handled",
             )
             print(f"{plan.agents} agents registered and logged in", flush=True)
+            alongside = contextlib.AsyncExitStack()
+            if around is not None:
+                await alongside.enter_async_context(around(stack))
             watch = CallWatch(
                 hotline.link,
                 {
@@ -238,6 +249,7 @@ async def run_peak(args: argparse.Namespace) -> int:
                 )
             finally:
                 await stop(cpu_task)
+                await alongside.aclose()
             cut_at = time.time()
             if proc.poll() is None:
                 try:
