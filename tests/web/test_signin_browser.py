@@ -60,6 +60,19 @@ async def test_signing_in_goes_to_next_or_the_roles_page(
     await page.close()
 
 
+async def test_a_supervisor_signing_in_lands_on_the_wallboard(
+    site: Site, browser: Browser, passwords: None
+) -> None:
+    # The form asks the server where a role goes ("/" redirects by role): it once kept its own
+    # table, which sent supervisors to /docs after the wallboard existed.
+    page = await browser.new_page()
+    await page.goto(f"{site.url}/login")
+    await sign_in(page, "Trần Văn Giám", PASSWORD)
+    await page.wait_for_url(f"{site.url}/wallboard")
+    await expect(page.locator("#queues-body")).to_be_attached()
+    await page.close()
+
+
 async def test_signing_out_ends_the_session(site: Site, browser: Browser, passwords: None) -> None:
     page = await browser.new_page()
     await page.goto(f"{site.url}/login")

@@ -1,8 +1,6 @@
 // The sign-in form: POST /auth/login as JSON, then the page asked for or the role's page.
 import { HttpError, request, safeNext } from "./http.js";
 
-const ROLE_PAGES = { agent: "/console" };
-
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
 const submit = document.getElementById("login-submit");
@@ -23,9 +21,9 @@ form.addEventListener("submit", async (event) => {
   }
   submit.disabled = true;
   try {
-    const answer = await request("POST", "/auth/login", { body: { name, password } });
-    const home = ROLE_PAGES[answer.user.role] || "/docs";
-    window.location.assign(safeNext(form.dataset.next, home));
+    await request("POST", "/auth/login", { body: { name, password } });
+    // Without a `next`, "/" sends each role to its page (web/kit.py ROLE_PAGES: one table).
+    window.location.assign(safeNext(form.dataset.next, "/"));
   } catch (exc) {
     if (exc instanceof HttpError && exc.status === 401) {
       showError("Sai tên đăng nhập hoặc mật khẩu.");
