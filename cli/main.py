@@ -178,6 +178,10 @@ def _info(args: argparse.Namespace) -> int:
         "press 'Vào hàng đợi', then dial 1022 from phone01: the call pops on the page."
     )
     print(
+        "Supervisors: sign in as supervisor in another browser: the wallboard shows the call "
+        "waiting; the incident board, reports (CSV/XLSX) and 'Quản trị' are in its top bar."
+    )
+    print(
         "Scripts: a bearer token from 'hotline1022 users create --name NAME --role agent "
         "--agent agent01' (Authorization: Bearer TOKEN)"
     )
