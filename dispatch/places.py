@@ -39,6 +39,7 @@ __all__ = [
     "DISTRICT",
     "LEVELS",
     "PROVINCE",
+    "SOUTH_2021",
     "Division",
     "ImportResult",
     "PlaceTree",
@@ -81,6 +82,34 @@ NAME_TYPES = (
     "phường",
     "xã",
 )
+
+# The 19 provinces and cities of the South that were under social distancing by Directive 16
+# (Chỉ thị 16/CT-TTg) in July–September 2021: the Southeast (6) and the Mekong Delta (13).
+# The news reports of the Prime Minister's online conference of September 2021 with 2,594
+# commune-level points say "19 southern provinces and cities" without naming them; this list
+# is those 19 under Directive 16 at that time, our reading rather than a published list of
+# the conference. Codes are vietnam-provinces 0.6.0's (the General Statistics Office's).
+SOUTH_2021: dict[int, str] = {
+    70: "Bình Phước",
+    72: "Tây Ninh",
+    74: "Bình Dương",
+    75: "Đồng Nai",
+    77: "Bà Rịa - Vũng Tàu",
+    79: "Hồ Chí Minh",
+    80: "Long An",
+    82: "Tiền Giang",
+    83: "Bến Tre",
+    84: "Trà Vinh",
+    86: "Vĩnh Long",
+    87: "Đồng Tháp",
+    89: "An Giang",
+    91: "Kiên Giang",
+    92: "Cần Thơ",
+    93: "Hậu Giang",
+    94: "Sóc Trăng",
+    95: "Bạc Liêu",
+    96: "Cà Mau",
+}
 
 # Serialises importers across nodes sharing one PostgreSQL (see serialise_writers).
 _LOCK_KEY = 1022_0001
