@@ -83,12 +83,14 @@ NAME_TYPES = (
     "xã",
 )
 
-# The 19 provinces and cities of the South that were under social distancing by Directive 16
-# (Chỉ thị 16/CT-TTg) in July–September 2021: the Southeast (6) and the Mekong Delta (13).
-# The news reports of the Prime Minister's online conference of September 2021 with 2,594
-# commune-level points say "19 southern provinces and cities" without naming them; this list
-# is those 19 under Directive 16 at that time, our reading rather than a published list of
-# the conference. Codes are vietnam-provinces 0.6.0's (the General Statistics Office's).
+# The 19 provinces and cities of the South under social distancing by Directive 16 (Chỉ thị
+# 16/CT-TTg) in the summer of 2021: the Southeast (6) and the Mekong Delta (13). The news
+# reports of the Prime Minister's online conference of September 2021 with 2,594
+# commune-level points (as issue 14 cites them) say "19 southern provinces and cities"
+# without naming them: this list is our reading, the 19 under Directive 16 at that time, not
+# a list published for the conference. Codes are vietnam-provinces 0.6.0's (the GSO's); its
+# data are the GSO's list of 2025-01-04, after the mergers of 2023-2025, so these provinces
+# have 2,375 communes there, fewer than in 2021.
 SOUTH_2021: dict[int, str] = {
     70: "Bình Phước",
     72: "Tây Ninh",
