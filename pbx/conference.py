@@ -244,6 +244,9 @@ class AmiConferencePbx:
             self._nodes[node.name] = _Node(node.name, link, paths)
         self._callbacks: list[Callable[[PointSignal], None]] = []
         self._dials: dict[tuple[str, str], _Dial] = {}  # (node, account code) -> call
+        # Calls that ended unanswered: their channel's Hangup may still come, and says
+        # nothing more than BUSY / NO_ANSWER / FAILED did.
+        self._unanswered: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         for name, n in self._nodes.items():
             n.link.add_listener(functools.partial(self._on_event, name))
@@ -581,7 +584,7 @@ class AmiConferencePbx:
     def _hangup(self, node: str, ev: Hangup) -> None:
         key = (node, ev.account_code)
         dial = self._dials.get(key)
-        if dial is not None and not dial.answered:
+        if (dial is not None and not dial.answered) or key in self._unanswered:
             return  # never answered: its OriginateResponse says BUSY / NO_ANSWER / FAILED
         self._dials.pop(key, None)
         parsed = parse_account_code(ev.account_code)
@@ -632,6 +635,9 @@ class AmiConferencePbx:
             return
         dial.done = True
         self._dials.pop((node, account), None)
+        self._unanswered[(node, account)] = None
+        while len(self._unanswered) > _EARLY_MAX:
+            self._unanswered.popitem(last=False)
         failure = dial_failure(dial.reason, dial.dial_status)
         reason = dial.dial_status or f"originate reason {dial.reason}"
         if dial.point_id is None:
