@@ -38,6 +38,7 @@ root's bridge as a muted listener and its other half ``Record()``s what it hears
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -660,7 +661,7 @@ class AmiConferencePbx:
 
     def _emit(self, signal: PointSignal) -> None:
         if not signal.at:
-            signal = PointSignal(**{**signal.__dict__, "at": time.time()})
+            signal = dataclasses.replace(signal, at=time.time())
         for callback in list(self._callbacks):
             try:
                 callback(signal)

@@ -330,7 +330,14 @@ async def test_the_leader_is_heard_by_a_waiting_point_and_recorded(conf: Conf) -
     cid = 5
     pid = await conf.dial("root", cid, PRESENT)
     point = await conf.signal(cid, pid, SignalKind.JOINED)
+    waiting_since = time.monotonic()
     assert (await conf.member("root", cid, point.channel)).waiting
+    # Until a leader comes, the point hears the waiting music: sound, but not the tone.
+    music = await asyncio.to_thread(
+        conf.root.meter.wait, lambda m: m.loud_ms(waiting_since) >= 1000, 10
+    )
+    assert music, conf.root.meter.windows(waiting_since)[-10:]
+    assert conf.root.meter.tone_ms(waiting_since) == 0
     path = Path(await conf.pbx.start_record(cid, "conference-5"))
     await conf.signal(cid, None, SignalKind.RECORDING)
 
