@@ -304,6 +304,31 @@ async def test_star_raises_a_hand(conf: Conf) -> None:
     await conf.end(cid)
 
 
+async def test_lock_keeps_new_points_out_and_kick_removes_one(conf: Conf) -> None:
+    cid = 7
+    first = await conf.dial("root", cid, PRESENT)
+    joined = await conf.signal(cid, first, SignalKind.JOINED)
+
+    await conf.pbx.lock("root", cid)
+    late = await conf.dial("root", cid, PRESENT)
+    await conf.signal(cid, late, SignalKind.PRESENT)
+    await conf.signal(cid, late, SignalKind.HUNG_UP)
+    assert SignalKind.JOINED not in conf.kinds(cid, late)
+    await conf.pbx.unlock("root", cid)
+
+    await conf.pbx.kick("root", cid, joined.channel)
+    await conf.signal(cid, first, SignalKind.LEFT)
+    await conf.signal(cid, first, SignalKind.HUNG_UP)
+    assert await conf.pbx.members("root", cid) == []
+    # The bridge is gone: controls on it are no-ops, as on one that never was.
+    for missing in (cid, 999):
+        await conf.pbx.mute("root", missing, PARTICIPANTS)
+        await conf.pbx.unmute("root", missing, joined.channel)
+        await conf.pbx.kick("root", missing, ALL_MEMBERS)
+        await conf.pbx.lock("root", missing)
+        await conf.pbx.hangup("root", joined.channel)
+
+
 def _wav_level(path: Path) -> tuple[float, float]:
     """The loudest second's RMS level (dBFS) of a WAV file, and the share of the tone's
     energy in that second."""
@@ -350,6 +375,7 @@ async def test_the_leader_is_heard_by_a_waiting_point_and_recorded(conf: Conf) -
 
     heard = await asyncio.to_thread(conf.root.meter.wait, lambda m: m.tone_ms(since) >= 1500, 15)
     assert heard, conf.root.meter.windows(since)[-10:]
+    await conf.signal(cid, leader, SignalKind.TALKING)  # talk detection on the leader
 
     await conf.pbx.stop_record(cid)
     await conf.signal(cid, None, SignalKind.RECORDING_STOPPED)
