@@ -3,7 +3,8 @@
 Built on panoramisk 1.4's message and action models, with its defects fixed here (see
 ``../shared/notes/panoramisk-1.4.md``, beside the repository): ``AmiLink`` is the kept-alive
 AMI connection, ``AmiPbx`` the typed actions the domain uses, ``parse_event`` turns AMI events
-into typed classes, ``FastAgiServer`` runs the IVR's FastAGI sessions (only those our dialplan
+into typed classes, ``AmiConferencePbx`` runs the command conference's bridges across
+nodes, ``FastAgiServer`` runs the IVR's FastAGI sessions (only those our dialplan
 proves, ``AgiAuth``), and ``paths`` says where
 an Asterisk instance keeps the prompts and the CDR the service shares with it.
 """
@@ -13,6 +14,7 @@ from pbx.agi_auth import AgiAuth, PeerFilter
 from pbx.agi_session import AgiResult, AgiSession, parse_agi_result
 from pbx.ami import AmiLink
 from pbx.client import AmiPbx, QueueStatusResult
+from pbx.conference import AmiConferencePbx, ConferenceNode, conference_nodes_from
 from pbx.errors import (
     AgiCommandError,
     AgiHangup,
@@ -63,11 +65,13 @@ __all__ = [
     "AmiActionError",
     "AmiActionTimeout",
     "AmiAuthError",
+    "AmiConferencePbx",
     "AmiEvent",
     "AmiLink",
     "AmiNotConnected",
     "AmiPbx",
     "ChannelEvent",
+    "ConferenceNode",
     "FastAgiServer",
     "FullyBooted",
     "Hangup",
@@ -87,6 +91,7 @@ __all__ = [
     "QueueMemberStatus",
     "QueueStatusResult",
     "UserEvent",
+    "conference_nodes_from",
     "parse_agi_result",
     "parse_event",
 ]

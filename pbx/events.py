@@ -31,6 +31,15 @@ __all__ = [
     "AgentRingNoAnswer",
     "AmiEvent",
     "ChannelEvent",
+    "ConfbridgeEnd",
+    "ConfbridgeEvent",
+    "ConfbridgeJoin",
+    "ConfbridgeLeave",
+    "ConfbridgeMute",
+    "ConfbridgeRecord",
+    "ConfbridgeStopRecord",
+    "ConfbridgeTalking",
+    "ConfbridgeUnmute",
     "DialEnd",
     "DialFailure",
     "FullyBooted",
@@ -203,6 +212,66 @@ class UserEvent(ChannelEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConfbridgeEvent(ChannelEvent):
+    """A member's event in a ConfBridge ``conference`` (the bridge's name); ``account_code``
+    is the member's channel's (how its point is known: ``pbx.conference_signals``)."""
+
+    conference: str
+    admin: bool
+    account_code: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfbridgeJoin(ConfbridgeEvent):
+    """A channel joined the bridge (``muted`` as it joins)."""
+
+    muted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfbridgeLeave(ConfbridgeEvent):
+    """A channel left the bridge."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfbridgeMute(ConfbridgeEvent):
+    """A member was muted."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfbridgeUnmute(ConfbridgeEvent):
+    """A member was unmuted."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfbridgeTalking(ConfbridgeEvent):
+    """A member started (``talking_status`` ``on``) or stopped (``off``) talking."""
+
+    talking_status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfbridgeRecord(AmiEvent):
+    """ConfBridge's own recording of ``conference`` started."""
+
+    conference: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfbridgeStopRecord(AmiEvent):
+    """... and stopped."""
+
+    conference: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfbridgeEnd(AmiEvent):
+    """The bridge ``conference`` ended on this Asterisk (its last member left)."""
+
+    conference: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class QueueCallerJoin(ChannelEvent):
     """A caller entered a queue at ``position``; ``count`` callers now wait."""
 
@@ -317,6 +386,14 @@ _EVENT_TYPES: dict[str, type[AmiEvent]] = {
         UserEvent,
         OriginateResponse,
         DialEnd,
+        ConfbridgeJoin,
+        ConfbridgeLeave,
+        ConfbridgeMute,
+        ConfbridgeUnmute,
+        ConfbridgeTalking,
+        ConfbridgeRecord,
+        ConfbridgeStopRecord,
+        ConfbridgeEnd,
         QueueCallerJoin,
         QueueCallerLeave,
         QueueCallerAbandon,

@@ -14,7 +14,7 @@ continuous tone); and ``RtpMeter``, the ear that shows what a point heard.
   200 ms window.
 
 Every call is logged per step (``-trace_logs``) as ``conf-point <call> <number> <ms> <what>``
-(``called``, ``busy``, ``rang out``, ``answered``, ``key <k>``, ``tone``, ``bye``, ``hung
+(``called``, ``busy``, ``rang out``, ``answered``, ``key <k>``, ``audio``, ``bye``, ``hung
 up``, ``no bye``); ``calls()`` reads them back as ``PointCall``.
 
 A point whose SDP names a meter also sends its key presses from that port (SIPp sends a
@@ -61,6 +61,7 @@ __all__ = [
     "SippGatewayPhone",
     "SourceStats",
     "free_media_port",
+    "noise_pcap",
     "point_scenario",
     "read_calls",
     "team_credentials",
@@ -85,8 +86,10 @@ class PointBehaviour:
     ``busy``: answers 486. ``answer_after_ms`` None: rings until the hotline gives up
     (CANCEL). Else it answers after ``answer_after_ms``, presses each ``(ms, key)`` of
     ``keys`` that long after the answer (``((2000, "1"), (9000, "*"))``: present, then a
-    raised hand), then with ``tone`` plays that pcap over and over (the leader), and stays
-    until the hotline's BYE -- or hangs up itself ``hangup_after_ms`` after the answer.
+    raised hand), then with ``audio`` plays that pcap over and over (the leader's tone; a
+    point's room noise, as a real phone keeps sending), and stays until the hotline's BYE --
+    or hangs up itself ``hangup_after_ms`` after the answer. A key stops a pcap playing, so
+    the audio starts after the last key.
     ``rtp_port``: the port its SDP offers (an ``RtpMeter``'s), else SIPp's own media port.
     """
 
@@ -94,8 +97,8 @@ class PointBehaviour:
     keys: tuple[tuple[int, str], ...] = ((2000, "1"),)
     busy: bool = False
     hangup_after_ms: int | None = None
-    tone: Path | None = None
-    tone_ms: int = 60_000  # the tone pcap's length: it is played again after that long
+    audio: Path | None = None
+    audio_ms: int = 60_000  # the audio pcap's length: it is played again after that long
     rtp_port: int | None = None
     wait_for_bye_ms: int = WAIT_FOR_BYE_MS
 
@@ -111,15 +114,26 @@ class PointBehaviour:
             previous = at
         if self.hangup_after_ms is not None and self.hangup_after_ms <= previous:
             raise SippError("a point hangs up after its last key")
-        if self.tone is not None and self.hangup_after_ms is not None:
-            raise SippError("a phone playing a tone stays until the hotline hangs up")
+        if self.audio is not None and self.hangup_after_ms is not None:
+            raise SippError("a phone playing audio stays until the hotline hangs up")
 
     @classmethod
     def presses(
-        cls, key: str = "1", *, answer_after_ms: int = 500, after_ms: int = 2000
+        cls,
+        key: str = "1",
+        *,
+        answer_after_ms: int = 500,
+        after_ms: int = 2000,
+        rtp_port: int | None = None,
+        audio: Path | None = None,
     ) -> PointBehaviour:
         """Answers, listens to the roll call's question, presses ``key``, stays."""
-        return cls(answer_after_ms=answer_after_ms, keys=((after_ms, key),))
+        return cls(
+            answer_after_ms=answer_after_ms,
+            keys=((after_ms, key),),
+            rtp_port=rtp_port,
+            audio=audio,
+        )
 
     @classmethod
     def silent(cls, *, answer_after_ms: int = 500) -> PointBehaviour:
@@ -146,7 +160,7 @@ class PointBehaviour:
         cls, tone: Path, *, answer_after_ms: int = 200, tone_ms: int = 60_000
     ) -> PointBehaviour:
         """The commander's phone: answers and speaks (a tone) until the hotline hangs up."""
-        return cls(answer_after_ms=answer_after_ms, keys=(), tone=tone, tone_ms=tone_ms)
+        return cls(answer_after_ms=answer_after_ms, keys=(), audio=tone, audio_ms=tone_ms)
 
 
 # --- the scenario -------------------------------------------------------------------------
@@ -259,12 +273,12 @@ def _branch(b: PointBehaviour, n: int, media_port: int) -> list[str]:
             _log(f"key {key}"),
         ]
         at = key_at
-    if b.tone is not None:
+    if b.audio is not None:
         steps += [
-            _log("tone"),
-            f'<label id="tone{n}"/>',
-            f'<nop><action><exec play_pcap_audio="{b.tone}"/></action></nop>',
-            f'<recv request="BYE" timeout="{b.tone_ms}" ontimeout="tone{n}" next="bye{n}"/>',
+            _log("audio"),
+            f'<label id="audio{n}"/>',
+            f'<nop><action><exec play_pcap_audio="{b.audio}"/></action></nop>',
+            f'<recv request="BYE" timeout="{b.audio_ms}" ontimeout="audio{n}" next="bye{n}"/>',
         ]
     elif b.hangup_after_ms is not None:
         steps.append(
@@ -599,26 +613,15 @@ def _checksum(header: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def tone_pcap(hz: int = 1000, seconds: int = 60, level_dbfs: float = -12.0) -> Path:
-    """A pcap of G.711 µ-law RTP (payload type 0, 20 ms packets) playing a sine of ``hz`` at
-    ``level_dbfs`` (peak) for ``seconds``: what SIPp's ``play_pcap_audio`` sends as the
-    leader's voice. Cached by its parameters."""
-    if not 0 < hz < 4000 or seconds <= 0:
-        raise SippError("a tone is below 4 kHz and lasts at least a second")
-    dest = TONE_CACHE / f"tone_{hz}hz_{seconds}s_{-level_dbfs:g}dB.pcap"
-    if dest.exists():
-        return dest
-    amplitude = 32767 * 10 ** (level_dbfs / 20)
-    per_packet = 160
+def _write_pcap(dest: Path, payloads: Iterable[bytes]) -> Path:
+    """G.711 µ-law RTP (payload type 0) in a pcap, one 160-byte payload every 20 ms, as
+    SIPp's ``play_pcap_audio`` replays it."""
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for n in range(seconds * 50):
-        samples = (
-            amplitude * math.sin(2 * math.pi * hz * (n * per_packet + i) / 8000)
-            for i in range(per_packet)
+    for n, payload in enumerate(payloads):
+        rtp = (
+            struct.pack(">BBHII", 0x80, 0x80 if n == 0 else 0x00, n & 0xFFFF, n * 160, 0x10221022)
+            + payload
         )
-        rtp = struct.pack(
-            ">BBHII", 0x80, 0x80 if n == 0 else 0x00, n & 0xFFFF, n * per_packet, 0x10221022
-        ) + ulaw_encode(round(s) for s in samples)
         udp = struct.pack(">HHHH", 10000, 10000, 8 + len(rtp), 0) + rtp
         ip = bytearray(
             struct.pack(
@@ -647,6 +650,44 @@ def tone_pcap(hz: int = 1000, seconds: int = 60, level_dbfs: float = -12.0) -> P
     return dest
 
 
+def tone_pcap(hz: int = 1000, seconds: int = 60, level_dbfs: float = -12.0) -> Path:
+    """A pcap of µ-law RTP (20 ms packets) playing a sine of ``hz`` at ``level_dbfs``
+    (peak) for ``seconds``: the leader's voice. Cached by its parameters."""
+    if not 0 < hz < 4000 or seconds <= 0:
+        raise SippError("a tone is below 4 kHz and lasts at least a second")
+    dest = TONE_CACHE / f"tone_{hz}hz_{seconds}s_{-level_dbfs:g}dB.pcap"
+    if dest.exists():
+        return dest
+    amplitude = 32767 * 10 ** (level_dbfs / 20)
+    return _write_pcap(
+        dest,
+        (
+            ulaw_encode(
+                round(amplitude * math.sin(2 * math.pi * hz * (n * 160 + i) / 8000))
+                for i in range(160)
+            )
+            for n in range(seconds * 50)
+        ),
+    )
+
+
+def noise_pcap(seconds: int = 60, level_dbfs: float = -55.0) -> Path:
+    """A pcap of µ-law RTP of quiet white noise at ``level_dbfs`` (RMS): a muted point's
+    room, which a real phone keeps sending (Asterisk reads it, and with ``dsp_drop_silence``
+    finds it silent). Seeded, cached by its parameters."""
+    if seconds <= 0:
+        raise SippError("noise lasts at least a second")
+    dest = TONE_CACHE / f"noise_{seconds}s_{-level_dbfs:g}dB.pcap"
+    if dest.exists():
+        return dest
+    rng = random.Random(1022)
+    sigma = 32768 * 10 ** (level_dbfs / 20)
+    return _write_pcap(
+        dest,
+        (ulaw_encode(round(rng.gauss(0, sigma)) for _ in range(160)) for _ in range(seconds * 50)),
+    )
+
+
 # --- the ear --------------------------------------------------------------------------------
 
 
@@ -658,6 +699,7 @@ class MeterWindow:
     packets: int
     audio_packets: int  # µ-law (payload type 0)
     dtmf_packets: int  # RFC 4733 (payload type 101)
+    audio_ms: float  # how much audio the µ-law packets carried (8 samples a ms)
     level_dbfs: float  # RMS of the µ-law audio; -inf when silent or none
     tone_share: float  # the tone's share of the audio's energy (0..1)
 
@@ -669,6 +711,7 @@ class SourceStats:
     packets: int = 0
     audio_packets: int = 0
     dtmf_packets: int = 0
+    audio_ms: float = 0.0
     first_at: float = 0.0
     last_at: float = 0.0
 
@@ -681,6 +724,7 @@ class _Acc:
     energy: float = 0.0
     samples: int = 0
     tone: float = 0.0
+    audio_ms: float = 0.0
 
 
 class RtpMeter:
@@ -797,7 +841,9 @@ class RtpMeter:
                 acc.energy += energy
                 acc.samples += samples
                 acc.tone += tone
+                acc.audio_ms += len(payload) / 8
                 stats.audio_packets += 1
+                stats.audio_ms += len(payload) / 8
             elif payload_type == 101:
                 acc.dtmf += 1
                 stats.dtmf_packets += 1
@@ -814,12 +860,14 @@ class RtpMeter:
         for i, acc in accs.items():
             start = self._t0 + i * self.window_s
             if acc is None:
-                out.append(MeterWindow(start, 0, 0, 0, -math.inf, 0.0))
+                out.append(MeterWindow(start, 0, 0, 0, 0.0, -math.inf, 0.0))
                 continue
             rms = math.sqrt(acc.energy / acc.samples) if acc.samples else 0.0
             level = 20 * math.log10(rms / 32768) if rms > 0 else -math.inf
             share = acc.tone / acc.audio if acc.audio else 0.0
-            out.append(MeterWindow(start, acc.packets, acc.audio, acc.dtmf, level, share))
+            out.append(
+                MeterWindow(start, acc.packets, acc.audio, acc.dtmf, acc.audio_ms, level, share)
+            )
         return out
 
     def level(self) -> float:

@@ -52,7 +52,8 @@ def test_confbridge_profiles_follow_the_settings(tmp_path: Path) -> None:
     assert "mixing_interval = 20" in conf
     assert "dsp_drop_silence = no" in conf
     assert "* = dialplan_exec(hotline-conf-hand,s,1)" in conf
-    assert "load = app_confbridge.so" in (inst / "etc/modules.conf").read_text()
+    modules = (inst / "etc/modules.conf").read_text()
+    assert "load = app_confbridge.so" in modules and "load = app_record.so" in modules
     assert (inst / "spool/conferences").is_dir()
 
 
@@ -62,6 +63,8 @@ def test_the_roll_call_asks_twice_with_the_key_timeout(tmp_path: Path) -> None:
     for context in ("point", "leader", "hand", "link", "trunk", "recorder", "record"):
         assert f"[hotline-conf-{context}]" in dialplan, context
     assert "Read(CONF_KEY,${CONF_ASK},1,,1,3)" in dialplan
+    # "n" in a pattern is a digit class: the link's extension spells it as a set.
+    assert "exten => _co[n]f-X!,1," in dialplan
     assert "GotoIf($[${CONF_TRY} < 2]?ask)" in dialplan
     assert (
         "ConfBridge(hotline-conf-${CONF_ID},hotline_bridge,hotline_point,hotline_point_menu)"

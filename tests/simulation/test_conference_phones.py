@@ -21,6 +21,7 @@ from simulation.conference_phones import (
     RtpMeter,
     SippGatewayPhone,
     free_media_port,
+    noise_pcap,
     point_scenario,
     read_calls,
     tone_pcap,
@@ -84,9 +85,9 @@ def test_busy_never_answering_and_silent_points() -> None:
 def test_the_leader_plays_its_tone_again_until_the_bye(tmp_path: Path) -> None:
     tone = tmp_path / "tone.pcap"
     xml = point_scenario(PointBehaviour.leader(tone, tone_ms=30_000), media_port=1)
-    assert _bye_waits(xml) == [("30000", "tone0", "bye0")]
+    assert _bye_waits(xml) == [("30000", "audio0", "bye0")]
     labels = [s.get("id") for s in _steps(xml) if s.tag == "label"]
-    assert "tone0" in labels
+    assert "audio0" in labels
     assert [e.get("play_pcap_audio") for e in ET.fromstring(xml).iter("exec")] == [str(tone)]
 
 
@@ -113,7 +114,7 @@ def test_the_gateway_chooses_the_behaviour_by_the_numbers_prefix() -> None:
         lambda: PointBehaviour(keys=((2000, "1"), (2100, "*"))),  # closer than a key lasts
         lambda: PointBehaviour(keys=((2000, "x"),)),
         lambda: PointBehaviour(keys=((2000, "1"),), hangup_after_ms=1000),
-        lambda: PointBehaviour(tone=Path("t.pcap"), hangup_after_ms=1000, keys=()),
+        lambda: PointBehaviour(audio=Path("t.pcap"), hangup_after_ms=1000, keys=()),
     ],
 )
 def test_impossible_behaviours_are_refused(make: object) -> None:
@@ -183,6 +184,18 @@ def test_the_tone_pcap_is_rtp_ulaw_every_20_ms_at_its_frequency() -> None:
     assert samples[:8] == pytest.approx(samples[8:16], abs=300)
 
 
+def test_a_points_noise_is_quiet_and_not_a_tone() -> None:
+    frames = list(_records(noise_pcap(seconds=1, level_dbfs=-55)))
+    assert len(frames) == 50
+    meter = RtpMeter(window_ms=1000)
+    for i, frame in enumerate(frames):
+        meter.feed(frame[42:], ("127.0.0.1", 1), meter._t0 + i * 0.02)
+    (window,) = meter.windows(now=meter._t0 + 1.5)
+    assert window.level_dbfs == pytest.approx(-55, abs=2) and window.tone_share < 0.1
+    assert window.audio_ms == 1000
+    meter.stop()
+
+
 def _rtp(seq: int, payload: bytes, payload_type: int = 0) -> bytes:
     return struct.pack(">BBHII", 0x80, payload_type, seq, 160 * seq, 0x1234) + payload
 
@@ -205,6 +218,7 @@ def test_the_meter_tells_the_tone_from_noise_and_silence_per_window() -> None:
     assert noisy.level_dbfs > -30 and noisy.tone_share < 0.1
     assert toned.level_dbfs == pytest.approx(-15, abs=0.5) and toned.tone_share > 0.95
     assert (dtmf.audio_packets, dtmf.dtmf_packets) == (0, 5)
+    assert (toned.audio_ms, dtmf.audio_ms) == (100.0, 0.0)  # 5 packets of 20 ms
     sources = meter.sources()
     assert sorted(p for _, p in sources) == [20000, 20002, 20004]
     assert sources[("127.0.0.1", 20004)].dtmf_packets == 5
