@@ -161,6 +161,19 @@ class Settings(BaseSettings):
     events_coalesce_ms: int = Field(default=100, ge=0, le=1000)
     events_channel: str = Field(default="hotline1022_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
+    # The command conference (conference/, issue 14; SERVICE's block). The root node's name
+    # and the other Asterisk nodes it spans (a JSON list of pbx.conference.ConferenceNode's
+    # fields; [] = one node). Dialling: calls started a second (all nodes together), the
+    # most ringing at once, attempts per point (busy, no answer, failed: the team's next
+    # phone), seconds a phone rings; most points one node holds (conference.plan).
+    conference_root_name: str = Field(default="root", pattern=r"^[A-Za-z0-9_-]+$")
+    conference_nodes: list[dict[str, Any]] = Field(default_factory=list)
+    conference_dial_rate_per_s: float = Field(default=20.0, gt=0, le=1000)
+    conference_max_in_flight: int = Field(default=200, ge=1)
+    conference_max_attempts: int = Field(default=3, ge=1, le=20)
+    conference_ring_s: int = Field(default=30, ge=5, le=300)
+    conference_points_per_node: int = Field(default=1000, ge=1)
+
     # The wallboard (/wallboard, GET /wallboard): where its colours change. Waits in
     # seconds (the longest wait of a queue, ASA): amber from *_warn_s, red from *_bad_s.
     # Today's service level (answered within the category's first HOTLINE_SL_THRESHOLDS
