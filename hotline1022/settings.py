@@ -201,8 +201,6 @@ class Settings(BaseSettings):
     conference_mixing_interval_ms: int = 40
     conference_drop_silence: bool = True
     conference_key_timeout_s: int = 6
-    conference_root_name: str = "root"
-    conference_nodes: list[dict[str, Any]] = []
 
     @field_validator("conference_mixing_interval_ms")
     @classmethod
