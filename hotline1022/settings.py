@@ -192,6 +192,25 @@ class Settings(BaseSettings):
     wallboard_figures_s: float = Field(default=5.0, gt=0)
     wallboard_idle_s: float = Field(default=60.0, gt=0)
 
+    # The command conference (conference/, pbx/conference.py, asterisk-conf/confbridge.conf.j2):
+    # the bridges mix every mixing_interval_ms and drop the points' silence before mixing
+    # (cheaper with many muted listeners); an answered point has this long, twice, to press 1.
+    # A conference spans this Asterisk (the root, named conference_root_name) and the nodes
+    # in conference_nodes (JSON, the fields of pbx.conference.ConferenceNode: name, ami_host,
+    # ami_port, ami_username, ami_secret, sip_host, sip_port, instance).
+    conference_mixing_interval_ms: int = 40
+    conference_drop_silence: bool = True
+    conference_key_timeout_s: int = 6
+    conference_root_name: str = "root"
+    conference_nodes: list[dict[str, Any]] = []
+
+    @field_validator("conference_mixing_interval_ms")
+    @classmethod
+    def _a_mixing_interval(cls, value: int) -> int:
+        if value not in (10, 20, 40, 80):
+            raise ValueError("ConfBridge mixes every 10, 20, 40 or 80 ms")
+        return value
+
     @field_validator("token_ttl_s")
     @classmethod
     def _lifetimes_of_known_roles(cls, value: dict[str, int]) -> dict[str, int]:
