@@ -296,6 +296,9 @@ class ConferenceService:
         self._clock = clock
         self._running: dict[int, _Running] = {}
         self._ended: set[int] = set()
+        # Conferences being ended: out of ``_running`` (signals no longer move their
+        # points), their last changes not yet written.
+        self._ending: dict[int, _Running] = {}
         self._dirty: dict[int, set[int]] = {}
         self._events: list[dict[str, Any]] = []
         self._conference_changed: set[int] = set()
@@ -893,6 +896,8 @@ class ConferenceService:
         reason = sig.reason
         if sig.kind == SignalKind.HUNG_UP:
             reason = reason or "hung_up"
+        if new == PointState.LEFT and p.reason == "kicked":
+            reason = "kicked"  # what the commander did says more than the channel's cause
         if new not in _RINGING:
             p.dialled_at = None
         if new == PointState.JOINED:
@@ -968,7 +973,7 @@ class ConferenceService:
             return
         rows: list[dict[str, Any]] = []
         for cid, ids in dirty.items():
-            run = self._running.get(cid)
+            run = self._running.get(cid) or self._ending.get(cid)
             if run is None:
                 continue
             rows.extend(run.points[i].row() for i in ids if i in run.points)
@@ -1315,6 +1320,11 @@ class ConferenceService:
         if run is None:
             raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
         await self._stop_dialling(run)
+        # From here the bridge's news is not the roll's: the points kicked at the end were
+        # there, and the roll keeps them present (its "left" is for those who left before).
+        self._running.pop(run.id, None)
+        self._ending[run.id] = run
+        self._ended.add(run.id)
 
         async def work() -> dict[str, Any]:
             calls: list[Awaitable[None]] = [
@@ -1334,10 +1344,8 @@ class ConferenceService:
                     self._set(run, p, PointState.FAILED, "ended")
                 elif p.state == PointState.ANSWERED:
                     self._set(run, p, PointState.ABSENT, "ended")
-            self._ended.add(run.id)
-            # Written now, with the conference's end: the memory copy goes away.
-            await self.flush()
-            self._running.pop(run.id, None)
+            await self.flush()  # written with the end: the memory copy goes away
+            self._ending.pop(run.id, None)
             return {
                 "status": ConferenceStatus.ENDED,
                 "ended_at": utcnow(),
@@ -1348,6 +1356,9 @@ class ConferenceService:
         try:
             return await self._control(caller, run, "end", work)
         except PbxDown:
-            # Asterisk did not hear it: the conference stays running; dialling resumes.
+            # Asterisk did not hear it: the conference goes on; dialling resumes.
+            self._ending.pop(run.id, None)
+            self._ended.discard(run.id)
+            self._running[run.id] = run
             run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{run.id}")
             raise
