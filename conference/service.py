@@ -298,6 +298,7 @@ class ConferenceService:
         self._ended: set[int] = set()
         # Conferences whose title prompt could not be made or installed: dialled without.
         self._untitled: set[int] = set()
+        self._starting = asyncio.Lock()
         # Conferences being ended: out of ``_running`` (signals no longer move their
         # points), their last changes not yet written.
         self._ending: dict[int, _Running] = {}
@@ -606,7 +607,14 @@ class ConferenceService:
     # -- start ---------------------------------------------------------------------------------
 
     async def start_conference(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        """Plan the nodes, install the title prompt, and start dialling (leaders first)."""
+        """Plan the nodes, install the title prompt, and start dialling (leaders first).
+
+        One start at a time: two commanders pressing "start" together (or the timer and a
+        commander) start it once; the second is told it has started."""
+        async with self._starting:
+            return await self._start_conference(caller, conference_id)
+
+    async def _start_conference(self, caller: Caller, conference_id: int) -> dict[str, Any]:
         async with self.db.session() as s:
             conf = await self._visible(s, caller, conference_id)
             self._check_status(conf, ConferenceStatus.SCHEDULED)

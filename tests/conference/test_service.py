@@ -559,3 +559,20 @@ async def test_a_conference_with_a_start_time_starts_itself(
     assert (await service.detail(SUPERVISOR, int(later["id"])))["status"] == "scheduled"  # type: ignore[call-overload]
     [start] = (await service.actions(SUPERVISOR, cid))[-1:]
     assert (start["action"], start["user"]) == ("start", None)
+
+
+async def test_two_starts_at_once_start_it_once(
+    service: ConferenceService, pbx: RecordingPbx
+) -> None:
+    cid = int((await create_binh_duong(service))["id"])  # type: ignore[call-overload]
+
+    results = await asyncio.gather(
+        service.start_conference(SUPERVISOR, cid),
+        service.start_conference(SUPERVISOR, cid),
+        return_exceptions=True,
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["ConferenceConflict", "dict"]
+    await until(lambda: len(pbx.dialled) == 92)
+    await asyncio.sleep(0.1)
+    assert len(pbx.dialled) == 92
