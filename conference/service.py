@@ -722,6 +722,10 @@ class ConferenceService:
                     phones.setdefault(phone.team_id, []).append((phone.endpoint, phone.number))
         root = self.pbx.root
         points = {r.id: _Point.of(r, root) for r in rows}
+        now = self._clock()
+        for p in points.values():
+            if p.state in (*_RINGING, PointState.ANSWERED):
+                p.dialled_at = now  # resumed: news may have gone to the old process
         nodes = sorted({p.node for p in points.values()}, key=lambda n: (n != root, n))
         run = _Running(
             id=conference_id,
@@ -842,11 +846,19 @@ class ConferenceService:
             self._call_failed(run, p, SignalKind.FAILED, str(exc) or "failed")
 
     def _find_lost(self, run: _Running, now: float) -> None:
-        """A call with no news long after it should have rung out: its events were lost."""
+        """A call with no news long after it should have rung out, or been asked twice to
+        press 1: its events were lost (or went to a process that is gone). A ringing one
+        counts as unanswered (and is retried), an answered one as absent."""
         limit = self.params.ring_s + self.params.lost_after_s
         for p in run.points.values():
-            if p.state in _RINGING and p.dialled_at is not None and now - p.dialled_at > limit:
+            if p.dialled_at is None or now - p.dialled_at <= limit:
+                continue
+            if p.state in _RINGING:
                 self._call_failed(run, p, SignalKind.NO_ANSWER, "no_signal")
+            elif p.state == PointState.ANSWERED:
+                p.dialled_at = None
+                self._set(run, p, PointState.ABSENT, "no_signal")
+                run.wake.set()
 
     def _call_failed(self, run: _Running, p: _Point, kind: SignalKind, reason: str) -> None:
         p.dialled_at = None
@@ -943,7 +955,10 @@ class ConferenceService:
             reason = reason or "hung_up"
         if new == PointState.LEFT and p.reason == "kicked":
             reason = "kicked"  # what the commander did says more than the channel's cause
-        if new not in _RINGING:
+        # Waiting for news: while it rings, and while it is asked to press 1.
+        if new == PointState.ANSWERED:
+            p.dialled_at = self._clock()
+        elif new not in _RINGING:
             p.dialled_at = None
         if new == PointState.JOINED:
             p.joined_at = utcnow()
