@@ -13,16 +13,15 @@ import pytest
 from sqlalchemy import func, select
 
 from conference.errors import ConferenceConflict, InvalidConference, NotAllowed, PbxDown
-from conference.service import (
+from conference.points import (
     Caller,
-    ConferenceParams,
-    ConferenceService,
     ConferenceSpec,
     LeaderSpec,
     NumberSelector,
     PlaceSelector,
     TeamSelector,
 )
+from conference.service import ConferenceParams, ConferenceService
 from dispatch.teams import ensure_places_and_teams
 from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, ConferenceMember, SignalKind
 from store import audit
