@@ -31,7 +31,7 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +39,6 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from conference import store
 from conference.errors import (
@@ -51,10 +50,9 @@ from conference.errors import (
 )
 from conference.pacing import Pacer, next_phone, should_retry
 from conference.plan import CapacityExceeded, PlanPoint, assign_nodes
+from conference.points import SYSTEM, Caller, ConferenceSpec, resolve, resolve_leader
 from conference.ports import ConferencePbx
 from conference.roll import FINAL, PointState, advance, tally
-from dispatch.places import find_place, places_under
-from dispatch.teams import valid_endpoint, valid_number
 from ivr import prompts
 from live.hub import Audience
 from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, PointSignal, SignalKind
@@ -73,18 +71,7 @@ from store.models import (
 )
 from store.types import utcnow
 
-__all__ = [
-    "Caller",
-    "ConferenceParams",
-    "ConferenceService",
-    "ConferenceSpec",
-    "LeaderSpec",
-    "NumberSelector",
-    "PlaceSelector",
-    "Selector",
-    "TeamSelector",
-    "title_text",
-]
+__all__ = ["ConferenceParams", "ConferenceService", "title_prompt", "title_text"]
 
 log = logging.getLogger(__name__)
 
@@ -105,70 +92,6 @@ def title_prompt(conference_id: int) -> str:
     return f"conf-title-{conference_id}"
 
 
-# -- what is asked ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks: an API user (``None`` user id: the service itself, e.g. a timed start)."""
-
-    user_id: int | None
-    name: str
-    role: str
-    team_id: int | None = None
-
-    @property
-    def privileged(self) -> bool:
-        return self.role in ("supervisor", "admin")
-
-
-SYSTEM = Caller(None, "system", "admin")
-
-
-@dataclass(frozen=True)
-class PlaceSelector:
-    """Every active team of ``kind`` at the places of ``level`` under (or at) the place
-    ``under_level``/``under_code``: "every commune team of province 74"."""
-
-    under_level: str
-    under_code: int
-    level: str
-    kind: str = TeamKind.TEAM
-
-
-@dataclass(frozen=True)
-class TeamSelector:
-    team_id: int
-
-
-@dataclass(frozen=True)
-class NumberSelector:
-    number: str
-    label: str = ""
-
-
-Selector = PlaceSelector | TeamSelector | NumberSelector
-
-
-@dataclass(frozen=True)
-class LeaderSpec:
-    """Who speaks: one of an endpoint (a softphone of this Asterisk), a team, a number."""
-
-    endpoint: str | None = None
-    team_id: int | None = None
-    number: str | None = None
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class ConferenceSpec:
-    title: str
-    points: Sequence[Selector]
-    leaders: Sequence[LeaderSpec] = ()
-    record: bool = False
-    starts_at: datetime | None = None
-
-
 @dataclass(frozen=True)
 class ConferenceParams:
     """The settings the service runs with (``HOTLINE_CONFERENCE_*``)."""
@@ -185,7 +108,6 @@ class ConferenceParams:
     pbx_retry_s: float = 2.0
     # A call with no signal this long after its ring time is taken as failed (a lost event).
     lost_after_s: float = 30.0
-    speak_timeout_s: float = 30.0
 
 
 # -- a running conference in memory -------------------------------------------------------------
@@ -296,6 +218,12 @@ class ConferenceService:
         self._clock = clock
         self._running: dict[int, _Running] = {}
         self._ended: set[int] = set()
+        # Conferences whose title prompt could not be made or installed: dialled without.
+        self._untitled: set[int] = set()
+        self._starting = asyncio.Lock()
+        # Conferences being ended: out of ``_running`` (signals no longer move their
+        # points), their last changes not yet written.
+        self._ending: dict[int, _Running] = {}
         self._dirty: dict[int, set[int]] = {}
         self._events: list[dict[str, Any]] = []
         self._conference_changed: set[int] = set()
@@ -332,7 +260,8 @@ class ConferenceService:
                     self._event(conf.id, point.id, "state", PointState.QUEUED, "restart")
             await s.commit()
         for conf in running:
-            await self._launch(conf.id)
+            run = await self._launch(conf.id)
+            self._spawn(self._reconcile(run))
             log.info("conference %d resumed after a restart", conf.id)
         self._runner = asyncio.create_task(self.run(), name="conference-writer")
 
@@ -453,7 +382,7 @@ class ConferenceService:
             teams_seen: set[int] = set()
             numbers_seen: set[str] = set()
             for sel in spec.points:
-                for point in await self._resolve(s, sel, area):
+                for point in await resolve(s, sel, area):
                     if point.team_id is not None:
                         if point.team_id in teams_seen:
                             continue
@@ -471,7 +400,7 @@ class ConferenceService:
                     f"{len(points)} điểm cầu vượt sức chứa {room} của "
                     f"{len(self.pbx.nodes)} nút tổng đài"
                 )
-            leaders = [await self._leader(s, spec_, area) for spec_ in spec.leaders]
+            leaders = [await resolve_leader(s, spec_, area) for spec_ in spec.leaders]
             conf = Conference(
                 title=title,
                 status=ConferenceStatus.SCHEDULED,
@@ -501,106 +430,17 @@ class ConferenceService:
         self._conference_changed.add(conference_id)
         return await self.detail(caller, conference_id)
 
-    async def _resolve(
-        self, s: AsyncSession, sel: Selector, area: Place | None
-    ) -> list[ConferencePoint]:
-        if isinstance(sel, NumberSelector):
-            if not valid_number(sel.number):
-                raise InvalidConference(f"Số điện thoại không hợp lệ: {sel.number!r}")
-            label = sel.label.strip() or sel.number
-            return [self._point(label=label, number=sel.number)]
-        if isinstance(sel, TeamSelector):
-            team, place = await self._team(s, sel.team_id)
-            self._check_area(area, place)
-            return [self._team_point(team, place)]
-        found = await find_place(s, sel.under_level, sel.under_code)
-        if found is None:
-            raise InvalidConference(
-                f"Không có địa bàn cấp {sel.under_level} mã {sel.under_code} "
-                "(nhập bằng lệnh hotline1022 places import)"
-            )
-        place = found
-        self._check_area(area, place)
-        places = {p.id: p for p in await places_under(s, place, level=sel.level, include_self=True)}
-        if not places:
-            return []
-        teams = await s.scalars(
-            select(Team)
-            .options(selectinload(Team.phones))
-            .where(Team.place_id.in_(places), Team.kind == sel.kind, Team.active)
-            .order_by(Team.id)
-        )
-        return [self._team_point(t, places[t.place_id]) for t in teams]
-
-    async def _team(self, s: AsyncSession, team_id: int) -> tuple[Team, Place]:
-        team = await s.scalar(
-            select(Team).options(selectinload(Team.phones)).where(Team.id == team_id)
-        )
-        place = await s.get(Place, team.place_id) if team is not None else None
-        if team is None or place is None:
-            raise InvalidConference(f"Không có đội số {team_id}")
-        return team, place
-
-    def _check_area(self, area: Place | None, place: Place) -> None:
-        if area is not None and not place.path.startswith(area.path):
-            raise NotAllowed(
-                f"{place.name} không thuộc địa bàn của trung tâm ({area.name}): "
-                "trung tâm chỉ tổ chức hội nghị cho các địa bàn trực thuộc"
-            )
-
-    def _point(self, **values: Any) -> ConferencePoint:
-        return ConferencePoint(
-            state=PointState.QUEUED,
-            reason="",
-            attempts=0,
-            phone_index=0,
-            muted=True,
-            talking=False,
-            is_leader=values.pop("is_leader", False),
-            **values,
-        )
-
-    def _team_point(self, team: Team, place: Place, *, leader: bool = False) -> ConferencePoint:
-        phones: list[TeamPhone] = sorted(team.phones, key=lambda p: p.position)
-        first = phones[0] if phones else None
-        return self._point(
-            label=team.name,
-            team_id=team.id,
-            place_id=place.id,
-            endpoint=first.endpoint if first else None,
-            number=first.number if first else None,
-            is_leader=leader,
-        )
-
-    async def _leader(
-        self, s: AsyncSession, spec: LeaderSpec, area: Place | None
-    ) -> ConferencePoint:
-        given = [v for v in (spec.endpoint, spec.team_id, spec.number) if v is not None]
-        if len(given) != 1:
-            raise InvalidConference(
-                "Người chủ trì cần đúng một trong: máy nhánh, đội hoặc số điện thoại"
-            )
-        label = spec.label.strip()
-        if spec.endpoint is not None:
-            if not valid_endpoint(spec.endpoint):
-                raise InvalidConference(f"Máy nhánh không hợp lệ: {spec.endpoint!r}")
-            return self._point(label=label or spec.endpoint, endpoint=spec.endpoint, is_leader=True)
-        if spec.number is not None:
-            if not valid_number(spec.number):
-                raise InvalidConference(f"Số điện thoại không hợp lệ: {spec.number!r}")
-            return self._point(label=label or spec.number, number=spec.number, is_leader=True)
-        assert spec.team_id is not None
-        team, place = await self._team(s, spec.team_id)
-        self._check_area(area, place)
-        point = self._team_point(team, place, leader=True)
-        if label:
-            point.label = label
-        return point
-
     # -- start ---------------------------------------------------------------------------------
 
     async def start_conference(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        """Plan the nodes, install the title prompt, and start dialling (leaders first)."""
+        """Plan the nodes, install the title prompt, and start dialling (leaders first).
+
+        One start at a time: two commanders pressing "start" together (or the timer and a
+        commander) start it once; the second is told it has started."""
+        async with self._starting:
+            return await self._start_conference(caller, conference_id)
+
+    async def _start_conference(self, caller: Caller, conference_id: int) -> dict[str, Any]:
         async with self.db.session() as s:
             conf = await self._visible(s, caller, conference_id)
             self._check_status(conf, ConferenceStatus.SCHEDULED)
@@ -611,10 +451,16 @@ class ConferenceService:
             wav = await self._title_wav(title)
             if wav is not None:
                 await self.pbx.put_prompt(title_prompt(conference_id), wav)
+            else:
+                self._untitled.add(conference_id)
         except PbxUnavailable as exc:
             ok = False
             await self._audit(caller, conference_id, "start", t0, ok=False, detail=str(exc))
             raise PbxDown("Không kết nối được tổng đài (Asterisk): chưa thể bắt đầu") from exc
+        except (OSError, ValueError):
+            # The points still hear "press 1": the title is a courtesy, not a condition.
+            log.exception("conference %d: title prompt not installed", conference_id)
+            self._untitled.add(conference_id)
         async with self.db.session() as s:
             conf = await self._visible(s, caller, conference_id)
             self._check_status(conf, ConferenceStatus.SCHEDULED)
@@ -679,7 +525,7 @@ class ConferenceService:
             except (PbxDown, ConferenceConflict) as exc:
                 log.warning("timed conference %d not started: %s", cid, exc)
 
-    async def _launch(self, conference_id: int) -> None:
+    async def _launch(self, conference_id: int) -> _Running:
         """Load a running conference into memory and start its dialling task."""
         async with self.db.session() as s:
             conf = await s.get(Conference, conference_id)
@@ -702,6 +548,10 @@ class ConferenceService:
                     phones.setdefault(phone.team_id, []).append((phone.endpoint, phone.number))
         root = self.pbx.root
         points = {r.id: _Point.of(r, root) for r in rows}
+        now = self._clock()
+        for p in points.values():
+            if p.state in (*_RINGING, PointState.ANSWERED):
+                p.dialled_at = now  # resumed: news may have gone to the old process
         nodes = sorted({p.node for p in points.values()}, key=lambda n: (n != root, n))
         run = _Running(
             id=conference_id,
@@ -721,6 +571,34 @@ class ConferenceService:
         )
         self._running[conference_id] = run
         run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{conference_id}")
+        return run
+
+    async def _reconcile(self, run: _Running, attempts: int = 30) -> None:
+        """After a restart, ask each node's bridge who is still there: a point stored as
+        joined whose channel no bridge holds left while the service was away; those still
+        there get their mute and talking state back. Asterisk may be starting too: tried
+        again every ``pbx_retry_s``, ``attempts`` times."""
+        for node in run.nodes:
+            for attempt in range(attempts):
+                try:
+                    members = await self.pbx.members(node, run.id)
+                    break
+                except PbxUnavailable:
+                    if attempt == attempts - 1 or run.id not in self._running:
+                        log.warning("conference %d: node %s not reconciled", run.id, node)
+                        return
+                    await asyncio.sleep(self.params.pbx_retry_s)
+            here = {m.channel: m for m in members}
+            for p in run.points.values():
+                if p.node != node or p.state != PointState.JOINED:
+                    continue
+                member = here.get(p.channel or "")
+                if member is None:
+                    p.left_at, p.talking, p.channel = utcnow(), False, None
+                    self._set(run, p, PointState.LEFT, "gone_while_away")
+                else:
+                    p.muted, p.talking = member.muted, member.talking
+                    self._touch(run.id, p.id)
 
     async def _stop_dialling(self, run: _Running) -> None:
         if run.task is not None:
@@ -780,7 +658,7 @@ class ConferenceService:
                 point_id=p.id,
                 attempt=attempt,
                 dial=self.pbx.dial_string(endpoint=endpoint, number=number),
-                title_prompt=title_prompt(run.id),
+                title_prompt="" if run.id in self._untitled else title_prompt(run.id),
                 ring_s=self.params.ring_s,
                 leader=p.is_leader,
             )
@@ -794,11 +672,19 @@ class ConferenceService:
             self._call_failed(run, p, SignalKind.FAILED, str(exc) or "failed")
 
     def _find_lost(self, run: _Running, now: float) -> None:
-        """A call with no news long after it should have rung out: its events were lost."""
+        """A call with no news long after it should have rung out, or been asked twice to
+        press 1: its events were lost (or went to a process that is gone). A ringing one
+        counts as unanswered (and is retried), an answered one as absent."""
         limit = self.params.ring_s + self.params.lost_after_s
         for p in run.points.values():
-            if p.state in _RINGING and p.dialled_at is not None and now - p.dialled_at > limit:
+            if p.dialled_at is None or now - p.dialled_at <= limit:
+                continue
+            if p.state in _RINGING:
                 self._call_failed(run, p, SignalKind.NO_ANSWER, "no_signal")
+            elif p.state == PointState.ANSWERED:
+                p.dialled_at = None
+                self._set(run, p, PointState.ABSENT, "no_signal")
+                run.wake.set()
 
     def _call_failed(self, run: _Running, p: _Point, kind: SignalKind, reason: str) -> None:
         p.dialled_at = None
@@ -893,7 +779,12 @@ class ConferenceService:
         reason = sig.reason
         if sig.kind == SignalKind.HUNG_UP:
             reason = reason or "hung_up"
-        if new not in _RINGING:
+        if new == PointState.LEFT and p.reason == "kicked":
+            reason = "kicked"  # what the commander did says more than the channel's cause
+        # Waiting for news: while it rings, and while it is asked to press 1.
+        if new == PointState.ANSWERED:
+            p.dialled_at = self._clock()
+        elif new not in _RINGING:
             p.dialled_at = None
         if new == PointState.JOINED:
             p.joined_at = utcnow()
@@ -968,7 +859,7 @@ class ConferenceService:
             return
         rows: list[dict[str, Any]] = []
         for cid, ids in dirty.items():
-            run = self._running.get(cid)
+            run = self._running.get(cid) or self._ending.get(cid)
             if run is None:
                 continue
             rows.extend(run.points[i].row() for i in ids if i in run.points)
@@ -1315,6 +1206,11 @@ class ConferenceService:
         if run is None:
             raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
         await self._stop_dialling(run)
+        # From here the bridge's news is not the roll's: the points kicked at the end were
+        # there, and the roll keeps them present (its "left" is for those who left before).
+        self._running.pop(run.id, None)
+        self._ending[run.id] = run
+        self._ended.add(run.id)
 
         async def work() -> dict[str, Any]:
             calls: list[Awaitable[None]] = [
@@ -1334,10 +1230,8 @@ class ConferenceService:
                     self._set(run, p, PointState.FAILED, "ended")
                 elif p.state == PointState.ANSWERED:
                     self._set(run, p, PointState.ABSENT, "ended")
-            self._ended.add(run.id)
-            # Written now, with the conference's end: the memory copy goes away.
-            await self.flush()
-            self._running.pop(run.id, None)
+            await self.flush()  # written with the end: the memory copy goes away
+            self._ending.pop(run.id, None)
             return {
                 "status": ConferenceStatus.ENDED,
                 "ended_at": utcnow(),
@@ -1348,6 +1242,9 @@ class ConferenceService:
         try:
             return await self._control(caller, run, "end", work)
         except PbxDown:
-            # Asterisk did not hear it: the conference stays running; dialling resumes.
+            # Asterisk did not hear it: the conference goes on; dialling resumes.
+            self._ending.pop(run.id, None)
+            self._ended.discard(run.id)
+            self._running[run.id] = run
             run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{run.id}")
             raise
