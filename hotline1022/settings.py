@@ -198,6 +198,8 @@ class Settings(BaseSettings):
     conference_mixing_interval_ms: int = 40
     conference_drop_silence: bool = True
     conference_key_timeout_s: int = 6
+    conference_root_name: str = Field(default="root", pattern=r"^[A-Za-z0-9_-]+$")
+    conference_nodes: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("conference_mixing_interval_ms")
     @classmethod
