@@ -774,7 +774,17 @@ class ConferenceService:
         if new is None:
             return
         if new == PointState.FAILED:
-            self._call_failed(run, p, sig.kind, sig.reason or sig.kind.value)
+            # The point's reason is one word the pages know (busy, no_answer, failed);
+            # Asterisk's own (a DialStatus, an Originate's reason) goes to the log.
+            log.info(
+                "conference %d: point %d attempt %d %s (%s)",
+                run.id,
+                p.id,
+                sig.attempt,
+                sig.kind.value,
+                sig.reason,
+            )
+            self._call_failed(run, p, sig.kind, sig.kind.value)
             return
         reason = sig.reason
         if sig.kind == SignalKind.HUNG_UP:

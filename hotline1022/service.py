@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,6 @@ from api.limits import ApiLimits
 from api.live_feed import LiveFeed
 from api.ratelimit import FailureLimiter
 from api.wallboard import WallboardFigures
-from conference.ports import ConferencePbx
 from conference.service import ConferenceParams, ConferenceService
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
@@ -46,6 +44,7 @@ from pbx.agi_auth import AgiAuth, PeerFilter
 from pbx.ami import AmiLink
 from pbx.cdr import read_recent_calls
 from pbx.client import AmiPbx, once_loaded
+from pbx.conference import AmiConferencePbx, conference_nodes_from
 from pbx.paths import AsteriskPaths
 from queues.agent_phone import AGI_SCRIPT as AGENT_AGI_SCRIPT
 from queues.agent_phone import AgentPhone
@@ -223,27 +222,21 @@ class Hotline:
             peers=PeerFilter(settings.agi_allowed_peers),
             allow_remote=settings.agi_allow_remote,
         )
-        # The command conference (issue 14): None when no conference PBX is available.
-        self.conferences: ConferenceService | None = None
-        self.conference_links: list[AmiLink] = []
-        conference_pbx = _conference_pbx(settings, self.link, asterisk)
-        self.conference_pbx: ConferencePbx | None = None
-        if conference_pbx is not None:
-            pbx, self.conference_links = conference_pbx
-            self.conference_pbx = pbx
-            self.conferences = ConferenceService(
-                self.db,
-                pbx,
-                ConferenceParams(
-                    dial_rate_per_s=settings.conference_dial_rate_per_s,
-                    max_in_flight=settings.conference_max_in_flight,
-                    max_attempts=settings.conference_max_attempts,
-                    ring_s=settings.conference_ring_s,
-                    per_node=settings.conference_points_per_node,
-                ),
-                publish=self.bus.publish,
-                speak=functools.partial(speak, timeout_s=settings.speak_timeout_s),
-            )
+        # The command conference (issue 14): this Asterisk is its root; other nodes have links.
+        self.conference_pbx, self.conference_links = _conference_pbx(settings, self.link, asterisk)
+        self.conferences = ConferenceService(
+            self.db,
+            self.conference_pbx,
+            ConferenceParams(
+                dial_rate_per_s=settings.conference_dial_rate_per_s,
+                max_in_flight=settings.conference_max_in_flight,
+                max_attempts=settings.conference_max_attempts,
+                ring_s=settings.conference_ring_s,
+                per_node=settings.conference_points_per_node,
+            ),
+            publish=self.bus.publish,
+            speak=functools.partial(speak, timeout_s=settings.speak_timeout_s),
+        )
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
         self._incident_timers: asyncio.Task[None] | None = None
@@ -310,9 +303,8 @@ class Hotline:
         await self.link.start(wait=False)
         for node_link in self.conference_links:
             await node_link.start(wait=False)
-        if self.conferences is not None:
-            # Resumes the conferences that were running (their dialling waits for Asterisk).
-            await self.conferences.start()
+        # Resumes the conferences that were running (their dialling waits for Asterisk).
+        await self.conferences.start()
         log.info(
             "hotline1022 up: FastAGI on %s:%d, AMI %s:%d",
             self.settings.agi_host,
@@ -395,12 +387,8 @@ class Hotline:
             # The next start reconciles with Asterisk: places are kept, outcomes may be lost.
             log.error("%d callback change(s) not written at shutdown", left)
         await self.agi.close()
-        if self.conferences is not None:
-            await self.conferences.close()  # stops dialling, writes the last changes
-        # AmiConferencePbx.close stops its DialEnd timers (not part of the port).
-        close_pbx = getattr(self.conference_pbx, "close", None)
-        if close_pbx is not None:
-            await close_pbx()
+        await self.conferences.close()  # stops dialling, writes the last changes
+        await self.conference_pbx.close()  # its DialEnd timers
         for node_link in self.conference_links:
             await node_link.close()
         await self.link.close()
@@ -461,23 +449,13 @@ class Hotline:
 
 def _conference_pbx(
     settings: Settings, link: AmiLink, asterisk: AsteriskPaths
-) -> tuple[ConferencePbx, list[AmiLink]] | None:
+) -> tuple[AmiConferencePbx, list[AmiLink]]:
     """The conferences' PBX over the root's link and one more link per other node
     (settings ``conference_nodes``), and those links (started and closed by the Hotline).
-
-    TODO(lead): ``pbx.conference`` (helper PBX, Contract B) was not on main when this was
-    wired, hence ``import_module`` (and ``Any``) below; once it is merged, replace it with
-    ``from pbx.conference import AmiConferencePbx, conference_nodes_from`` at the top and
-    check the root's SIP address the other nodes dial (``ami_host`` here: the root's
-    Asterisk runs where its AMI is).
-    """
-    try:
-        module: Any = importlib.import_module("pbx.conference")
-    except ImportError:
-        log.warning("pbx.conference is not installed: the command conference is off")
-        return None
+    The other nodes dial the root at ``ami_host``:``sip_port`` (the root's Asterisk runs
+    where its AMI is)."""
     legs = []
-    for node in module.conference_nodes_from(settings.conference_nodes):
+    for node in conference_nodes_from(settings.conference_nodes):
         node_link = AmiLink(
             host=node.ami_host,
             port=node.ami_port,
@@ -487,7 +465,7 @@ def _conference_pbx(
             heartbeat_interval=settings.ami_heartbeat_interval_s,
         )
         legs.append((node, node_link, AsteriskPaths.find(node.instance)))
-    pbx: ConferencePbx = module.AmiConferencePbx(
+    pbx = AmiConferencePbx(
         link,
         settings.conference_root_name,
         asterisk,
