@@ -108,11 +108,18 @@ export function pointActions(point, conference) {
   };
 }
 
+/** Whether the bridge is being recorded now: the summary's `recording`; before any summary
+ * said so, what the conference was created with (`record`) while it runs. */
+export function isRecording(conference) {
+  if (!conference || conference.status !== "running") return false;
+  return typeof conference.recording === "boolean" ? conference.recording : !!conference.record;
+}
+
 /** The controls' state for a conference summary: which are offered, and the toggles' words. */
 export function controlsOf(conference) {
   const status = conference ? conference.status : "";
   const running = status === "running";
-  const recording = !!conference && !!(conference.recording_now ?? conference.record);
+  const recording = isRecording(conference);
   return {
     start: status === "scheduled",
     muteAll: running,
@@ -136,19 +143,16 @@ export function elapsedMs(conference, now) {
   return Math.max(0, (Number.isNaN(ended) ? now : ended) - started);
 }
 
-/** A place part of a point (`province`, `district`, `commune`, or `place`) as {code, name}:
- * the API may give an object ({code, name}) or just a name; null when there is none. */
+/** A place part of a point (`province`, `district`, `commune`) as {code, name}: the API gives
+ * its name (conference/store.py) or an object ({code, name}); null when there is none. */
 export function placeOf(value) {
   if (value == null || value === "") return null;
   if (typeof value === "object") {
-    const code = value.code ?? value.name;
-    if (code == null) return null;
-    return { code: String(code), name: String(value.name ?? value.code) };
+    const name = value.name ?? value.code;
+    return name == null ? null : { code: value.code ?? null, name: String(name) };
   }
-  return { code: String(value), name: String(value) };
+  return { code: null, name: String(value) };
 }
-
-const OTHER = { code: "-", name: "Điểm cầu khác (theo số)" };
 
 /** "Xã A, Huyện B" (the province too when `withProvince`). */
 export function placeText(point, withProvince = false) {
@@ -162,71 +166,89 @@ export function placeText(point, withProvince = false) {
   return names.join(", ");
 }
 
-const codeOrder = (a, b) => {
-  const na = Number(a), nb = Number(b);
-  if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
-  return String(a).localeCompare(String(b));
-};
+const byName = (a, b) => String(a).localeCompare(String(b), "vi");
 
-/** The points table's order: province, district, commune (by code), then the label. */
+/** The points table's order: province, district, commune, then the label. */
 export function pointOrder(a, b) {
   for (const part of ["province", "district", "commune"]) {
     const pa = placeOf(a[part]), pb = placeOf(b[part]);
     if (!pa !== !pb) return pa ? -1 : 1;
-    if (pa && pb && pa.code !== pb.code) return codeOrder(pa.code, pb.code);
+    if (pa && pb && pa.name !== pb.name) {
+      if (pa.code != null && pb.code != null) return pa.code - pb.code;
+      return byName(pa.name, pb.name);
+    }
   }
-  return String(a.label || "").localeCompare(String(b.label || ""), "vi") || a.id - b.id;
+  return byName(a.label || "", b.label || "") || a.id - b.id;
 }
 
 const COUNTS = ["present", "absent", "dialling", "left"];
 
-function blank(key, level, place, parent) {
+function blank(key, level, place, parent, order) {
   return {
-    key, level, code: place.code, name: place.name, parent,
+    key, level, code: place.code, name: place.name, parent, order,
     present: 0, absent: 0, dialling: 0, left: 0, total: 0,
     children: new Map(),
   };
 }
 
+const LEVELS = [["province", "p"], ["district", "d"], ["commune", "c"]];
+
 /**
  * The roll of a conference, counted here from its points and kept up to date one change at
- * a time: `add(point, +1 | -1)` touches the totals and the point's province, district and
- * commune (keys "p:74", "d:718", "c:25741"; "t" for the totals) and returns their keys.
+ * a time: `add(point, +1 | -1)` touches the totals ("t") and the point's province, district
+ * and commune and returns their keys. A key is the path of names ("p:Tỉnh Bình Dương/d:…"):
+ * names repeat across the country (Phường 1) but not under one parent. `seed(roll)` lays the
+ * rows out in the API's roll's order (by official code) before any point is counted.
  */
 export class Roll {
   constructor() {
-    this.totals = blank("t", "total", { code: "", name: "Tổng cộng" }, null);
+    this.totals = blank("t", "total", { code: null, name: "Tổng cộng" }, null, 0);
     this.nodes = new Map([["t", this.totals]]);
     this.shapeChanged = false; // a province, district or commune appeared
+    this.seeded = 0;
   }
 
-  static of(points) {
+  static of(points, apiRoll = null) {
     const roll = new Roll();
+    if (apiRoll) roll.seed(apiRoll);
     for (const point of points) roll.add(point, 1);
     roll.shapeChanged = false;
     return roll;
   }
 
+  /** Rows for the API's roll (`{provinces: [{code, name, districts: [{…, communes}]}]}`). */
+  seed(apiRoll) {
+    for (const province of apiRoll.provinces || []) {
+      const p = this.node(this.totals, "p", "province", province);
+      for (const district of province.districts || []) {
+        const d = this.node(p, "d", "district", district);
+        for (const commune of district.communes || []) this.node(d, "c", "commune", commune);
+      }
+    }
+  }
+
+  node(parent, prefix, level, place) {
+    const key = `${parent === this.totals ? "" : `${parent.key}/`}${prefix}:${place.name}`;
+    let node = this.nodes.get(key);
+    if (!node) {
+      this.seeded += 1;
+      node = blank(key, level, { code: place.code ?? null, name: String(place.name) }, parent.key, this.seeded);
+      this.nodes.set(key, node);
+      parent.children.set(key, node);
+      this.shapeChanged = true;
+    }
+    return node;
+  }
+
   path(point) {
-    const province = placeOf(point.province) || OTHER;
-    const district = placeOf(point.district);
-    const commune = placeOf(point.commune);
-    const steps = [["p", "province", province]];
-    if (district) steps.push(["d", "district", district]);
-    if (commune) steps.push(["c", "commune", commune]);
+    // A point chosen by number has no place: it counts in the totals only (as roll.py).
     let parent = this.totals;
     const nodes = [parent];
-    for (const [prefix, level, place] of steps) {
-      const key = `${prefix}:${place.code}`;
-      let node = this.nodes.get(key);
-      if (!node) {
-        node = blank(key, level, place, parent.key);
-        this.nodes.set(key, node);
-        parent.children.set(key, node);
-        this.shapeChanged = true;
-      }
-      nodes.push(node);
-      parent = node;
+    for (const [level, prefix] of LEVELS) {
+      const place = placeOf(point[level]);
+      if (!place) break;
+      parent = this.node(parent, prefix, level, place);
+      nodes.push(parent);
     }
     return nodes;
   }
@@ -244,12 +266,16 @@ export class Roll {
     return touched;
   }
 
-  /** Provinces, then each one's districts, each with its communes: [node, depth] in order. */
+  /** Provinces, then each one's districts, each with its communes: [node, depth] in order
+   * (the API's order; rows it did not have by code, else by name, after them). */
   rows() {
     const out = [];
+    const order = (a, b) => {
+      if (a.code != null && b.code != null && a.code !== b.code) return a.code - b.code;
+      return a.order - b.order || byName(a.name, b.name);
+    };
     const walk = (node, depth) => {
-      const children = [...node.children.values()].sort((a, b) => codeOrder(a.code, b.code));
-      for (const child of children) {
+      for (const child of [...node.children.values()].sort(order)) {
         out.push([child, depth]);
         walk(child, depth + 1);
       }
@@ -274,17 +300,26 @@ const changedAt = (point) => Date.parse(point.updated_at || "");
  * recording.
  */
 export function createModel(detail) {
-  const { points = [], hands = [], recording = null, roll: _roll, ...conference } = detail;
+  const { points = [], hands = [], recording, roll, ...conference } = detail;
   const model = {
     conference,
     points: new Map(points.map((p) => [p.id, p])),
-    roll: Roll.of(points),
+    roll: Roll.of(points, roll),
     hands: sortHands(hands),
-    recording,
+    recording: null,
     counts: { all: 0, present: 0, absent: 0, dialling: 0, left: 0, failed: 0 },
   };
   for (const point of points) count(model, point, 1);
+  takeRecording(model, recording);
   return model;
+}
+
+/** `recording` is the file (`{available, url}`) in a detail, and whether the bridge is being
+ * recorded now (a boolean) in a summary. */
+function takeRecording(model, recording) {
+  if (recording == null) return;
+  if (typeof recording === "object") model.recording = recording;
+  else model.conference.recording = !!recording;
 }
 
 function count(model, point, sign) {
@@ -310,7 +345,7 @@ export function applyEvent(model, data) {
   if (data.conference) {
     const { points: _p, hands: _h, roll: _r, recording, ...summary } = data.conference;
     model.conference = { ...model.conference, ...summary };
-    if (recording !== undefined) model.recording = recording;
+    takeRecording(model, recording);
     changed.conference = true;
   }
   model.roll.shapeChanged = false;

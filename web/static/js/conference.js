@@ -10,7 +10,7 @@
 
 import {
   FILTERS, STATE_LABELS, applyEvent, barParts, controlsOf, createModel, elapsedMs,
-  filterOf, micText, placeText, pointActions, pointOrder, reasonText, statusText,
+  filterOf, isRecording, micText, placeText, pointActions, pointOrder, reasonText, statusText,
 } from "./conference-logic.js";
 import { el, formatClock, formatTime, show } from "./dom.js";
 import { HttpError, request } from "./http.js";
@@ -101,7 +101,7 @@ function renderHeader() {
   $("c-status").textContent = statusText(c.status);
   $("c-status").className = `badge status-${c.status}`;
   show($("c-locked"), !!c.locked);
-  show($("c-recording"), c.status === "running" && !!c.record);
+  show($("c-recording"), isRecording(c));
   show($("c-muted-all"), c.status === "running" && !!c.muted_all);
   const floor = c.floor_point_id != null ? view.model.points.get(c.floor_point_id) : null;
   $("c-floor").textContent = floor ? `Đang phát biểu: ${floor.label}` : "";
