@@ -21,6 +21,7 @@ from api.routers import agents as agents_router
 from api.routers import auth as auth_router
 from api.routers import callbacks as callbacks_router
 from api.routers import calls as calls_router
+from api.routers import conferences as conferences_router
 from api.routers import events as events_router
 from api.routers import health as health_router
 from api.routers import incidents as incidents_router
@@ -36,6 +37,7 @@ from api.routers import users as users_router
 from api.routers import wallboard as wallboard_router
 from api.services import Services
 from api.wallboard import WallboardFigures
+from conference.service import ConferenceService
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
@@ -116,6 +118,11 @@ TAGS = [
         "name": "wallboard",
         "description": "The supervisor's wallboard in one answer (Bảng giám sát).",
     },
+    {
+        "name": "conferences",
+        "description": "The command conference: call every chosen team at once, take the "
+        "roll, lead the meeting (Hội nghị chỉ huy).",
+    },
 ]
 
 
@@ -139,6 +146,7 @@ def create_app(
     feed: LiveFeed | None = None,
     wallboard: WallboardFigures | None = None,
     api_docs: bool = True,
+    conferences: ConferenceService | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
 
@@ -181,6 +189,7 @@ def create_app(
         limits=limits,
         feed=feed,
         wallboard=wallboard,
+        conferences=conferences,
     )
     for router in (
         health_router,
@@ -200,6 +209,7 @@ def create_app(
         auth_router,
         events_router,
         wallboard_router,
+        conferences_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from api.limits import ApiLimits
 from api.live_feed import LiveFeed
 from api.wallboard import WallboardFigures
+from conference.service import ConferenceService
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
@@ -50,3 +51,5 @@ class Services:
     feed: LiveFeed | None = None
     # The wallboard's figures of the day, computed once for all (None: per request).
     wallboard: WallboardFigures | None = None
+    # The command conference (issue 14); None: its routes answer 503.
+    conferences: ConferenceService | None = None

@@ -222,6 +222,12 @@ WORDS: dict[str, str] = {
     "patience_s": "Kiên nhẫn (giây)",
     "p_abandon": "Xác suất bỏ máy",
     "dedicated_agents": "Tổng đài viên riêng từng hàng đợi",
+    "province": "Tỉnh",
+    "present": "Có mặt",
+    "absent": "Vắng",
+    "dialling": "Đang gọi",
+    "left": "Đã rời",
+    "total": "Tổng",
 }
 
 

@@ -2,6 +2,8 @@
 
     hotline1022 places import --province 74            # Bình Dương 2021 and its default teams
     hotline1022 places import --province 77 --no-teams # another province, places only
+    hotline1022 places import --province 74 --province 79
+    hotline1022 places import --south-2021             # the 19 southern provinces of 2021
     hotline1022 places list --level district
     hotline1022 teams list --level commune --kind team
 
@@ -18,15 +20,15 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from dispatch.places import import_province, province_division
+from dispatch.places import SOUTH_2021, ImportResult, import_province, province_division
 from dispatch.ports import DispatchError
-from dispatch.teams import TeamService, ensure_default_teams
+from dispatch.teams import DefaultTeams, TeamService, ensure_default_teams
 from hotline1022.settings import Settings
 from store.db import Database
 from store.migrate import upgrade_async
@@ -54,12 +56,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = places.add_subparsers(dest="places_action", required=True, metavar="ACTION")
     p = actions.add_parser(
         "import",
-        help="import a province and its units; add its default teams",
-        description="Upsert a province and every unit under it by (level, code), then create "
-        "its default operations centers and rapid-response teams that are missing.",
+        help="import provinces and their units; add their default teams",
+        description="Upsert each province and every unit under it by (level, code), then "
+        "create its default operations centers and rapid-response teams that are missing. "
+        "All the provinces in one transaction.",
     )
     p.add_argument(
-        "--province", type=int, required=True, metavar="CODE", help="province code, e.g. 74"
+        "--province",
+        type=int,
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="province code, e.g. 74; repeat for more",
+    )
+    p.add_argument(
+        "--south-2021",
+        action="store_true",
+        help="the 19 southern provinces and cities under Directive 16 in 2021 (the "
+        "2,594-point conference of September 2021): " + " ".join(str(code) for code in SOUTH_2021),
     )
     p.add_argument("--no-teams", action="store_true", help="places only, no default teams")
     p.set_defaults(func=_command(_import, "places import"))
@@ -128,19 +142,59 @@ async def _with_database(body: Body, args: argparse.Namespace, url: str) -> None
 
 
 async def _import(args: argparse.Namespace, db: Database) -> None:
-    province_division(args.province)  # an unknown code fails before the database is touched
+    codes = sorted({*args.province, *(SOUTH_2021 if args.south_2021 else ())})
+    if not codes:
+        raise UsageError("which provinces? --province CODE (repeatable) or --south-2021")
+    for code in codes:
+        province_division(code)  # an unknown code fails before anything is imported
+    places: list[ImportResult] = []
+    teams: list[DefaultTeams] = []
     async with db.session() as session:
-        result = await import_province(session, args.province)
-        teams = None if args.no_teams else await ensure_default_teams(session, args.province)
+        for code in codes:
+            result = await import_province(session, code)
+            places.append(result)
+            if not args.no_teams:
+                teams.append(await ensure_default_teams(session, code))
         await session.commit()
+    # Said once it is committed: all of it or, on an error, nothing.
+    for i, result in enumerate(places):
+        print(_places_line(f"{result.name} ({result.code})", result))
+        if teams:
+            print(_teams_line(teams[i]))
+    if len(codes) > 1:
+        total = ImportResult(
+            code=0,
+            name="",
+            levels=_sum(r.levels for r in places),
+            created=sum(r.created for r in places),
+            updated=sum(r.updated for r in places),
+            unchanged=sum(r.unchanged for r in places),
+        )
+        print(_places_line(f"total, {len(codes)} provinces", total))
+        if teams:
+            made = _sum(t.created for t in teams)
+            print(_teams_line(DefaultTeams(made, sum(t.existing for t in teams))))
+
+
+def _sum(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in counts:
+        for key, n in c.items():
+            out[key] = out.get(key, 0) + n
+    return out
+
+
+def _places_line(what: str, result: ImportResult) -> str:
     levels = ", ".join(f"{n} {level}" for level, n in result.levels.items())
-    print(
-        f"{result.name} ({result.code}): {levels}; places created {result.created}, "
+    return (
+        f"{what}: {levels}; places created {result.created}, "
         f"updated {result.updated}, unchanged {result.unchanged}"
     )
-    if teams is not None:
-        made = ", ".join(f"{n} {kind}" for kind, n in teams.created.items())
-        print(f"default teams created: {made}; already there {teams.existing}")
+
+
+def _teams_line(teams: DefaultTeams) -> str:
+    made = ", ".join(f"{n} {kind}" for kind, n in teams.created.items())
+    return f"default teams created: {made}; already there {teams.existing}"
 
 
 async def _list_places(args: argparse.Namespace, db: Database) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "DISTRICT",
     "LEVELS",
     "PROVINCE",
+    "SOUTH_2021",
     "Division",
     "ImportResult",
     "PlaceTree",
@@ -81,6 +82,36 @@ NAME_TYPES = (
     "phường",
     "xã",
 )
+
+# The 19 provinces and cities of the South under social distancing by Directive 16 (Chỉ thị
+# 16/CT-TTg) in the summer of 2021: the Southeast (6) and the Mekong Delta (13). The news
+# reports of the Prime Minister's online conference of September 2021 with 2,594
+# commune-level points (as issue 14 cites them) say "19 southern provinces and cities"
+# without naming them: this list is our reading, the 19 under Directive 16 at that time, not
+# a list published for the conference. Codes are vietnam-provinces 0.6.0's (the GSO's); its
+# data are the GSO's list of 2025-01-04, after the mergers of 2023-2025, so these provinces
+# have 2,375 communes there, fewer than in 2021.
+SOUTH_2021: dict[int, str] = {
+    70: "Bình Phước",
+    72: "Tây Ninh",
+    74: "Bình Dương",
+    75: "Đồng Nai",
+    77: "Bà Rịa - Vũng Tàu",
+    79: "Hồ Chí Minh",
+    80: "Long An",
+    82: "Tiền Giang",
+    83: "Bến Tre",
+    84: "Trà Vinh",
+    86: "Vĩnh Long",
+    87: "Đồng Tháp",
+    89: "An Giang",
+    91: "Kiên Giang",
+    92: "Cần Thơ",
+    93: "Hậu Giang",
+    94: "Sóc Trăng",
+    95: "Bạc Liêu",
+    96: "Cà Mau",
+}
 
 # Serialises importers across nodes sharing one PostgreSQL (see serialise_writers).
 _LOCK_KEY = 1022_0001

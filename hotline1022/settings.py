@@ -161,6 +161,19 @@ class Settings(BaseSettings):
     events_coalesce_ms: int = Field(default=100, ge=0, le=1000)
     events_channel: str = Field(default="hotline1022_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
+    # The command conference (conference/, issue 14; SERVICE's block). The root node's name
+    # and the other Asterisk nodes it spans (a JSON list of pbx.conference.ConferenceNode's
+    # fields; [] = one node). Dialling: calls started a second (all nodes together), the
+    # most ringing at once, attempts per point (busy, no answer, failed: the team's next
+    # phone), seconds a phone rings; most points one node holds (conference.plan).
+    conference_root_name: str = Field(default="root", pattern=r"^[A-Za-z0-9_-]+$")
+    conference_nodes: list[dict[str, Any]] = Field(default_factory=list)
+    conference_dial_rate_per_s: float = Field(default=20.0, gt=0, le=1000)
+    conference_max_in_flight: int = Field(default=200, ge=1)
+    conference_max_attempts: int = Field(default=3, ge=1, le=20)
+    conference_ring_s: int = Field(default=30, ge=5, le=300)
+    conference_points_per_node: int = Field(default=1000, ge=1)
+
     # The wallboard (/wallboard, GET /wallboard): where its colours change. Waits in
     # seconds (the longest wait of a queue, ASA): amber from *_warn_s, red from *_bad_s.
     # Today's service level (answered within the category's first HOTLINE_SL_THRESHOLDS
@@ -178,6 +191,25 @@ class Settings(BaseSettings):
     wallboard_abandon_bad: float = Field(default=0.10, ge=0, le=1)
     wallboard_figures_s: float = Field(default=5.0, gt=0)
     wallboard_idle_s: float = Field(default=60.0, gt=0)
+
+    # The command conference (conference/, pbx/conference.py, asterisk-conf/confbridge.conf.j2):
+    # the bridges mix every mixing_interval_ms and drop the points' silence before mixing
+    # (cheaper with many muted listeners); an answered point has this long, twice, to press 1.
+    # A conference spans this Asterisk (the root, named conference_root_name) and the nodes
+    # in conference_nodes (JSON, the fields of pbx.conference.ConferenceNode: name, ami_host,
+    # ami_port, ami_username, ami_secret, sip_host, sip_port, instance).
+    conference_mixing_interval_ms: int = 40
+    conference_drop_silence: bool = True
+    conference_key_timeout_s: int = 6
+    conference_root_name: str = "root"
+    conference_nodes: list[dict[str, Any]] = []
+
+    @field_validator("conference_mixing_interval_ms")
+    @classmethod
+    def _a_mixing_interval(cls, value: int) -> int:
+        if value not in (10, 20, 40, 80):
+            raise ValueError("ConfBridge mixes every 10, 20, 40 or 80 ms")
+        return value
 
     @field_validator("token_ttl_s")
     @classmethod

@@ -79,6 +79,11 @@ BUILTIN_PROMPTS: dict[str, str] = {
         "Quý vị đã có yêu cầu gọi lại, tổng đài sẽ gọi lại theo thứ tự."
         " Bấm phím 1 để giữ yêu cầu và gác máy; bấm phím khác hoặc chờ để tiếp tục."
     ),
+    # The command conference's roll call and raised hands (extensions.conf, hotline-conf-*);
+    # each conference's title prompt is made by the conference service.
+    "conf-press-1": "Bấm phím 1 để xác nhận có mặt.",
+    "conf-absent": "Điểm cầu chưa xác nhận có mặt. Xin cảm ơn.",
+    "conf-hand": "Đã ghi nhận, xin chờ đến lượt.",
 }
 
 VOICE = "vi-vn-x-south"

@@ -94,6 +94,14 @@ class AsteriskConfig:
     callback_endpoint: str = "pstn-out"
     callback_host: str = "127.0.0.1:5090"
     callback_ring_s: int = 30
+    # The command conference (confbridge.conf, the hotline-conf-* contexts): Settings'
+    # conference_*; the link endpoint between nodes exists only with a password (secrets
+    # "node_link"); music for the points waiting for a leader is copied from ``moh_src``.
+    conference_mixing_interval_ms: int = 40
+    conference_drop_silence: bool = True
+    conference_key_timeout_s: int = 6
+    node_link_password: str = ""
+    moh_src: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # Generated files written as they are into the instance's etc directory, beside the
     # rendered templates (e.g. "extensions_menu.conf": the menu compiled to dialplan).
@@ -136,7 +144,10 @@ class Asterisk(AsteriskPaths):
     def render(self, cfg: AsteriskConfig) -> None:
         """Render every template of asterisk-conf/ into this instance's etc directory."""
         etc = self.host_path(f"{self.inst}/etc")
-        for sub in ("etc", "run", "log", "log/cdr-csv", "spool", "db", "cache", "prompts"):
+        subdirs = ["etc", "run", "log", "log/cdr-csv", "spool", "db", "cache", "prompts"]
+        # Conference recordings (pbx/conference.py) and the music its points wait with.
+        subdirs += ["spool/conferences", "moh/conference"]
+        for sub in subdirs:
             self.host_path(f"{self.inst}/{sub}").mkdir(parents=True, exist_ok=True)
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(CONF_SRC)),
@@ -172,6 +183,12 @@ class Asterisk(AsteriskPaths):
                 "host": cfg.callback_host,
                 "ring_s": cfg.callback_ring_s,
             },
+            "conference": {
+                "mixing_interval_ms": cfg.conference_mixing_interval_ms,
+                "drop_silence": cfg.conference_drop_silence,
+                "key_timeout_s": cfg.conference_key_timeout_s,
+                "node_link": cfg.node_link_password,
+            },
             **cfg.extra,
         }
         rendered: set[str] = set()
@@ -187,6 +204,10 @@ class Asterisk(AsteriskPaths):
         if cfg.prompts_src is not None and cfg.prompts_src.is_dir():
             dest = self.host_path(self.prompts_dir)
             for f in cfg.prompts_src.glob("*.wav"):
+                shutil.copy2(f, dest / f.name)
+        if cfg.moh_src is not None and cfg.moh_src.is_dir():
+            dest = self.host_path(f"{self.inst}/moh/conference")
+            for f in cfg.moh_src.glob("*.wav"):
                 shutil.copy2(f, dest / f.name)
         self._chown_instance()
 

@@ -6,7 +6,11 @@ tests run the same provisioning a newcomer's ``make run`` does.
 
 from __future__ import annotations
 
+import math
+import struct
+import wave
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dispatch.ports import UnknownPlace
@@ -22,7 +26,7 @@ from provision.errors import AsteriskError
 from provision.secrets import ensure_secrets
 from store.seed import agent_endpoint, agent_name
 
-__all__ = ["default_team_phones", "provision", "team_phone_config"]
+__all__ = ["conference_music", "default_team_phones", "provision", "team_phone_config"]
 
 
 def default_team_phones(settings: Settings) -> list[TeamSpec]:
@@ -42,6 +46,30 @@ def team_phone_config(specs: list[TeamSpec], secrets: Mapping[str, Any]) -> list
     ]
 
 
+def conference_music(path: Path) -> None:
+    """The soft tune conference points hear while they wait for a leader (8 kHz mono WAV):
+    a slow arpeggio, quiet (about -26 dBFS), so it is never taken for the meeting's audio."""
+    if path.exists():
+        return
+    rate, note_s, amplitude = 8000, 0.5, 1600
+    notes = (261.63, 329.63, 392.0, 523.25, 392.0, 329.63)  # C E G C' G E
+    frames = bytearray()
+    for freq in notes * 2:
+        n = int(rate * note_s)
+        for i in range(n):
+            fade = min(1.0, i / 400, (n - i) / 400)  # no clicks between notes
+            sample = amplitude * fade * math.sin(2 * math.pi * freq * i / rate)
+            frames += struct.pack("<h", int(sample))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+    tmp.replace(path)
+
+
 def provision(settings: Settings, instance: str = "main", *, start: bool = True) -> Asterisk:
     """Locate (or build) Asterisk, render this instance's config, optionally (re)start it."""
     teams = default_team_phones(settings)
@@ -52,6 +80,8 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
     # The menu's prompts; the service re-makes announcements a supervisor changed.
     menu = load_menu(settings.menu_file)
     prompts.generate(prompt_dir, menu.prompts, RECORDED_PROMPTS)
+    moh_dir = settings.state_dir / "moh" / "conference"
+    conference_music(moh_dir / "conf-wait.wav")
     ast = Asterisk.locate(instance)
     routing = settings.routing(menu_districts(menu))
     agents = [
@@ -83,6 +113,11 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
             callback_endpoint=settings.callback_endpoint,
             callback_host=settings.callback_host,
             callback_ring_s=settings.callback_ring_s,
+            conference_mixing_interval_ms=settings.conference_mixing_interval_ms,
+            conference_drop_silence=settings.conference_drop_silence,
+            conference_key_timeout_s=settings.conference_key_timeout_s,
+            node_link_password=str(data["node_link"]),
+            moh_src=moh_dir,
             # The same menu as plain dialplan, for exten 1023 (bench/ivr_agi_vs_dialplan.py).
             extra_files={
                 "extensions_menu.conf": compile_menu(menu, ast.prompts_dir, route=routing.queue_for)

@@ -1,6 +1,6 @@
 """The generated secrets of a hotline: the AMI secret, the FastAGI secret (the dialplan's
-proofs, ``pbx.agi_auth``), the dispatch secret (signed orders, ``dispatch.phone``) and every
-SIP password.
+proofs, ``pbx.agi_auth``), the dispatch secret (signed orders, ``dispatch.phone``), the
+conference nodes' link password (``node_link``) and every SIP password.
 
 Kept in ``<state_dir>/secrets.json`` (mode 0600, outside git), generated once and kept, so a
 registered softphone keeps working across provisionings. ``hotline1022.settings`` reads the
@@ -36,7 +36,9 @@ def ensure_secrets(
     if path.exists():
         data = json.loads(path.read_text())
     changed = False
-    for name in ("ami_secret", "agi_secret", "dispatch_secret"):
+    # node_link: the SIP password of the "hotline-link" endpoint that joins one node's
+    # conference bridge to the root's (every node provisioned from this state dir shares it).
+    for name in ("ami_secret", "agi_secret", "dispatch_secret", "node_link"):
         if not data.get(name):
             data[name] = secrets.token_urlsafe(32 if name != "ami_secret" else 24)
             changed = True

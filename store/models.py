@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     false,
     true,
 )
@@ -41,12 +42,17 @@ __all__ = [
     "AgentStateChange",
     "Announcement",
     "ApiToken",
+    "AuditEntry",
     "Base",
     "Call",
     "CallOutcome",
     "CallStatus",
     "Callback",
     "CallbackStatus",
+    "Conference",
+    "ConferenceEvent",
+    "ConferencePoint",
+    "ConferenceStatus",
     "Disposition",
     "Incident",
     "IncidentEvent",
@@ -599,6 +605,122 @@ class IncidentEvent(Base):
     actor: Mapped[str]  # "user:<name>", "phone:<endpoint or number>", "system"
     reason: Mapped[str] = mapped_column(default="", server_default="")
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+
+
+# -- the command conference (conference/) and the audit log ---------------------------------------
+
+
+class ConferenceStatus(StrEnum):
+    """Where a conference is; ``ended`` is final."""
+
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    ENDED = "ended"
+
+
+class Conference(Base):
+    """A command conference: its title, who made it, and the controls' current state.
+
+    ``starts_at`` set: the service starts it then (a timer in the database, kept across
+    restarts); None: it waits for ``POST /conferences/{id}/start``.
+    """
+
+    __tablename__ = "conferences"
+    __table_args__ = (Index("ix_conferences_status_starts", "status", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str]
+    status: Mapped[str]  # ConferenceStatus
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The operations center its creator acted for (a ``team`` user's center); its users see
+    # and control it. None when a supervisor or an administrator made it.
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    starts_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    record: Mapped[bool] = mapped_column(default=False, server_default=false())
+    recording: Mapped[bool] = mapped_column(default=False, server_default=false())
+    locked: Mapped[bool] = mapped_column(default=False, server_default=false())
+    muted_all: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The point given the floor (unmuted), if any: no foreign key, a point is the
+    # conference's own row and goes with it.
+    floor_point_id: Mapped[int | None]
+    recording_path: Mapped[str | None]
+    root_node: Mapped[str] = mapped_column(default="root", server_default="root")
+
+
+class ConferencePoint(Base):
+    """One phone a conference calls: a team's (its first phone; the others are read from
+    ``team_phones`` when a retry needs them), a leader's, or a bare number.
+
+    ``state`` is ``conference.roll.PointState``; ``attempts`` counts calls placed (the
+    account code of attempt N is ``conf-<cid>-<pid>-<N>``), ``phone_index`` the team phone
+    the last one rang."""
+
+    __tablename__ = "conference_points"
+    __table_args__ = (Index("ix_conference_points_conference_state", "conference_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id", ondelete="SET NULL"))
+    label: Mapped[str]
+    endpoint: Mapped[str | None]
+    number: Mapped[str | None]
+    is_leader: Mapped[bool] = mapped_column(default=False, server_default=false())
+    node: Mapped[str | None]
+    state: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="", server_default="")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    phone_index: Mapped[int] = mapped_column(default=0, server_default="0")
+    channel: Mapped[str | None]
+    muted: Mapped[bool] = mapped_column(default=True, server_default=true())
+    hand_at: Mapped[datetime | None]
+    talking: Mapped[bool] = mapped_column(default=False, server_default=false())
+    joined_at: Mapped[datetime | None]
+    left_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConferenceEvent(Base):
+    """A point's change of state, or a control, kept forever: ``kind`` is ``state`` for the
+    former, the control's name (``mute_all``, ``floor``…) for the latter, with who asked,
+    how long Asterisk took to answer and whether it did."""
+
+    __tablename__ = "conference_events"
+    __table_args__ = (Index("ix_conference_events_conference_at", "conference_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id", ondelete="CASCADE"))
+    point_id: Mapped[int | None]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str]
+    state: Mapped[str | None]
+    reason: Mapped[str] = mapped_column(default="", server_default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    latency_ms: Mapped[float | None]
+    ok: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+
+class AuditEntry(Base):
+    """Something a person did, kept forever (``store.audit``): who, what, to what
+    (``target``, e.g. ``conference:7``), the details (text or JSON) and whether it worked."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target_at", "target", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_name: Mapped[str] = mapped_column(default="", server_default="")
+    action: Mapped[str]
+    target: Mapped[str] = mapped_column(default="", server_default="")
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    ok: Mapped[bool] = mapped_column(default=True, server_default=true())
+    latency_ms: Mapped[float | None]
 
 
 # -- statistics rollups (stats/rollups.py builds them, stats/history.py reads them) ------

@@ -49,6 +49,8 @@ SUPERVISORS = ("supervisor", "admin")
 EVERYONE = ("agent", "supervisor", "team", "admin")
 
 NO_CONTENT = dict.fromkeys(SUPERVISORS, 204)
+COMMANDERS = ("supervisor", "team", "admin")
+NO_CONFERENCES = {**guarded(*COMMANDERS), **dict.fromkeys(COMMANDERS, 503)}
 NO_FILE = dict.fromkeys(SUPERVISORS, 404)
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
@@ -158,6 +160,28 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Every role may watch; the api fixture runs no live feed, so a valid token gets the
     # documented 503 here (the stream itself, per role: tests/api/test_events.py).
     ("GET", "/events"): {**guarded(*EVERYONE), **dict.fromkeys(EVERYONE, 503)},
+    # The command conference: the api fixture runs no conference service, so a role that
+    # may lead one gets the documented 503 (a team that is no center: 403 from the service,
+    # tests/api/test_conferences.py, which also runs the routes for real).
+    ("GET", "/conferences"): NO_CONFERENCES,
+    ("GET", "/conferences/{conference_id}"): NO_CONFERENCES,
+    ("GET", "/conferences/{conference_id}/roll"): NO_CONFERENCES,
+    ("GET", "/conferences/{conference_id}/actions"): NO_CONFERENCES,
+    ("GET", "/conferences/{conference_id}/recording"): NO_CONFERENCES,
+    ("POST", "/conferences"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/start"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/end"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/mute-all"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/unmute-all"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/lock"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/unlock"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/record/start"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/record/stop"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/floor/release"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/points/{point_id}/floor"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/points/{point_id}/kick"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/points/{point_id}/redial"): NO_CONFERENCES,
+    ("POST", "/conferences/{conference_id}/points/{point_id}/hand/dismiss"): NO_CONFERENCES,
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
@@ -258,6 +282,8 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         "code": "meal",
         "callback_id": callback.id,
         "incident_id": incident[0].incident_id,
+        "conference_id": 1,
+        "point_id": 1,
     }
 
     routes = app_routes(api.app)

@@ -38,6 +38,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 from sqlalchemy import select
 
 from api.app import create_app
+from conference.service import ConferenceService
 from dispatch.incidents import IncidentService
 from queues.routing import RoutingPolicy
 from store.db import Database
@@ -46,6 +47,8 @@ from store.models import Agent, Call, Callback, CallbackStatus, CallStatus, Plac
 from store.seed import ensure_agents
 from store.users import create_user
 from tests.api.support import FakeAgentControl, FakeCallbacks, FakeIvr, FakeQueueView
+from tests.conference.fakes import RecordingPbx
+from tests.conference.test_service import fake_speak
 from tests.conftest import run_in_thread
 
 ROLES = ("agent", "supervisor", "team", "admin")
@@ -74,6 +77,8 @@ MAY_REFUSE_VALID = {
     "PATCH /teams/{team_id}": "exactly one of endpoint and number per phone",
     "POST /calls/{call_id}/outcome": "an incident needs a commune and an urgency",
     "POST /incidents/{incident_id}/transitions": "a reason to skip a step or cancel",
+    "POST /conferences": "places and teams that exist, with at least one team to call; "
+    "a center's own places; one of endpoint, team_id, number per leader",
 }
 # What a negative case changed that the test itself puts back, or that HTTP lets pass:
 # the token (sent with every request here), and query parameters the operation does not
@@ -168,6 +173,7 @@ def target(database_url: str) -> Iterator[Target]:
         district_names={718: "Thủ Dầu Một", 724: "Dĩ An"},
         callbacks=FakeCallbacks(db),
         incidents=IncidentService(db),
+        conferences=ConferenceService(db, RecordingPbx(), speak=fake_speak),
         lifespan=lifespan,
         # No live feed: GET /events answers its documented 503 here, after the token and
         # the parameters are checked. A stream never ends and schemathesis reads whole

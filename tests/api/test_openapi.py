@@ -28,6 +28,7 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "auth",
         "events",
         "wallboard",
+        "conferences",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]

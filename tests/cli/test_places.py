@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from dispatch.places import SOUTH_2021, province_division
 from store.db import Database
 from store.users import user_for_token
 
@@ -161,3 +162,91 @@ def test_places_list_on_an_empty_database_says_what_to_run(
     assert main(["places", "list"]) == 0
 
     assert "hotline1022 places import --province 74" in capsys.readouterr().err
+
+
+# The 19 provinces and cities under Directive 16 in 2021, as the GSO codes them.
+SOUTH_2021_CODES = [70, 72, 74, 75, 77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96]
+
+
+def test_the_south_2021_list_names_the_right_codes() -> None:
+    assert sorted(SOUTH_2021) == SOUTH_2021_CODES
+    for code, short in SOUTH_2021.items():
+        # The package's name of that code is the one the list says ("Tỉnh Bình Dương").
+        assert province_division(code).name.endswith(" " + short), code
+
+
+def test_import_south_2021_then_again(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["places", "import", "--south-2021"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 * 19 + 2
+    assert [line.split(": ")[0].rsplit(" ", 1)[-1] for line in lines[0:38:2]] == [
+        f"({code})" for code in SOUTH_2021_CODES
+    ]
+    assert lines[10] == (
+        "Thành phố Hồ Chí Minh (79): 1 province, 22 district, 273 commune; places created 296, "
+        "updated 0, unchanged 0"
+    )
+    # vietnam-provinces 0.6.0 has the communes after the mergers of 2023-2025, so fewer than
+    # the 2,594 points of 2021.
+    assert lines[-2:] == [
+        "total, 19 provinces: 19 province, 203 district, 2375 commune; places created 2597, "
+        "updated 0, unchanged 0",
+        "default teams created: 222 center, 2597 team; already there 0",
+    ]
+
+    assert main(["places", "import", "--south-2021", "--province", "74"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "total, 19 provinces: 19 province, 203 district, 2375 commune; places created 0, "
+        "updated 0, unchanged 2597",
+        "default teams created: 0 center, 0 team; already there 2819",
+    ]
+
+    assert main(["places", "list", "--level", "province"]) == 0
+    assert [int(r[2]) for r in table(capsys.readouterr().out)[1:]] == SOUTH_2021_CODES
+    assert main(["teams", "list", "--level", "commune", "--code", "26734"]) == 0
+    [_, row] = table(capsys.readouterr().out)
+    assert row[1:6] == ["team", "commune", "26734", "yes", "team-c26734"]
+
+
+def test_import_several_provinces(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["places", "import", "--province", "77", "--province", "74", "--no-teams"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Tỉnh Bình Dương (74): 1 province, 9 district, 91 commune; places created 101, "
+        "updated 0, unchanged 0",
+        "Tỉnh Bà Rịa - Vũng Tàu (77): 1 province, 7 district, 77 commune; places created 85, "
+        "updated 0, unchanged 0",
+        "total, 2 provinces: 2 province, 16 district, 168 commune; places created 186, "
+        "updated 0, unchanged 0",
+    ]
+
+    assert main(["places", "import", "--province", "74", "--province", "74"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Tỉnh Bình Dương (74): 1 province, 9 district, 91 commune; places created 0, "
+        "updated 0, unchanged 101",
+        "default teams created: 10 center, 101 team; already there 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["places", "import"],
+            "hotline1022 places import: error: which provinces? --province CODE (repeatable) "
+            "or --south-2021\n",
+        ),
+        (
+            ["places", "import", "--province", "74", "--province", "99"],
+            "hotline1022 places import: error: unknown province code 99: vietnam-provinces "
+            "0.6.0 has 63 provinces, codes 1..96 (e.g. 74 = Tỉnh Bình Dương)\n",
+        ),
+    ],
+)
+def test_a_bad_import_imports_nothing(
+    env: str, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", message)
+
+    assert main(["places", "list"]) == 0
+    assert "no places yet" in capsys.readouterr().err

@@ -37,6 +37,10 @@ TABLES = {
     "incidents",
     "incident_events",
     "pause_reasons",
+    "conferences",
+    "conference_points",
+    "conference_events",
+    "audit_log",
 }
 
 

@@ -1,0 +1,1364 @@
+"""The command conference's service: create a conference from places, teams and numbers; start
+it (nodes, the title prompt, paced dialling with retries on a team's other phones); follow
+the PBX's signals into every point's state; lead it (mute, floor, hands, lock, record, end);
+the roll.
+
+    service = ConferenceService(db, pbx, ConferenceParams(), publish=bus.publish)
+    await service.start()                 # resumes the conferences that were running
+    detail = await service.create(caller, spec)
+    await service.start_conference(caller, detail["id"])
+    ...
+    await service.close()
+
+A running conference's points live in memory (``_Running``), the database their durable copy:
+the PBX's signals move them at once, and a writer stores the changed ones every
+``flush_s`` in one transaction (thousands of signals a minute are a few writes a second),
+then publishes one ``conference`` event per changed conference: the stream's coalescing.
+Each running conference has one dialling task; it survives Asterisk being away
+(``PbxUnavailable``: the point waits and the task tries again). After a restart the running
+conferences are resumed: a point that was being dialled with no channel yet is queued again
+(its Originate's outcome was lost with the old process; a new attempt has a new account code,
+so a late signal of the old one is ignored), the others keep their state.
+
+Controls are carried out on every node at once and answered when Asterisk confirmed; each is
+stored as a ``conference_events`` row and in the audit log with its latency and outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from conference import store
+from conference.errors import (
+    ConferenceConflict,
+    ConferenceNotFound,
+    InvalidConference,
+    NotAllowed,
+    PbxDown,
+)
+from conference.pacing import Pacer, next_phone, should_retry
+from conference.plan import CapacityExceeded, PlanPoint, assign_nodes
+from conference.ports import ConferencePbx
+from conference.roll import FINAL, PointState, advance, tally
+from dispatch.places import find_place, places_under
+from dispatch.teams import valid_endpoint, valid_number
+from ivr import prompts
+from live.hub import Audience
+from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, PointSignal, SignalKind
+from pbx.errors import PbxUnavailable
+from store import audit
+from store.db import Database
+from store.models import (
+    Conference,
+    ConferenceEvent,
+    ConferencePoint,
+    ConferenceStatus,
+    Place,
+    Team,
+    TeamKind,
+    TeamPhone,
+)
+from store.types import utcnow
+
+__all__ = [
+    "Caller",
+    "ConferenceParams",
+    "ConferenceService",
+    "ConferenceSpec",
+    "LeaderSpec",
+    "NumberSelector",
+    "PlaceSelector",
+    "Selector",
+    "TeamSelector",
+    "title_text",
+]
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, Mapping[str, Any], Audience], None]
+
+# What a point's call cannot get past without a person: the calls the pacer counts.
+_RINGING = (PointState.DIALLING, PointState.RINGING)
+# Signals that say the call reached no one (the retry decides), and those about the bridge.
+_FAILURES = (SignalKind.BUSY, SignalKind.NO_ANSWER, SignalKind.FAILED)
+
+
+def title_text(title: str) -> str:
+    """What an answered point hears first."""
+    return f"Hội nghị chỉ huy: {title}"
+
+
+def title_prompt(conference_id: int) -> str:
+    return f"conf-title-{conference_id}"
+
+
+# -- what is asked ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: an API user (``None`` user id: the service itself, e.g. a timed start)."""
+
+    user_id: int | None
+    name: str
+    role: str
+    team_id: int | None = None
+
+    @property
+    def privileged(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+
+SYSTEM = Caller(None, "system", "admin")
+
+
+@dataclass(frozen=True)
+class PlaceSelector:
+    """Every active team of ``kind`` at the places of ``level`` under (or at) the place
+    ``under_level``/``under_code``: "every commune team of province 74"."""
+
+    under_level: str
+    under_code: int
+    level: str
+    kind: str = TeamKind.TEAM
+
+
+@dataclass(frozen=True)
+class TeamSelector:
+    team_id: int
+
+
+@dataclass(frozen=True)
+class NumberSelector:
+    number: str
+    label: str = ""
+
+
+Selector = PlaceSelector | TeamSelector | NumberSelector
+
+
+@dataclass(frozen=True)
+class LeaderSpec:
+    """Who speaks: one of an endpoint (a softphone of this Asterisk), a team, a number."""
+
+    endpoint: str | None = None
+    team_id: int | None = None
+    number: str | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ConferenceSpec:
+    title: str
+    points: Sequence[Selector]
+    leaders: Sequence[LeaderSpec] = ()
+    record: bool = False
+    starts_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConferenceParams:
+    """The settings the service runs with (``HOTLINE_CONFERENCE_*``)."""
+
+    dial_rate_per_s: float = 20.0
+    max_in_flight: int = 200
+    max_attempts: int = 3
+    ring_s: int = 30
+    # Most points one node holds (``conference.plan.assign_nodes``).
+    per_node: int = 1000
+    # How often changed points are written and published.
+    flush_s: float = 0.2
+    # How long the dialling waits for Asterisk to come back.
+    pbx_retry_s: float = 2.0
+    # A call with no signal this long after its ring time is taken as failed (a lost event).
+    lost_after_s: float = 30.0
+    speak_timeout_s: float = 30.0
+
+
+# -- a running conference in memory -------------------------------------------------------------
+
+
+@dataclass
+class _Point:
+    id: int
+    is_leader: bool
+    team_id: int | None
+    endpoint: str | None
+    number: str | None
+    node: str
+    state: PointState
+    reason: str
+    attempts: int
+    phone_index: int
+    channel: str | None
+    muted: bool
+    hand_at: datetime | None
+    talking: bool
+    joined_at: datetime | None
+    left_at: datetime | None
+    dialled_at: float | None = None
+    # Attempts before the last redial: the retry budget counts from there.
+    budget_from: int = 0
+
+    @classmethod
+    def of(cls, row: ConferencePoint, root: str) -> _Point:
+        return cls(
+            id=row.id,
+            is_leader=row.is_leader,
+            team_id=row.team_id,
+            endpoint=row.endpoint,
+            number=row.number,
+            node=row.node or root,
+            state=PointState(row.state),
+            reason=row.reason,
+            attempts=row.attempts,
+            phone_index=row.phone_index,
+            channel=row.channel,
+            muted=row.muted,
+            hand_at=row.hand_at,
+            talking=row.talking,
+            joined_at=row.joined_at,
+            left_at=row.left_at,
+        )
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "node": self.node,
+            "state": self.state.value,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "phone_index": self.phone_index,
+            "channel": self.channel,
+            "muted": self.muted,
+            "hand_at": self.hand_at,
+            "talking": self.talking,
+            "joined_at": self.joined_at,
+            "left_at": self.left_at,
+            "updated_at": utcnow(),
+        }
+
+
+@dataclass
+class _Running:
+    id: int
+    title: str
+    team_id: int | None
+    record: bool
+    points: dict[int, _Point]
+    # The order points are dialled in: leaders first.
+    order: list[int]
+    # team id -> its phones (endpoint, number) in position order.
+    phones: dict[int, list[tuple[str | None, str | None]]]
+    nodes: list[str]
+    pacer: Pacer
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    linked: bool = False
+    floor: int | None = None
+    recording: bool = False
+
+
+# -- the service ---------------------------------------------------------------------------------
+
+
+class ConferenceService:
+    """See the module's doc."""
+
+    def __init__(
+        self,
+        db: Database,
+        pbx: ConferencePbx,
+        params: ConferenceParams | None = None,
+        *,
+        publish: Publish | None = None,
+        speak: Callable[[str, Path], None] = prompts.speak,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.pbx = pbx
+        self.params = params or ConferenceParams()
+        self._publish = publish
+        self._speak = speak
+        self._clock = clock
+        self._running: dict[int, _Running] = {}
+        self._ended: set[int] = set()
+        # Conferences being ended: out of ``_running`` (signals no longer move their
+        # points), their last changes not yet written.
+        self._ending: dict[int, _Running] = {}
+        self._dirty: dict[int, set[int]] = {}
+        self._events: list[dict[str, Any]] = []
+        self._conference_changed: set[int] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._closed = False
+        self._listening = False
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen to the PBX and resume the conferences that were running."""
+        if not self._listening:
+            self.pbx.listen(self.on_signal)
+            self._listening = True
+        async with self.db.session() as s:
+            running = list(
+                await s.scalars(
+                    select(Conference).where(Conference.status == ConferenceStatus.RUNNING)
+                )
+            )
+            for conf in running:
+                # Their Originate's outcome went with the old process: call again.
+                lost = await s.scalars(
+                    select(ConferencePoint).where(
+                        ConferencePoint.conference_id == conf.id,
+                        ConferencePoint.state.in_([s_.value for s_ in _RINGING]),
+                        ConferencePoint.channel.is_(None),
+                    )
+                )
+                for point in lost:
+                    point.state = PointState.QUEUED
+                    point.reason = "restart"
+                    self._event(conf.id, point.id, "state", PointState.QUEUED, "restart")
+            await s.commit()
+        for conf in running:
+            await self._launch(conf.id)
+            log.info("conference %d resumed after a restart", conf.id)
+        self._runner = asyncio.create_task(self.run(), name="conference-writer")
+
+    async def run(self) -> None:
+        """Write and publish the changes every ``flush_s``; start timed conferences."""
+        last_timer = 0.0
+        while not self._closed:
+            await asyncio.sleep(self.params.flush_s)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("conference changes not written (kept for the next try)")
+            now = self._clock()
+            if now - last_timer >= 1.0:
+                last_timer = now
+                try:
+                    await self._start_due()
+                except Exception:
+                    log.exception("timed conferences not started")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        for run in list(self._running.values()):
+            await self._stop_dialling(run)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("conference changes not written at shutdown")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def summaries(self, caller: Caller) -> list[dict[str, Any]]:
+        async with self.db.session() as s:
+            team = None if caller.privileged else await self._center_of(s, caller)
+            confs = await store.list_conferences(s, team_id=team.id if team else None)
+            totals = await store.totals_of(s, [c.id for c in confs])
+        return [store.summary_of(c, totals[c.id]) for c in confs]
+
+    async def detail(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        async with self.db.session() as s:
+            conf = await self._visible(s, caller, conference_id)
+            placed = await store.placed_points(s, conference_id)
+        roll = tally(store.roll_points(placed))
+        out = store.summary_of(conf, roll.totals.as_dict())
+        out["points"] = [store.point_of(p) for p in placed]
+        out["roll"] = roll.as_dict()
+        out["hands"] = store.hands_of(p.point for p in placed)
+        available = bool(conf.recording_path) and await asyncio.to_thread(
+            Path(conf.recording_path or "").is_file
+        )
+        out["recording"] = {
+            "available": available,
+            "url": f"/conferences/{conf.id}/recording" if available else None,
+        }
+        out["nodes"] = sorted({p.point.node for p in placed if p.point.node})
+        return out
+
+    async def roll(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        async with self.db.session() as s:
+            await self._visible(s, caller, conference_id)
+            placed = await store.placed_points(s, conference_id)
+        return tally(store.roll_points(placed)).as_dict()
+
+    async def actions(self, caller: Caller, conference_id: int) -> list[dict[str, Any]]:
+        async with self.db.session() as s:
+            await self._visible(s, caller, conference_id)
+            return await store.action_items(s, conference_id)
+
+    async def recording(self, caller: Caller, conference_id: int) -> Path:
+        async with self.db.session() as s:
+            conf = await self._visible(s, caller, conference_id)
+        path = Path(conf.recording_path) if conf.recording_path else None
+        if path is None or not await asyncio.to_thread(path.is_file):
+            raise ConferenceNotFound(f"Hội nghị {conference_id} chưa có bản ghi âm")
+        return path
+
+    # -- who may -----------------------------------------------------------------------------
+
+    async def _center_of(self, s: AsyncSession, caller: Caller) -> Team:
+        """The operations center a ``team`` user acts for; NotAllowed for any other."""
+        team = await s.get(Team, caller.team_id) if caller.team_id is not None else None
+        if team is None or team.kind != TeamKind.CENTER:
+            raise NotAllowed(
+                "Chỉ trung tâm điều hành (hoặc giám sát viên, quản trị viên) được tổ chức hội nghị"
+            )
+        return team
+
+    async def _visible(self, s: AsyncSession, caller: Caller, conference_id: int) -> Conference:
+        """The conference, if the caller may see it; else "not found" (ids cannot be probed)."""
+        team = None if caller.privileged else await self._center_of(s, caller)
+        conf = await s.get(Conference, conference_id)
+        if conf is None or (team is not None and conf.team_id != team.id):
+            raise ConferenceNotFound(f"Không có hội nghị số {conference_id}")
+        return conf
+
+    # -- create ------------------------------------------------------------------------------
+
+    async def create(self, caller: Caller, spec: ConferenceSpec) -> dict[str, Any]:
+        """Store a conference (scheduled) with its points resolved; the detail."""
+        title = spec.title.strip()
+        if not title:
+            raise InvalidConference("Hội nghị cần có tên")
+        if not spec.points:
+            raise InvalidConference("Hội nghị cần ít nhất một điểm cầu")
+        async with self.db.session() as s:
+            center = None if caller.privileged else await self._center_of(s, caller)
+            area = await s.get(Place, center.place_id) if center is not None else None
+            points: list[ConferencePoint] = []
+            teams_seen: set[int] = set()
+            numbers_seen: set[str] = set()
+            for sel in spec.points:
+                for point in await self._resolve(s, sel, area):
+                    if point.team_id is not None:
+                        if point.team_id in teams_seen:
+                            continue
+                        teams_seen.add(point.team_id)
+                    elif point.number is not None:
+                        if point.number in numbers_seen:
+                            continue
+                        numbers_seen.add(point.number)
+                    points.append(point)
+            if not points:
+                raise InvalidConference("Các lựa chọn không có điểm cầu nào (không có đội phù hợp)")
+            room = self.params.per_node * len(self.pbx.nodes)
+            if len(points) > room:
+                raise InvalidConference(
+                    f"{len(points)} điểm cầu vượt sức chứa {room} của "
+                    f"{len(self.pbx.nodes)} nút tổng đài"
+                )
+            leaders = [await self._leader(s, spec_, area) for spec_ in spec.leaders]
+            conf = Conference(
+                title=title,
+                status=ConferenceStatus.SCHEDULED,
+                created_by=caller.user_id,
+                team_id=center.id if center is not None else None,
+                starts_at=spec.starts_at,
+                record=spec.record,
+                muted_all=True,
+                root_node=self.pbx.root,
+            )
+            s.add(conf)
+            await s.flush()
+            for point in [*leaders, *points]:
+                point.conference_id = conf.id
+            s.add_all([*leaders, *points])
+            await audit.record(
+                s,
+                action="conference.create",
+                target=audit.target_of("conference", conf.id),
+                user_id=caller.user_id,
+                user_name=caller.name,
+                detail={"title": title, "points": len(points), "leaders": len(leaders)},
+            )
+            await s.commit()
+            conference_id = conf.id
+        log.info("conference %d created by %s: %d points", conference_id, caller.name, len(points))
+        self._conference_changed.add(conference_id)
+        return await self.detail(caller, conference_id)
+
+    async def _resolve(
+        self, s: AsyncSession, sel: Selector, area: Place | None
+    ) -> list[ConferencePoint]:
+        if isinstance(sel, NumberSelector):
+            if not valid_number(sel.number):
+                raise InvalidConference(f"Số điện thoại không hợp lệ: {sel.number!r}")
+            label = sel.label.strip() or sel.number
+            return [self._point(label=label, number=sel.number)]
+        if isinstance(sel, TeamSelector):
+            team, place = await self._team(s, sel.team_id)
+            self._check_area(area, place)
+            return [self._team_point(team, place)]
+        found = await find_place(s, sel.under_level, sel.under_code)
+        if found is None:
+            raise InvalidConference(
+                f"Không có địa bàn cấp {sel.under_level} mã {sel.under_code} "
+                "(nhập bằng lệnh hotline1022 places import)"
+            )
+        place = found
+        self._check_area(area, place)
+        places = {p.id: p for p in await places_under(s, place, level=sel.level, include_self=True)}
+        if not places:
+            return []
+        teams = await s.scalars(
+            select(Team)
+            .options(selectinload(Team.phones))
+            .where(Team.place_id.in_(places), Team.kind == sel.kind, Team.active)
+            .order_by(Team.id)
+        )
+        return [self._team_point(t, places[t.place_id]) for t in teams]
+
+    async def _team(self, s: AsyncSession, team_id: int) -> tuple[Team, Place]:
+        team = await s.scalar(
+            select(Team).options(selectinload(Team.phones)).where(Team.id == team_id)
+        )
+        place = await s.get(Place, team.place_id) if team is not None else None
+        if team is None or place is None:
+            raise InvalidConference(f"Không có đội số {team_id}")
+        return team, place
+
+    def _check_area(self, area: Place | None, place: Place) -> None:
+        if area is not None and not place.path.startswith(area.path):
+            raise NotAllowed(
+                f"{place.name} không thuộc địa bàn của trung tâm ({area.name}): "
+                "trung tâm chỉ tổ chức hội nghị cho các địa bàn trực thuộc"
+            )
+
+    def _point(self, **values: Any) -> ConferencePoint:
+        return ConferencePoint(
+            state=PointState.QUEUED,
+            reason="",
+            attempts=0,
+            phone_index=0,
+            muted=True,
+            talking=False,
+            is_leader=values.pop("is_leader", False),
+            **values,
+        )
+
+    def _team_point(self, team: Team, place: Place, *, leader: bool = False) -> ConferencePoint:
+        phones: list[TeamPhone] = sorted(team.phones, key=lambda p: p.position)
+        first = phones[0] if phones else None
+        return self._point(
+            label=team.name,
+            team_id=team.id,
+            place_id=place.id,
+            endpoint=first.endpoint if first else None,
+            number=first.number if first else None,
+            is_leader=leader,
+        )
+
+    async def _leader(
+        self, s: AsyncSession, spec: LeaderSpec, area: Place | None
+    ) -> ConferencePoint:
+        given = [v for v in (spec.endpoint, spec.team_id, spec.number) if v is not None]
+        if len(given) != 1:
+            raise InvalidConference(
+                "Người chủ trì cần đúng một trong: máy nhánh, đội hoặc số điện thoại"
+            )
+        label = spec.label.strip()
+        if spec.endpoint is not None:
+            if not valid_endpoint(spec.endpoint):
+                raise InvalidConference(f"Máy nhánh không hợp lệ: {spec.endpoint!r}")
+            return self._point(label=label or spec.endpoint, endpoint=spec.endpoint, is_leader=True)
+        if spec.number is not None:
+            if not valid_number(spec.number):
+                raise InvalidConference(f"Số điện thoại không hợp lệ: {spec.number!r}")
+            return self._point(label=label or spec.number, number=spec.number, is_leader=True)
+        assert spec.team_id is not None
+        team, place = await self._team(s, spec.team_id)
+        self._check_area(area, place)
+        point = self._team_point(team, place, leader=True)
+        if label:
+            point.label = label
+        return point
+
+    # -- start ---------------------------------------------------------------------------------
+
+    async def start_conference(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        """Plan the nodes, install the title prompt, and start dialling (leaders first)."""
+        async with self.db.session() as s:
+            conf = await self._visible(s, caller, conference_id)
+            self._check_status(conf, ConferenceStatus.SCHEDULED)
+            title = conf.title
+        t0 = time.monotonic()
+        ok = True
+        try:
+            wav = await self._title_wav(title)
+            if wav is not None:
+                await self.pbx.put_prompt(title_prompt(conference_id), wav)
+        except PbxUnavailable as exc:
+            ok = False
+            await self._audit(caller, conference_id, "start", t0, ok=False, detail=str(exc))
+            raise PbxDown("Không kết nối được tổng đài (Asterisk): chưa thể bắt đầu") from exc
+        async with self.db.session() as s:
+            conf = await self._visible(s, caller, conference_id)
+            self._check_status(conf, ConferenceStatus.SCHEDULED)
+            placed = await store.placed_points(s, conference_id)
+            root = self.pbx.root
+            plan_points = [
+                PlanPoint(
+                    pp.point.id,
+                    pp.province.code if pp.province else None,
+                    pp.district.code if pp.district else None,
+                    pp.commune.code if pp.commune else None,
+                )
+                for pp in placed
+                if not pp.point.is_leader
+            ]
+            try:
+                plan = assign_nodes(plan_points, self.pbx.nodes, self.params.per_node)
+            except CapacityExceeded as exc:
+                raise ConferenceConflict(
+                    f"Không đủ nút tổng đài: cần {exc.nodes_needed}, có {exc.nodes}"
+                ) from exc
+            rows = [{"id": pp.point.id, "node": plan.get(pp.point.id, root)} for pp in placed]
+            await store.write_points(s, rows)
+            conf.status = ConferenceStatus.RUNNING
+            conf.started_at = utcnow()
+            await self._audit_in(s, caller, conference_id, "start", t0, ok=ok)
+            await s.commit()
+        self._ended.discard(conference_id)
+        await self._launch(conference_id)
+        self._conference_changed.add(conference_id)
+        log.info("conference %d started by %s", conference_id, caller.name)
+        return await self.detail(caller, conference_id)
+
+    async def _title_wav(self, title: str) -> bytes | None:
+        def make() -> bytes:
+            with tempfile.TemporaryDirectory() as tmp:
+                dest = Path(tmp) / "title.wav"
+                self._speak(title_text(title), dest)
+                return dest.read_bytes()
+
+        try:
+            return await asyncio.to_thread(make)
+        except prompts.PromptError:
+            # The points still hear "press 1"; the title is a courtesy, not a condition.
+            log.exception("conference title prompt not made")
+            return None
+
+    async def _start_due(self) -> None:
+        async with self.db.session() as s:
+            due = list(
+                await s.scalars(
+                    select(Conference.id).where(
+                        Conference.status == ConferenceStatus.SCHEDULED,
+                        Conference.starts_at.is_not(None),
+                        Conference.starts_at <= utcnow(),
+                    )
+                )
+            )
+        for cid in due:
+            try:
+                await self.start_conference(SYSTEM, cid)
+            except (PbxDown, ConferenceConflict) as exc:
+                log.warning("timed conference %d not started: %s", cid, exc)
+
+    async def _launch(self, conference_id: int) -> None:
+        """Load a running conference into memory and start its dialling task."""
+        async with self.db.session() as s:
+            conf = await s.get(Conference, conference_id)
+            assert conf is not None
+            rows = list(
+                await s.scalars(
+                    select(ConferencePoint)
+                    .where(ConferencePoint.conference_id == conference_id)
+                    .order_by(ConferencePoint.is_leader.desc(), ConferencePoint.id)
+                )
+            )
+            team_ids = {r.team_id for r in rows if r.team_id is not None}
+            phones: dict[int, list[tuple[str | None, str | None]]] = {}
+            if team_ids:
+                for phone in await s.scalars(
+                    select(TeamPhone)
+                    .where(TeamPhone.team_id.in_(team_ids))
+                    .order_by(TeamPhone.team_id, TeamPhone.position, TeamPhone.id)
+                ):
+                    phones.setdefault(phone.team_id, []).append((phone.endpoint, phone.number))
+        root = self.pbx.root
+        points = {r.id: _Point.of(r, root) for r in rows}
+        nodes = sorted({p.node for p in points.values()}, key=lambda n: (n != root, n))
+        run = _Running(
+            id=conference_id,
+            title=conf.title,
+            team_id=conf.team_id,
+            record=conf.record,
+            points=points,
+            order=[r.id for r in rows],
+            phones=phones,
+            nodes=nodes,
+            pacer=Pacer(self.params.dial_rate_per_s, self.params.max_in_flight),
+            floor=conf.floor_point_id,
+            recording=conf.recording,
+        )
+        run.linked = any(
+            p.is_leader and p.state == PointState.JOINED and p.node == root for p in points.values()
+        )
+        self._running[conference_id] = run
+        run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{conference_id}")
+
+    async def _stop_dialling(self, run: _Running) -> None:
+        if run.task is not None:
+            run.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run.task
+
+    # -- dialling ------------------------------------------------------------------------------
+
+    async def _dial_loop(self, run: _Running) -> None:
+        while True:
+            now = self._clock()
+            self._find_lost(run, now)
+            queued = [pid for pid in run.order if run.points[pid].state == PointState.QUEUED]
+            in_flight = sum(1 for p in run.points.values() if p.state in _RINGING)
+            timeout = 1.0
+            if queued:
+                n = run.pacer.take(now, in_flight)
+                try:
+                    for pid in queued[:n]:
+                        await self._dial(run, run.points[pid])
+                except PbxUnavailable:
+                    log.warning(
+                        "conference %d: Asterisk unreachable, dialling again in %.0f s",
+                        run.id,
+                        self.params.pbx_retry_s,
+                    )
+                    await asyncio.sleep(self.params.pbx_retry_s)
+                    continue
+                if len(queued) > n:
+                    if in_flight + n >= self.params.max_in_flight:
+                        timeout = 1.0  # a call ending (a signal) wakes the loop sooner
+                    else:
+                        timeout = max(0.001, run.pacer.next_at(self._clock()) - self._clock())
+            run.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.wake.wait(), timeout)
+
+    async def _dial(self, run: _Running, p: _Point) -> None:
+        attempt = p.attempts + 1
+        phones = (run.phones.get(p.team_id) if p.team_id is not None else None) or [
+            (p.endpoint, p.number)
+        ]
+        phones = [ph for ph in phones if ph[0] or ph[1]]
+        if not phones:
+            self._set(run, p, PointState.FAILED, "no_phone")
+            return
+        index = next_phone(attempt, len(phones))
+        endpoint, number = phones[index]
+        p.attempts, p.phone_index, p.channel = attempt, index, None
+        p.dialled_at = self._clock()
+        self._set(run, p, PointState.DIALLING, endpoint or number or "")
+        try:
+            await self.pbx.dial_point(
+                p.node,
+                conference_id=run.id,
+                point_id=p.id,
+                attempt=attempt,
+                dial=self.pbx.dial_string(endpoint=endpoint, number=number),
+                title_prompt=title_prompt(run.id),
+                ring_s=self.params.ring_s,
+                leader=p.is_leader,
+            )
+        except PbxUnavailable:
+            # Not an attempt: the call was never placed. It waits for Asterisk.
+            p.attempts, p.dialled_at = attempt - 1, None
+            self._set(run, p, PointState.QUEUED, "pbx_unavailable")
+            raise
+        except Exception as exc:
+            log.exception("conference %d: point %d not dialled", run.id, p.id)
+            self._call_failed(run, p, SignalKind.FAILED, str(exc) or "failed")
+
+    def _find_lost(self, run: _Running, now: float) -> None:
+        """A call with no news long after it should have rung out: its events were lost."""
+        limit = self.params.ring_s + self.params.lost_after_s
+        for p in run.points.values():
+            if p.state in _RINGING and p.dialled_at is not None and now - p.dialled_at > limit:
+                self._call_failed(run, p, SignalKind.NO_ANSWER, "no_signal")
+
+    def _call_failed(self, run: _Running, p: _Point, kind: SignalKind, reason: str) -> None:
+        p.dialled_at = None
+        if should_retry(p.attempts - p.budget_from, self.params.max_attempts, kind):
+            self._set(run, p, PointState.QUEUED, f"retry:{reason}")
+            run.wake.set()
+        else:
+            self._set(run, p, PointState.FAILED, reason)
+
+    def _set(self, run: _Running, p: _Point, state: PointState, reason: str) -> None:
+        p.state, p.reason = state, reason
+        self._event(run.id, p.id, "state", state, reason)
+        self._touch(run.id, p.id)
+
+    def _touch(self, conference_id: int, point_id: int) -> None:
+        self._dirty.setdefault(conference_id, set()).add(point_id)
+
+    def _event(
+        self,
+        conference_id: int,
+        point_id: int | None,
+        kind: str,
+        state: str | None,
+        reason: str = "",
+        *,
+        user_id: int | None = None,
+        latency_ms: float | None = None,
+        ok: bool = True,
+    ) -> None:
+        self._events.append(
+            {
+                "conference_id": conference_id,
+                "point_id": point_id,
+                "at": utcnow(),
+                "kind": kind,
+                "state": None if state is None else str(state),
+                "reason": reason[:500],
+                "user_id": user_id,
+                "latency_ms": latency_ms,
+                "ok": ok,
+            }
+        )
+
+    # -- the PBX's signals ---------------------------------------------------------------------
+
+    def on_signal(self, sig: PointSignal) -> None:
+        """One signal (never blocks; the changes are written by ``flush``)."""
+        run = self._running.get(sig.conference_id)
+        if run is None:
+            if (
+                sig.conference_id in self._ended
+                and sig.channel
+                and sig.kind
+                in (
+                    SignalKind.ANSWERED,
+                    SignalKind.PRESENT,
+                    SignalKind.JOINED,
+                )
+            ):
+                # A call placed before the end answered after it: it has no bridge to join.
+                self._spawn(self._hangup_quietly(sig.node, sig.channel))
+            return
+        if sig.point_id is None:
+            if sig.kind in (SignalKind.LINK_UP, SignalKind.LINK_DOWN):
+                self._event(run.id, None, "node", sig.kind.value, sig.node)
+            return
+        p = run.points.get(sig.point_id)
+        if p is None or (sig.attempt and sig.attempt != p.attempts):
+            return  # not ours, or an earlier attempt's late news
+        kind = sig.kind
+        if sig.channel and kind not in _FAILURES and kind != SignalKind.HUNG_UP:
+            p.channel = sig.channel
+        if kind in (SignalKind.MUTED, SignalKind.UNMUTED):
+            p.muted = kind == SignalKind.MUTED
+        elif kind in (SignalKind.TALKING, SignalKind.SILENT):
+            p.talking = kind == SignalKind.TALKING
+        elif kind == SignalKind.HAND:
+            p.hand_at = utcnow()
+            self._event(run.id, p.id, "hand", p.state)
+        else:
+            self._advance(run, p, sig)
+            return
+        self._touch(run.id, p.id)
+
+    def _advance(self, run: _Running, p: _Point, sig: PointSignal) -> None:
+        new = advance(p.state, sig.kind)
+        if new is None:
+            return
+        if new == PointState.FAILED:
+            self._call_failed(run, p, sig.kind, sig.reason or sig.kind.value)
+            return
+        reason = sig.reason
+        if sig.kind == SignalKind.HUNG_UP:
+            reason = reason or "hung_up"
+        if new == PointState.LEFT and p.reason == "kicked":
+            reason = "kicked"  # what the commander did says more than the channel's cause
+        if new not in _RINGING:
+            p.dialled_at = None
+        if new == PointState.JOINED:
+            p.joined_at = utcnow()
+            p.muted = not p.is_leader
+            if p.is_leader and p.node == self.pbx.root and not run.linked:
+                run.linked = True
+                self._spawn(self._leader_joined(run))
+        elif new in (PointState.LEFT, PointState.ABSENT):
+            if new == PointState.LEFT:
+                p.left_at = utcnow()
+            p.talking = False
+            p.channel = None
+            if run.floor == p.id:
+                run.floor = None
+                self._spawn(self._save_conference(run.id, floor_point_id=None))
+        self._set(run, p, new, reason)
+        run.wake.set()
+
+    async def _leader_joined(self, run: _Running) -> None:
+        """The first leader is on the root: join the other nodes' bridges to it (each tried
+        until it works or the conference ends), and start recording if asked."""
+        if run.record and not run.recording:
+            try:
+                await self._record_start(run, SYSTEM)
+            except (PbxDown, ConferenceConflict) as exc:
+                log.warning("conference %d: recording not started: %s", run.id, exc)
+        others = [n for n in run.nodes if n != self.pbx.root]
+        await asyncio.gather(*(self._link(run, node) for node in others))
+
+    async def _link(self, run: _Running, node: str) -> None:
+        while run.id in self._running:
+            try:
+                await self.pbx.link_node(node, run.id)
+                self._event(run.id, None, "node", "link", node)
+                return
+            except PbxUnavailable:
+                log.warning("conference %d: node %s unreachable, linking again soon", run.id, node)
+                await asyncio.sleep(self.params.pbx_retry_s)
+
+    async def _hangup_quietly(self, node: str, channel: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.pbx.hangup(node, channel)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        async def wrapped() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("conference task failed")
+
+        task = asyncio.get_running_loop().create_task(wrapped())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _save_conference(self, conference_id: int, **values: Any) -> None:
+        async with self.db.session() as s:
+            conf = await s.get(Conference, conference_id)
+            if conf is not None:
+                for key, value in values.items():
+                    setattr(conf, key, value)
+                await s.commit()
+        self._conference_changed.add(conference_id)
+
+    # -- writing and publishing ----------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Write the changed points and the events in one transaction, then publish."""
+        dirty, self._dirty = self._dirty, {}
+        events, self._events = self._events, []
+        changed, self._conference_changed = self._conference_changed, set()
+        if not dirty and not events and not changed:
+            return
+        rows: list[dict[str, Any]] = []
+        for cid, ids in dirty.items():
+            run = self._running.get(cid) or self._ending.get(cid)
+            if run is None:
+                continue
+            rows.extend(run.points[i].row() for i in ids if i in run.points)
+        try:
+            async with self.db.session() as s:
+                await store.write_points(s, rows)
+                if events:
+                    await s.execute(insert(ConferenceEvent), events)
+                await s.commit()
+        except BaseException:
+            for cid, ids in dirty.items():
+                self._dirty.setdefault(cid, set()).update(ids)
+            self._events[:0] = events
+            self._conference_changed |= changed
+            raise
+        for cid in {*dirty, *changed}:
+            await self._publish_conference(cid, dirty.get(cid, set()))
+
+    async def _publish_conference(self, conference_id: int, point_ids: Iterable[int]) -> None:
+        if self._publish is None:
+            return
+        async with self.db.session() as s:
+            conf = await s.get(Conference, conference_id)
+            if conf is None:
+                return
+            totals = (await store.totals_of(s, [conference_id]))[conference_id]
+            ids = list(point_ids)
+            placed = await store.placed_points(s, conference_id, ids) if ids else []
+            hands = store.hands_of(
+                await s.scalars(
+                    select(ConferencePoint).where(
+                        ConferencePoint.conference_id == conference_id,
+                        ConferencePoint.hand_at.is_not(None),
+                    )
+                )
+            )
+        data = {
+            "conference": store.summary_of(conf, totals),
+            "points": [store.point_of(p) for p in placed],
+            "hands": hands,
+        }
+        audience = Audience(team_ids=frozenset({conf.team_id}) if conf.team_id else frozenset())
+        self._publish("conference", data, audience)
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def _check_status(self, conf: Conference, *allowed: str) -> None:
+        if conf.status in allowed:
+            return
+        if conf.status == ConferenceStatus.ENDED:
+            raise ConferenceConflict(f"Hội nghị {conf.id} đã kết thúc")
+        if conf.status == ConferenceStatus.SCHEDULED:
+            raise ConferenceConflict(f"Hội nghị {conf.id} chưa bắt đầu")
+        raise ConferenceConflict(f"Hội nghị {conf.id} đã bắt đầu")
+
+    async def _running_for(self, caller: Caller, conference_id: int) -> _Running:
+        async with self.db.session() as s:
+            conf = await self._visible(s, caller, conference_id)
+        self._check_status(conf, ConferenceStatus.RUNNING)
+        run = self._running.get(conference_id)
+        if run is None:  # running in the database but not here: another node runs it
+            raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
+        return run
+
+    async def _audit_in(
+        self,
+        s: AsyncSession,
+        caller: Caller,
+        conference_id: int,
+        action: str,
+        t0: float,
+        *,
+        ok: bool,
+        point_id: int | None = None,
+        detail: str = "",
+    ) -> float:
+        latency = round((time.monotonic() - t0) * 1000, 1)
+        s.add(
+            ConferenceEvent(
+                conference_id=conference_id,
+                point_id=point_id,
+                at=utcnow(),
+                kind=action,
+                state=None,
+                reason=detail[:500],
+                user_id=caller.user_id,
+                latency_ms=latency,
+                ok=ok,
+            )
+        )
+        await audit.record(
+            s,
+            action=f"conference.{action}",
+            target=audit.target_of("conference", conference_id),
+            user_id=caller.user_id,
+            user_name=caller.name,
+            detail={"point_id": point_id, "detail": detail} if point_id or detail else "",
+            ok=ok,
+            latency_ms=latency,
+        )
+        return latency
+
+    async def _audit(
+        self,
+        caller: Caller,
+        conference_id: int,
+        action: str,
+        t0: float,
+        *,
+        ok: bool,
+        point_id: int | None = None,
+        detail: str = "",
+        **conference: Any,
+    ) -> float:
+        async with self.db.session() as s:
+            latency = await self._audit_in(
+                s, caller, conference_id, action, t0, ok=ok, point_id=point_id, detail=detail
+            )
+            if conference:
+                conf = await s.get(Conference, conference_id)
+                if conf is not None:
+                    for key, value in conference.items():
+                        setattr(conf, key, value)
+            await s.commit()
+        self._conference_changed.add(conference_id)
+        return latency
+
+    async def _control(
+        self,
+        caller: Caller,
+        run: _Running,
+        action: str,
+        work: Callable[[], Awaitable[Mapping[str, Any] | None]],
+        *,
+        point_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Carry out ``work`` (the PBX calls; returns the conference's columns to set), then
+        store it with its latency; 503 when Asterisk could not be reached."""
+        t0 = time.monotonic()
+        try:
+            values = await work()
+        except PbxUnavailable as exc:
+            await self._audit(
+                caller, run.id, action, t0, ok=False, point_id=point_id, detail=str(exc)
+            )
+            raise PbxDown("Không kết nối được tổng đài (Asterisk); thử lại sau") from exc
+        latency = await self._audit(
+            caller, run.id, action, t0, ok=True, point_id=point_id, **dict(values or {})
+        )
+        log.info("conference %d: %s by %s in %.0f ms", run.id, action, caller.name, latency)
+        return {"action": action, "ok": True, "latency_ms": latency, "point_id": point_id}
+
+    async def _everywhere(self, run: _Running, call: Callable[[str], Awaitable[None]]) -> None:
+        results = await asyncio.gather(*(call(n) for n in run.nodes), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def mute_all(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+
+        async def work() -> dict[str, Any]:
+            await self._everywhere(run, lambda n: self.pbx.mute(n, run.id, PARTICIPANTS))
+            run.floor = None
+            return {"muted_all": True, "floor_point_id": None}
+
+        return await self._control(caller, run, "mute_all", work)
+
+    async def unmute_all(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+
+        async def work() -> dict[str, Any]:
+            await self._everywhere(run, lambda n: self.pbx.unmute(n, run.id, PARTICIPANTS))
+            return {"muted_all": False}
+
+        return await self._control(caller, run, "unmute_all", work)
+
+    async def lock(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+
+        async def work() -> dict[str, Any]:
+            await self._everywhere(run, lambda n: self.pbx.lock(n, run.id))
+            return {"locked": True}
+
+        return await self._control(caller, run, "lock", work)
+
+    async def unlock(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+
+        async def work() -> dict[str, Any]:
+            await self._everywhere(run, lambda n: self.pbx.unlock(n, run.id))
+            return {"locked": False}
+
+        return await self._control(caller, run, "unlock", work)
+
+    def _in_bridge(self, run: _Running, point_id: int) -> _Point:
+        p = run.points.get(point_id)
+        if p is None:
+            raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
+        if p.state != PointState.JOINED or not p.channel:
+            raise ConferenceConflict(f"Điểm cầu {p.id} chưa vào phòng họp")
+        return p
+
+    async def give_floor(self, caller: Caller, conference_id: int, point_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+        p = self._in_bridge(run, point_id)
+
+        async def work() -> dict[str, Any]:
+            before = run.points.get(run.floor) if run.floor is not None else None
+            calls = [self.pbx.unmute(p.node, run.id, p.channel or "")]
+            if before is not None and before.id != p.id and before.channel:
+                calls.append(self.pbx.mute(before.node, run.id, before.channel))
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            run.floor = p.id
+            if p.hand_at is not None:
+                p.hand_at = None
+                self._touch(run.id, p.id)
+            return {"floor_point_id": p.id}
+
+        return await self._control(caller, run, "floor", work, point_id=p.id)
+
+    async def release_floor(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+        holder = run.points.get(run.floor) if run.floor is not None else None
+
+        async def work() -> dict[str, Any]:
+            if holder is not None and holder.channel and holder.state == PointState.JOINED:
+                await self.pbx.mute(holder.node, run.id, holder.channel)
+            run.floor = None
+            return {"floor_point_id": None}
+
+        return await self._control(
+            caller, run, "floor_release", work, point_id=holder.id if holder else None
+        )
+
+    async def kick(self, caller: Caller, conference_id: int, point_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+        p = run.points.get(point_id)
+        if p is None:
+            raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
+        if not p.channel or p.state not in (
+            PointState.ANSWERED,
+            PointState.PRESENT,
+            PointState.JOINED,
+        ):
+            raise ConferenceConflict(f"Điểm cầu {p.id} không ở trong cuộc gọi")
+
+        async def work() -> dict[str, Any] | None:
+            channel = p.channel or ""
+            if p.state == PointState.JOINED:
+                await self.pbx.kick(p.node, run.id, channel)
+            else:
+                await self.pbx.hangup(p.node, channel)
+            p.reason = "kicked"
+            self._touch(run.id, p.id)
+            if run.floor == p.id:
+                run.floor = None
+                return {"floor_point_id": None}
+            return None
+
+        return await self._control(caller, run, "kick", work, point_id=p.id)
+
+    async def redial(self, caller: Caller, conference_id: int, point_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+        p = run.points.get(point_id)
+        if p is None:
+            raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
+        if p.state not in (*FINAL, PointState.LEFT):
+            raise ConferenceConflict(f"Điểm cầu {p.id} đang trong cuộc gọi hoặc đang được gọi")
+
+        async def work() -> None:
+            p.budget_from = p.attempts
+            p.hand_at = None
+            self._set(run, p, PointState.QUEUED, "redial")
+            run.wake.set()
+
+        return await self._control(caller, run, "redial", work, point_id=p.id)
+
+    async def dismiss_hand(
+        self, caller: Caller, conference_id: int, point_id: int
+    ) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+        p = run.points.get(point_id)
+        if p is None:
+            raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
+        if p.hand_at is None:
+            raise ConferenceConflict(f"Điểm cầu {p.id} không giơ tay")
+
+        async def work() -> None:
+            p.hand_at = None
+            self._touch(run.id, p.id)
+
+        return await self._control(caller, run, "hand_dismiss", work, point_id=p.id)
+
+    async def record_start(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+        if run.recording:
+            raise ConferenceConflict(f"Hội nghị {run.id} đang được ghi âm")
+        return await self._record_start(run, caller)
+
+    async def _record_start(self, run: _Running, caller: Caller) -> dict[str, Any]:
+        async def work() -> dict[str, Any]:
+            stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+            path = await self.pbx.start_record(run.id, f"conference-{run.id}-{stamp}")
+            run.recording = True
+            return {"recording": True, "recording_path": path}
+
+        return await self._control(caller, run, "record_start", work)
+
+    async def record_stop(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        run = await self._running_for(caller, conference_id)
+        if not run.recording:
+            raise ConferenceConflict(f"Hội nghị {run.id} không đang ghi âm")
+
+        async def work() -> dict[str, Any]:
+            await self.pbx.stop_record(run.id)
+            run.recording = False
+            return {"recording": False}
+
+        return await self._control(caller, run, "record_stop", work)
+
+    async def end(self, caller: Caller, conference_id: int) -> dict[str, Any]:
+        """Stop dialling, hang up every call (every node), mark the conference ended."""
+        async with self.db.session() as s:
+            conf = await self._visible(s, caller, conference_id)
+            self._check_status(conf, ConferenceStatus.SCHEDULED, ConferenceStatus.RUNNING)
+            status = conf.status
+        t0 = time.monotonic()
+        if status == ConferenceStatus.SCHEDULED:
+            await self._audit(
+                caller,
+                conference_id,
+                "end",
+                t0,
+                ok=True,
+                status=ConferenceStatus.ENDED,
+                ended_at=utcnow(),
+            )
+            return {"action": "end", "ok": True, "latency_ms": 0.0, "point_id": None}
+        run = self._running.get(conference_id)
+        if run is None:
+            raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
+        await self._stop_dialling(run)
+        # From here the bridge's news is not the roll's: the points kicked at the end were
+        # there, and the roll keeps them present (its "left" is for those who left before).
+        self._running.pop(run.id, None)
+        self._ending[run.id] = run
+        self._ended.add(run.id)
+
+        async def work() -> dict[str, Any]:
+            calls: list[Awaitable[None]] = [
+                self.pbx.kick(n, run.id, ALL_MEMBERS) for n in run.nodes
+            ]
+            for p in run.points.values():
+                if p.channel and p.state in (*_RINGING, PointState.ANSWERED, PointState.PRESENT):
+                    calls.append(self.pbx.hangup(p.node, p.channel))
+            if run.recording:
+                calls.append(self.pbx.stop_record(run.id))
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            for p in run.points.values():
+                if p.state in (PointState.QUEUED, *_RINGING):
+                    self._set(run, p, PointState.FAILED, "ended")
+                elif p.state == PointState.ANSWERED:
+                    self._set(run, p, PointState.ABSENT, "ended")
+            await self.flush()  # written with the end: the memory copy goes away
+            self._ending.pop(run.id, None)
+            return {
+                "status": ConferenceStatus.ENDED,
+                "ended_at": utcnow(),
+                "floor_point_id": None,
+                "recording": False,
+            }
+
+        try:
+            return await self._control(caller, run, "end", work)
+        except PbxDown:
+            # Asterisk did not hear it: the conference goes on; dialling resumes.
+            self._ending.pop(run.id, None)
+            self._ended.discard(run.id)
+            self._running[run.id] = run
+            run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{run.id}")
+            raise
