@@ -50,33 +50,45 @@ export const filterOf = (state) => FILTER_OF[state] || "dialling";
 /** The roll's bucket: present, absent, dialling or left. */
 export const bucketOf = (state) => BUCKET_OF[state] || "dialling";
 
-/** Why a point is absent, failed or gone, in Vietnamese (the API's reason codes). */
+/** Why a point is absent, failed or gone, in Vietnamese. The API passes on Asterisk's words
+ * (a DialStatus: BUSY, NOANSWER…; a hangup cause: Normal Clearing; an Originate's reason
+ * number) or the service's (absent, hung_up, kicked, retry:<why>…); keys are lower case,
+ * spaces as "_". */
 export const REASON_LABELS = {
   busy: "bận máy",
+  user_busy: "bận máy",
   no_answer: "không trả lời",
   noanswer: "không trả lời",
+  no_user_responding: "không trả lời",
+  cancel: "không trả lời",
   absent: "không bấm phím",
-  no_key: "không bấm phím",
-  no_digit: "không bấm phím",
   hung_up: "gác máy",
-  hangup: "gác máy",
+  normal_clearing: "gác máy",
   failed: "không gọi được",
-  congestion: "mạng bận",
   chanunavail: "máy không liên lạc được",
-  unavailable: "máy không liên lạc được",
+  congestion: "mạng bận",
+  originate_reason_0: "không gọi được",
+  originate_reason_1: "không gọi được",
+  originate_reason_3: "không trả lời",
+  originate_reason_5: "bận máy",
+  originate_reason_8: "mạng bận",
   kicked: "bị mời ra",
-  left: "đã rời hội nghị",
-  ended: "hội nghị đã kết thúc",
-  pbx_unavailable: "tổng đài không phản hồi",
-  no_phone: "đội không có số điện thoại",
   locked: "hội nghị đã khóa",
+  no_signal: "mất tín hiệu cuộc gọi",
+  restart: "máy chủ khởi động lại",
+  ended: "hội nghị đã kết thúc",
 };
 
-/** A reason code in Vietnamese; an unknown one as the API wrote it (shown as text). */
-export function reasonText(reason) {
-  if (!reason) return "";
-  const key = String(reason).trim().toLowerCase();
-  return REASON_LABELS[key] || REASON_LABELS[key.replace(/[\s-]+/g, "_")] || String(reason);
+/** A reason in Vietnamese (an absent point without one: it pressed nothing); one not known
+ * here as the API wrote it (the page shows it as text). */
+export function reasonText(reason, state = "") {
+  const raw = String(reason || "").trim();
+  if (!raw) return state === "absent" ? REASON_LABELS.absent : "";
+  if (raw.toLowerCase().startsWith("retry:")) {
+    const why = reasonText(raw.slice(6));
+    return why ? `${why} — sẽ gọi lại` : "sẽ gọi lại";
+  }
+  return REASON_LABELS[raw.toLowerCase().replace(/[\s-]+/g, "_")] || raw;
 }
 
 /** A conference's status in Vietnamese. */
@@ -108,11 +120,12 @@ export function pointActions(point, conference) {
   };
 }
 
-/** Whether the bridge is being recorded now: the summary's `recording`; before any summary
- * said so, what the conference was created with (`record`) while it runs. */
+/** Whether the bridge is being recorded now: the summary's `recording_active`; without it,
+ * what the conference was created with (`record`) while it runs. */
 export function isRecording(conference) {
   if (!conference || conference.status !== "running") return false;
-  return typeof conference.recording === "boolean" ? conference.recording : !!conference.record;
+  const active = conference.recording_active ?? conference.recording;
+  return typeof active === "boolean" ? active : !!conference.record;
 }
 
 /** The controls' state for a conference summary: which are offered, and the toggles' words. */

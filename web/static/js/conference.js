@@ -28,6 +28,7 @@ const view = {
   pending: [],
   rows: new Map(), // point id -> <tr>
   rollRows: new Map(), // roll key -> <tr>
+  leaders: new Set(), // the leaders' point ids (not in the table nor the roll)
   expanded: new Set(), // district keys whose communes are shown
   filter: "all",
   recordingTries: 0,
@@ -60,10 +61,11 @@ async function load() {
 
 function onConference(data) {
   if (!data.conference || data.conference.id !== CID) return;
-  if (view.loading || !view.model) {
+  if (view.loading) {
     view.pending.push(data);
     return;
   }
+  if (!view.model) return;
   const before = view.model.conference;
   const changed = applyEvent(view.model, data);
   const after = view.model.conference;
@@ -86,6 +88,7 @@ function onConference(data) {
 // -- the header and the controls --------------------------------------------------------
 
 function renderAll() {
+  view.leaders = new Set([...view.model.points.values()].filter((p) => p.is_leader).map((p) => p.id));
   renderHeader();
   renderRoll();
   renderPoints();
@@ -110,7 +113,7 @@ function renderHeader() {
   for (const key of ["present", "absent", "dialling", "left", "total"]) {
     $(`t-${key}`).textContent = String(t[key] ?? view.model.roll.totals[key] ?? 0);
   }
-  const leaders = [...view.model.points.values()].filter((p) => p.is_leader);
+  const leaders = [...view.leaders].map((id) => view.model.points.get(id));
   $("c-leaders").textContent = leaders.map((p) => `${p.label} (${STATE_LABELS[p.state] || p.state})`).join("; ");
   show($("c-leaders-line"), leaders.length > 0);
   renderControls();
@@ -311,7 +314,7 @@ function fillPointRow(row, point) {
   row.querySelector(".label").textContent = point.label || `#${point.id}`;
   row.querySelector(".place").textContent = placeText(point, multiProvince());
   row.querySelector(".state").textContent = STATE_LABELS[point.state] || point.state;
-  row.querySelector(".reason").textContent = reasonText(point.reason);
+  row.querySelector(".reason").textContent = reasonText(point.reason, point.state);
   row.querySelector(".attempts").textContent = String(point.attempts ?? 0);
   row.querySelector(".mic").textContent = micText(point);
   const allowed = pointActions(point, c);
@@ -336,6 +339,7 @@ function renderPoints() {
 function updatePoint(id) {
   const point = view.model.points.get(id);
   if (point.is_leader) {
+    view.leaders.add(id);
     renderHeader();
     return;
   }
@@ -402,7 +406,7 @@ function renderHands() {
         el("span", { class: "hand-label" }, label),
         where ? el("span", { class: "muted" }, ` — ${where}`) : "",
         " ",
-        el("time", { datetime: hand.at, class: "muted" }, formatTime(hand.at)),
+        el("time", { datetime: hand.at || "", class: "muted" }, `lúc ${formatTime(hand.at)}`),
         el(
           "span",
           { class: "buttons" },
