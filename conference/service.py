@@ -296,6 +296,9 @@ class ConferenceService:
         self._clock = clock
         self._running: dict[int, _Running] = {}
         self._ended: set[int] = set()
+        # Conferences whose title prompt could not be made or installed: dialled without.
+        self._untitled: set[int] = set()
+        self._starting = asyncio.Lock()
         # Conferences being ended: out of ``_running`` (signals no longer move their
         # points), their last changes not yet written.
         self._ending: dict[int, _Running] = {}
@@ -335,7 +338,8 @@ class ConferenceService:
                     self._event(conf.id, point.id, "state", PointState.QUEUED, "restart")
             await s.commit()
         for conf in running:
-            await self._launch(conf.id)
+            run = await self._launch(conf.id)
+            self._spawn(self._reconcile(run))
             log.info("conference %d resumed after a restart", conf.id)
         self._runner = asyncio.create_task(self.run(), name="conference-writer")
 
@@ -603,7 +607,14 @@ class ConferenceService:
     # -- start ---------------------------------------------------------------------------------
 
     async def start_conference(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        """Plan the nodes, install the title prompt, and start dialling (leaders first)."""
+        """Plan the nodes, install the title prompt, and start dialling (leaders first).
+
+        One start at a time: two commanders pressing "start" together (or the timer and a
+        commander) start it once; the second is told it has started."""
+        async with self._starting:
+            return await self._start_conference(caller, conference_id)
+
+    async def _start_conference(self, caller: Caller, conference_id: int) -> dict[str, Any]:
         async with self.db.session() as s:
             conf = await self._visible(s, caller, conference_id)
             self._check_status(conf, ConferenceStatus.SCHEDULED)
@@ -614,10 +625,16 @@ class ConferenceService:
             wav = await self._title_wav(title)
             if wav is not None:
                 await self.pbx.put_prompt(title_prompt(conference_id), wav)
+            else:
+                self._untitled.add(conference_id)
         except PbxUnavailable as exc:
             ok = False
             await self._audit(caller, conference_id, "start", t0, ok=False, detail=str(exc))
             raise PbxDown("Không kết nối được tổng đài (Asterisk): chưa thể bắt đầu") from exc
+        except (OSError, ValueError):
+            # The points still hear "press 1": the title is a courtesy, not a condition.
+            log.exception("conference %d: title prompt not installed", conference_id)
+            self._untitled.add(conference_id)
         async with self.db.session() as s:
             conf = await self._visible(s, caller, conference_id)
             self._check_status(conf, ConferenceStatus.SCHEDULED)
@@ -682,7 +699,7 @@ class ConferenceService:
             except (PbxDown, ConferenceConflict) as exc:
                 log.warning("timed conference %d not started: %s", cid, exc)
 
-    async def _launch(self, conference_id: int) -> None:
+    async def _launch(self, conference_id: int) -> _Running:
         """Load a running conference into memory and start its dialling task."""
         async with self.db.session() as s:
             conf = await s.get(Conference, conference_id)
@@ -724,6 +741,34 @@ class ConferenceService:
         )
         self._running[conference_id] = run
         run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{conference_id}")
+        return run
+
+    async def _reconcile(self, run: _Running, attempts: int = 30) -> None:
+        """After a restart, ask each node's bridge who is still there: a point stored as
+        joined whose channel no bridge holds left while the service was away; those still
+        there get their mute and talking state back. Asterisk may be starting too: tried
+        again every ``pbx_retry_s``, ``attempts`` times."""
+        for node in run.nodes:
+            for attempt in range(attempts):
+                try:
+                    members = await self.pbx.members(node, run.id)
+                    break
+                except PbxUnavailable:
+                    if attempt == attempts - 1 or run.id not in self._running:
+                        log.warning("conference %d: node %s not reconciled", run.id, node)
+                        return
+                    await asyncio.sleep(self.params.pbx_retry_s)
+            here = {m.channel: m for m in members}
+            for p in run.points.values():
+                if p.node != node or p.state != PointState.JOINED:
+                    continue
+                member = here.get(p.channel or "")
+                if member is None:
+                    p.left_at, p.talking, p.channel = utcnow(), False, None
+                    self._set(run, p, PointState.LEFT, "gone_while_away")
+                else:
+                    p.muted, p.talking = member.muted, member.talking
+                    self._touch(run.id, p.id)
 
     async def _stop_dialling(self, run: _Running) -> None:
         if run.task is not None:
@@ -783,7 +828,7 @@ class ConferenceService:
                 point_id=p.id,
                 attempt=attempt,
                 dial=self.pbx.dial_string(endpoint=endpoint, number=number),
-                title_prompt=title_prompt(run.id),
+                title_prompt="" if run.id in self._untitled else title_prompt(run.id),
                 ring_s=self.params.ring_s,
                 leader=p.is_leader,
             )

@@ -226,8 +226,10 @@ class Hotline:
         self.conferences: ConferenceService | None = None
         self.conference_links: list[AmiLink] = []
         conference_pbx = _conference_pbx(settings, self.link, asterisk)
+        self.conference_pbx: ConferencePbx | None = None
         if conference_pbx is not None:
             pbx, self.conference_links = conference_pbx
+            self.conference_pbx = pbx
             self.conferences = ConferenceService(
                 self.db,
                 pbx,
@@ -394,6 +396,10 @@ class Hotline:
         await self.agi.close()
         if self.conferences is not None:
             await self.conferences.close()  # stops dialling, writes the last changes
+        # AmiConferencePbx.close stops its DialEnd timers (not part of the port).
+        close_pbx = getattr(self.conference_pbx, "close", None)
+        if close_pbx is not None:
+            await close_pbx()
         for node_link in self.conference_links:
             await node_link.close()
         await self.link.close()

@@ -161,13 +161,10 @@ class Settings(BaseSettings):
     events_coalesce_ms: int = Field(default=100, ge=0, le=1000)
     events_channel: str = Field(default="hotline1022_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
-    # The command conference (conference/, issue 14; SERVICE's block). The root node's name
-    # and the other Asterisk nodes it spans (a JSON list of pbx.conference.ConferenceNode's
-    # fields; [] = one node). Dialling: calls started a second (all nodes together), the
-    # most ringing at once, attempts per point (busy, no answer, failed: the team's next
-    # phone), seconds a phone rings; most points one node holds (conference.plan).
-    conference_root_name: str = Field(default="root", pattern=r"^[A-Za-z0-9_-]+$")
-    conference_nodes: list[dict[str, Any]] = Field(default_factory=list)
+    # The command conference's dialling (conference/service.py; the nodes are set below,
+    # with the bridges): calls started a second (all nodes together), the most ringing at
+    # once, attempts per point (busy, no answer, failed: the team's next phone), seconds a
+    # phone rings; the most points one node holds (conference.plan).
     conference_dial_rate_per_s: float = Field(default=20.0, gt=0, le=1000)
     conference_max_in_flight: int = Field(default=200, ge=1)
     conference_max_attempts: int = Field(default=3, ge=1, le=20)

@@ -32,6 +32,8 @@ class RecordingPbx:
     dialled: list[Dialled] = field(default_factory=list)
     prompts: dict[str, bytes] = field(default_factory=dict)
     listeners: list[Callable[[PointSignal], None]] = field(default_factory=list)
+    # What ``members`` answers, per node.
+    bridges: dict[str, list[ConferenceMember]] = field(default_factory=dict)
 
     @property
     def nodes(self) -> list[str]:
@@ -113,7 +115,7 @@ class RecordingPbx:
 
     async def members(self, node: str, conference_id: int) -> list[ConferenceMember]:
         self._check()
-        return []
+        return list(self.bridges.get(node, []))
 
     async def hangup(self, node: str, channel: str) -> None:
         await self._do("hangup", node, 0, channel)

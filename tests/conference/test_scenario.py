@@ -26,7 +26,6 @@ from tests.conference.fake_pbx import (
 )
 from tests.conference.test_service import BINH_DUONG_COMMUNES, SUPERVISOR, fake_speak, until
 
-
 Scripted = tuple[ConferenceService, FakeConferencePbx, dict[str, list[int]]]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,11 @@ from conference.service import (
     TeamSelector,
 )
 from dispatch.teams import ensure_places_and_teams
-from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, SignalKind
+from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, ConferenceMember, SignalKind
 from store import audit
 from store.db import Database
 from store.models import AuditEntry, ConferencePoint, Place, Team, TeamPhone
+from store.types import utcnow
 from store.users import create_user
 from tests.conference.fakes import RecordingPbx
 
@@ -493,7 +495,16 @@ async def test_a_restart_resumes_a_running_conference(
     pbx.signal(cid, leader, SignalKind.JOINED, attempt=1)
     await until(lambda: len(pbx.dialled) == 6)
     ringing = [d.point_id for d in pbx.dialled[1:]]
+    pbx.signal(cid, ringing[0], SignalKind.ANSWERED, attempt=1, channel="PJSIP/gone-1")
+    pbx.signal(cid, ringing[0], SignalKind.PRESENT, attempt=1)
+    pbx.signal(cid, ringing[0], SignalKind.JOINED, attempt=1)
+    await until(lambda: len(pbx.dialled) == 7)
+    gone, ringing = ringing[0], [d.point_id for d in pbx.dialled[2:]]
     await first.close()
+    # While the service was away, the point left; the leader is still in the bridge.
+    pbx.bridges["root"] = [
+        ConferenceMember("root", "PJSIP/agent01-1", leader, True, True, False, False, True)
+    ]
 
     pbx.dialled.clear()
     second = service_for(binh_duong, pbx, max_in_flight=5)
@@ -504,8 +515,15 @@ async def test_a_restart_resumes_a_running_conference(
         assert [(d.point_id, d.attempt) for d in pbx.dialled] == [(p, 2) for p in ringing]
         detail = await second.detail(SUPERVISOR, cid)
         assert detail["status"] == "running"
-        states = {p["id"]: p["state"] for p in detail["points"]}  # type: ignore[attr-defined]
-        assert states[leader] == "joined"
+        for _ in range(100):  # the reconciliation runs beside the dialling
+            await second.flush()
+            detail = await second.detail(SUPERVISOR, cid)
+            points = {p["id"]: p for p in detail["points"]}  # type: ignore[attr-defined]
+            if points[gone]["state"] == "left":
+                break
+            await asyncio.sleep(0.02)
+        assert points[leader]["state"] == "joined" and points[leader]["talking"] is True
+        assert (points[gone]["state"], points[gone]["reason"]) == ("left", "gone_while_away")
         await second.mute_all(SUPERVISOR, cid)  # it leads the conference as before
     finally:
         await second.close()
@@ -525,3 +543,36 @@ async def test_changes_are_published_once_per_flush(
     assert kind == "conference"
     assert data["conference"]["id"] == cid
     assert sorted(p["id"] for p in data["points"]) == sorted(pids)
+
+
+async def test_a_conference_with_a_start_time_starts_itself(
+    service: ConferenceService, pbx: RecordingPbx
+) -> None:
+    soon = utcnow() + timedelta(seconds=0.3)
+    later = await create_binh_duong(service, starts_at=utcnow() + timedelta(hours=1))
+    cid = int((await create_binh_duong(service, starts_at=soon))["id"])  # type: ignore[call-overload]
+
+    await until(lambda: len(pbx.dialled) == 92)
+
+    assert {d.conference_id for d in pbx.dialled} == {cid}
+    assert (await service.detail(SUPERVISOR, cid))["status"] == "running"
+    assert (await service.detail(SUPERVISOR, int(later["id"])))["status"] == "scheduled"  # type: ignore[call-overload]
+    [start] = (await service.actions(SUPERVISOR, cid))[-1:]
+    assert (start["action"], start["user"]) == ("start", None)
+
+
+async def test_two_starts_at_once_start_it_once(
+    service: ConferenceService, pbx: RecordingPbx
+) -> None:
+    cid = int((await create_binh_duong(service))["id"])  # type: ignore[call-overload]
+
+    results = await asyncio.gather(
+        service.start_conference(SUPERVISOR, cid),
+        service.start_conference(SUPERVISOR, cid),
+        return_exceptions=True,
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["ConferenceConflict", "dict"]
+    await until(lambda: len(pbx.dialled) == 92)
+    await asyncio.sleep(0.1)
+    assert len(pbx.dialled) == 92
