@@ -143,3 +143,19 @@ async def test_the_same_paths_answer_json_to_anything_but_a_navigation() -> None
     assert await get_things(app, NAVIGATE) == {"from": "page"}
     # Left in the order they were added, the API's route takes the navigation too.
     assert await get_things(app_with_things(ordered=False), NAVIGATE) == {"from": "api"}
+
+
+async def test_on_the_site_the_api_keeps_its_json(site: Site, client: httpx.AsyncClient) -> None:
+    """The page's paths are the API's too: a script's or a client's request reaches the API
+    (here without a conference service: its 503), only a navigation gets the page."""
+    client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {site.tokens['supervisor']}"}
+    for headers in ({}, {"Accept": "application/json"}):
+        for path in ("/conferences", "/conferences/7"):
+            answer = await client.get(path, headers={**bearer, **headers})
+            assert answer.status_code == 503, path
+            assert answer.headers["content-type"] == "application/json"
+            assert answer.json()["detail"] == "Dịch vụ hội nghị không chạy trên máy chủ này"
+    assert (await client.get("/conferences")).status_code == 401
+    page = await open_as(client, site.tokens["supervisor"], "/conferences")
+    assert page.headers["content-type"].startswith("text/html")
