@@ -24,6 +24,7 @@ from conference.service import ConferenceParams, ConferenceService
 from dispatch.teams import ensure_places_and_teams
 from pbx.conference_signals import PARTICIPANTS
 from store.models import Conference, Place, Team
+from store.users import create_user
 from tests.conference.fake_pbx import (
     Behaviour,
     FakeConferencePbx,
@@ -553,4 +554,73 @@ async def test_a_change_redraws_only_its_rows_and_titles_stay_text(
     listed = page.locator(f'#conferences-body tr[data-id="{cid}"] a')
     await expect(listed).to_have_text(HOSTILE_TITLE)
     assert await page.evaluate("window.__xss") is None
+    await context.close()
+
+
+async def test_a_district_center_calls_its_communes_and_a_supervisor_one_district(
+    conferencing: Conferencing, browser: Browser
+) -> None:
+    """A district center's user may call the places under it: the form offers no province,
+    and what it creates waits for "Bắt đầu". A supervisor picks one district's communes, adds
+    a number and takes it back; a form without a title says so."""
+    site = conferencing.site
+    async with site.db.session() as s:
+        center_id = await s.scalar(
+            select(Team.id)
+            .join(Place, Place.id == Team.place_id)
+            .where(Place.level == "district", Place.code == 718, Team.kind == "center")
+        )
+    assert center_id is not None
+    _, site.tokens["center"] = await create_user(
+        site.db, name="Trực ban Thủ Dầu Một", role="team", team_id=center_id
+    )
+    context = await site.signed_in(browser, "center")
+    page = await context.new_page()
+    await page.goto(f"{site.url}/conferences")
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "ok")
+    await expect(page.locator("#c-province-field")).to_be_hidden()
+    await expect(page.get_by_label("Gọi tới").locator("option")).to_have_text(
+        ["Mọi đội phản ứng nhanh cấp xã", "Các đội cấp huyện"]
+    )
+    await page.get_by_label("Tên hội nghị").fill("Giao ban phường xã")
+    await page.get_by_role("button", name="Thêm điểm cầu").click()
+    await expect(page.locator("#c-points li span")).to_have_text(
+        ["Mọi đội phản ứng nhanh cấp xã — Thành phố Thủ Dầu Một"]
+    )
+    await page.get_by_role("button", name="Chỉ tạo, bắt đầu sau").click()
+    await page.wait_for_url(re.compile(r"/conferences/\d+$"))
+    await expect(page.locator("#c-status")).to_have_text("Chưa bắt đầu")
+    await expect(page.locator("#t-total")).to_have_text("14")
+    await expect(page.get_by_role("button", name="Tắt mic tất cả")).to_be_disabled()
+    await page.get_by_role("button", name="Bắt đầu", exact=True).click()
+    await expect(page.locator("#c-status")).to_have_text("Đang diễn ra")
+    await expect(page.get_by_role("button", name="Bắt đầu", exact=True)).to_be_disabled()
+    districts = await roll_rows(page, "district")
+    assert [d[0] for d in districts] == ["Thành phố Thủ Dầu Một"]
+    await context.close()
+
+    context = await site.signed_in(browser, "supervisor")
+    page = await context.new_page()
+    await page.goto(f"{site.url}/conferences")
+    await expect(page.locator("#conferences-body tr")).to_have_count(1)  # the center's
+    await page.get_by_role("button", name="Chỉ tạo, bắt đầu sau").click()
+    await expect(page.locator("#c-error")).to_have_text("Hãy nhập tên hội nghị.")
+    await page.get_by_label("Tên hội nghị").fill("Bàu Bàng")
+    await page.get_by_label("Tỉnh/thành phố").select_option(label="Tỉnh Bình Dương")
+    await page.get_by_label("Gọi tới").select_option(label="Các đội cấp xã của một huyện…")
+    await page.get_by_label("Quận/huyện").select_option(label="Huyện Bàu Bàng")
+    await page.get_by_role("button", name="Thêm điểm cầu").click()
+    await page.get_by_label("Hoặc một số điện thoại").fill("0912 345 678")
+    await page.get_by_label("Tên điểm cầu").fill("Sở Y tế")
+    await page.get_by_role("button", name="Thêm số").click()
+    chosen = page.locator("#c-points li")
+    await expect(chosen.locator("span")).to_have_text(
+        ["Các đội cấp xã của một huyện — Huyện Bàu Bàng", "Sở Y tế — 0912345678"]
+    )
+    await chosen.nth(1).get_by_role("button", name="Bỏ").click()
+    await expect(chosen).to_have_count(1)
+    await page.get_by_role("button", name="Chỉ tạo, bắt đầu sau").click()
+    await page.wait_for_url(re.compile(r"/conferences/\d+$"))
+    await expect(page.locator("#t-total")).to_have_text("7")
+    await expect(page.locator("#c-status")).to_have_text("Chưa bắt đầu")
     await context.close()
