@@ -26,7 +26,11 @@ const view = {
   model: null,
   loading: null, // the GET in flight; messages that come meanwhile wait in `pending`
   pending: [],
-  rows: new Map(), // point id -> <tr>
+  order: [], // the points' ids (no leaders) in the table's order
+  filters: new Map(), // point id -> the filter it was in when last drawn
+  rows: new Map(), // point id -> <tr>, of the page shown
+  page: 0,
+  pointsTimer: null,
   rollRows: new Map(), // roll key -> <tr>
   leaders: new Set(), // the leaders' point ids (not in the table nor the roll)
   expanded: new Set(), // district keys whose communes are shown
@@ -75,7 +79,7 @@ function onConference(data) {
   for (const id of changed.points) updatePoint(id);
   if (before.status !== after.status) {
     // What each point may be asked changes with the conference's status: every row.
-    for (const id of view.rows.keys()) updatePoint(id);
+    for (const id of [...view.rows.keys()]) updatePoint(id);
   } else if (before.floor_point_id !== after.floor_point_id) {
     for (const id of [before.floor_point_id, after.floor_point_id]) if (id != null && view.rows.has(id)) updatePoint(id);
   }
@@ -89,6 +93,7 @@ function onConference(data) {
 
 function renderAll() {
   view.leaders = new Set([...view.model.points.values()].filter((p) => p.is_leader).map((p) => p.id));
+  sortPoints();
   renderHeader();
   renderRoll();
   renderPoints();
@@ -235,16 +240,19 @@ function fillRollRow(row, node) {
   fillBar(row.querySelector("svg"), node);
 }
 
+// A commune's row exists only while its district is open: 3,000 communes are not drawn (nor
+// kept up to date) for a roll read per district.
 function renderRoll() {
   const roll = view.model.roll;
   view.rollRows = new Map();
-  const rows = roll.rows().map(([node, depth]) => {
+  const rows = [];
+  for (const [node, depth] of roll.rows()) {
+    if (node.level === "commune" && !view.expanded.has(node.parent)) continue;
     const row = rollRow(node, depth);
     view.rollRows.set(node.key, row);
-    if (node.level === "commune") row.hidden = !view.expanded.has(node.parent);
     if (view.expanded.has(node.key)) expandMark(row, true);
-    return row;
-  });
+    rows.push(row);
+  }
   const total = rollRow(roll.totals, 0);
   total.classList.add("total");
   view.rollRows.set("t", total);
@@ -268,12 +276,24 @@ function toggleDistrict(key) {
   const open = !view.expanded.has(key);
   if (open) view.expanded.add(key);
   else view.expanded.delete(key);
-  expandMark(view.rollRows.get(key), open);
+  const districtRow = view.rollRows.get(key);
+  expandMark(districtRow, open);
   const node = view.model.roll.nodes.get(key);
-  for (const child of node.children.keys()) {
-    const row = view.rollRows.get(child);
-    if (row) row.hidden = !open;
+  if (!open) {
+    for (const child of node.children.keys()) {
+      view.rollRows.get(child)?.remove();
+      view.rollRows.delete(child);
+    }
+    return;
   }
+  const order = view.model.roll.rows().filter(([n]) => n.parent === key);
+  districtRow.after(
+    ...order.map(([child, depth]) => {
+      const row = rollRow(child, depth);
+      view.rollRows.set(child.key, row);
+      return row;
+    }),
+  );
 }
 
 // -- the points -------------------------------------------------------------------------
@@ -321,19 +341,50 @@ function fillPointRow(row, point) {
   for (const button of row.querySelectorAll("button[data-action]")) {
     button.disabled = !allowed[button.dataset.action];
   }
-  row.hidden = view.filter !== "all" && view.filter !== filterOf(point.state);
+}
+
+// The table shows one page of PAGE_SIZE rows of the points in the filter: a browser lays out
+// a table of 3,000 rows again on every change (~100 ms), one of 100 rows at once.
+const PAGE_SIZE = 100;
+const inFilter = (point) => view.filter === "all" || view.filter === filterOf(point.state);
+
+/** The points (no leaders) in the table's order: once per snapshot, and when one is new. */
+function sortPoints() {
+  const points = [...view.model.points.values()].filter((p) => !p.is_leader).sort(pointOrder);
+  view.order = points.map((p) => p.id);
+  view.filters = new Map(points.map((p) => [p.id, filterOf(p.state)]));
 }
 
 function renderPoints() {
-  const points = [...view.model.points.values()].filter((p) => !p.is_leader).sort(pointOrder);
+  const shown = view.order.filter((id) => inFilter(view.model.points.get(id)));
+  const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE));
+  view.page = Math.min(Math.max(0, view.page), pages - 1);
+  const first = view.page * PAGE_SIZE;
+  const ids = shown.slice(first, first + PAGE_SIZE);
   view.rows = new Map();
-  const rows = points.map((point) => {
-    const row = pointRow(point);
-    view.rows.set(point.id, row);
-    return row;
+  $("points-body").replaceChildren(
+    ...ids.map((id) => {
+      const row = pointRow(view.model.points.get(id));
+      view.rows.set(id, row);
+      return row;
+    }),
+  );
+  $("p-range").textContent = shown.length
+    ? `Điểm cầu ${first + 1}–${first + ids.length} trên ${shown.length}`
+    : "";
+  $("p-prev").disabled = view.page === 0;
+  $("p-next").disabled = view.page >= pages - 1;
+  show($("p-pager"), shown.length > PAGE_SIZE);
+  show($("points-empty"), view.order.length > 0 && shown.length === 0);
+}
+
+/** Once per message: the page again only when a point came into or left the filter. */
+function schedulePoints() {
+  if (view.pointsTimer) return;
+  view.pointsTimer = requestAnimationFrame(() => {
+    view.pointsTimer = null;
+    renderPoints();
   });
-  $("points-body").replaceChildren(...rows);
-  showEmpty();
 }
 
 function updatePoint(id) {
@@ -343,19 +394,20 @@ function updatePoint(id) {
     renderHeader();
     return;
   }
-  const row = view.rows.get(id);
-  if (row) {
-    fillPointRow(row, point);
+  const was = view.filters.get(id);
+  const now = filterOf(point.state);
+  view.filters.set(id, now);
+  if (was === undefined) {
+    // A point the page did not know (the detail was read before it was added).
+    sortPoints();
+    schedulePoints();
     return;
   }
-  // A point the page did not know (rare: the detail was read before it was added).
-  const fresh = pointRow(point);
-  view.rows.set(id, fresh);
-  const after = [...view.rows.entries()]
-    .filter(([other]) => other !== id)
-    .map(([other, r]) => [view.model.points.get(other), r])
-    .find(([other]) => pointOrder(point, other) < 0);
-  $("points-body").insertBefore(fresh, after ? after[1] : null);
+  const row = view.rows.get(id);
+  if (row && inFilter(point)) fillPointRow(row, point);
+  else if (view.filter !== "all" && was !== now && (was === view.filter || now === view.filter)) {
+    schedulePoints(); // it came into the filter, or left it: the pages shift
+  }
 }
 
 function renderFilters() {
@@ -373,21 +425,21 @@ function renderFilters() {
 
 function setFilter(value) {
   view.filter = FILTERS.some(([v]) => v === value) ? value : "all";
+  view.page = 0;
   const params = new URLSearchParams(window.location.search);
   if (view.filter === "all") params.delete("state");
   else params.set("state", view.filter);
   const query = params.toString();
   window.history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
-  for (const row of view.rows.values()) {
-    row.hidden = view.filter !== "all" && view.filter !== row.dataset.filter;
+  if (view.model) {
+    renderFilters();
+    renderPoints();
   }
-  if (view.model) renderFilters();
-  showEmpty();
 }
 
-function showEmpty() {
-  const any = [...view.rows.values()].some((row) => !row.hidden);
-  show($("points-empty"), view.rows.size > 0 && !any);
+function turnPage(step) {
+  view.page += step;
+  renderPoints();
 }
 
 // -- the hands --------------------------------------------------------------------------
@@ -499,6 +551,8 @@ function wire() {
   });
   $("points-body").addEventListener("click", onPointAction);
   $("hands").addEventListener("click", onPointAction);
+  $("p-prev").addEventListener("click", () => turnPage(-1));
+  $("p-next").addEventListener("click", () => turnPage(1));
   $("p-filters").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-filter]");
     if (button) setFilter(button.dataset.filter);
