@@ -31,7 +31,7 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +39,6 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from conference import store
 from conference.errors import (
@@ -51,10 +50,9 @@ from conference.errors import (
 )
 from conference.pacing import Pacer, next_phone, should_retry
 from conference.plan import CapacityExceeded, PlanPoint, assign_nodes
+from conference.points import SYSTEM, Caller, ConferenceSpec, resolve, resolve_leader
 from conference.ports import ConferencePbx
 from conference.roll import FINAL, PointState, advance, tally
-from dispatch.places import find_place, places_under
-from dispatch.teams import valid_endpoint, valid_number
 from ivr import prompts
 from live.hub import Audience
 from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, PointSignal, SignalKind
@@ -73,18 +71,7 @@ from store.models import (
 )
 from store.types import utcnow
 
-__all__ = [
-    "Caller",
-    "ConferenceParams",
-    "ConferenceService",
-    "ConferenceSpec",
-    "LeaderSpec",
-    "NumberSelector",
-    "PlaceSelector",
-    "Selector",
-    "TeamSelector",
-    "title_text",
-]
+__all__ = ["ConferenceParams", "ConferenceService", "title_prompt", "title_text"]
 
 log = logging.getLogger(__name__)
 
@@ -105,70 +92,6 @@ def title_prompt(conference_id: int) -> str:
     return f"conf-title-{conference_id}"
 
 
-# -- what is asked ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks: an API user (``None`` user id: the service itself, e.g. a timed start)."""
-
-    user_id: int | None
-    name: str
-    role: str
-    team_id: int | None = None
-
-    @property
-    def privileged(self) -> bool:
-        return self.role in ("supervisor", "admin")
-
-
-SYSTEM = Caller(None, "system", "admin")
-
-
-@dataclass(frozen=True)
-class PlaceSelector:
-    """Every active team of ``kind`` at the places of ``level`` under (or at) the place
-    ``under_level``/``under_code``: "every commune team of province 74"."""
-
-    under_level: str
-    under_code: int
-    level: str
-    kind: str = TeamKind.TEAM
-
-
-@dataclass(frozen=True)
-class TeamSelector:
-    team_id: int
-
-
-@dataclass(frozen=True)
-class NumberSelector:
-    number: str
-    label: str = ""
-
-
-Selector = PlaceSelector | TeamSelector | NumberSelector
-
-
-@dataclass(frozen=True)
-class LeaderSpec:
-    """Who speaks: one of an endpoint (a softphone of this Asterisk), a team, a number."""
-
-    endpoint: str | None = None
-    team_id: int | None = None
-    number: str | None = None
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class ConferenceSpec:
-    title: str
-    points: Sequence[Selector]
-    leaders: Sequence[LeaderSpec] = ()
-    record: bool = False
-    starts_at: datetime | None = None
-
-
 @dataclass(frozen=True)
 class ConferenceParams:
     """The settings the service runs with (``HOTLINE_CONFERENCE_*``)."""
@@ -185,7 +108,6 @@ class ConferenceParams:
     pbx_retry_s: float = 2.0
     # A call with no signal this long after its ring time is taken as failed (a lost event).
     lost_after_s: float = 30.0
-    speak_timeout_s: float = 30.0
 
 
 # -- a running conference in memory -------------------------------------------------------------
@@ -460,7 +382,7 @@ class ConferenceService:
             teams_seen: set[int] = set()
             numbers_seen: set[str] = set()
             for sel in spec.points:
-                for point in await self._resolve(s, sel, area):
+                for point in await resolve(s, sel, area):
                     if point.team_id is not None:
                         if point.team_id in teams_seen:
                             continue
@@ -478,7 +400,7 @@ class ConferenceService:
                     f"{len(points)} điểm cầu vượt sức chứa {room} của "
                     f"{len(self.pbx.nodes)} nút tổng đài"
                 )
-            leaders = [await self._leader(s, spec_, area) for spec_ in spec.leaders]
+            leaders = [await resolve_leader(s, spec_, area) for spec_ in spec.leaders]
             conf = Conference(
                 title=title,
                 status=ConferenceStatus.SCHEDULED,
@@ -507,102 +429,6 @@ class ConferenceService:
         log.info("conference %d created by %s: %d points", conference_id, caller.name, len(points))
         self._conference_changed.add(conference_id)
         return await self.detail(caller, conference_id)
-
-    async def _resolve(
-        self, s: AsyncSession, sel: Selector, area: Place | None
-    ) -> list[ConferencePoint]:
-        if isinstance(sel, NumberSelector):
-            if not valid_number(sel.number):
-                raise InvalidConference(f"Số điện thoại không hợp lệ: {sel.number!r}")
-            label = sel.label.strip() or sel.number
-            return [self._point(label=label, number=sel.number)]
-        if isinstance(sel, TeamSelector):
-            team, place = await self._team(s, sel.team_id)
-            self._check_area(area, place)
-            return [self._team_point(team, place)]
-        found = await find_place(s, sel.under_level, sel.under_code)
-        if found is None:
-            raise InvalidConference(
-                f"Không có địa bàn cấp {sel.under_level} mã {sel.under_code} "
-                "(nhập bằng lệnh hotline1022 places import)"
-            )
-        place = found
-        self._check_area(area, place)
-        places = {p.id: p for p in await places_under(s, place, level=sel.level, include_self=True)}
-        if not places:
-            return []
-        teams = await s.scalars(
-            select(Team)
-            .options(selectinload(Team.phones))
-            .where(Team.place_id.in_(places), Team.kind == sel.kind, Team.active)
-            .order_by(Team.id)
-        )
-        return [self._team_point(t, places[t.place_id]) for t in teams]
-
-    async def _team(self, s: AsyncSession, team_id: int) -> tuple[Team, Place]:
-        team = await s.scalar(
-            select(Team).options(selectinload(Team.phones)).where(Team.id == team_id)
-        )
-        place = await s.get(Place, team.place_id) if team is not None else None
-        if team is None or place is None:
-            raise InvalidConference(f"Không có đội số {team_id}")
-        return team, place
-
-    def _check_area(self, area: Place | None, place: Place) -> None:
-        if area is not None and not place.path.startswith(area.path):
-            raise NotAllowed(
-                f"{place.name} không thuộc địa bàn của trung tâm ({area.name}): "
-                "trung tâm chỉ tổ chức hội nghị cho các địa bàn trực thuộc"
-            )
-
-    def _point(self, **values: Any) -> ConferencePoint:
-        return ConferencePoint(
-            state=PointState.QUEUED,
-            reason="",
-            attempts=0,
-            phone_index=0,
-            muted=True,
-            talking=False,
-            is_leader=values.pop("is_leader", False),
-            **values,
-        )
-
-    def _team_point(self, team: Team, place: Place, *, leader: bool = False) -> ConferencePoint:
-        phones: list[TeamPhone] = sorted(team.phones, key=lambda p: p.position)
-        first = phones[0] if phones else None
-        return self._point(
-            label=team.name,
-            team_id=team.id,
-            place_id=place.id,
-            endpoint=first.endpoint if first else None,
-            number=first.number if first else None,
-            is_leader=leader,
-        )
-
-    async def _leader(
-        self, s: AsyncSession, spec: LeaderSpec, area: Place | None
-    ) -> ConferencePoint:
-        given = [v for v in (spec.endpoint, spec.team_id, spec.number) if v is not None]
-        if len(given) != 1:
-            raise InvalidConference(
-                "Người chủ trì cần đúng một trong: máy nhánh, đội hoặc số điện thoại"
-            )
-        label = spec.label.strip()
-        if spec.endpoint is not None:
-            if not valid_endpoint(spec.endpoint):
-                raise InvalidConference(f"Máy nhánh không hợp lệ: {spec.endpoint!r}")
-            return self._point(label=label or spec.endpoint, endpoint=spec.endpoint, is_leader=True)
-        if spec.number is not None:
-            if not valid_number(spec.number):
-                raise InvalidConference(f"Số điện thoại không hợp lệ: {spec.number!r}")
-            return self._point(label=label or spec.number, number=spec.number, is_leader=True)
-        assert spec.team_id is not None
-        team, place = await self._team(s, spec.team_id)
-        self._check_area(area, place)
-        point = self._team_point(team, place, leader=True)
-        if label:
-            point.label = label
-        return point
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -722,6 +548,10 @@ class ConferenceService:
                     phones.setdefault(phone.team_id, []).append((phone.endpoint, phone.number))
         root = self.pbx.root
         points = {r.id: _Point.of(r, root) for r in rows}
+        now = self._clock()
+        for p in points.values():
+            if p.state in (*_RINGING, PointState.ANSWERED):
+                p.dialled_at = now  # resumed: news may have gone to the old process
         nodes = sorted({p.node for p in points.values()}, key=lambda n: (n != root, n))
         run = _Running(
             id=conference_id,
@@ -842,11 +672,19 @@ class ConferenceService:
             self._call_failed(run, p, SignalKind.FAILED, str(exc) or "failed")
 
     def _find_lost(self, run: _Running, now: float) -> None:
-        """A call with no news long after it should have rung out: its events were lost."""
+        """A call with no news long after it should have rung out, or been asked twice to
+        press 1: its events were lost (or went to a process that is gone). A ringing one
+        counts as unanswered (and is retried), an answered one as absent."""
         limit = self.params.ring_s + self.params.lost_after_s
         for p in run.points.values():
-            if p.state in _RINGING and p.dialled_at is not None and now - p.dialled_at > limit:
+            if p.dialled_at is None or now - p.dialled_at <= limit:
+                continue
+            if p.state in _RINGING:
                 self._call_failed(run, p, SignalKind.NO_ANSWER, "no_signal")
+            elif p.state == PointState.ANSWERED:
+                p.dialled_at = None
+                self._set(run, p, PointState.ABSENT, "no_signal")
+                run.wake.set()
 
     def _call_failed(self, run: _Running, p: _Point, kind: SignalKind, reason: str) -> None:
         p.dialled_at = None
@@ -943,7 +781,10 @@ class ConferenceService:
             reason = reason or "hung_up"
         if new == PointState.LEFT and p.reason == "kicked":
             reason = "kicked"  # what the commander did says more than the channel's cause
-        if new not in _RINGING:
+        # Waiting for news: while it rings, and while it is asked to press 1.
+        if new == PointState.ANSWERED:
+            p.dialled_at = self._clock()
+        elif new not in _RINGING:
             p.dialled_at = None
         if new == PointState.JOINED:
             p.joined_at = utcnow()

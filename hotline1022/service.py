@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -36,7 +37,7 @@ from hotline1022.logmask import install_number_masking
 from hotline1022.settings import Settings
 from ivr.engine import MenuEngine
 from ivr.menu_file import MenuError, load_menu
-from ivr.prompts import RECORDED_PROMPTS
+from ivr.prompts import RECORDED_PROMPTS, speak
 from ivr.service import IvrService
 from live.bus import Bus, InProcessBus, PostgresBus
 from live.hub import EventHub
@@ -239,9 +240,9 @@ class Hotline:
                     max_attempts=settings.conference_max_attempts,
                     ring_s=settings.conference_ring_s,
                     per_node=settings.conference_points_per_node,
-                    speak_timeout_s=settings.speak_timeout_s,
                 ),
                 publish=self.bus.publish,
+                speak=functools.partial(speak, timeout_s=settings.speak_timeout_s),
             )
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []

@@ -28,9 +28,8 @@ from conference.errors import (
     NotAllowed,
     PbxDown,
 )
-from conference.service import (
+from conference.points import (
     Caller,
-    ConferenceService,
     ConferenceSpec,
     LeaderSpec,
     NumberSelector,
@@ -38,6 +37,7 @@ from conference.service import (
     Selector,
     TeamSelector,
 )
+from conference.service import ConferenceService
 from store.models import Role, User
 
 __all__ = ["router"]

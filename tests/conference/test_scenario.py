@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from conference.service import ConferenceParams, ConferenceService, ConferenceSpec, LeaderSpec
+from conference.points import ConferenceSpec, LeaderSpec
+from conference.service import ConferenceParams, ConferenceService
 from dispatch.teams import ensure_places_and_teams
 from store.db import Database
 from store.models import Place, Team, TeamPhone

@@ -13,16 +13,15 @@ import pytest
 from sqlalchemy import func, select
 
 from conference.errors import ConferenceConflict, InvalidConference, NotAllowed, PbxDown
-from conference.service import (
+from conference.points import (
     Caller,
-    ConferenceParams,
-    ConferenceService,
     ConferenceSpec,
     LeaderSpec,
     NumberSelector,
     PlaceSelector,
     TeamSelector,
 )
+from conference.service import ConferenceParams, ConferenceService
 from dispatch.teams import ensure_places_and_teams
 from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, ConferenceMember, SignalKind
 from store import audit
@@ -576,3 +575,26 @@ async def test_two_starts_at_once_start_it_once(
     await until(lambda: len(pbx.dialled) == 92)
     await asyncio.sleep(0.1)
     assert len(pbx.dialled) == 92
+
+
+async def test_calls_whose_news_never_comes_are_not_left_dialling(
+    binh_duong: Database, pbx: RecordingPbx
+) -> None:
+    svc = service_for(binh_duong, pbx, ring_s=0, lost_after_s=0.3)
+    await svc.start()
+    try:
+        cid = int((await create_binh_duong(svc))["id"])  # type: ignore[call-overload]
+        await svc.start_conference(SUPERVISOR, cid)
+        await until(lambda: len(pbx.dialled) == 92)
+        answered = pbx.dialled[1].point_id
+        pbx.signal(cid, answered, SignalKind.ANSWERED, attempt=1, channel="PJSIP/a-1")
+        # Nothing more is heard: the silent ones are called again, the answered one is absent.
+        await until(lambda: len(pbx.dialled) >= 92 + 91, within_s=10)
+        assert answered not in {d.point_id for d in pbx.dialled[92:]}
+        assert {d.attempt for d in pbx.dialled[92:]} == {2}
+        await svc.flush()
+        async with binh_duong.session() as s:
+            row = await s.get(ConferencePoint, answered)
+            assert row is not None and (row.state, row.reason) == ("absent", "no_signal")
+    finally:
+        await svc.close()
