@@ -5,8 +5,9 @@
 // The data: GET /conferences/{id} on every (re)connection of the event stream (its
 // snapshot), then its `conference` messages (the summary, the points that changed, the
 // hands). A message redraws only what it changed: the points' rows, the roll rows of their
-// places, the header: a conference of 3,000 points is never drawn again as a whole. Every
-// text from a user (title, labels) is set with textContent.
+// places, the header: a conference of 3,000 points is never drawn again as a whole. The
+// table shows a page of 100 points; a commune's roll row exists while its district is open.
+// Every text from a user (title, labels) is set with textContent.
 
 import {
   FILTERS, STATE_LABELS, applyEvent, barParts, controlsOf, createModel, elapsedMs,
