@@ -21,10 +21,11 @@ from fastapi import Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from store.models import Role, User
+from api.deps import get_services
+from store.models import Role, Team, TeamKind, User
 from web.session import page_user
 
-__all__ = ["NAV", "ROLE_PAGES", "PageKit", "role_page"]
+__all__ = ["CENTER", "NAV", "ROLE_PAGES", "PageKit", "is_center", "role_page"]
 
 # Where each role lands after signing in.
 ROLE_PAGES = {
@@ -36,6 +37,9 @@ ROLE_PAGES = {
     # supervisor, admin -> /wallboard; team -> /incidents.
 }
 DEFAULT_PAGE = "/docs"
+# Issue 14: not a role but what a team user is when its team is an operations center (it may
+# call conferences); PageKit.require finds it out, the top bar shows its links.
+CENTER = "center"
 
 # The top bar's links: (path, Vietnamese label, roles that may open it).
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
@@ -45,6 +49,8 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     # Each page of issue 13 adds its line here as it lands (wallboard, incidents, reports, admin).
     ("/reports", "Báo cáo", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
     ("/admin", "Quản trị", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
+    # Issue 14: the commander's conferences; of the team users, only a center's (CENTER).
+    ("/conferences", "Hội nghị", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value, CENTER})),
     ("/docs", "API", frozenset(r.value for r in Role)),
 )
 
@@ -53,8 +59,18 @@ def role_page(role: str) -> str:
     return ROLE_PAGES.get(role, DEFAULT_PAGE)
 
 
-def nav_for(role: str) -> list[tuple[str, str]]:
-    return [(path, label) for path, label, roles in NAV if role in roles]
+def nav_for(role: str, *, center: bool = False) -> list[tuple[str, str]]:
+    mine = {role, CENTER} if center else {role}
+    return [(path, label) for path, label, roles in NAV if mine & roles]
+
+
+async def is_center(request: Request, user: User) -> bool:
+    """True for a team user whose team is an active operations center (issue 14)."""
+    if user.role != Role.TEAM.value or user.team_id is None:
+        return False
+    async with get_services(request).db.session() as session:
+        team = await session.get(Team, user.team_id)
+    return team is not None and team.active and team.kind == TeamKind.CENTER
 
 
 class PageKit:
@@ -71,7 +87,8 @@ class PageKit:
         status_code: int = status.HTTP_200_OK,
     ) -> HTMLResponse:
         user = context.get("user")
-        nav = nav_for(user.role) if isinstance(user, User) else []
+        center = bool(getattr(request.state, "center", False))
+        nav = nav_for(user.role, center=center) if isinstance(user, User) else []
         response = self.templates.TemplateResponse(
             request,
             name,
@@ -105,6 +122,7 @@ class PageKit:
         if signed_in is None:
             return self.to_login(path)
         user, csrf = signed_in
+        request.state.center = await is_center(request, user)
         if user.role not in roles:
             return self.forbidden(request, user, csrf, what)
         return user, csrf

@@ -20,10 +20,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from store.categories import Category
 from store.models import Role, User
-from web import admin, incidents, reports, wallboard
+from web import admin, conferences, incidents, reports, wallboard
 from web.assets import StaticAssets
 from web.kit import PageKit, role_page
 from web.labels import DISPOSITIONS, LABELS, URGENCIES
+from web.routes import pages_first
 from web.security import SecurityHeaders
 from web.session import page_user
 
@@ -35,6 +36,7 @@ PAGE_MODULES: list[Callable[[PageKit], APIRouter]] = [
     incidents.router,
     reports.router,
     admin.router,
+    conferences.router,  # issue 14
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -134,5 +136,6 @@ def create_pages(app: FastAPI) -> None:
     app.include_router(router)
     for module in PAGE_MODULES:
         app.include_router(module(kit))
+    pages_first(app)  # issue 14: /conferences is a page and a JSON route (web/routes.py)
     app.mount("/static", assets, name="static")
     app.add_middleware(SecurityHeaders)
