@@ -184,6 +184,18 @@ def test_the_tone_pcap_is_rtp_ulaw_every_20_ms_at_its_frequency() -> None:
     assert samples[:8] == pytest.approx(samples[8:16], abs=300)
 
 
+@pytest.mark.parametrize("every", [3, 4])
+def test_a_meter_sampling_some_samples_still_hears_the_tone(every: int) -> None:
+    meter = RtpMeter(window_ms=1000, sample_every=every)
+    for i, frame in enumerate(_records(tone_pcap(1000, seconds=1))):
+        meter.feed(frame[42:], ("127.0.0.1", 1), meter._t0 + i * 0.02)
+    (window,) = meter.windows(now=meter._t0 + 1.5)
+    assert window.tone_share > 0.95  # from every sample, whatever the level's stride
+    if every == 3:
+        assert window.level_dbfs == pytest.approx(-15, abs=1)
+    meter.stop()
+
+
 def test_a_points_noise_is_quiet_and_not_a_tone() -> None:
     frames = list(_records(noise_pcap(seconds=1, level_dbfs=-55)))
     assert len(frames) == 50
