@@ -23,7 +23,7 @@ joins first and speaks a tone throughout.
 3. The controls at the most held: ConfbridgeMute/Unmute of the participants (everyone but
    the admins) and of one point, ConfbridgeList: AMI round trips.
 4. Dialling to a final roll for ``--roll-sizes`` (and the most held) at each of
-   ``--rates``: a realistic mix (80 % press 1 within 1.1 s, 10 % within 5.5 s, 4 % never
+   ``--rates``: a realistic mix (80 % press 1 1.8 s after the call, 10 % 5.5 s after, 4 % never
    press, 3 % busy, 3 % never answer: ``--ring-timeout-s``); time until every Originate was
    sent and until every point is present, absent or failed (no redial here).
 
@@ -285,7 +285,7 @@ async def start_node(base: Settings, config: Config, meter: RtpMeter, points_rtp
     )
     ast = await asyncio.to_thread(provision, settings, "benchconf")
     noise = noise_pcap() if points_rtp else None
-    point = PointBehaviour.presses(answer_after_ms=300, after_ms=800, audio=noise)
+    point = PointBehaviour.presses(answer_after_ms=300, after_ms=1500, audio=noise)
     gateway = SippGatewayPhone(
         int(settings.callback_host.rsplit(":", 1)[1]),
         default=point,
@@ -294,7 +294,7 @@ async def start_node(base: Settings, config: Config, meter: RtpMeter, points_rtp
             (
                 PROBE,
                 PointBehaviour.presses(
-                    answer_after_ms=300, after_ms=800, rtp_port=meter.port, audio=noise
+                    answer_after_ms=300, after_ms=1500, rtp_port=meter.port, audio=noise
                 ),
             ),
             (FAST, point),
@@ -624,7 +624,7 @@ def report(figures: Figures, argv: Sequence[str], args: argparse.Namespace) -> s
         f"{platform.python_version()}; load average at start {figures.load_start}, at the "
         f"end {figures.load_end} (a shared machine: other work ran too)",
         "- phones: one SIPp gateway phone on the same machine answers every number; points "
-        f"press 1 after 0.8 s, then {'send -55 dBFS noise (20 ms µ-law)' if not args.silent_points else 'send nothing'}; "  # noqa: E501
+        f"press 1 1.5 s after answering, then {'send -55 dBFS noise (20 ms µ-law)' if not args.silent_points else 'send nothing'}; "  # noqa: E501
         f"{args.probes} probe points' audio measured by an RtpMeter; the leader (a number "
         "behind the gateway) joins first and sends a 1 kHz tone throughout",
         f"- wall time {figures.wall_s / 60:.1f} min",
@@ -689,7 +689,7 @@ def report(figures: Figures, argv: Sequence[str], args: argparse.Namespace) -> s
         lines += [
             "### Dialling to a final roll",
             "",
-            f"Mix of numbers: {mix} ({FAST}: press 1 at 1.1 s; {SLOW}: at 5.5 s; {SILENT}: "
+            f"Mix of numbers: {mix} ({FAST}: press 1 at 1.8 s; {SLOW}: at 5.5 s; {SILENT}: "
             f"never; {BUSY}: busy; {NO_ANSWER}: rings {args.ring_timeout_s:g} s); no redial.",
             "",
             "| points | rate /s | all dialled s | final roll s | present | absent | failed | "

@@ -274,6 +274,11 @@ def _branch(b: PointBehaviour, n: int, media_port: int) -> list[str]:
         ]
         at = key_at
     if b.audio is not None:
+        if b.keys:
+            # A pcap started stops the one playing: let the last key's events all go first.
+            steps.append(
+                f'<recv request="BYE" timeout="{DTMF_PCAP_MS}" ontimeout="audio{n}" next="bye{n}"/>'
+            )
         steps += [
             _log("audio"),
             f'<label id="audio{n}"/>',

@@ -82,6 +82,18 @@ def test_busy_never_answering_and_silent_points() -> None:
     assert _bye_waits(silent) == [("3600000", "nobye0", "bye0")]
 
 
+def test_a_point_sends_its_noise_once_its_key_went_out(tmp_path: Path) -> None:
+    noise = tmp_path / "noise.pcap"
+    xml = point_scenario(PointBehaviour.presses(after_ms=2000, audio=noise), media_port=1)
+    assert _bye_waits(xml) == [
+        ("2000", "k0_0", "bye0"),
+        ("250", "audio0", "bye0"),  # the key's RFC 4733 events take ~200 ms
+        ("60000", "audio0", "bye0"),
+    ]
+    plays = [Path(e.get("play_pcap_audio", "")).name for e in ET.fromstring(xml).iter("exec")]
+    assert plays == ["dtmf_1_0.pcap", "noise.pcap"]
+
+
 def test_the_leader_plays_its_tone_again_until_the_bye(tmp_path: Path) -> None:
     tone = tmp_path / "tone.pcap"
     xml = point_scenario(PointBehaviour.leader(tone, tone_ms=30_000), media_port=1)
