@@ -20,8 +20,8 @@ joins first and speaks a tone throughout.
    node holds here; CPU per point is the slope over the steps.
 2. The same conference of ``--config-points`` points with dsp_drop_silence on/off and
    mixing every 20/40/80 ms: Asterisk's CPU per point in each.
-3. The controls at the most held: ConfbridgeMute/Unmute of the participants (everyone but
-   the admins) and of one point, ConfbridgeList: AMI round trips.
+3. The controls at each step of the ramp that passed: ConfbridgeMute/Unmute of the
+   participants (everyone but the admins) and of one point, ConfbridgeList: AMI round trips.
 4. Dialling to a final roll for ``--roll-sizes`` (and the most held) at each of
    ``--rates``: a realistic mix (80 % press 1 1.8 s after the call, 10 % 5.5 s after, 4 % never
    press, 3 % busy, 3 % never answer: ``--ring-timeout-s``); time until every Originate was
@@ -270,6 +270,10 @@ class Node:
                 return int(line.split()[0])
         return 0
 
+    async def linked(self, within_s: float = 30) -> None:
+        """Wait for the AMI link (a loaded machine may miss a heartbeat and reconnect)."""
+        await self.until(lambda: self.link.connected, within_s)
+
     async def hang_up_all(self) -> None:
         self.ast.cli("channel request hangup all")
         await self.until(lambda: self.channels() == 0, 30, 0.5)
@@ -399,6 +403,7 @@ class Ramp:
     rate: float
     baseline: Sample
     samples: list[Sample]
+    controls: dict[int, dict[str, list[float]]] = field(default_factory=dict)
 
     @property
     def held(self) -> int:
@@ -411,8 +416,16 @@ class Ramp:
         return 1000 * slope([s.points for s in good], [s.cpu.asterisk for s in good])
 
 
-async def ramp(node: Node, steps: Sequence[int], probes: int, rate: float, secs: float) -> Ramp:
+async def ramp(
+    node: Node,
+    steps: Sequence[int],
+    probes: int,
+    rate: float,
+    secs: float,
+    control_repeats: int,
+) -> Ramp:
     cid = 1
+    controls_at: dict[int, dict[str, list[float]]] = {}
     await open_conference(node, cid, probes)
     baseline = await measure(node, cid, 0, probes, secs)
     print(f"  baseline (leader + {probes} probes): Asterisk {baseline.cpu.asterisk:.3f} cores")
@@ -432,7 +445,8 @@ async def ramp(node: Node, steps: Sequence[int], probes: int, rate: float, secs:
         )
         if sample.verdict != "ok":
             break
-    return Ramp(Config(True, 40), rate, baseline, samples)
+        controls_at[target] = await controls(node, cid, control_repeats)
+    return Ramp(Config(True, 40), rate, baseline, samples, controls_at)
 
 
 # --- controls -------------------------------------------------------------------------------
@@ -442,12 +456,17 @@ async def timed(
     pbx: AmiPbx, action: str, fields: dict[str, str], *, as_list: bool = False
 ) -> float:
     start = time.perf_counter()
-    await pbx.link.action(action, fields, as_list=as_list)
+    try:
+        await pbx.link.action(action, fields, as_list=as_list)
+    except PbxError:
+        return math.inf
     return 1000 * (time.perf_counter() - start)
 
 
 async def controls(node: Node, cid: int, repeats: int) -> dict[str, list[float]]:
+    """Each control ``repeats`` times; a refused or lost one counts as ``inf``."""
     name = bridge_name(cid)
+    await node.linked()
     listing = await node.pbx.link.action("ConfbridgeList", {"Conference": name}, as_list=True)
     channels = [
         r["Channel"]
@@ -467,6 +486,7 @@ async def controls(node: Node, cid: int, repeats: int) -> dict[str, list[float]]
             out.setdefault(label, []).append(ms)
         ms = await timed(node.pbx, "ConfbridgeList", {"Conference": name}, as_list=True)
         out.setdefault("ConfbridgeList (every member)", []).append(ms)
+        await node.linked()
         await asyncio.sleep(0.2)
     return out
 
@@ -540,8 +560,6 @@ def base_settings(state_dir: Path) -> Settings:
 class Figures:
     ramp: Ramp | None = None
     configs: list[tuple[Config, Sample, Sample]] = field(default_factory=list)
-    controls: dict[str, list[float]] = field(default_factory=dict)
-    controls_at: int = 0
     rolls: list[RollRun] = field(default_factory=list)
     asterisk: str = ""
     load_start: str = ""
@@ -569,18 +587,22 @@ async def run(args: argparse.Namespace) -> Figures:
         figures.asterisk = node.ast.version()
         try:
             figures.ramp = await ramp(
-                node, parse_list(args.steps), args.probes, args.ramp_rate, args.measure_s
+                node,
+                parse_list(args.steps),
+                args.probes,
+                args.ramp_rate,
+                args.measure_s,
+                args.control_repeats,
             )
-            figures.controls_at = node.tracker.joined(1) - 1 - args.probes
-            print(f"controls with {figures.controls_at} points")
-            figures.controls = await controls(node, 1, args.control_repeats)
             await node.hang_up_all()
+            await node.linked()
             held = figures.ramp.held or parse_list(args.steps)[0]
             sizes = sorted({*parse_list(args.roll_sizes), held})
             for cid, (n, rate) in enumerate(
                 ((n, r) for n in sizes for r in parse_list(args.rates)), start=100
             ):
                 print(f"roll: {n} points at {rate}/s")
+                await node.linked()
                 run_ = await roll(node, cid, n, rate)
                 figures.rolls.append(run_)
                 print(f"  dial {run_.dial_s:.1f} s, final {run_.final_s} s, {run_.counts}")
@@ -671,18 +693,20 @@ def report(figures: Figures, argv: Sequence[str], args: argparse.Namespace) -> s
                 f"{full.probe_audio_min:.0f} | {full.tone_share:.2f} | {full.verdict} |"
             )
         lines.append("")
-    if figures.controls:
+    if ramp_ is not None and ramp_.controls:
         lines += [
-            f"### Controls with {figures.controls_at} points (AMI round trip)",
+            "### Controls at each step that passed (AMI round trip, the answer's wait)",
             "",
-            "| action | n | p50 ms | p95 ms | max ms |",
-            "|---|---:|---:|---:|---:|",
+            "| points | action | n | p50 ms | p95 ms | max ms | lost |",
+            "|---:|---|---:|---:|---:|---:|---:|",
         ]
-        for label, values in figures.controls.items():
-            lines.append(
-                f"| {label} | {len(values)} | {statistics.median(values):.1f} | "
-                f"{pct(values, 0.95):.1f} | {max(values):.1f} |"
-            )
+        for points, table in sorted(ramp_.controls.items()):
+            for label, values in table.items():
+                done = [v for v in values if math.isfinite(v)] or [math.nan]
+                lines.append(
+                    f"| {points} | {label} | {len(values)} | {statistics.median(done):.1f} | "
+                    f"{pct(done, 0.95):.1f} | {max(done):.1f} | {len(values) - len(done)} |"
+                )
         lines.append("")
     if figures.rolls:
         mix = ", ".join(f"{w} % {k}" for k, w in ROLL_MIX)
@@ -724,15 +748,15 @@ def record(results: Path, text: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--quick", action="store_true", help="a smoke run: a few points, ~1 min")
-    p.add_argument("--steps", default="100,200,400,600,800,1000,1300,1600,1900")
+    p.add_argument("--steps", default="100,200,300,400,500,600,800,1000,1300,1600,1900")
     p.add_argument("--ramp-rate", type=float, default=50.0, help="points a second in the ramp")
     p.add_argument("--measure-s", type=float, default=8.0)
     p.add_argument("--probes", type=int, default=5)
-    p.add_argument("--config-points", type=int, default=300)
+    p.add_argument("--config-points", type=int, default=200)
     p.add_argument("--roll-sizes", default="100,300")
     p.add_argument("--rates", default="20,50")
     p.add_argument("--ring-timeout-s", type=float, default=20.0)
-    p.add_argument("--control-repeats", type=int, default=20)
+    p.add_argument("--control-repeats", type=int, default=10)
     p.add_argument("--silent-points", action="store_true", help="points send no RTP")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--no-record", action="store_true")

@@ -87,10 +87,14 @@ def test_cpu_per_point_is_the_slope_over_the_steps_that_passed() -> None:
 
 def test_the_report_has_each_part_and_the_command(tmp_path: Path) -> None:
     figures = bench.Figures(
-        ramp=bench.Ramp(bench.Config(True, 40), 50.0, _sample(0, 0.02), [_sample(100, 0.12)]),
+        ramp=bench.Ramp(
+            bench.Config(True, 40),
+            50.0,
+            _sample(0, 0.02),
+            [_sample(100, 0.12)],
+            {100: {"mute participants": [1.0, 2.0, math.inf]}},
+        ),
         configs=[(bench.Config(False, 20), _sample(0, 0.02), _sample(100, 0.2))],
-        controls={"mute participants": [1.0, 2.0]},
-        controls_at=100,
         rolls=[bench.RollRun(100, 20.0, 5.0, 19.5, {"present": 90}, 1.5, 6.0)],
         asterisk="Asterisk 22",
     )
@@ -100,7 +104,7 @@ def test_the_report_has_each_part_and_the_command(tmp_path: Path) -> None:
     assert "`.venv/bin/python bench/conference_capacity.py --quick`" in text
     assert "- **most held: 100 points**" in text
     assert "| off | 20 | 0.020 | 0.200 | 1.80 |" in text
-    assert "| mute participants | 2 |" in text
+    assert "| 100 | mute participants | 3 | 1.5 | 2.0 | 2.0 | 1 |" in text
     assert "| 100 | 20 | 5.0 | 19.5 | 90 | 4 | 6 | 0 | 1.5 | 6.0 |" in text
     results = tmp_path / "conference.md"
     bench.record(results, text)
@@ -118,7 +122,8 @@ async def test_a_quick_run_goes_through_every_part() -> None:
     assert ramp is not None and [s.joined for s in ramp.samples] == [4, 8]
     assert len(figures.configs) == 6
     assert all(full.joined == 4 for _, _, full in figures.configs)
-    assert set(figures.controls) >= {"mute participants", "unmute one point"}
+    assert set(ramp.controls) == {4, 8}
+    assert set(ramp.controls[8]) >= {"mute participants", "unmute one point"}
     assert [r.points for r in figures.rolls] == sorted({6, ramp.held or 4})
     for r in figures.rolls:  # every point ended present, absent or failed
         assert r.counts["not final"] == 0
