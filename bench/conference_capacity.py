@@ -153,6 +153,8 @@ class Tracker:
 
     points: dict[tuple[int, int], Point] = field(default_factory=dict)
     by_action: dict[str, tuple[int, int]] = field(default_factory=dict)
+    by_channel: dict[str, tuple[int, int]] = field(default_factory=dict)
+    early: set[str] = field(default_factory=set)  # failures before their Originate's reply
     members: dict[str, int] = field(default_factory=dict)
 
     def on_event(self, event: AmiEvent) -> None:
@@ -170,8 +172,18 @@ class Tracker:
             self.members[name] = self.members.get(name, 0) - 1
         elif event.name == "OriginateResponse" and event.get("Response") == "Failure":
             key = self.by_action.get(event.get("ActionID"))
+            if key is None:
+                key = self.by_channel.get(event.get("Channel"))
             if key is not None:
                 self._set(self.points[key], "failed", now)
+            else:
+                self.early.add(event.get("ActionID"))
+
+    def replied(self, action_id: str, key: tuple[int, int]) -> None:
+        """An Originate's reply: its failure may already have come (a busy line)."""
+        self.by_action[action_id] = key
+        if action_id in self.early:
+            self._set(self.points[key], "failed", time.monotonic())
 
     def _point(self, cid: str, pid: str) -> Point | None:
         if not (cid.isdigit() and pid.isdigit()):
@@ -222,6 +234,7 @@ class Node:
 
     async def originate(self, point: Point, context: str = "hotline-conf-point") -> None:
         self.tracker.points[(point.cid, point.pid)] = point
+        self.tracker.by_channel[f"PJSIP/{point.number}@pstn-out"] = (point.cid, point.pid)
         point.sent_at = time.monotonic()
         point.state = "dialling"
         try:
@@ -241,7 +254,7 @@ class Node:
         except PbxError:  # refused or unanswered: the point failed
             self.tracker._set(point, "failed", time.monotonic())
             return
-        self.tracker.by_action[reply.action_id] = (point.cid, point.pid)
+        self.tracker.replied(reply.action_id, (point.cid, point.pid))
 
     async def dial(self, points: Sequence[Point], rate: float) -> float:
         """Originate every point at ``rate`` a second; seconds until the last was sent."""

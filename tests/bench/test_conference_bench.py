@@ -54,6 +54,18 @@ def test_the_tracker_follows_each_point_to_its_final_state() -> None:
     assert present.present_at is not None and absent.present_at is None
     assert all(p.final_at is not None for p in (present, absent, busy))
 
+    # A busy line's failure may come before its Originate's reply; or name the channel only.
+    early, by_channel = bench.Point(3, 4, "0933"), bench.Point(3, 5, "0944")
+    tracker.points.update({(3, 4): early, (3, 5): by_channel})
+    tracker.by_channel["PJSIP/0944@pstn-out"] = (3, 5)
+    tracker.on_event(AmiEvent("OriginateResponse", {"Response": "Failure", "ActionID": "a4"}, 0))
+    assert early.state == "queued"
+    tracker.replied("a4", (3, 4))
+    tracker.on_event(
+        AmiEvent("OriginateResponse", {"Response": "Failure", "Channel": "PJSIP/0944@pstn-out"}, 0)
+    )
+    assert (early.state, by_channel.state) == ("failed", "failed")
+
     for name in ("ConfbridgeJoin", "ConfbridgeJoin", "ConfbridgeLeave"):
         tracker.on_event(AmiEvent(name, {"Conference": "hotline-conf-3"}, 0.0))
     assert (tracker.joined(3), tracker.joined(4)) == (1, 0)
