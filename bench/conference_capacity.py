@@ -42,6 +42,7 @@ import os
 import platform
 import random
 import shlex
+import signal
 import statistics
 import sys
 import tempfile
@@ -97,6 +98,22 @@ def process_cpu_s(pid: int | None) -> float:
     return (float(fields[11]) + float(fields[12])) / TICK
 
 
+def thread_cpu_s(pid: int | None) -> dict[int, float]:
+    """CPU seconds of each thread of ``pid``: ConfBridge mixes a bridge in one thread, which
+    one core bounds however many the machine has."""
+    if pid is None:
+        return {}
+    out = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            raw = (task / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        out[int(task.name)] = (float(fields[11]) + float(fields[12])) / TICK
+    return out
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of every CPU since boot."""
     values = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -113,6 +130,7 @@ class CpuSpan:
     sipp: float
     bench: float
     machine: float  # 0..1 of every core
+    busiest_thread: float = 0.0  # Asterisk's busiest thread, in cores
 
 
 class CpuWatch:
@@ -120,6 +138,7 @@ class CpuWatch:
         self.pids = pids
         self.t = time.monotonic()
         self.used = {k: process_cpu_s(p) for k, p in pids.items()}
+        self.threads = thread_cpu_s(pids.get("asterisk"))
         self.machine = machine_busy()
 
     def span(self) -> CpuSpan:
@@ -127,7 +146,11 @@ class CpuWatch:
         used = {k: (process_cpu_s(p) - self.used[k]) / seconds for k, p in self.pids.items()}
         busy, total = machine_busy()
         share = (busy - self.machine[0]) / max(total - self.machine[1], 1)
-        return CpuSpan(seconds, used["asterisk"], used["sipp"], used["bench"], share)
+        threads = thread_cpu_s(self.pids.get("asterisk"))
+        busiest = max(
+            ((v - self.threads.get(k, 0.0)) / seconds for k, v in threads.items()), default=0.0
+        )
+        return CpuSpan(seconds, used["asterisk"], used["sipp"], used["bench"], share, busiest)
 
 
 # --- the roll as AMI tells it ---------------------------------------------------------------
@@ -452,7 +475,8 @@ async def ramp(
         samples.append(sample)
         print(
             f"  {target} points: joined {sample.joined}, Asterisk {sample.cpu.asterisk:.2f} "
-            f"cores, machine {100 * sample.cpu.machine:.0f} %, SIPp {sample.cpu.sipp:.2f}, "
+            f"cores (busiest thread {sample.cpu.busiest_thread:.2f}), machine "
+            f"{100 * sample.cpu.machine:.0f} %, SIPp {sample.cpu.sipp:.2f}, "
             f"probe audio min {sample.probe_audio_min:.0f} ms/s, tone {sample.tone_share:.2f}"
             f" -> {sample.verdict}"
         )
@@ -671,13 +695,14 @@ def report(figures: Figures, argv: Sequence[str], args: argparse.Namespace) -> s
             f"### Points one node holds ({ramp_.config.label()}), added at "
             f"{ramp_.rate:g}/s, measured {args.measure_s:g} s per step",
             "",
-            "| points | joined | Asterisk cores | machine busy | SIPp cores | probe audio "
-            "ms/s min / mean | tone share | verdict |",
-            "|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| points | joined | Asterisk cores | its busiest thread | machine busy | SIPp "
+            "cores | probe audio ms/s min / mean | tone share | verdict |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for s in [ramp_.baseline, *ramp_.samples]:
             lines.append(
-                f"| {s.points} | {s.joined} | {s.cpu.asterisk:.3f} | {100 * s.cpu.machine:.0f} % "
+                f"| {s.points} | {s.joined} | {s.cpu.asterisk:.3f} | {s.cpu.busiest_thread:.3f} "
+                f"| {100 * s.cpu.machine:.0f} % "
                 f"| {s.cpu.sipp:.2f} | {s.probe_audio_min:.0f} / {s.probe_audio_mean:.0f} | "
                 f"{s.tone_share:.2f} | {s.verdict} |"
             )
@@ -695,14 +720,16 @@ def report(figures: Figures, argv: Sequence[str], args: argparse.Namespace) -> s
             f"### {n} points in each configuration",
             "",
             "| dsp_drop_silence | mixing ms | Asterisk cores, leader + probes | with the "
-            "points | CPU per point ms/s | probe audio ms/s min | tone share | verdict |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
+            "points | its busiest thread | CPU per point ms/s | probe audio ms/s min | tone "
+            "share | verdict |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for config, idle, full in figures.configs:
             per = 1000 * (full.cpu.asterisk - idle.cpu.asterisk) / max(full.points, 1)
             lines.append(
                 f"| {'on' if config.drop_silence else 'off'} | {config.mixing_ms} | "
-                f"{idle.cpu.asterisk:.3f} | {full.cpu.asterisk:.3f} | {per:.2f} | "
+                f"{idle.cpu.asterisk:.3f} | {full.cpu.asterisk:.3f} | "
+                f"{full.cpu.busiest_thread:.3f} | {per:.2f} | "
                 f"{full.probe_audio_min:.0f} | {full.tone_share:.2f} | {full.verdict} |"
             )
         lines.append("")
@@ -788,7 +815,12 @@ QUICK = {
 }
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so the phones, the calls and the instance are cleaned up
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _interrupted)
     args = build_parser().parse_args(argv)
     if args.quick:
         for key, value in QUICK.items():

@@ -80,7 +80,7 @@ def test_the_roll_mix_is_seeded_and_close_to_its_weights() -> None:
 
 
 def _sample(points: int, cores: float, verdict: str = "ok") -> object:
-    cpu = bench.CpuSpan(8.0, cores, 0.1, 0.05, 0.5)
+    cpu = bench.CpuSpan(8.0, cores, 0.1, 0.05, 0.5, cores / 2)
     return bench.Sample(points, points, cpu, 1000.0, 1000.0, 1.0, verdict)
 
 
@@ -115,7 +115,7 @@ def test_the_report_has_each_part_and_the_command(tmp_path: Path) -> None:
     text = bench.report(figures, ["--quick"], args)
     assert "`.venv/bin/python bench/conference_capacity.py --quick`" in text
     assert "- **most held: 100 points**" in text
-    assert "| off | 20 | 0.020 | 0.200 | 1.80 |" in text
+    assert "| off | 20 | 0.020 | 0.200 | 0.100 | 1.80 |" in text
     assert "| 100 | mute participants | 3 | 1.5 | 2.0 | 2.0 | 1 |" in text
     assert "| 100 | 20 | 5.0 | 19.5 | 90 | 4 | 6 | 0 | 1.5 | 6.0 |" in text
     results = tmp_path / "conference.md"
