@@ -81,6 +81,7 @@ LEADER = "0999000001"
 PROBE, FAST, SLOW, SILENT, BUSY, NO_ANSWER = "0988", "0911", "0912", "0922", "0933", "0944"
 ROLL_MIX = ((FAST, 80), (SLOW, 10), (SILENT, 4), (BUSY, 3), (NO_ANSWER, 3))
 CORES = os.cpu_count() or 1
+AUDIO_S = 1200  # the leader's tone and the points' noise: longer than any call of a run
 
 
 # --- CPU ------------------------------------------------------------------------------------
@@ -324,21 +325,35 @@ async def start_node(base: Settings, config: Config, meter: RtpMeter, points_rtp
         }
     )
     ast = await asyncio.to_thread(provision, settings, "benchconf")
-    noise = noise_pcap() if points_rtp else None
-    point = PointBehaviour.presses(answer_after_ms=300, after_ms=1500, audio=noise)
+    # Longer than any call here: a replayed pcap goes back in time, and Asterisk drops it.
+    noise = noise_pcap(seconds=AUDIO_S) if points_rtp else None
+    heard = AUDIO_S * 1000
+    point = PointBehaviour.presses(answer_after_ms=300, after_ms=1500, audio=noise, audio_ms=heard)
     gateway = SippGatewayPhone(
         int(settings.callback_host.rsplit(":", 1)[1]),
         default=point,
         by_prefix=[
-            (LEADER[:4], PointBehaviour.leader(tone_pcap(1000, seconds=60))),
+            (
+                LEADER[:4],
+                PointBehaviour.leader(tone_pcap(1000, seconds=AUDIO_S), tone_ms=AUDIO_S * 1000),
+            ),
             (
                 PROBE,
                 PointBehaviour.presses(
-                    answer_after_ms=300, after_ms=1500, rtp_port=meter.port, audio=noise
+                    answer_after_ms=300,
+                    after_ms=1500,
+                    rtp_port=meter.port,
+                    audio=noise,
+                    audio_ms=heard,
                 ),
             ),
             (FAST, point),
-            (SLOW, PointBehaviour.presses(answer_after_ms=3000, after_ms=2500, audio=noise)),
+            (
+                SLOW,
+                PointBehaviour.presses(
+                    answer_after_ms=3000, after_ms=2500, audio=noise, audio_ms=heard
+                ),
+            ),
             (SILENT, PointBehaviour.silent(answer_after_ms=1000)),
             (BUSY, PointBehaviour.busy_line()),
             (NO_ANSWER, PointBehaviour.never_answers()),
