@@ -253,16 +253,17 @@ def test_the_meter_hears_a_local_sender_over_udp() -> None:
     tone = [frame[54:] for frame in _records(tone_pcap(1000, seconds=1))]
     with RtpMeter() as meter, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         since = time.monotonic()
-        levels = []
+        levels, rates = [], []
         for i, payload in enumerate(tone[:40]):  # 0.8 s
             sender.sendto(_rtp(i, payload), ("127.0.0.1", meter.port))
             time.sleep(0.02)
-            if i >= 25:
-                levels.append(meter.level())  # the last complete window, while it sends
+            if i >= 25:  # the last complete windows, while it sends
+                levels.append(meter.level())
+                rates.append(meter.rate(since))
         assert meter.wait(lambda m: m.tone_ms(since) >= 400, timeout=2)
-        assert meter.packets(since) >= 30
-        assert meter.rate(since) > 20
-        assert max(levels) > -20
+        # Every packet, once the window of the last one is complete.
+        assert meter.wait(lambda m: m.packets(since - m.window_s) == 40, timeout=2)
+        assert max(rates) > 20 and max(levels) > -20
         (source,) = meter.sources()
         assert source[1] == sender.getsockname()[1]
         time.sleep(0.5)  # the sender stops: the meter hears nothing
