@@ -279,9 +279,10 @@ def _branch(b: PointBehaviour, n: int, media_port: int) -> list[str]:
         if b.keys:
             # A pcap started stops the one playing: let the last key's events all go first.
             steps.append(
-                f'<recv request="BYE" timeout="{DTMF_PCAP_MS}" ontimeout="audio{n}" next="bye{n}"/>'
+                f'<recv request="BYE" timeout="{DTMF_PCAP_MS}" ontimeout="speak{n}" next="bye{n}"/>'
             )
         steps += [
+            f'<label id="speak{n}"/>',
             _log("audio"),
             f'<label id="audio{n}"/>',
             f'<nop><action><exec play_pcap_audio="{b.audio}"/></action></nop>',

@@ -87,11 +87,15 @@ def test_a_point_sends_its_noise_once_its_key_went_out(tmp_path: Path) -> None:
     xml = point_scenario(PointBehaviour.presses(after_ms=2000, audio=noise), media_port=1)
     assert _bye_waits(xml) == [
         ("2000", "k0_0", "bye0"),
-        ("250", "audio0", "bye0"),  # the key's RFC 4733 events take ~200 ms
+        ("250", "speak0", "bye0"),  # the key's RFC 4733 events take ~200 ms
         ("60000", "audio0", "bye0"),
     ]
     plays = [Path(e.get("play_pcap_audio", "")).name for e in ET.fromstring(xml).iter("exec")]
     assert plays == ["dtmf_1_0.pcap", "noise.pcap"]
+    steps = [(s.tag, s.get("id")) for s in _steps(xml)]
+    speak = steps.index(("label", "speak0"))
+    assert steps[speak + 1][0] == "nop"  # logs "audio" when the wait ends, then plays
+    assert steps[speak + 2] == ("label", "audio0")
 
 
 def test_the_leader_plays_its_tone_again_until_the_bye(tmp_path: Path) -> None:
