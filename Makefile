@@ -52,13 +52,14 @@ prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng 
 #   make bench BENCH_PEAK_ARGS="--time-scale 10"
 BENCH_PEAK_ARGS ?=
 
-bench: deps venv  ## benchmarks (~130 min, most of it the real-time peak hour); figures in bench/results/
+bench: deps venv  ## benchmarks (~145 min, most of it the real-time peak hour); figures in bench/results/
 	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
 	$(BIN)/python bench/ivr_agi_vs_dialplan.py
 	$(BIN)/python bench/simulate_peak.py $(BENCH_PEAK_ARGS)
 	$(BIN)/python bench/dispatch_day.py
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/events_viewers.py --viewers 200 --rate 50 --seconds 30 --record
+	$(BIN)/python bench/conference_capacity.py
 	$(BIN)/python bench/pop_latency.py --agents 8 --calls 120 --rate 1 --record
 	$(BIN)/python bench/boards_load.py --record
 

@@ -126,6 +126,7 @@ class PointBehaviour:
         after_ms: int = 2000,
         rtp_port: int | None = None,
         audio: Path | None = None,
+        audio_ms: int = 60_000,
     ) -> PointBehaviour:
         """Answers, listens to the roll call's question, presses ``key``, stays."""
         return cls(
@@ -133,6 +134,7 @@ class PointBehaviour:
             keys=((after_ms, key),),
             rtp_port=rtp_port,
             audio=audio,
+            audio_ms=audio_ms,
         )
 
     @classmethod
@@ -274,7 +276,13 @@ def _branch(b: PointBehaviour, n: int, media_port: int) -> list[str]:
         ]
         at = key_at
     if b.audio is not None:
+        if b.keys:
+            # A pcap started stops the one playing: let the last key's events all go first.
+            steps.append(
+                f'<recv request="BYE" timeout="{DTMF_PCAP_MS}" ontimeout="speak{n}" next="bye{n}"/>'
+            )
         steps += [
+            f'<label id="speak{n}"/>',
             _log("audio"),
             f'<label id="audio{n}"/>',
             f'<nop><action><exec play_pcap_audio="{b.audio}"/></action></nop>',
@@ -652,29 +660,33 @@ def _write_pcap(dest: Path, payloads: Iterable[bytes]) -> Path:
 
 def tone_pcap(hz: int = 1000, seconds: int = 60, level_dbfs: float = -12.0) -> Path:
     """A pcap of µ-law RTP (20 ms packets) playing a sine of ``hz`` at ``level_dbfs``
-    (peak) for ``seconds``: the leader's voice. Cached by its parameters."""
+    (peak) for ``seconds``: the leader's voice. Cached by its parameters.
+
+    Make it last the whole call: SIPp replays a pcap from its first sequence number and
+    timestamp, and Asterisk drops what seems to go back in time (the leader falls silent
+    after the first replay). A multiple of 50 Hz fills every packet the same, so even an
+    hour is written in a second."""
     if not 0 < hz < 4000 or seconds <= 0:
         raise SippError("a tone is below 4 kHz and lasts at least a second")
     dest = TONE_CACHE / f"tone_{hz}hz_{seconds}s_{-level_dbfs:g}dB.pcap"
     if dest.exists():
         return dest
     amplitude = 32767 * 10 ** (level_dbfs / 20)
-    return _write_pcap(
-        dest,
-        (
-            ulaw_encode(
-                round(amplitude * math.sin(2 * math.pi * hz * (n * 160 + i) / 8000))
-                for i in range(160)
-            )
-            for n in range(seconds * 50)
-        ),
-    )
+    period = 1 if hz % 50 == 0 else seconds * 50  # packets before the payloads repeat
+    payloads = [
+        ulaw_encode(
+            round(amplitude * math.sin(2 * math.pi * hz * (n * 160 + i) / 8000)) for i in range(160)
+        )
+        for n in range(period)
+    ]
+    return _write_pcap(dest, (payloads[n % period] for n in range(seconds * 50)))
 
 
 def noise_pcap(seconds: int = 60, level_dbfs: float = -55.0) -> Path:
     """A pcap of µ-law RTP of quiet white noise at ``level_dbfs`` (RMS): a muted point's
     room, which a real phone keeps sending (Asterisk reads it, and with ``dsp_drop_silence``
-    finds it silent). Seeded, cached by its parameters."""
+    finds it silent). Seeded, cached by its parameters; 5 s of noise repeated, so a long
+    one (as long as the call: see ``tone_pcap``) is quick to write."""
     if seconds <= 0:
         raise SippError("noise lasts at least a second")
     dest = TONE_CACHE / f"noise_{seconds}s_{-level_dbfs:g}dB.pcap"
@@ -682,10 +694,8 @@ def noise_pcap(seconds: int = 60, level_dbfs: float = -55.0) -> Path:
         return dest
     rng = random.Random(1022)
     sigma = 32768 * 10 ** (level_dbfs / 20)
-    return _write_pcap(
-        dest,
-        (ulaw_encode(round(rng.gauss(0, sigma)) for _ in range(160)) for _ in range(seconds * 50)),
-    )
+    pool = [ulaw_encode(round(rng.gauss(0, sigma)) for _ in range(160)) for _ in range(250)]
+    return _write_pcap(dest, (pool[n % len(pool)] for n in range(seconds * 50)))
 
 
 # --- the ear --------------------------------------------------------------------------------
@@ -742,7 +752,8 @@ class RtpMeter:
 
     Many points may share one meter (the bench's probes): windows add them all up;
     ``sources()`` tells them apart. ``sample_every`` > 1 measures the level on every n-th
-    sample only, for a meter that receives many streams.
+    sample only, for a meter that receives many streams: take a prime such as 3 or 5, as
+    every 4th sample of a 1 kHz sine at 8 kHz can be its zero crossings.
     """
 
     def __init__(
@@ -820,12 +831,12 @@ class RtpMeter:
             picked = payload[:: self.sample_every]
             samples = len(picked)
             energy = float(sum(map(_SQUARED.__getitem__, picked)))
-            if self.tone_hz is not None and energy > 0:
+            whole = sum(map(_SQUARED.__getitem__, payload)) if self.tone_hz is not None else 0
+            if whole > 0:
                 decoded = list(map(_DECODED.__getitem__, payload))
                 self._tables(len(decoded))
                 re = sum(map(operator.mul, decoded, self._cos))
                 im = sum(map(operator.mul, decoded, self._sin))
-                whole = sum(map(_SQUARED.__getitem__, payload))
                 tone = min(2 * (re * re + im * im) / (len(decoded) * whole), 1.0)
         index = int((now - self._t0) / self.window_s)
         with self._lock:

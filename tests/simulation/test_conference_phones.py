@@ -82,6 +82,22 @@ def test_busy_never_answering_and_silent_points() -> None:
     assert _bye_waits(silent) == [("3600000", "nobye0", "bye0")]
 
 
+def test_a_point_sends_its_noise_once_its_key_went_out(tmp_path: Path) -> None:
+    noise = tmp_path / "noise.pcap"
+    xml = point_scenario(PointBehaviour.presses(after_ms=2000, audio=noise), media_port=1)
+    assert _bye_waits(xml) == [
+        ("2000", "k0_0", "bye0"),
+        ("250", "speak0", "bye0"),  # the key's RFC 4733 events take ~200 ms
+        ("60000", "audio0", "bye0"),
+    ]
+    plays = [Path(e.get("play_pcap_audio", "")).name for e in ET.fromstring(xml).iter("exec")]
+    assert plays == ["dtmf_1_0.pcap", "noise.pcap"]
+    steps = [(s.tag, s.get("id")) for s in _steps(xml)]
+    speak = steps.index(("label", "speak0"))
+    assert steps[speak + 1][0] == "nop"  # logs "audio" when the wait ends, then plays
+    assert steps[speak + 2] == ("label", "audio0")
+
+
 def test_the_leader_plays_its_tone_again_until_the_bye(tmp_path: Path) -> None:
     tone = tmp_path / "tone.pcap"
     xml = point_scenario(PointBehaviour.leader(tone, tone_ms=30_000), media_port=1)
@@ -184,6 +200,18 @@ def test_the_tone_pcap_is_rtp_ulaw_every_20_ms_at_its_frequency() -> None:
     assert samples[:8] == pytest.approx(samples[8:16], abs=300)
 
 
+@pytest.mark.parametrize("every", [3, 4])
+def test_a_meter_sampling_some_samples_still_hears_the_tone(every: int) -> None:
+    meter = RtpMeter(window_ms=1000, sample_every=every)
+    for i, frame in enumerate(_records(tone_pcap(1000, seconds=1))):
+        meter.feed(frame[42:], ("127.0.0.1", 1), meter._t0 + i * 0.02)
+    (window,) = meter.windows(now=meter._t0 + 1.5)
+    assert window.tone_share > 0.95  # from every sample, whatever the level's stride
+    if every == 3:
+        assert window.level_dbfs == pytest.approx(-15, abs=1)
+    meter.stop()
+
+
 def test_a_points_noise_is_quiet_and_not_a_tone() -> None:
     frames = list(_records(noise_pcap(seconds=1, level_dbfs=-55)))
     assert len(frames) == 50
@@ -229,16 +257,17 @@ def test_the_meter_hears_a_local_sender_over_udp() -> None:
     tone = [frame[54:] for frame in _records(tone_pcap(1000, seconds=1))]
     with RtpMeter() as meter, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         since = time.monotonic()
-        levels = []
+        levels, rates = [], []
         for i, payload in enumerate(tone[:40]):  # 0.8 s
             sender.sendto(_rtp(i, payload), ("127.0.0.1", meter.port))
             time.sleep(0.02)
-            if i >= 25:
-                levels.append(meter.level())  # the last complete window, while it sends
+            if i >= 25:  # the last complete windows, while it sends
+                levels.append(meter.level())
+                rates.append(meter.rate(since))
         assert meter.wait(lambda m: m.tone_ms(since) >= 400, timeout=2)
-        assert meter.packets(since) >= 30
-        assert meter.rate(since) > 20
-        assert max(levels) > -20
+        # Every packet, once the window of the last one is complete.
+        assert meter.wait(lambda m: m.packets(since - m.window_s) == 40, timeout=2)
+        assert max(rates) > 20 and max(levels) > -20
         (source,) = meter.sources()
         assert source[1] == sender.getsockname()[1]
         time.sleep(0.5)  # the sender stops: the meter hears nothing
