@@ -101,7 +101,7 @@ class ConferenceParams:
     max_attempts: int = 3
     ring_s: int = 30
     # Most points one node holds (``conference.plan.assign_nodes``).
-    per_node: int = 1000
+    per_node: int = 200
     # How often changed points are written and published.
     flush_s: float = 0.2
     # How long the dialling waits for Asterisk to come back.

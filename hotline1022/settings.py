@@ -169,7 +169,9 @@ class Settings(BaseSettings):
     conference_max_in_flight: int = Field(default=200, ge=1)
     conference_max_attempts: int = Field(default=3, ge=1, le=20)
     conference_ring_s: int = Field(default=30, ge=5, le=300)
-    conference_points_per_node: int = Field(default=1000, ge=1)
+    # 200: where bench/conference_capacity.py still answered mute-all within 500 ms (p95) on a
+    # 2-core node; at 300 it took 1.0-1.5 s (bench/results/conference.md).
+    conference_points_per_node: int = Field(default=200, ge=1)
 
     # The wallboard (/wallboard, GET /wallboard): where its colours change. Waits in
     # seconds (the longest wait of a queue, ASA): amber from *_warn_s, red from *_bad_s.
