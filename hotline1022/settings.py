@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S
+from pbx.conference import conference_nodes_from
 from queues.callback_limits import VIETNAM_NUMBER_PATTERN, NumberPlan
 from queues.routing import RoutingPolicy
 from stats.history import check_thresholds
@@ -202,6 +203,13 @@ class Settings(BaseSettings):
     conference_key_timeout_s: int = 6
     conference_root_name: str = Field(default="root", pattern=r"^[A-Za-z0-9_-]+$")
     conference_nodes: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("conference_nodes")
+    @classmethod
+    def _conference_nodes(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # A typo in HOTLINE_CONFERENCE_NODES is said at start, naming the node and field.
+        conference_nodes_from(value)
+        return value
 
     @field_validator("conference_mixing_interval_ms")
     @classmethod

@@ -49,6 +49,7 @@ from simulation.sipp import (
     stop_background,
     uas_args,
 )
+from simulation.stack import free_udp_tcp_port, udp_free
 
 __all__ = [
     "LOG_TAG",
@@ -417,36 +418,13 @@ def _errors(workdir: Path) -> str:
 # --- ports --------------------------------------------------------------------------------
 
 
-def _udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_media_port() -> int:
     """An even UDP port, it and the next two free (SIPp binds the media port and +2)."""
     for _ in range(200):
         port = 2 * random.randrange(20_000, 29_999)
-        if all(_udp_free(p) for p in (port, port + 1, port + 2, port + 3)):
+        if all(udp_free(p) for p in (port, port + 1, port + 2, port + 3)):
             return port
     raise SippError("no free media port")
-
-
-def _free_sip_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                t.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
-    raise SippError("no free SIP port")
 
 
 # --- the phones ---------------------------------------------------------------------------
@@ -510,7 +488,7 @@ class SippConferencePoints:
     def _start(self, group: PointGroup) -> None:
         if not group.credentials:
             return
-        sipp = _Sipp(group.name, _free_sip_port(), free_media_port(), self.workdir / group.name)
+        sipp = _Sipp(group.name, free_udp_tcp_port(), free_media_port(), self.workdir / group.name)
         sipp.workdir.mkdir(parents=True, exist_ok=True)
         SippAgentPool(
             list(group.credentials),

@@ -28,7 +28,7 @@ from provision.instance import provision
 from simulation.agents import SippAgent, SippAgentPool
 from store.seed import agent_endpoint
 
-__all__ = ["Stack", "free_port"]
+__all__ = ["Stack", "free_port", "free_udp_tcp_port", "udp_free"]
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -51,7 +51,8 @@ def free_udp_tcp_port() -> int:
     raise RuntimeError("no free port")
 
 
-def _udp_free(port: int) -> bool:
+def udp_free(port: int) -> bool:
+    """Whether UDP ``port`` on loopback is free now."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
             s.bind(("127.0.0.1", port))
@@ -176,7 +177,7 @@ class Stack:
             self._media_base += 10
             if self._media_base > 60000:
                 self._media_base = 40000
-            if all(_udp_free(self._media_base + i) for i in range(6)):
+            if all(udp_free(self._media_base + i) for i in range(6)):
                 return self._media_base
         raise RuntimeError("no free block of media ports")
 

@@ -107,3 +107,8 @@ def test_the_waiting_music_is_quiet_8khz_audio(tmp_path: Path) -> None:
 def test_a_mixing_interval_confbridge_does_not_know_is_refused(interval: int) -> None:
     with pytest.raises(ValueError, match="10, 20, 40 or 80"):
         Settings(conference_mixing_interval_ms=interval)
+
+
+def test_a_node_with_a_missing_field_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match=r"conference_nodes\[0\]: no 'ami_host'"):
+        Settings(conference_nodes=[{"name": "b", "ami_port": 5039}])
