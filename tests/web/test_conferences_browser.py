@@ -13,6 +13,7 @@ import re
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -606,6 +607,11 @@ async def test_a_district_center_calls_its_communes_and_a_supervisor_one_distric
     await expect(page.locator("#c-points li span")).to_have_text(
         ["Mọi đội phản ứng nhanh cấp xã — Thành phố Thủ Dầu Một"]
     )
+    # No leader: the points would wait with music for ever; the form says so.
+    await page.get_by_role("button", name="Chỉ tạo, bắt đầu sau").click()
+    await expect(page.locator("#c-error")).to_have_text("Hãy chọn ít nhất một người chủ trì.")
+    await page.get_by_label("Máy nhánh hoặc số").fill("agent01")
+    await page.get_by_role("button", name="Thêm người chủ trì").click()
     await page.get_by_role("button", name="Chỉ tạo, bắt đầu sau").click()
     await page.wait_for_url(re.compile(r"/conferences/\d+$"))
     await expect(page.locator("#c-status")).to_have_text("Chưa bắt đầu")
@@ -638,8 +644,26 @@ async def test_a_district_center_calls_its_communes_and_a_supervisor_one_distric
     )
     await chosen.nth(1).get_by_role("button", name="Bỏ").click()
     await expect(chosen).to_have_count(1)
+    await page.get_by_label("Máy nhánh hoặc số").fill("agent01")
+    await page.get_by_role("button", name="Thêm người chủ trì").click()
+    # A start in the past is refused; one tomorrow at 08:00 (the browser's time) is kept.
+    await page.get_by_label("Hẹn giờ bắt đầu", exact=False).fill("2020-01-01T08:00")
+    await page.get_by_role("button", name="Chỉ tạo, bắt đầu sau").click()
+    await expect(page.locator("#c-error")).to_have_text("Giờ bắt đầu phải ở tương lai.")
+    tomorrow = await page.evaluate(
+        "() => { const d = new Date(Date.now() + 86400000); d.setHours(8, 0, 0, 0);"
+        " return [d.toISOString(), `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2,"
+        " '0')}-${String(d.getDate()).padStart(2, '0')}T08:00`]; }"
+    )
+    await page.get_by_label("Hẹn giờ bắt đầu", exact=False).fill(tomorrow[1])
     await page.get_by_role("button", name="Chỉ tạo, bắt đầu sau").click()
     await page.wait_for_url(re.compile(r"/conferences/\d+$"))
     await expect(page.locator("#t-total")).to_have_text("7")
     await expect(page.locator("#c-status")).to_have_text("Chưa bắt đầu")
+    cid = int(page.url.rsplit("/", 1)[1])
+    auth = {"Authorization": f"Bearer {site.tokens['supervisor']}"}
+    resp = await site.client.get(f"/conferences/{cid}", headers=auth, timeout=30)
+    assert resp.status_code == 200, resp.text
+    starts_at = datetime.fromisoformat(resp.json()["starts_at"].replace("Z", "+00:00"))
+    assert starts_at == datetime.fromisoformat(tomorrow[0].replace("Z", "+00:00"))
     await context.close()

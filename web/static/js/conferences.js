@@ -220,6 +220,16 @@ async function submit(startNow) {
   const title = $("c-title").value.trim();
   if (!title) return formError("Hãy nhập tên hội nghị.");
   if (!view.points.length) return formError("Hãy chọn ít nhất một điểm cầu.");
+  // Without a leader the points would wait with music: no one marked ever joins.
+  if (!view.leaders.length) return formError("Hãy chọn ít nhất một người chủ trì.");
+  const when = $("c-starts-at").value;
+  let startsAt = null;
+  if (!startNow && when) {
+    const at = new Date(when); // the browser's local time, as typed
+    if (Number.isNaN(at.getTime())) return formError("Giờ bắt đầu không hợp lệ.");
+    if (at.getTime() <= Date.now()) return formError("Giờ bắt đầu phải ở tương lai.");
+    startsAt = at.toISOString();
+  }
   view.busy = true;
   const buttons = [$("c-start"), $("c-create-only")];
   buttons.forEach((b) => { b.disabled = true; });
@@ -233,7 +243,7 @@ async function submit(startNow) {
           points: view.points.map((p) => p.selector),
           leaders: view.leaders.map((l) => l.leader),
           record: $("c-record").checked,
-          starts_at: null,
+          starts_at: startsAt,
         },
       });
     } catch (exc) {
