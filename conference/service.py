@@ -41,14 +41,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference import store
+from conference.access import center_of, check_status, visible
 from conference.errors import (
     ConferenceConflict,
     ConferenceNotFound,
     InvalidConference,
-    NotAllowed,
     PbxDown,
 )
 from conference.pacing import Pacer, next_phone, should_retry
+from conference.params import ConferenceParams
 from conference.plan import CapacityExceeded, PlanPoint, assign_nodes
 from conference.points import SYSTEM, Caller, ConferenceSpec, resolve, resolve_leader
 from conference.ports import ConferencePbx
@@ -65,8 +66,6 @@ from store.models import (
     ConferencePoint,
     ConferenceStatus,
     Place,
-    Team,
-    TeamKind,
     TeamPhone,
 )
 from store.types import utcnow
@@ -90,24 +89,6 @@ def title_text(title: str) -> str:
 
 def title_prompt(conference_id: int) -> str:
     return f"conf-title-{conference_id}"
-
-
-@dataclass(frozen=True)
-class ConferenceParams:
-    """The settings the service runs with (``HOTLINE_CONFERENCE_*``)."""
-
-    dial_rate_per_s: float = 20.0
-    max_in_flight: int = 200
-    max_attempts: int = 3
-    ring_s: int = 30
-    # Most points one node holds (``conference.plan.assign_nodes``).
-    per_node: int = 200
-    # How often changed points are written and published.
-    flush_s: float = 0.2
-    # How long the dialling waits for Asterisk to come back.
-    pbx_retry_s: float = 2.0
-    # A call with no signal this long after its ring time is taken as failed (a lost event).
-    lost_after_s: float = 30.0
 
 
 # -- a running conference in memory -------------------------------------------------------------
@@ -304,14 +285,14 @@ class ConferenceService:
 
     async def summaries(self, caller: Caller) -> list[dict[str, Any]]:
         async with self.db.session() as s:
-            team = None if caller.privileged else await self._center_of(s, caller)
+            team = None if caller.privileged else await center_of(s, caller)
             confs = await store.list_conferences(s, team_id=team.id if team else None)
             totals = await store.totals_of(s, [c.id for c in confs])
         return [store.summary_of(c, totals[c.id]) for c in confs]
 
     async def detail(self, caller: Caller, conference_id: int) -> dict[str, Any]:
         async with self.db.session() as s:
-            conf = await self._visible(s, caller, conference_id)
+            conf = await visible(s, caller, conference_id)
             placed = await store.placed_points(s, conference_id)
         roll = tally(store.roll_points(placed))
         out = store.summary_of(conf, roll.totals.as_dict())
@@ -330,41 +311,22 @@ class ConferenceService:
 
     async def roll(self, caller: Caller, conference_id: int) -> dict[str, Any]:
         async with self.db.session() as s:
-            await self._visible(s, caller, conference_id)
+            await visible(s, caller, conference_id)
             placed = await store.placed_points(s, conference_id)
         return tally(store.roll_points(placed)).as_dict()
 
     async def actions(self, caller: Caller, conference_id: int) -> list[dict[str, Any]]:
         async with self.db.session() as s:
-            await self._visible(s, caller, conference_id)
+            await visible(s, caller, conference_id)
             return await store.action_items(s, conference_id)
 
     async def recording(self, caller: Caller, conference_id: int) -> Path:
         async with self.db.session() as s:
-            conf = await self._visible(s, caller, conference_id)
+            conf = await visible(s, caller, conference_id)
         path = Path(conf.recording_path) if conf.recording_path else None
         if path is None or not await asyncio.to_thread(path.is_file):
             raise ConferenceNotFound(f"Hội nghị {conference_id} chưa có bản ghi âm")
         return path
-
-    # -- who may -----------------------------------------------------------------------------
-
-    async def _center_of(self, s: AsyncSession, caller: Caller) -> Team:
-        """The operations center a ``team`` user acts for; NotAllowed for any other."""
-        team = await s.get(Team, caller.team_id) if caller.team_id is not None else None
-        if team is None or team.kind != TeamKind.CENTER:
-            raise NotAllowed(
-                "Chỉ trung tâm điều hành (hoặc giám sát viên, quản trị viên) được tổ chức hội nghị"
-            )
-        return team
-
-    async def _visible(self, s: AsyncSession, caller: Caller, conference_id: int) -> Conference:
-        """The conference, if the caller may see it; else "not found" (ids cannot be probed)."""
-        team = None if caller.privileged else await self._center_of(s, caller)
-        conf = await s.get(Conference, conference_id)
-        if conf is None or (team is not None and conf.team_id != team.id):
-            raise ConferenceNotFound(f"Không có hội nghị số {conference_id}")
-        return conf
 
     # -- create ------------------------------------------------------------------------------
 
@@ -376,7 +338,7 @@ class ConferenceService:
         if not spec.points:
             raise InvalidConference("Hội nghị cần ít nhất một điểm cầu")
         async with self.db.session() as s:
-            center = None if caller.privileged else await self._center_of(s, caller)
+            center = None if caller.privileged else await center_of(s, caller)
             area = await s.get(Place, center.place_id) if center is not None else None
             points: list[ConferencePoint] = []
             teams_seen: set[int] = set()
@@ -442,8 +404,8 @@ class ConferenceService:
 
     async def _start_conference(self, caller: Caller, conference_id: int) -> dict[str, Any]:
         async with self.db.session() as s:
-            conf = await self._visible(s, caller, conference_id)
-            self._check_status(conf, ConferenceStatus.SCHEDULED)
+            conf = await visible(s, caller, conference_id)
+            check_status(conf, ConferenceStatus.SCHEDULED)
             title = conf.title
         t0 = time.monotonic()
         ok = True
@@ -462,8 +424,8 @@ class ConferenceService:
             log.exception("conference %d: title prompt not installed", conference_id)
             self._untitled.add(conference_id)
         async with self.db.session() as s:
-            conf = await self._visible(s, caller, conference_id)
-            self._check_status(conf, ConferenceStatus.SCHEDULED)
+            conf = await visible(s, caller, conference_id)
+            check_status(conf, ConferenceStatus.SCHEDULED)
             placed = await store.placed_points(s, conference_id)
             root = self.pbx.root
             plan_points = [
@@ -916,19 +878,10 @@ class ConferenceService:
 
     # -- controls ------------------------------------------------------------------------------
 
-    def _check_status(self, conf: Conference, *allowed: str) -> None:
-        if conf.status in allowed:
-            return
-        if conf.status == ConferenceStatus.ENDED:
-            raise ConferenceConflict(f"Hội nghị {conf.id} đã kết thúc")
-        if conf.status == ConferenceStatus.SCHEDULED:
-            raise ConferenceConflict(f"Hội nghị {conf.id} chưa bắt đầu")
-        raise ConferenceConflict(f"Hội nghị {conf.id} đã bắt đầu")
-
     async def _running_for(self, caller: Caller, conference_id: int) -> _Running:
         async with self.db.session() as s:
-            conf = await self._visible(s, caller, conference_id)
-        self._check_status(conf, ConferenceStatus.RUNNING)
+            conf = await visible(s, caller, conference_id)
+        check_status(conf, ConferenceStatus.RUNNING)
         run = self._running.get(conference_id)
         if run is None:  # running in the database but not here: another node runs it
             raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
@@ -1197,8 +1150,8 @@ class ConferenceService:
     async def end(self, caller: Caller, conference_id: int) -> dict[str, Any]:
         """Stop dialling, hang up every call (every node), mark the conference ended."""
         async with self.db.session() as s:
-            conf = await self._visible(s, caller, conference_id)
-            self._check_status(conf, ConferenceStatus.SCHEDULED, ConferenceStatus.RUNNING)
+            conf = await visible(s, caller, conference_id)
+            check_status(conf, ConferenceStatus.SCHEDULED, ConferenceStatus.RUNNING)
             status = conf.status
         t0 = time.monotonic()
         if status == ConferenceStatus.SCHEDULED:
