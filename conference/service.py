@@ -10,7 +10,7 @@ the roll.
     ...
     await service.close()
 
-A running conference's points live in memory (``_Running``), the database their durable copy:
+A running conference's points live in memory (``Running``), the database their durable copy:
 the PBX's signals move them at once, and a writer stores the changed ones every
 ``flush_s`` in one transaction (thousands of signals a minute are a few writes a second),
 then publishes one ``conference`` event per changed conference: the stream's coalescing.
@@ -31,13 +31,11 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference import store
@@ -54,8 +52,8 @@ from conference.plan import CapacityExceeded, PlanPoint, assign_nodes
 from conference.points import SYSTEM, Caller, ConferenceSpec, resolve, resolve_leader
 from conference.ports import ConferencePbx
 from conference.roll import FINAL, PointState, advance, tally
+from conference.running import RINGING, Live, Point, Publish, Running
 from ivr import prompts
-from live.hub import Audience
 from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, PointSignal, SignalKind
 from pbx.errors import PbxUnavailable
 from store import audit
@@ -74,10 +72,6 @@ __all__ = ["ConferenceParams", "ConferenceService", "title_prompt", "title_text"
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, Mapping[str, Any], Audience], None]
-
-# What a point's call cannot get past without a person: the calls the pacer counts.
-_RINGING = (PointState.DIALLING, PointState.RINGING)
 # Signals that say the call reached no one (the retry decides), and those about the bridge.
 _FAILURES = (SignalKind.BUSY, SignalKind.NO_ANSWER, SignalKind.FAILED)
 
@@ -89,93 +83,6 @@ def title_text(title: str) -> str:
 
 def title_prompt(conference_id: int) -> str:
     return f"conf-title-{conference_id}"
-
-
-# -- a running conference in memory -------------------------------------------------------------
-
-
-@dataclass
-class _Point:
-    id: int
-    is_leader: bool
-    team_id: int | None
-    endpoint: str | None
-    number: str | None
-    node: str
-    state: PointState
-    reason: str
-    attempts: int
-    phone_index: int
-    channel: str | None
-    muted: bool
-    hand_at: datetime | None
-    talking: bool
-    joined_at: datetime | None
-    left_at: datetime | None
-    dialled_at: float | None = None
-    # Attempts before the last redial: the retry budget counts from there.
-    budget_from: int = 0
-
-    @classmethod
-    def of(cls, row: ConferencePoint, root: str) -> _Point:
-        return cls(
-            id=row.id,
-            is_leader=row.is_leader,
-            team_id=row.team_id,
-            endpoint=row.endpoint,
-            number=row.number,
-            node=row.node or root,
-            state=PointState(row.state),
-            reason=row.reason,
-            attempts=row.attempts,
-            phone_index=row.phone_index,
-            channel=row.channel,
-            muted=row.muted,
-            hand_at=row.hand_at,
-            talking=row.talking,
-            joined_at=row.joined_at,
-            left_at=row.left_at,
-        )
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "node": self.node,
-            "state": self.state.value,
-            "reason": self.reason,
-            "attempts": self.attempts,
-            "phone_index": self.phone_index,
-            "channel": self.channel,
-            "muted": self.muted,
-            "hand_at": self.hand_at,
-            "talking": self.talking,
-            "joined_at": self.joined_at,
-            "left_at": self.left_at,
-            "updated_at": utcnow(),
-        }
-
-
-@dataclass
-class _Running:
-    id: int
-    title: str
-    team_id: int | None
-    record: bool
-    points: dict[int, _Point]
-    # The order points are dialled in: leaders first.
-    order: list[int]
-    # team id -> its phones (endpoint, number) in position order.
-    phones: dict[int, list[tuple[str | None, str | None]]]
-    nodes: list[str]
-    pacer: Pacer
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-    linked: bool = False
-    floor: int | None = None
-    recording: bool = False
-
-
-# -- the service ---------------------------------------------------------------------------------
 
 
 class ConferenceService:
@@ -194,21 +101,10 @@ class ConferenceService:
         self.db = db
         self.pbx = pbx
         self.params = params or ConferenceParams()
-        self._publish = publish
         self._speak = speak
         self._clock = clock
-        self._running: dict[int, _Running] = {}
-        self._ended: set[int] = set()
-        # Conferences whose title prompt could not be made or installed: dialled without.
-        self._untitled: set[int] = set()
+        self.live = Live(db, publish)
         self._starting = asyncio.Lock()
-        # Conferences being ended: out of ``_running`` (signals no longer move their
-        # points), their last changes not yet written.
-        self._ending: dict[int, _Running] = {}
-        self._dirty: dict[int, set[int]] = {}
-        self._events: list[dict[str, Any]] = []
-        self._conference_changed: set[int] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
         self._listening = False
@@ -231,18 +127,18 @@ class ConferenceService:
                 lost = await s.scalars(
                     select(ConferencePoint).where(
                         ConferencePoint.conference_id == conf.id,
-                        ConferencePoint.state.in_([s_.value for s_ in _RINGING]),
+                        ConferencePoint.state.in_([s_.value for s_ in RINGING]),
                         ConferencePoint.channel.is_(None),
                     )
                 )
                 for point in lost:
                     point.state = PointState.QUEUED
                     point.reason = "restart"
-                    self._event(conf.id, point.id, "state", PointState.QUEUED, "restart")
+                    self.live.event(conf.id, point.id, "state", PointState.QUEUED, "restart")
             await s.commit()
         for conf in running:
             run = await self._launch(conf.id)
-            self._spawn(self._reconcile(run))
+            self.live.spawn(self._reconcile(run))
             log.info("conference %d resumed after a restart", conf.id)
         self._runner = asyncio.create_task(self.run(), name="conference-writer")
 
@@ -269,13 +165,9 @@ class ConferenceService:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
-        for run in list(self._running.values()):
+        for run in list(self.live.running.values()):
             await self._stop_dialling(run)
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.live.cancel_tasks()
         try:
             await self.flush()
         except Exception:
@@ -389,7 +281,7 @@ class ConferenceService:
             await s.commit()
             conference_id = conf.id
         log.info("conference %d created by %s: %d points", conference_id, caller.name, len(points))
-        self._conference_changed.add(conference_id)
+        self.live.changed(conference_id)
         return await self.detail(caller, conference_id)
 
     # -- start ---------------------------------------------------------------------------------
@@ -414,7 +306,7 @@ class ConferenceService:
             if wav is not None:
                 await self.pbx.put_prompt(title_prompt(conference_id), wav)
             else:
-                self._untitled.add(conference_id)
+                self.live.untitled.add(conference_id)
         except PbxUnavailable as exc:
             ok = False
             await self._audit(caller, conference_id, "start", t0, ok=False, detail=str(exc))
@@ -422,7 +314,7 @@ class ConferenceService:
         except (OSError, ValueError):
             # The points still hear "press 1": the title is a courtesy, not a condition.
             log.exception("conference %d: title prompt not installed", conference_id)
-            self._untitled.add(conference_id)
+            self.live.untitled.add(conference_id)
         async with self.db.session() as s:
             conf = await visible(s, caller, conference_id)
             check_status(conf, ConferenceStatus.SCHEDULED)
@@ -450,9 +342,9 @@ class ConferenceService:
             conf.started_at = utcnow()
             await self._audit_in(s, caller, conference_id, "start", t0, ok=ok)
             await s.commit()
-        self._ended.discard(conference_id)
+        self.live.ended.discard(conference_id)
         await self._launch(conference_id)
-        self._conference_changed.add(conference_id)
+        self.live.changed(conference_id)
         log.info("conference %d started by %s", conference_id, caller.name)
         return await self.detail(caller, conference_id)
 
@@ -487,7 +379,7 @@ class ConferenceService:
             except (PbxDown, ConferenceConflict) as exc:
                 log.warning("timed conference %d not started: %s", cid, exc)
 
-    async def _launch(self, conference_id: int) -> _Running:
+    async def _launch(self, conference_id: int) -> Running:
         """Load a running conference into memory and start its dialling task."""
         async with self.db.session() as s:
             conf = await s.get(Conference, conference_id)
@@ -509,13 +401,13 @@ class ConferenceService:
                 ):
                     phones.setdefault(phone.team_id, []).append((phone.endpoint, phone.number))
         root = self.pbx.root
-        points = {r.id: _Point.of(r, root) for r in rows}
+        points = {r.id: Point.of(r, root) for r in rows}
         now = self._clock()
         for p in points.values():
-            if p.state in (*_RINGING, PointState.ANSWERED):
+            if p.state in (*RINGING, PointState.ANSWERED):
                 p.dialled_at = now  # resumed: news may have gone to the old process
         nodes = sorted({p.node for p in points.values()}, key=lambda n: (n != root, n))
-        run = _Running(
+        run = Running(
             id=conference_id,
             title=conf.title,
             team_id=conf.team_id,
@@ -531,11 +423,11 @@ class ConferenceService:
         run.linked = any(
             p.is_leader and p.state == PointState.JOINED and p.node == root for p in points.values()
         )
-        self._running[conference_id] = run
+        self.live.running[conference_id] = run
         run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{conference_id}")
         return run
 
-    async def _reconcile(self, run: _Running, attempts: int = 30) -> None:
+    async def _reconcile(self, run: Running, attempts: int = 30) -> None:
         """After a restart, ask each node's bridge who is still there: a point stored as
         joined whose channel no bridge holds left while the service was away; those still
         there get their mute and talking state back. Asterisk may be starting too: tried
@@ -546,7 +438,7 @@ class ConferenceService:
                     members = await self.pbx.members(node, run.id)
                     break
                 except PbxUnavailable:
-                    if attempt == attempts - 1 or run.id not in self._running:
+                    if attempt == attempts - 1 or run.id not in self.live.running:
                         log.warning("conference %d: node %s not reconciled", run.id, node)
                         return
                     await asyncio.sleep(self.params.pbx_retry_s)
@@ -557,12 +449,12 @@ class ConferenceService:
                 member = here.get(p.channel or "")
                 if member is None:
                     p.left_at, p.talking, p.channel = utcnow(), False, None
-                    self._set(run, p, PointState.LEFT, "gone_while_away")
+                    self.live.set(run, p, PointState.LEFT, "gone_while_away")
                 else:
                     p.muted, p.talking = member.muted, member.talking
-                    self._touch(run.id, p.id)
+                    self.live.touch(run.id, p.id)
 
-    async def _stop_dialling(self, run: _Running) -> None:
+    async def _stop_dialling(self, run: Running) -> None:
         if run.task is not None:
             run.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -570,12 +462,12 @@ class ConferenceService:
 
     # -- dialling ------------------------------------------------------------------------------
 
-    async def _dial_loop(self, run: _Running) -> None:
+    async def _dial_loop(self, run: Running) -> None:
         while True:
             now = self._clock()
             self._find_lost(run, now)
             queued = [pid for pid in run.order if run.points[pid].state == PointState.QUEUED]
-            in_flight = sum(1 for p in run.points.values() if p.state in _RINGING)
+            in_flight = sum(1 for p in run.points.values() if p.state in RINGING)
             timeout = 1.0
             if queued:
                 n = run.pacer.take(now, in_flight)
@@ -599,20 +491,20 @@ class ConferenceService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.wake.wait(), timeout)
 
-    async def _dial(self, run: _Running, p: _Point) -> None:
+    async def _dial(self, run: Running, p: Point) -> None:
         attempt = p.attempts + 1
         phones = (run.phones.get(p.team_id) if p.team_id is not None else None) or [
             (p.endpoint, p.number)
         ]
         phones = [ph for ph in phones if ph[0] or ph[1]]
         if not phones:
-            self._set(run, p, PointState.FAILED, "no_phone")
+            self.live.set(run, p, PointState.FAILED, "no_phone")
             return
         index = next_phone(attempt, len(phones))
         endpoint, number = phones[index]
         p.attempts, p.phone_index, p.channel = attempt, index, None
         p.dialled_at = self._clock()
-        self._set(run, p, PointState.DIALLING, endpoint or number or "")
+        self.live.set(run, p, PointState.DIALLING, endpoint or number or "")
         try:
             await self.pbx.dial_point(
                 p.node,
@@ -620,20 +512,20 @@ class ConferenceService:
                 point_id=p.id,
                 attempt=attempt,
                 dial=self.pbx.dial_string(endpoint=endpoint, number=number),
-                title_prompt="" if run.id in self._untitled else title_prompt(run.id),
+                title_prompt="" if run.id in self.live.untitled else title_prompt(run.id),
                 ring_s=self.params.ring_s,
                 leader=p.is_leader,
             )
         except PbxUnavailable:
             # Not an attempt: the call was never placed. It waits for Asterisk.
             p.attempts, p.dialled_at = attempt - 1, None
-            self._set(run, p, PointState.QUEUED, "pbx_unavailable")
+            self.live.set(run, p, PointState.QUEUED, "pbx_unavailable")
             raise
         except Exception as exc:
             log.exception("conference %d: point %d not dialled", run.id, p.id)
             self._call_failed(run, p, SignalKind.FAILED, str(exc) or "failed")
 
-    def _find_lost(self, run: _Running, now: float) -> None:
+    def _find_lost(self, run: Running, now: float) -> None:
         """A call with no news long after it should have rung out, or been asked twice to
         press 1: its events were lost (or went to a process that is gone). A ringing one
         counts as unanswered (and is retried), an answered one as absent."""
@@ -641,63 +533,29 @@ class ConferenceService:
         for p in run.points.values():
             if p.dialled_at is None or now - p.dialled_at <= limit:
                 continue
-            if p.state in _RINGING:
+            if p.state in RINGING:
                 self._call_failed(run, p, SignalKind.NO_ANSWER, "no_signal")
             elif p.state == PointState.ANSWERED:
                 p.dialled_at = None
-                self._set(run, p, PointState.ABSENT, "no_signal")
+                self.live.set(run, p, PointState.ABSENT, "no_signal")
                 run.wake.set()
 
-    def _call_failed(self, run: _Running, p: _Point, kind: SignalKind, reason: str) -> None:
+    def _call_failed(self, run: Running, p: Point, kind: SignalKind, reason: str) -> None:
         p.dialled_at = None
         if should_retry(p.attempts - p.budget_from, self.params.max_attempts, kind):
-            self._set(run, p, PointState.QUEUED, f"retry:{reason}")
+            self.live.set(run, p, PointState.QUEUED, f"retry:{reason}")
             run.wake.set()
         else:
-            self._set(run, p, PointState.FAILED, reason)
-
-    def _set(self, run: _Running, p: _Point, state: PointState, reason: str) -> None:
-        p.state, p.reason = state, reason
-        self._event(run.id, p.id, "state", state, reason)
-        self._touch(run.id, p.id)
-
-    def _touch(self, conference_id: int, point_id: int) -> None:
-        self._dirty.setdefault(conference_id, set()).add(point_id)
-
-    def _event(
-        self,
-        conference_id: int,
-        point_id: int | None,
-        kind: str,
-        state: str | None,
-        reason: str = "",
-        *,
-        user_id: int | None = None,
-        latency_ms: float | None = None,
-        ok: bool = True,
-    ) -> None:
-        self._events.append(
-            {
-                "conference_id": conference_id,
-                "point_id": point_id,
-                "at": utcnow(),
-                "kind": kind,
-                "state": None if state is None else str(state),
-                "reason": reason[:500],
-                "user_id": user_id,
-                "latency_ms": latency_ms,
-                "ok": ok,
-            }
-        )
+            self.live.set(run, p, PointState.FAILED, reason)
 
     # -- the PBX's signals ---------------------------------------------------------------------
 
     def on_signal(self, sig: PointSignal) -> None:
         """One signal (never blocks; the changes are written by ``flush``)."""
-        run = self._running.get(sig.conference_id)
+        run = self.live.running.get(sig.conference_id)
         if run is None:
             if (
-                sig.conference_id in self._ended
+                sig.conference_id in self.live.ended
                 and sig.channel
                 and sig.kind
                 in (
@@ -707,11 +565,11 @@ class ConferenceService:
                 )
             ):
                 # A call placed before the end answered after it: it has no bridge to join.
-                self._spawn(self._hangup_quietly(sig.node, sig.channel))
+                self.live.spawn(self._hangup_quietly(sig.node, sig.channel))
             return
         if sig.point_id is None:
             if sig.kind in (SignalKind.LINK_UP, SignalKind.LINK_DOWN):
-                self._event(run.id, None, "node", sig.kind.value, sig.node)
+                self.live.event(run.id, None, "node", sig.kind.value, sig.node)
             return
         p = run.points.get(sig.point_id)
         if p is None or (sig.attempt and sig.attempt != p.attempts):
@@ -725,13 +583,13 @@ class ConferenceService:
             p.talking = kind == SignalKind.TALKING
         elif kind == SignalKind.HAND:
             p.hand_at = utcnow()
-            self._event(run.id, p.id, "hand", p.state)
+            self.live.event(run.id, p.id, "hand", p.state)
         else:
             self._advance(run, p, sig)
             return
-        self._touch(run.id, p.id)
+        self.live.touch(run.id, p.id)
 
-    def _advance(self, run: _Running, p: _Point, sig: PointSignal) -> None:
+    def _advance(self, run: Running, p: Point, sig: PointSignal) -> None:
         new = advance(p.state, sig.kind)
         if new is None:
             return
@@ -756,14 +614,14 @@ class ConferenceService:
         # Waiting for news: while it rings, and while it is asked to press 1.
         if new == PointState.ANSWERED:
             p.dialled_at = self._clock()
-        elif new not in _RINGING:
+        elif new not in RINGING:
             p.dialled_at = None
         if new == PointState.JOINED:
             p.joined_at = utcnow()
             p.muted = not p.is_leader
             if p.is_leader and p.node == self.pbx.root and not run.linked:
                 run.linked = True
-                self._spawn(self._leader_joined(run))
+                self.live.spawn(self._leader_joined(run))
         elif new in (PointState.LEFT, PointState.ABSENT):
             if new == PointState.LEFT:
                 p.left_at = utcnow()
@@ -771,11 +629,11 @@ class ConferenceService:
             p.channel = None
             if run.floor == p.id:
                 run.floor = None
-                self._spawn(self._save_conference(run.id, floor_point_id=None))
-        self._set(run, p, new, reason)
+                self.live.spawn(self.live.save_conference(run.id, floor_point_id=None))
+        self.live.set(run, p, new, reason)
         run.wake.set()
 
-    async def _leader_joined(self, run: _Running) -> None:
+    async def _leader_joined(self, run: Running) -> None:
         """The first leader is on the root: join the other nodes' bridges to it (each tried
         until it works or the conference ends), and start recording if asked."""
         if run.record and not run.recording:
@@ -786,11 +644,11 @@ class ConferenceService:
         others = [n for n in run.nodes if n != self.pbx.root]
         await asyncio.gather(*(self._link(run, node) for node in others))
 
-    async def _link(self, run: _Running, node: str) -> None:
-        while run.id in self._running:
+    async def _link(self, run: Running, node: str) -> None:
+        while run.id in self.live.running:
             try:
                 await self.pbx.link_node(node, run.id)
-                self._event(run.id, None, "node", "link", node)
+                self.live.event(run.id, None, "node", "link", node)
                 return
             except PbxUnavailable:
                 log.warning("conference %d: node %s unreachable, linking again soon", run.id, node)
@@ -800,89 +658,19 @@ class ConferenceService:
         with contextlib.suppress(Exception):
             await self.pbx.hangup(node, channel)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        async def wrapped() -> None:
-            try:
-                await coro
-            except Exception:
-                log.exception("conference task failed")
-
-        task = asyncio.get_running_loop().create_task(wrapped())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _save_conference(self, conference_id: int, **values: Any) -> None:
-        async with self.db.session() as s:
-            conf = await s.get(Conference, conference_id)
-            if conf is not None:
-                for key, value in values.items():
-                    setattr(conf, key, value)
-                await s.commit()
-        self._conference_changed.add(conference_id)
-
     # -- writing and publishing ----------------------------------------------------------------
 
     async def flush(self) -> None:
         """Write the changed points and the events in one transaction, then publish."""
-        dirty, self._dirty = self._dirty, {}
-        events, self._events = self._events, []
-        changed, self._conference_changed = self._conference_changed, set()
-        if not dirty and not events and not changed:
-            return
-        rows: list[dict[str, Any]] = []
-        for cid, ids in dirty.items():
-            run = self._running.get(cid) or self._ending.get(cid)
-            if run is None:
-                continue
-            rows.extend(run.points[i].row() for i in ids if i in run.points)
-        try:
-            async with self.db.session() as s:
-                await store.write_points(s, rows)
-                if events:
-                    await s.execute(insert(ConferenceEvent), events)
-                await s.commit()
-        except BaseException:
-            for cid, ids in dirty.items():
-                self._dirty.setdefault(cid, set()).update(ids)
-            self._events[:0] = events
-            self._conference_changed |= changed
-            raise
-        for cid in {*dirty, *changed}:
-            await self._publish_conference(cid, dirty.get(cid, set()))
-
-    async def _publish_conference(self, conference_id: int, point_ids: Iterable[int]) -> None:
-        if self._publish is None:
-            return
-        async with self.db.session() as s:
-            conf = await s.get(Conference, conference_id)
-            if conf is None:
-                return
-            totals = (await store.totals_of(s, [conference_id]))[conference_id]
-            ids = list(point_ids)
-            placed = await store.placed_points(s, conference_id, ids) if ids else []
-            hands = store.hands_of(
-                await s.scalars(
-                    select(ConferencePoint).where(
-                        ConferencePoint.conference_id == conference_id,
-                        ConferencePoint.hand_at.is_not(None),
-                    )
-                )
-            )
-        data = {
-            "conference": store.summary_of(conf, totals),
-            "points": [store.point_of(p) for p in placed],
-            "hands": hands,
-        }
-        audience = Audience(team_ids=frozenset({conf.team_id}) if conf.team_id else frozenset())
-        self._publish("conference", data, audience)
+        await self.live.flush()
 
     # -- controls ------------------------------------------------------------------------------
 
-    async def _running_for(self, caller: Caller, conference_id: int) -> _Running:
+    async def _running_for(self, caller: Caller, conference_id: int) -> Running:
         async with self.db.session() as s:
             conf = await visible(s, caller, conference_id)
         check_status(conf, ConferenceStatus.RUNNING)
-        run = self._running.get(conference_id)
+        run = self.live.running.get(conference_id)
         if run is None:  # running in the database but not here: another node runs it
             raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
         return run
@@ -947,13 +735,13 @@ class ConferenceService:
                     for key, value in conference.items():
                         setattr(conf, key, value)
             await s.commit()
-        self._conference_changed.add(conference_id)
+        self.live.changed(conference_id)
         return latency
 
     async def _control(
         self,
         caller: Caller,
-        run: _Running,
+        run: Running,
         action: str,
         work: Callable[[], Awaitable[Mapping[str, Any] | None]],
         *,
@@ -975,7 +763,7 @@ class ConferenceService:
         log.info("conference %d: %s by %s in %.0f ms", run.id, action, caller.name, latency)
         return {"action": action, "ok": True, "latency_ms": latency, "point_id": point_id}
 
-    async def _everywhere(self, run: _Running, call: Callable[[str], Awaitable[None]]) -> None:
+    async def _everywhere(self, run: Running, call: Callable[[str], Awaitable[None]]) -> None:
         results = await asyncio.gather(*(call(n) for n in run.nodes), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -1018,7 +806,7 @@ class ConferenceService:
 
         return await self._control(caller, run, "unlock", work)
 
-    def _in_bridge(self, run: _Running, point_id: int) -> _Point:
+    def _in_bridge(self, run: Running, point_id: int) -> Point:
         p = run.points.get(point_id)
         if p is None:
             raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
@@ -1042,7 +830,7 @@ class ConferenceService:
             run.floor = p.id
             if p.hand_at is not None:
                 p.hand_at = None
-                self._touch(run.id, p.id)
+                self.live.touch(run.id, p.id)
             return {"floor_point_id": p.id}
 
         return await self._control(caller, run, "floor", work, point_id=p.id)
@@ -1080,7 +868,7 @@ class ConferenceService:
             else:
                 await self.pbx.hangup(p.node, channel)
             p.reason = "kicked"
-            self._touch(run.id, p.id)
+            self.live.touch(run.id, p.id)
             if run.floor == p.id:
                 run.floor = None
                 return {"floor_point_id": None}
@@ -1099,7 +887,7 @@ class ConferenceService:
         async def work() -> None:
             p.budget_from = p.attempts
             p.hand_at = None
-            self._set(run, p, PointState.QUEUED, "redial")
+            self.live.set(run, p, PointState.QUEUED, "redial")
             run.wake.set()
 
         return await self._control(caller, run, "redial", work, point_id=p.id)
@@ -1116,7 +904,7 @@ class ConferenceService:
 
         async def work() -> None:
             p.hand_at = None
-            self._touch(run.id, p.id)
+            self.live.touch(run.id, p.id)
 
         return await self._control(caller, run, "hand_dismiss", work, point_id=p.id)
 
@@ -1126,7 +914,7 @@ class ConferenceService:
             raise ConferenceConflict(f"Hội nghị {run.id} đang được ghi âm")
         return await self._record_start(run, caller)
 
-    async def _record_start(self, run: _Running, caller: Caller) -> dict[str, Any]:
+    async def _record_start(self, run: Running, caller: Caller) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
             stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
             path = await self.pbx.start_record(run.id, f"conference-{run.id}-{stamp}")
@@ -1165,22 +953,22 @@ class ConferenceService:
                 ended_at=utcnow(),
             )
             return {"action": "end", "ok": True, "latency_ms": 0.0, "point_id": None}
-        run = self._running.get(conference_id)
+        run = self.live.running.get(conference_id)
         if run is None:
             raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
         await self._stop_dialling(run)
         # From here the bridge's news is not the roll's: the points kicked at the end were
         # there, and the roll keeps them present (its "left" is for those who left before).
-        self._running.pop(run.id, None)
-        self._ending[run.id] = run
-        self._ended.add(run.id)
+        self.live.running.pop(run.id, None)
+        self.live.ending[run.id] = run
+        self.live.ended.add(run.id)
 
         async def work() -> dict[str, Any]:
             calls: list[Awaitable[None]] = [
                 self.pbx.kick(n, run.id, ALL_MEMBERS) for n in run.nodes
             ]
             for p in run.points.values():
-                if p.channel and p.state in (*_RINGING, PointState.ANSWERED, PointState.PRESENT):
+                if p.channel and p.state in (*RINGING, PointState.ANSWERED, PointState.PRESENT):
                     calls.append(self.pbx.hangup(p.node, p.channel))
             if run.recording:
                 calls.append(self.pbx.stop_record(run.id))
@@ -1189,12 +977,12 @@ class ConferenceService:
                 if isinstance(result, BaseException):
                     raise result
             for p in run.points.values():
-                if p.state in (PointState.QUEUED, *_RINGING):
-                    self._set(run, p, PointState.FAILED, "ended")
+                if p.state in (PointState.QUEUED, *RINGING):
+                    self.live.set(run, p, PointState.FAILED, "ended")
                 elif p.state == PointState.ANSWERED:
-                    self._set(run, p, PointState.ABSENT, "ended")
+                    self.live.set(run, p, PointState.ABSENT, "ended")
             await self.flush()  # written with the end: the memory copy goes away
-            self._ending.pop(run.id, None)
+            self.live.ending.pop(run.id, None)
             return {
                 "status": ConferenceStatus.ENDED,
                 "ended_at": utcnow(),
@@ -1206,8 +994,8 @@ class ConferenceService:
             return await self._control(caller, run, "end", work)
         except PbxDown:
             # Asterisk did not hear it: the conference goes on; dialling resumes.
-            self._ending.pop(run.id, None)
-            self._ended.discard(run.id)
-            self._running[run.id] = run
+            self.live.ending.pop(run.id, None)
+            self.live.ended.discard(run.id)
+            self.live.running[run.id] = run
             run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{run.id}")
             raise
