@@ -40,21 +40,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference import store
 from conference.access import center_of, check_status, visible
+from conference.dialling import Dialler, title_prompt, title_text
 from conference.errors import (
     ConferenceConflict,
     ConferenceNotFound,
     InvalidConference,
     PbxDown,
 )
-from conference.pacing import Pacer, next_phone, should_retry
+from conference.pacing import Pacer
 from conference.params import ConferenceParams
 from conference.plan import CapacityExceeded, PlanPoint, assign_nodes
 from conference.points import SYSTEM, Caller, ConferenceSpec, resolve, resolve_leader
 from conference.ports import ConferencePbx
-from conference.roll import FINAL, PointState, advance, tally
+from conference.roll import FINAL, PointState, tally
 from conference.running import RINGING, Live, Point, Publish, Running
 from ivr import prompts
-from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, PointSignal, SignalKind
+from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, PointSignal
 from pbx.errors import PbxUnavailable
 from store import audit
 from store.db import Database
@@ -71,18 +72,6 @@ from store.types import utcnow
 __all__ = ["ConferenceParams", "ConferenceService", "title_prompt", "title_text"]
 
 log = logging.getLogger(__name__)
-
-# Signals that say the call reached no one (the retry decides), and those about the bridge.
-_FAILURES = (SignalKind.BUSY, SignalKind.NO_ANSWER, SignalKind.FAILED)
-
-
-def title_text(title: str) -> str:
-    """What an answered point hears first."""
-    return f"Hội nghị chỉ huy: {title}"
-
-
-def title_prompt(conference_id: int) -> str:
-    return f"conf-title-{conference_id}"
 
 
 class ConferenceService:
@@ -104,6 +93,9 @@ class ConferenceService:
         self._speak = speak
         self._clock = clock
         self.live = Live(db, publish)
+        self.dialler = Dialler(
+            pbx, self.params, self.live, record=self._record_on_join, clock=clock
+        )
         self._starting = asyncio.Lock()
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
@@ -114,7 +106,7 @@ class ConferenceService:
     async def start(self) -> None:
         """Listen to the PBX and resume the conferences that were running."""
         if not self._listening:
-            self.pbx.listen(self.on_signal)
+            self.pbx.listen(self.dialler.on_signal)
             self._listening = True
         async with self.db.session() as s:
             running = list(
@@ -166,7 +158,7 @@ class ConferenceService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
         for run in list(self.live.running.values()):
-            await self._stop_dialling(run)
+            await self.dialler.stop(run)
         await self.live.cancel_tasks()
         try:
             await self.flush()
@@ -424,7 +416,7 @@ class ConferenceService:
             p.is_leader and p.state == PointState.JOINED and p.node == root for p in points.values()
         )
         self.live.running[conference_id] = run
-        run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{conference_id}")
+        self.dialler.begin(run)
         return run
 
     async def _reconcile(self, run: Running, attempts: int = 30) -> None:
@@ -454,211 +446,14 @@ class ConferenceService:
                     p.muted, p.talking = member.muted, member.talking
                     self.live.touch(run.id, p.id)
 
-    async def _stop_dialling(self, run: Running) -> None:
-        if run.task is not None:
-            run.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await run.task
-
-    # -- dialling ------------------------------------------------------------------------------
-
-    async def _dial_loop(self, run: Running) -> None:
-        while True:
-            now = self._clock()
-            self._find_lost(run, now)
-            queued = [pid for pid in run.order if run.points[pid].state == PointState.QUEUED]
-            in_flight = sum(1 for p in run.points.values() if p.state in RINGING)
-            timeout = 1.0
-            if queued:
-                n = run.pacer.take(now, in_flight)
-                try:
-                    for pid in queued[:n]:
-                        await self._dial(run, run.points[pid])
-                except PbxUnavailable:
-                    log.warning(
-                        "conference %d: Asterisk unreachable, dialling again in %.0f s",
-                        run.id,
-                        self.params.pbx_retry_s,
-                    )
-                    await asyncio.sleep(self.params.pbx_retry_s)
-                    continue
-                if len(queued) > n:
-                    if in_flight + n >= self.params.max_in_flight:
-                        timeout = 1.0  # a call ending (a signal) wakes the loop sooner
-                    else:
-                        timeout = max(0.001, run.pacer.next_at(self._clock()) - self._clock())
-            run.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.wake.wait(), timeout)
-
-    async def _dial(self, run: Running, p: Point) -> None:
-        attempt = p.attempts + 1
-        phones = (run.phones.get(p.team_id) if p.team_id is not None else None) or [
-            (p.endpoint, p.number)
-        ]
-        phones = [ph for ph in phones if ph[0] or ph[1]]
-        if not phones:
-            self.live.set(run, p, PointState.FAILED, "no_phone")
-            return
-        index = next_phone(attempt, len(phones))
-        endpoint, number = phones[index]
-        p.attempts, p.phone_index, p.channel = attempt, index, None
-        p.dialled_at = self._clock()
-        self.live.set(run, p, PointState.DIALLING, endpoint or number or "")
-        try:
-            await self.pbx.dial_point(
-                p.node,
-                conference_id=run.id,
-                point_id=p.id,
-                attempt=attempt,
-                dial=self.pbx.dial_string(endpoint=endpoint, number=number),
-                title_prompt="" if run.id in self.live.untitled else title_prompt(run.id),
-                ring_s=self.params.ring_s,
-                leader=p.is_leader,
-            )
-        except PbxUnavailable:
-            # Not an attempt: the call was never placed. It waits for Asterisk.
-            p.attempts, p.dialled_at = attempt - 1, None
-            self.live.set(run, p, PointState.QUEUED, "pbx_unavailable")
-            raise
-        except Exception as exc:
-            log.exception("conference %d: point %d not dialled", run.id, p.id)
-            self._call_failed(run, p, SignalKind.FAILED, str(exc) or "failed")
-
-    def _find_lost(self, run: Running, now: float) -> None:
-        """A call with no news long after it should have rung out, or been asked twice to
-        press 1: its events were lost (or went to a process that is gone). A ringing one
-        counts as unanswered (and is retried), an answered one as absent."""
-        limit = self.params.ring_s + self.params.lost_after_s
-        for p in run.points.values():
-            if p.dialled_at is None or now - p.dialled_at <= limit:
-                continue
-            if p.state in RINGING:
-                self._call_failed(run, p, SignalKind.NO_ANSWER, "no_signal")
-            elif p.state == PointState.ANSWERED:
-                p.dialled_at = None
-                self.live.set(run, p, PointState.ABSENT, "no_signal")
-                run.wake.set()
-
-    def _call_failed(self, run: Running, p: Point, kind: SignalKind, reason: str) -> None:
-        p.dialled_at = None
-        if should_retry(p.attempts - p.budget_from, self.params.max_attempts, kind):
-            self.live.set(run, p, PointState.QUEUED, f"retry:{reason}")
-            run.wake.set()
-        else:
-            self.live.set(run, p, PointState.FAILED, reason)
-
-    # -- the PBX's signals ---------------------------------------------------------------------
+    # -- the dialling's face, and writing ------------------------------------------------------
 
     def on_signal(self, sig: PointSignal) -> None:
-        """One signal (never blocks; the changes are written by ``flush``)."""
-        run = self.live.running.get(sig.conference_id)
-        if run is None:
-            if (
-                sig.conference_id in self.live.ended
-                and sig.channel
-                and sig.kind
-                in (
-                    SignalKind.ANSWERED,
-                    SignalKind.PRESENT,
-                    SignalKind.JOINED,
-                )
-            ):
-                # A call placed before the end answered after it: it has no bridge to join.
-                self.live.spawn(self._hangup_quietly(sig.node, sig.channel))
-            return
-        if sig.point_id is None:
-            if sig.kind in (SignalKind.LINK_UP, SignalKind.LINK_DOWN):
-                self.live.event(run.id, None, "node", sig.kind.value, sig.node)
-            return
-        p = run.points.get(sig.point_id)
-        if p is None or (sig.attempt and sig.attempt != p.attempts):
-            return  # not ours, or an earlier attempt's late news
-        kind = sig.kind
-        if sig.channel and kind not in _FAILURES and kind != SignalKind.HUNG_UP:
-            p.channel = sig.channel
-        if kind in (SignalKind.MUTED, SignalKind.UNMUTED):
-            p.muted = kind == SignalKind.MUTED
-        elif kind in (SignalKind.TALKING, SignalKind.SILENT):
-            p.talking = kind == SignalKind.TALKING
-        elif kind == SignalKind.HAND:
-            p.hand_at = utcnow()
-            self.live.event(run.id, p.id, "hand", p.state)
-        else:
-            self._advance(run, p, sig)
-            return
-        self.live.touch(run.id, p.id)
+        """One signal from the PBX (never blocks; the changes are written by ``flush``)."""
+        self.dialler.on_signal(sig)
 
-    def _advance(self, run: Running, p: Point, sig: PointSignal) -> None:
-        new = advance(p.state, sig.kind)
-        if new is None:
-            return
-        if new == PointState.FAILED:
-            # The point's reason is one word the pages know (busy, no_answer, failed);
-            # Asterisk's own (a DialStatus, an Originate's reason) goes to the log.
-            log.info(
-                "conference %d: point %d attempt %d %s (%s)",
-                run.id,
-                p.id,
-                sig.attempt,
-                sig.kind.value,
-                sig.reason,
-            )
-            self._call_failed(run, p, sig.kind, sig.kind.value)
-            return
-        reason = sig.reason
-        if sig.kind == SignalKind.HUNG_UP:
-            reason = reason or "hung_up"
-        if new == PointState.LEFT and p.reason == "kicked":
-            reason = "kicked"  # what the commander did says more than the channel's cause
-        # Waiting for news: while it rings, and while it is asked to press 1.
-        if new == PointState.ANSWERED:
-            p.dialled_at = self._clock()
-        elif new not in RINGING:
-            p.dialled_at = None
-        if new == PointState.JOINED:
-            p.joined_at = utcnow()
-            p.muted = not p.is_leader
-            if p.is_leader and p.node == self.pbx.root and not run.linked:
-                run.linked = True
-                self.live.spawn(self._leader_joined(run))
-        elif new in (PointState.LEFT, PointState.ABSENT):
-            if new == PointState.LEFT:
-                p.left_at = utcnow()
-            p.talking = False
-            p.channel = None
-            if run.floor == p.id:
-                run.floor = None
-                self.live.spawn(self.live.save_conference(run.id, floor_point_id=None))
-        self.live.set(run, p, new, reason)
-        run.wake.set()
-
-    async def _leader_joined(self, run: Running) -> None:
-        """The first leader is on the root: join the other nodes' bridges to it (each tried
-        until it works or the conference ends), and start recording if asked."""
-        if run.record and not run.recording:
-            try:
-                await self._record_start(run, SYSTEM)
-            except (PbxDown, ConferenceConflict) as exc:
-                log.warning("conference %d: recording not started: %s", run.id, exc)
-        others = [n for n in run.nodes if n != self.pbx.root]
-        await asyncio.gather(*(self._link(run, node) for node in others))
-
-    async def _link(self, run: Running, node: str) -> None:
-        while run.id in self.live.running:
-            try:
-                await self.pbx.link_node(node, run.id)
-                self.live.event(run.id, None, "node", "link", node)
-                return
-            except PbxUnavailable:
-                log.warning("conference %d: node %s unreachable, linking again soon", run.id, node)
-                await asyncio.sleep(self.params.pbx_retry_s)
-
-    async def _hangup_quietly(self, node: str, channel: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.pbx.hangup(node, channel)
-
-    # -- writing and publishing ----------------------------------------------------------------
+    async def _record_on_join(self, run: Running) -> object:
+        return await self._record_start(run, SYSTEM)
 
     async def flush(self) -> None:
         """Write the changed points and the events in one transaction, then publish."""
@@ -956,7 +751,7 @@ class ConferenceService:
         run = self.live.running.get(conference_id)
         if run is None:
             raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
-        await self._stop_dialling(run)
+        await self.dialler.stop(run)
         # From here the bridge's news is not the roll's: the points kicked at the end were
         # there, and the roll keeps them present (its "left" is for those who left before).
         self.live.running.pop(run.id, None)
@@ -997,5 +792,5 @@ class ConferenceService:
             self.live.ending.pop(run.id, None)
             self.live.ended.discard(run.id)
             self.live.running[run.id] = run
-            run.task = asyncio.create_task(self._dial_loop(run), name=f"conference-{run.id}")
+            self.dialler.begin(run)
             raise
