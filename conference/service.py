@@ -10,18 +10,14 @@ the roll.
     ...
     await service.close()
 
-A running conference's points live in memory (``Running``), the database their durable copy:
-the PBX's signals move them at once, and a writer stores the changed ones every
-``flush_s`` in one transaction (thousands of signals a minute are a few writes a second),
-then publishes one ``conference`` event per changed conference: the stream's coalescing.
-Each running conference has one dialling task; it survives Asterisk being away
-(``PbxUnavailable``: the point waits and the task tries again). After a restart the running
-conferences are resumed: a point that was being dialled with no channel yet is queued again
-(its Originate's outcome was lost with the old process; a new attempt has a new account code,
-so a late signal of the old one is ignored), the others keep their state.
-
-Controls are carried out on every node at once and answered when Asterisk confirmed; each is
-stored as a ``conference_events`` row and in the audit log with its latency and outcome.
+This module creates, reads, starts and resumes conferences, and composes the parts that do
+the rest over one in-memory state (``conference.running.Live``: the running conferences and
+the writer that stores and publishes their changes every ``flush_s``): the dialling and the
+PBX's signals (``conference.dialling``), the commander's controls (``conference.controls``).
+After a restart the running conferences are resumed: a point that was being dialled with no
+channel yet is queued again (its Originate's outcome was lost with the old process; a new
+attempt has a new account code, so a late signal of the old one is ignored), the others keep
+their state, and each node's bridge is asked who is still there.
 """
 
 from __future__ import annotations
@@ -31,42 +27,30 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from conference import store
 from conference.access import center_of, check_status, visible
+from conference.controls import Controls, audit_in
 from conference.dialling import Dialler, title_prompt, title_text
-from conference.errors import (
-    ConferenceConflict,
-    ConferenceNotFound,
-    InvalidConference,
-    PbxDown,
-)
+from conference.errors import ConferenceConflict, ConferenceNotFound, InvalidConference, PbxDown
 from conference.pacing import Pacer
 from conference.params import ConferenceParams
 from conference.plan import CapacityExceeded, PlanPoint, assign_nodes
 from conference.points import SYSTEM, Caller, ConferenceSpec, resolve, resolve_leader
 from conference.ports import ConferencePbx
-from conference.roll import FINAL, PointState, tally
+from conference.roll import PointState, tally
 from conference.running import RINGING, Live, Point, Publish, Running
 from ivr import prompts
-from pbx.conference_signals import ALL_MEMBERS, PARTICIPANTS, PointSignal
+from pbx.conference_signals import PointSignal
 from pbx.errors import PbxUnavailable
 from store import audit
 from store.db import Database
-from store.models import (
-    Conference,
-    ConferenceEvent,
-    ConferencePoint,
-    ConferenceStatus,
-    Place,
-    TeamPhone,
-)
+from store.models import Conference, ConferencePoint, ConferenceStatus, Place, TeamPhone
 from store.types import utcnow
 
 __all__ = ["ConferenceParams", "ConferenceService", "title_prompt", "title_text"]
@@ -96,6 +80,7 @@ class ConferenceService:
         self.dialler = Dialler(
             pbx, self.params, self.live, record=self._record_on_join, clock=clock
         )
+        self.controls = Controls(db, pbx, self.live, self.dialler)
         self._starting = asyncio.Lock()
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
@@ -301,7 +286,7 @@ class ConferenceService:
                 self.live.untitled.add(conference_id)
         except PbxUnavailable as exc:
             ok = False
-            await self._audit(caller, conference_id, "start", t0, ok=False, detail=str(exc))
+            await self.controls.audit(caller, conference_id, "start", t0, ok=False, detail=str(exc))
             raise PbxDown("Không kết nối được tổng đài (Asterisk): chưa thể bắt đầu") from exc
         except (OSError, ValueError):
             # The points still hear "press 1": the title is a courtesy, not a condition.
@@ -332,7 +317,7 @@ class ConferenceService:
             await store.write_points(s, rows)
             conf.status = ConferenceStatus.RUNNING
             conf.started_at = utcnow()
-            await self._audit_in(s, caller, conference_id, "start", t0, ok=ok)
+            await audit_in(s, caller, conference_id, "start", t0, ok=ok)
             await s.commit()
         self.live.ended.discard(conference_id)
         await self._launch(conference_id)
@@ -446,351 +431,60 @@ class ConferenceService:
                     p.muted, p.talking = member.muted, member.talking
                     self.live.touch(run.id, p.id)
 
-    # -- the dialling's face, and writing ------------------------------------------------------
+    async def _stop_dialling(self, run: Running) -> None:
+        if run.task is not None:
+            run.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run.task
+
+    # -- the parts' faces ----------------------------------------------------------------------
 
     def on_signal(self, sig: PointSignal) -> None:
         """One signal from the PBX (never blocks; the changes are written by ``flush``)."""
         self.dialler.on_signal(sig)
 
-    async def _record_on_join(self, run: Running) -> object:
-        return await self._record_start(run, SYSTEM)
-
     async def flush(self) -> None:
         """Write the changed points and the events in one transaction, then publish."""
         await self.live.flush()
 
-    # -- controls ------------------------------------------------------------------------------
-
-    async def _running_for(self, caller: Caller, conference_id: int) -> Running:
-        async with self.db.session() as s:
-            conf = await visible(s, caller, conference_id)
-        check_status(conf, ConferenceStatus.RUNNING)
-        run = self.live.running.get(conference_id)
-        if run is None:  # running in the database but not here: another node runs it
-            raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
-        return run
-
-    async def _audit_in(
-        self,
-        s: AsyncSession,
-        caller: Caller,
-        conference_id: int,
-        action: str,
-        t0: float,
-        *,
-        ok: bool,
-        point_id: int | None = None,
-        detail: str = "",
-    ) -> float:
-        latency = round((time.monotonic() - t0) * 1000, 1)
-        s.add(
-            ConferenceEvent(
-                conference_id=conference_id,
-                point_id=point_id,
-                at=utcnow(),
-                kind=action,
-                state=None,
-                reason=detail[:500],
-                user_id=caller.user_id,
-                latency_ms=latency,
-                ok=ok,
-            )
-        )
-        await audit.record(
-            s,
-            action=f"conference.{action}",
-            target=audit.target_of("conference", conference_id),
-            user_id=caller.user_id,
-            user_name=caller.name,
-            detail={"point_id": point_id, "detail": detail} if point_id or detail else "",
-            ok=ok,
-            latency_ms=latency,
-        )
-        return latency
-
-    async def _audit(
-        self,
-        caller: Caller,
-        conference_id: int,
-        action: str,
-        t0: float,
-        *,
-        ok: bool,
-        point_id: int | None = None,
-        detail: str = "",
-        **conference: Any,
-    ) -> float:
-        async with self.db.session() as s:
-            latency = await self._audit_in(
-                s, caller, conference_id, action, t0, ok=ok, point_id=point_id, detail=detail
-            )
-            if conference:
-                conf = await s.get(Conference, conference_id)
-                if conf is not None:
-                    for key, value in conference.items():
-                        setattr(conf, key, value)
-            await s.commit()
-        self.live.changed(conference_id)
-        return latency
-
-    async def _control(
-        self,
-        caller: Caller,
-        run: Running,
-        action: str,
-        work: Callable[[], Awaitable[Mapping[str, Any] | None]],
-        *,
-        point_id: int | None = None,
-    ) -> dict[str, Any]:
-        """Carry out ``work`` (the PBX calls; returns the conference's columns to set), then
-        store it with its latency; 503 when Asterisk could not be reached."""
-        t0 = time.monotonic()
-        try:
-            values = await work()
-        except PbxUnavailable as exc:
-            await self._audit(
-                caller, run.id, action, t0, ok=False, point_id=point_id, detail=str(exc)
-            )
-            raise PbxDown("Không kết nối được tổng đài (Asterisk); thử lại sau") from exc
-        latency = await self._audit(
-            caller, run.id, action, t0, ok=True, point_id=point_id, **dict(values or {})
-        )
-        log.info("conference %d: %s by %s in %.0f ms", run.id, action, caller.name, latency)
-        return {"action": action, "ok": True, "latency_ms": latency, "point_id": point_id}
-
-    async def _everywhere(self, run: Running, call: Callable[[str], Awaitable[None]]) -> None:
-        results = await asyncio.gather(*(call(n) for n in run.nodes), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+    async def _record_on_join(self, run: Running) -> object:
+        return await self.controls.start_recording(run, SYSTEM)
 
     async def mute_all(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-
-        async def work() -> dict[str, Any]:
-            await self._everywhere(run, lambda n: self.pbx.mute(n, run.id, PARTICIPANTS))
-            run.floor = None
-            return {"muted_all": True, "floor_point_id": None}
-
-        return await self._control(caller, run, "mute_all", work)
+        return await self.controls.mute_all(caller, conference_id)
 
     async def unmute_all(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-
-        async def work() -> dict[str, Any]:
-            await self._everywhere(run, lambda n: self.pbx.unmute(n, run.id, PARTICIPANTS))
-            return {"muted_all": False}
-
-        return await self._control(caller, run, "unmute_all", work)
+        return await self.controls.unmute_all(caller, conference_id)
 
     async def lock(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-
-        async def work() -> dict[str, Any]:
-            await self._everywhere(run, lambda n: self.pbx.lock(n, run.id))
-            return {"locked": True}
-
-        return await self._control(caller, run, "lock", work)
+        return await self.controls.lock(caller, conference_id)
 
     async def unlock(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-
-        async def work() -> dict[str, Any]:
-            await self._everywhere(run, lambda n: self.pbx.unlock(n, run.id))
-            return {"locked": False}
-
-        return await self._control(caller, run, "unlock", work)
-
-    def _in_bridge(self, run: Running, point_id: int) -> Point:
-        p = run.points.get(point_id)
-        if p is None:
-            raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
-        if p.state != PointState.JOINED or not p.channel:
-            raise ConferenceConflict(f"Điểm cầu {p.id} chưa vào phòng họp")
-        return p
+        return await self.controls.unlock(caller, conference_id)
 
     async def give_floor(self, caller: Caller, conference_id: int, point_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-        p = self._in_bridge(run, point_id)
-
-        async def work() -> dict[str, Any]:
-            before = run.points.get(run.floor) if run.floor is not None else None
-            calls = [self.pbx.unmute(p.node, run.id, p.channel or "")]
-            if before is not None and before.id != p.id and before.channel:
-                calls.append(self.pbx.mute(before.node, run.id, before.channel))
-            results = await asyncio.gather(*calls, return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
-            run.floor = p.id
-            if p.hand_at is not None:
-                p.hand_at = None
-                self.live.touch(run.id, p.id)
-            return {"floor_point_id": p.id}
-
-        return await self._control(caller, run, "floor", work, point_id=p.id)
+        return await self.controls.give_floor(caller, conference_id, point_id)
 
     async def release_floor(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-        holder = run.points.get(run.floor) if run.floor is not None else None
-
-        async def work() -> dict[str, Any]:
-            if holder is not None and holder.channel and holder.state == PointState.JOINED:
-                await self.pbx.mute(holder.node, run.id, holder.channel)
-            run.floor = None
-            return {"floor_point_id": None}
-
-        return await self._control(
-            caller, run, "floor_release", work, point_id=holder.id if holder else None
-        )
+        return await self.controls.release_floor(caller, conference_id)
 
     async def kick(self, caller: Caller, conference_id: int, point_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-        p = run.points.get(point_id)
-        if p is None:
-            raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
-        if not p.channel or p.state not in (
-            PointState.ANSWERED,
-            PointState.PRESENT,
-            PointState.JOINED,
-        ):
-            raise ConferenceConflict(f"Điểm cầu {p.id} không ở trong cuộc gọi")
-
-        async def work() -> dict[str, Any] | None:
-            channel = p.channel or ""
-            if p.state == PointState.JOINED:
-                await self.pbx.kick(p.node, run.id, channel)
-            else:
-                await self.pbx.hangup(p.node, channel)
-            p.reason = "kicked"
-            self.live.touch(run.id, p.id)
-            if run.floor == p.id:
-                run.floor = None
-                return {"floor_point_id": None}
-            return None
-
-        return await self._control(caller, run, "kick", work, point_id=p.id)
+        return await self.controls.kick(caller, conference_id, point_id)
 
     async def redial(self, caller: Caller, conference_id: int, point_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-        p = run.points.get(point_id)
-        if p is None:
-            raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
-        if p.state not in (*FINAL, PointState.LEFT):
-            raise ConferenceConflict(f"Điểm cầu {p.id} đang trong cuộc gọi hoặc đang được gọi")
-
-        async def work() -> None:
-            p.budget_from = p.attempts
-            p.hand_at = None
-            self.live.set(run, p, PointState.QUEUED, "redial")
-            run.wake.set()
-
-        return await self._control(caller, run, "redial", work, point_id=p.id)
+        return await self.controls.redial(caller, conference_id, point_id)
 
     async def dismiss_hand(
         self, caller: Caller, conference_id: int, point_id: int
     ) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-        p = run.points.get(point_id)
-        if p is None:
-            raise ConferenceNotFound(f"Hội nghị {run.id} không có điểm cầu số {point_id}")
-        if p.hand_at is None:
-            raise ConferenceConflict(f"Điểm cầu {p.id} không giơ tay")
-
-        async def work() -> None:
-            p.hand_at = None
-            self.live.touch(run.id, p.id)
-
-        return await self._control(caller, run, "hand_dismiss", work, point_id=p.id)
+        return await self.controls.dismiss_hand(caller, conference_id, point_id)
 
     async def record_start(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-        if run.recording:
-            raise ConferenceConflict(f"Hội nghị {run.id} đang được ghi âm")
-        return await self._record_start(run, caller)
-
-    async def _record_start(self, run: Running, caller: Caller) -> dict[str, Any]:
-        async def work() -> dict[str, Any]:
-            stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-            path = await self.pbx.start_record(run.id, f"conference-{run.id}-{stamp}")
-            run.recording = True
-            return {"recording": True, "recording_path": path}
-
-        return await self._control(caller, run, "record_start", work)
+        return await self.controls.record_start(caller, conference_id)
 
     async def record_stop(self, caller: Caller, conference_id: int) -> dict[str, Any]:
-        run = await self._running_for(caller, conference_id)
-        if not run.recording:
-            raise ConferenceConflict(f"Hội nghị {run.id} không đang ghi âm")
-
-        async def work() -> dict[str, Any]:
-            await self.pbx.stop_record(run.id)
-            run.recording = False
-            return {"recording": False}
-
-        return await self._control(caller, run, "record_stop", work)
+        return await self.controls.record_stop(caller, conference_id)
 
     async def end(self, caller: Caller, conference_id: int) -> dict[str, Any]:
         """Stop dialling, hang up every call (every node), mark the conference ended."""
-        async with self.db.session() as s:
-            conf = await visible(s, caller, conference_id)
-            check_status(conf, ConferenceStatus.SCHEDULED, ConferenceStatus.RUNNING)
-            status = conf.status
-        t0 = time.monotonic()
-        if status == ConferenceStatus.SCHEDULED:
-            await self._audit(
-                caller,
-                conference_id,
-                "end",
-                t0,
-                ok=True,
-                status=ConferenceStatus.ENDED,
-                ended_at=utcnow(),
-            )
-            return {"action": "end", "ok": True, "latency_ms": 0.0, "point_id": None}
-        run = self.live.running.get(conference_id)
-        if run is None:
-            raise ConferenceConflict(f"Hội nghị {conference_id} không chạy trên máy chủ này")
-        await self.dialler.stop(run)
-        # From here the bridge's news is not the roll's: the points kicked at the end were
-        # there, and the roll keeps them present (its "left" is for those who left before).
-        self.live.running.pop(run.id, None)
-        self.live.ending[run.id] = run
-        self.live.ended.add(run.id)
-
-        async def work() -> dict[str, Any]:
-            calls: list[Awaitable[None]] = [
-                self.pbx.kick(n, run.id, ALL_MEMBERS) for n in run.nodes
-            ]
-            for p in run.points.values():
-                if p.channel and p.state in (*RINGING, PointState.ANSWERED, PointState.PRESENT):
-                    calls.append(self.pbx.hangup(p.node, p.channel))
-            if run.recording:
-                calls.append(self.pbx.stop_record(run.id))
-            results = await asyncio.gather(*calls, return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
-            for p in run.points.values():
-                if p.state in (PointState.QUEUED, *RINGING):
-                    self.live.set(run, p, PointState.FAILED, "ended")
-                elif p.state == PointState.ANSWERED:
-                    self.live.set(run, p, PointState.ABSENT, "ended")
-            await self.flush()  # written with the end: the memory copy goes away
-            self.live.ending.pop(run.id, None)
-            return {
-                "status": ConferenceStatus.ENDED,
-                "ended_at": utcnow(),
-                "floor_point_id": None,
-                "recording": False,
-            }
-
-        try:
-            return await self._control(caller, run, "end", work)
-        except PbxDown:
-            # Asterisk did not hear it: the conference goes on; dialling resumes.
-            self.live.ending.pop(run.id, None)
-            self.live.ended.discard(run.id)
-            self.live.running[run.id] = run
-            self.dialler.begin(run)
-            raise
+        return await self.controls.end(caller, conference_id)
