@@ -134,6 +134,9 @@ class Live:
         # points), their last changes not yet written.
         self.ending: dict[int, Running] = {}
         self._dirty: dict[int, set[int]] = {}
+        # One flush at a time: a control's own flush (the end's) must not commit before a
+        # background flush that took older copies of the same points, or those win.
+        self._flushing = asyncio.Lock()
         self._events: list[dict[str, Any]] = []
         self._conference_changed: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -211,6 +214,10 @@ class Live:
 
     async def flush(self) -> None:
         """Write the changed points and the events in one transaction, then publish."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         dirty, self._dirty = self._dirty, {}
         events, self._events = self._events, []
         changed, self._conference_changed = self._conference_changed, set()

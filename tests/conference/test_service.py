@@ -533,6 +533,7 @@ async def test_changes_are_published_once_per_flush(
 ) -> None:
     cid, pids = await joined(service, pbx)
     published = service.published  # type: ignore[attr-defined]
+    await service.flush()  # what the joins changed is out (the writer runs meanwhile too)
     published.clear()
     for pid in pids:
         pbx.signal(cid, pid, SignalKind.TALKING, attempt=1, node=pbx.dialled[1].node)
@@ -580,12 +581,13 @@ async def test_two_starts_at_once_start_it_once(
 async def test_calls_whose_news_never_comes_are_not_left_dialling(
     binh_duong: Database, pbx: RecordingPbx
 ) -> None:
-    svc = service_for(binh_duong, pbx, ring_s=0, lost_after_s=0.3, max_attempts=2)
+    # 2 s without news: long enough for the ANSWERED below to come first on a loaded machine.
+    svc = service_for(binh_duong, pbx, ring_s=0, lost_after_s=2.0, max_attempts=2)
     await svc.start()
     try:
         cid = int((await create_binh_duong(svc))["id"])  # type: ignore[call-overload]
         await svc.start_conference(SUPERVISOR, cid)
-        await until(lambda: len(pbx.dialled) == 92)
+        await until(lambda: len(pbx.dialled) >= 92)
         answered = pbx.dialled[1].point_id
         pbx.signal(cid, answered, SignalKind.ANSWERED, attempt=1, channel="PJSIP/a-1")
 

@@ -300,7 +300,7 @@ async def conferencing(site: Site, tmp_path: Path) -> AsyncIterator[Conferencing
     service = ConferenceService(
         site.db,
         pbx,
-        ConferenceParams(dial_rate_per_s=10_000, flush_s=0.05),
+        ConferenceParams(dial_rate_per_s=10_000, flush_s=0.05, per_node=1000),
         publish=site.feed.bus.publish,
         speak=fake_speak,
     )
