@@ -112,7 +112,10 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         server = Server(app)
         await server.start()
         try:
-            async with httpx.AsyncClient(base_url=server.url) as client:
+            # Idle connections are dropped well before uvicorn's 5 s keep-alive ends: with
+            # both at 5 s, a request could go out on a connection the server was closing.
+            limits = httpx.Limits(keepalive_expiry=1.0)
+            async with httpx.AsyncClient(base_url=server.url, limits=limits) as client:
                 yield Site(server.url, app, db, tokens, agent_id, client, feed, server)
         finally:
             await server.stop()
