@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -173,6 +173,40 @@ class Settings(BaseSettings):
     # 200: where bench/conference_capacity.py still answered mute-all within 500 ms (p95) on a
     # 2-core node; at 300 it took 1.0-1.5 s (bench/results/conference.md).
     conference_points_per_node: int = Field(default=200, ge=1)
+
+    # Recordings (issue 15; recordings/, pbx/recording.py). Every answered call is recorded
+    # (MixMonitor, 8 kHz WAV) unless recording_enabled is false (bench/recording_cost.py's
+    # "off" arm). Files live under recordings_dir (empty: the Asterisk instance's
+    # spool/recordings). Retention: days a recording is kept, per class (recordings.retention
+    # names the classes; a class not listed keeps recording_retention_default_days); a legal
+    # hold keeps a call's or an incident's recordings whatever their class. The purge runs
+    # every recording_purge_interval_s. Agents may play their own calls' recordings when
+    # recording_agent_may_listen.
+    recording_enabled: bool = True
+    recordings_dir: str = ""
+    recording_retention_days: dict[str, int] = Field(
+        default_factory=lambda: {
+            "incident": 3650,
+            "emergency": 1825,
+            "violation": 730,
+            "callback": 365,
+            "conference": 1825,
+            "dispatch": 1825,
+            "information": 90,
+            "wrong_number": 31,
+        }
+    )
+    recording_retention_default_days: int = Field(default=365, ge=1)
+    recording_purge_interval_s: float = Field(default=3600.0, gt=0)
+    recording_agent_may_listen: bool = False
+
+    # Listening in (issue 15; coaching/): supervisors' SIP phones sup01..supNN; how long the
+    # supervisor's phone rings; whether the agent is told on the console that a supervisor is
+    # on the call: "never", "coaching" (whisper and barge, where the agent hears them) or
+    # "always" (listen too).
+    supervisor_phone_count: int = Field(default=4, ge=0, le=99)
+    spy_ring_s: int = Field(default=30, ge=5, le=120)
+    spy_notify_agent: Literal["never", "coaching", "always"] = "coaching"
 
     # The wallboard (/wallboard, GET /wallboard): where its colours change. Waits in
     # seconds (the longest wait of a queue, ASA): amber from *_warn_s, red from *_bad_s.

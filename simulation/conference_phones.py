@@ -419,9 +419,10 @@ def _errors(workdir: Path) -> str:
 
 
 def free_media_port() -> int:
-    """An even UDP port, it and the next two free (SIPp binds the media port and +2)."""
+    """An even UDP port, it and the next two free (SIPp binds the media port and +2), in
+    28000–32600: apart from ``Stack.next_media_port`` and below the ephemeral range."""
     for _ in range(200):
-        port = 2 * random.randrange(20_000, 29_999)
+        port = 2 * random.randrange(14_000, 16_300)
         if all(udp_free(p) for p in (port, port + 1, port + 2, port + 3)):
             return port
     raise SippError("no free media port")

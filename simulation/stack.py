@@ -105,7 +105,7 @@ class Stack:
         self.hotline: Hotline | None = None
         self.agents: list[SippAgent] = []
         self.agent_pools: list[SippAgentPool] = []
-        self._media_base = 40000 + 100 * random.randrange(200)
+        self._media_base = 24000 + 100 * random.randrange(40)
 
     async def __aenter__(self) -> Stack:
         self.asterisk = await asyncio.to_thread(provision, self.settings, self.instance)
@@ -172,11 +172,13 @@ class Stack:
     def next_media_port(self) -> int:
         """A base for one SIPp's RTP ports (it binds a few above it): the next block of 10
         whose ports are all free now, so SIPps of another test run on the machine do not
-        collide with ours."""
+        collide with ours. 24000–28000: above the test Asterisks' RTP (22000–23999) and below
+        the kernel's ephemeral range (32768+), where any socket bound to port 0 could take a
+        port between our check and SIPp's bind."""
         for _ in range(200):
             self._media_base += 10
-            if self._media_base > 60000:
-                self._media_base = 40000
+            if self._media_base > 28000:
+                self._media_base = 24000
             if all(udp_free(self._media_base + i) for i in range(6)):
                 return self._media_base
         raise RuntimeError("no free block of media ports")
