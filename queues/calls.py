@@ -108,6 +108,8 @@ _ENDED_UNSEEN = {
     CallStatus.CONNECTED.value: CallStatus.ANSWERED.value,
 }
 UNSEEN_CAUSE = "ended while the service was not listening"
+# Events of calls not yet known kept during one reconciliation (a bound, not a limit met).
+_FENCE_MISSED_MAX = 20_000
 RECOVERED_CAUSE = "recovered from Asterisk's CDR (the service missed the call)"
 
 # A call still open, for telling a redial: in the menu or waiting in a queue.
@@ -210,6 +212,11 @@ class CallTracker:
         # Hangups, while the fence is up, of calls the tracker does not know: a call the
         # snapshot still shows live that ended before the reconciliation adopted it.
         self._fence_hangups: dict[str, Hangup] = {}
+        # Every other event, while the fence is up, of a call the tracker did not know yet
+        # (its row is loaded, or its channel adopted, only by the reconciliation): replayed
+        # once the reconciliation knows the call, so an agent's answer between the snapshot
+        # and the reconciliation is not lost (CI saw an answered call recorded abandoned).
+        self._fence_missed: list[ChannelEvent] = []
         self.on_complete = on_complete
         self._pending_callback = pending_callback or (lambda _number: None)
         self.citizen_contexts = citizen_contexts
@@ -241,8 +248,11 @@ class CallTracker:
             return
         call = self.calls.get(ev.uniqueid)
         if call is None:
-            if self._fence is not None and isinstance(ev, Hangup):
-                self._fence_hangups[ev.uniqueid] = ev
+            if self._fence is not None:
+                if isinstance(ev, Hangup):
+                    self._fence_hangups[ev.uniqueid] = ev
+                if len(self._fence_missed) < _FENCE_MISSED_MAX:
+                    self._fence_missed.append(ev)
             if isinstance(ev, QueueCallerJoin | UserEvent) and self._is_citizen(ev):
                 # We missed the Newchannel (service started mid-call): start from here.
                 call = self._new(ev)
@@ -604,6 +614,7 @@ class CallTracker:
         ``reconcile`` is given: from here on every call an event names is fenced off."""
         self._fence = set()
         self._fence_hangups = {}
+        self._fence_missed = []
 
     async def reconcile(
         self,
@@ -662,6 +673,7 @@ class CallTracker:
             # it was taken).
             seen, self._fence = self._fence, None
             hangups, self._fence_hangups = self._fence_hangups, {}
+            missed, self._fence_missed = self._fence_missed, []
         now = datetime.now(UTC)
         alive = {c.get("Uniqueid", "") for c in channels} | seen
         for row in open_rows:
@@ -729,6 +741,12 @@ class CallTracker:
                 if state.category is None and category_of:
                     state.category = category_of.get(queue)
                 self._touch(state)
+        # What happened to these calls while the fence was up, now that they are known (a
+        # call already ended above, by its fenced Hangup or as unseen, is not reopened).
+        for ev in missed:
+            known = self.calls.get(ev.uniqueid)
+            if known is not None and known.ended_at is None and not known.complete:
+                self.on_event(ev)
         if any(counts.values()):
             log.info("calls reconciled with Asterisk: %s", counts)
         return counts

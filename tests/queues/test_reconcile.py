@@ -125,6 +125,38 @@ async def test_a_recorded_call_with_an_event_after_the_snapshot_is_not_closed(
     assert row is not None and not row.complete and row.status == "queued"
 
 
+async def test_an_answer_between_the_snapshot_and_the_reconciliation_is_kept(
+    db: Database,
+) -> None:
+    """The race CI found: a restarted service takes its snapshot (the caller waiting), an
+    agent answers before the reconciliation has loaded the call's open record; the answer
+    and the end must still reach the record (it was written abandoned in the queue)."""
+    old = CallTracker(db)
+    old.on_event(ev("Newchannel", T0, uid="w.1"))
+    old.on_event(ev("QueueCallerJoin", T0 + 5, uid="w.1", Queue="food", Position="1"))
+    await old.flush()
+    new = CallTracker(db)
+    new.begin_snapshot()
+    entries = [{"Uniqueid": "w.1", "Queue": "food", "Wait": "20"}]  # QueueStatus, as taken
+    channels = [{"Uniqueid": "w.1"}]
+    new.on_event(
+        ev(
+            "AgentConnect",
+            T0 + 30,
+            uid="w.1",
+            Queue="food",
+            Interface="PJSIP/agent01",
+            MemberName="agent01",
+            HoldTime="25",
+        )
+    )
+    await new.reconcile(entries, channels)
+    assert new.calls["w.1"].status == "connected"
+    assert new.calls["w.1"].agent_endpoint == "agent01"
+    new.on_event(ev("Hangup", T0 + 90, uid="w.1", Cause="16", **{"Cause-txt": "Normal"}))
+    assert new.calls["w.1"].status == "answered"
+
+
 async def test_the_fence_does_not_keep_calls_that_really_ended(db: Database) -> None:
     tracker = CallTracker(db)
     tracker.on_event(ev("Newchannel", T0, uid="gone.1"))
