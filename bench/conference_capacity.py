@@ -662,7 +662,7 @@ async def run(args: argparse.Namespace) -> Figures:
             await stop_node(node)
         n = min(args.config_points, figures.ramp.held or args.config_points)
         for drop in (True, False):
-            for mixing in (20, 40, 80):
+            for mixing in parse_list(args.mixings):
                 config = Config(drop, mixing)
                 print(f"{config.label()}: {n} points")
                 node = await start_node(base, config, meter, points_rtp)
@@ -808,6 +808,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--measure-s", type=float, default=8.0)
     p.add_argument("--probes", type=int, default=5)
     p.add_argument("--config-points", type=int, default=200)
+    p.add_argument("--mixings", default="20,40,80", help="mixing intervals (ms) to compare")
     p.add_argument("--roll-sizes", default="100,300")
     p.add_argument("--rates", default="20,50")
     p.add_argument("--ring-timeout-s", type=float, default=20.0)
@@ -823,6 +824,7 @@ QUICK = {
     "measure_s": 2.0,
     "probes": 2,
     "config_points": 4,
+    "mixings": "40",
     "roll_sizes": "6",
     "rates": "20",
     "ring_timeout_s": 5.0,
