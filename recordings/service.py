@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.hub import Audience
 from pbx.errors import PbxError
+from pbx.paths import AsteriskPaths
 from pbx.recording_signals import RecordingKind, RecordingSignal, SignalKind
 from recordings import chain, retention
 from recordings import store as rstore
@@ -85,6 +86,7 @@ __all__ = [
     "RecordingParams",
     "RecordingPurged",
     "RecordingService",
+    "RecordingSettings",
     "Usage",
     "VerifyReport",
 ]
@@ -123,6 +125,33 @@ class RecordingParams:
     retention_default_days: int = 365
     purge_interval_s: float = 3600.0
     instance: str = "main"
+
+    @classmethod
+    def from_settings(cls, settings: RecordingSettings) -> RecordingParams:
+        """From the service's settings (``hotline1022.settings.Settings``): an empty
+        ``recordings_dir`` is the Asterisk instance's ``spool/recordings``, as this machine
+        sees it (inside the chroot when Asterisk runs in one)."""
+        root = Path(settings.recordings_dir) if settings.recordings_dir else None
+        if root is None:
+            paths = AsteriskPaths.find(settings.asterisk_instance)
+            root = paths.host_path(f"{paths.inst}/spool/recordings")
+        return cls(
+            root=root,
+            retention_days=dict(settings.recording_retention_days),
+            retention_default_days=settings.recording_retention_default_days,
+            purge_interval_s=settings.recording_purge_interval_s,
+            instance=settings.asterisk_instance,
+        )
+
+
+class RecordingSettings(Protocol):
+    """What ``RecordingParams.from_settings`` reads of the settings."""
+
+    recordings_dir: str
+    recording_retention_days: dict[str, int]
+    recording_retention_default_days: int
+    recording_purge_interval_s: float
+    asterisk_instance: str
 
 
 class RecordingService:
@@ -741,16 +770,20 @@ class RecordingService:
 
     # -- retention ---------------------------------------------------------------------------
 
-    async def purge(self, now: datetime | None = None) -> PurgeReport:
+    async def purge(self, now: datetime | None = None, *, dry_run: bool = False) -> PurgeReport:
         """Delete the files expired at ``now`` that no hold keeps (a hold on the call, or on
         an incident that came of the call or recording), mark their rows purged ("expired
-        <class>"), audit one ``purge`` entry. The chain still verifies after."""
+        <class>"), audit one ``purge`` entry. The chain still verifies after.
+
+        ``dry_run``: change nothing, say what would be removed (``freed_bytes`` from the
+        stored sizes)."""
         now = now or utcnow()
         removed: list[int] = []
         kept: list[int] = []
         freed = 0
         classes: dict[str, int] = {}
-        await self._reclassify_recent(utcnow())
+        if not dry_run:
+            await self._reclassify_recent(utcnow())
         after_id = 0
         while True:
             async with self.db.session() as s:
@@ -783,19 +816,25 @@ class RecordingService:
                     if rec.id in held:
                         kept.append(rec.id)
                         continue
+                    if dry_run:
+                        removed.append(rec.id)
+                        freed += rec.size_bytes or 0
+                        continue
                     rec.purged_at = now
                     rec.purge_reason = f"expired {rec.retention_class}"
                     classes[rec.retention_class or ""] = (
                         classes.get(rec.retention_class or "", 0) + 1
                     )
                     gone.append(rec)
+                if dry_run:
+                    continue  # the session's end rolls the new classes back
                 await s.commit()
             # The rows say purged before the files go: a failure in between leaves a file too
             # many (logged), never a kept row without its file.
             for rec in gone:
                 freed += await asyncio.to_thread(_unlink, self._path(rec.name))
                 removed.append(rec.id)
-        if removed or kept:
+        if (removed or kept) and not dry_run:
             async with self.db.session() as s:
                 await audit.record(
                     s,
