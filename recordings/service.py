@@ -299,7 +299,13 @@ class RecordingService:
             if existing is not None:
                 return existing
             call_uniqueid, conference_id = await self._belongs_to(s, signal)
+            incident_id = None
+            if signal.incident_id is not None:
+                incident_id = await s.scalar(
+                    select(Incident.id).where(Incident.id == signal.incident_id)
+                )
             rec = Recording(
+                incident_id=incident_id,
                 kind=signal.recording.value,
                 ref=signal.ref,
                 call_uniqueid=call_uniqueid,
@@ -431,7 +437,9 @@ class RecordingService:
         rec.retention_class = kept.retention_class
         rec.expires_at = retention.expires_at(rec.ended_at or rec.started_at, kept.days)
 
-    def _announce(self, rec: Recording, paused: bool | None) -> None:
+    def _announce(self, rec: Recording, paused: bool | None, agent_id: int | None = None) -> None:
+        """Publish a ``recording`` event to supervisors and admins, and to the call's agent
+        when given (their console shows the pause)."""
         if self._publish is None:
             return
         data: dict[str, Any] = {
@@ -443,7 +451,8 @@ class RecordingService:
         if paused is not None:
             data["paused"] = paused
         try:
-            self._publish("recording", data, Audience())
+            audience = Audience() if agent_id is None else Audience(agent_ids=frozenset({agent_id}))
+            self._publish("recording", data, audience)
         except Exception:
             log.exception("recording event not published")
 
@@ -688,8 +697,9 @@ class RecordingService:
                 latency_ms=latency_ms,
                 at=at,
             )
+            agent_id = await s.scalar(select(Call.agent_id).where(Call.uniqueid == call_uniqueid))
             await s.commit()
-        self._announce(rec, pause)
+        self._announce(rec, pause, agent_id)
         return PauseOut(recording_id=rec.id, paused=pause, at=at)
 
     # -- legal holds -------------------------------------------------------------------------
