@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import shutil
+import time as time_
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -106,6 +107,8 @@ SIGNAL_ATTEMPTS = 5
 # (wrong number, an incident) is recorded during wrap-up, after the file was closed.
 RECLASSIFY_WINDOW = timedelta(days=2)
 PURGE_BATCH = 500
+# A ``.part.wav`` untouched this long, of a leg Asterisk no longer records, is finished.
+STALE_PART_S = 600.0
 READ_CHUNK = 1 << 20
 
 Publish = Callable[[str, Mapping[str, Any], Audience], None]
@@ -237,7 +240,8 @@ class RecordingService:
                 await self.purge()
             except Exception:
                 log.exception("recordings purge failed (tried again at the next interval)")
-            await asyncio.sleep(self.params.purge_interval_s)
+            interval = self.params.purge_interval_s
+            await asyncio.sleep(interval if self._reconciled else min(interval, 60.0))
 
     async def _reconcile(self) -> None:
         """After a restart: make the rows of legs recording now, and seal from their files
@@ -260,10 +264,27 @@ class RecordingService:
                     )
                 )
             )
+        unsettled = False
         for rec in stale:
             if rec.name in names:
                 continue
             path = self._path(rec.name)
+            part = path.with_suffix(".part.wav")
+            age = _age_s(part) if not path.exists() else None
+            if age is not None:
+                # The final name appears when Asterisk has closed the file (pbx.recording).
+                # Not yet: it may be closing it now, seal at the next reconcile. Untouched for
+                # long while Asterisk records nothing of it: Asterisk stopped before renaming
+                # it (a crash), its bytes are all there will be.
+                if age < STALE_PART_S:
+                    unsettled = True
+                    continue
+                try:
+                    part.rename(path)
+                except OSError:
+                    unsettled = True
+                    continue
+                log.warning("recording %s: left unfinished by Asterisk, sealed as is", rec.name)
             try:
                 ended = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             except OSError:
@@ -282,7 +303,7 @@ class RecordingService:
                 )
             )
             log.info("recording %s sealed after a restart", rec.name)
-        self._reconciled = True
+        self._reconciled = not unsettled
 
     # -- the PBX's signals -------------------------------------------------------------------
 
@@ -948,6 +969,14 @@ def _digest(path: Path) -> tuple[str, int] | None:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     return h.hexdigest(), size
+
+
+def _age_s(path: Path) -> float | None:
+    """Seconds since the file was last written, or None when it is not there."""
+    try:
+        return time_.time() - path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _unlink(path: Path) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -658,3 +659,36 @@ async def test_two_nodes_sealing_at_once_make_one_chain_without_gaps(
     finally:
         for _, svc in nodes:
             await svc.close()
+
+
+async def test_a_restart_waits_for_a_file_asterisk_is_closing_and_finishes_an_abandoned_one(
+    db: Database, pbx: FakeRecordingPbx
+) -> None:
+    params = RecordingParams(root=pbx.root, retention_days=DAYS)
+    first = RecordingService(db, pbx, params)
+    await first.start()
+    closing = pbx.start_call("1733461200.1", at=utcnow() - timedelta(minutes=5))
+    abandoned = pbx.start_call("1733461200.2", at=utcnow() - timedelta(hours=2))
+    await first.drain()
+    await first.close()
+    # As MixMonitor leaves them (pbx.recording): X.part.wav until it renames it to X.wav.
+    for leg in (closing, abandoned):
+        leg.path.unlink()
+        leg.path.with_suffix(".part.wav").write_bytes(WAV)
+        pbx.close(leg, announce=False)
+    old = (utcnow() - timedelta(hours=1)).timestamp()
+    os.utime(abandoned.path.with_suffix(".part.wav"), (old, old))
+    pbx._listeners.clear()
+    second = RecordingService(db, pbx, params)
+    await second.start()
+    try:
+        by_uid = {r.call_uniqueid: r for r in await rows(db)}
+        assert by_uid["1733461200.1"].seq is None and by_uid["1733461200.1"].purged_at is None
+        assert by_uid["1733461200.2"].seq == 1 and abandoned.path.exists()
+        assert by_uid["1733461200.2"].sha256 == hashlib.sha256(WAV).hexdigest()
+        closing.path.with_suffix(".part.wav").rename(closing.path)  # Asterisk is done
+        await second._reconcile()
+        assert [r.seq for r in await rows(db)] == [2, 1]
+        assert (await second.verify()).ok
+    finally:
+        await second.close()
