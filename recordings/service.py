@@ -107,6 +107,7 @@ SIGNAL_ATTEMPTS = 5
 # (wrong number, an incident) is recorded during wrap-up, after the file was closed.
 RECLASSIFY_WINDOW = timedelta(days=2)
 PURGE_BATCH = 500
+VERIFY_BATCH = 1000
 # A ``.part.wav`` untouched this long, of a leg Asterisk no longer records, is finished.
 STALE_PART_S = 600.0
 READ_CHUNK = 1 << 20
@@ -597,41 +598,61 @@ class RecordingService:
     async def verify(self, recording_id: int | None = None) -> VerifyReport:
         """The whole chain (every sealed recording, in seq order), or one recording: its
         file's digest and its link to the previous one. Raises ``RecordingNotFound``."""
+        if recording_id is None:
+            return await self._verify_all()
         start_prev = chain.GENESIS
         async with self.db.session() as s:
-            if recording_id is None:
-                rows = list(
-                    await s.scalars(
-                        select(Recording).where(Recording.seq.is_not(None)).order_by(Recording.seq)
+            rec = await s.get(Recording, recording_id)
+            if rec is None:
+                raise RecordingNotFound()
+            if rec.seq is None:
+                if rec.purged_at is not None:
+                    return VerifyReport(
+                        ok=False,
+                        checked=1,
+                        purged=1,
+                        problems=[Problem(None, rec.id, "không có tệp khi kết thúc ghi âm")],
                     )
-                )
-            else:
-                rec = await s.get(Recording, recording_id)
-                if rec is None:
-                    raise RecordingNotFound()
-                if rec.seq is None:
-                    if rec.purged_at is not None:
-                        return VerifyReport(
-                            ok=False,
-                            checked=1,
-                            purged=1,
-                            problems=[Problem(None, rec.id, "không có tệp khi kết thúc ghi âm")],
-                        )
-                    raise RecordingNotReady()
-                rows = [rec]
-                if rec.seq > 1:
-                    prev = await s.scalar(
-                        select(Recording.chain).where(Recording.seq == rec.seq - 1)
+                raise RecordingNotReady()
+            rows = [rec]
+            if rec.seq > 1:
+                prev = await s.scalar(select(Recording.chain).where(Recording.seq == rec.seq - 1))
+                if prev is None:
+                    return _with_problem(
+                        await self._verify_rows(rows, None),
+                        Problem(rec.seq, rec.id, f"thiếu bản ghi: số thứ tự {rec.seq - 1}"),
                     )
-                    if prev is None:
-                        return _with_problem(
-                            await self._verify_rows(rows, None),
-                            Problem(rec.seq, rec.id, f"thiếu bản ghi: số thứ tự {rec.seq - 1}"),
-                        )
-                    start_prev = prev
+                start_prev = prev
         return await self._verify_rows(rows, start_prev)
 
-    async def _verify_rows(self, rows: Sequence[Recording], start_prev: str | None) -> VerifyReport:
+    async def _verify_all(self) -> VerifyReport:
+        """The whole chain, ``VERIFY_BATCH`` rows at a time (years of recordings need not
+        fit in memory), each part from where the one before ended."""
+        checked = purged = 0
+        problems: list[Problem] = []
+        prev, last_seq = chain.GENESIS, 0
+        while True:
+            async with self.db.session() as s:
+                rows = list(
+                    await s.scalars(
+                        select(Recording)
+                        .where(Recording.seq > last_seq)
+                        .order_by(Recording.seq)
+                        .limit(VERIFY_BATCH)
+                    )
+                )
+            if not rows:
+                break
+            part = await self._verify_rows(rows, prev, first_seq=last_seq + 1)
+            checked += part.checked
+            purged += part.purged
+            problems.extend(part.problems)
+            prev, last_seq = rows[-1].chain or prev, rows[-1].seq or last_seq
+        return VerifyReport(ok=not problems, checked=checked, purged=purged, problems=problems)
+
+    async def _verify_rows(
+        self, rows: Sequence[Recording], start_prev: str | None, first_seq: int | None = None
+    ) -> VerifyReport:
         facts = [_facts(r) for r in rows]
         paths = {r.id: self._path(r.name) for r in rows}
 
@@ -643,7 +664,9 @@ class RecordingService:
             # The previous link is gone: check the file and the row's own link from its stored
             # prev_chain, the gap is reported by the caller.
             start_prev = facts[0].prev_chain or chain.GENESIS
-        return await asyncio.to_thread(chain.verify, facts, digest, start_prev=start_prev)
+        return await asyncio.to_thread(
+            chain.verify, facts, digest, start_prev=start_prev, first_seq=first_seq
+        )
 
     # -- pausing a call's recording ----------------------------------------------------------
 

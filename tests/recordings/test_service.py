@@ -692,3 +692,20 @@ async def test_a_restart_waits_for_a_file_asterisk_is_closing_and_finishes_an_ab
         assert (await second.verify()).ok
     finally:
         await second.close()
+
+
+async def test_the_whole_chain_is_verified_in_parts_without_losing_a_gap_between_them(
+    db: Database, service: RecordingService, pbx: FakeRecordingPbx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("recordings.service.VERIFY_BATCH", 2)
+    for i in range(1, 7):
+        await record(service, pbx, f"1733461200.{i}")
+    report = await service.verify()
+    assert report.ok and report.checked == 6
+    async with db.session() as s:
+        await s.execute(delete(Recording).where(Recording.seq == 3))  # the first of a part
+        await s.commit()
+    report = await service.verify()
+    assert not report.ok and report.checked == 5
+    assert {p.seq for p in report.problems} == {4}
+    assert any("số thứ tự 3" in p.what for p in report.problems)
