@@ -64,7 +64,16 @@ from recordings.shapes import (
 )
 from store import audit
 from store.db import Database
-from store.models import Call, Callback, Conference, Incident, LegalHold, Recording, RecordingPause
+from store.models import (
+    AuditEntry,
+    Call,
+    Callback,
+    Conference,
+    Incident,
+    LegalHold,
+    Recording,
+    RecordingPause,
+)
 from store.types import utcnow
 
 __all__ = [
@@ -108,6 +117,8 @@ SIGNAL_ATTEMPTS = 5
 RECLASSIFY_WINDOW = timedelta(days=2)
 PURGE_BATCH = 500
 VERIFY_BATCH = 1000
+# The audit log's entries that hold the chain's head (``_anchor``).
+ANCHOR_ACTION = "chain_head"
 # A ``.part.wav`` untouched this long, of a leg Asterisk no longer records, is finished.
 STALE_PART_S = 600.0
 READ_CHUNK = 1 << 20
@@ -648,6 +659,22 @@ class RecordingService:
             purged += part.purged
             problems.extend(part.problems)
             prev, last_seq = rows[-1].chain or prev, rows[-1].seq or last_seq
+        async with self.db.session() as s:
+            anchored = await _last_anchor(s)
+            if anchored is not None:
+                seq, want = anchored.get("seq"), anchored.get("chain")
+                found = None
+                if isinstance(seq, int):
+                    found = await s.scalar(select(Recording.chain).where(Recording.seq == seq))
+                if found is None or found != want:
+                    problems.append(
+                        Problem(
+                            seq if isinstance(seq, int) else None,
+                            None,
+                            f"đầu chuỗi đã ghi nhận (số thứ tự {seq}) không còn khớp: "
+                            "các bản ghi cuối chuỗi đã bị xoá hoặc sửa",
+                        )
+                    )
         return VerifyReport(ok=not problems, checked=checked, purged=purged, problems=problems)
 
     async def _verify_rows(
@@ -910,7 +937,36 @@ class RecordingService:
                 freed,
                 len(kept),
             )
+        if not dry_run:
+            await self._anchor()
         return PurgeReport(removed=removed, kept_on_hold=kept, freed_bytes=freed)
+
+    async def _anchor(self) -> None:
+        """Write the chain's head (last seq and chain) to the audit log when it moved: the
+        chain alone cannot show that its last rows were deleted, the head written here can
+        (``verify``)."""
+        async with self.db.session() as s:
+            head = (
+                await s.execute(
+                    select(Recording.seq, Recording.chain)
+                    .where(Recording.seq.is_not(None))
+                    .order_by(Recording.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+            if head is None:
+                return
+            last = await _last_anchor(s)
+            if last is not None and last.get("seq") == head[0] and last.get("chain") == head[1]:
+                return
+            await audit.record(
+                s,
+                action=ANCHOR_ACTION,
+                target="recordings",
+                user_name="system",
+                detail={"seq": head[0], "chain": head[1]},
+            )
+            await s.commit()
 
     async def _reclassify_recent(self, now: datetime) -> None:
         async with self.db.session() as s:
@@ -947,6 +1003,22 @@ class RecordingService:
             disk_free_bytes=disk.free,
             disk_total_bytes=disk.total,
         )
+
+
+async def _last_anchor(s: AsyncSession) -> dict[str, Any] | None:
+    entry = await s.scalar(
+        select(AuditEntry)
+        .where(AuditEntry.target == "recordings", AuditEntry.action == ANCHOR_ACTION)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    if entry is None:
+        return None
+    try:
+        detail = json.loads(entry.detail)
+    except ValueError:
+        return {}
+    return detail if isinstance(detail, dict) else {}
 
 
 def _day_start(day: date) -> datetime:

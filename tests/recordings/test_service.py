@@ -447,8 +447,9 @@ async def test_purge_removes_the_expired_except_on_hold_and_the_chain_still_veri
     with pytest.raises(RecordingPurged):
         await service.open_audio(by_uid["1733461200.1"].id, user_id=None, user_name="x")
     async with db.session() as s:
-        [entry] = await audit.read(s, target="recordings")
-    assert entry.action == "purge" and json.loads(entry.detail)["removed"] == report.removed
+        entries = await audit.read(s, target="recordings")
+    [entry] = [e for e in entries if e.action == "purge"]
+    assert json.loads(entry.detail)["removed"] == report.removed
     # Released: the next purge removes it; nothing else is due.
     await service.release(hold.id, user_id=None, user_name="giamsat1")
     again = await service.purge(later)
@@ -709,3 +710,22 @@ async def test_the_whole_chain_is_verified_in_parts_without_losing_a_gap_between
     assert not report.ok and report.checked == 5
     assert {p.seq for p in report.problems} == {4}
     assert any("số thứ tự 3" in p.what for p in report.problems)
+
+
+async def test_deleting_the_last_rows_is_found_from_the_head_the_purge_wrote(
+    db: Database, service: RecordingService, pbx: FakeRecordingPbx
+) -> None:
+    for i in range(1, 4):
+        await record(service, pbx, f"1733461200.{i}")
+    await service.purge()  # nothing expired; it writes the chain's head
+    await service.purge()  # the head has not moved: no second entry
+    async with db.session() as s:
+        heads = [e for e in await audit.read(s, target="recordings") if e.action == "chain_head"]
+    assert [json.loads(e.detail)["seq"] for e in heads] == [3]
+    assert (await service.verify()).ok
+    async with db.session() as s:
+        await s.execute(delete(Recording).where(Recording.seq == 3))
+        await s.commit()
+    report = await service.verify()
+    assert not report.ok and report.checked == 2
+    assert "số thứ tự 3" in report.problems[0].what
