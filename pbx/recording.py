@@ -89,7 +89,12 @@ _PHONE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 SPY_CONTEXT = "hotline-spy"
 SPY_CALLER_ID = '"Hotline 1022" <1022>'
 # Asterisk's answers for a channel that is not there (or records nothing).
-_GONE = ("no such channel", "cannot set mute flag", "channel not specified")
+_GONE = (
+    "no such channel",
+    "does not exist",
+    "cannot set mute flag",
+    "channel not specified",
+)
 
 
 class SpyPhoneUnreachable(PbxError):
