@@ -30,6 +30,7 @@ from simulation.conference_phones import tone_pcap
 from simulation.sipp import remove_run
 from simulation.stack import Stack, free_udp_tcp_port
 from simulation.supervisor_phones import SippSupervisorPhone
+from simulation.team_phones import SippTeamPhone
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
 
@@ -205,7 +206,6 @@ async def test_an_answered_call_is_recorded_with_the_callers_voice_and_a_pause_i
         else:
             run, run_start = 0, i + 1
     silent_s = best[1] * WINDOW_S
-    print(f"{len(ws)} windows, {len(tone)} of tone, longest silence {silent_s:.1f} s")
     assert resumed_at - paused_at - 1.0 <= silent_s <= resumed_at - paused_at + 1.0, silent_s
     assert any(i < best[0] for i in tone) and any(i > best[0] + best[1] for i in tone)
 
@@ -265,3 +265,99 @@ async def test_a_supervisor_phone_joins_the_agents_call_in_each_mode(rec: Rec) -
         await call
     finally:
         phone.stop()
+
+
+async def test_a_supervisor_changes_the_mode_with_the_phones_keys(rec: Rec) -> None:
+    stack = rec.stack
+    phone = SippSupervisorPhone(
+        endpoint="sup02",
+        password=supervisor_password(stack.settings.secrets, "sup02"),
+        server_port=stack.settings.sip_port,
+        local_port=free_udp_tcp_port(),
+        media_port=stack.next_media_port(),
+        keys="56",
+        first_key_after_ms=1500,
+        between_keys_ms=1500,
+    )
+    await asyncio.to_thread(phone.start)
+    try:
+        number = "0902000003"
+        call = rec.start_call(number)
+        agent = await rec.agent_channel(await rec.uniqueid_of(number))
+        spy_channel = await rec.spy.spy(
+            phone="sup02", target_channel=agent, mode=SpyMode.LISTEN, ring_s=10
+        )
+        seen: list[SpyMode] = []
+        deadline = time.monotonic() + 12
+        while SpyMode.BARGE not in seen:
+            assert time.monotonic() < deadline, f"modes seen: {seen}"
+            for s in await rec.spy.sessions():
+                if s.spy_channel == spy_channel and (not seen or seen[-1] is not s.mode):
+                    seen.append(s.mode)
+            await asyncio.sleep(0.1)
+        assert seen == [SpyMode.LISTEN, SpyMode.WHISPER, SpyMode.BARGE]
+        assert phone.calls()[0].keys == "56"
+        await rec.spy.stop(spy_channel)
+        await call
+    finally:
+        phone.stop()
+
+
+async def test_a_callbacks_citizen_leg_and_a_dispatch_order_are_recorded(rec: Rec) -> None:
+    """The two other dialplan places: Dial's U() subroutine on the called-back citizen's
+    channel (hotline-callback-answered) and the team phone's answered call
+    (hotline-dispatch), both reached here over the telephone network's gateway."""
+    stack = rec.stack
+    gateway = SippTeamPhone(
+        local_port=int(stack.settings.callback_host.rsplit(":", 1)[1]),
+        media_port=stack.next_media_port(),
+        keys="",
+        wait_for_bye_ms=60_000,
+    )
+    await asyncio.to_thread(gateway.start)
+    link = stack.running.link
+    try:
+        await link.action(
+            "Originate",
+            {
+                "Channel": "Local/s@hotline-callback-dial",
+                "Application": "Wait",
+                "Data": "3",
+                "Variable": ["CB_ID=4242", "CB_NUMBER=0903000001"],
+                "Async": "true",
+            },
+        )
+        await link.action(
+            "Originate",
+            {
+                "Channel": f"PJSIP/0903000002@{stack.settings.callback_endpoint}",
+                "Context": "hotline-dispatch",
+                "Exten": "s",
+                "Priority": "1",
+                "Variable": ["DISPATCH_ORDER=7777", "DISPATCH_TEAM=1"],
+                "Async": "true",
+            },
+        )
+
+        def both(kind: SignalKind) -> list[RecordingSignal]:
+            return [
+                s
+                for s in rec.signals
+                if s.kind is kind
+                and (s.ref, s.recording)
+                in {
+                    ("4242", RecordingKind.CALLBACK),
+                    ("7777", RecordingKind.DISPATCH),
+                }
+            ]
+
+        await stack.wait_for(lambda: len(both(SignalKind.CLOSED)) == 2, 40, "both CLOSED")
+        started = sorted(both(SignalKind.STARTED), key=lambda s: s.ref)
+        closed = sorted(both(SignalKind.CLOSED), key=lambda s: s.ref)
+        assert [s.name.split("/")[0] for s in started] == ["callbacks", "dispatch"]
+        assert [s.name for s in closed] == [s.name for s in started]
+        for s in closed:
+            assert there(Path(s.path)), s.path
+        assert sorted(gateway.called()) == ["0903000001", "0903000002"]
+    finally:
+        gateway.stop()
