@@ -16,6 +16,11 @@ channel's ``Hangup`` (or a ``MixMonitorStop``) this class waits for that name, a
 ``CLOSED`` with the file's modification time (the close). A digest taken then is of the
 complete file.
 
+A command conference's recording (``pbx.conference``: a listener leg that ``Record()``s the
+root bridge into ``conferences/<name>.wav``) is announced the same way, Kind ``conference``
+and Ref the conference id. ``Record()`` closes its file before it returns (apps/app_record.c),
+hence before its channel's ``Hangup``: there is no part file, the Hangup alone means final.
+
 =============================================  =============================================
 AMI                                            signal / action
 =============================================  =============================================
@@ -80,9 +85,13 @@ _KIND_DIRS = {
     RecordingKind.CALL: "calls",
     RecordingKind.CALLBACK: "callbacks",
     RecordingKind.DISPATCH: "dispatch",
+    RecordingKind.CONFERENCE: "conferences",
 }
-# What the dialplan writes: <dir>/YYYY/MM/DD/<uniqueid>.wav (uniqueid: digits and dots).
-_NAME = re.compile(r"(calls|callbacks|dispatch)/\d{4}/\d{2}/\d{2}/[0-9A-Za-z_.-]+\.wav")
+# What the dialplan writes: <dir>/YYYY/MM/DD/<uniqueid>.wav (uniqueid: digits and dots), and
+# for a conference conferences/<name>.wav (pbx/conference.py start_record names it).
+_NAME = re.compile(
+    r"((calls|callbacks|dispatch)/\d{4}/\d{2}/\d{2}|conferences)/[0-9A-Za-z_][0-9A-Za-z_.-]*\.wav"
+)
 # AMI field values go on one line each.
 _FIELD = re.compile(r"[^\r\n]{1,200}")
 _PHONE = re.compile(r"[A-Za-z0-9_-]{1,40}")

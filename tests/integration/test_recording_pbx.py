@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from pbx.conference import AmiConferencePbx
 from pbx.events import AgentConnect, AmiEvent
 from pbx.recording import AmiRecordingPbx, AmiSpyPbx
 from pbx.recording_signals import RecordingKind, RecordingSignal, SignalKind, SpyMode
@@ -361,3 +362,33 @@ async def test_a_callbacks_citizen_leg_and_a_dispatch_order_are_recorded(rec: Re
         assert sorted(gateway.called()) == ["0903000001", "0903000002"]
     finally:
         gateway.stop()
+
+
+async def test_a_conferences_recording_is_announced_and_closed(rec: Rec) -> None:
+    stack = rec.stack
+    assert stack.asterisk is not None
+    conf = AmiConferencePbx(
+        stack.running.link, "root", stack.asterisk, ("127.0.0.1", stack.settings.sip_port), []
+    )
+    try:
+        path = await conf.start_record(99, "conference-99-test")
+        started = await wait_signal(rec, SignalKind.STARTED, "99")
+        assert started.recording is RecordingKind.CONFERENCE
+        assert started.name == "conferences/conference-99-test.wav"
+        assert started.path == path
+        await asyncio.sleep(1.5)
+        await conf.stop_record(99)
+        closed = await wait_signal(rec, SignalKind.CLOSED, "99")
+        assert closed.name == started.name and there(Path(path))
+        with wave.open(path, "rb") as w:
+            assert w.getnframes() > 8000 // 2  # about 1.5 s, closed with its header
+    finally:
+        await conf.close()
+
+
+async def wait_signal(rec: Rec, kind: SignalKind, ref: str) -> RecordingSignal:
+    def found() -> list[RecordingSignal]:
+        return [s for s in rec.signals if s.kind is kind and s.ref == ref]
+
+    await rec.stack.wait_for(lambda: bool(found()), 20, f"{kind} of {ref}")
+    return found()[0]

@@ -235,14 +235,22 @@ async def test_the_dialplans_user_event_is_started_and_closed_waits_for_the_fina
     assert closed.at == datetime.fromtimestamp(1765000100.0, UTC)  # when the file was closed
 
 
-async def test_callbacks_and_dispatch_orders_have_their_ref(fx: Fixture) -> None:
+async def test_callbacks_dispatch_orders_and_conferences_have_their_ref(fx: Fixture) -> None:
     await fx.announce("callback", "42", f"callbacks/2026/12/06/{UID}.wav")
     await fx.announce("dispatch", "77", f"dispatch/2026/12/06/{UID}.wav")
-    await wait_until(lambda: len(fx.signals) == 2, "two STARTED")
+    await fx.announce("conference", "5", "conferences/conference-5-20261206T101010Z.wav")
+    await wait_until(lambda: len(fx.signals) == 3, "three STARTED")
     assert [(s.recording, s.ref) for s in fx.signals] == [
         (RecordingKind.CALLBACK, "42"),
         (RecordingKind.DISPATCH, "77"),
+        (RecordingKind.CONFERENCE, "5"),
     ]
+    # Record() closed the conference's file before its channel's Hangup: final at once.
+    write(fx.host("conferences/conference-5-20261206T101010Z.wav"))
+    await fx.hangup()
+    await wait_until(lambda: len(fx.signals) == 4, "the conference's CLOSED")
+    assert fx.signals[3].kind is SignalKind.CLOSED
+    assert fx.signals[3].recording is RecordingKind.CONFERENCE
 
 
 @pytest.mark.parametrize(
@@ -253,6 +261,8 @@ async def test_callbacks_and_dispatch_orders_have_their_ref(fx: Fixture) -> None
         ("call", f"/abs/calls/2026/12/06/{UID}.wav"),
         ("call", f"callbacks/2026/12/06/{UID}.wav"),  # a call's file in callbacks/
         ("conference", f"calls/2026/12/06/{UID}.wav"),
+        ("conference", "conferences/../x.wav"),
+        ("conference", "conferences/.hidden.wav"),
         ("nonsense", f"calls/2026/12/06/{UID}.wav"),
         ("call", ""),
     ],

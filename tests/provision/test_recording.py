@@ -56,6 +56,9 @@ def test_every_answered_leg_is_recorded_into_the_recordings_dir(tmp_path: Path) 
         f"{rec_dir}/${{HOTLINE_REC_NAME}}.part.wav {rec_dir}/${{HOTLINE_REC_NAME}}.wav)" in ext
     )
     assert "UserEvent(HotlineRecording,Kind: ${ARG2},Ref: ${ARG3}," in ext
+    # A conference's recording (pbx/conference.py): its name relative to the recordings dir.
+    offset = len(rec_dir) + 1
+    assert f"Kind: conference,Ref: ${{CONF_ID}},File: ${{CONF_RECFILE:{offset}}})" in ext
     modules = (etc / "modules.conf").read_text()
     assert "load = app_mixmonitor.so" in modules and "load = app_chanspy.so" in modules
 
