@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import secrets
 import time
@@ -203,6 +204,7 @@ class AmiRecordingPbx:
         self._by_uniqueid: dict[str, set[str]] = {}  # uniqueid -> names
         self._tasks: set[asyncio.Task[None]] = set()
         link.add_listener(self._on_event)
+        link.add_connect_callback(self._reconnected)
 
     # -- the port ------------------------------------------------------------------------------
 
@@ -263,6 +265,23 @@ class AmiRecordingPbx:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- internals -------------------------------------------------------------------------
+
+    async def _reconnected(self) -> None:
+        """After the link came back (or Asterisk restarted), the Hangups sent meanwhile were
+        lost: follow the end of every recording whose channel is no longer there."""
+        waiting = [n for n, r in self._open.items() if not r.waiting]
+        if not waiting:
+            return
+        try:
+            alive = {_get(r, "Uniqueid") for r in await _channels(self._link)}
+        except (PbxError, AmiActionError) as exc:
+            log.warning("recordings: channels unknown after reconnecting (%s)", exc)
+            return
+        for name in waiting:
+            rec = self._open.get(name)
+            if rec is not None and not rec.waiting and rec.started.uniqueid not in alive:
+                rec.waiting = True
+                self._spawn(self._await_close(name))
 
     async def _mute(self, channel: str, on: bool) -> None:
         fields = {
@@ -366,8 +385,15 @@ class AmiRecordingPbx:
             if mtime is not None:
                 break
             if time.monotonic() > deadline:
+                # Long after its channel ended: Asterisk died before MixMonitor closed it
+                # (the header's sizes were never written) or the rename failed. Keep what
+                # was recorded: fix the header and give the file its final name.
+                mtime = await asyncio.to_thread(_salvage, part, final)
+                if mtime is not None:
+                    log.warning("recording %s: closed by the service (Asterisk did not)", name)
+                    break
                 log.error(
-                    "recording %s: not closed %.0f s after its channel ended (%s still there?)",
+                    "recording %s: not closed %.0f s after its channel ended (%s unreadable?)",
                     name,
                     self._close_wait_s,
                     part,
@@ -416,6 +442,32 @@ def _final_mtime(final: Path, part: Path) -> float | None:
     except FileNotFoundError:
         return None
     return None if part.exists() else mtime
+
+
+def _salvage(part: Path, final: Path) -> float | None:
+    """Finish a WAV file Asterisk left open (RIFF and data sizes from the file's length) and
+    rename it to ``final``; its modification time, or None when it is no WAV file."""
+    try:
+        with part.open("r+b") as f:
+            head = f.read(4096)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = f.seek(0, 2)
+            pos = 12
+            while pos + 8 <= len(head) and head[pos : pos + 4] != b"data":
+                pos += 8 + int.from_bytes(head[pos + 4 : pos + 8], "little")
+            if pos + 8 > len(head):
+                return None
+            f.seek(4)
+            f.write((size - 8).to_bytes(4, "little"))
+            f.seek(pos + 4)
+            f.write((size - pos - 8).to_bytes(4, "little"))
+            f.flush()
+            os.fsync(f.fileno())
+        part.replace(final)
+        return final.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _duration_s(text: str) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -371,3 +372,65 @@ async def test_a_phone_that_cannot_be_called_is_said_so(fx: Fixture) -> None:
         await spy.spy(phone="sup01/x", target_channel=agent, mode=SpyMode.LISTEN, ring_s=20)
     with pytest.raises(ValueError, match="bad channel"):
         await spy.spy(phone="sup01", target_channel=f"{agent},qB", mode=SpyMode.LISTEN, ring_s=20)
+
+
+async def test_a_file_asterisk_never_closed_is_finished_with_what_was_recorded(
+    tmp_path: Path,
+) -> None:
+    """Asterisk died mid-call: the part file's header still says 0 bytes. Long after the
+    channel's end the service fixes the header and gives it its final name."""
+    ami = RecAmi()
+    await ami.start()
+    link = AmiLink(
+        host="127.0.0.1",
+        port=ami.port,
+        username=ami.username,
+        secret=ami.secret,
+        action_timeout=1.0,
+        heartbeat_interval=60.0,
+    )
+    await link.start()
+    paths = AsteriskPaths("main", tmp_path / "root")
+    pbx = AmiRecordingPbx(link, paths, close_wait_s=0.3)
+    signals: list[RecordingSignal] = []
+    pbx.listen(signals.append)
+    fx = Fixture(ami, link, paths, pbx, signals)
+    try:
+        final = fx.host(NAME)
+        part = final.with_name(f"{UID}.part.wav")
+        with wave.open(str(tmp_path / "full.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\x01\x00" * 8000)
+        data = bytearray((tmp_path / "full.wav").read_bytes())
+        data[4:8] = data[40:44] = b"\x00\x00\x00\x00"  # as Asterisk leaves it until closed
+        write(part, bytes(data))
+        await fx.announce()
+        await fx.hangup()
+        await wait_until(lambda: len(signals) == 2, "CLOSED after the salvage", 5)
+        assert signals[1].kind is SignalKind.CLOSED
+        assert there(final) and not there(part)
+        with wave.open(str(final), "rb") as w:
+            assert w.getnframes() == 8000
+    finally:
+        await pbx.close()
+        await link.close()
+        await ami.stop()
+
+
+async def test_a_hangup_missed_while_the_link_was_down_is_caught_up(fx: Fixture) -> None:
+    final = fx.host(NAME)
+    write(final.with_name(f"{UID}.part.wav"))
+    await fx.announce()
+    await wait_until(lambda: len(fx.signals) == 1, "STARTED")
+    logins = fx.ami.login_attempts
+    await fx.ami.drop()  # the Hangup is sent while nobody listens; the channel is gone
+    final.with_name(f"{UID}.part.wav").rename(final)
+    await wait_until(lambda: fx.ami.login_attempts > logins, "the link to log in again")
+    await wait_until(lambda: len(fx.signals) == 2, "CLOSED")
+    assert fx.signals[1].kind is SignalKind.CLOSED
+
+
+def there(path: Path) -> bool:
+    return path.exists()
