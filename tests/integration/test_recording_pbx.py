@@ -298,8 +298,15 @@ async def test_a_supervisor_changes_the_mode_with_the_phones_keys(rec: Rec) -> N
             await asyncio.sleep(0.1)
         assert seen == [SpyMode.LISTEN, SpyMode.WHISPER, SpyMode.BARGE]
         assert phone.calls()[0].keys == "56"
-        await rec.spy.stop(spy_channel)
         await call
+        # The agent's call ended: ChanSpy (E) leaves and the supervisor's phone is hung up.
+        deadline = time.monotonic() + 10
+        while any(s.spy_channel == spy_channel for s in await rec.spy.sessions()):
+            assert time.monotonic() < deadline, f"{spy_channel} outlived the agent's call"
+            await asyncio.sleep(0.2)
+        await stack.wait_for(lambda: phone.calls()[0].outcome == "bye", 10, "the BYE")
+        with pytest.raises(LookupError):
+            await rec.spy.spy(phone="sup02", target_channel=agent, mode=SpyMode.LISTEN, ring_s=5)
     finally:
         phone.stop()
 

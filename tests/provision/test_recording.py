@@ -93,7 +93,11 @@ def test_supervisors_phones_are_endpoints_with_their_own_passwords(tmp_path: Pat
         supervisor_password(secrets, "sup09")
     ext = (etc / "extensions.conf").read_text()
     spy = ext[ext.index("[hotline-spy]") :]
-    assert "exten => listen,1,Answer()\n same => n,ChanSpy(${SPY_TARGET},qEX)" in spy
+    assert (
+        "exten => listen,1,Answer()\n"
+        ' same => n,ExecIf($["${CHANNEL_EXISTS(${SPY_TARGET})}" != "1"]?Hangup())\n'
+        " same => n,ChanSpy(${SPY_TARGET},qEX)"
+    ) in spy
     assert "ChanSpy(${SPY_TARGET},qEXw)" in spy and "ChanSpy(${SPY_TARGET},qEXB)" in spy
     for key, mode in (("4", "listen"), ("5", "whisper"), ("6", "barge")):
         assert f"exten => {key},1,Goto({mode},1)" in spy
