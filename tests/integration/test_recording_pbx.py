@@ -27,7 +27,7 @@ from pbx.recording import AmiRecordingPbx, AmiSpyPbx
 from pbx.recording_signals import RecordingKind, RecordingSignal, SignalKind, SpyMode
 from provision.secrets import supervisor_password
 from simulation.citizens import citizen_scenario, run_citizens
-from simulation.conference_phones import tone_pcap
+from simulation.conference_phones import RtpMeter, tone_pcap
 from simulation.sipp import remove_run
 from simulation.stack import Stack, free_udp_tcp_port
 from simulation.supervisor_phones import SippSupervisorPhone
@@ -213,13 +213,17 @@ async def test_an_answered_call_is_recorded_with_the_callers_voice_and_a_pause_i
 
 async def test_a_supervisor_phone_joins_the_agents_call_in_each_mode(rec: Rec) -> None:
     stack = rec.stack
+    media_port = stack.next_media_port()
+    ear = RtpMeter(tone_hz=TONE_HZ)  # what the supervisor's phone hears
     phone = SippSupervisorPhone(
         endpoint="sup01",
         password=supervisor_password(stack.settings.secrets, "sup01"),
         server_port=stack.settings.sip_port,
         local_port=free_udp_tcp_port(),
-        media_port=stack.next_media_port(),
+        media_port=media_port,
+        port_offset=ear.port - media_port,
     )
+    ear.start()
     await asyncio.to_thread(phone.start)
     try:
         number = "0902000002"
@@ -252,6 +256,10 @@ async def test_a_supervisor_phone_joins_the_agents_call_in_each_mode(rec: Rec) -
             )
             assert spy_channel.startswith("PJSIP/sup01-")
             await mode_shown(spy_channel, mode)
+            since = time.monotonic()
+            # The supervisor hears the call: the caller's tone.
+            heard = await asyncio.to_thread(ear.wait, lambda m, t=since: m.tone_ms(t) >= 1000, 8)
+            assert heard, f"no tone heard in {mode}: {ear.level():.0f} dBFS"
             other = SpyMode.BARGE if mode is not SpyMode.BARGE else SpyMode.LISTEN
             await rec.spy.change_mode(spy_channel, other)
             await mode_shown(spy_channel, other)
@@ -266,6 +274,7 @@ async def test_a_supervisor_phone_joins_the_agents_call_in_each_mode(rec: Rec) -
         await call
     finally:
         phone.stop()
+        ear.stop()
 
 
 async def test_a_supervisor_changes_the_mode_with_the_phones_keys(rec: Rec) -> None:
