@@ -70,6 +70,7 @@ __all__ = [
     "AmiRecordingPbx",
     "AmiSpyPbx",
     "SpyPhoneUnreachable",
+    "finish_abandoned_wav",
     "spy_mode_of",
 ]
 
@@ -388,7 +389,7 @@ class AmiRecordingPbx:
                 # Long after its channel ended: Asterisk died before MixMonitor closed it
                 # (the header's sizes were never written) or the rename failed. Keep what
                 # was recorded: fix the header and give the file its final name.
-                mtime = await asyncio.to_thread(_salvage, part, final)
+                mtime = await asyncio.to_thread(finish_abandoned_wav, part, final)
                 if mtime is not None:
                     log.warning("recording %s: closed by the service (Asterisk did not)", name)
                     break
@@ -444,9 +445,11 @@ def _final_mtime(final: Path, part: Path) -> float | None:
     return None if part.exists() else mtime
 
 
-def _salvage(part: Path, final: Path) -> float | None:
+def finish_abandoned_wav(part: Path, final: Path) -> float | None:
     """Finish a WAV file Asterisk left open (RIFF and data sizes from the file's length) and
-    rename it to ``final``; its modification time, or None when it is no WAV file."""
+    rename it to ``final``; its modification time, or None when it is no WAV file (or cannot
+    be written). Asterisk writes the sizes only when it closes the file: one it died with
+    says 0 bytes of audio, which players believe."""
     try:
         with part.open("r+b") as f:
             head = f.read(4096)
