@@ -16,7 +16,7 @@ from live.bus import InProcessBus
 from live.hub import EventHub, Viewer
 from store.models import AuditEntry
 from tests.api.support import Api
-from tests.coaching.fakes import FakeAgents, FakeSpyPbx
+from tests.coaching.fakes import FakeAgents, FakeSpyPbx, channel_of
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Coach:
 
     def on_call(self, endpoint: str) -> int:
         self.agents.on_call[endpoint] = f"17.{endpoint}"
-        self.pbx.agent_channels.add(f"PJSIP/{endpoint}-")
+        self.pbx.agent_channels[channel_of(endpoint)] = f"17.{endpoint}"
         return self.api.agent_ids[endpoint]
 
 
@@ -40,6 +40,7 @@ async def coach(api: Api) -> AsyncIterator[Coach]:
         api.db,
         pbx,
         agents,
+        pbx,
         CoachingParams(ring_s=30, notify_agent="coaching", phone_count=4, poll_s=3600),
         publish=InProcessBus(hub).publish,
     )
@@ -80,9 +81,9 @@ async def test_a_supervisor_joins_an_agents_call_in_each_mode(coach: Coach, mode
     body = started.json()
     assert body["agent_id"] == a1 and body["mode"] == mode and body["phone"] == "sup02"
     assert body["spy_channel"].startswith("PJSIP/sup02-")
-    assert body["target_channel"] == "PJSIP/agent01-"
+    assert body["target_channel"] == channel_of("agent01")
     assert body["by_name"] == "supervisor user" and body["started_at"]
-    assert coach.pbx.calls == [("spy", "sup02", "PJSIP/agent01-", mode, "30")]
+    assert coach.pbx.calls == [("spy", "sup02", channel_of("agent01"), mode, "30")]
     coach.pbx.answer(body["spy_channel"])
     listed = await api.client.get("/monitor", headers=api.auth("admin"))
     assert [s["id"] for s in listed.json()["items"]] == [body["id"]]
