@@ -15,6 +15,7 @@ read the recording). The logic is ``recordings.service``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path as FilePath
@@ -56,6 +57,7 @@ AGENTS_MAY_NOT = (
     "Tổng đài viên không được nghe ghi âm (cài đặt HOTLINE_RECORDING_AGENT_MAY_LISTEN tắt)"
 )
 CHUNK = 64 * 1024
+_DIGITS = re.compile(r"[0-9]{0,18}")  # ASCII digits only; 18: no number past a 64-bit size
 
 _Reader = Annotated[
     User,
@@ -393,8 +395,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | Literal["uns
     if not dash:
         return None
     first_s, last_s = first_s.strip(), last_s.strip()
-    if not (first_s.isdigit() or first_s == "") or not (last_s.isdigit() or last_s == ""):
-        return None
+    if not _DIGITS.fullmatch(first_s) or not _DIGITS.fullmatch(last_s):
+        return None  # str.isdigit() would let "²" through, which int() refuses
     if first_s == "":
         if last_s == "":
             return None

@@ -455,6 +455,8 @@ async def test_without_a_recording_service_health_says_null(api: Api) -> None:
         ("bytes=", 10, None),
         ("bytes=-", 10, None),
         ("BYTES=1-2", 10, (1, 2)),
+        ("bytes=\u00b2-", 10, None),  # a superscript two: a digit to str.isdigit
+        ("bytes=1234567890123456789-", 10, None),
     ],
 )
 def test_parse_range(header: str | None, size: int, expected: object) -> None:
