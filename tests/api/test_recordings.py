@@ -463,7 +463,7 @@ def test_parse_range(header: str | None, size: int, expected: object) -> None:
     assert parse_range(header, size) == expected
 
 
-# -- the OpenAPI document ---------------------------------------------------------------------------
+# -- the OpenAPI document ---------------------------------------------------------------
 
 NEW_ROUTES = {
     ("get", "/recordings"): {"403", "503"},
