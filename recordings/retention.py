@@ -23,7 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["CATEGORY_CLASSES", "Retention", "applicable_classes", "classify", "expires_at"]
+__all__ = [
+    "CATEGORY_CLASSES",
+    "CLASSES",
+    "DEFAULT_RETENTION_DAYS",
+    "Retention",
+    "applicable_classes",
+    "check_days",
+    "classify",
+    "expires_at",
+]
 
 # The call's category (store.categories.Category) → its class.
 CATEGORY_CLASSES: Mapping[str, str] = {
@@ -48,6 +57,44 @@ KIND_CLASSES: Mapping[str, str] = {
 }
 # When nothing at all is known of a recording.
 UNCLASSIFIED = "default"
+# Every class a recording can get (what the settings may give days to).
+CLASSES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [
+            *KIND_CLASSES.values(),
+            "incident",
+            *DISPOSITION_CLASSES.values(),
+            *CATEGORY_CLASSES.values(),
+        ]
+    )
+)
+# The settings' defaults (``recording_retention_days``): a setting that names some classes
+# keeps these for the others, so changing one class never shortens another's by accident.
+DEFAULT_RETENTION_DAYS: Mapping[str, int] = {
+    "incident": 3650,
+    "emergency": 1825,
+    "violation": 730,
+    "callback": 365,
+    "conference": 1825,
+    "dispatch": 1825,
+    "information": 90,
+    "wrong_number": 31,
+}
+
+
+def check_days(days: Mapping[str, int]) -> dict[str, int]:
+    """The days per class with the defaults for the classes not given; ``ValueError`` for
+    an unknown class (a typo would keep nothing longer) or fewer than 1 day."""
+    unknown = set(days) - set(CLASSES)
+    if unknown:
+        raise ValueError(
+            f"unknown retention class(es) {', '.join(sorted(unknown))}; "
+            f"the classes are {', '.join(CLASSES)}"
+        )
+    short = sorted(name for name, n in days.items() if n < 1)
+    if short:
+        raise ValueError(f"retention must be at least 1 day: {', '.join(short)}")
+    return {**DEFAULT_RETENTION_DAYS, **days}
 
 
 @dataclass(frozen=True)

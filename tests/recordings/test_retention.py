@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from hotline1022.settings import Settings
-from recordings.retention import Retention, applicable_classes, classify, expires_at
+from recordings.retention import (
+    DEFAULT_RETENTION_DAYS,
+    Retention,
+    applicable_classes,
+    classify,
+    expires_at,
+)
 
 DAYS = Settings().recording_retention_days
 DEFAULT = 365
@@ -81,3 +87,23 @@ def test_applicable_classes_are_listed_once_in_order() -> None:
 def test_expiry_is_the_end_plus_the_days() -> None:
     end = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
     assert expires_at(end, 31) == datetime(2027, 1, 6, 10, 0, tzinfo=UTC)
+
+
+def test_the_settings_keep_the_other_classes_days_and_refuse_typos(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOTLINE_RECORDING_RETENTION_DAYS", '{"wrong_number": 60}')
+    days = Settings().recording_retention_days
+    assert days["wrong_number"] == 60 and days["incident"] == 3650
+    for bad, words in (
+        ('{"wrong_numbr": 60}', "unknown retention class(es) wrong_numbr"),
+        ('{"incident": 0}', "at least 1 day: incident"),
+    ):
+        monkeypatch.setenv("HOTLINE_RECORDING_RETENTION_DAYS", bad)
+        with pytest.raises(ValueError, match=r"retention") as err:
+            Settings()
+        assert words in str(err.value)
+
+
+def test_the_defaults_match_the_settings() -> None:
+    assert dict(DEFAULT_RETENTION_DAYS) == Settings().recording_retention_days
