@@ -229,17 +229,49 @@ async def test_a_session_ends_when_asterisk_no_longer_shows_it(rig: Rig) -> None
     assert rig.seen_by_agent(a1)[-1] == {"agent_id": a1, "mode": None, "active": False}
 
 
-async def test_a_phone_never_answered_is_dropped_after_ringing(rig: Rig) -> None:
+async def test_a_phone_never_answered_is_dropped_when_its_channel_goes(rig: Rig) -> None:
     rig.on_call("agent01")
     a1 = await agent_id(rig.db, "agent01")
-    await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup03", by=rig.boss)
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup03", by=rig.boss)
 
-    rig.clock.now += 36  # ring_s 30 + 5 s grace, passed
+    rig.clock.now += 60  # still ringing (a long ring_s): it stays while its channel does
+    assert [x.id for x in await rig.service.sessions()] == [s.id]
+    rig.pbx.hang_up(s.spy_channel)  # the Originate's timeout: the phone never answered
     assert await rig.service.sessions() == []
     entries = await rig.audit()
     assert json.loads(entries[-1].detail)["note"] == "not answered"
     # The phone is free again.
     await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup03", by=rig.boss)
+
+
+async def test_between_two_chanspy_runs_the_session_stays(rig: Rig) -> None:
+    rig.on_call("agent01")
+    a1 = await agent_id(rig.db, "agent01")
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
+    rig.pbx.answer(s.spy_channel)
+    assert [x.id for x in await rig.service.sessions()] == [s.id]
+
+    # A Redirect (or keys 4/5/6) under way: the channel is up but not in ChanSpy for a moment.
+    del rig.pbx.spying[s.spy_channel]
+    rig.pbx.between.add(s.spy_channel)
+    assert [x.id for x in await rig.service.sessions()] == [s.id]
+    assert [e.action for e in await rig.audit()] == ["monitor_start"]
+
+
+async def test_a_mode_just_changed_is_not_undone_by_what_asterisk_shows_late(rig: Rig) -> None:
+    rig.on_call("agent01")
+    a1 = await agent_id(rig.db, "agent01")
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
+    rig.pbx.answer(s.spy_channel)
+    await rig.service.change_mode(s.id, SpyMode.BARGE, by=rig.boss)
+    rig.pbx.press(s.spy_channel, SpyMode.LISTEN)  # Asterisk still shows the old ChanSpy
+
+    [now] = await rig.service.sessions()
+    assert now.mode == SpyMode.BARGE  # within settle_s: ours stands
+    rig.clock.now += 3.5
+    [later] = await rig.service.sessions()
+    assert later.mode == SpyMode.LISTEN  # then what Asterisk shows is the truth (keys)
+    assert [e.action for e in await rig.audit()][-1] == "monitor_mode"
 
 
 async def test_after_a_restart_the_spying_asterisk_shows_is_adopted(rig: Rig) -> None:
