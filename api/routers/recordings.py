@@ -306,7 +306,9 @@ async def search_recordings(
 ) -> RecordingList:
     """Recordings matching every filter; an agent (when allowed) sees those of their calls."""
     own = await _own_endpoint(session, user)
-    if own is not None and agent is not None and agent != own:
+    if own is not None and (not own or (agent is not None and agent != own)):
+        # Another agent's calls, or an agent whose row is gone: nothing (an empty filter
+        # would be no filter at all).
         return RecordingList(items=[], total=0, limit=limit, offset=offset)
     try:
         page = await recordings.search(
