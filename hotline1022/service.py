@@ -248,13 +248,7 @@ class Hotline:
         self.recordings = RecordingService(
             self.db,
             self.recording_pbx,
-            RecordingParams(
-                root=asterisk.host_path(asterisk.recordings_dir),
-                retention_days=settings.recording_retention_days,
-                retention_default_days=settings.recording_retention_default_days,
-                purge_interval_s=settings.recording_purge_interval_s,
-                instance=asterisk.name,
-            ),
+            RecordingParams.from_settings(settings),  # as the CLI's: the same directory
             publish=self.bus.publish,
         )
         self.coaching = CoachingService(
