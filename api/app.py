@@ -174,7 +174,9 @@ def create_app(
     one). ``limits`` bound request bodies and the staffing computation. ``auth``: the
     tokens' lifetimes and the failed-authentication limit (the defaults' when None).
     ``api_docs`` False: no ``/docs`` nor ``/redoc`` of FastAPI's (they load Swagger UI from a
-    CDN); ``web.create_pages`` serves ``/docs`` from local files instead.
+    CDN); ``web.create_pages`` serves ``/docs`` from local files instead. ``recordings`` and
+    ``coaching`` (issue 15): their routes answer 503 without them;
+    ``recording_agent_may_listen`` lets agents read their own calls' recordings.
     """
     limits = limits or ApiLimits()
     app = FastAPI(
