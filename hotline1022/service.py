@@ -25,6 +25,7 @@ from api.limits import ApiLimits
 from api.live_feed import LiveFeed
 from api.ratelimit import FailureLimiter
 from api.wallboard import WallboardFigures
+from coaching.service import CoachingParams, CoachingService
 from conference.service import ConferenceParams, ConferenceService
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
@@ -46,6 +47,7 @@ from pbx.cdr import read_recent_calls
 from pbx.client import AmiPbx, once_loaded
 from pbx.conference import AmiConferencePbx, conference_nodes_from
 from pbx.paths import AsteriskPaths
+from pbx.recording import AmiRecordingPbx, AmiSpyPbx
 from queues.agent_phone import AGI_SCRIPT as AGENT_AGI_SCRIPT
 from queues.agent_phone import AgentPhone
 from queues.agent_state import AgentStateTracker
@@ -56,6 +58,7 @@ from queues.calls import CallState, CallTracker
 from queues.history import CallHistory
 from queues.live import LiveQueues
 from queues.reconcile import Rebuild, Step
+from recordings.service import RecordingParams, RecordingService
 from stats.refresher import StatsRefresher
 from store.categories import CATEGORIES
 from store.db import Database
@@ -240,6 +243,27 @@ class Hotline:
             publish=self.bus.publish,
             speak=functools.partial(speak, timeout_s=settings.speak_timeout_s),
         )
+        # Recordings and coaching (issue 15): the files MixMonitor writes, listened to, and
+        # supervisors' phones spying on agents' calls.
+        self.recording_pbx = AmiRecordingPbx(self.link, asterisk)
+        self.recordings = RecordingService(
+            self.db,
+            self.recording_pbx,
+            RecordingParams.from_settings(settings),  # as the CLI's: the same directory
+            publish=self.bus.publish,
+        )
+        self.coaching = CoachingService(
+            self.db,
+            AmiSpyPbx(self.link),
+            self.agent_states,
+            self.pbx,  # its channel list finds the agent's channel to spy on
+            CoachingParams(
+                ring_s=settings.spy_ring_s,
+                notify_agent=settings.spy_notify_agent,
+                phone_count=settings.supervisor_phone_count,
+            ),
+            publish=self.bus.publish,
+        )
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
         self._incident_timers: asyncio.Task[None] | None = None
@@ -301,9 +325,14 @@ class Hotline:
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
         self._incident_timers = asyncio.create_task(self.incidents.run(), name="incident-timers")
+        # Before the link: no recording's signal is missed. (Its reconciliation with what
+        # Asterisk records now is tried here and, while the link is not up yet, again
+        # within a minute until it succeeds: RecordingService's purge loop.)
+        await self.recordings.start()
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
         await self.link.start(wait=False)
+        await self.coaching.start()  # adopts the spying Asterisk shows, once it answers
         for node_link in self.conference_links:
             await node_link.start(wait=False)
         # Resumes the conferences that were running (their dialling waits for Asterisk).
@@ -390,6 +419,9 @@ class Hotline:
             # The next start reconciles with Asterisk: places are kept, outcomes may be lost.
             log.error("%d callback change(s) not written at shutdown", left)
         await self.agi.close()
+        await self.coaching.close()
+        await self.recordings.close()  # writes the signals received
+        await self.recording_pbx.close()
         await self.conferences.close()  # stops dialling, writes the last changes
         await self.conference_pbx.close()  # its DialEnd timers
         for node_link in self.conference_links:
@@ -432,6 +464,9 @@ class Hotline:
             ),
             api_docs=False,  # web serves /docs from vendored files: no CDN
             conferences=self.conferences,
+            recordings=self.recordings,
+            recording_agent_may_listen=self.settings.recording_agent_may_listen,
+            coaching=self.coaching,
         )
         create_pages(app)
         return app
