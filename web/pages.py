@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from store.categories import Category
 from store.models import Role, User
-from web import admin, conferences, incidents, reports, wallboard
+from web import admin, calls, conferences, incidents, reports, wallboard
 from web.assets import StaticAssets
 from web.kit import PageKit, role_page
 from web.labels import DISPOSITIONS, LABELS, URGENCIES
@@ -37,6 +37,7 @@ PAGE_MODULES: list[Callable[[PageKit], APIRouter]] = [
     reports.router,
     admin.router,
     conferences.router,  # issue 14
+    calls.router,  # issue 15
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -136,6 +137,6 @@ def create_pages(app: FastAPI) -> None:
     app.include_router(router)
     for module in PAGE_MODULES:
         app.include_router(module(kit))
-    pages_first(app)  # issue 14: /conferences is a page and a JSON route (web/routes.py)
+    pages_first(app)  # /conferences, /calls: a page and a JSON route each (web/routes.py)
     app.mount("/static", assets, name="static")
     app.add_middleware(SecurityHeaders)
