@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -59,7 +60,10 @@ __all__ = [
     "IncidentStatus",
     "IvrEvent",
     "IvrOutcome",
+    "LegalHold",
     "Place",
+    "Recording",
+    "RecordingPause",
     "Role",
     "Route",
     "Team",
@@ -794,3 +798,89 @@ agent_pause_stats = Table(
     Column("paused_s", Float, nullable=False),
     Index("ix_agent_pause_stats_agent_period_bucket", "agent_id", "period_s", "bucket"),
 )
+
+
+# -- recordings (issue 15; recordings/) ----------------------------------------------------
+
+
+class Recording(Base):
+    """One recorded leg (a call from its answer, a callback's citizen leg, an order read to a
+    team phone, a conference): made when Asterisk starts the file, sealed when it has closed
+    it (``seq``, ``sha256``, ``prev_chain``, ``chain`` set then; see ``recordings.chain``).
+
+    A purged recording keeps its row (``purged_at``, ``purge_reason``) with its digest and
+    chain link, so the chain still verifies after its file is gone.
+    """
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_started_at_kind", "started_at", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The chain's order, given at sealing: 1, 2, 3… without gaps (unique across the nodes).
+    seq: Mapped[int | None] = mapped_column(unique=True)
+    kind: Mapped[str]  # pbx.recording_signals.RecordingKind
+    ref: Mapped[str]
+    # The citizen's call it belongs to: the call itself, a callback's original call.
+    call_uniqueid: Mapped[str | None] = mapped_column(index=True)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
+    conference_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conferences.id", ondelete="SET NULL"), index=True
+    )
+    uniqueid: Mapped[str]
+    channel: Mapped[str]
+    # The file, relative to the recordings directory: one row per file.
+    name: Mapped[str] = mapped_column(unique=True)
+    instance: Mapped[str] = mapped_column(default="main", server_default="main")
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None]
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None]
+    prev_chain: Mapped[str | None]
+    chain: Mapped[str | None]
+    retention_class: Mapped[str | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    purged_at: Mapped[datetime | None]
+    purge_reason: Mapped[str | None]
+    # JSON: the caller's number, the agent's endpoint… as known when it was sealed.
+    parties: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    # Seconds the recording was paused (silence in the file), summed at each resume.
+    paused_s: Mapped[float] = mapped_column(default=0.0, server_default="0")
+
+
+class RecordingPause(Base):
+    """A span a recording was paused by someone (a caller's bank details); open while
+    ``resumed_at`` is NULL."""
+
+    __tablename__ = "recording_pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    paused_at: Mapped[datetime]
+    resumed_at: Mapped[datetime | None]
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    by_name: Mapped[str] = mapped_column(default="", server_default="")
+
+
+class LegalHold(Base):
+    """Keep a call's, or an incident's, recordings whatever their retention, until released
+    (the row stays: who held, who released, when)."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str]
+    created_by: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(index=True)
+    released_by: Mapped[str | None]

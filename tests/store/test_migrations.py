@@ -41,6 +41,9 @@ TABLES = {
     "conference_points",
     "conference_events",
     "audit_log",
+    "recordings",
+    "recording_pauses",
+    "legal_holds",
 }
 
 
