@@ -26,10 +26,12 @@ from api.routers import events as events_router
 from api.routers import health as health_router
 from api.routers import incidents as incidents_router
 from api.routers import ivr as ivr_router
+from api.routers import monitor as monitor_router
 from api.routers import monitoring as monitoring_router
 from api.routers import pause_reasons as pause_reasons_router
 from api.routers import places as places_router
 from api.routers import queues as queues_router
+from api.routers import recordings as recordings_router
 from api.routers import reports as reports_router
 from api.routers import staffing as staffing_router
 from api.routers import stats as stats_router
@@ -37,12 +39,14 @@ from api.routers import users as users_router
 from api.routers import wallboard as wallboard_router
 from api.services import Services
 from api.wallboard import WallboardFigures
+from coaching.service import CoachingService
 from conference.service import ConferenceService
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, AgentStateView, CallbackAdmin, LiveQueueView
 from queues.routing import RoutingPolicy
+from recordings.service import RecordingService
 from stats.history import DEFAULT_SL_THRESHOLDS
 from store.db import Database
 
@@ -123,6 +127,16 @@ TAGS = [
         "description": "The command conference: call every chosen team at once, take the "
         "roll, lead the meeting (Hội nghị chỉ huy).",
     },
+    {
+        "name": "recordings",
+        "description": "Call recordings as evidence: search, listen (audited), verify the "
+        "digest chain, pause a call's recording, legal holds (Ghi âm cuộc gọi).",
+    },
+    {
+        "name": "monitor",
+        "description": "A supervisor listens to, whispers to or barges into an agent's call "
+        "(Giám sát, nhắc, chen cuộc gọi).",
+    },
 ]
 
 
@@ -147,6 +161,9 @@ def create_app(
     wallboard: WallboardFigures | None = None,
     api_docs: bool = True,
     conferences: ConferenceService | None = None,
+    recordings: RecordingService | None = None,
+    recording_agent_may_listen: bool = False,
+    coaching: CoachingService | None = None,
 ) -> FastAPI:
     """The API over ``db`` and the PBX ports; ``lifespan`` starts/stops what they need.
 
@@ -190,6 +207,9 @@ def create_app(
         feed=feed,
         wallboard=wallboard,
         conferences=conferences,
+        recordings=recordings,
+        recording_agent_may_listen=recording_agent_may_listen,
+        coaching=coaching,
     )
     for router in (
         health_router,
@@ -210,10 +230,14 @@ def create_app(
         events_router,
         wallboard_router,
         conferences_router,
+        recordings_router,
+        monitor_router,
     ):
         app.include_router(router.router)
     app.include_router(agents_router.routing_router)
     app.include_router(places_router.teams_router)
+    app.include_router(recordings_router.calls_router)
+    app.include_router(recordings_router.holds_router)
     return app
 
 

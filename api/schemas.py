@@ -23,6 +23,7 @@ __all__ = [
     "ErrorOut",
     "HealthOut",
     "QueueOut",
+    "RecordingsUsage",
 ]
 
 
@@ -30,10 +31,23 @@ class DatabaseHealth(BaseModel):
     ok: bool
 
 
+class RecordingsUsage(BaseModel):
+    """The recordings kept (not purged) and the room left on their disk."""
+
+    files: int
+    bytes: int
+    oldest: datetime | None = Field(description="When the oldest recording kept started")
+    disk_free_bytes: int
+    disk_total_bytes: int
+
+
 class HealthOut(BaseModel):
     status: str = Field(description='"ok" when AMI and the database both work, else "degraded"')
     ami: dict[str, Any]
     database: DatabaseHealth
+    recordings: RecordingsUsage | None = Field(
+        None, description="The recordings kept and the disk's room; null where none are made"
+    )
 
 
 class AgentOut(BaseModel):

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from api.limits import ApiLimits
 from api.live_feed import LiveFeed
 from api.wallboard import WallboardFigures
+from coaching.service import CoachingService
 from conference.service import ConferenceService
 from dispatch.incidents import IncidentService
 from dispatch.outcomes import OutcomeService
 from ivr.ports import IvrAdmin
 from queues.ports import AgentControl, AgentStateView, CallbackAdmin, LiveQueueView
 from queues.routing import RoutingPolicy
+from recordings.service import RecordingService
 from stats.history import DEFAULT_SL_THRESHOLDS
 from store.db import Database
 
@@ -53,3 +55,9 @@ class Services:
     wallboard: WallboardFigures | None = None
     # The command conference (issue 14); None: its routes answer 503.
     conferences: ConferenceService | None = None
+    # Recordings (issue 15); None: their routes answer 503, health shows no usage.
+    recordings: RecordingService | None = None
+    # Whether an agent may list and listen to the recordings of their own calls.
+    recording_agent_may_listen: bool = False
+    # Listen, whisper, barge (issue 15); None: /monitor answers 503.
+    coaching: CoachingService | None = None

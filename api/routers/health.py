@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from api.deps import ServicesDep
+from api.recordings_usage import recordings_usage
 from api.schemas import DatabaseHealth, HealthOut
 
 __all__ = ["router"]
@@ -34,7 +35,8 @@ async def health(services: ServicesDep, response: Response) -> HealthOut:
     """200 when the AMI link is connected and the database answers ``SELECT 1``; 503
     otherwise, with the same body saying which part is down. For load balancers and
     monitoring, so it needs no token and answers within a few seconds even if the database
-    hangs."""
+    hangs. ``recordings``: the recordings kept and their disk's room (null where none are
+    made); it does not change the status."""
     ami = _ami(services)
     database_ok = await services.db.ping()
     healthy = ami.get("connected") is True and database_ok
@@ -44,4 +46,5 @@ async def health(services: ServicesDep, response: Response) -> HealthOut:
         status="ok" if healthy else "degraded",
         ami=ami,
         database=DatabaseHealth(ok=database_ok),
+        recordings=await recordings_usage(services) if database_ok else None,
     )

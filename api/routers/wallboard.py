@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from api.deps import AUTH_RESPONSES, ServicesDep, SessionDep, require_roles
 from api.monitoring_schemas import MonitoredIncidentOut
-from api.schemas import QueueOut
+from api.recordings_usage import recordings_usage
+from api.schemas import QueueOut, RecordingsUsage
 from api.services import Services
 from api.wallboard import WallboardFigures
 from dispatch.filters import IncidentFilter
@@ -65,6 +66,9 @@ class WallboardOut(BaseModel):
     )
     incidents_total: int
     incidents_overdue: int
+    recordings: RecordingsUsage | None = Field(
+        None, description="The recordings kept, the oldest, the disk's room (as `GET /health`)"
+    )
 
 
 def wallboard_figures(services: Services) -> WallboardFigures:
@@ -104,4 +108,5 @@ async def wallboard(
         incidents=[MonitoredIncidentOut.of(item) for item in page.items[:incidents]],
         incidents_total=page.total,
         incidents_overdue=page.overdue,
+        recordings=await recordings_usage(services),
     )
