@@ -30,8 +30,7 @@ ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 
 def supervisor_phones(services: Services) -> list[str]:
     """The endpoints a supervisor's phone may be (``sup01``…), from the coaching service."""
-    coaching = getattr(services, "coaching", None)
-    return list(coaching.phones) if coaching is not None else []
+    return list(services.coaching.phones) if services.coaching is not None else []
 
 
 def router(kit: PageKit) -> APIRouter:

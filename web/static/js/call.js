@@ -24,13 +24,23 @@ function failed(exc, node, fallback) {
 
 // -- the call's facts ---------------------------------------------------------------------
 
+/** False when the call does not exist (or is not this user's to see): nothing else loads. */
 async function loadCall() {
   try {
     view.call = await request("GET", `/calls/${CALL_ID}`);
   } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 404) {
+      $("load-error").textContent = `Không tìm thấy cuộc gọi #${CALL_ID}.`;
+      show($("load-error"), true);
+      for (const node of document.querySelectorAll("main section.card")) show(node, false);
+      return false;
+    }
     failed(exc, $("load-error"), "Không tải được cuộc gọi: mất kết nối.");
-    return;
   }
+  return true; // the recordings may still load when the facts could not
+}
+
+function showCall() {
   const call = view.call;
   $("f-number").textContent = call.caller_number || "—";
   $("f-name").textContent = call.caller_name || "—";
@@ -203,9 +213,11 @@ async function start() {
   });
   const form = $("hold-form");
   if (form) form.addEventListener("submit", addHold);
-  await loadCall();
-  await loadRecordings();
-  await loadHolds();
+  if (await loadCall()) {
+    if (view.call) showCall();
+    await loadRecordings();
+    await loadHolds();
+  }
   document.body.dataset.loaded = "1";
 }
 
