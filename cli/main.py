@@ -218,7 +218,7 @@ def _sign_in(settings: Settings, *, verbose: bool) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import ivr, places, simulate, staffing, stats, users
+    from cli import ivr, places, recordings, simulate, staffing, stats, users
 
     parser = argparse.ArgumentParser(prog="hotline1022", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -262,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     staffing.add_parser(sub)
     stats.add_parser(sub)
     places.add_parser(sub)
+    recordings.add_parser(sub)
 
     simulate.add_parser(sub)
     return parser

@@ -21,6 +21,7 @@ from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S
 from pbx.conference import conference_nodes_from
 from queues.callback_limits import VIETNAM_NUMBER_PATTERN, NumberPlan
 from queues.routing import RoutingPolicy
+from recordings.retention import check_days
 from stats.history import check_thresholds
 from stats.wallboard import Thresholds
 from store.users import DEFAULT_TOKEN_TTL_S, ROLES
@@ -244,6 +245,12 @@ class Settings(BaseSettings):
         # A typo in HOTLINE_CONFERENCE_NODES is said at start, naming the node and field.
         conference_nodes_from(value)
         return value
+
+    @field_validator("recording_retention_days")
+    @classmethod
+    def _retention_classes(cls, value: dict[str, int]) -> dict[str, int]:
+        # A typo'd class or a day count below 1 would purge evidence early: refused at start.
+        return check_days(value)
 
     @field_validator("conference_mixing_interval_ms")
     @classmethod
