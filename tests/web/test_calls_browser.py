@@ -6,7 +6,8 @@ requests are the real ones. Text from callers and users is shown as text."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,15 @@ async def in_vietnam(site: Site, browser: Browser, role: str) -> BrowserContext:
         [{"name": SESSION_COOKIE, "value": site.tokens[role], "url": site.url, "httpOnly": True}]
     )
     return context
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait for what the page asked the server (it answers after the address changed)."""
+    for _ in range(int(timeout_s / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    assert condition()
 
 
 @dataclass
@@ -113,14 +123,30 @@ async def test_a_supervisor_finds_yesterdays_emergency_call_and_listens_to_it(
         "Đã xoá theo thời hạn lưu"
     )
 
-    # By number and category: the server is asked, the address keeps the search.
-    await page.get_by_label("Số gọi").fill("0909")
+    # What the search cannot take is said before anything is sent.
+    asked = len(recorded.fake.searches)
+    await page.get_by_label("Số gọi").fill("09x09")
+    await page.get_by_role("button", name="Tìm").click()
+    await expect(page.locator("#search-error")).to_have_text(
+        "Số gọi chỉ gồm chữ số (có thể có dấu + ở đầu), tối đa 15 số."
+    )
+    await page.get_by_label("Số gọi").fill("")
+    await page.get_by_label("Từ ngày").fill(f"{recorded.today + timedelta(days=1)}")
+    await page.get_by_role("button", name="Tìm").click()
+    await expect(page.locator("#search-error")).to_have_text(
+        "Ngày bắt đầu phải trước hoặc bằng ngày kết thúc."
+    )
+    assert len(recorded.fake.searches) == asked
+    await page.get_by_label("Từ ngày").fill(f"{recorded.yesterday}")
+
+    # By number (as people write it) and category: the address keeps the search.
+    await page.get_by_label("Số gọi").fill("09 09")
     await page.get_by_label("Lĩnh vực").select_option(label="Cấp cứu y tế")
     await page.get_by_role("button", name="Tìm").click()
     await expect(page).to_have_url(
         f"{site.url}/calls?day_from={recorded.yesterday}&day_to={recorded.today}&category=medical&number=0909"
     )
-    assert recorded.fake.searches[-1]["number"] == "0909"
+    await until(lambda: recorded.fake.searches[-1]["number"] == "0909")
     assert recorded.fake.searches[-1]["category"] == "medical"
     await expect(rows).to_have_count(3)
 

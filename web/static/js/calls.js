@@ -27,23 +27,42 @@ function fillForm() {
   offset = Math.max(0, Number(asked.get("offset")) || 0);
 }
 
+/** The search as the API takes it, or a Vietnamese sentence saying what to correct. */
 function query() {
   const params = new URLSearchParams();
   for (const [name, id] of Object.entries(FIELDS)) {
     const value = $(id).value.trim();
     if (value) params.set(name, value);
   }
+  // A number as people write it ("0909 123.456") is searched without its separators.
+  const number = (params.get("number") || "").replace(/[\s.()-]/g, "");
+  if (number) params.set("number", number);
+  if (number && !/^\+?[0-9]{1,15}$/.test(number)) {
+    return "Số gọi chỉ gồm chữ số (có thể có dấu + ở đầu), tối đa 15 số.";
+  }
+  const agent = (params.get("agent") || "").toLowerCase();
+  if (agent) params.set("agent", agent);
+  if (agent && !/^[a-z][a-z0-9_-]{1,39}$/.test(agent)) {
+    return "Máy nhánh của tổng đài viên có dạng agent01.";
+  }
+  const from = params.get("day_from"), to = params.get("day_to");
+  if (from && to && from > to) return "Ngày bắt đầu phải trước hoặc bằng ngày kết thúc.";
   return params;
 }
 
 async function search() {
   const params = query();
+  const error = $("search-error");
+  show(error, false);
+  if (typeof params === "string") {
+    error.textContent = params;
+    show(error, true);
+    return;
+  }
   if (offset) params.set("offset", String(offset));
   window.history.replaceState(null, "", `${window.location.pathname}?${params}`);
   params.set("limit", String(PAGE));
   const mine = ++seq;
-  const error = $("search-error");
-  show(error, false);
   let page;
   try {
     page = await request("GET", `/recordings?${params}`);

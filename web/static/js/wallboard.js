@@ -228,8 +228,10 @@ function tickIncidents(now) {
 function spyCell(agent) {
   const node = el("td", { class: "spy" });
   const session = view.sessions.get(agent.agent_id);
+  const who = agent.name || agent.endpoint || "";
   const button = (text, cls, action) => {
-    const b = el("button", { type: "button", class: `secondary small ${cls}` }, text);
+    // The row's name in the button's accessible name: "Nhắc" alone says not whose call.
+    const b = el("button", { type: "button", class: `secondary small ${cls}`, "aria-label": `${text}: ${who}` }, text);
     b.addEventListener("click", () => spyAction(b, action));
     return b;
   };
