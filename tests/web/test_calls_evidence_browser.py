@@ -6,6 +6,7 @@ real files as MixMonitor would (``tests/recordings/fakes.py``)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,16 @@ from web.session import SESSION_COOKIE
 pytestmark = pytest.mark.browser
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.fixture
+def screens(tmp_path: Path) -> Path:
+    """Where the README's screenshot goes: docs/screens with ``make screens``
+    (HOTLINE1022_SCREENS), else a temporary directory (as tests/web/test_screens.py)."""
+    where = os.environ.get("HOTLINE1022_SCREENS")
+    path = Path(where).resolve() if where else tmp_path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture
@@ -55,6 +66,8 @@ async def a_recorded_call(
         uniqueid=uniqueid,
         linkedid=uniqueid,
         category=category,
+        caller_name="Nguyễn Văn Bình",
+        wait_s=8.0,
         arrived_at=at - timedelta(seconds=20),
         answered_at=at,
         ended_at=at + timedelta(seconds=3),
@@ -67,7 +80,11 @@ async def a_recorded_call(
 
 
 async def test_a_supervisor_listens_to_yesterdays_emergency_call_and_the_audit_shows_it(
-    site: Site, browser: Browser, pbx: FakeRecordingPbx, service: RecordingService
+    site: Site,
+    browser: Browser,
+    pbx: FakeRecordingPbx,
+    service: RecordingService,
+    screens: Path,
 ) -> None:
     yesterday = datetime.now(VN).date() - timedelta(days=1)
     at = datetime(yesterday.year, yesterday.month, yesterday.day, 9, 5, tzinfo=VN).astimezone(UTC)
@@ -76,7 +93,9 @@ async def test_a_supervisor_listens_to_yesterdays_emergency_call_and_the_audit_s
     await a_recorded_call(site, pbx, "0281111003", at + timedelta(hours=2), "general")
     await service.drain()
 
-    context = await browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+    context = await browser.new_context(
+        locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", viewport={"width": 1280, "height": 800}
+    )
     await context.add_cookies(
         [{"name": SESSION_COOKIE, "value": site.tokens["supervisor"], "url": site.url}]
     )
@@ -118,6 +137,7 @@ async def test_a_supervisor_listens_to_yesterdays_emergency_call_and_the_audit_s
             )
         ).all()
     assert heard and {e.user_name for e in heard} == {"Trần Văn Giám"}
+    await page.screenshot(path=screens / "call-recording.png", full_page=True)
 
     # One byte of the evidence altered: the page says so.
     data = bytearray(leg.path.read_bytes())

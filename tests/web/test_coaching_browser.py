@@ -8,6 +8,7 @@ the real one over a fake PBX; the recordings' service is a fake in memory."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
@@ -44,6 +45,16 @@ class OnCall:
 
     def snapshot(self) -> Mapping[str, AgentLiveState]:
         return self.states
+
+
+@pytest.fixture
+def screens(tmp_path: Path) -> Path:
+    """Where the README's screenshot goes: docs/screens with ``make screens``
+    (HOTLINE1022_SCREENS), else a temporary directory (as tests/web/test_screens.py)."""
+    where = os.environ.get("HOTLINE1022_SCREENS")
+    path = Path(where).resolve() if where else tmp_path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @dataclass
@@ -90,16 +101,15 @@ async def wallboard(site: Site, browser: Browser) -> Page:
 
 
 async def test_a_supervisor_whispers_to_an_agent_then_barges_in_then_ends(
-    site: Site, browser: Browser, coaching: Coaching
+    site: Site, browser: Browser, coaching: Coaching, screens: Path
 ) -> None:
     page = await wallboard(site, browser)
     other = await wallboard(site, browser)  # a second supervisor's screen
-    on_call(site, site.agent_id, "agent01", HOSTILE_NAME)
-    on_call(site, coaching.agent02, "agent02", "agent02")
+    on_call(site, site.agent_id, "agent01", "Nguyễn Thị Lan")
     row = page.locator(f'#agents-body tr[data-agent-id="{site.agent_id}"]')
     spy = row.locator("td.spy")
     await expect(spy.get_by_role("button")).to_have_text(["Nghe", "Nhắc", "Chen"])
-    await expect(row.locator("th")).to_have_text(HOSTILE_NAME)
+    await expect(row.locator("th")).to_have_text("Nguyễn Thị Lan")
     # The recordings' disk, with the figures.
     await expect(page.locator("#recordings-usage")).to_have_text(
         "Ghi âm: 1,2 GB (1234 tệp), còn trống 40 GB, cũ nhất 06/11/2026"
@@ -112,6 +122,7 @@ async def test_a_supervisor_whispers_to_an_agent_then_barges_in_then_ends(
     await expect(spy.locator(".spy-mode")).to_have_text("Đang nhắc (sup02)")
     await expect(spy.get_by_role("button")).to_have_text(["Nghe", "Chen", "Kết thúc"])
     assert coaching.pbx.asked == [("spy", "sup02", "whisper")]
+    await page.locator(".wb-agents").screenshot(path=screens / "wallboard-coaching.png")
     # The other screen learns it from the event stream.
     other_spy = other.locator(f'#agents-body tr[data-agent-id="{site.agent_id}"] td.spy')
     await expect(other_spy.locator(".spy-mode")).to_have_text("Đang nhắc (sup02)")
@@ -127,8 +138,14 @@ async def test_a_supervisor_whispers_to_an_agent_then_barges_in_then_ends(
     assert coaching.pbx.asked[-1][0] == "stop"
     assert coaching.pbx.live == {}
 
-    # agent02 shows on a call, but Asterisk has them on none: said in Vietnamese.
+    # agent02 shows on a call, but Asterisk has them on none: said in Vietnamese. Their
+    # name is shown as text, in the buttons' accessible names too.
+    on_call(site, coaching.agent02, "agent02", HOSTILE_NAME)
     row2 = page.locator(f'#agents-body tr[data-agent-id="{coaching.agent02}"]')
+    await expect(row2.locator("th")).to_have_text(HOSTILE_NAME)
+    await expect(row2.locator("td.spy button").first).to_have_attribute(
+        "aria-label", f"Nghe: {HOSTILE_NAME}"
+    )
     await row2.locator("td.spy").get_by_role("button", name="Nghe").click()
     await expect(page.locator("#spy-error")).to_have_text(
         "Tổng đài viên hiện không có cuộc gọi nào để giám sát."
@@ -138,6 +155,7 @@ async def test_a_supervisor_whispers_to_an_agent_then_barges_in_then_ends(
     # The phone chosen is remembered on this computer.
     await page.reload()
     await expect(page.get_by_label("Máy của giám sát viên")).to_have_value("sup02")
+    assert await page.locator("#agents-body img").count() == 0
     assert await page.evaluate("window.__xss") is None
     await page.context.close()
     await other.context.close()
