@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.deps import get_services
 from store.categories import Category
 from store.models import Role, User
 from web import admin, calls, conferences, incidents, reports, wallboard
@@ -109,6 +110,7 @@ def create_pages(app: FastAPI) -> None:
         user, csrf = signed_in
         if user.role != Role.AGENT or user.agent_id is None:
             return forbidden(request, user, csrf, "Bàn làm việc của tổng đài viên")
+        services = get_services(request)
         return page(
             request,
             "console.html",
@@ -118,6 +120,10 @@ def create_pages(app: FastAPI) -> None:
                 "dispositions": [(d.value, label) for d, label in DISPOSITIONS.items()],
                 "urgencies": [(u.value, label) for u, label in URGENCIES.items()],
                 "categories": [(c.value, c.label_vi) for c in Category],
+                # Issue 15: whether the agent may play their own calls' recordings.
+                "may_listen": bool(
+                    services.recordings is not None and services.recording_agent_may_listen
+                ),
             },
             csrf=csrf,
         )

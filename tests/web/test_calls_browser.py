@@ -21,6 +21,7 @@ from recordings.shapes import PauseInfo
 from tests.web.conftest import Site
 from tests.web.feeding import HOSTILE_NAME, add_call
 from tests.web.recording_fakes import FakeRecordings, recording
+from tests.web.support import watch
 from web.session import SESSION_COOKIE
 
 pytestmark = pytest.mark.browser
@@ -321,4 +322,35 @@ async def test_the_words_of_recordings(site: Site, browser: Browser) -> None:
     assert words["ended"] == ""
     assert words["days"] == {"from": "2025-12-31", "to": "2026-01-01"}
     assert words["phones"] == ["sup01", "sup02", "sup03"]
+    await context.close()
+
+
+@pytest.mark.parametrize("may_listen", [True, False])
+async def test_an_agent_plays_their_own_calls_recording_only_where_allowed(
+    site: Site, browser: Browser, recorded: Recorded, may_listen: bool
+) -> None:
+    today = await add_call(site, "0909000222", uniqueid="1700000000.0222")
+    recorded.fake.add(recording(10, today.id, datetime.now(UTC) - timedelta(minutes=5)))
+    site.app.state.services = replace(
+        site.app.state.services, recording_agent_may_listen=may_listen
+    )
+    context = await site.signed_in(browser, "agent")
+    watched = await watch(context)
+    page = watched.page
+    await page.goto(f"{site.url}/console")
+    await page.locator(f'#calls-body tr[data-call-id="{today.id}"]').click()
+    detail = page.locator("#call-detail")
+    await expect(detail.locator(".no-outcome")).to_be_visible()
+    if may_listen:
+        leg = detail.locator('li.recording[data-recording-id="10"]')
+        await expect(leg).to_contain_text("Cuộc gọi đến")
+        await expect(leg.locator("audio")).to_have_attribute("src", "/recordings/10/audio")
+        await leg.locator("audio").evaluate("(a) => { a.preload = 'auto'; a.load(); }")
+        await until(lambda: (10, "Nguyễn Thị Lan") in recorded.fake.listened)
+    else:
+        # Not even asked: the page knows the setting (and half a second shows nothing came).
+        await expect(page.locator("#console")).to_have_attribute("data-may-listen", "0")
+        await page.wait_for_timeout(500)
+        await expect(detail.locator("audio")).to_have_count(0)
+        assert not [u for u in watched.requests if "/recordings" in u]
     await context.close()

@@ -9,6 +9,7 @@ import { coachingBanner, formatSeconds } from "./calls-logic.js";
 const LABELS = JSON.parse(document.getElementById("labels").textContent);
 const root = document.getElementById("console");
 const AGENT_ID = Number(root.dataset.agentId);
+const MAY_LISTEN = root.dataset.mayListen === "1"; // the agent may play their own recordings
 const $ = (id) => document.getElementById(id);
 
 const view = {
@@ -510,6 +511,28 @@ async function openCall(id) {
       box.append(note);
     } else if (exc instanceof HttpError && exc.status === 401) toLogin();
   }
+  if (MAY_LISTEN) await showRecordings(id, box);
+}
+
+/** The call's recordings, to play (the service allows agents their own calls' ones). */
+async function showRecordings(id, box) {
+  let answer;
+  try {
+    answer = await request("GET", `/calls/${id}/recordings`);
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) toLogin();
+    return; // none to show: the rest of the call is still worth reading
+  }
+  const items = (answer.items || []).map((r) => {
+    const item = el("li", { class: "recording", "data-recording-id": String(r.id) },
+      `${label("recording_kinds", r.kind)} · ${formatTime(r.started_at)} · ${formatDuration(
+        r.duration_s == null ? null : Math.round(r.duration_s))} · ${label("recording_statuses", r.status)}`);
+    if (r.status === "sealed") {
+      item.append(el("audio", { controls: "", preload: "none", src: `/recordings/${r.id}/audio` }));
+    }
+    return item;
+  });
+  if (items.length) box.append(el("h4", {}, "Bản ghi âm"), el("ul", { class: "plain recordings" }, ...items));
 }
 
 // -- wiring -----------------------------------------------------------------------------
