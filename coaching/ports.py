@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from pbx.recording_signals import SpyMode, SpySession
 
-__all__ = ["SpyPbx"]
+__all__ = ["ChannelList", "SpyPbx"]
 
 
 class SpyPbx(Protocol):
@@ -29,3 +30,11 @@ class SpyPbx(Protocol):
 
     async def sessions(self) -> list[SpySession]:
         """The spying channels Asterisk has now, with their mode."""
+
+
+class ChannelList(Protocol):
+    """The channels Asterisk has now (``CoreShowChannels`` rows: Channel, Linkedid,
+    ChannelStateDesc, …), to find an agent's own channel to spy on: ``pbx.client.AmiPbx``
+    satisfies it (as ``queues.ports.CallbackPbx`` does). Raises ``PbxUnavailable``."""
+
+    async def channels(self) -> Sequence[Mapping[str, str]]: ...

@@ -1,7 +1,7 @@
 """A supervisor listening in on an agent's call, whispering to the agent, or barging in.
 
-    coaching = CoachingService(db, AmiSpyPbx(...), agent_states, CoachingParams(),
-                               publish=bus.publish)
+    coaching = CoachingService(db, AmiSpyPbx(link), agent_states, AmiPbx(link),
+                               CoachingParams(), publish=bus.publish)
     await coaching.start()                    # adopts what Asterisk spies on now; polls
     s = await coaching.begin(agent_id=3, mode=SpyMode.WHISPER, phone="sup01", by=who)
     await coaching.change_mode(s.id, SpyMode.BARGE, by=who)
@@ -9,10 +9,10 @@
 
 The supervisor's phone rings (``SpyPbx.spy``) and, once answered, joins the agent's channel
 in the chosen mode; keys 4/5/6 on that phone or ``change_mode`` switch it. The target is the
-agent's PJSIP channel *prefix* (``PJSIP/agent01-``): the live state (``queues``) knows the
-agent is on a call but not the name of their channel, and ChanSpy's first argument is a
-prefix of the channels to spy on, so the prefix picks the agent's leg (not the caller's:
-whispering must reach the agent alone).
+agent's own channel (whispering must reach the agent alone, not the caller): the live state
+(``queues``) says the agent is on a call and the caller's uniqueid; Asterisk's channel list
+(``ChannelList``) gives the agent endpoint's channel in that call (its ``Linkedid`` is the
+caller's), else the agent's one channel that is up.
 
 Sessions are what Asterisk shows: ``sessions()`` and a poll every ``poll_s`` compare ours with
 ``SpyPbx.sessions()``. A session Asterisk showed and no longer shows has ended (the supervisor
@@ -48,7 +48,7 @@ from coaching.errors import (
     PbxDown,
     SessionNotFound,
 )
-from coaching.ports import SpyPbx
+from coaching.ports import ChannelList, SpyPbx
 from live.hub import Audience
 from pbx.errors import PbxError
 from pbx.recording_signals import SpyMode, SpySession
@@ -152,6 +152,7 @@ class CoachingService:
     db: Database
     pbx: SpyPbx
     agents: AgentStateView | None
+    channels: ChannelList
     params: CoachingParams = field(default_factory=CoachingParams)
     publish: Publish | None = None
     clock: Callable[[], float] = time.monotonic
@@ -195,9 +196,19 @@ class CoachingService:
     def phones(self) -> list[str]:
         return supervisor_phones(self.params.phone_count)
 
-    def target_of(self, endpoint: str) -> str:
-        """The agent's channel prefix for ChanSpy (see the module's docstring)."""
-        return f"{self.params.channel_tech}/{endpoint}-"
+    async def target_of(self, endpoint: str, call_uniqueid: str) -> str | None:
+        """The agent's channel in the call ``call_uniqueid`` (see the module's docstring)."""
+        try:
+            rows = await self.channels.channels()
+        except PbxError as exc:
+            raise PbxDown() from exc
+        prefix = f"{self.params.channel_tech}/{endpoint}-"
+        mine = [r for r in rows if r.get("Channel", "").startswith(prefix)]
+        for row in mine:
+            if call_uniqueid and call_uniqueid in (row.get("Linkedid"), row.get("Uniqueid")):
+                return row["Channel"]
+        up = [r["Channel"] for r in mine if r.get("ChannelStateDesc", "").lower() == "up"]
+        return up[0] if len(up) == 1 else None
 
     async def sessions(self) -> list[SessionOut]:
         """The active sessions, as Asterisk confirms them now."""
@@ -289,7 +300,9 @@ class CoachingService:
                     f"Máy {phone} đang giám sát tổng đài viên {busy[0].out.agent_endpoint}; "
                     "kết thúc phiên đó trước."
                 )
-            target = self.target_of(endpoint)
+            target = await self.target_of(endpoint, state.on_call)
+            if target is None:
+                raise NotOnCall()
             started = time.perf_counter()
             try:
                 channel = await self.pbx.spy(
@@ -392,6 +405,6 @@ class CoachingService:
 
 
 def _endpoint_of(channel: str) -> str:
-    """``PJSIP/sup01-0000002a`` → ``sup01``; a prefix ``PJSIP/agent01-`` → ``agent01``."""
+    """``PJSIP/sup01-0000002a`` → ``sup01``."""
     name = channel.split("/", 1)[-1]
     return name.rsplit("-", 1)[0] if "-" in name else name

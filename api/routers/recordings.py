@@ -403,11 +403,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | Literal["uns
             return "unsatisfiable"
         return max(0, size - length), size - 1
     first = int(first_s)
-    last = int(last_s) if last_s else size - 1
-    if last < first:
+    if last_s and int(last_s) < first:
         return None  # invalid: ignored, like a malformed header
     if first >= size:
         return "unsatisfiable"
+    last = int(last_s) if last_s else size - 1
     return first, min(last, size - 1)
 
 

@@ -52,6 +52,12 @@ NO_CONTENT = dict.fromkeys(SUPERVISORS, 204)
 COMMANDERS = ("supervisor", "team", "admin")
 NO_CONFERENCES = {**guarded(*COMMANDERS), **dict.fromkeys(COMMANDERS, 503)}
 NO_FILE = dict.fromkeys(SUPERVISORS, 404)
+# Recordings and coaching: the api fixture runs neither service, so a role let through gets
+# the documented 503 (the routes for real: tests/api/test_recordings.py, test_coaching.py).
+# Agents read recordings only where HOTLINE_RECORDING_AGENT_MAY_LISTEN is on (off here).
+NO_RECORDINGS = {**guarded(*SUPERVISORS), **dict.fromkeys(SUPERVISORS, 503)}
+NO_PAUSING = {**guarded(*STAFF), **dict.fromkeys(STAFF, 503)}
+NO_COACHING = NO_RECORDINGS
 
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/openapi.json"): OPEN,
@@ -182,6 +188,21 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/conferences/{conference_id}/points/{point_id}/kick"): NO_CONFERENCES,
     ("POST", "/conferences/{conference_id}/points/{point_id}/redial"): NO_CONFERENCES,
     ("POST", "/conferences/{conference_id}/points/{point_id}/hand/dismiss"): NO_CONFERENCES,
+    ("GET", "/recordings"): NO_RECORDINGS,
+    ("GET", "/recordings/verify"): NO_RECORDINGS,
+    ("GET", "/recordings/{recording_id}"): NO_RECORDINGS,
+    ("GET", "/recordings/{recording_id}/audio"): NO_RECORDINGS,
+    ("GET", "/recordings/{recording_id}/verify"): NO_RECORDINGS,
+    ("GET", "/calls/{call_id}/recordings"): NO_RECORDINGS,
+    ("POST", "/calls/{call_id}/recording/pause"): NO_PAUSING,
+    ("POST", "/calls/{call_id}/recording/resume"): NO_PAUSING,
+    ("GET", "/holds"): NO_RECORDINGS,
+    ("POST", "/holds"): NO_RECORDINGS,
+    ("DELETE", "/holds/{hold_id}"): NO_RECORDINGS,
+    ("GET", "/monitor"): NO_COACHING,
+    ("POST", "/monitor"): NO_COACHING,
+    ("PATCH", "/monitor/{session_id}"): NO_COACHING,
+    ("DELETE", "/monitor/{session_id}"): NO_COACHING,
 }
 
 # Bodies for the routes that need one, so an allowed caller gets 2xx, not 422.
@@ -217,6 +238,9 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, object]]] = {
     ("POST", "/users/{user_id}/tokens"): lambda who: {"label": who},
     ("POST", "/users/{user_id}/password"): lambda _: {},
     ("POST", "/auth/login"): lambda who: {"name": who, "password": "không-đúng-đâu"},
+    ("POST", "/holds"): lambda who: {"call_id": 1, "reason": f"Khiếu nại ({who})"},
+    ("POST", "/monitor"): lambda _: {"agent_id": 1, "mode": "whisper", "phone": "sup01"},
+    ("PATCH", "/monitor/{session_id}"): lambda _: {"mode": "barge"},
 }
 # The incident's district team, known once the tree is made (the bodies are built later).
 DISTRICT_TEAM: list[int] = []
@@ -284,6 +308,9 @@ async def test_every_route_answers_every_principal_as_the_table_says(api: Api) -
         "incident_id": incident[0].incident_id,
         "conference_id": 1,
         "point_id": 1,
+        "recording_id": 1,
+        "hold_id": 1,
+        "session_id": 1,
     }
 
     routes = app_routes(api.app)

@@ -29,6 +29,8 @@ async def test_openapi_describes_the_api(api: Api) -> None:
         "events",
         "wallboard",
         "conferences",
+        "recordings",
+        "monitor",
     ]
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert doc["paths"]["/calls"]["get"]["tags"] == ["calls"]

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pbx.errors import PbxUnavailable
 from pbx.recording_signals import SpyMode, SpySession
 from queues.agent_state import AgentLiveState
 
-__all__ = ["FakeAgents", "FakeSpyPbx"]
+__all__ = ["FakeAgents", "FakeSpyPbx", "channel_of"]
+
+
+def channel_of(endpoint: str) -> str:
+    """The agent's channel in the tests: ``PJSIP/agent01-0000000a``."""
+    return f"PJSIP/{endpoint}-0000000a"
 
 
 class FakeSpyPbx:
     """Like ``AmiSpyPbx``: a spy channel per call, shown by ``sessions()`` once ``answer``ed
-    (Asterisk shows ChanSpy only after the supervisor's phone answered)."""
+    (Asterisk shows ChanSpy only after the supervisor's phone answered). Also the
+    ``ChannelList``: ``agent_channels`` (channel name -> the call's linkedid) are up."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
         self.ringing: dict[str, SpySession] = {}
         self.spying: dict[str, SpySession] = {}
-        self.agent_channels: set[str] = set()  # prefixes of channels that exist
+        self.agent_channels: dict[str, str] = {}  # channel -> linkedid
         self.down = False
         self._n = itertools.count(0x20)
 
@@ -63,6 +69,15 @@ class FakeSpyPbx:
         self._check()
         self.calls.append(("stop", spy_channel))
         self.hang_up(spy_channel)
+
+    async def channels(self) -> Sequence[Mapping[str, str]]:
+        self._check()
+        rows = [
+            {"Channel": c, "Linkedid": linked, "ChannelStateDesc": "Up"}
+            for c, linked in self.agent_channels.items()
+        ]
+        rows += [{"Channel": c, "ChannelStateDesc": "Ring"} for c in self.ringing]
+        return rows
 
     async def sessions(self) -> list[SpySession]:
         self._check()

@@ -18,7 +18,7 @@ from store.db import Database
 from store.models import Agent, AuditEntry
 from store.seed import ensure_agents
 from store.users import create_user
-from tests.coaching.fakes import FakeAgents, FakeSpyPbx
+from tests.coaching.fakes import FakeAgents, FakeSpyPbx, channel_of
 
 BOSS = Who(None, "Trần Giám Sát")  # its user id is set by the fixture (a real user)
 
@@ -42,6 +42,7 @@ class Rig:
             db,
             self.pbx,
             self.agents,
+            self.pbx,
             CoachingParams(ring_s=30, notify_agent=policy, phone_count=4),
             publish=self.publish,
             clock=self.clock,
@@ -52,7 +53,7 @@ class Rig:
 
     def on_call(self, endpoint: str) -> None:
         self.agents.on_call[endpoint] = f"1.{endpoint}"
-        self.pbx.agent_channels.add(f"PJSIP/{endpoint}-")
+        self.pbx.agent_channels[channel_of(endpoint)] = f"1.{endpoint}"
 
     def seen_by_agent(self, agent_id: int) -> list[dict[str, Any]]:
         viewer = Viewer(role="agent", agent_id=agent_id)
@@ -93,7 +94,7 @@ async def test_whisper_rings_the_phone_on_the_agents_leg_and_is_audited(rig: Rig
 
     s = await rig.service.begin(agent_id=a1, mode=SpyMode.WHISPER, phone="sup02", by=BOSS)
 
-    assert rig.pbx.calls == [("spy", "sup02", "PJSIP/agent01-", "whisper", "30")]
+    assert rig.pbx.calls == [("spy", "sup02", channel_of("agent01"), "whisper", "30")]
     assert s.spy_channel.startswith("PJSIP/sup02-")
     assert (s.agent_id, s.agent_endpoint, s.mode, s.by_name) == (
         a1,
@@ -193,12 +194,12 @@ async def test_refusals(rig: Rig) -> None:
         await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
 
     # The live state says on a call, Asterisk has no such channel any more.
-    rig.pbx.agent_channels.discard("PJSIP/agent02-")
+    del rig.pbx.agent_channels[channel_of("agent02")]
     with pytest.raises(NotOnCall):
         await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup02", by=BOSS)
 
     rig.pbx.down = True
-    rig.pbx.agent_channels.add("PJSIP/agent02-")
+    rig.pbx.agent_channels[channel_of("agent02")] = "1.agent02"
     with pytest.raises(PbxDown):
         await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup02", by=BOSS)
     with pytest.raises(SessionNotFound):
@@ -250,7 +251,7 @@ async def test_after_a_restart_the_spying_asterisk_shows_is_adopted(rig: Rig) ->
     first = await rig.service.begin(agent_id=a2, mode=SpyMode.WHISPER, phone="sup04", by=BOSS)
     rig.pbx.answer(first.spy_channel)
 
-    again = CoachingService(rig.db, rig.pbx, rig.agents, CoachingParams(poll_s=3600))
+    again = CoachingService(rig.db, rig.pbx, rig.agents, rig.pbx, CoachingParams(poll_s=3600))
     await again.start()
     try:
         [adopted] = await again.sessions()
@@ -274,3 +275,20 @@ async def test_change_mode_when_the_phone_is_gone_ends_the_session(rig: Rig) -> 
         await rig.service.change_mode(s.id, SpyMode.BARGE, by=BOSS)
     with pytest.raises(SessionNotFound):
         await rig.service.get(s.id)
+
+
+async def test_the_target_is_the_agents_leg_of_that_call(rig: Rig) -> None:
+    rig.on_call("agent01")
+    a1 = await agent_id(rig.db, "agent01")
+    # A second channel of the same phone (another line), and an agent whose name is longer.
+    rig.pbx.agent_channels["PJSIP/agent01-0000000b"] = "9.other"
+    rig.pbx.agent_channels["PJSIP/agent010-0000000c"] = "1.agent01"
+
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
+    assert s.target_channel == channel_of("agent01")
+
+    # Without the call's linkedid (e.g. a callback's leg), the agent's one channel up is it;
+    # two up and neither the call's: no guess.
+    assert await rig.service.target_of("agent01", "unknown") is None
+    del rig.pbx.agent_channels["PJSIP/agent01-0000000b"]
+    assert await rig.service.target_of("agent01", "unknown") == channel_of("agent01")
