@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pbx.recording_signals import RecordingSignal, SpyMode, SpySession
+from pbx.recording_signals import RecordingSignal
 from recordings.chain import Problem, VerifyReport
 from recordings.errors import (
     HoldNotFound,
@@ -35,7 +35,7 @@ from recordings.shapes import (
 from store.db import Database
 from store.types import utcnow
 
-__all__ = ["FakeRecordings", "FakeSpyPbx", "recording", "tone_wav"]
+__all__ = ["FakeRecordings", "recording", "tone_wav"]
 
 
 def tone_wav(seconds: float = 3.0, rate: int = 8000) -> bytes:
@@ -261,34 +261,3 @@ class FakeRecordings(RecordingService):
 
     async def usage(self) -> Usage:
         return self.usage_now
-
-
-class FakeSpyPbx:
-    """Coaching's PBX port: a spy channel per call, shown by ``sessions()`` at once (the
-    supervisor's phone answered), and every request kept in ``asked``."""
-
-    def __init__(self) -> None:
-        self.live: dict[str, SpySession] = {}
-        self.asked: list[tuple[str, str, str]] = []  # (what, phone or channel, mode)
-        self._n = 0
-
-    async def spy(self, *, phone: str, target_channel: str, mode: SpyMode, ring_s: int) -> str:
-        self._n += 1
-        channel = f"PJSIP/{phone}-{self._n:08x}"
-        self.live[channel] = SpySession(channel, f"{target_channel}{self._n:08x}", mode)
-        self.asked.append(("spy", phone, mode.value))
-        return channel
-
-    async def change_mode(self, spy_channel: str, mode: SpyMode) -> None:
-        session = self.live.get(spy_channel)
-        if session is None:
-            raise LookupError(spy_channel)
-        self.live[spy_channel] = replace(session, mode=mode)
-        self.asked.append(("mode", spy_channel, mode.value))
-
-    async def stop(self, spy_channel: str) -> None:
-        self.live.pop(spy_channel, None)
-        self.asked.append(("stop", spy_channel, ""))
-
-    async def sessions(self) -> list[SpySession]:
-        return list(self.live.values())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,30 +21,16 @@ from sqlalchemy import select
 from coaching.service import CoachingParams, CoachingService, Who
 from live.hub import Audience
 from pbx.recording_signals import SpyMode
-from queues.agent_state import AgentLiveState
 from store.models import Agent, Call
 from store.types import utcnow
+from tests.coaching.fakes import FakeAgents, FakeSpyPbx, channel_of
 from tests.web.conftest import Site
 from tests.web.feeding import HOSTILE_NAME, add_call, agent_event, mine, pop_for
-from tests.web.recording_fakes import FakeRecordings, FakeSpyPbx
+from tests.web.recording_fakes import FakeRecordings
 
 pytestmark = pytest.mark.browser
 
 CALLER = "1700000000.7777"
-
-
-class OnCall:
-    """The live agent states coaching reads: agent01 talking on ``CALLER``, nobody else."""
-
-    def __init__(self) -> None:
-        self.states = {
-            "agent01": AgentLiveState(
-                "agent01", queues={"medical-718"}, on_call=CALLER, state="on_call"
-            )
-        }
-
-    def snapshot(self) -> Mapping[str, AgentLiveState]:
-        return self.states
 
 
 @pytest.fixture
@@ -67,12 +53,15 @@ class Coaching:
 
 @pytest.fixture
 async def coaching(site: Site, tmp_path: Path) -> AsyncIterator[Coaching]:
+    # agent01 talks on CALLER (Asterisk has their channel); nobody else is on a call.
     pbx = FakeSpyPbx()
+    pbx.agent_channels[channel_of("agent01")] = CALLER
     service = CoachingService(
-        site.db,
-        pbx,
-        OnCall(),
-        CoachingParams(notify_agent="coaching", phone_count=3),
+        db=site.db,
+        pbx=pbx,
+        agents=FakeAgents(on_call={"agent01": CALLER}),
+        channels=pbx,
+        params=CoachingParams(notify_agent="coaching", phone_count=3),
         publish=site.feed.bus.publish,
     )
     recordings = FakeRecordings(site.db, tmp_path)
@@ -121,7 +110,9 @@ async def test_a_supervisor_whispers_to_an_agent_then_barges_in_then_ends(
     await spy.get_by_role("button", name="Nhắc").click()
     await expect(spy.locator(".spy-mode")).to_have_text("Đang nhắc (sup02)")
     await expect(spy.get_by_role("button")).to_have_text(["Nghe", "Chen", "Kết thúc"])
-    assert coaching.pbx.asked == [("spy", "sup02", "whisper")]
+    assert coaching.pbx.calls == [("spy", "sup02", channel_of("agent01"), "whisper", "30")]
+    [ringing] = coaching.pbx.ringing
+    coaching.pbx.answer(ringing)  # the supervisor picks up
     await page.locator(".wb-agents").screenshot(path=screens / "wallboard-coaching.png")
     # The other screen learns it from the event stream.
     other_spy = other.locator(f'#agents-body tr[data-agent-id="{site.agent_id}"] td.spy')
@@ -130,13 +121,13 @@ async def test_a_supervisor_whispers_to_an_agent_then_barges_in_then_ends(
     await spy.get_by_role("button", name="Chen").click()
     await expect(spy.locator(".spy-mode")).to_have_text("Đang chen (sup02)")
     await expect(other_spy.locator(".spy-mode")).to_have_text("Đang chen (sup02)")
-    assert coaching.pbx.asked[-1][0::2] == ("mode", "barge")
+    assert coaching.pbx.calls[-1] == ("change_mode", ringing, "barge")
 
     await spy.get_by_role("button", name="Kết thúc").click()
     await expect(spy.get_by_role("button")).to_have_text(["Nghe", "Nhắc", "Chen"])
     await expect(other_spy.locator(".spy-mode")).to_have_count(0)
-    assert coaching.pbx.asked[-1][0] == "stop"
-    assert coaching.pbx.live == {}
+    assert coaching.pbx.calls[-1] == ("stop", ringing)
+    assert coaching.pbx.spying == {}
 
     # agent02 shows on a call, but Asterisk has them on none: said in Vietnamese. Their
     # name is shown as text, in the buttons' accessible names too.
@@ -150,7 +141,7 @@ async def test_a_supervisor_whispers_to_an_agent_then_barges_in_then_ends(
     await expect(page.locator("#spy-error")).to_have_text(
         "Tổng đài viên hiện không có cuộc gọi nào để giám sát."
     )
-    assert len(coaching.pbx.asked) == 3
+    assert len(coaching.pbx.calls) == 3
 
     # The phone chosen is remembered on this computer.
     await page.reload()
