@@ -48,8 +48,9 @@ def router(kit: PageKit) -> APIRouter:
             "pause_reasons": dict(services.agents.pause_reasons),
             # The rows' order (the labels' table is sorted by key once rendered).
             "categories": [c.value for c in Category],
-            # The supervisors' phones; none where no coaching service runs (no controls).
-            "phones": supervisor_phones(services),
+            # The supervisors' phones; none where no coaching service runs, nor on the
+            # wall's screen (no one clicks there): no controls then.
+            "phones": [] if wall else supervisor_phones(services),
         }
         return kit.page(
             request,

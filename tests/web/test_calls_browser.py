@@ -7,6 +7,7 @@ requests are the real ones. Text from callers and users is shown as text."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -18,10 +19,12 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from recordings.shapes import PauseInfo
+from store.models import CallOutcome
 from tests.web.conftest import Site
 from tests.web.feeding import HOSTILE_NAME, add_call
 from tests.web.recording_fakes import FakeRecordings, recording
 from tests.web.support import watch
+from web.security import CONTENT_SECURITY_POLICY
 from web.session import SESSION_COOKIE
 
 pytestmark = pytest.mark.browser
@@ -72,6 +75,17 @@ async def recorded(site: Site, tmp_path: Path) -> AsyncIterator[Recorded]:
         talk_s=95.0,
         wait_s=8.0,
     )
+    async with site.db.session() as session:
+        session.add(
+            CallOutcome(
+                call_id=call.id,
+                agent_id=site.agent_id,
+                request_hash="x",
+                disposition="advice",
+                notes=f"Người gọi báo tai nạn\n{HOSTILE_NAME}",
+            )
+        )
+        await session.commit()
     fake = FakeRecordings(site.db, tmp_path)
     pause = PauseInfo(
         paused_at=(at + timedelta(seconds=42)).astimezone(UTC),
@@ -158,6 +172,8 @@ async def test_a_supervisor_finds_yesterdays_emergency_call_and_listens_to_it(
     await expect(page.locator("#f-name")).to_have_text(HOSTILE_NAME)
     await expect(page.locator("#f-arrived")).to_have_text(f"{recorded.yesterday:%d/%m/%Y} 10:04:30")
     await expect(page.locator("#f-talk")).to_have_text("01:35")
+    await expect(page.locator("#f-outcome")).to_have_text("Tư vấn")
+    await expect(page.locator("#f-notes")).to_have_text(f"Người gọi báo tai nạn\n{HOSTILE_NAME}")
 
     call_leg = page.locator('article.recording[data-recording-id="1"]')
     audio = call_leg.locator("audio")
@@ -354,3 +370,19 @@ async def test_an_agent_plays_their_own_calls_recording_only_where_allowed(
         await expect(detail.locator("audio")).to_have_count(0)
         assert not [u for u in watched.requests if "/recordings" in u]
     await context.close()
+
+
+@pytest.mark.parametrize("path", ["/calls", "/calls/1"])
+async def test_the_calls_pages_carry_the_security_headers_and_no_inline_code(
+    site: Site, path: str
+) -> None:
+    page = await site.client.get(
+        path,
+        headers={"Accept": "text/html", "Cookie": f"{SESSION_COOKIE}={site.tokens['supervisor']}"},
+    )
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert page.headers["cache-control"] == "no-store"
+    html = page.text
+    assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", html)
+    assert "<style" not in html and " style=" not in html

@@ -152,6 +152,21 @@ async def test_a_supervisor_whispers_to_an_agent_then_barges_in_then_ends(
     await other.context.close()
 
 
+async def test_the_wall_screen_has_no_controls(
+    site: Site, browser: Browser, coaching: Coaching
+) -> None:
+    context = await site.signed_in(browser, "supervisor")
+    page = await context.new_page()
+    await page.goto(f"{site.url}/wallboard?wall=1")
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "ok")
+    on_call(site, site.agent_id, "agent01", "agent01")
+    row = page.locator(f'#agents-body tr[data-agent-id="{site.agent_id}"]')
+    await expect(row.locator("td.state")).to_have_text("Đang đàm thoại")
+    await expect(row.locator("td.spy")).to_have_count(0)
+    await expect(page.locator("#recordings-usage")).to_contain_text("Ghi âm: 1,2 GB")
+    await context.close()
+
+
 async def test_no_coaching_service_no_controls(site: Site, browser: Browser) -> None:
     page = await wallboard(site, browser)
     on_call(site, site.agent_id, "agent01", "agent01")

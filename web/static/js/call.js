@@ -54,6 +54,22 @@ function showCall() {
   $("f-status").textContent = label("call_statuses", call.status) || "—";
 }
 
+/** What the agent recorded of the call (and the incident that came of it), if anything. */
+async function loadOutcome() {
+  let outcome;
+  try {
+    outcome = await request("GET", `/calls/${CALL_ID}/outcome`);
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) toLogin();
+    else if (exc instanceof HttpError && exc.status === 404) $("f-outcome").textContent = "Chưa ghi kết quả";
+    return;
+  }
+  const node = $("f-outcome");
+  node.textContent = label("dispositions", outcome.disposition) || outcome.disposition;
+  if (outcome.incident_id != null) node.append(` · sự vụ #${outcome.incident_id}`);
+  $("f-notes").textContent = outcome.notes || "—";
+}
+
 // -- the recordings -----------------------------------------------------------------------
 
 async function loadRecordings() {
@@ -214,7 +230,10 @@ async function start() {
   const form = $("hold-form");
   if (form) form.addEventListener("submit", addHold);
   if (await loadCall()) {
-    if (view.call) showCall();
+    if (view.call) {
+      showCall();
+      await loadOutcome();
+    }
     await loadRecordings();
     await loadHolds();
   }
