@@ -84,11 +84,11 @@ SPY_MODES = {
     "barge": "Chen",
 }
 
-# The same modes as the agent's banner words them ("Giám sát viên đang hướng dẫn (…)").
+# The agent's banner in each mode (shown only where spy_notify_agent says).
 SPY_MODES_AGENT = {
-    "listen": "đang nghe",
-    "whisper": "nhắc riêng",
-    "barge": "nói chung với người gọi",
+    "listen": "Giám sát viên đang nghe cuộc gọi này",
+    "whisper": "Giám sát viên đang hướng dẫn (nhắc riêng)",
+    "barge": "Giám sát viên đang hướng dẫn (nói chung với người gọi)",
 }
 
 LABELS: dict[str, dict[str, str]] = {

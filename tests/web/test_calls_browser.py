@@ -306,7 +306,7 @@ async def test_the_words_of_recordings(site: Site, browser: Browser) -> None:
     words = await run(
         page,
         """
-        const labels = { spy_modes_agent: { whisper: "nhắc riêng", listen: "đang nghe" } };
+        const labels = { spy_modes_agent: { whisper: "Giám sát viên đang nhắc" } };
         return {
           bytes: [0, 999, 1500, 1_234_567_890, 40_000_000_000, null].map(L.formatBytes),
           usage: L.usageLine({ files: 3, bytes: 1_200_000_000, disk_free_bytes: 40e9,
@@ -321,6 +321,7 @@ async def test_the_words_of_recordings(site: Site, browser: Browser) -> None:
           none: L.verifyText({ ok: false, problems: [] }),
           whisper: L.coachingBanner({ agent_id: 1, mode: "whisper", active: true }, labels),
           ended: L.coachingBanner({ agent_id: 1, mode: "whisper", active: false }, labels),
+          other: L.coachingBanner({ agent_id: 1, mode: "new", active: true }, labels),
           days: L.defaultDays(new Date(2026, 0, 1, 0, 30)),
           phones: L.phoneNames(3),
         };
@@ -334,7 +335,8 @@ async def test_the_words_of_recordings(site: Site, browser: Browser) -> None:
     assert words["ok"] == {"ok": True, "text": "Đã xác minh"}
     assert words["bad"] == {"ok": False, "text": "Không khớp: thiếu seq 4; tệp mất"}
     assert words["none"] == {"ok": False, "text": "Không khớp: không rõ lý do"}
-    assert words["whisper"] == "Giám sát viên đang hướng dẫn (nhắc riêng)"
+    assert words["whisper"] == "Giám sát viên đang nhắc"
+    assert words["other"] == "Giám sát viên đang hướng dẫn"
     assert words["ended"] == ""
     assert words["days"] == {"from": "2025-12-31", "to": "2026-01-01"}
     assert words["phones"] == ["sup01", "sup02", "sup03"]

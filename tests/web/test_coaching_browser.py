@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
-from coaching.service import CoachingParams, CoachingService, Who
+from coaching.service import CoachingParams, CoachingService, NotifyPolicy, Who
 from live.hub import Audience
 from pbx.recording_signals import SpyMode
 from store.models import Agent, Call
@@ -225,23 +225,50 @@ async def test_the_agent_pauses_the_recording_for_bank_details_and_resumes_it(
     await page.context.close()
 
 
-async def test_the_agent_sees_being_coached_only_when_the_supervisor_speaks_to_them(
-    site: Site, browser: Browser, coaching: Coaching
+WHISPER = "Giám sát viên đang hướng dẫn (nhắc riêng)"
+LISTEN = "Giám sát viên đang nghe cuộc gọi này"
+BARGE = "Giám sát viên đang hướng dẫn (nói chung với người gọi)"
+
+
+@pytest.mark.parametrize(
+    ("policy", "banners"),
+    [
+        # The default: told when the supervisor speaks to them (whisper, barge).
+        ("coaching", [WHISPER, None, BARGE]),
+        ("always", [WHISPER, LISTEN, BARGE]),
+        ("never", [None, None, None]),
+    ],
+)
+async def test_the_agent_sees_being_coached_as_the_policy_says(
+    site: Site,
+    browser: Browser,
+    coaching: Coaching,
+    policy: NotifyPolicy,
+    banners: list[str | None],
 ) -> None:
+    coaching.service.params = replace(coaching.service.params, notify_agent=policy)
     page, _ = await console_on_call(site, browser)
     banner = page.locator("#coaching-banner")
     await expect(page.locator("#recording-box")).to_be_visible()
     await expect(banner).to_be_hidden()
+
+    async def shows(text: str | None) -> None:
+        if text is None:
+            # Shown before and now to be hidden, or never to come: a moment says so.
+            await page.wait_for_timeout(300)
+            await expect(banner).to_be_hidden()
+        else:
+            await expect(banner).to_have_text(text)
+
     who = Who(None, "Trần Văn Giám")
     session = await coaching.service.begin(
         agent_id=site.agent_id, mode=SpyMode.WHISPER, phone="sup01", by=who
     )
-    await expect(banner).to_have_text("Giám sát viên đang hướng dẫn (nhắc riêng)")
-    # Listening only: the policy ("coaching") does not tell the agent.
+    await shows(banners[0])
     await coaching.service.change_mode(session.id, SpyMode.LISTEN, by=who)
-    await expect(banner).to_be_hidden()
+    await shows(banners[1])
     await coaching.service.change_mode(session.id, SpyMode.BARGE, by=who)
-    await expect(banner).to_have_text("Giám sát viên đang hướng dẫn (nói chung với người gọi)")
+    await shows(banners[2])
     await coaching.service.stop(session.id, by=who)
     await expect(banner).to_be_hidden()
     await page.context.close()

@@ -78,8 +78,7 @@ export function usageLine(usage) {
 /** The agent's banner for a `coaching` message, or "" when none is to be shown. */
 export function coachingBanner(message, labels) {
   if (!message || !message.active) return "";
-  const words = (labels.spy_modes_agent || {})[message.mode] || message.mode || "";
-  return words ? `Giám sát viên đang hướng dẫn (${words})` : "Giám sát viên đang hướng dẫn";
+  return (labels.spy_modes_agent || {})[message.mode] || "Giám sát viên đang hướng dẫn";
 }
 
 /** The supervisor's phones: "sup01" … from the count. */
