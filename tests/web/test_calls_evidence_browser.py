@@ -103,6 +103,7 @@ async def test_a_supervisor_listens_to_yesterdays_emergency_call_and_the_audit_s
     page = watched.page
     await page.goto(f"{site.url}/calls")
     await expect(page.locator("#results-body tr")).to_have_count(3)
+    await page.screenshot(path=screens / "calls-search.png", full_page=True)
     await page.get_by_label("Lĩnh vực").select_option(label="Cấp cứu y tế")
     await page.get_by_role("button", name="Tìm").click()
     rows = page.locator("#results-body tr")
