@@ -15,10 +15,13 @@ agent's own channel (whispering must reach the agent alone, not the caller): the
 caller's), else the agent's one channel that is up.
 
 Sessions are what Asterisk shows: ``sessions()`` and a poll every ``poll_s`` compare ours with
-``SpyPbx.sessions()``. A session Asterisk showed and no longer shows has ended (the supervisor
-hung up, or the call ended); one never shown is given ``ring_s`` + ``answer_grace_s`` to be
-answered. On start the service adopts the spy channels Asterisk already has (after a
-restart), so nothing is lost with the process.
+``SpyPbx.sessions()`` and the channel list. A session ends when its spy channel is gone from
+Asterisk (the supervisor hung up, the call ended, or the phone was never answered); a channel
+still there but not spying is ringing, or between two ChanSpy runs while its mode changes.
+The mode Asterisk shows is taken (keys 4/5/6 on the phone) once ``settle_s`` have passed
+since the service changed it itself (a Redirect takes a moment to show). On start the service
+adopts the spy channels Asterisk already has (after a restart), so nothing is lost with the
+process.
 
 Every begin, change, stop and end is audited (``audit_log``, target ``agent:<id>``) with the
 PBX's latency. Supervisors and admins get a ``coaching`` event with each change; the agent
@@ -96,7 +99,7 @@ class CoachingParams:
     notify_agent: NotifyPolicy = "coaching"
     phone_count: int = 4  # sup01 … supNN
     poll_s: float = 2.0  # how often the sessions are compared with Asterisk's
-    answer_grace_s: float = 5.0  # beyond ring_s, before a never-seen session is dropped
+    settle_s: float = 3.0  # after a mode change, before Asterisk's shown mode is believed
     channel_tech: str = "PJSIP"
 
 
@@ -131,7 +134,7 @@ class SessionOut:
 @dataclass
 class _Session:
     out: SessionOut
-    asked_at: float  # monotonic, for the answer's grace
+    settled_at: float  # monotonic: from then on, the mode Asterisk shows is the truth
     seen: bool = False  # Asterisk has shown it spying
     told: bool = False  # the agent was last told they are being coached
 
@@ -222,23 +225,22 @@ class CoachingService:
         return session.out
 
     async def refresh(self) -> None:
-        """Compare ours with Asterisk's: end the ones it no longer shows, adopt the ones it
-        shows that we do not know (after a restart), and take the mode it shows (keys 4/5/6
-        pressed on the phone)."""
-        shown = await self._pbx_sessions()
-        by_channel = {s.spy_channel: s for s in shown}
-        async with self._lock:
+        """Compare ours with Asterisk's: end the ones whose spy channel is gone, adopt the
+        ones it shows that we do not know (after a restart), and take the mode it shows
+        (keys 4/5/6 pressed on the phone)."""
+        async with self._lock:  # read under the lock: no change of ours is half seen
+            by_channel = {s.spy_channel: s for s in await self._pbx_sessions()}
+            alive = await self._alive()
             now = self.clock()
-            deadline = self.params.ring_s + self.params.answer_grace_s
             for sid, session in list(self._sessions.items()):
                 there = by_channel.pop(session.out.spy_channel, None)
                 if there is not None:
                     session.seen = True
-                    if there.mode != session.out.mode:
+                    if there.mode != session.out.mode and now >= session.settled_at:
                         session.out = replace(session.out, mode=there.mode)
                         await self._audit("monitor_mode", session.out, SYSTEM, None, "phone keys")
                         self._tell(session, active=True)
-                elif session.seen or now - session.asked_at > deadline:
+                elif session.out.spy_channel not in alive:
                     del self._sessions[sid]
                     why = "hung up" if session.seen else "not answered"
                     await self._audit("monitor_end", session.out, SYSTEM, None, why)
@@ -274,6 +276,12 @@ class CoachingService:
     async def _pbx_sessions(self) -> list[SpySession]:
         try:
             return await self.pbx.sessions()
+        except PbxError as exc:
+            raise PbxDown() from exc
+
+    async def _alive(self) -> set[str]:
+        try:
+            return {r.get("Channel", "") for r in await self.channels.channels()}
         except PbxError as exc:
             raise PbxDown() from exc
 
@@ -316,7 +324,7 @@ class CoachingService:
             out = SessionOut(
                 next(self._ids), agent_id, endpoint, mode, phone, channel, target, utcnow(), by.name
             )
-            session = _Session(out, self.clock())
+            session = _Session(out, self.clock() + self.params.settle_s)
             self._sessions[out.id] = session
             await self._audit("monitor_start", out, by, latency)
         self._tell(session, active=True)
@@ -340,6 +348,7 @@ class CoachingService:
             latency = (time.perf_counter() - started) * 1000
             before = session.out.mode
             session.out = replace(session.out, mode=mode)
+            session.settled_at = self.clock() + self.params.settle_s
             await self._audit("monitor_mode", session.out, by, latency, f"{before} -> {mode}")
         self._tell(session, active=True)
         return session.out

@@ -331,10 +331,8 @@ class Hotline:
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
         self._incident_timers = asyncio.create_task(self.incidents.run(), name="incident-timers")
         # Before the link: no recording's signal is missed. (Its reconciliation with what
-        # Asterisk records now runs here, so it is skipped, logged, when the link is not up
-        # yet: rows left open by a previous run are then sealed at a later start that finds
-        # Asterisk up. A reconciliation on every AMI connect needs RecordingService to expose
-        # one; it does not yet.)
+        # Asterisk records now is tried here and, while the link is not up yet, again
+        # within a minute until it succeeds: RecordingService's purge loop.)
         await self.recordings.start()
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.

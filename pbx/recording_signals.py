@@ -37,7 +37,9 @@ class RecordingSignal:
     ``path`` is the file on this machine (outside any chroot), ``name`` its path relative to
     the recordings directory (what is stored). ``uniqueid``/``channel`` are the recorded
     channel's; ``at`` the time Asterisk gave (UTC) or, if none, when the signal was made.
-    ``instance`` is the Asterisk instance (node) it came from.
+    ``instance`` is the Asterisk instance (node) it came from. ``incident_id``: the incident
+    a dispatch order's leg reads (``DISPATCH_INCIDENT``; its ``ref``, the order's token, is
+    not stored), so a legal hold on the incident keeps it; None when not known.
     """
 
     kind: SignalKind
@@ -49,6 +51,7 @@ class RecordingSignal:
     name: str
     at: datetime
     instance: str = "main"
+    incident_id: int | None = None
 
 
 class SpyMode(enum.StrEnum):

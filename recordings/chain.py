@@ -112,15 +112,19 @@ def verify(
     file_digest: Callable[[SealedFacts], str | None],
     *,
     start_prev: str = GENESIS,
+    first_seq: int | None = None,
 ) -> VerifyReport:
     """Check ``rows`` (in seq order, from the first unless ``start_prev`` is given):
     seq without gaps, each chain links the previous, each kept file's SHA-256
-    (``file_digest``: None when the file is missing) equals the stored one."""
+    (``file_digest``: None when the file is missing) equals the stored one.
+
+    ``first_seq``: the seq the first row must have (from the genesis: 1, so deleting the
+    first row is a gap too; None: whatever it is). A long chain is checked in parts, each
+    from the last stored chain and seq of the part before."""
     problems: list[Problem] = []
     checked = purged = 0
     prev = start_prev
-    # From the genesis the first is seq 1: deleting the first row is a gap too.
-    expected_seq: int | None = 1 if start_prev == GENESIS else None
+    expected_seq = first_seq if first_seq is not None or start_prev != GENESIS else 1
     for rec in rows:
         checked += 1
         if expected_seq is not None and rec.seq != expected_seq:

@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import shutil
+import time as time_
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -63,7 +64,16 @@ from recordings.shapes import (
 )
 from store import audit
 from store.db import Database
-from store.models import Call, Callback, Conference, Incident, LegalHold, Recording, RecordingPause
+from store.models import (
+    AuditEntry,
+    Call,
+    Callback,
+    Conference,
+    Incident,
+    LegalHold,
+    Recording,
+    RecordingPause,
+)
 from store.types import utcnow
 
 __all__ = [
@@ -106,6 +116,11 @@ SIGNAL_ATTEMPTS = 5
 # (wrong number, an incident) is recorded during wrap-up, after the file was closed.
 RECLASSIFY_WINDOW = timedelta(days=2)
 PURGE_BATCH = 500
+VERIFY_BATCH = 1000
+# The audit log's entries that hold the chain's head (``_anchor``).
+ANCHOR_ACTION = "chain_head"
+# A ``.part.wav`` untouched this long, of a leg Asterisk no longer records, is finished.
+STALE_PART_S = 600.0
 READ_CHUNK = 1 << 20
 
 Publish = Callable[[str, Mapping[str, Any], Audience], None]
@@ -237,7 +252,8 @@ class RecordingService:
                 await self.purge()
             except Exception:
                 log.exception("recordings purge failed (tried again at the next interval)")
-            await asyncio.sleep(self.params.purge_interval_s)
+            interval = self.params.purge_interval_s
+            await asyncio.sleep(interval if self._reconciled else min(interval, 60.0))
 
     async def _reconcile(self) -> None:
         """After a restart: make the rows of legs recording now, and seal from their files
@@ -260,10 +276,27 @@ class RecordingService:
                     )
                 )
             )
+        unsettled = False
         for rec in stale:
             if rec.name in names:
                 continue
             path = self._path(rec.name)
+            part = path.with_suffix(".part.wav")
+            age = _age_s(part) if not path.exists() else None
+            if age is not None:
+                # The final name appears when Asterisk has closed the file (pbx.recording).
+                # Not yet: it may be closing it now, seal at the next reconcile. Untouched for
+                # long while Asterisk records nothing of it: Asterisk stopped before renaming
+                # it (a crash), its bytes are all there will be.
+                if age < STALE_PART_S:
+                    unsettled = True
+                    continue
+                try:
+                    part.rename(path)
+                except OSError:
+                    unsettled = True
+                    continue
+                log.warning("recording %s: left unfinished by Asterisk, sealed as is", rec.name)
             try:
                 ended = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             except OSError:
@@ -282,7 +315,7 @@ class RecordingService:
                 )
             )
             log.info("recording %s sealed after a restart", rec.name)
-        self._reconciled = True
+        self._reconciled = not unsettled
 
     # -- the PBX's signals -------------------------------------------------------------------
 
@@ -299,7 +332,13 @@ class RecordingService:
             if existing is not None:
                 return existing
             call_uniqueid, conference_id = await self._belongs_to(s, signal)
+            incident_id = None
+            if signal.incident_id is not None:
+                incident_id = await s.scalar(
+                    select(Incident.id).where(Incident.id == signal.incident_id)
+                )
             rec = Recording(
+                incident_id=incident_id,
                 kind=signal.recording.value,
                 ref=signal.ref,
                 call_uniqueid=call_uniqueid,
@@ -431,7 +470,9 @@ class RecordingService:
         rec.retention_class = kept.retention_class
         rec.expires_at = retention.expires_at(rec.ended_at or rec.started_at, kept.days)
 
-    def _announce(self, rec: Recording, paused: bool | None) -> None:
+    def _announce(self, rec: Recording, paused: bool | None, agent_id: int | None = None) -> None:
+        """Publish a ``recording`` event to supervisors and admins, and to the call's agent
+        when given (their console shows the pause)."""
         if self._publish is None:
             return
         data: dict[str, Any] = {
@@ -443,7 +484,8 @@ class RecordingService:
         if paused is not None:
             data["paused"] = paused
         try:
-            self._publish("recording", data, Audience())
+            audience = Audience() if agent_id is None else Audience(agent_ids=frozenset({agent_id}))
+            self._publish("recording", data, audience)
         except Exception:
             log.exception("recording event not published")
 
@@ -567,41 +609,77 @@ class RecordingService:
     async def verify(self, recording_id: int | None = None) -> VerifyReport:
         """The whole chain (every sealed recording, in seq order), or one recording: its
         file's digest and its link to the previous one. Raises ``RecordingNotFound``."""
+        if recording_id is None:
+            return await self._verify_all()
         start_prev = chain.GENESIS
         async with self.db.session() as s:
-            if recording_id is None:
-                rows = list(
-                    await s.scalars(
-                        select(Recording).where(Recording.seq.is_not(None)).order_by(Recording.seq)
+            rec = await s.get(Recording, recording_id)
+            if rec is None:
+                raise RecordingNotFound()
+            if rec.seq is None:
+                if rec.purged_at is not None:
+                    return VerifyReport(
+                        ok=False,
+                        checked=1,
+                        purged=1,
+                        problems=[Problem(None, rec.id, "không có tệp khi kết thúc ghi âm")],
                     )
-                )
-            else:
-                rec = await s.get(Recording, recording_id)
-                if rec is None:
-                    raise RecordingNotFound()
-                if rec.seq is None:
-                    if rec.purged_at is not None:
-                        return VerifyReport(
-                            ok=False,
-                            checked=1,
-                            purged=1,
-                            problems=[Problem(None, rec.id, "không có tệp khi kết thúc ghi âm")],
-                        )
-                    raise RecordingNotReady()
-                rows = [rec]
-                if rec.seq > 1:
-                    prev = await s.scalar(
-                        select(Recording.chain).where(Recording.seq == rec.seq - 1)
+                raise RecordingNotReady()
+            rows = [rec]
+            if rec.seq > 1:
+                prev = await s.scalar(select(Recording.chain).where(Recording.seq == rec.seq - 1))
+                if prev is None:
+                    return _with_problem(
+                        await self._verify_rows(rows, None),
+                        Problem(rec.seq, rec.id, f"thiếu bản ghi: số thứ tự {rec.seq - 1}"),
                     )
-                    if prev is None:
-                        return _with_problem(
-                            await self._verify_rows(rows, None),
-                            Problem(rec.seq, rec.id, f"thiếu bản ghi: số thứ tự {rec.seq - 1}"),
-                        )
-                    start_prev = prev
+                start_prev = prev
         return await self._verify_rows(rows, start_prev)
 
-    async def _verify_rows(self, rows: Sequence[Recording], start_prev: str | None) -> VerifyReport:
+    async def _verify_all(self) -> VerifyReport:
+        """The whole chain, ``VERIFY_BATCH`` rows at a time (years of recordings need not
+        fit in memory), each part from where the one before ended."""
+        checked = purged = 0
+        problems: list[Problem] = []
+        prev, last_seq = chain.GENESIS, 0
+        while True:
+            async with self.db.session() as s:
+                rows = list(
+                    await s.scalars(
+                        select(Recording)
+                        .where(Recording.seq > last_seq)
+                        .order_by(Recording.seq)
+                        .limit(VERIFY_BATCH)
+                    )
+                )
+            if not rows:
+                break
+            part = await self._verify_rows(rows, prev, first_seq=last_seq + 1)
+            checked += part.checked
+            purged += part.purged
+            problems.extend(part.problems)
+            prev, last_seq = rows[-1].chain or prev, rows[-1].seq or last_seq
+        async with self.db.session() as s:
+            anchored = await _last_anchor(s)
+            if anchored is not None:
+                seq, want = anchored.get("seq"), anchored.get("chain")
+                found = None
+                if isinstance(seq, int):
+                    found = await s.scalar(select(Recording.chain).where(Recording.seq == seq))
+                if found is None or found != want:
+                    problems.append(
+                        Problem(
+                            seq if isinstance(seq, int) else None,
+                            None,
+                            f"đầu chuỗi đã ghi nhận (số thứ tự {seq}) không còn khớp: "
+                            "các bản ghi cuối chuỗi đã bị xoá hoặc sửa",
+                        )
+                    )
+        return VerifyReport(ok=not problems, checked=checked, purged=purged, problems=problems)
+
+    async def _verify_rows(
+        self, rows: Sequence[Recording], start_prev: str | None, first_seq: int | None = None
+    ) -> VerifyReport:
         facts = [_facts(r) for r in rows]
         paths = {r.id: self._path(r.name) for r in rows}
 
@@ -613,7 +691,9 @@ class RecordingService:
             # The previous link is gone: check the file and the row's own link from its stored
             # prev_chain, the gap is reported by the caller.
             start_prev = facts[0].prev_chain or chain.GENESIS
-        return await asyncio.to_thread(chain.verify, facts, digest, start_prev=start_prev)
+        return await asyncio.to_thread(
+            chain.verify, facts, digest, start_prev=start_prev, first_seq=first_seq
+        )
 
     # -- pausing a call's recording ----------------------------------------------------------
 
@@ -688,8 +768,9 @@ class RecordingService:
                 latency_ms=latency_ms,
                 at=at,
             )
+            agent_id = await s.scalar(select(Call.agent_id).where(Call.uniqueid == call_uniqueid))
             await s.commit()
-        self._announce(rec, pause)
+        self._announce(rec, pause, agent_id)
         return PauseOut(recording_id=rec.id, paused=pause, at=at)
 
     # -- legal holds -------------------------------------------------------------------------
@@ -856,7 +937,36 @@ class RecordingService:
                 freed,
                 len(kept),
             )
+        if not dry_run:
+            await self._anchor()
         return PurgeReport(removed=removed, kept_on_hold=kept, freed_bytes=freed)
+
+    async def _anchor(self) -> None:
+        """Write the chain's head (last seq and chain) to the audit log when it moved: the
+        chain alone cannot show that its last rows were deleted, the head written here can
+        (``verify``)."""
+        async with self.db.session() as s:
+            head = (
+                await s.execute(
+                    select(Recording.seq, Recording.chain)
+                    .where(Recording.seq.is_not(None))
+                    .order_by(Recording.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+            if head is None:
+                return
+            last = await _last_anchor(s)
+            if last is not None and last.get("seq") == head[0] and last.get("chain") == head[1]:
+                return
+            await audit.record(
+                s,
+                action=ANCHOR_ACTION,
+                target="recordings",
+                user_name="system",
+                detail={"seq": head[0], "chain": head[1]},
+            )
+            await s.commit()
 
     async def _reclassify_recent(self, now: datetime) -> None:
         async with self.db.session() as s:
@@ -893,6 +1003,22 @@ class RecordingService:
             disk_free_bytes=disk.free,
             disk_total_bytes=disk.total,
         )
+
+
+async def _last_anchor(s: AsyncSession) -> dict[str, Any] | None:
+    entry = await s.scalar(
+        select(AuditEntry)
+        .where(AuditEntry.target == "recordings", AuditEntry.action == ANCHOR_ACTION)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    if entry is None:
+        return None
+    try:
+        detail = json.loads(entry.detail)
+    except ValueError:
+        return {}
+    return detail if isinstance(detail, dict) else {}
 
 
 def _day_start(day: date) -> datetime:
@@ -938,6 +1064,14 @@ def _digest(path: Path) -> tuple[str, int] | None:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     return h.hexdigest(), size
+
+
+def _age_s(path: Path) -> float | None:
+    """Seconds since the file was last written, or None when it is not there."""
+    try:
+        return time_.time() - path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _unlink(path: Path) -> int:

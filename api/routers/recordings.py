@@ -15,6 +15,7 @@ read the recording). The logic is ``recordings.service``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path as FilePath
@@ -56,6 +57,7 @@ AGENTS_MAY_NOT = (
     "Tổng đài viên không được nghe ghi âm (cài đặt HOTLINE_RECORDING_AGENT_MAY_LISTEN tắt)"
 )
 CHUNK = 64 * 1024
+_DIGITS = re.compile(r"[0-9]{0,18}")  # ASCII digits only; 18: no number past a 64-bit size
 
 _Reader = Annotated[
     User,
@@ -304,7 +306,9 @@ async def search_recordings(
 ) -> RecordingList:
     """Recordings matching every filter; an agent (when allowed) sees those of their calls."""
     own = await _own_endpoint(session, user)
-    if own is not None and agent is not None and agent != own:
+    if own is not None and (not own or (agent is not None and agent != own)):
+        # Another agent's calls, or an agent whose row is gone: nothing (an empty filter
+        # would be no filter at all).
         return RecordingList(items=[], total=0, limit=limit, offset=offset)
     try:
         page = await recordings.search(
@@ -393,8 +397,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | Literal["uns
     if not dash:
         return None
     first_s, last_s = first_s.strip(), last_s.strip()
-    if not (first_s.isdigit() or first_s == "") or not (last_s.isdigit() or last_s == ""):
-        return None
+    if not _DIGITS.fullmatch(first_s) or not _DIGITS.fullmatch(last_s):
+        return None  # str.isdigit() would let "²" through, which int() refuses
     if first_s == "":
         if last_s == "":
             return None

@@ -35,6 +35,7 @@ async def test_ok_when_both_work(api: Api) -> None:
         "status": "ok",
         "ami": {"connected": True, "host": "127.0.0.1:5038"},
         "database": {"ok": True},
+        "recordings": None,  # no recording service in the api fixture
     }
 
 
@@ -92,6 +93,7 @@ async def test_degraded_when_the_database_is_down(dead_database: Database) -> No
         "status": "degraded",
         "ami": {"connected": True},
         "database": {"ok": False},
+        "recordings": None,
     }
 
 

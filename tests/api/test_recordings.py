@@ -455,7 +455,45 @@ async def test_without_a_recording_service_health_says_null(api: Api) -> None:
         ("bytes=", 10, None),
         ("bytes=-", 10, None),
         ("BYTES=1-2", 10, (1, 2)),
+        ("bytes=\u00b2-", 10, None),  # a superscript two: a digit to str.isdigit
+        ("bytes=1234567890123456789-", 10, None),
     ],
 )
 def test_parse_range(header: str | None, size: int, expected: object) -> None:
     assert parse_range(header, size) == expected
+
+
+# -- the OpenAPI document ---------------------------------------------------------------
+
+NEW_ROUTES = {
+    ("get", "/recordings"): {"403", "503"},
+    ("get", "/recordings/verify"): {"403", "503"},
+    ("get", "/recordings/{recording_id}"): {"403", "404", "503"},
+    ("get", "/recordings/{recording_id}/audio"): {"206", "403", "404", "409", "410", "416"},
+    ("get", "/recordings/{recording_id}/verify"): {"403", "404", "503"},
+    ("get", "/calls/{call_id}/recordings"): {"403", "404", "503"},
+    ("post", "/calls/{call_id}/recording/pause"): {"403", "404", "409", "503"},
+    ("post", "/calls/{call_id}/recording/resume"): {"403", "404", "409", "503"},
+    ("post", "/holds"): {"201", "403", "422", "503"},
+    ("get", "/holds"): {"403", "503"},
+    ("delete", "/holds/{hold_id}"): {"403", "404", "409", "503"},
+    ("get", "/monitor"): {"403", "503"},
+    ("post", "/monitor"): {"201", "403", "404", "409", "422", "503"},
+    ("patch", "/monitor/{session_id}"): {"403", "404", "503"},
+    ("delete", "/monitor/{session_id}"): {"403", "404", "503"},
+}
+
+
+async def test_every_new_route_is_documented(api: Api) -> None:
+    doc = (await api.client.get("/openapi.json")).json()
+    for (method, path), statuses in NEW_ROUTES.items():
+        operation = doc["paths"][path][method]
+        assert operation["summary"], (method, path)
+        assert operation["tags"] in (["recordings"], ["monitor"]), (method, path)
+        assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+        assert statuses | {"401"} <= set(operation["responses"]), (method, path)
+    audio = doc["paths"]["/recordings/{recording_id}/audio"]["get"]
+    assert "audio/wav" in audio["responses"]["206"]["content"]
+    assert any(p["name"] == "Range" and p["in"] == "header" for p in audio["parameters"])
+    health = doc["components"]["schemas"]["HealthOut"]["properties"]
+    assert "recordings" in health

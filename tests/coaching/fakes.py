@@ -27,6 +27,7 @@ class FakeSpyPbx:
         self.calls: list[tuple[str, ...]] = []
         self.ringing: dict[str, SpySession] = {}
         self.spying: dict[str, SpySession] = {}
+        self.between: set[str] = set()  # up, but not in ChanSpy now (a Redirect under way)
         self.agent_channels: dict[str, str] = {}  # channel -> linkedid
         self.down = False
         self._n = itertools.count(0x20)
@@ -48,8 +49,10 @@ class FakeSpyPbx:
         self.spying[channel] = self.ringing.pop(channel)
 
     def hang_up(self, channel: str) -> None:
+        """The phone hung up, the call ended, or (ringing) the phone never answered."""
         self.spying.pop(channel, None)
         self.ringing.pop(channel, None)
+        self.between.discard(channel)
 
     def press(self, channel: str, mode: SpyMode) -> None:
         """The supervisor pressed 4/5/6 on the phone."""
@@ -77,6 +80,8 @@ class FakeSpyPbx:
             for c, linked in self.agent_channels.items()
         ]
         rows += [{"Channel": c, "ChannelStateDesc": "Ring"} for c in self.ringing]
+        rows += [{"Channel": c, "ChannelStateDesc": "Up"} for c in self.spying]
+        rows += [{"Channel": c, "ChannelStateDesc": "Up"} for c in self.between]
         return rows
 
     async def sessions(self) -> list[SpySession]:

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +27,7 @@ from simulation.conference_phones import tone_pcap
 from simulation.sipp import remove_run
 from simulation.stack import Stack, free_udp_tcp_port
 from simulation.supervisor_phones import SippSupervisorPhone
-from store.models import AuditEntry
+from store.models import Agent, AuditEntry
 from store.users import create_user
 
 pytestmark = [pytest.mark.asterisk]
@@ -55,6 +56,11 @@ async def test_a_supervisor_coaches_an_agent_then_listens_to_the_recording(
 ) -> None:
     hotline = stack.running
     _, token = await create_user(hotline.db, name="Cô Lan giám sát", role="supervisor")
+    async with hotline.db.session() as s:
+        agent01 = await s.scalar(select(Agent.id).where(Agent.endpoint == "agent01"))
+    agent_user, agent_token = await create_user(
+        hotline.db, name="Anh Minh", role="agent", agent_id=agent01
+    )
     phone = SippSupervisorPhone(
         endpoint="sup01",
         password=supervisor_password(stack.settings.secrets, "sup01"),
@@ -122,10 +128,31 @@ async def test_a_supervisor_coaches_an_agent_then_listens_to_the_recording(
             await until(gone, 15, "the supervisor's phone to leave")
             assert (await api.get("/monitor")).json()["items"] == []
 
+            # The agent pauses the call's recording (the caller reads out bank details) and
+            # resumes it; the call is the one the agent has now.
+            as_agent = {"Authorization": f"Bearer {agent_token}"}
+            call_id = None
+
+            async def call_row() -> bool:
+                nonlocal call_id
+                mine = (await api.get("/calls", headers=as_agent)).json()["items"]
+                call_id = next((c["id"] for c in mine if c["caller_number"] == number), None)
+                return call_id is not None
+
+            await until(call_row, 15, "the call's row with its agent")
+            paused = await api.post(f"/calls/{call_id}/recording/pause", headers=as_agent)
+            assert paused.status_code == 200, paused.text
+            assert paused.json()["paused"] is True
+            again = await api.post(f"/calls/{call_id}/recording/pause", headers=as_agent)
+            assert again.status_code == 409
+            await asyncio.sleep(1)
+            resumed = await api.post(f"/calls/{call_id}/recording/resume", headers=as_agent)
+            assert resumed.status_code == 200, resumed.text
+
             rc = await asyncio.wait_for(asyncio.to_thread(citizen.wait), 120)
             assert rc == 0, "the SIPp citizen failed"
 
-            found: list[dict[str, object]] = []
+            found: list[dict[str, Any]] = []
 
             async def sealed() -> bool:
                 page = (await api.get("/recordings", params={"number": number})).json()
@@ -135,6 +162,8 @@ async def test_a_supervisor_coaches_an_agent_then_listens_to_the_recording(
             await until(sealed, 30, "the call's recording sealed")
             [recording] = found
             assert recording["agent_endpoint"] == "agent01" and recording["kind"] == "call"
+            [pause] = recording["pauses"]
+            assert pause["by_name"] == "Anh Minh" and pause["resumed_at"]
             head = await api.get(
                 f"/recordings/{recording['id']}/audio", headers={"Range": "bytes=0-43"}
             )
@@ -159,3 +188,12 @@ async def test_a_supervisor_coaches_an_agent_then_listens_to_the_recording(
             )
         )
     assert actions == ["monitor_start", "monitor_mode", "monitor_stop", "listen"]
+    async with hotline.db.session() as s:
+        by_agent = list(
+            await s.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.user_id == agent_user.id)
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert by_agent == ["recording_pause", "recording_resume"]

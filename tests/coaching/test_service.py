@@ -20,8 +20,6 @@ from store.seed import ensure_agents
 from store.users import create_user
 from tests.coaching.fakes import FakeAgents, FakeSpyPbx, channel_of
 
-BOSS = Who(None, "Trần Giám Sát")  # its user id is set by the fixture (a real user)
-
 
 class Clock:
     def __init__(self) -> None:
@@ -32,8 +30,9 @@ class Clock:
 
 
 class Rig:
-    def __init__(self, db: Database, policy: NotifyPolicy = "coaching") -> None:
+    def __init__(self, db: Database, boss: Who, policy: NotifyPolicy = "coaching") -> None:
         self.db = db
+        self.boss = boss  # the supervisor who acts
         self.pbx = FakeSpyPbx()
         self.agents = FakeAgents()
         self.clock = Clock()
@@ -75,24 +74,22 @@ async def agent_id(db: Database, endpoint: str) -> int:
     return found
 
 
-@pytest.fixture(autouse=True)
-async def boss(db: Database) -> None:
-    global BOSS
+async def a_supervisor(db: Database) -> Who:
     user, _ = await create_user(db, name="Trần Giám Sát", role="supervisor")
-    BOSS = Who(user.id, user.name)
+    return Who(user.id, user.name)
 
 
 @pytest.fixture
 async def rig(db: Database) -> Rig:
     await ensure_agents(db, 3)
-    return Rig(db)
+    return Rig(db, await a_supervisor(db))
 
 
 async def test_whisper_rings_the_phone_on_the_agents_leg_and_is_audited(rig: Rig) -> None:
     rig.on_call("agent01")
     a1 = await agent_id(rig.db, "agent01")
 
-    s = await rig.service.begin(agent_id=a1, mode=SpyMode.WHISPER, phone="sup02", by=BOSS)
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.WHISPER, phone="sup02", by=rig.boss)
 
     assert rig.pbx.calls == [("spy", "sup02", channel_of("agent01"), "whisper", "30")]
     assert s.spy_channel.startswith("PJSIP/sup02-")
@@ -106,7 +103,7 @@ async def test_whisper_rings_the_phone_on_the_agents_leg_and_is_audited(rig: Rig
     assert (entry.action, entry.target, entry.user_id, entry.user_name) == (
         "monitor_start",
         f"agent:{a1}",
-        BOSS.user_id,
+        rig.boss.user_id,
         "Trần Giám Sát",
     )
     assert entry.latency_ms is not None and entry.latency_ms >= 0
@@ -121,16 +118,16 @@ async def test_listening_is_never_told_to_the_agent_under_the_coaching_policy(ri
     a1 = await agent_id(rig.db, "agent01")
     other = await agent_id(rig.db, "agent02")
 
-    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
     assert rig.seen_by_agent(a1) == []  # not even an event saying "nothing"
 
-    await rig.service.change_mode(s.id, SpyMode.WHISPER, by=BOSS)
+    await rig.service.change_mode(s.id, SpyMode.WHISPER, by=rig.boss)
     assert rig.seen_by_agent(a1) == [{"agent_id": a1, "mode": "whisper", "active": True}]
 
-    await rig.service.change_mode(s.id, SpyMode.LISTEN, by=BOSS)
+    await rig.service.change_mode(s.id, SpyMode.LISTEN, by=rig.boss)
     assert rig.seen_by_agent(a1)[-1] == {"agent_id": a1, "mode": None, "active": False}
 
-    await rig.service.stop(s.id, by=BOSS)
+    await rig.service.stop(s.id, by=rig.boss)
     assert len(rig.seen_by_agent(a1)) == 2  # already told it ended: nothing more
     assert rig.seen_by_agent(other) == []  # another agent hears of none of it
     assert [e.action for e in await rig.audit()] == [
@@ -157,12 +154,12 @@ async def test_the_policy_decides_what_the_agent_is_told(
     db: Database, policy: NotifyPolicy, mode: SpyMode, told: bool
 ) -> None:
     await ensure_agents(db, 1)
-    rig = Rig(db, policy)
+    rig = Rig(db, await a_supervisor(db), policy)
     rig.on_call("agent01")
     a1 = await agent_id(db, "agent01")
 
-    s = await rig.service.begin(agent_id=a1, mode=mode, phone="sup01", by=BOSS)
-    await rig.service.stop(s.id, by=BOSS)
+    s = await rig.service.begin(agent_id=a1, mode=mode, phone="sup01", by=rig.boss)
+    await rig.service.stop(s.id, by=rig.boss)
 
     assert agent_told(policy, mode) is told
     expected = (
@@ -181,36 +178,36 @@ async def test_refusals(rig: Rig) -> None:
     a1 = await agent_id(rig.db, "agent01")
     a2 = await agent_id(rig.db, "agent02")
     with pytest.raises(NotOnCall):
-        await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
+        await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
     with pytest.raises(InvalidCoaching, match="sup01, sup02, sup03, sup04"):
-        await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup05", by=BOSS)
+        await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup05", by=rig.boss)
     with pytest.raises(SessionNotFound):
-        await rig.service.begin(agent_id=9999, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
+        await rig.service.begin(agent_id=9999, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
 
     rig.on_call("agent01")
     rig.on_call("agent02")
-    await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
+    await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
     with pytest.raises(CoachingConflict, match="agent01"):
-        await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
+        await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
 
     # The live state says on a call, Asterisk has no such channel any more.
     del rig.pbx.agent_channels[channel_of("agent02")]
     with pytest.raises(NotOnCall):
-        await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup02", by=BOSS)
+        await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup02", by=rig.boss)
 
     rig.pbx.down = True
     rig.pbx.agent_channels[channel_of("agent02")] = "1.agent02"
     with pytest.raises(PbxDown):
-        await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup02", by=BOSS)
+        await rig.service.begin(agent_id=a2, mode=SpyMode.LISTEN, phone="sup02", by=rig.boss)
     with pytest.raises(SessionNotFound):
-        await rig.service.stop(12345, by=BOSS)
+        await rig.service.stop(12345, by=rig.boss)
     assert [e.action for e in await rig.audit()] == ["monitor_start"]
 
 
 async def test_a_session_ends_when_asterisk_no_longer_shows_it(rig: Rig) -> None:
     rig.on_call("agent01")
     a1 = await agent_id(rig.db, "agent01")
-    s = await rig.service.begin(agent_id=a1, mode=SpyMode.BARGE, phone="sup01", by=BOSS)
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.BARGE, phone="sup01", by=rig.boss)
 
     # Ringing: Asterisk shows no ChanSpy yet, and the phone has ring_s to answer.
     rig.clock.now += 20
@@ -224,7 +221,7 @@ async def test_a_session_ends_when_asterisk_no_longer_shows_it(rig: Rig) -> None
     rig.pbx.hang_up(s.spy_channel)  # the supervisor hung up, or the call ended
     assert await rig.service.sessions() == []
     with pytest.raises(SessionNotFound):
-        await rig.service.change_mode(s.id, SpyMode.LISTEN, by=BOSS)
+        await rig.service.change_mode(s.id, SpyMode.LISTEN, by=rig.boss)
 
     entries = await rig.audit()
     assert [e.action for e in entries] == ["monitor_start", "monitor_mode", "monitor_end"]
@@ -232,23 +229,55 @@ async def test_a_session_ends_when_asterisk_no_longer_shows_it(rig: Rig) -> None
     assert rig.seen_by_agent(a1)[-1] == {"agent_id": a1, "mode": None, "active": False}
 
 
-async def test_a_phone_never_answered_is_dropped_after_ringing(rig: Rig) -> None:
+async def test_a_phone_never_answered_is_dropped_when_its_channel_goes(rig: Rig) -> None:
     rig.on_call("agent01")
     a1 = await agent_id(rig.db, "agent01")
-    await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup03", by=BOSS)
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup03", by=rig.boss)
 
-    rig.clock.now += 36  # ring_s 30 + 5 s grace, passed
+    rig.clock.now += 60  # still ringing (a long ring_s): it stays while its channel does
+    assert [x.id for x in await rig.service.sessions()] == [s.id]
+    rig.pbx.hang_up(s.spy_channel)  # the Originate's timeout: the phone never answered
     assert await rig.service.sessions() == []
     entries = await rig.audit()
     assert json.loads(entries[-1].detail)["note"] == "not answered"
     # The phone is free again.
-    await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup03", by=BOSS)
+    await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup03", by=rig.boss)
+
+
+async def test_between_two_chanspy_runs_the_session_stays(rig: Rig) -> None:
+    rig.on_call("agent01")
+    a1 = await agent_id(rig.db, "agent01")
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
+    rig.pbx.answer(s.spy_channel)
+    assert [x.id for x in await rig.service.sessions()] == [s.id]
+
+    # A Redirect (or keys 4/5/6) under way: the channel is up but not in ChanSpy for a moment.
+    del rig.pbx.spying[s.spy_channel]
+    rig.pbx.between.add(s.spy_channel)
+    assert [x.id for x in await rig.service.sessions()] == [s.id]
+    assert [e.action for e in await rig.audit()] == ["monitor_start"]
+
+
+async def test_a_mode_just_changed_is_not_undone_by_what_asterisk_shows_late(rig: Rig) -> None:
+    rig.on_call("agent01")
+    a1 = await agent_id(rig.db, "agent01")
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
+    rig.pbx.answer(s.spy_channel)
+    await rig.service.change_mode(s.id, SpyMode.BARGE, by=rig.boss)
+    rig.pbx.press(s.spy_channel, SpyMode.LISTEN)  # Asterisk still shows the old ChanSpy
+
+    [now] = await rig.service.sessions()
+    assert now.mode == SpyMode.BARGE  # within settle_s: ours stands
+    rig.clock.now += 3.5
+    [later] = await rig.service.sessions()
+    assert later.mode == SpyMode.LISTEN  # then what Asterisk shows is the truth (keys)
+    assert [e.action for e in await rig.audit()][-1] == "monitor_mode"
 
 
 async def test_after_a_restart_the_spying_asterisk_shows_is_adopted(rig: Rig) -> None:
     rig.on_call("agent02")
     a2 = await agent_id(rig.db, "agent02")
-    first = await rig.service.begin(agent_id=a2, mode=SpyMode.WHISPER, phone="sup04", by=BOSS)
+    first = await rig.service.begin(agent_id=a2, mode=SpyMode.WHISPER, phone="sup04", by=rig.boss)
     rig.pbx.answer(first.spy_channel)
 
     again = CoachingService(rig.db, rig.pbx, rig.agents, rig.pbx, CoachingParams(poll_s=3600))
@@ -268,11 +297,11 @@ async def test_after_a_restart_the_spying_asterisk_shows_is_adopted(rig: Rig) ->
 async def test_change_mode_when_the_phone_is_gone_ends_the_session(rig: Rig) -> None:
     rig.on_call("agent01")
     a1 = await agent_id(rig.db, "agent01")
-    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
     rig.pbx.hang_up(s.spy_channel)
 
     with pytest.raises(SessionNotFound):
-        await rig.service.change_mode(s.id, SpyMode.BARGE, by=BOSS)
+        await rig.service.change_mode(s.id, SpyMode.BARGE, by=rig.boss)
     with pytest.raises(SessionNotFound):
         await rig.service.get(s.id)
 
@@ -284,7 +313,7 @@ async def test_the_target_is_the_agents_leg_of_that_call(rig: Rig) -> None:
     rig.pbx.agent_channels["PJSIP/agent01-0000000b"] = "9.other"
     rig.pbx.agent_channels["PJSIP/agent010-0000000c"] = "1.agent01"
 
-    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=BOSS)
+    s = await rig.service.begin(agent_id=a1, mode=SpyMode.LISTEN, phone="sup01", by=rig.boss)
     assert s.target_channel == channel_of("agent01")
 
     # Without the call's linkedid (e.g. a callback's leg), the agent's one channel up is it;

@@ -39,6 +39,7 @@ class Leg:
     path: Path
     started_at: datetime
     closed: bool = False
+    incident_id: int | None = None
 
 
 @dataclass
@@ -87,6 +88,7 @@ class FakeRecordingPbx:
         at: datetime | None = None,
         uniqueid: str | None = None,
         announce: bool = True,
+        incident_id: int | None = None,
     ) -> Leg:
         """A leg starts recording: its (empty) file exists, STARTED is sent."""
         self._count += 1
@@ -104,7 +106,8 @@ class FakeRecordingPbx:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
-        leg = Leg(recording, ref, uniqueid, f"PJSIP/citizen-{self._count:08x}", name, path, at)
+        channel = f"PJSIP/{self.instance}-{self._count:08x}"
+        leg = Leg(recording, ref, uniqueid, channel, name, path, at, incident_id=incident_id)
         self.legs.append(leg)
         if announce:
             self._emit(self._signal(leg, SignalKind.STARTED, at))
@@ -145,6 +148,7 @@ class FakeRecordingPbx:
             name=leg.name,
             at=at,
             instance=self.instance,
+            incident_id=leg.incident_id,
         )
 
     def _emit(self, signal: RecordingSignal) -> None:

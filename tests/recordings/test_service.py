@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,9 +29,11 @@ from recordings.service import RecordingParams, RecordingService
 from store import audit
 from store.db import Database
 from store.models import (
+    Agent,
     Call,
     Callback,
     CallOutcome,
+    Conference,
     Incident,
     Place,
     Recording,
@@ -350,7 +354,14 @@ async def test_listening_is_audited_with_who_and_which(
 async def test_pause_and_resume_are_stored_audited_and_told_to_asterisk(
     db: Database, service: RecordingService, pbx: FakeRecordingPbx, published: Published
 ) -> None:
-    await add_call(db, "1733461200.1")
+    call_id = await add_call(db, "1733461200.1")
+    async with db.session() as s:
+        agent = Agent(endpoint="agent01", name="Nguyễn Văn A")
+        s.add(agent)
+        await s.flush()
+        agent_id = agent.id
+        await s.execute(update(Call).where(Call.id == call_id).values(agent_id=agent_id))
+        await s.commit()
     leg = pbx.start_call("1733461200.1", at=utcnow() - timedelta(seconds=30))
     await service.drain()
     paused = await service.pause("1733461200.1", user_id=None, user_name="agent1")
@@ -373,6 +384,7 @@ async def test_pause_and_resume_are_stored_audited_and_told_to_asterisk(
         actions = [e.action for e in await audit.read(s, target=f"recording:{out.id}")]
     assert sorted(actions) == ["recording_pause", "recording_pause", "recording_resume"]
     assert [d["paused"] for _, d, _ in published if "paused" in d] == [True, False, True]
+    assert all(a.agent_ids == {agent_id} for _, d, a in published if "paused" in d)
     with pytest.raises(RecordingNotFound):  # sealed: nothing recording now
         await service.pause("1733461200.1", user_id=None, user_name="agent1")
 
@@ -435,8 +447,9 @@ async def test_purge_removes_the_expired_except_on_hold_and_the_chain_still_veri
     with pytest.raises(RecordingPurged):
         await service.open_audio(by_uid["1733461200.1"].id, user_id=None, user_name="x")
     async with db.session() as s:
-        [entry] = await audit.read(s, target="recordings")
-    assert entry.action == "purge" and json.loads(entry.detail)["removed"] == report.removed
+        entries = await audit.read(s, target="recordings")
+    [entry] = [e for e in entries if e.action == "purge"]
+    assert json.loads(entry.detail)["removed"] == report.removed
     # Released: the next purge removes it; nothing else is due.
     await service.release(hold.id, user_id=None, user_name="giamsat1")
     again = await service.purge(later)
@@ -583,3 +596,136 @@ async def test_a_file_missing_at_close_stays_out_of_the_chain(
     assert kept.seq == 1
     assert (await service.verify()).ok
     assert not (await service.verify(lost.id)).ok
+
+
+# -- other legs, other nodes ---------------------------------------------------------------
+
+
+async def test_dispatch_and_conference_legs_carry_their_incident_and_conference(
+    db: Database, service: RecordingService, pbx: FakeRecordingPbx
+) -> None:
+    call_id = await add_call(db, "1733461200.1", category="general")
+    incident_id = await add_outcome(db, call_id, "incident", incident=True)
+    async with db.session() as s:
+        conf = Conference(title="Họp ứng phó bão", status="running")
+        s.add(conf)
+        await s.commit()
+    order = pbx.start(RecordingKind.DISPATCH, "feedbeef", incident_id=incident_id)
+    room = pbx.start(RecordingKind.CONFERENCE, str(conf.id))
+    stray = pbx.start(RecordingKind.DISPATCH, "c0ffee", incident_id=999_999)
+    for leg in (order, room, stray):
+        pbx.write(leg, WAV)
+        pbx.close(leg)
+    await service.drain()
+    by_ref = {r.ref: r for r in await rows(db)}
+    assert by_ref["feedbeef"].incident_id == incident_id
+    assert by_ref["feedbeef"].retention_class == "incident"
+    assert by_ref[str(conf.id)].conference_id == conf.id
+    assert by_ref[str(conf.id)].retention_class == "conference"
+    assert by_ref["c0ffee"].incident_id is None  # no such incident: not a broken row
+    await service.hold(
+        call_id=None, incident_id=incident_id, reason="Điều tra", user_id=None, user_name="a"
+    )
+    report = await service.purge(utcnow() + timedelta(days=4000))
+    assert by_ref["feedbeef"].id in report.kept_on_hold
+    assert set(report.removed) == {by_ref[str(conf.id)].id, by_ref["c0ffee"].id}
+    assert (await service.search(kind="dispatch")).total == 2
+
+
+async def test_two_nodes_sealing_at_once_make_one_chain_without_gaps(
+    db: Database, tmp_path: Path
+) -> None:
+    root = tmp_path / "recordings"
+    nodes = []
+    for name in ("a", "b"):
+        pbx = FakeRecordingPbx(root, instance=name)
+        svc = RecordingService(db, pbx, RecordingParams(root=root, instance=name))
+        await svc.start()
+        nodes.append((pbx, svc))
+    try:
+        legs = []
+        for i in range(8):
+            for n, (pbx, _) in enumerate(nodes):
+                leg = pbx.start_call(f"17334612{n}0.{i}")
+                pbx.write(leg, WAV + bytes([i, n]))
+                legs.append((pbx, leg))
+        for pbx, leg in legs:
+            pbx.close(leg)
+        await asyncio.gather(*(svc.drain() for _, svc in nodes))
+        sealed = await rows(db)
+        assert sorted(r.seq or 0 for r in sealed) == list(range(1, 17))
+        assert {r.instance for r in sealed} == {"a", "b"}
+        report = await nodes[0][1].verify()
+        assert report.ok and report.checked == 16
+    finally:
+        for _, svc in nodes:
+            await svc.close()
+
+
+async def test_a_restart_waits_for_a_file_asterisk_is_closing_and_finishes_an_abandoned_one(
+    db: Database, pbx: FakeRecordingPbx
+) -> None:
+    params = RecordingParams(root=pbx.root, retention_days=DAYS)
+    first = RecordingService(db, pbx, params)
+    await first.start()
+    closing = pbx.start_call("1733461200.1", at=utcnow() - timedelta(minutes=5))
+    abandoned = pbx.start_call("1733461200.2", at=utcnow() - timedelta(hours=2))
+    await first.drain()
+    await first.close()
+    # As MixMonitor leaves them (pbx.recording): X.part.wav until it renames it to X.wav.
+    for leg in (closing, abandoned):
+        leg.path.unlink()
+        leg.path.with_suffix(".part.wav").write_bytes(WAV)
+        pbx.close(leg, announce=False)
+    old = (utcnow() - timedelta(hours=1)).timestamp()
+    os.utime(abandoned.path.with_suffix(".part.wav"), (old, old))
+    pbx._listeners.clear()
+    second = RecordingService(db, pbx, params)
+    await second.start()
+    try:
+        by_uid = {r.call_uniqueid: r for r in await rows(db)}
+        assert by_uid["1733461200.1"].seq is None and by_uid["1733461200.1"].purged_at is None
+        assert by_uid["1733461200.2"].seq == 1 and abandoned.path.exists()
+        assert by_uid["1733461200.2"].sha256 == hashlib.sha256(WAV).hexdigest()
+        closing.path.with_suffix(".part.wav").rename(closing.path)  # Asterisk is done
+        await second._reconcile()
+        assert [r.seq for r in await rows(db)] == [2, 1]
+        assert (await second.verify()).ok
+    finally:
+        await second.close()
+
+
+async def test_the_whole_chain_is_verified_in_parts_without_losing_a_gap_between_them(
+    db: Database, service: RecordingService, pbx: FakeRecordingPbx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("recordings.service.VERIFY_BATCH", 2)
+    for i in range(1, 7):
+        await record(service, pbx, f"1733461200.{i}")
+    report = await service.verify()
+    assert report.ok and report.checked == 6
+    async with db.session() as s:
+        await s.execute(delete(Recording).where(Recording.seq == 3))  # the first of a part
+        await s.commit()
+    report = await service.verify()
+    assert not report.ok and report.checked == 5
+    assert {p.seq for p in report.problems} == {4}
+    assert any("số thứ tự 3" in p.what for p in report.problems)
+
+
+async def test_deleting_the_last_rows_is_found_from_the_head_the_purge_wrote(
+    db: Database, service: RecordingService, pbx: FakeRecordingPbx
+) -> None:
+    for i in range(1, 4):
+        await record(service, pbx, f"1733461200.{i}")
+    await service.purge()  # nothing expired; it writes the chain's head
+    await service.purge()  # the head has not moved: no second entry
+    async with db.session() as s:
+        heads = [e for e in await audit.read(s, target="recordings") if e.action == "chain_head"]
+    assert [json.loads(e.detail)["seq"] for e in heads] == [3]
+    assert (await service.verify()).ok
+    async with db.session() as s:
+        await s.execute(delete(Recording).where(Recording.seq == 3))
+        await s.commit()
+    report = await service.verify()
+    assert not report.ok and report.checked == 2
+    assert "số thứ tự 3" in report.problems[0].what
