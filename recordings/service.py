@@ -143,15 +143,14 @@ class RecordingParams:
 
     @classmethod
     def from_settings(cls, settings: RecordingSettings) -> RecordingParams:
-        """From the service's settings (``hotline1022.settings.Settings``): an empty
-        ``recordings_dir`` is the Asterisk instance's ``spool/recordings``, as this machine
-        sees it (inside the chroot when Asterisk runs in one)."""
-        root = Path(settings.recordings_dir) if settings.recordings_dir else None
-        if root is None:
-            paths = AsteriskPaths.find(settings.asterisk_instance)
-            root = paths.host_path(f"{paths.inst}/spool/recordings")
+        """From the service's settings (``hotline1022.settings.Settings``).
+        ``recordings_dir`` is as Asterisk sees it (``pbx.paths``: inside its root when it runs
+        in one; empty: the instance's ``spool/recordings``); ``root`` is that directory as
+        this machine sees it."""
+        paths = AsteriskPaths.find(settings.asterisk_instance)
+        inner = settings.recordings_dir.rstrip("/") or f"{paths.inst}/spool/recordings"
         return cls(
-            root=root,
+            root=paths.host_path(inner),
             retention_days=dict(settings.recording_retention_days),
             retention_default_days=settings.recording_retention_default_days,
             purge_interval_s=settings.recording_purge_interval_s,

@@ -66,9 +66,11 @@ async def _purged(url: str) -> list[str | None]:
 
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    where = tmp_path / "recordings"
-    monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(where))
-    return where
+    """The recordings directory of an Asterisk in a root (a chroot): the settings name it as
+    Asterisk sees it, the files are under the root."""
+    monkeypatch.setenv("HOTLINE_ASTERISK_ROOT", str(tmp_path / "asterisk-root"))
+    monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", "/srv/recordings")
+    return tmp_path / "asterisk-root" / "srv" / "recordings"
 
 
 def test_verify_says_ok_then_names_the_altered_file(
