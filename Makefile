@@ -42,7 +42,8 @@ vendor:  ## the pages' third-party files from registry.npmjs.org, checked agains
 
 screens: venv  ## screenshots of the pages in docs/screens/ (Playwright, Debian's chromium)
 	HOTLINE1022_SCREENS=docs/screens $(BIN)/pytest -q -m browser tests/web/test_screens.py \
-		tests/web/test_conferences_browser.py
+		tests/web/test_conferences_browser.py \
+		tests/web/test_calls_evidence_browser.py tests/web/test_coaching_browser.py
 
 prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng + sox)
 	$(BIN)/hotline1022 prompts

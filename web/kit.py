@@ -51,6 +51,8 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("/admin", "Quản trị", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
     # Issue 14: the commander's conferences; of the team users, only a center's (CENTER).
     ("/conferences", "Hội nghị", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value, CENTER})),
+    # Issue 15: calls and their recordings.
+    ("/calls", "Cuộc gọi", frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})),
     ("/docs", "API", frozenset(r.value for r in Role)),
 )
 

@@ -52,6 +52,45 @@ ROUTES = {
     Route.FALLBACK: "Dự phòng (menu lỗi)",
 }
 
+# Issue 15: recordings and coaching (the API's values: recordings.service, coaching).
+RECORDING_KINDS = {
+    "call": "Cuộc gọi đến",
+    "callback": "Gọi lại",
+    "dispatch": "Điều động tổ",
+    "conference": "Hội nghị",
+}
+
+RECORDING_STATUSES = {
+    "recording": "Đang ghi âm",
+    "sealed": "Đã lưu",
+    "purged": "Đã xoá theo thời hạn lưu",
+}
+
+RETENTION_CLASSES = {
+    "incident": "Sự vụ",
+    "emergency": "Khẩn cấp",
+    "violation": "Vi phạm",
+    "callback": "Gọi lại",
+    "conference": "Hội nghị",
+    "dispatch": "Điều động",
+    "information": "Thông tin",
+    "wrong_number": "Nhầm số",
+}
+
+# What the supervisor's phone does on an agent's call (ChanSpy's modes).
+SPY_MODES = {
+    "listen": "Nghe",
+    "whisper": "Nhắc",
+    "barge": "Chen",
+}
+
+# The agent's banner in each mode (shown only where spy_notify_agent says).
+SPY_MODES_AGENT = {
+    "listen": "Giám sát viên đang nghe cuộc gọi này",
+    "whisper": "Giám sát viên đang hướng dẫn (nhắc riêng)",
+    "barge": "Giám sát viên đang hướng dẫn (nói chung với người gọi)",
+}
+
 LABELS: dict[str, dict[str, str]] = {
     "agent_states": AGENT_STATES,
     "dispositions": {k.value: v for k, v in DISPOSITIONS.items()},
@@ -60,4 +99,9 @@ LABELS: dict[str, dict[str, str]] = {
     "call_statuses": {k.value: v for k, v in CALL_STATUSES.items()},
     "incident_statuses": dict(STATUS_LABELS),
     "routes": {k.value: v for k, v in ROUTES.items()},
+    "recording_kinds": RECORDING_KINDS,
+    "recording_statuses": RECORDING_STATUSES,
+    "retention_classes": RETENTION_CLASSES,
+    "spy_modes": SPY_MODES,
+    "spy_modes_agent": SPY_MODES_AGENT,
 }

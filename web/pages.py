@@ -18,9 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.deps import get_services
 from store.categories import Category
 from store.models import Role, User
-from web import admin, conferences, incidents, reports, wallboard
+from web import admin, calls, conferences, incidents, reports, wallboard
 from web.assets import StaticAssets
 from web.kit import PageKit, role_page
 from web.labels import DISPOSITIONS, LABELS, URGENCIES
@@ -37,6 +38,7 @@ PAGE_MODULES: list[Callable[[PageKit], APIRouter]] = [
     reports.router,
     admin.router,
     conferences.router,  # issue 14
+    calls.router,  # issue 15
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -108,6 +110,7 @@ def create_pages(app: FastAPI) -> None:
         user, csrf = signed_in
         if user.role != Role.AGENT or user.agent_id is None:
             return forbidden(request, user, csrf, "Bàn làm việc của tổng đài viên")
+        services = get_services(request)
         return page(
             request,
             "console.html",
@@ -117,6 +120,10 @@ def create_pages(app: FastAPI) -> None:
                 "dispositions": [(d.value, label) for d, label in DISPOSITIONS.items()],
                 "urgencies": [(u.value, label) for u, label in URGENCIES.items()],
                 "categories": [(c.value, c.label_vi) for c in Category],
+                # Issue 15: whether the agent may play their own calls' recordings.
+                "may_listen": bool(
+                    services.recordings is not None and services.recording_agent_may_listen
+                ),
             },
             csrf=csrf,
         )
@@ -136,6 +143,6 @@ def create_pages(app: FastAPI) -> None:
     app.include_router(router)
     for module in PAGE_MODULES:
         app.include_router(module(kit))
-    pages_first(app)  # issue 14: /conferences is a page and a JSON route (web/routes.py)
+    pages_first(app)  # /conferences, /calls: a page and a JSON route each (web/routes.py)
     app.mount("/static", assets, name="static")
     app.add_middleware(SecurityHeaders)

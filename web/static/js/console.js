@@ -4,10 +4,12 @@
 import { HttpError, request } from "./http.js";
 import { followEvents, serverNow, toLogin } from "./stream.js";
 import { el, formatClock, formatDuration, formatTime, newKey, show } from "./dom.js";
+import { coachingBanner, formatSeconds } from "./calls-logic.js";
 
 const LABELS = JSON.parse(document.getElementById("labels").textContent);
 const root = document.getElementById("console");
 const AGENT_ID = Number(root.dataset.agentId);
+const MAY_LISTEN = root.dataset.mayListen === "1"; // the agent may play their own recordings
 const $ = (id) => document.getElementById(id);
 
 const view = {
@@ -19,6 +21,8 @@ const view = {
   dirty: false,
   calls: new Map(), // call id -> call (today's)
   pauseReasons: {},
+  callIds: new Map(), // uniqueid -> call id, from the pop and the `call` messages
+  recording: { uniqueid: null, paused: false, at: null }, // the current call's recording
 };
 
 const label = (table, value) => (value == null ? "" : LABELS[table][value] || String(value));
@@ -42,8 +46,11 @@ function setAgent(data) {
     reason: data.reason ?? null,
     wrapup_until: data.wrapup_until ?? null,
     answered_today: data.answered_today ?? previous.answered_today ?? 0,
+    call_uniqueid: data.call_uniqueid ?? null,
   };
   renderAgent();
+  renderRecording();
+  if (!["on_call", "ringing"].includes(view.agent.state)) setCoaching(null); // the call ended
 }
 
 function renderAgent() {
@@ -104,6 +111,7 @@ async function loadPauseReasons() {
 function setPop(pop) {
   view.pop = pop;
   const call = pop.call;
+  if (call.uniqueid && call.call_id != null) view.callIds.set(call.uniqueid, call.call_id);
   $("pop-number").textContent = call.caller_number || "—";
   $("pop-name").textContent = call.caller_name || "—";
   $("pop-category").textContent = label("categories", call.category) || "—";
@@ -122,6 +130,7 @@ function setPop(pop) {
   // Which call the pop shows, for scripts that watch the page (bench/pop_latency.py).
   $("pop").dataset.uniqueid = call.uniqueid || "";
   show($("pop"), true);
+  renderRecording();
   if (call.call_id != null && (!view.target || view.sent || !view.dirty || view.target.call_id === call.call_id)) {
     setTarget(call);
   }
@@ -148,6 +157,10 @@ function hidePop() {
 }
 
 function onCall(call) {
+  if (call.uniqueid && call.call_id != null && !view.callIds.has(call.uniqueid)) {
+    view.callIds.set(call.uniqueid, call.call_id);
+    renderRecording();
+  }
   if (view.pop && view.pop.call.uniqueid === call.uniqueid) {
     view.pop.call = { ...view.pop.call, ...call };
     $("pop-status").textContent = label("call_statuses", call.status);
@@ -169,6 +182,64 @@ function onIncident(incident) {
     else list.splice(at, 1);
     renderPopIncidents();
   }
+}
+
+// -- the current call's recording: pause (a caller's bank details…) and resume ------------
+
+/** The call the agent is talking on now, with its id: {uniqueid, call_id}, or null. */
+function currentCall() {
+  const agent = view.agent;
+  if (!agent || agent.state !== "on_call" || !agent.call_uniqueid) return null;
+  const id = view.callIds.get(agent.call_uniqueid);
+  return id == null ? null : { uniqueid: agent.call_uniqueid, call_id: id };
+}
+
+function renderRecording() {
+  const call = currentCall();
+  show($("recording-box"), call != null);
+  if (!call) return;
+  if (view.recording.uniqueid !== call.uniqueid) {
+    // A new call: it is recorded from its answer (the API says otherwise if it is not).
+    view.recording = { uniqueid: call.uniqueid, paused: false, at: null };
+    show($("recording-error"), false);
+  }
+  const { paused, at } = view.recording;
+  const state = $("recording-state");
+  state.textContent = paused ? `Đã tạm dừng ghi âm${at ? ` từ ${formatSeconds(at)}` : ""}` : "● Đang ghi âm";
+  state.className = `rec-state${paused ? " paused" : ""}`;
+  state.dataset.paused = paused ? "1" : "0";
+  $("recording-pause").disabled = paused;
+  $("recording-resume").disabled = !paused;
+}
+
+async function pauseRecording(pause) {
+  const call = currentCall();
+  if (!call) return;
+  const error = $("recording-error");
+  show(error, false);
+  $("recording-pause").disabled = $("recording-resume").disabled = true;
+  try {
+    const answer = await request("POST", `/calls/${call.call_id}/recording/${pause ? "pause" : "resume"}`);
+    view.recording = { uniqueid: call.uniqueid, paused: Boolean(answer.paused), at: answer.at || null };
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) return toLogin();
+    // 409: it already was as asked (paused from another tab, or before a reload).
+    if (exc instanceof HttpError && exc.status === 409) view.recording = { uniqueid: call.uniqueid, paused: pause, at: null };
+    error.textContent = exc instanceof HttpError ? exc.message : "Không gửi được: mất kết nối. Hãy bấm lại.";
+    show(error, true);
+  }
+  renderRecording();
+}
+
+// -- being coached ------------------------------------------------------------------------
+
+/** A `coaching` message for this agent (the policy decides whether they get any). */
+function setCoaching(message) {
+  const text = message && message.agent_id === AGENT_ID ? coachingBanner(message, LABELS) : "";
+  const banner = $("coaching-banner");
+  banner.textContent = text;
+  banner.dataset.mode = text ? message.mode || "" : "";
+  show(banner, Boolean(text));
 }
 
 // -- the outcome form -------------------------------------------------------------------
@@ -440,6 +511,28 @@ async function openCall(id) {
       box.append(note);
     } else if (exc instanceof HttpError && exc.status === 401) toLogin();
   }
+  if (MAY_LISTEN) await showRecordings(id, box);
+}
+
+/** The call's recordings, to play (the service allows agents their own calls' ones). */
+async function showRecordings(id, box) {
+  let answer;
+  try {
+    answer = await request("GET", `/calls/${id}/recordings`);
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) toLogin();
+    return; // none to show: the rest of the call is still worth reading
+  }
+  const items = (answer.items || []).map((r) => {
+    const item = el("li", { class: "recording", "data-recording-id": String(r.id) },
+      `${label("recording_kinds", r.kind)} · ${formatTime(r.started_at)} · ${formatDuration(
+        r.duration_s == null ? null : Math.round(r.duration_s))} · ${label("recording_statuses", r.status)}`);
+    if (r.status === "sealed") {
+      item.append(el("audio", { controls: "", preload: "none", src: `/recordings/${r.id}/audio` }));
+    }
+    return item;
+  });
+  if (items.length) box.append(el("h4", {}, "Bản ghi âm"), el("ul", { class: "plain recordings" }, ...items));
 }
 
 // -- wiring -----------------------------------------------------------------------------
@@ -452,6 +545,8 @@ function wire() {
     agentAction("pause", { reason: $("pause-reason").value });
   });
   $("resume").addEventListener("click", () => agentAction("unpause"));
+  $("recording-pause").addEventListener("click", () => pauseRecording(true));
+  $("recording-resume").addEventListener("click", () => pauseRecording(false));
   $("signout").addEventListener("click", async () => {
     try { await request("POST", "/auth/logout"); } finally { window.location.assign("/login"); }
   });
@@ -488,6 +583,7 @@ async function start() {
     call: onCall,
     pop: (data) => { if (data.agent_id === AGENT_ID) setPop(data); },
     incident: onIncident,
+    coaching: setCoaching,
   });
   loadCalls();
 }

@@ -2,11 +2,16 @@
 // 15 minutes, open incidents. Everything live comes from GET /events (snapshot, agent, queue,
 // incident, figures); GET /wallboard/data is read once per snapshot for the figures of the day.
 // No polling: the one timer only re-draws the clocks (waits, time in state, overdue).
+// Issue 15: per agent on a call, listen / whisper / barge from the supervisor's phone
+// (POST /monitor), its mode switched (PATCH) or ended (DELETE); the sessions come from
+// GET /monitor once per snapshot, then from `coaching` messages. The recordings' disk line
+// comes with the figures (GET /wallboard/data's `recordings`).
 // Every text from a user or caller is set with textContent.
 import { HttpError, request } from "./http.js";
 import { followEvents, serverNow, toLogin } from "./stream.js";
 import { el, formatClock, formatDuration } from "./dom.js";
 import { aggregate, levelOf, overdueMs, sortIncidents } from "./wallboard-logic.js";
+import { usageLine } from "./calls-logic.js";
 
 const LABELS = JSON.parse(document.getElementById("labels").textContent);
 const CONFIG = JSON.parse(document.getElementById("wallboard-config").textContent);
@@ -21,7 +26,11 @@ const view = {
   incidents: new Map(), // id -> incident
   figures: null,
   byQueue: false,
+  phones: CONFIG.phones || [], // the supervisors' phones; none: no coaching controls
+  sessions: new Map(), // agent id -> the active monitoring session on their call
 };
+const MODES = ["listen", "whisper", "barge"];
+const PHONE_KEY = "hotline1022.spyPhone";
 
 const label = (table, value) => (value == null ? "" : LABELS[table][value] || String(value));
 const percent = (v) => {
@@ -39,6 +48,7 @@ function onSnapshot(data) {
   for (const incident of data.incidents || []) setIncident(incident);
   render();
   loadFigures(); // once per snapshot: the figures then come as `figures` events
+  loadSessions();
 }
 
 async function loadFigures() {
@@ -46,9 +56,16 @@ async function loadFigures() {
     const board = await request("GET", "/wallboard/data?incidents=0");
     view.thresholds = board.thresholds;
     setFigures(board.figures);
+    setUsage(board.recordings);
   } catch (exc) {
     if (exc instanceof HttpError && exc.status === 401) toLogin();
   }
+}
+
+function setUsage(usage) {
+  const node = $("recordings-usage");
+  node.textContent = usageLine(usage);
+  node.hidden = !usage;
 }
 
 // -- the model --------------------------------------------------------------------------
@@ -151,7 +168,7 @@ function renderAgents() {
     const f = figures.get(agent.agent_id) || {};
     const state = agent.state || "logged_out";
     const reason = state === "paused" && agent.reason ? view.pauseReasons[agent.reason] || agent.reason : "";
-    return el("tr", { "data-agent-id": String(agent.agent_id), "data-state": state, class: `agent-${state}` },
+    const row = el("tr", { "data-agent-id": String(agent.agent_id), "data-state": state, class: `agent-${state}` },
       el("th", { scope: "row" }, agent.name || agent.endpoint || ""),
       cell(label("agent_states", state), { class: `state state-${state}` }),
       cell("--:--", { class: "num timer", "data-since": agent.since || "" }),
@@ -159,6 +176,8 @@ function renderAgents() {
       cell(String(agent.answered_today ?? f.answered ?? 0), { class: "num answered" }),
       cell(formatDuration(f.aht_s == null ? null : Math.round(f.aht_s)), { class: "num aht" }),
     );
+    if (view.phones.length) row.append(spyCell(agent));
+    return row;
   });
   $("agents-body").replaceChildren(...rows);
   $("agents-empty").hidden = rows.length > 0;
@@ -202,6 +221,99 @@ function tickIncidents(now) {
     else if (late > 0) node.querySelector(".late").textContent = `Quá hạn ${formatClock(late)}`;
   }
   if (reorder) renderIncidents(); // one just went overdue: red, and to the top
+}
+
+// -- listen, whisper, barge ---------------------------------------------------------------
+
+function spyCell(agent) {
+  const node = el("td", { class: "spy" });
+  const session = view.sessions.get(agent.agent_id);
+  const who = agent.name || agent.endpoint || "";
+  const button = (text, cls, action) => {
+    // The row's name in the button's accessible name: "Nhắc" alone says not whose call.
+    const b = el("button", { type: "button", class: `secondary small ${cls}`, "aria-label": `${text}: ${who}` }, text);
+    b.addEventListener("click", () => spyAction(b, action));
+    return b;
+  };
+  if (session) {
+    const mode = label("spy_modes", session.mode).toLocaleLowerCase("vi");
+    node.dataset.mode = session.mode;
+    node.append(el("span", { class: "spy-mode" }, `Đang ${mode} (${session.phone})`));
+    for (const m of MODES) {
+      if (m === session.mode) continue;
+      node.append(button(label("spy_modes", m), `spy-${m}`, () =>
+        request("PATCH", `/monitor/${session.id}`, { body: { mode: m } }).then(setSession)));
+    }
+    node.append(button("Kết thúc", "spy-stop", () =>
+      request("DELETE", `/monitor/${session.id}`).then(() => endSession(agent.agent_id))));
+  } else if (agent.state === "on_call") {
+    for (const m of MODES) {
+      node.append(button(label("spy_modes", m), `spy-${m}`, () =>
+        request("POST", "/monitor", { body: { agent_id: agent.agent_id, mode: m, phone: $("spy-phone").value } })
+          .then(setSession)));
+    }
+  }
+  return node;
+}
+
+async function spyAction(button, action) {
+  const error = $("spy-error");
+  error.hidden = true;
+  button.disabled = true;
+  try {
+    await action();
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) return toLogin();
+    error.textContent = exc instanceof HttpError ? exc.message : "Không gửi được: mất kết nối.";
+    error.hidden = false;
+    if (exc instanceof HttpError && exc.status === 404) loadSessions(); // it had ended
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function setSession(session) {
+  if (!session || session.agent_id == null) return;
+  view.sessions.set(session.agent_id, session);
+  renderAgents();
+}
+
+function endSession(agentId) {
+  view.sessions.delete(agentId);
+  renderAgents();
+}
+
+/** A `coaching` message: supervisors get the session with `active`. */
+function onCoaching(data) {
+  if (data.id == null || data.agent_id == null) return; // an agent's own note, not ours
+  const known = view.sessions.get(data.agent_id);
+  if (data.active) setSession(data);
+  else if (!known || known.id === data.id) endSession(data.agent_id);
+}
+
+async function loadSessions() {
+  if (!view.phones.length) return;
+  try {
+    const answer = await request("GET", "/monitor");
+    view.sessions.clear();
+    for (const session of Array.isArray(answer) ? answer : answer.items || []) {
+      view.sessions.set(session.agent_id, session);
+    }
+    renderAgents();
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) toLogin();
+  }
+}
+
+function wirePhone() {
+  const select = $("spy-phone");
+  if (!select) return;
+  let kept = null;
+  try { kept = window.localStorage.getItem(PHONE_KEY); } catch { /* storage off */ }
+  if (kept && view.phones.includes(kept)) select.value = kept;
+  select.addEventListener("change", () => {
+    try { window.localStorage.setItem(PHONE_KEY, select.value); } catch { /* storage off */ }
+  });
 }
 
 // -- the chart (SVG drawn here: no library) ---------------------------------------------
@@ -279,6 +391,7 @@ function start() {
     $("col-name").textContent = view.byQueue ? "Hàng đợi" : "Lĩnh vực";
     renderQueues();
   });
+  wirePhone();
   render();
   tick();
   followEvents({
@@ -287,6 +400,7 @@ function start() {
     queue: (data) => { setQueue(data); renderQueues(); },
     incident: (data) => { setIncident(data); renderIncidents(); },
     figures: setFigures,
+    coaching: onCoaching,
   });
   setInterval(tick, 1000);
 }
