@@ -55,6 +55,7 @@ from recordings.ports import RecordingPbx
 from recordings.shapes import (
     AudioFile,
     HoldOut,
+    ListenOut,
     PauseInfo,
     PauseOut,
     PurgeReport,
@@ -602,6 +603,23 @@ class RecordingService:
             )
             await s.commit()
         return AudioFile(path=path, size=size)
+
+    async def listens(self, recording_id: int, *, limit: int = 200) -> list[ListenOut]:
+        """Who listened to a recording and when (its ``listen`` entries in the audit log),
+        newest first, at most ``limit``. Raises ``RecordingNotFound``."""
+        async with self.db.session() as s:
+            if await s.get(Recording, recording_id) is None:
+                raise RecordingNotFound()
+            rows = await s.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.target == audit.target_of("recording", recording_id),
+                    AuditEntry.action == "listen",
+                )
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                .limit(limit)
+            )
+            return [ListenOut(at=e.at, user_id=e.user_id, user_name=e.user_name) for e in rows]
 
     # -- the chain ---------------------------------------------------------------------------
 

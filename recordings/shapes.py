@@ -152,3 +152,12 @@ class Usage(Dumpable):
     oldest_started_at: datetime | None
     disk_free_bytes: int
     disk_total_bytes: int
+
+
+@dataclass(frozen=True)
+class ListenOut(Dumpable):
+    """One listening of a recording, from the audit log: when, and by whom."""
+
+    at: datetime
+    user_id: int | None
+    user_name: str

@@ -199,6 +199,14 @@ class ChainOut(BaseModel):
     problems: list[ProblemOut]
 
 
+class ListenModel(BaseModel):
+    """One listening of a recording (the audit log's ``listen`` entry)."""
+
+    at: datetime
+    user_id: int | None
+    user_name: str
+
+
 class VerifyOut(BaseModel):
     """One recording: its file's SHA-256 against the stored one, and its link in the chain."""
 
@@ -378,6 +386,27 @@ async def verify_recording(
         ProblemOut(seq=p.seq, recording_id=p.recording_id, what=p.what) for p in report.problems
     ]
     return VerifyOut(id=rec.id, ok=report.ok, sha256=rec.sha256, problems=problems)
+
+
+@router.get(
+    "/{recording_id}/listens",
+    summary="Who listened to a recording and when (the audit), newest first",
+    responses={
+        **READ_ERRORS,
+        status.HTTP_403_FORBIDDEN: {
+            "model": ErrorOut,
+            "description": "Not a supervisor or an administrator",
+        },
+    },
+)
+async def recording_listens(
+    recording_id: RecordingId, _user: Supervisor, recordings: Recordings
+) -> list[ListenModel]:
+    try:
+        items = await recordings.listens(recording_id)
+    except RecordingError as exc:
+        raise _http(exc) from exc
+    return [ListenModel(at=i.at, user_id=i.user_id, user_name=i.user_name) for i in items]
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:

@@ -193,6 +193,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/recordings/{recording_id}"): NO_RECORDINGS,
     ("GET", "/recordings/{recording_id}/audio"): NO_RECORDINGS,
     ("GET", "/recordings/{recording_id}/verify"): NO_RECORDINGS,
+    ("GET", "/recordings/{recording_id}/listens"): NO_RECORDINGS,
     ("GET", "/calls/{call_id}/recordings"): NO_RECORDINGS,
     ("POST", "/calls/{call_id}/recording/pause"): NO_PAUSING,
     ("POST", "/calls/{call_id}/recording/resume"): NO_PAUSING,

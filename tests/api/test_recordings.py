@@ -245,6 +245,14 @@ async def test_every_listening_is_audited(rec: Rec) -> None:
         ("listen", f"recording:{rid}", "supervisor user"),
         ("listen", f"recording:{rid}", "admin user"),
     ]
+    # ... and a supervisor reads who listened, newest first; an agent may not.
+    resp = await api.client.get(f"/recordings/{rid}/listens", headers=api.auth("supervisor"))
+    assert resp.status_code == 200, resp.text
+    assert [e["user_name"] for e in resp.json()] == ["admin user", "supervisor user"]
+    resp = await api.client.get(f"/recordings/{rid}/listens", headers=api.auth("agent"))
+    assert resp.status_code == 403
+    resp = await api.client.get("/recordings/999999/listens", headers=api.auth("supervisor"))
+    assert resp.status_code == 404
 
 
 async def test_still_recording_is_409_and_purged_is_410(rec: Rec) -> None:

@@ -138,6 +138,8 @@ async def test_a_supervisor_listens_to_yesterdays_emergency_call_and_the_audit_s
             )
         ).all()
     assert heard and {e.user_name for e in heard} == {"Trần Văn Giám"}
+    # The page shows it too: who listened, and when.
+    await expect(leg_box.locator(".listens")).to_contain_text("Đã nghe: Trần Văn Giám lúc ")
     await page.screenshot(path=screens / "call-recording.png", full_page=True)
 
     # One byte of the evidence altered: the page says so.

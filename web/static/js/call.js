@@ -87,7 +87,27 @@ async function loadRecordings() {
   show($("recordings-empty"), view.recordings.length === 0);
   for (const recording of view.recordings) {
     if (recording.status !== "recording" && recording.sha256) verify(recording.id);
+    if (CONFIG.may_hold) loadListens(recording.id);
   }
+}
+
+/** Who listened to a recording and when (the audit), for supervisors: shown under it, and
+ * read again once this page's own Play has been audited. */
+async function loadListens(id) {
+  const box = document.querySelector(`article[data-recording-id="${id}"] .listens`);
+  if (!box) return;
+  let items;
+  try {
+    items = await request("GET", `/recordings/${id}/listens`);
+  } catch (exc) {
+    if (exc instanceof HttpError && exc.status === 401) return toLogin();
+    box.textContent = "Không tải được lượt nghe.";
+    return;
+  }
+  box.textContent = items.length
+    ? `Đã nghe: ${items.map((e) => `${e.user_name || "?"} lúc ${when(e.at)}`).join("; ")}`
+    : "Chưa ai nghe bản ghi này.";
+  box.dataset.count = String(items.length);
 }
 
 function recordingCard(r) {
@@ -112,7 +132,11 @@ function recordingCard(r) {
 
   if (r.status === "sealed") {
     // preload="none": nothing is fetched (nor audited as a listening) until Play is pressed.
-    node.append(el("audio", { controls: "", preload: "none", src: `/recordings/${r.id}/audio`, class: "player" }));
+    const player = el("audio", { controls: "", preload: "none", src: `/recordings/${r.id}/audio`, class: "player" });
+    // The listening is audited when the file is asked for: read the list again after that.
+    player.addEventListener("playing", () => setTimeout(() => loadListens(r.id), 500), { once: true });
+    node.append(player);
+    if (CONFIG.may_hold) node.append(el("p", { class: "listens", "data-count": "" }, "Đang tải lượt nghe…"));
   } else if (r.status === "purged") {
     node.append(el("p", { class: "purged notice" }, "Đã xoá theo thời hạn lưu"));
   } else {
