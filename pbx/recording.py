@@ -91,6 +91,7 @@ _KIND_DIRS = {
 }
 # What the dialplan writes: <dir>/YYYY/MM/DD/<uniqueid>.wav (uniqueid: digits and dots), and
 # for a conference conferences/<name>.wav (pbx/conference.py start_record names it).
+_INCIDENT = re.compile(r"[0-9]{1,12}")  # a dispatch order's incident id (ASCII digits)
 _NAME = re.compile(
     r"((calls|callbacks|dispatch)/\d{4}/\d{2}/\d{2}|conferences)/[0-9A-Za-z_][0-9A-Za-z_.-]*\.wav"
 )
@@ -307,6 +308,7 @@ class AmiRecordingPbx:
                 uniqueid=ev.uniqueid,
                 channel=ev.channel,
                 at=_event_time(ev),
+                incident=ev.get("Incident"),
             )
             if signal is None:
                 log.warning("recording: odd HotlineRecording event %r", dict(ev.headers))
@@ -330,6 +332,7 @@ class AmiRecordingPbx:
         uniqueid: str,
         channel: str,
         at: float,
+        incident: str = "",
     ) -> RecordingSignal | None:
         """The signal of a recording the dialplan announced; None when its fields are not
         what the dialplan writes (a name outside the recordings directory, above all)."""
@@ -356,6 +359,7 @@ class AmiRecordingPbx:
             name=name,
             at=_utc(at),
             instance=self._instance,
+            incident_id=int(incident) if _INCIDENT.fullmatch(incident.strip()) else None,
         )
 
     def _host(self, name: str) -> Path:

@@ -351,7 +351,7 @@ async def test_a_callbacks_citizen_leg_and_a_dispatch_order_are_recorded(rec: Re
                 "Context": "hotline-dispatch",
                 "Exten": "s",
                 "Priority": "1",
-                "Variable": ["DISPATCH_ORDER=7777", "DISPATCH_TEAM=1"],
+                "Variable": ["DISPATCH_ORDER=7777", "DISPATCH_TEAM=1", "DISPATCH_INCIDENT=31"],
                 "Async": "true",
             },
         )
@@ -372,6 +372,7 @@ async def test_a_callbacks_citizen_leg_and_a_dispatch_order_are_recorded(rec: Re
         started = sorted(both(SignalKind.STARTED), key=lambda s: s.ref)
         closed = sorted(both(SignalKind.CLOSED), key=lambda s: s.ref)
         assert [s.name.split("/")[0] for s in started] == ["callbacks", "dispatch"]
+        assert [s.incident_id for s in started] == [None, 31]  # the order names its incident
         assert [s.name for s in closed] == [s.name for s in started]
         for s in closed:
             assert there(Path(s.path)), s.path

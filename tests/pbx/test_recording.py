@@ -140,7 +140,9 @@ class Fixture:
     def host(self, name: str) -> Path:
         return self.paths.host_path(f"{self.paths.recordings_dir}/{name}")
 
-    async def announce(self, kind: str = "call", ref: str = UID, name: str = NAME) -> None:
+    async def announce(
+        self, kind: str = "call", ref: str = UID, name: str = NAME, incident: str = ""
+    ) -> None:
         await self.ami.send(
             frame(
                 [
@@ -151,6 +153,7 @@ class Fixture:
                     ("Kind", kind),
                     ("Ref", ref),
                     ("File", name),
+                    ("Incident", incident),
                     ("Timestamp", "1765000000.250000"),
                 ]
             )
@@ -238,14 +241,17 @@ async def test_the_dialplans_user_event_is_started_and_closed_waits_for_the_fina
 
 async def test_callbacks_dispatch_orders_and_conferences_have_their_ref(fx: Fixture) -> None:
     await fx.announce("callback", "42", f"callbacks/2026/12/06/{UID}.wav")
-    await fx.announce("dispatch", "77", f"dispatch/2026/12/06/{UID}.wav")
+    await fx.announce("dispatch", "77", f"dispatch/2026/12/06/{UID}.wav", incident="31")
     await fx.announce("conference", "5", "conferences/conference-5-20261206T101010Z.wav")
-    await wait_until(lambda: len(fx.signals) == 3, "three STARTED")
-    assert [(s.recording, s.ref) for s in fx.signals] == [
-        (RecordingKind.CALLBACK, "42"),
-        (RecordingKind.DISPATCH, "77"),
-        (RecordingKind.CONFERENCE, "5"),
+    await fx.announce("dispatch", "78", f"dispatch/2026/12/06/{UID}.wav", incident="3१")
+    await wait_until(lambda: len(fx.signals) == 4, "four STARTED")
+    assert [(s.recording, s.ref, s.incident_id) for s in fx.signals] == [
+        (RecordingKind.CALLBACK, "42", None),
+        (RecordingKind.DISPATCH, "77", 31),  # the order's incident: a hold on it keeps it
+        (RecordingKind.CONFERENCE, "5", None),
+        (RecordingKind.DISPATCH, "78", None),  # not ASCII digits: no incident
     ]
+    fx.signals.pop()
     # Record() closed the conference's file before its channel's Hangup: final at once.
     write(fx.host("conferences/conference-5-20261206T101010Z.wav"))
     await fx.hangup()
