@@ -326,8 +326,7 @@ class Hotline:
         # Timers kept in the database: overdue ones fire at once. Stopped, not cancelled.
         self._incident_timers = asyncio.create_task(self.incidents.run(), name="incident-timers")
         # Before the link: no recording's signal is missed. (Its reconciliation with what
-        # Asterisk records now is tried here and, while the link is not up yet, again
-        # within a minute until it succeeds: RecordingService's purge loop.)
+        # Asterisk records now runs on each (re)connect: the "recordings" rebuild step.)
         await self.recordings.start()
         # Asterisk may still be starting: keep trying in the background; a wrong secret
         # raises here and stops the service with a clear message.
@@ -391,6 +390,8 @@ class Hotline:
                 Step("snapshot", take_snapshot),
                 Step("calls", calls, needs=("snapshot",)),
                 Step("cdr", cdr, needs=("snapshot",)),
+                # Legs that ended while the link was away are sealed from their files.
+                Step("recordings", self.recordings.reconcile),
             ]
         )
 

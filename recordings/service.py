@@ -201,7 +201,12 @@ class RecordingService:
         if not self._listening:
             self.pbx.listen(self._signals.put_nowait)
             self._listening = True
-        await self._reconcile()
+        try:
+            await self.reconcile()
+        except PbxError as exc:
+            # The service starts this before its AMI link: the link's (re)connect runs
+            # ``reconcile`` again (hotline1022/service.py), the purge loop too meanwhile.
+            log.info("open recordings reconciled once Asterisk answers (%s)", exc)
         self._tasks = [
             asyncio.create_task(self._writer(), name="recordings-signals"),
             asyncio.create_task(self._purger(), name="recordings-purge"),
@@ -248,21 +253,18 @@ class RecordingService:
         while True:
             try:
                 if not self._reconciled:
-                    await self._reconcile()
+                    await self.reconcile()
                 await self.purge()
             except Exception:
                 log.exception("recordings purge failed (tried again at the next interval)")
             interval = self.params.purge_interval_s
             await asyncio.sleep(interval if self._reconciled else min(interval, 60.0))
 
-    async def _reconcile(self) -> None:
-        """After a restart: make the rows of legs recording now, and seal from their files
-        the open rows of this instance whose legs ended while the service was away."""
-        try:
-            current = await self.pbx.open_recordings()
-        except PbxError as exc:
-            log.warning("open recordings not reconciled, Asterisk unreachable: %s", exc)
-            return
+    async def reconcile(self) -> None:
+        """After a restart or a reconnect: make the rows of legs recording now, and seal from
+        their files the open rows of this instance whose legs ended while the service was
+        away. Raises ``PbxError`` when Asterisk cannot be reached (nothing changed)."""
+        current = await self.pbx.open_recordings()
         for signal in current:
             await self._started(signal)
         names = {s.name for s in current}

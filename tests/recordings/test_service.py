@@ -688,7 +688,7 @@ async def test_a_restart_waits_for_a_file_asterisk_is_closing_and_finishes_an_ab
         assert by_uid["1733461200.2"].seq == 1 and abandoned.path.exists()
         assert by_uid["1733461200.2"].sha256 == hashlib.sha256(WAV).hexdigest()
         closing.path.with_suffix(".part.wav").rename(closing.path)  # Asterisk is done
-        await second._reconcile()
+        await second.reconcile()
         assert [r.seq for r in await rows(db)] == [2, 1]
         assert (await second.verify()).ok
     finally:
