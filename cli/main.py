@@ -163,6 +163,11 @@ def _info(args: argparse.Namespace) -> int:
     print("Citizen test phones (register one and dial 1022):")
     for ep, pw in sorted(secrets.get("phones", {}).items()):
         print(f"  user {ep:10s} password {secret(pw)}")
+    supervisors: dict[str, str] = secrets.get("supervisors", {})
+    if supervisors:
+        print("Supervisors' phones (the wallboard's Nghe / Nhắc / Chen ring one into a call):")
+        for ep, pw in sorted(supervisors.items()):
+            print(f"  user {ep:10s} password {secret(pw)}")
     teams: dict[str, str] = secrets.get("teams", {})
     if teams:
         # 111 endpoints for Bình Dương: one example, the rest via `hotline1022 teams list`.

@@ -279,3 +279,20 @@ def test_info_creates_nobody_when_a_user_has_a_password(
     assert not [line for line in lines if line.startswith("  user")]
     assert not exists(env, "agent1") and not exists(env, "supervisor")
     assert not (state / "sign-in.json").exists()
+
+
+def test_info_lists_the_supervisors_phones_their_passwords_on_request(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15: the wallboard's listen / whisper / barge ring a supervisor's phone: info
+    says which users to register, and their passwords only with --show-passwords."""
+    state = tmp_path / "var"
+    state.mkdir()
+    secrets = {"ami_secret": "s", "supervisors": {"sup01": "pw-sup01-xyz", "sup02": "pw-2"}}
+    (state / "secrets.json").write_text(json.dumps(secrets))
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "Supervisors' phones" in out
+    assert "user sup01      password ********" in out and "pw-sup01-xyz" not in out
+    assert main(["info", "--show-passwords"]) == 0
+    assert "user sup01      password pw-sup01-xyz" in capsys.readouterr().out
