@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -144,6 +144,11 @@ class LiveFeed:
         self._calls_lock = asyncio.Lock()
         # agent id -> the pop of their ringing or current call.
         self.pops: dict[int, dict[str, Any]] = {}
+        # Issue 15, set by the wiring: what an agent's console shows after a (re)load of
+        # being coached now (agent id -> the ``coaching`` message, or None), and which of
+        # their calls' recordings are paused now (uniqueids -> since when).
+        self.coaching_view: Callable[[int], dict[str, Any] | None] | None = None
+        self.paused_view: Callable[[Iterable[str]], Awaitable[Mapping[str, datetime]]] | None = None
 
     # -- start and stop -------------------------------------------------------------------
 
@@ -618,6 +623,15 @@ class LiveFeed:
 
     async def snapshot(self, user: User, viewer: Viewer) -> dict[str, Any]:
         sees_queues = QUEUES_AUDIENCE.admits(viewer)
+        calls = self.calls_data(viewer)
+        coaching: dict[str, Any] | None = None
+        paused: dict[str, str | None] = {}
+        if viewer.role == "agent" and viewer.agent_id:
+            if self.coaching_view is not None:
+                coaching = self.coaching_view(viewer.agent_id)
+            if self.paused_view is not None:
+                since = await self.paused_view(c["uniqueid"] for c in calls if c.get("uniqueid"))
+                paused = {uid: _iso(at) for uid, at in since.items()}
         return {
             "user": {
                 "id": user.id,
@@ -628,8 +642,10 @@ class LiveFeed:
             },
             "agents": self.agents_data(viewer),
             "queues": self.queues_data() if sees_queues else [],
-            "calls": self.calls_data(viewer),
+            "calls": calls,
             "incidents": await self.incidents_data(viewer),
+            "coaching": coaching,
+            "recording_paused": paused,
             "pop": self.pops.get(viewer.agent_id)
             if viewer.role == "agent" and viewer.agent_id
             else None,

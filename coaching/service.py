@@ -394,6 +394,14 @@ class CoachingService:
             )
             await s.commit()
 
+    def agent_view(self, agent_id: int) -> dict[str, Any] | None:
+        """What the agent's console shows of being coached now (its snapshot, after a
+        reload): the message the agent was last sent, while it says they are; else None."""
+        for session in self._sessions.values():
+            if session.out.agent_id == agent_id and session.told:
+                return {"agent_id": agent_id, "mode": session.out.mode.value, "active": True}
+        return None
+
     def _tell(self, session: _Session, *, active: bool) -> None:
         """Supervisors see every change; the agent only what the policy lets them know, and
         only when that changes (a listen-only session never reaches them, not even as an

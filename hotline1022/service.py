@@ -264,6 +264,9 @@ class Hotline:
             ),
             publish=self.bus.publish,
         )
+        # A console reloaded mid-call learns whether it is coached, and its recording paused.
+        self.feed.coaching_view = self.coaching.agent_view
+        self.feed.paused_view = self.recordings.paused_since
         self.cdr_csv = asterisk.cdr_csv
         self._tasks: list[asyncio.Task[None]] = []
         self._incident_timers: asyncio.Task[None] | None = None

@@ -24,7 +24,7 @@ import json
 import logging
 import shutil
 import time as time_
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -726,6 +726,24 @@ class RecordingService:
         """Resume it. Raises ``RecordingNotFound``, ``RecordingConflict`` (not paused),
         ``PbxDown``."""
         return await self._pause_or_resume(call_uniqueid, False, user_id, user_name)
+
+    async def paused_since(self, call_uniqueids: Iterable[str]) -> dict[str, datetime]:
+        """Of these calls, those whose open recording is paused now, and since when (an
+        agent's console after a reload)."""
+        uids = set(call_uniqueids)
+        if not uids:
+            return {}
+        async with self.db.session() as s:
+            rows = await s.execute(
+                select(Recording.call_uniqueid, RecordingPause.paused_at)
+                .join(RecordingPause, RecordingPause.recording_id == Recording.id)
+                .where(
+                    Recording.call_uniqueid.in_(uids),
+                    Recording.seq.is_(None),
+                    RecordingPause.resumed_at.is_(None),
+                )
+            )
+            return {uid: at for uid, at in rows.all() if uid is not None}
 
     async def _pause_or_resume(
         self, call_uniqueid: str, pause: bool, user_id: int | None, user_name: str

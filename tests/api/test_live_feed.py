@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,8 +17,9 @@ from live.hub import EventHub, Subscription, Viewer
 from queues.calls import CallState
 from queues.ports import QueueView
 from store.db import Database
-from store.models import CallOutcome
+from store.models import Agent, CallOutcome
 from store.types import utcnow
+from store.users import create_user
 from tests.api.support import FakeQueueView
 from tests.dispatch.incident_world import SUPERVISOR, build_world
 from tests.dispatch.tree import answered_call
@@ -276,3 +278,45 @@ def test_a_queue_item_with_another_oldest_caller_or_field_is_sent() -> None:
     assert not same_queue_item(
         _queue(2, 30.0, logged_in_agents=["agent01"]), 100.0, _queue(2, 40.0), 110.0
     )
+
+
+async def test_an_agents_snapshot_says_whether_they_are_coached_and_their_recording_paused(
+    db: Database,
+) -> None:
+    """Issue 15: a console reloaded mid-call learns it from the snapshot (the hooks the
+    wiring sets: the coaching service's and the recordings' views), and only its own."""
+    async with db.session() as s:
+        lan, minh = Agent(endpoint="agent07", name="Lan"), Agent(endpoint="agent08", name="Minh")
+        s.add_all([lan, minh])
+        await s.commit()
+        lan_id, minh_id = lan.id, minh.id
+    mine = CallState(
+        uniqueid="u.1", linkedid="u.1", caller_number="0909", caller_name="", arrived_at=utcnow()
+    )
+    mine.agent_endpoint, mine.status = "agent07", "connected"
+    feed = _feed(db, {"u.1": mine})
+    await feed.load_agents()
+    asked: list[list[str]] = []
+    since = utcnow()
+
+    async def paused(uids: Iterable[str]) -> dict[str, datetime]:
+        wanted = sorted(uids)
+        asked.append(wanted)
+        return {uid: since for uid in wanted if uid == "u.1"}
+
+    feed.coaching_view = lambda agent_id: (
+        {"agent_id": lan_id, "mode": "whisper", "active": True} if agent_id == lan_id else None
+    )
+    feed.paused_view = paused
+    as_lan, _ = await create_user(db, name="lan", role="agent", agent_id=lan_id)
+    snap = await feed.snapshot(as_lan, Viewer("agent", agent_id=lan_id))
+    assert snap["coaching"] == {"agent_id": lan_id, "mode": "whisper", "active": True}
+    assert snap["recording_paused"] == {"u.1": since.isoformat()}
+    assert asked == [["u.1"]]
+    as_minh, _ = await create_user(db, name="minh", role="agent", agent_id=minh_id)
+    other = await feed.snapshot(as_minh, Viewer("agent", agent_id=minh_id))
+    assert other["coaching"] is None and other["recording_paused"] == {}
+    assert asked == [["u.1"], []]  # not Lan's call: not asked about
+    boss, _ = await create_user(db, name="boss", role="supervisor")
+    sup = await feed.snapshot(boss, Viewer("supervisor"))
+    assert sup["coaching"] is None and sup["recording_paused"] == {}

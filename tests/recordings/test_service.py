@@ -364,12 +364,18 @@ async def test_pause_and_resume_are_stored_audited_and_told_to_asterisk(
         await s.commit()
     leg = pbx.start_call("1733461200.1", at=utcnow() - timedelta(seconds=30))
     await service.drain()
+    assert await service.paused_since(["1733461200.1", "other"]) == {}
     paused = await service.pause("1733461200.1", user_id=None, user_name="agent1")
     assert paused.paused and pbx.paused == {leg.channel}
+    # What a console reloaded now learns: paused, since when.
+    since = await service.paused_since(["1733461200.1", "other"])
+    assert list(since) == ["1733461200.1"]
+    assert abs((since["1733461200.1"] - paused.at).total_seconds()) < 1
     with pytest.raises(RecordingConflict):
         await service.pause("1733461200.1", user_id=None, user_name="agent1")
     resumed = await service.resume("1733461200.1", user_id=None, user_name="agent1")
     assert not resumed.paused and pbx.paused == set()
+    assert await service.paused_since(["1733461200.1"]) == {}
     with pytest.raises(RecordingConflict):
         await service.resume("1733461200.1", user_id=None, user_name="agent1")
     await service.pause("1733461200.1", user_id=None, user_name="agent1")

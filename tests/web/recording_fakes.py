@@ -8,7 +8,7 @@ import io
 import math
 import struct
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -214,6 +214,9 @@ class FakeRecordings(RecordingService):
         self.paused[call_uniqueid] = at
         self.pause_log.append((call_uniqueid, True, user_name))
         return PauseOut(recording_id=1, paused=True, at=at)
+
+    async def paused_since(self, call_uniqueids: Iterable[str]) -> dict[str, datetime]:
+        return {u: self.paused[u] for u in call_uniqueids if u in self.paused}
 
     async def resume(self, call_uniqueid: str, *, user_id: int | None, user_name: str) -> PauseOut:
         if call_uniqueid not in self.paused:

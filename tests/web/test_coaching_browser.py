@@ -68,6 +68,9 @@ async def coaching(site: Site, tmp_path: Path) -> AsyncIterator[Coaching]:
     site.app.state.services = replace(
         site.app.state.services, coaching=service, recordings=recordings
     )
+    # As the wiring does (hotline1022/service.py): what a reloaded console learns.
+    site.feed.coaching_view = service.agent_view
+    site.feed.paused_view = recordings.paused_since
     async with site.db.session() as session:
         agent02 = await session.scalar(select(Agent.id).where(Agent.endpoint == "agent02"))
     assert agent02 is not None
@@ -222,6 +225,48 @@ async def test_the_agent_pauses_the_recording_for_bank_details_and_resumes_it(
         "agent", agent_event(site, "wrapup", call_uniqueid=call.uniqueid), mine(site)
     )
     await expect(page.locator("#recording-box")).to_be_hidden()
+    await page.context.close()
+
+
+async def test_the_console_follows_a_pause_made_elsewhere_and_a_reload_keeps_the_banner(
+    site: Site, browser: Browser, coaching: Coaching
+) -> None:
+    """A supervisor (or the agent's other tab) pauses the call's recording: the `recording`
+    message reaches the console. A reload mid-call keeps "being coached" (the snapshot)."""
+    page, _call = await console_on_call(site, browser)
+    state = page.locator("#recording-state")
+    await expect(state).to_have_text("● Đang ghi âm")
+    site.feed.bus.publish(
+        "recording",
+        {"id": 1, "kind": "call", "call_uniqueid": CALLER, "status": "recording", "paused": True},
+        mine(site),
+    )
+    await expect(state).to_have_text(re.compile(r"^Đã tạm dừng ghi âm từ \d\d:\d\d:\d\d$"))
+    await expect(page.get_by_role("button", name="Tiếp tục ghi âm")).to_be_enabled()
+    # Another call's recording: not this console's business.
+    site.feed.bus.publish(
+        "recording",
+        {
+            "id": 2,
+            "kind": "call",
+            "call_uniqueid": "other.1",
+            "status": "recording",
+            "paused": False,
+        },
+        mine(site),
+    )
+    await page.wait_for_timeout(300)
+    await expect(state).to_have_text(re.compile(r"^Đã tạm dừng"))
+
+    who = Who(None, "Trần Văn Giám")
+    await coaching.service.begin(
+        agent_id=site.agent_id, mode=SpyMode.WHISPER, phone="sup01", by=who
+    )
+    banner = page.locator("#coaching-banner")
+    await expect(banner).to_have_text(WHISPER)
+    await page.reload()
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "ok")
+    await expect(banner).to_have_text(WHISPER)
     await page.context.close()
 
 

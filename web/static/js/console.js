@@ -33,7 +33,25 @@ function onSnapshot(data) {
   if (data.pop) setPop(data.pop);
   else hidePop();
   for (const call of data.calls || []) onCall(call);
+  // After a reload mid-call: whether a supervisor is coaching, whether the recording is paused.
+  setCoaching(data.coaching || null);
+  const paused = data.recording_paused || {};
+  const uniqueid = view.agent && view.agent.call_uniqueid;
+  if (uniqueid) {
+    const at = Object.prototype.hasOwnProperty.call(paused, uniqueid) ? paused[uniqueid] : undefined;
+    view.recording = { uniqueid, paused: at !== undefined, at: at || null };
+    renderRecording();
+  }
   loadCalls();
+}
+
+/** A `recording` message: the current call's recording paused or resumed (from another tab
+ * of this agent, or by a supervisor). */
+function onRecording(data) {
+  const uniqueid = view.agent && view.agent.call_uniqueid;
+  if (!uniqueid || data.call_uniqueid !== uniqueid || typeof data.paused !== "boolean") return;
+  view.recording = { uniqueid, paused: data.paused, at: data.paused ? new Date().toISOString() : null };
+  renderRecording();
 }
 
 // -- the agent's state ------------------------------------------------------------------
@@ -584,6 +602,7 @@ async function start() {
     pop: (data) => { if (data.agent_id === AGENT_ID) setPop(data); },
     incident: onIncident,
     coaching: setCoaching,
+    recording: onRecording,
   });
   loadCalls();
 }
