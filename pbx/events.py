@@ -45,6 +45,8 @@ __all__ = [
     "FullyBooted",
     "Hangup",
     "Headers",
+    "MixMonitorMute",
+    "MixMonitorStop",
     "Newchannel",
     "Newstate",
     "OriginateResponse",
@@ -209,6 +211,20 @@ class UserEvent(ChannelEvent):
     """A ``UserEvent()`` raised by the dialplan; its own headers are read with ``get``."""
 
     user_event: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixMonitorStop(ChannelEvent):
+    """A MixMonitor was stopped by StopMixMonitor (not raised when the channel hangs up:
+    ``pbx.recording``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixMonitorMute(ChannelEvent):
+    """A MixMonitor was muted (``state`` 1) or unmuted (0) in ``direction``."""
+
+    direction: str
+    state: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -386,6 +402,8 @@ _EVENT_TYPES: dict[str, type[AmiEvent]] = {
         UserEvent,
         OriginateResponse,
         DialEnd,
+        MixMonitorStop,
+        MixMonitorMute,
         ConfbridgeJoin,
         ConfbridgeLeave,
         ConfbridgeMute,

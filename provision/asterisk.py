@@ -102,6 +102,11 @@ class AsteriskConfig:
     conference_key_timeout_s: int = 6
     node_link_password: str = ""
     moh_src: Path | None = None
+    # Recording (issue 15, pbx/recording.py): MixMonitor on every answered leg when enabled,
+    # into the instance's recordings_dir (AsteriskPaths). Supervisors' phones (endpoint,
+    # password, name) ring to listen in (hotline-spy).
+    recording_enabled: bool = True
+    supervisors: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     # Generated files written as they are into the instance's etc directory, beside the
     # rendered templates (e.g. "extensions_menu.conf": the menu compiled to dialplan).
@@ -149,6 +154,9 @@ class Asterisk(AsteriskPaths):
         subdirs += ["spool/conferences", "moh/conference"]
         for sub in subdirs:
             self.host_path(f"{self.inst}/{sub}").mkdir(parents=True, exist_ok=True)
+        # Call recordings (MixMonitor makes the dated subdirectories itself).
+        recordings = self.host_path(self.recordings_dir)
+        recordings.mkdir(parents=True, exist_ok=True)
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(CONF_SRC)),
             undefined=jinja2.StrictUndefined,
@@ -189,6 +197,8 @@ class Asterisk(AsteriskPaths):
                 "key_timeout_s": cfg.conference_key_timeout_s,
                 "node_link": cfg.node_link_password,
             },
+            "recording": {"enabled": cfg.recording_enabled, "dir": self.recordings_dir},
+            "supervisors": cfg.supervisors,
             **cfg.extra,
         }
         rendered: set[str] = set()
@@ -225,6 +235,10 @@ class Asterisk(AsteriskPaths):
         if os.geteuid() != 0 or not self._has_asterisk_user():
             return
         self._run(["chown", "-R", "asterisk:asterisk", self.inst])
+        if not self.recordings_dir.startswith(f"{self.inst}/"):
+            # A recordings directory elsewhere: Asterisk writes into it (not -R: it may hold
+            # years of files, all Asterisk's already).
+            self._run(["chown", "asterisk:asterisk", self.recordings_dir])
 
     def _has_asterisk_user(self) -> bool:
         passwd = self.host_path("/etc/passwd")

@@ -21,9 +21,10 @@ from ivr.dialplan import compile_menu
 from ivr.menu import menu_districts
 from ivr.menu_file import load_menu
 from ivr.prompts import RECORDED_PROMPTS
+from pbx.paths import BadRecordingsDir
 from provision.asterisk import Asterisk, AsteriskConfig
 from provision.errors import AsteriskError
-from provision.secrets import ensure_secrets
+from provision.secrets import ensure_secrets, supervisor_endpoint
 from store.seed import agent_endpoint, agent_name
 
 __all__ = ["conference_music", "default_team_phones", "provision", "team_phone_config"]
@@ -74,7 +75,10 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
     """Locate (or build) Asterisk, render this instance's config, optionally (re)start it."""
     teams = default_team_phones(settings)
     data = ensure_secrets(
-        settings.state_dir, settings.agent_count, team_endpoints=[t.endpoint for t in teams]
+        settings.state_dir,
+        settings.agent_count,
+        team_endpoints=[t.endpoint for t in teams],
+        supervisor_count=settings.supervisor_phone_count,
     )
     prompt_dir = settings.state_dir / "prompts"
     # The menu's prompts; the service re-makes announcements a supervisor changed.
@@ -83,6 +87,10 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
     moh_dir = settings.state_dir / "moh" / "conference"
     conference_music(moh_dir / "conf-wait.wav")
     ast = Asterisk.locate(instance)
+    try:
+        ast.recordings_dir = settings.recordings_dir
+    except BadRecordingsDir as exc:
+        raise AsteriskError(f"HOTLINE_RECORDINGS_DIR: {exc}") from None
     routing = settings.routing(menu_districts(menu))
     agents = [
         {
@@ -93,6 +101,14 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
         for i in range(1, settings.agent_count + 1)
     ]
     phones = [{"endpoint": ep, "password": pw} for ep, pw in sorted(data["phones"].items())]
+    supervisors = [
+        {
+            "endpoint": supervisor_endpoint(i),
+            "password": data["supervisors"][supervisor_endpoint(i)],
+            "name": f"Giám sát {i:02d}",
+        }
+        for i in range(1, settings.supervisor_phone_count + 1)
+    ]
     ast.render(
         AsteriskConfig(
             ami_port=settings.ami_port,
@@ -118,6 +134,8 @@ def provision(settings: Settings, instance: str = "main", *, start: bool = True)
             conference_key_timeout_s=settings.conference_key_timeout_s,
             node_link_password=str(data["node_link"]),
             moh_src=moh_dir,
+            recording_enabled=settings.recording_enabled,
+            supervisors=supervisors,
             # The same menu as plain dialplan, for exten 1023 (bench/ivr_agi_vs_dialplan.py).
             extra_files={
                 "extensions_menu.conf": compile_menu(menu, ast.prompts_dir, route=routing.queue_for)

@@ -17,19 +17,34 @@ from typing import Any
 
 from store.seed import agent_endpoint
 
-__all__ = ["PHONE_COUNT", "ensure_secrets", "team_phone_password"]
+__all__ = [
+    "PHONE_COUNT",
+    "ensure_secrets",
+    "supervisor_endpoint",
+    "supervisor_password",
+    "team_phone_password",
+]
 
 # Citizen test phones (phone01 …) a newcomer registers a softphone as, to dial 1022.
 PHONE_COUNT = 5
 
 
+def supervisor_endpoint(n: int) -> str:
+    """The PJSIP endpoint of the ``n``-th supervisor's phone (1-based): ``sup01``."""
+    return f"sup{n:02d}"
+
+
 def ensure_secrets(
-    state_dir: Path, agent_count: int, team_endpoints: Iterable[str] = ()
+    state_dir: Path,
+    agent_count: int,
+    team_endpoints: Iterable[str] = (),
+    supervisor_count: int = 0,
 ) -> dict[str, Any]:
     """Load ``secrets.json`` from the state dir, generating what is missing (mode 0600).
 
     Passwords are generated once and kept: a registered softphone keeps working across
-    provisionings. The team phones' are under ``teams`` (endpoint -> password).
+    provisionings. The team phones' are under ``teams`` (endpoint -> password), the
+    supervisors' phones' (``sup01``…, issue 15: listening in) under ``supervisors``.
     """
     path = state_dir / "secrets.json"
     data: dict[str, Any] = {}
@@ -59,6 +74,12 @@ def ensure_secrets(
         if ep not in teams:
             teams[ep] = secrets.token_urlsafe(12)
             changed = True
+    supervisors: dict[str, str] = data.setdefault("supervisors", {})
+    for i in range(1, supervisor_count + 1):
+        ep = supervisor_endpoint(i)
+        if ep not in supervisors:
+            supervisors[ep] = secrets.token_urlsafe(12)
+            changed = True
     if changed:
         state_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -77,4 +98,16 @@ def team_phone_password(secrets_data: Mapping[str, Any], endpoint: str) -> str:
         raise KeyError(
             f"no team phone {endpoint!r} in the secrets: provision Asterisk for the province "
             "(hotline1022 asterisk provision) or check the name (hotline1022 teams list)"
+        ) from None
+
+
+def supervisor_password(secrets_data: Mapping[str, Any], endpoint: str) -> str:
+    """The SIP password of a supervisor's phone (``sup01``) from ``secrets.json``'s data, for
+    registering a softphone or a SIPp phone as it."""
+    try:
+        return str(secrets_data["supervisors"][endpoint])
+    except KeyError:
+        raise KeyError(
+            f"no supervisor phone {endpoint!r} in the secrets: provision Asterisk "
+            "(hotline1022 asterisk provision) with supervisor_phone_count covering it"
         ) from None

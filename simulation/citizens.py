@@ -48,9 +48,15 @@ def citizen_scenario(
     hangup_after_ms: int | None = None,
     caller_name: str = "Nguyễn Văn An",
     wait_for_bye_ms: int = 300_000,
+    voice: Path | None = None,
 ) -> str:
     """A citizen who dials 1022, presses ``keys`` and then either waits for the hotline to
-    hang up (the agent ended the call) or hangs up after ``hangup_after_ms``."""
+    hang up (the agent ended the call) or hangs up after ``hangup_after_ms``.
+
+    ``voice``: an RTP pcap (e.g. ``simulation.conference_phones.tone_pcap``) the citizen
+    plays once the keys are pressed, so the call's recording has the caller's audio in it.
+    Make it last the whole call (a replayed pcap goes back in time and Asterisk drops it).
+    """
     from_ = f'From: "{escape(caller_name)}" <sip:[field0]@[local_ip]>;tag=[call_number]'
 
     def request(method: str, cseq: int) -> str:
@@ -68,6 +74,10 @@ def citizen_scenario(
             actions.append(f'<pause milliseconds="{between_keys_ms}"/>')
         actions.append(f'<nop><action><exec play_pcap_audio="{dtmf_pcap(key, i)}"/></action></nop>')
         actions.append(f'<pause milliseconds="{DTMF_PCAP_MS}"/>')
+    if voice is not None:
+        actions.append(
+            f'<nop><action><exec play_pcap_audio="{escape(str(voice))}"/></action></nop>'
+        )
     if hangup_after_ms is None:
         ending = f"""
   <recv request="BYE" timeout="{wait_for_bye_ms}"/>
