@@ -86,7 +86,7 @@ class Disk:
     files: int
     bytes: int
     audio_s: float  # from the WAV headers of the files that have one
-    unreadable: int  # files whose header could not be read (still open, not WAV)
+    unreadable: int  # files still open (.part.wav) or whose header could not be read
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,9 @@ def measure_disk(root: Path) -> Disk:
                 continue
             files += 1
             size += path.stat().st_size
+            if path.name.endswith(".part.wav"):  # still open (pbx/recording.py)
+                unreadable += 1
+                continue
             try:
                 with wave.open(str(path), "rb") as w:
                     audio += w.getnframes() / w.getframerate()
@@ -155,24 +158,24 @@ def measure_disk(root: Path) -> Disk:
 
 
 def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, every thread) process ``pid`` has used."""
+    """CPU seconds process ``pid`` has used (user + system, every thread) and its children
+    that it waited for: MixMonitor's post-process command (the ``mv`` that marks a file
+    final) runs in a child of Asterisk's, and is part of what recording costs."""
     raw = Path(f"/proc/{pid}/stat").read_text()
     fields = raw[raw.rindex(")") + 2 :].split()
-    return (float(fields[11]) + float(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(float(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def recordings_root(stack: Stack) -> Path:
     """Where this stack's Asterisk writes its recordings, as this process sees it."""
     assert stack.asterisk is not None
-    ast = stack.asterisk
-    configured = stack.settings.recordings_dir
-    inner = configured or f"{ast.inst}/spool/recordings"
-    return ast.host_path(inner)
+    return stack.asterisk.host_path(stack.asterisk.recordings_dir)
 
 
 async def _settled(root: Path, *, quiet_s: float = 2.0, within_s: float = 60.0) -> Disk:
-    """The directory once nothing in it has changed for ``quiet_s`` (MixMonitor closes a
-    file on its own thread after the hang-up)."""
+    """The directory once no file is still open and nothing in it has changed for
+    ``quiet_s``: MixMonitor closes a file on its own thread after the hang-up, then renames
+    ``X.part.wav`` to ``X.wav``."""
     deadline = time.monotonic() + within_s
     last = measure_disk(root)
     still_since = time.monotonic()
@@ -181,7 +184,7 @@ async def _settled(root: Path, *, quiet_s: float = 2.0, within_s: float = 60.0) 
         now = measure_disk(root)
         if now != last:
             last, still_since = now, time.monotonic()
-        elif time.monotonic() - still_since >= quiet_s:
+        elif now.unreadable == 0 and time.monotonic() - still_since >= quiet_s:
             break
     return last
 

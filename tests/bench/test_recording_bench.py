@@ -121,10 +121,11 @@ def test_the_disk_is_read_from_the_files(tmp_path: Path) -> None:
     assert bench.measure_disk(root) == bench.Disk(files=0, bytes=0, audio_s=0.0, unreadable=0)
     _wav(root / "calls/2026/12/06/1.wav", 2.5)
     _wav(root / "callbacks/2026/12/06/7.wav", 1.0, rate=16000)
-    (root / "calls/2026/12/06/2.wav").write_bytes(b"RIFF")  # still being written
+    (root / "calls/2026/12/06/2.wav").write_bytes(b"RIFF")  # no header to read
+    _wav(root / "calls/2026/12/06/3.part.wav", 4.0)  # MixMonitor still writes it
     disk = bench.measure_disk(root)
     files = [p for p in root.rglob("*") if p.is_file()]
-    assert disk.files == 3 and disk.unreadable == 1
+    assert disk.files == 4 and disk.unreadable == 2
     assert disk.bytes == sum(p.stat().st_size for p in files)
     assert disk.audio_s == pytest.approx(3.5)
 
