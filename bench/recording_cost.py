@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import math
 import os
@@ -42,7 +43,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import select
 
@@ -102,6 +103,7 @@ class Arm:
     window_s: float  # from the first call to the last hang-up
     disk: Disk
     peak: Mapping[str, Any] = field(default_factory=dict)  # run_peak's JSON
+    printed: str = ""  # what run_peak printed
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ class Figures:
     disk_per_day_bytes: float
     service_levels_off: Mapping[str, float | None]
     service_levels_on: Mapping[str, float | None]
+    # 95 % half-widths (batch means) of the first target's service level; None: too short.
+    sl_ci_off: float | None
+    sl_ci_on: float | None
     asa_off_s: float | None
     asa_on_s: float | None
     abandon_off: float | None
@@ -189,6 +194,21 @@ async def _settled(root: Path, *, quiet_s: float = 2.0, within_s: float = 60.0) 
     return last
 
 
+class _Tee(io.TextIOBase):
+    """Writes to the terminal and keeps a copy (run_peak's printout for the results)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.kept = io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.kept.write(text)
+        return self.out.write(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 class _Probe:
     """``run_peak``'s ``around`` and ``after``: Asterisk's CPU from the first call to the
     last hang-up, then the disk and the calls' records."""
@@ -237,18 +257,21 @@ async def run_arm(args: argparse.Namespace, *, recording: bool, audio: Path) -> 
     with tempfile.TemporaryDirectory(prefix="hotline-reccost-") as tmp:
         out = Path(tmp) / "peak.json"
         peak_args = argparse.Namespace(**{**vars(args), "json": out})
-        rc = await run_peak(
-            peak_args,
-            around=probe.around,
-            after=probe.after,
-            settings={"recording_enabled": recording},
-            agent_audio=audio,
-        )
+        tee = _Tee(sys.stdout)
+        with contextlib.redirect_stdout(tee):
+            print(f"--- recording {'on' if recording else 'off'} ---", flush=True)
+            rc = await run_peak(
+                peak_args,
+                around=probe.around,
+                after=probe.after,
+                settings={"recording_enabled": recording},
+                agent_audio=audio,
+            )
         if not out.exists() or not probe.result:
             raise BenchError(f"the {'on' if recording else 'off'} arm did not finish (exit {rc})")
         peak = json.loads(out.read_text())
     peak["exit"] = rc
-    return Arm(recording=recording, peak=peak, **probe.result)
+    return Arm(recording=recording, peak=peak, printed=tee.kept.getvalue(), **probe.result)
 
 
 def _safe(n: float, d: float, what: str) -> float:
@@ -297,10 +320,41 @@ def figures(off: Arm, on: Arm, *, calls_per_day: float, talk_s: float) -> Figure
         disk_per_day_bytes=calls_per_day * per_call,
         service_levels_off=dict(m_off.get("service_levels", {})),
         service_levels_on=dict(m_on.get("service_levels", {})),
+        sl_ci_off=m_off.get("service_level_ci"),
+        sl_ci_on=m_on.get("service_level_ci"),
         asa_off_s=m_off.get("asa_s"),
         asa_on_s=asa_on,
         abandon_off=m_off.get("abandon_rate"),
         abandon_on=m_on.get("abandon_rate"),
+    )
+
+
+def sl_verdict(f: Figures) -> str:
+    """Whether recording moved the first target's service level beyond the runs' noise:
+    the difference against the two arms' batch-means half-widths combined."""
+    if not f.service_levels_on:
+        return "no service level measured"
+    label = next(iter(f.service_levels_on))
+    sl_off, sl_on = f.service_levels_off.get(label), f.service_levels_on.get(label)
+    if sl_off is None or sl_on is None:
+        return f"service level {label}: not measured in both arms"
+    diff = sl_on - sl_off
+    if f.sl_ci_off is None or f.sl_ci_on is None:
+        return (
+            f"service level {label}: {sl_off:.1%} → {sl_on:.1%} ({diff * 100:+.1f} points); "
+            "the window is too short for a confidence interval"
+        )
+    noise = math.hypot(f.sl_ci_off, f.sl_ci_on)
+    within = abs(diff) <= noise
+    return (
+        f"service level {label}: {sl_off:.1%} → {sl_on:.1%} ({diff * 100:+.1f} points), "
+        f"{'within' if within else 'beyond'} the runs' noise (±{noise * 100:.1f} points, "
+        f"95 % batch means of both arms): "
+        + (
+            "no measurable change from recording"
+            if within
+            else "recording changed it, or the machine's other work did"
+        )
     )
 
 
@@ -336,12 +390,14 @@ def table(f: Figures, off: Arm, on: Arm) -> str:
         ("recordings: bytes", _size(off.disk.bytes), _size(on.disk.bytes)),
         ("recordings: seconds of audio", f"{off.disk.audio_s:.0f}", f"{on.disk.audio_s:.0f}"),
     ]
-    for label in f.service_levels_on:
+    for i, label in enumerate(f.service_levels_on):
+        ci_off = f" ±{f.sl_ci_off:.1%}" if i == 0 and f.sl_ci_off is not None else ""
+        ci_on = f" ±{f.sl_ci_on:.1%}" if i == 0 and f.sl_ci_on is not None else ""
         rows.append(
             (
                 f"service level {label}",
-                _pct(f.service_levels_off.get(label)),
-                _pct(f.service_levels_on.get(label)),
+                _pct(f.service_levels_off.get(label)) + ci_off,
+                _pct(f.service_levels_on.get(label)) + ci_on,
             )
         )
     rows += [
@@ -376,6 +432,7 @@ def derived(f: Figures) -> str:
             f"- **disk per day at {f.calls_per_day:,.0f} calls: "
             f"{_size(f.disk_per_day_bytes)}** ({_size(f.disk_per_day_bytes * 365)} a year "
             "before retention purges)",
+            f"- {sl_verdict(f)}",
         ]
     )
 
@@ -433,7 +490,7 @@ service level of one scaled part of the hour moves by several points between run
 its own (±12 % batch-means half-width in bench/results/simulate_peak.md): a difference
 smaller than that says recording did not change it measurably.
 
-<details><summary>what the command printed</summary>
+<details><summary>what the two peak runs printed</summary>
 
 ```
 {printed}
@@ -464,6 +521,11 @@ def main(argv: list[str]) -> int:
     wall = time.monotonic() - started
     text = f"{table(f, off, on)}\n\n{derived(f)}"
     print(text)
+    printed = "\n".join(
+        ln
+        for ln in (off.printed + on.printed).splitlines()
+        if ln.strip() and " INFO " not in ln and not ln.startswith("callbacks;")
+    )
     print("figures: " + json.dumps(asdict(f), default=str))
     if args.record:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -471,7 +533,7 @@ def main(argv: list[str]) -> int:
         with RESULTS.open("a", encoding="utf-8") as out:
             if new:
                 out.write(HEADER)
-            out.write(report(argv, f, off, on, wall_s=wall, load=load, printed=text))
+            out.write(report(argv, f, off, on, wall_s=wall, load=load, printed=printed))
         print(f"recorded in {RESULTS} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
         print(f"machine: {platform.node()}")
     return 0 if off.peak.get("lost") == 0 and on.peak.get("lost") == 0 else 1

@@ -39,11 +39,12 @@ def _wav(path: Path, seconds: float, rate: int = 8000) -> None:
         w.writeframes(b"\x01\x00" * round(seconds * rate))
 
 
-def _peak(sl: float, asa: float, *, scale: float = 10.0) -> dict[str, Any]:
+def _peak(sl: float, asa: float, *, scale: float = 10.0, ci: float = 0.03) -> dict[str, Any]:
     return {
         "plan": {"time_scale": scale},
         "measured": {
             "service_levels": {"90%/15s": sl, "95%/20s": sl + 0.01},
+            "service_level_ci": ci,
             "asa_s": asa,
             "abandon_rate": 0.0,
         },
@@ -104,6 +105,20 @@ def test_every_figure_follows_from_the_two_arms() -> None:
     assert g.extra_cpu_ms_per_call == pytest.approx(50.0)
 
 
+def test_a_service_level_change_is_judged_against_both_arms_noise() -> None:
+    off, on = _arms()  # 91 % ±3 → 89 % ±3: 2 points, within ±4.2
+    f = bench.figures(off, on, calls_per_day=15_000, talk_s=180)
+    assert (f.sl_ci_off, f.sl_ci_on) == (0.03, 0.03)
+    assert "(-2.0 points), within the runs' noise (±4.2 points" in bench.sl_verdict(f)
+    worse = dataclasses.replace(on, peak=_peak(0.80, 30.0, ci=0.02))
+    g = bench.figures(off, worse, calls_per_day=15_000, talk_s=180)
+    assert "(-11.0 points), beyond the runs' noise (±3.6 points" in bench.sl_verdict(g)
+    short = dataclasses.replace(on, peak={**on.peak, "measured": {**on.peak["measured"]}})
+    short.peak["measured"]["service_level_ci"] = None
+    h = bench.figures(off, short, calls_per_day=15_000, talk_s=180)
+    assert "too short for a confidence interval" in bench.sl_verdict(h)
+
+
 def test_the_figures_refuse_what_they_cannot_measure() -> None:
     off, on = _arms()
     with pytest.raises(bench.BenchError, match="off arm, then the on arm"):
@@ -138,7 +153,8 @@ def test_the_report_names_the_command_and_the_shared_machine() -> None:
     assert "python bench/recording_cost.py --record" in text
     assert "--time-scale 10" in text and "Other work ran beside it" in text
     assert "disk per day at 15,000 calls: 2.34 GB" in text
-    assert "| service level 90%/15s | 91.0% | 89.0% |" in text
+    assert "| service level 90%/15s | 91.0% ±3.0% | 89.0% ±3.0% |" in text
+    assert "| service level 95%/20s | 92.0% | 90.0% |" in text
 
 
 @pytest.mark.asterisk
@@ -165,6 +181,8 @@ async def test_a_quick_run_measures_both_arms_on_a_real_asterisk() -> None:
         assert arm.peak["lost"] == 0
         assert arm.asterisk_cpu_s > 0 and arm.call_s > 0
         assert set(arm.peak["measured"]["service_levels"]) == {"90%/15s", "95%/20s"}
+    assert "--- recording off ---" in off.printed and "offered=" in off.printed
+    assert "--- recording on ---" in on.printed and "offered=" in on.printed
     assert off.disk.files == 0  # recording_enabled off: MixMonitor never ran
     assert on.disk.files == on.calls and on.disk.unreadable == 0  # one closed WAV per call
     # 8 kHz 16-bit mono: 16,000 bytes per second of audio, so the bytes are the files' own.
