@@ -102,6 +102,7 @@ class Arm:
     asterisk_cpu_s: float
     window_s: float  # from the first call to the last hang-up
     disk: Disk
+    asterisk_wrote: int | None  # storage bytes Asterisk wrote in the window (all files)
     peak: Mapping[str, Any] = field(default_factory=dict)  # run_peak's JSON
     printed: str = ""  # what run_peak printed
 
@@ -171,6 +172,18 @@ def process_cpu_s(pid: int) -> float:
     return sum(float(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def process_write_bytes(pid: int) -> int | None:
+    """Bytes process ``pid`` has sent to storage (``/proc/<pid>/io`` write_bytes, counted
+    when a page is dirtied), or None where this process may not read it."""
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def recordings_root(stack: Stack) -> Path:
     """Where this stack's Asterisk writes its recordings, as this process sees it."""
     assert stack.asterisk is not None
@@ -216,6 +229,7 @@ class _Probe:
     def __init__(self) -> None:
         self.cpu0 = self.t0 = 0.0
         self.pid = 0
+        self.wrote0: int | None = None
         self.result: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
@@ -226,12 +240,14 @@ class _Probe:
             raise BenchError("Asterisk has no pid: it is not running")
         self.pid = pid
         self.cpu0, self.t0 = process_cpu_s(pid), time.monotonic()
+        self.wrote0 = process_write_bytes(pid)
         yield
 
     async def after(self, stack: Stack) -> None:
         cpu_s = process_cpu_s(self.pid) - self.cpu0
         window_s = time.monotonic() - self.t0
         disk = await _settled(recordings_root(stack))
+        wrote = process_write_bytes(self.pid)
         async with stack.running.db.session() as session:
             records = list((await session.scalars(select(Call))).all())
         ended = [c for c in records if c.ended_at is not None]
@@ -248,6 +264,7 @@ class _Probe:
             "asterisk_cpu_s": cpu_s,
             "window_s": window_s,
             "disk": disk,
+            "asterisk_wrote": None if wrote is None or self.wrote0 is None else wrote - self.wrote0,
         }
 
 
@@ -389,6 +406,11 @@ def table(f: Figures, off: Arm, on: Arm) -> str:
         ("recordings: files", f"{off.disk.files}", f"{on.disk.files}"),
         ("recordings: bytes", _size(off.disk.bytes), _size(on.disk.bytes)),
         ("recordings: seconds of audio", f"{off.disk.audio_s:.0f}", f"{on.disk.audio_s:.0f}"),
+        (
+            "Asterisk's writes to storage, all files (/proc/pid/io)",
+            "—" if off.asterisk_wrote is None else _size(off.asterisk_wrote),
+            "—" if on.asterisk_wrote is None else _size(on.asterisk_wrote),
+        ),
     ]
     for i, label in enumerate(f.service_levels_on):
         ci_off = f" ±{f.sl_ci_off:.1%}" if i == 0 and f.sl_ci_off is not None else ""

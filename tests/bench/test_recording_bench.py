@@ -63,6 +63,7 @@ def _arms(*, on_bytes: int = 1_600_000, on_cpu: float = 12.0) -> tuple[Any, Any]
         asterisk_cpu_s=10.0,
         window_s=200.0,
         disk=bench.Disk(files=0, bytes=0, audio_s=0.0, unreadable=0),
+        asterisk_wrote=50_000,
         peak=_peak(0.91, 6.0),
     )
     on = bench.Arm(
@@ -74,6 +75,7 @@ def _arms(*, on_bytes: int = 1_600_000, on_cpu: float = 12.0) -> tuple[Any, Any]
         asterisk_cpu_s=on_cpu,
         window_s=200.0,
         disk=bench.Disk(files=100, bytes=on_bytes, audio_s=1_900.0, unreadable=0),
+        asterisk_wrote=None,
         peak=_peak(0.89, 7.0),
     )
     return off, on
@@ -155,6 +157,7 @@ def test_the_report_names_the_command_and_the_shared_machine() -> None:
     assert "disk per day at 15,000 calls: 2.34 GB" in text
     assert "| service level 90%/15s | 91.0% ±3.0% | 89.0% ±3.0% |" in text
     assert "| service level 95%/20s | 92.0% | 90.0% |" in text
+    assert "| Asterisk's writes to storage, all files (/proc/pid/io) | 50.00 kB | — |" in text
 
 
 @pytest.mark.asterisk
@@ -184,6 +187,10 @@ async def test_a_quick_run_measures_both_arms_on_a_real_asterisk() -> None:
     assert "--- recording off ---" in off.printed and "offered=" in off.printed
     assert "--- recording on ---" in on.printed and "offered=" in on.printed
     assert off.disk.files == 0  # recording_enabled off: MixMonitor never ran
+    # As root (the tests' Asterisk runs under its own user), Asterisk's I/O is readable:
+    # the on arm wrote at least its recordings.
+    if off.asterisk_wrote is not None and on.asterisk_wrote is not None:
+        assert on.asterisk_wrote >= on.disk.bytes > off.asterisk_wrote
     assert on.disk.files == on.calls and on.disk.unreadable == 0  # one closed WAV per call
     # 8 kHz 16-bit mono: 16,000 bytes per second of audio, so the bytes are the files' own.
     assert on.disk.bytes / on.disk.audio_s == pytest.approx(16_000, rel=0.05)
