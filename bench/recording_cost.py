@@ -485,32 +485,40 @@ def report(
     plan = on.peak.get("plan", {})
     cpu = on.peak.get("cpu", {})
     machine = on.peak.get("machine", {})
-    return f"""## {on.peak.get("started_at", "?")} — time scale {f.time_scale:g}
+    cpu_off = off.peak.get("cpu", {})
+    scale = f.time_scale
+    how = (
+        f"the run is {scale:g}× faster than real time: a call of the run is {scale:g}× "
+        "shorter than a real one, and so are its bytes and its CPU. The per-second figures do "
+        "not depend on the scale; the day's figures multiply them by an unscaled call's "
+        "length. That CPU figure is an upper bound: what recording costs once per call "
+        f"(starting MixMonitor, closing and renaming the file) is paid {scale:g}× more often "
+        "per second of call here."
+        if scale != 1
+        else "the run is in real time: a call of the run is a real call's length."
+    )
+    return f"""## {on.peak.get("started_at", "?")} — time scale {scale:g}
 
-- command: `python bench/recording_cost.py {shlex.join(argv)}` (peak options used:
-  `{shlex.join(_args_with_defaults([a for a in argv if a != "--record"]))}`), wall time
-  {wall_s / 60:.1f} min, exit codes off {off.peak.get("exit")}, on {on.peak.get("exit")}
-- machine: {machine.get("node")}, {machine.get("cores")} cores; load average before the run
-  {load}. **Other work ran beside it**: other engineers' tests and builds shared the 2 cores
-  (the "others' cores" row); the on arm's machine was {cpu.get("machine_mean", 0.0):.0%} busy
-  on average
-- load: {plan.get("calls_per_hour")} calls/h, talk {plan.get("talk_s")} s exponential,
-  {plan.get("agents")} agents, {plan.get("scheduled_calls")} arrivals (seed
-  {plan.get("seed")}) in both arms; agents play a 1 kHz tone from the answer on, callers
-  only their menu keys
+- command: `python bench/recording_cost.py {shlex.join(argv)}`; peak options used:
+  `{shlex.join(_args_with_defaults([a for a in argv if a != "--record"]))}`;
+  wall time {wall_s / 60:.1f} min; exit codes of the arms off {off.peak.get("exit")},
+  on {on.peak.get("exit")}
+- machine: {machine.get("node")}, {machine.get("cores")} cores; load average before the
+  run {load}. **Other work ran beside it**: other engineers' tests and builds shared the
+  cores (the "others' cores" row); the machine was {cpu_off.get("machine_mean", 0.0):.0%}
+  busy on average during the off arm, {cpu.get("machine_mean", 0.0):.0%} during the on arm
+- load, the same in both arms: {plan.get("calls_per_hour")} calls/h, talk
+  {plan.get("talk_s")} s exponential, {plan.get("agents")} agents,
+  {plan.get("scheduled_calls")} Poisson arrivals (seed {plan.get("seed")}); the agents
+  play a 1 kHz tone from the answer on, the callers only their menu keys
 
 {table(f, off, on)}
 
 {derived(f)}
 
-How to read it: the run is {f.time_scale:g}× faster than real time, so a call of the run
-is {f.time_scale:g}× shorter than a real one and its bytes and CPU too; the per-second
-figures do not depend on the scale, and the day's figures multiply them by an unscaled
-call's length. That CPU figure is an upper bound: what recording costs once per call
-(opening, closing the file) is paid {f.time_scale:g}× more often per second here. The
-service level of one scaled part of the hour moves by several points between runs on
-its own (±12 % batch-means half-width in bench/results/simulate_peak.md): a difference
-smaller than that says recording did not change it measurably.
+How to read it: {how} The service level's verdict weighs the difference against both
+arms' 95 % batch-means half-widths: one scaled part of an hour moves by several points
+between two runs on its own.
 
 <details><summary>what the two peak runs printed</summary>
 
