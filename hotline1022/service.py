@@ -145,7 +145,10 @@ class Hotline:
             on_change=lambda call: self.feed.call_changed(call),
         )
         self.agents = AgentService(self.db, self.pbx, self.routing, settings.pause_reasons)
-        asterisk = AsteriskPaths.find(settings.asterisk_instance)
+        # recordings_dir: where MixMonitor and the conference recorder write (issue 15).
+        asterisk = AsteriskPaths.find(
+            settings.asterisk_instance, recordings_dir=settings.recordings_dir
+        )
         self.ivr = IvrService(
             db=self.db,
             menu_path=settings.menu_file,

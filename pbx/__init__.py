@@ -4,7 +4,8 @@ Built on panoramisk 1.4's message and action models, with its defects fixed here
 ``../shared/notes/panoramisk-1.4.md``, beside the repository): ``AmiLink`` is the kept-alive
 AMI connection, ``AmiPbx`` the typed actions the domain uses, ``parse_event`` turns AMI events
 into typed classes, ``AmiConferencePbx`` runs the command conference's bridges across
-nodes, ``FastAgiServer`` runs the IVR's FastAGI sessions (only those our dialplan
+nodes, ``AmiRecordingPbx`` reports the calls' recordings (and ``AmiSpyPbx`` lets supervisors
+listen in), ``FastAgiServer`` runs the IVR's FastAGI sessions (only those our dialplan
 proves, ``AgiAuth``), and ``paths`` says where
 an Asterisk instance keeps the prompts and the CDR the service shares with it.
 """
@@ -49,6 +50,7 @@ from pbx.events import (
     parse_event,
 )
 from pbx.fanout import Listener
+from pbx.recording import AmiRecordingPbx, AmiSpyPbx, SpyPhoneUnreachable
 
 __all__ = [
     "AgentCalled",
@@ -70,6 +72,8 @@ __all__ = [
     "AmiLink",
     "AmiNotConnected",
     "AmiPbx",
+    "AmiRecordingPbx",
+    "AmiSpyPbx",
     "ChannelEvent",
     "ConferenceNode",
     "FastAgiServer",
@@ -90,6 +94,7 @@ __all__ = [
     "QueueMemberRemoved",
     "QueueMemberStatus",
     "QueueStatusResult",
+    "SpyPhoneUnreachable",
     "UserEvent",
     "conference_nodes_from",
     "parse_agi_result",

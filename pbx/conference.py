@@ -188,8 +188,10 @@ def conference_nodes_from(items: Iterable[Mapping[str, Any]]) -> list[Conference
 
 
 def recordings_dir(paths: AsteriskPaths) -> str:
-    """Where a node keeps conference recordings, as its Asterisk sees it."""
-    return f"{paths.inst}/spool/conferences"
+    """Where a node keeps conference recordings, as its Asterisk sees it: ``conferences/``
+    in the recordings directory (issue 15), so they are kept, sealed and purged with the
+    calls' (the dialplan announces each: ``pbx.recording``)."""
+    return f"{paths.recordings_dir}/conferences"
 
 
 @dataclass

@@ -16,6 +16,11 @@ channel's ``Hangup`` (or a ``MixMonitorStop``) this class waits for that name, a
 ``CLOSED`` with the file's modification time (the close). A digest taken then is of the
 complete file.
 
+A command conference's recording (``pbx.conference``: a listener leg that ``Record()``s the
+root bridge into ``conferences/<name>.wav``) is announced the same way, Kind ``conference``
+and Ref the conference id. ``Record()`` closes its file before it returns (apps/app_record.c),
+hence before its channel's ``Hangup``: there is no part file, the Hangup alone means final.
+
 =============================================  =============================================
 AMI                                            signal / action
 =============================================  =============================================
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import secrets
 import time
@@ -64,6 +70,7 @@ __all__ = [
     "AmiRecordingPbx",
     "AmiSpyPbx",
     "SpyPhoneUnreachable",
+    "finish_abandoned_wav",
     "spy_mode_of",
 ]
 
@@ -80,16 +87,25 @@ _KIND_DIRS = {
     RecordingKind.CALL: "calls",
     RecordingKind.CALLBACK: "callbacks",
     RecordingKind.DISPATCH: "dispatch",
+    RecordingKind.CONFERENCE: "conferences",
 }
-# What the dialplan writes: <dir>/YYYY/MM/DD/<uniqueid>.wav (uniqueid: digits and dots).
-_NAME = re.compile(r"(calls|callbacks|dispatch)/\d{4}/\d{2}/\d{2}/[0-9A-Za-z_.-]+\.wav")
+# What the dialplan writes: <dir>/YYYY/MM/DD/<uniqueid>.wav (uniqueid: digits and dots), and
+# for a conference conferences/<name>.wav (pbx/conference.py start_record names it).
+_NAME = re.compile(
+    r"((calls|callbacks|dispatch)/\d{4}/\d{2}/\d{2}|conferences)/[0-9A-Za-z_][0-9A-Za-z_.-]*\.wav"
+)
 # AMI field values go on one line each.
 _FIELD = re.compile(r"[^\r\n]{1,200}")
 _PHONE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 SPY_CONTEXT = "hotline-spy"
 SPY_CALLER_ID = '"Hotline 1022" <1022>'
 # Asterisk's answers for a channel that is not there (or records nothing).
-_GONE = ("no such channel", "cannot set mute flag", "channel not specified")
+_GONE = (
+    "no such channel",
+    "does not exist",
+    "cannot set mute flag",
+    "channel not specified",
+)
 
 
 class SpyPhoneUnreachable(PbxError):
@@ -189,6 +205,7 @@ class AmiRecordingPbx:
         self._by_uniqueid: dict[str, set[str]] = {}  # uniqueid -> names
         self._tasks: set[asyncio.Task[None]] = set()
         link.add_listener(self._on_event)
+        link.add_connect_callback(self._reconnected)
 
     # -- the port ------------------------------------------------------------------------------
 
@@ -249,6 +266,23 @@ class AmiRecordingPbx:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- internals -------------------------------------------------------------------------
+
+    async def _reconnected(self) -> None:
+        """After the link came back (or Asterisk restarted), the Hangups sent meanwhile were
+        lost: follow the end of every recording whose channel is no longer there."""
+        waiting = [n for n, r in self._open.items() if not r.waiting]
+        if not waiting:
+            return
+        try:
+            alive = {_get(r, "Uniqueid") for r in await _channels(self._link)}
+        except (PbxError, AmiActionError) as exc:
+            log.warning("recordings: channels unknown after reconnecting (%s)", exc)
+            return
+        for name in waiting:
+            rec = self._open.get(name)
+            if rec is not None and not rec.waiting and rec.started.uniqueid not in alive:
+                rec.waiting = True
+                self._spawn(self._await_close(name))
 
     async def _mute(self, channel: str, on: bool) -> None:
         fields = {
@@ -352,8 +386,15 @@ class AmiRecordingPbx:
             if mtime is not None:
                 break
             if time.monotonic() > deadline:
+                # Long after its channel ended: Asterisk died before MixMonitor closed it
+                # (the header's sizes were never written) or the rename failed. Keep what
+                # was recorded: fix the header and give the file its final name.
+                mtime = await asyncio.to_thread(finish_abandoned_wav, part, final)
+                if mtime is not None:
+                    log.warning("recording %s: closed by the service (Asterisk did not)", name)
+                    break
                 log.error(
-                    "recording %s: not closed %.0f s after its channel ended (%s still there?)",
+                    "recording %s: not closed %.0f s after its channel ended (%s unreadable?)",
                     name,
                     self._close_wait_s,
                     part,
@@ -402,6 +443,34 @@ def _final_mtime(final: Path, part: Path) -> float | None:
     except FileNotFoundError:
         return None
     return None if part.exists() else mtime
+
+
+def finish_abandoned_wav(part: Path, final: Path) -> float | None:
+    """Finish a WAV file Asterisk left open (RIFF and data sizes from the file's length) and
+    rename it to ``final``; its modification time, or None when it is no WAV file (or cannot
+    be written). Asterisk writes the sizes only when it closes the file: one it died with
+    says 0 bytes of audio, which players believe."""
+    try:
+        with part.open("r+b") as f:
+            head = f.read(4096)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = f.seek(0, 2)
+            pos = 12
+            while pos + 8 <= len(head) and head[pos : pos + 4] != b"data":
+                pos += 8 + int.from_bytes(head[pos + 4 : pos + 8], "little")
+            if pos + 8 > len(head):
+                return None
+            f.seek(4)
+            f.write((size - 8).to_bytes(4, "little"))
+            f.seek(pos + 4)
+            f.write((size - pos - 8).to_bytes(4, "little"))
+            f.flush()
+            os.fsync(f.fileno())
+        part.replace(final)
+        return final.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _duration_s(text: str) -> float:

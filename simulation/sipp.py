@@ -132,15 +132,17 @@ def dtmf_sequence_pcap(keys: str, spacing_ms: int) -> Path:
     return _write_cached(dest, template[:24] + body)
 
 
-def sdp(user: str) -> str:
+def sdp(user: str, port_offset: int = 0) -> str:
     """An audio offer/answer: G.711 µ-law and RFC 4733 events (payload type 101, as in
-    sip-tester's pcaps)."""
+    sip-tester's pcaps). ``port_offset``: the media port announced is SIPp's moved by that
+    much (where an ``RtpMeter`` listens, to measure what the phone hears)."""
+    port = "[media_port]" if port_offset == 0 else f"[media_port{port_offset:+d}]"
     return f"""v=0
 o={user} 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
-m=audio [media_port] RTP/AVP 0 101
+m=audio {port} RTP/AVP 0 101
 a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16

@@ -8,6 +8,7 @@ wait for the BYE), logged the same way (``calls()``).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 from simulation.team_phones import SippTeamPhone
@@ -27,4 +28,5 @@ class SippSupervisorPhone(SippTeamPhone):
 
     def __post_init__(self) -> None:
         if not self.endpoint or not self.password or not self.server_port:
+            shutil.rmtree(self.workdir, ignore_errors=True)
             raise ValueError("a supervisor's phone registers: endpoint, password, server_port")

@@ -30,6 +30,7 @@ def team_phone_scenario(
     first_key_after_ms: int = 2000,
     between_keys_ms: int = 3000,
     wait_for_bye_ms: int = 120_000,
+    port_offset: int = 0,
 ) -> str:
     """A rapid-response team's phone the hotline calls with an order (``dispatch.phone``).
 
@@ -37,7 +38,8 @@ def team_phone_scenario(
     until the hotline gives up (CANCEL); else answers after ``answer_after_ms``, listens to
     the order for ``first_key_after_ms``, presses ``keys`` (RFC 4733) ``between_keys_ms``
     apart, and waits for the hotline to hang up. A BYE that comes before every key was
-    pressed (the hotline took an earlier one) ends the call there.
+    pressed (the hotline took an earlier one) ends the call there. ``port_offset``: the
+    phone's audio goes to SIPp's media port plus that (an ``RtpMeter``'s), see ``sdp``.
 
     Every step is logged (``-trace_logs``) as ``team-phone <call> <number> <what>``:
     ``called``, ``busy``, ``answered``, ``key <k>``, ``bye`` (the hotline hung up),
@@ -51,7 +53,7 @@ def team_phone_scenario(
         return f'<nop><action><log message="{message}"/></action></nop>'
 
     def reply(status: str, cseq: str = "[last_CSeq:]", sdp_body: bool = False) -> str:
-        body = f"Content-Type: application/sdp\nContent-Length: [len]\n\n{sdp('team')}"
+        body = f"Content-Type: application/sdp\nContent-Length: [len]\n\n{sdp('team', port_offset)}"
         return f"""<![CDATA[
 SIP/2.0 {status}
 [last_Via:]
@@ -172,6 +174,7 @@ class SippTeamPhone:
     first_key_after_ms: int = 2000
     between_keys_ms: int = 3000
     wait_for_bye_ms: int = 120_000
+    port_offset: int = 0
     endpoint: str = ""
     password: str = ""
     server_port: int = 0
@@ -198,6 +201,7 @@ class SippTeamPhone:
                 first_key_after_ms=self.first_key_after_ms,
                 between_keys_ms=self.between_keys_ms,
                 wait_for_bye_ms=self.wait_for_bye_ms,
+                port_offset=self.port_offset,
             )
         )
         args = uas_args(self.local_port, self.media_port, scen)

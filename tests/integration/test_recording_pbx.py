@@ -21,15 +21,17 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from pbx.conference import AmiConferencePbx
 from pbx.events import AgentConnect, AmiEvent
 from pbx.recording import AmiRecordingPbx, AmiSpyPbx
 from pbx.recording_signals import RecordingKind, RecordingSignal, SignalKind, SpyMode
 from provision.secrets import supervisor_password
 from simulation.citizens import citizen_scenario, run_citizens
-from simulation.conference_phones import tone_pcap
+from simulation.conference_phones import RtpMeter, tone_pcap
 from simulation.sipp import remove_run
 from simulation.stack import Stack, free_udp_tcp_port
 from simulation.supervisor_phones import SippSupervisorPhone
+from simulation.team_phones import SippTeamPhone
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
 
@@ -205,20 +207,23 @@ async def test_an_answered_call_is_recorded_with_the_callers_voice_and_a_pause_i
         else:
             run, run_start = 0, i + 1
     silent_s = best[1] * WINDOW_S
-    print(f"{len(ws)} windows, {len(tone)} of tone, longest silence {silent_s:.1f} s")
     assert resumed_at - paused_at - 1.0 <= silent_s <= resumed_at - paused_at + 1.0, silent_s
     assert any(i < best[0] for i in tone) and any(i > best[0] + best[1] for i in tone)
 
 
 async def test_a_supervisor_phone_joins_the_agents_call_in_each_mode(rec: Rec) -> None:
     stack = rec.stack
+    media_port = stack.next_media_port()
+    ear = RtpMeter(tone_hz=TONE_HZ)  # what the supervisor's phone hears
     phone = SippSupervisorPhone(
         endpoint="sup01",
         password=supervisor_password(stack.settings.secrets, "sup01"),
         server_port=stack.settings.sip_port,
         local_port=free_udp_tcp_port(),
-        media_port=stack.next_media_port(),
+        media_port=media_port,
+        port_offset=ear.port - media_port,
     )
+    ear.start()
     await asyncio.to_thread(phone.start)
     try:
         number = "0902000002"
@@ -251,6 +256,10 @@ async def test_a_supervisor_phone_joins_the_agents_call_in_each_mode(rec: Rec) -
             )
             assert spy_channel.startswith("PJSIP/sup01-")
             await mode_shown(spy_channel, mode)
+            since = time.monotonic()
+            # The supervisor hears the call: the caller's tone.
+            heard = await asyncio.to_thread(ear.wait, lambda m, t=since: m.tone_ms(t) >= 1000, 8)
+            assert heard, f"no tone heard in {mode}: {ear.level():.0f} dBFS"
             other = SpyMode.BARGE if mode is not SpyMode.BARGE else SpyMode.LISTEN
             await rec.spy.change_mode(spy_channel, other)
             await mode_shown(spy_channel, other)
@@ -265,3 +274,137 @@ async def test_a_supervisor_phone_joins_the_agents_call_in_each_mode(rec: Rec) -
         await call
     finally:
         phone.stop()
+        ear.stop()
+
+
+async def test_a_supervisor_changes_the_mode_with_the_phones_keys(rec: Rec) -> None:
+    stack = rec.stack
+    phone = SippSupervisorPhone(
+        endpoint="sup02",
+        password=supervisor_password(stack.settings.secrets, "sup02"),
+        server_port=stack.settings.sip_port,
+        local_port=free_udp_tcp_port(),
+        media_port=stack.next_media_port(),
+        keys="56",
+        first_key_after_ms=1500,
+        between_keys_ms=1500,
+    )
+    await asyncio.to_thread(phone.start)
+    try:
+        number = "0902000003"
+        call = rec.start_call(number)
+        agent = await rec.agent_channel(await rec.uniqueid_of(number))
+        spy_channel = await rec.spy.spy(
+            phone="sup02", target_channel=agent, mode=SpyMode.LISTEN, ring_s=10
+        )
+        seen: list[SpyMode] = []
+        deadline = time.monotonic() + 12
+        while SpyMode.BARGE not in seen:
+            assert time.monotonic() < deadline, f"modes seen: {seen}"
+            for s in await rec.spy.sessions():
+                if s.spy_channel == spy_channel and (not seen or seen[-1] is not s.mode):
+                    seen.append(s.mode)
+            await asyncio.sleep(0.1)
+        assert seen == [SpyMode.LISTEN, SpyMode.WHISPER, SpyMode.BARGE]
+        assert phone.calls()[0].keys == "56"
+        await call
+        # The agent's call ended: ChanSpy (E) leaves and the supervisor's phone is hung up.
+        deadline = time.monotonic() + 10
+        while any(s.spy_channel == spy_channel for s in await rec.spy.sessions()):
+            assert time.monotonic() < deadline, f"{spy_channel} outlived the agent's call"
+            await asyncio.sleep(0.2)
+        await stack.wait_for(lambda: phone.calls()[0].outcome == "bye", 10, "the BYE")
+        with pytest.raises(LookupError):
+            await rec.spy.spy(phone="sup02", target_channel=agent, mode=SpyMode.LISTEN, ring_s=5)
+    finally:
+        phone.stop()
+
+
+async def test_a_callbacks_citizen_leg_and_a_dispatch_order_are_recorded(rec: Rec) -> None:
+    """The two other dialplan places: Dial's U() subroutine on the called-back citizen's
+    channel (hotline-callback-answered) and the team phone's answered call
+    (hotline-dispatch), both reached here over the telephone network's gateway."""
+    stack = rec.stack
+    gateway = SippTeamPhone(
+        local_port=int(stack.settings.callback_host.rsplit(":", 1)[1]),
+        media_port=stack.next_media_port(),
+        keys="",
+        wait_for_bye_ms=60_000,
+    )
+    await asyncio.to_thread(gateway.start)
+    link = stack.running.link
+    try:
+        await link.action(
+            "Originate",
+            {
+                "Channel": "Local/s@hotline-callback-dial",
+                "Application": "Wait",
+                "Data": "3",
+                "Variable": ["CB_ID=4242", "CB_NUMBER=0903000001"],
+                "Async": "true",
+            },
+        )
+        await link.action(
+            "Originate",
+            {
+                "Channel": f"PJSIP/0903000002@{stack.settings.callback_endpoint}",
+                "Context": "hotline-dispatch",
+                "Exten": "s",
+                "Priority": "1",
+                "Variable": ["DISPATCH_ORDER=7777", "DISPATCH_TEAM=1"],
+                "Async": "true",
+            },
+        )
+
+        def both(kind: SignalKind) -> list[RecordingSignal]:
+            return [
+                s
+                for s in rec.signals
+                if s.kind is kind
+                and (s.ref, s.recording)
+                in {
+                    ("4242", RecordingKind.CALLBACK),
+                    ("7777", RecordingKind.DISPATCH),
+                }
+            ]
+
+        await stack.wait_for(lambda: len(both(SignalKind.CLOSED)) == 2, 40, "both CLOSED")
+        started = sorted(both(SignalKind.STARTED), key=lambda s: s.ref)
+        closed = sorted(both(SignalKind.CLOSED), key=lambda s: s.ref)
+        assert [s.name.split("/")[0] for s in started] == ["callbacks", "dispatch"]
+        assert [s.name for s in closed] == [s.name for s in started]
+        for s in closed:
+            assert there(Path(s.path)), s.path
+        assert sorted(gateway.called()) == ["0903000001", "0903000002"]
+    finally:
+        gateway.stop()
+
+
+async def test_a_conferences_recording_is_announced_and_closed(rec: Rec) -> None:
+    stack = rec.stack
+    assert stack.asterisk is not None
+    conf = AmiConferencePbx(
+        stack.running.link, "root", stack.asterisk, ("127.0.0.1", stack.settings.sip_port), []
+    )
+    try:
+        path = await conf.start_record(99, "conference-99-test")
+        started = await wait_signal(rec, SignalKind.STARTED, "99")
+        assert started.recording is RecordingKind.CONFERENCE
+        assert started.name == "conferences/conference-99-test.wav"
+        assert started.path == path
+        await asyncio.sleep(1.5)
+        await conf.stop_record(99)
+        closed = await wait_signal(rec, SignalKind.CLOSED, "99")
+        assert closed.name == started.name and there(Path(path))
+        with wave.open(path, "rb") as w:
+            assert w.getnframes() > 8000 // 2  # about 1.5 s, closed with its header
+    finally:
+        await conf.close()
+
+
+async def wait_signal(rec: Rec, kind: SignalKind, ref: str) -> RecordingSignal:
+    def found() -> list[RecordingSignal]:
+        return [s for s in rec.signals if s.kind is kind and s.ref == ref]
+
+    await rec.stack.wait_for(lambda: bool(found()), 20, f"{kind} of {ref}")
+    return found()[0]

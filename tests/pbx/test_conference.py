@@ -437,7 +437,7 @@ async def test_a_prompt_is_put_on_every_node(pair: Pair) -> None:
 async def test_the_root_bridge_is_recorded_by_a_listener_leg(pair: Pair) -> None:
     path = await pair.pbx.start_record(7, "conference-7")
 
-    inner = f"{pair.root_paths.inst}/spool/conferences/conference-7.wav"
+    inner = f"{pair.root_paths.inst}/spool/recordings/conferences/conference-7.wav"
     assert path == str(pair.root_paths.host_path(inner))
     assert Path(path).parent.is_dir()
     [rec] = pair.sent(pair.root, "Originate")

@@ -36,3 +36,15 @@ def test_find_takes_the_root_from_the_environment(monkeypatch: pytest.MonkeyPatc
 def test_an_instance_name_that_is_not_a_plain_name_is_refused(name: str) -> None:
     with pytest.raises(BadInstanceName):
         AsteriskPaths(name, None)
+
+
+def test_the_recordings_dir_is_the_instances_spool_unless_configured() -> None:
+    paths = AsteriskPaths("t1", Path("/srv/root"))
+    assert paths.recordings_dir == "/var/lib/hotline1022/t1/spool/recordings"
+    assert paths.host_path(paths.recordings_dir) == Path(
+        "/srv/root/var/lib/hotline1022/t1/spool/recordings"
+    )
+    paths.recordings_dir = "/srv/recordings/"
+    assert paths.recordings_dir == "/srv/recordings"
+    found = AsteriskPaths.find("t1", recordings_dir="/data/rec")
+    assert found.recordings_dir == "/data/rec"
