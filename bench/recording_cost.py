@@ -134,6 +134,10 @@ class Figures:
     sl_ci_on: float | None
     asa_off_s: float | None
     asa_on_s: float | None
+    waited_off: float | None  # answered callers who waited more than 1 unscaled second
+    waited_on: float | None
+    p95_wait_off_s: float | None
+    p95_wait_on_s: float | None
     abandon_off: float | None
     abandon_on: float | None
 
@@ -341,6 +345,10 @@ def figures(off: Arm, on: Arm, *, calls_per_day: float, talk_s: float) -> Figure
         sl_ci_on=m_on.get("service_level_ci"),
         asa_off_s=m_off.get("asa_s"),
         asa_on_s=asa_on,
+        waited_off=m_off.get("waited_share"),
+        waited_on=m_on.get("waited_share"),
+        p95_wait_off_s=m_off.get("p95_wait_s"),
+        p95_wait_on_s=m_on.get("p95_wait_s"),
         abandon_off=m_off.get("abandon_rate"),
         abandon_on=m_on.get("abandon_rate"),
     )
@@ -356,6 +364,11 @@ def sl_verdict(f: Figures) -> str:
     if sl_off is None or sl_on is None:
         return f"service level {label}: not measured in both arms"
     diff = sl_on - sl_off
+    if diff == 0 and not f.sl_ci_off and not f.sl_ci_on:
+        return (
+            f"service level {label}: {sl_on:.1%} in both arms, in every batch of the window: "
+            "no change from recording at this load (the waits' rows show any smaller effect)"
+        )
     if f.sl_ci_off is None or f.sl_ci_on is None:
         return (
             f"service level {label}: {sl_off:.1%} → {sl_on:.1%} ({diff * 100:+.1f} points); "
@@ -424,6 +437,8 @@ def table(f: Figures, off: Arm, on: Arm) -> str:
         )
     rows += [
         ("ASA s (unscaled)", _num(f.asa_off_s), _num(f.asa_on_s)),
+        ("waited more than 1 s (unscaled)", _pct(f.waited_off), _pct(f.waited_on)),
+        ("p95 wait s (unscaled)", _num(f.p95_wait_off_s), _num(f.p95_wait_on_s)),
         ("abandon rate", _pct(f.abandon_off), _pct(f.abandon_on)),
         (
             "machine: others' cores (not ours)",
@@ -518,7 +533,9 @@ def report(
 
 How to read it: {how} The service level's verdict weighs the difference against both
 arms' 95 % batch-means half-widths: one scaled part of an hour moves by several points
-between two runs on its own.
+between two runs on its own. The extra CPU is MixMonitor's work (each call's audio as
+frames, mixed and written) and, most likely, that a channel with an audiohook is not bridged
+natively (RTP forwarded without frames) as the off arm's calls can be: not measured apart.
 
 <details><summary>what the two peak runs printed</summary>
 

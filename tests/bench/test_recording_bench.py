@@ -47,6 +47,8 @@ def _peak(sl: float, asa: float, *, scale: float = 10.0, ci: float = 0.03) -> di
             "service_level_ci": ci,
             "asa_s": asa,
             "abandon_rate": 0.0,
+            "waited_share": asa / 100,
+            "p95_wait_s": asa * 3,
         },
         "cpu": {"others_cores": 0.5},
         "lost": 0,
@@ -107,6 +109,9 @@ def test_every_figure_follows_from_the_two_arms() -> None:
     assert g.extra_cpu_ms_per_call == pytest.approx(50.0)
 
 
+DAY: dict[str, float] = {"calls_per_day": 15_000, "talk_s": 180}
+
+
 def test_a_service_level_change_is_judged_against_both_arms_noise() -> None:
     off, on = _arms()  # 91 % ±3 → 89 % ±3: 2 points, within ±4.2
     f = bench.figures(off, on, calls_per_day=15_000, talk_s=180)
@@ -119,6 +124,9 @@ def test_a_service_level_change_is_judged_against_both_arms_noise() -> None:
     short.peak["measured"]["service_level_ci"] = None
     h = bench.figures(off, short, calls_per_day=15_000, talk_s=180)
     assert "too short for a confidence interval" in bench.sl_verdict(h)
+    full = dataclasses.replace(off, peak=_peak(1.0, 0.1, ci=0.0))
+    k = bench.figures(full, dataclasses.replace(on, peak=_peak(1.0, 0.2, ci=0.0)), **DAY)
+    assert "100.0% in both arms, in every batch of the window" in bench.sl_verdict(k)
 
 
 def test_the_figures_refuse_what_they_cannot_measure() -> None:
@@ -157,6 +165,8 @@ def test_the_report_names_the_command_and_the_shared_machine() -> None:
     assert "disk per day at 15,000 calls: 2.34 GB" in text
     assert "| service level 90%/15s | 91.0% ±3.0% | 89.0% ±3.0% |" in text
     assert "| service level 95%/20s | 92.0% | 90.0% |" in text
+    assert "| waited more than 1 s (unscaled) | 6.0% | 7.0% |" in text
+    assert "| p95 wait s (unscaled) | 18.0 | 21.0 |" in text
     assert "| Asterisk's writes to storage, all files (/proc/pid/io) | 50.00 kB | — |" in text
 
 
