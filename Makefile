@@ -53,7 +53,7 @@ prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng 
 #   make bench BENCH_PEAK_ARGS="--time-scale 10"
 BENCH_PEAK_ARGS ?=
 
-bench: deps venv  ## benchmarks (~145 min, most of it the real-time peak hour); figures in bench/results/
+bench: deps venv  ## benchmarks (~155 min, most of it the real-time peak hour); figures in bench/results/
 	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
 	$(BIN)/python bench/ivr_agi_vs_dialplan.py
 	$(BIN)/python bench/simulate_peak.py $(BENCH_PEAK_ARGS)
@@ -63,6 +63,7 @@ bench: deps venv  ## benchmarks (~145 min, most of it the real-time peak hour); 
 	$(BIN)/python bench/conference_capacity.py
 	$(BIN)/python bench/pop_latency.py --agents 8 --calls 120 --rate 1 --record
 	$(BIN)/python bench/boards_load.py --record
+	$(BIN)/python bench/recording_cost.py --record
 
 simulate: deps venv
 	$(BIN)/hotline1022 simulate --calls 100 --rate 2 --agents 10

@@ -48,7 +48,9 @@ Content-Length: 0
 """
 
 
-def agent_scenario(talk_ms: int, *, exponential: bool = False, ring_ms: int = 0) -> str:
+def agent_scenario(
+    talk_ms: int, *, exponential: bool = False, ring_ms: int = 0, audio: Path | None = None
+) -> str:
     """An agent's softphone: answer app_queue's call at once, talk, hang up.
 
     Talk lasts ``talk_ms`` -- unless the other side hangs up first (a called-back citizen
@@ -56,8 +58,15 @@ def agent_scenario(talk_ms: int, *, exponential: bool = False, ring_ms: int = 0)
     ``exponential`` the talk time is drawn for each call from an exponential distribution
     of that mean (SIPp's GSL distributions), as Erlang C assumes; SIPp cannot wait for a BYE
     for a random time, so such an agent always hangs up itself. ``ring_ms``: how long the
-    phone rings before the agent picks up (0: at once).
+    phone rings before the agent picks up (0: at once). ``audio``: a pcap (e.g.
+    ``conference_phones.tone_pcap``) the agent plays from the answer on, so the call carries
+    a voice as real ones do (what a recording of it costs: bench/recording_cost.py).
     """
+    speak = (
+        f'  <nop><action><exec play_pcap_audio="{audio}"/></action></nop>\n'
+        if audio is not None
+        else ""
+    )
     ring = f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms > 0 else ""
     if exponential:
         talk = f'  <pause distribution="exponential" mean="{talk_ms}"/>\n'
@@ -96,7 +105,7 @@ Content-Length: [len]
 {sdp("agent")}
 ]]></send>
   <recv request="ACK" crlf="true"/>
-{talk}  <send retrans="500"><![CDATA[
+{speak}{talk}  <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:[local_ip]:[local_port]>;tag=[call_number]
@@ -302,6 +311,7 @@ class SippAgentPool:
     # every run): a seed makes the talk times reproducible, and differ between seeds.
     seed: int | None = None
     ring_ms: int = 0  # how long each phone rings before the agent picks up
+    audio: Path | None = None  # a pcap every agent plays from the answer on (agent_scenario)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sipp-agents-")))
     proc: subprocess.Popen[bytes] | None = None
 
@@ -354,7 +364,9 @@ class SippAgentPool:
         self.register()
         scen = self.workdir / "agent.xml"
         scen.write_text(
-            agent_scenario(self.talk_ms, exponential=self.exponential, ring_ms=self.ring_ms)
+            agent_scenario(
+                self.talk_ms, exponential=self.exponential, ring_ms=self.ring_ms, audio=self.audio
+            )
         )
         args = [
             *base_args(self.local_port, self.media_port, self.server_port),

@@ -33,10 +33,11 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -153,10 +154,16 @@ async def run_peak(
     args: argparse.Namespace,
     *,
     around: Callable[[Stack], AbstractAsyncContextManager[object]] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    agent_audio: Path | None = None,
+    after: Callable[[Stack], Awaitable[None]] | None = None,
 ) -> int:
     """``around``: what a benchmark runs alongside the calls (e.g. screens watching the
     service): entered once the agents are logged in, before the first call is placed, and
-    left when every caller has been answered or has gone."""
+    left when every caller has been answered or has gone. ``settings``: other ``Settings``
+    fields for the stack (e.g. ``recording_enabled``); ``agent_audio``: a pcap the agents
+    play from the answer on; ``after``: awaited once every call has ended and its record is
+    written, before the stack is removed (e.g. to measure the recordings left on disk)."""
     try:
         plan = plan_from_args(args)
     except ValueError as exc:
@@ -180,6 +187,7 @@ async def run_peak(
             database_url=args.database_url,
             agent_count=max(20, plan.agents),
             wrapup_s=plan.wrapup_wall_s,
+            settings=settings,
         ) as stack:
             hotline = stack.running
             pool = await stack.start_agent_pool(
@@ -188,6 +196,7 @@ async def run_peak(
                 exponential=True,
                 expires_s=min(MAX_REGISTRATION_S, math.ceil(run_s + 60)),
                 seed=plan.seed,
+                audio=agent_audio,
             )
             # 80 logins put thousands of QueueMemberAdded events in the service's queue:
             # let it catch up before the first caller, so the run measures calls, not logins.
@@ -270,6 +279,8 @@ async def run_peak(
                 await stack.wait_idle(within_s=60)
             except TimeoutError as exc:
                 log.warning("%s", exc)
+            if after is not None:
+                await after(stack)
             async with hotline.db.session() as session:
                 records = list((await session.scalars(select(Call))).all())
             seen = asterisk_calls(stack.asterisk.cdr_csv)

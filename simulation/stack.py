@@ -216,10 +216,11 @@ class Stack:
         login: bool = True,
         seed: int | None = None,
         ring_ms: int = 0,
+        audio: Path | None = None,
     ) -> SippAgentPool:
         """Register agents agent01…``count`` on one SIPp that answers for all of them
         (``SippAgentPool``), each phone ringing ``ring_ms`` before it answers, and log them
-        in through the service."""
+        in through the service. ``audio``: a pcap each agent plays from the answer on."""
         secrets = self.settings.secrets
         endpoints = [agent_endpoint(i) for i in range(1, count + 1)]
         pool = SippAgentPool(
@@ -232,6 +233,7 @@ class Stack:
             expires_s=expires_s,
             seed=seed,
             ring_ms=ring_ms,
+            audio=audio,
         )
         await asyncio.to_thread(pool.start)
         self.agent_pools.append(pool)
