@@ -21,6 +21,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 
+from coaching import errors as coaching_errors
+from conference import errors as conference_errors
+from recordings import errors as recording_errors
+
 __all__ = [
     "ERROR_RESPONSES",
     "ErrorOut",
@@ -140,7 +144,51 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# The domain's refusals and the status each answers, most specific first. The routes let them
+# rise; one handler per family answers ``{"detail": <its Vietnamese sentence>}``. Within a
+# family an error the table does not name answers 400.
+DOMAIN_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (conference_errors.ConferenceNotFound, status.HTTP_404_NOT_FOUND),
+    (conference_errors.NotAllowed, status.HTTP_403_FORBIDDEN),
+    (conference_errors.InvalidConference, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (conference_errors.ConferenceConflict, status.HTTP_409_CONFLICT),
+    (conference_errors.PbxDown, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (recording_errors.RecordingNotFound, status.HTTP_404_NOT_FOUND),
+    (recording_errors.HoldNotFound, status.HTTP_404_NOT_FOUND),
+    (recording_errors.RecordingPurged, status.HTTP_410_GONE),
+    (recording_errors.RecordingNotReady, status.HTTP_409_CONFLICT),
+    (recording_errors.RecordingConflict, status.HTTP_409_CONFLICT),
+    (recording_errors.InvalidRequest, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (recording_errors.PbxDown, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (coaching_errors.SessionNotFound, status.HTTP_404_NOT_FOUND),
+    (coaching_errors.NotOnCall, status.HTTP_409_CONFLICT),
+    (coaching_errors.CoachingConflict, status.HTTP_409_CONFLICT),
+    (coaching_errors.InvalidCoaching, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (coaching_errors.PbxDown, status.HTTP_503_SERVICE_UNAVAILABLE),
+)
+DOMAIN_FAMILIES: tuple[type[Exception], ...] = (
+    conference_errors.ConferenceError,
+    recording_errors.RecordingError,
+    coaching_errors.CoachingError,
+)
+
+
+def domain_status(exc: Exception) -> int:
+    """The status a domain refusal answers (400 for one the table does not name)."""
+    return next(
+        (code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)),
+        status.HTTP_400_BAD_REQUEST,
+    )
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    detail = getattr(exc, "message", None) or str(exc)
+    return JSONResponse({"detail": detail}, status_code=domain_status(exc))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     for kind in DATABASE_DOWN:
         app.add_exception_handler(kind, _database_down)
+    for family in DOMAIN_FAMILIES:
+        app.add_exception_handler(family, _domain_error)

@@ -21,7 +21,7 @@ from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S
 from pbx.conference import conference_nodes_from
 from queues.callback_limits import VIETNAM_NUMBER_PATTERN, NumberPlan
 from queues.routing import RoutingPolicy
-from recordings.retention import check_days
+from recordings.retention import DEFAULT_RETENTION_DAYS, check_days
 from stats.history import check_thresholds
 from stats.wallboard import Thresholds
 from store.users import DEFAULT_TOKEN_TTL_S, ROLES
@@ -179,23 +179,16 @@ class Settings(BaseSettings):
     # (MixMonitor, 8 kHz WAV) unless recording_enabled is false (bench/recording_cost.py's
     # "off" arm). Files live under recordings_dir (empty: the Asterisk instance's
     # spool/recordings). Retention: days a recording is kept, per class (recordings.retention
-    # names the classes; a class not listed keeps recording_retention_default_days); a legal
-    # hold keeps a call's or an incident's recordings whatever their class. The purge runs
+    # names the classes and their defaults; a setting that names some classes keeps the
+    # defaults of the others; a class with no days, e.g. food, keeps
+    # recording_retention_default_days); a legal hold keeps a call's or an incident's
+    # recordings whatever their class. The purge runs
     # every recording_purge_interval_s. Agents may play their own calls' recordings when
     # recording_agent_may_listen.
     recording_enabled: bool = True
     recordings_dir: str = ""
     recording_retention_days: dict[str, int] = Field(
-        default_factory=lambda: {
-            "incident": 3650,
-            "emergency": 1825,
-            "violation": 730,
-            "callback": 365,
-            "conference": 1825,
-            "dispatch": 1825,
-            "information": 90,
-            "wrong_number": 31,
-        }
+        default_factory=lambda: dict(DEFAULT_RETENTION_DAYS)
     )
     recording_retention_default_days: int = Field(default=365, ge=1)
     recording_purge_interval_s: float = Field(default=3600.0, gt=0)

@@ -5,6 +5,9 @@ Who: supervisors and administrators, every conference; a ``team`` user whose tea
 operations center, for the places under its center and the conferences its center made
 (any other team: 403). Agents: 403. The logic is ``conference.service``; each control is
 answered once Asterisk confirmed it (503 when it cannot be reached), and is audited.
+
+Refusals (``ConferenceError``) rise from the routes: ``api.errors`` answers each with its status and
+its Vietnamese sentence as ``detail``.
 """
 
 from __future__ import annotations
@@ -20,14 +23,6 @@ from api.deps import AUTH_RESPONSES, ServicesDep, require_roles
 from api.params import Code, Id
 from api.schemas import ErrorOut
 from api.tabular import FORMAT_RESPONSES, FormatParam, respond
-from conference.errors import (
-    ConferenceConflict,
-    ConferenceError,
-    ConferenceNotFound,
-    InvalidConference,
-    NotAllowed,
-    PbxDown,
-)
 from conference.points import (
     Caller,
     ConferenceSpec,
@@ -88,20 +83,6 @@ Conferences = Annotated[ConferenceService, Depends(_service)]
 
 def _caller(user: User) -> Caller:
     return Caller(user.id, user.name, user.role, user.team_id)
-
-
-def _http(exc: ConferenceError) -> HTTPException:
-    if isinstance(exc, ConferenceNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, NotAllowed):
-        return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
-    if isinstance(exc, InvalidConference):
-        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
-    if isinstance(exc, ConferenceConflict):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    if isinstance(exc, PbxDown):
-        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
-    return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))  # pragma: no cover
 
 
 # -- schemas ------------------------------------------------------------------------------------
@@ -305,10 +286,7 @@ class ControlOut(BaseModel):
 
 @router.get("", summary="Conferences, newest first", responses=READ_ERRORS)
 async def list_conferences(user: Commander, conferences: Conferences) -> SummaryList:
-    try:
-        items = await conferences.summaries(_caller(user))
-    except ConferenceError as exc:
-        raise _http(exc) from exc
+    items = await conferences.summaries(_caller(user))
     return SummaryList.model_validate({"items": items})
 
 
@@ -327,10 +305,7 @@ async def list_conferences(user: Commander, conferences: Conferences) -> Summary
 async def create_conference(
     body: ConferenceIn, user: Commander, conferences: Conferences
 ) -> DetailOut:
-    try:
-        detail = await conferences.create(_caller(user), body.spec())
-    except ConferenceError as exc:
-        raise _http(exc) from exc
+    detail = await conferences.create(_caller(user), body.spec())
     return DetailOut.model_validate(detail)
 
 
@@ -338,10 +313,7 @@ async def create_conference(
 async def get_conference(
     conference_id: ConferenceId, user: Commander, conferences: Conferences
 ) -> DetailOut:
-    try:
-        return DetailOut.model_validate(await conferences.detail(_caller(user), conference_id))
-    except ConferenceError as exc:
-        raise _http(exc) from exc
+    return DetailOut.model_validate(await conferences.detail(_caller(user), conference_id))
 
 
 def _roll_rows(roll: RollOut) -> list[dict[str, Any]]:
@@ -384,10 +356,7 @@ async def get_roll(
     conferences: Conferences,
     format: FormatParam = "json",
 ) -> RollOut | Response:
-    try:
-        roll = RollOut.model_validate(await conferences.roll(_caller(user), conference_id))
-    except ConferenceError as exc:
-        raise _http(exc) from exc
+    roll = RollOut.model_validate(await conferences.roll(_caller(user), conference_id))
     return await respond(
         roll, _roll_rows(roll), format, name=f"conference-{conference_id}-roll", title="Điểm danh"
     )
@@ -401,10 +370,7 @@ async def get_roll(
 async def get_actions(
     conference_id: ConferenceId, user: Commander, conferences: Conferences
 ) -> ActionList:
-    try:
-        items = await conferences.actions(_caller(user), conference_id)
-    except ConferenceError as exc:
-        raise _http(exc) from exc
+    items = await conferences.actions(_caller(user), conference_id)
     return ActionList.model_validate({"items": items})
 
 
@@ -420,10 +386,7 @@ async def get_actions(
 async def get_recording(
     conference_id: ConferenceId, user: Commander, conferences: Conferences
 ) -> Response:
-    try:
-        path = await conferences.recording(_caller(user), conference_id)
-    except ConferenceError as exc:
-        raise _http(exc) from exc
+    path = await conferences.recording(_caller(user), conference_id)
     return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 
@@ -431,10 +394,7 @@ async def get_recording(
 
 
 async def _do(call: Any) -> ControlOut:
-    try:
-        result = await call
-    except ConferenceError as exc:
-        raise _http(exc) from exc
+    result = await call
     return ControlOut.model_validate(result)
 
 
@@ -446,10 +406,7 @@ async def _do(call: Any) -> ControlOut:
 async def start(
     conference_id: ConferenceId, user: Commander, conferences: Conferences
 ) -> DetailOut:
-    try:
-        detail = await conferences.start_conference(_caller(user), conference_id)
-    except ConferenceError as exc:
-        raise _http(exc) from exc
+    detail = await conferences.start_conference(_caller(user), conference_id)
     return DetailOut.model_validate(detail)
 
 

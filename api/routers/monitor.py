@@ -6,6 +6,9 @@ before it is answered; the mode can then change (``PATCH``, or keys 4/5/6 on the
 ``DELETE`` hangs the phone up. ``GET /monitor`` lists the sessions Asterisk shows now. Each
 step is audited; the agent is told on the console only as ``HOTLINE_SPY_NOTIFY_AGENT`` says.
 The logic is ``coaching.service``.
+
+Refusals (``CoachingError``) rise from the routes: ``api.errors`` answers each with its status and
+its Vietnamese sentence as ``detail``.
 """
 
 from __future__ import annotations
@@ -19,14 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AUTH_RESPONSES, ServicesDep, require_roles
 from api.params import Id
 from api.schemas import ErrorOut
-from coaching.errors import (
-    CoachingConflict,
-    CoachingError,
-    InvalidCoaching,
-    NotOnCall,
-    PbxDown,
-    SessionNotFound,
-)
 from coaching.service import CoachingService, SessionOut, Who
 from pbx.recording_signals import SpyMode
 from store.models import Role, User
@@ -70,18 +65,6 @@ def _service(services: ServicesDep) -> CoachingService:
 
 
 Coaching = Annotated[CoachingService, Depends(_service)]
-
-
-def _http(exc: CoachingError) -> HTTPException:
-    if isinstance(exc, SessionNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, exc.message)
-    if isinstance(exc, NotOnCall | CoachingConflict):
-        return HTTPException(status.HTTP_409_CONFLICT, exc.message)
-    if isinstance(exc, InvalidCoaching):
-        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message)
-    if isinstance(exc, PbxDown):
-        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.message)
-    return HTTPException(status.HTTP_400_BAD_REQUEST, exc.message)  # pragma: no cover
 
 
 def _who(user: User) -> Who:
@@ -129,10 +112,7 @@ def _out(session: SessionOut) -> MonitorOut:
 
 @router.get("", summary="The active monitoring sessions", responses=ERRORS)
 async def list_sessions(_user: Coach, coaching: Coaching) -> MonitorList:
-    try:
-        items = await coaching.sessions()
-    except CoachingError as exc:
-        raise _http(exc) from exc
+    items = await coaching.sessions()
     return MonitorList(items=[_out(s) for s in items], phones=coaching.phones)
 
 
@@ -154,12 +134,9 @@ async def list_sessions(_user: Coach, coaching: Coaching) -> MonitorList:
     },
 )
 async def start_session(body: MonitorIn, user: Coach, coaching: Coaching) -> MonitorOut:
-    try:
-        session = await coaching.begin(
-            agent_id=body.agent_id, mode=body.mode, phone=body.phone, by=_who(user)
-        )
-    except CoachingError as exc:
-        raise _http(exc) from exc
+    session = await coaching.begin(
+        agent_id=body.agent_id, mode=body.mode, phone=body.phone, by=_who(user)
+    )
     return _out(session)
 
 
@@ -167,10 +144,7 @@ async def start_session(body: MonitorIn, user: Coach, coaching: Coaching) -> Mon
 async def change_mode(
     session_id: SessionId, body: ModeIn, user: Coach, coaching: Coaching
 ) -> MonitorOut:
-    try:
-        return _out(await coaching.change_mode(session_id, body.mode, by=_who(user)))
-    except CoachingError as exc:
-        raise _http(exc) from exc
+    return _out(await coaching.change_mode(session_id, body.mode, by=_who(user)))
 
 
 @router.delete(
@@ -179,7 +153,4 @@ async def change_mode(
     responses=SESSION_ERRORS,
 )
 async def stop_session(session_id: SessionId, user: Coach, coaching: Coaching) -> MonitorOut:
-    try:
-        return _out(await coaching.stop(session_id, by=_who(user)))
-    except CoachingError as exc:
-        raise _http(exc) from exc
+    return _out(await coaching.stop(session_id, by=_who(user)))

@@ -11,6 +11,9 @@ administrators. Holds: supervisors and administrators. Teams: 403 everywhere.
 Listening is audited by ``RecordingService.open_audio`` once per audio request (a player that
 asks for several ranges of one file is audited once per range it asks for: each request did
 read the recording). The logic is ``recordings.service``.
+
+Refusals (``RecordingError``) rise from the routes: ``api.errors`` answers each with its status and
+its Vietnamese sentence as ``detail``.
 """
 
 from __future__ import annotations
@@ -32,14 +35,7 @@ from api.params import Id, Offset
 from api.schemas import ErrorOut
 from pbx.recording_signals import RecordingKind
 from recordings.errors import (
-    HoldNotFound,
-    InvalidRequest,
-    PbxDown,
-    RecordingConflict,
-    RecordingError,
     RecordingNotFound,
-    RecordingNotReady,
-    RecordingPurged,
 )
 from recordings.service import RecordingService
 from recordings.shapes import RecordingOut
@@ -111,20 +107,6 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
     },
     status.HTTP_503_SERVICE_UNAVAILABLE: UNAVAILABLE,
 }
-
-
-def _http(exc: RecordingError) -> HTTPException:
-    if isinstance(exc, RecordingNotFound | HoldNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, exc.message)
-    if isinstance(exc, RecordingPurged):
-        return HTTPException(status.HTTP_410_GONE, exc.message)
-    if isinstance(exc, RecordingNotReady | RecordingConflict):
-        return HTTPException(status.HTTP_409_CONFLICT, exc.message)
-    if isinstance(exc, InvalidRequest):
-        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message)
-    if isinstance(exc, PbxDown):
-        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.message)
-    return HTTPException(status.HTTP_400_BAD_REQUEST, exc.message)  # pragma: no cover
 
 
 # -- schemas ------------------------------------------------------------------------------------
@@ -272,17 +254,14 @@ async def _check_call(session: SessionDep, user: User, call_id: int) -> Call:
 async def _visible(
     recordings: RecordingService, session: SessionDep, user: User, recording_id: int
 ) -> RecordingOut:
-    try:
-        rec = await recordings.get(recording_id)
-    except RecordingError as exc:
-        raise _http(exc) from exc
+    rec = await recordings.get(recording_id)
     scope = agent_scope(user)
     if scope is not None:
         owner = None
         if rec.call_id is not None:
             owner = await session.scalar(select(Call.agent_id).where(Call.id == rec.call_id))
         if owner != scope:
-            raise _http(RecordingNotFound())
+            raise RecordingNotFound()
     return rec
 
 
@@ -318,20 +297,17 @@ async def search_recordings(
         # Another agent's calls, or an agent whose row is gone: nothing (an empty filter
         # would be no filter at all).
         return RecordingList(items=[], total=0, limit=limit, offset=offset)
-    try:
-        page = await recordings.search(
-            day_from=day_from,
-            day_to=day_to,
-            category=category.value if category is not None else None,
-            number=number,
-            agent_endpoint=own if own is not None else agent,
-            call_id=call_id,
-            kind=kind.value if kind is not None else None,
-            limit=limit,
-            offset=offset,
-        )
-    except RecordingError as exc:
-        raise _http(exc) from exc
+    page = await recordings.search(
+        day_from=day_from,
+        day_to=day_to,
+        category=category.value if category is not None else None,
+        number=number,
+        agent_endpoint=own if own is not None else agent,
+        call_id=call_id,
+        kind=kind.value if kind is not None else None,
+        limit=limit,
+        offset=offset,
+    )
     return RecordingList(
         items=[_model(r) for r in page.items], total=page.total, limit=limit, offset=offset
     )
@@ -378,10 +354,7 @@ async def verify_recording(
     recording_id: RecordingId, user: Listener, recordings: Recordings, session: SessionDep
 ) -> VerifyOut:
     rec = await _visible(recordings, session, user, recording_id)
-    try:
-        report = await recordings.verify(recording_id)
-    except RecordingError as exc:
-        raise _http(exc) from exc
+    report = await recordings.verify(recording_id)
     problems = [
         ProblemOut(seq=p.seq, recording_id=p.recording_id, what=p.what) for p in report.problems
     ]
@@ -402,10 +375,7 @@ async def verify_recording(
 async def recording_listens(
     recording_id: RecordingId, _user: Supervisor, recordings: Recordings
 ) -> list[ListenModel]:
-    try:
-        items = await recordings.listens(recording_id)
-    except RecordingError as exc:
-        raise _http(exc) from exc
+    items = await recordings.listens(recording_id)
     return [ListenModel(at=i.at, user_id=i.user_id, user_name=i.user_name) for i in items]
 
 
@@ -492,10 +462,7 @@ async def get_audio(
     """Every request is audited as a listening (who, when, which recording)."""
     await _visible(recordings, session, user, recording_id)
     await session.close()  # the stream may last minutes: hold no connection meanwhile
-    try:
-        audio = await recordings.open_audio(recording_id, user_id=user.id, user_name=user.name)
-    except RecordingError as exc:
-        raise _http(exc) from exc
+    audio = await recordings.open_audio(recording_id, user_id=user.id, user_name=user.name)
     size = audio.size
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "no-store"}
     wanted = parse_range(range_header, size)
@@ -561,10 +528,7 @@ async def _pause(
     call = await _check_call(session, user, call_id)
     await session.close()
     method = recordings.pause if action == "pause" else recordings.resume
-    try:
-        done = await method(call.uniqueid, user_id=user.id, user_name=user.name)
-    except RecordingError as exc:
-        raise _http(exc) from exc
+    done = await method(call.uniqueid, user_id=user.id, user_name=user.name)
     return PauseResult.model_validate(done.model_dump())
 
 
@@ -617,16 +581,13 @@ HOLD_ERRORS: dict[int | str, dict[str, Any]] = {
 async def create_hold(body: HoldIn, user: Supervisor, recordings: Recordings) -> HoldModel:
     """Held recordings are not purged, whatever their retention, until the hold is
     released."""
-    try:
-        hold = await recordings.hold(
-            call_id=body.call_id,
-            incident_id=body.incident_id,
-            reason=body.reason,
-            user_id=user.id,
-            user_name=user.name,
-        )
-    except RecordingError as exc:
-        raise _http(exc) from exc
+    hold = await recordings.hold(
+        call_id=body.call_id,
+        incident_id=body.incident_id,
+        reason=body.reason,
+        user_id=user.id,
+        user_name=user.name,
+    )
     return HoldModel.model_validate(hold.model_dump())
 
 
@@ -650,8 +611,5 @@ async def list_holds(
     },
 )
 async def release_hold(hold_id: HoldId, user: Supervisor, recordings: Recordings) -> HoldModel:
-    try:
-        hold = await recordings.release(hold_id, user_id=user.id, user_name=user.name)
-    except RecordingError as exc:
-        raise _http(exc) from exc
+    hold = await recordings.release(hold_id, user_id=user.id, user_name=user.name)
     return HoldModel.model_validate(hold.model_dump())

@@ -45,7 +45,12 @@ def test_every_answered_leg_is_recorded_into_the_recordings_dir(tmp_path: Path) 
     assert (tmp_path / "root" / rec_dir.lstrip("/")).is_dir()
     assert "Gosub(hotline-record,s,1(calls,call,${UNIQUEID}))" in ext
     assert "Gosub(hotline-record,s,1(callbacks,callback,${ARG1}))" in ext
-    assert "Gosub(hotline-record,s,1(dispatch,dispatch,${DISPATCH_ORDER}))" in ext
+    assert (
+        "Gosub(hotline-record,s,1(dispatch,dispatch,${DISPATCH_ORDER},${DISPATCH_INCIDENT}))" in ext
+    )
+    # The template's conditions leave no blank line inside a context (tests read contexts
+    # line by line, people too).
+    assert "\n\n same =>" not in ext
     # Right after the answer, before the menu.
     citizens = ext[ext.index("[citizens]") : ext.index("exten => 1023")]
     lines = [line.strip() for line in citizens.splitlines() if line.strip()]
@@ -66,6 +71,7 @@ def test_every_answered_leg_is_recorded_into_the_recordings_dir(tmp_path: Path) 
 def test_recording_off_leaves_no_mixmonitor(tmp_path: Path) -> None:
     ext = (render(tmp_path, enabled=False) / "extensions.conf").read_text()
     assert "n,Gosub(hotline-record" not in ext and "recording_enabled off" in ext
+    assert "\n\n same =>" not in ext
 
 
 def test_a_recordings_dir_of_its_own(tmp_path: Path) -> None:
