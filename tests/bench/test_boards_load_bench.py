@@ -5,28 +5,13 @@ and a tiny run end to end on a real Asterisk (``--short``: 2 wallboards, 2 incid
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from live.hub import Audience, Viewer
+from tests.bench.loader import load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "boards_load.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_boards_load", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("boards_load.py")
 SUPERVISOR = Viewer("supervisor")
 DISTRICT = Viewer("team", team_id=3, place_path="/1/5/")
 

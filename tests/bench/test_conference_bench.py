@@ -4,30 +4,16 @@ only checks the bench runs through (no figure is asserted)."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from pbx.events import AmiEvent
+from tests.bench.loader import load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "conference_capacity.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_conference_capacity", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("conference_capacity.py")
 
 
 def _user_event(cid: int, pid: int, state: str) -> AmiEvent:

@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.bench.loader import load_bench
 from tests.conftest import POSTGRES_ADMIN_URL
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "dispatch_day.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_dispatch_day", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("dispatch_day.py")
 
 
 def test_the_day_has_the_mix_the_docstring_promises() -> None:

@@ -4,30 +4,16 @@ printed and recorded. No timing is asserted (the run itself: ``bench/pop_latency
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from pbx.events import parse_event
+from tests.bench.loader import load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "pop_latency.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_pop_latency", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("pop_latency.py")
 Rung, Shown = bench.Rung, bench.Shown
 
 

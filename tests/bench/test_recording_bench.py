@@ -5,29 +5,16 @@ through both arms — the off arm leaves no file, the on arm one per call, with 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
-import sys
 import wave
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "recording_cost.py"
+from tests.bench.loader import load_bench
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_recording_cost", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("recording_cost.py")
 
 
 def _wav(path: Path, seconds: float, rate: int = 8000) -> None:

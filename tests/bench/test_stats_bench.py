@@ -3,11 +3,7 @@ from it add up to the calls. No timing is asserted."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import timedelta
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 from sqlalchemy import func, select
@@ -17,20 +13,9 @@ from stats.rollups import rebuild
 from store.db import Database
 from store.models import AgentStateChange, Call
 from store.seed import ensure_agents
+from tests.bench.loader import load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "stats_queries.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_stats_queries", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_bench("stats_queries.py")
 
 
 def test_the_hour_profile_covers_the_day() -> None:
