@@ -132,12 +132,15 @@ class RecordingParams:
     """The settings the service runs with (``HOTLINE_RECORDING*``).
 
     ``root``: the recordings directory (a signal's ``name`` is relative to it).
-    ``retention_days``: days per retention class (``recordings.retention``), others keep
-    ``retention_default_days``. ``instance``: this service's Asterisk instance.
+    ``retention_days``: days per retention class (``recordings.retention``; by default its
+    defaults, as the settings'), others keep ``retention_default_days``. ``instance``: this
+    service's Asterisk instance.
     """
 
     root: Path
-    retention_days: Mapping[str, int] = field(default_factory=dict)
+    retention_days: Mapping[str, int] = field(
+        default_factory=lambda: dict(retention.DEFAULT_RETENTION_DAYS)
+    )
     retention_default_days: int = 365
     purge_interval_s: float = 3600.0
     instance: str = "main"
