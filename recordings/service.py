@@ -256,12 +256,20 @@ class RecordingService:
         while True:
             try:
                 if not self._reconciled:
-                    await self.reconcile()
+                    await self._reconcile_if_reachable()
                 await self.purge()
             except Exception:
                 log.exception("recordings purge failed (tried again at the next interval)")
             interval = self.params.purge_interval_s
             await asyncio.sleep(interval if self._reconciled else min(interval, 60.0))
+
+    async def _reconcile_if_reachable(self) -> None:
+        """The purge does not need Asterisk: at start the AMI link is often not up yet, and
+        the service reconciles the recordings itself once it connects."""
+        try:
+            await self.reconcile()
+        except PbxError as exc:
+            log.info("recordings not reconciled yet (%s): purging anyway", exc)
 
     async def reconcile(self) -> None:
         """After a restart or a reconnect: make the rows of legs recording now, and seal from

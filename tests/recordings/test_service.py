@@ -735,3 +735,38 @@ async def test_deleting_the_last_rows_is_found_from_the_head_the_purge_wrote(
     report = await service.verify()
     assert not report.ok and report.checked == 2
     assert "số thứ tự 3" in report.problems[0].what
+
+
+async def test_the_purge_at_start_runs_while_asterisk_is_not_reachable_yet(
+    db: Database,
+    service: RecordingService,
+    pbx: FakeRecordingPbx,
+    published: Published,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    old = utcnow() - timedelta(days=40)
+    call_id = await add_call(db, "1733461300.1", category="general", at=old)
+    await add_outcome(db, call_id, "wrong_number")
+    await record(service, pbx, "1733461300.1", at=old)
+    await service.close()
+    # The service restarts before its AMI link is up: the purge must not wait for it.
+    pbx.down = True
+    restarted = RecordingService(
+        db,
+        pbx,
+        RecordingParams(root=pbx.root, retention_days=DAYS, purge_interval_s=0.05),
+        publish=published,
+    )
+    with caplog.at_level("INFO", logger="recordings.service"):
+        await restarted.start()
+        try:
+            for _ in range(200):
+                [row] = await rows(db)
+                if row.purged_at is not None:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await restarted.close()
+    assert row.purged_at is not None and row.purge_reason == "expired wrong_number"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any("not reconciled yet" in r.getMessage() for r in caplog.records)
