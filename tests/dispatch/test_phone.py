@@ -24,8 +24,8 @@ from dispatch.ports import IncidentReading, PhoneOrder, PhoneResult
 from dispatch.reading import FIXED_PROMPTS, OrderAudio, OrderFacts, order_text, split_reading
 from pbx.client import OriginateReply
 from pbx.events import AmiEvent, OriginateResponse, parse_event
-from provision.asterisk import Asterisk, AsteriskConfig
 from provision.secrets import ensure_secrets
+from tests.asterisk_unit import unit_asterisk, unit_config
 
 ORDER = PhoneOrder(incident_id=12, team_id=3, attempt=1, dial="PJSIP/t25741", phone="t25741")
 SECRET = "dispatch-secret-for-tests"
@@ -691,21 +691,8 @@ def test_an_order_is_read_at_least_once(tmp_path: Path) -> None:
 
 def test_the_dialplan_hands_the_answered_phone_to_the_dispatch_script(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True)
     secrets = ensure_secrets(tmp_path / "state", 1)
-    Asterisk("unit", root).render(
-        AsteriskConfig(
-            ami_port=15038,
-            ami_username="hotline",
-            ami_secret=secrets["ami_secret"],
-            sip_port=15060,
-            agi_host="127.0.0.1",
-            agi_port=14573,
-            agi_secret=str(secrets["agi_secret"]),
-            agents=[],
-            phones=[],
-        )
-    )
+    unit_asterisk(tmp_path).render(unit_config(secrets))
     etc = root / "var/lib/hotline1022/unit/etc"
     dialplan = (etc / "extensions.conf").read_text()
     assert "HOTLINE_DISPATCH_AGI = agi://127.0.0.1:14573/dispatch" in dialplan

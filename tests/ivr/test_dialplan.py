@@ -16,12 +16,13 @@ from ivr.engine import MAX_STEPS
 from ivr.menu import AnnouncementNode, DistrictNode, HangupNode, MenuNode, QueueNode
 from ivr.menu_file import DEFAULT_MENU, load_menu
 from pbx.events import AmiEvent, UserEvent
-from provision.asterisk import Asterisk, AsteriskConfig, AsteriskError
+from provision.asterisk import AsteriskError
 from provision.secrets import ensure_secrets
 from queues.routing import RoutingPolicy
 from simulation.citizens import citizen_scenario, run_citizens
 from simulation.sipp import remove_run
 from simulation.stack import Stack, free_udp_tcp_port
+from tests.asterisk_unit import unit_asterisk, unit_config
 
 MENU = load_menu(DEFAULT_MENU)
 PROMPTS = "/var/lib/hotline1022/unit/prompts"
@@ -210,19 +211,10 @@ def test_what_cannot_be_written_in_dialplan_is_refused() -> None:
 
 def test_provisioned_config_loads_the_compiled_menu_for_1023(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True)
-    ast = Asterisk("unit", root)
+    ast = unit_asterisk(tmp_path)
     secrets = ensure_secrets(tmp_path / "state", 2)
-    cfg = AsteriskConfig(
-        ami_port=15038,
-        ami_username="hotline",
-        ami_secret=secrets["ami_secret"],
-        sip_port=15060,
-        agi_host="127.0.0.1",
-        agi_port=14573,
-        agi_secret=str(secrets["agi_secret"]),
-        agents=[],
-        phones=[],
+    cfg = unit_config(
+        secrets,
         extra_files={"extensions_menu.conf": compile_menu(MENU, ast.prompts_dir)},
     )
     ast.render(cfg)

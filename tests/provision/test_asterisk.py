@@ -6,24 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from provision.asterisk import Asterisk, AsteriskConfig, AsteriskError
+from provision.asterisk import Asterisk, AsteriskError
 from provision.secrets import ensure_secrets
+from tests.asterisk_unit import unit_asterisk, unit_config
 
 
 def render(tmp_path: Path) -> Path:
     root = tmp_path / "root"
-    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True)
-    ast = Asterisk("unit", root)
+    ast = unit_asterisk(tmp_path)
     secrets = ensure_secrets(tmp_path / "state", 20)
     ast.render(
-        AsteriskConfig(
-            ami_port=15038,
-            ami_username="hotline",
-            ami_secret=secrets["ami_secret"],
-            sip_port=15060,
-            agi_host="127.0.0.1",
-            agi_port=14573,
-            agi_secret=str(secrets["agi_secret"]),
+        unit_config(
+            secrets,
             agents=[
                 {"endpoint": ep, "password": pw, "name": ep} for ep, pw in secrets["agents"].items()
             ],

@@ -9,28 +9,19 @@ from pathlib import Path
 import pytest
 
 from hotline1022.settings import Settings
-from provision.asterisk import Asterisk, AsteriskConfig
 from provision.instance import conference_music
 from provision.secrets import ensure_secrets
+from tests.asterisk_unit import unit_asterisk, unit_config
 
 
 def render(tmp_path: Path, **conference: object) -> Path:
     root = tmp_path / "root"
-    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True, exist_ok=True)
-    ast = Asterisk("unit", root)
+    ast = unit_asterisk(tmp_path)
     secrets = ensure_secrets(tmp_path / "state", 2)
     ast.render(
-        AsteriskConfig(
-            ami_port=15038,
-            ami_username="hotline",
-            ami_secret=secrets["ami_secret"],
-            sip_port=15060,
-            agi_host="127.0.0.1",
-            agi_port=14573,
-            agi_secret=str(secrets["agi_secret"]),
-            agents=[],
-            phones=[],
-            **conference,  # type: ignore[arg-type]
+        unit_config(
+            secrets,
+            **conference,
         )
     )
     return root / "var/lib/hotline1022/unit"

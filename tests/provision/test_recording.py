@@ -7,27 +7,18 @@ from pathlib import Path
 import pytest
 
 from pbx.paths import AsteriskPaths, BadRecordingsDir
-from provision.asterisk import Asterisk, AsteriskConfig
 from provision.secrets import ensure_secrets, supervisor_endpoint, supervisor_password
+from tests.asterisk_unit import unit_asterisk, unit_config
 
 
 def render(tmp_path: Path, *, enabled: bool = True, recordings_dir: str = "") -> Path:
     root = tmp_path / "root"
-    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True, exist_ok=True)
-    ast = Asterisk("unit", root)
+    ast = unit_asterisk(tmp_path)
     ast.recordings_dir = recordings_dir
     secrets = ensure_secrets(tmp_path / "state", 2, supervisor_count=3)
     ast.render(
-        AsteriskConfig(
-            ami_port=15038,
-            ami_username="hotline",
-            ami_secret=secrets["ami_secret"],
-            sip_port=15060,
-            agi_host="127.0.0.1",
-            agi_port=14573,
-            agi_secret=str(secrets["agi_secret"]),
-            agents=[],
-            phones=[],
+        unit_config(
+            secrets,
             recording_enabled=enabled,
             supervisors=[
                 {"endpoint": ep, "password": pw, "name": f"Giám sát {ep}"}

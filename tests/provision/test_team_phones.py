@@ -11,9 +11,10 @@ import pytest
 from cli.main import main
 from dispatch.teams import province_team_specs
 from hotline1022.settings import Settings
-from provision.asterisk import Asterisk, AsteriskConfig, AsteriskError
+from provision.asterisk import AsteriskError
 from provision.instance import default_team_phones, team_phone_config
 from provision.secrets import ensure_secrets, team_phone_password
+from tests.asterisk_unit import unit_asterisk, unit_config
 
 
 def provisioned_secrets(state: Path) -> dict[str, object]:
@@ -23,21 +24,14 @@ def provisioned_secrets(state: Path) -> dict[str, object]:
 
 def render(tmp_path: Path) -> tuple[str, dict[str, object]]:
     root = tmp_path / "root"
-    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True)
-    ast = Asterisk("unit", root)
+    ast = unit_asterisk(tmp_path)
     secrets = provisioned_secrets(tmp_path / "state")
     agents = secrets["agents"]
     phones = secrets["phones"]
     assert isinstance(agents, dict) and isinstance(phones, dict)
     ast.render(
-        AsteriskConfig(
-            ami_port=15038,
-            ami_username="hotline",
-            ami_secret=str(secrets["ami_secret"]),
-            sip_port=15060,
-            agi_host="127.0.0.1",
-            agi_port=14573,
-            agi_secret=str(secrets["agi_secret"]),
+        unit_config(
+            secrets,
             agents=[{"endpoint": ep, "password": pw, "name": ep} for ep, pw in agents.items()],
             phones=[{"endpoint": ep, "password": pw} for ep, pw in phones.items()],
             team_phones=team_phone_config(default_team_phones(Settings(province_code=74)), secrets),

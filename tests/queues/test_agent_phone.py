@@ -16,8 +16,6 @@ import pytest
 from pbx.agi import FastAgiServer
 from pbx.agi_auth import AgiAuth, agi_keys, agi_proof
 from pbx.errors import AgiCommandError, AgiHangup
-from provision.asterisk import Asterisk as AsteriskRoot
-from provision.asterisk import AsteriskConfig
 from provision.secrets import ensure_secrets
 from queues.agent_phone import DONE_VARIABLE, AgentPhone, endpoint_of_channel
 from queues.agent_prompts import AgentPrompts
@@ -26,6 +24,7 @@ from queues.feature_codes import prompt_texts
 from store.db import Database
 from store.models import Agent
 from store.seed import ensure_agents
+from tests.asterisk_unit import unit_asterisk, unit_config
 from tests.pbx.test_agi import Asterisk, agi_env, close_clients
 from tests.queues.test_agents import POLICY, FakePbx
 
@@ -456,22 +455,9 @@ async def test_a_proof_for_another_call_does_nothing(rig: Rig, agi: FastAgiServe
 
 def test_the_dialplan_hands_feature_codes_to_the_agent_script(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    (root / "usr/lib/x86_64-linux-gnu/asterisk/modules").mkdir(parents=True)
     secrets = ensure_secrets(tmp_path / "state", 1)
-    ast = AsteriskRoot("unit", root)
-    ast.render(
-        AsteriskConfig(
-            ami_port=15038,
-            ami_username="hotline",
-            ami_secret=secrets["ami_secret"],
-            sip_port=15060,
-            agi_host="127.0.0.1",
-            agi_port=14573,
-            agi_secret=str(secrets["agi_secret"]),
-            agents=[],
-            phones=[],
-        )
-    )
+    ast = unit_asterisk(tmp_path)
+    ast.render(unit_config(secrets))
     dialplan = (root / "var/lib/hotline1022/unit/etc/extensions.conf").read_text()
     assert "HOTLINE_AGENT_AGI = agi://127.0.0.1:14573/agent" in dialplan
     agents = dialplan.split("\n[agents]\n", 1)[1].split("\n[", 1)[0]
