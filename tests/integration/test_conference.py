@@ -60,9 +60,12 @@ async def _commune_teams(api: httpx.AsyncClient) -> dict[str, int]:
     """Every commune team's phone endpoint → the team's id."""
     resp = await api.get("/teams", params={"level": "commune", "kind": "team", "limit": 500})
     assert resp.status_code == 200, resp.text
-    body = resp.json()
-    items = body["items"] if isinstance(body, dict) else body
-    teams = {p["endpoint"]: t["id"] for t in items for p in t["phones"] if p.get("endpoint")}
+    teams = {
+        p["endpoint"]: t["id"]
+        for t in resp.json()["items"]
+        for p in t["phones"]
+        if p.get("endpoint")
+    }
     assert len(teams) == 91, len(teams)
     return teams
 
