@@ -146,12 +146,19 @@ def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: Surge
         ratio_cells = ["1.00×"]
         for label in labels[1:]:
             ratios = [f["served"] / p for f, p in zip(per_arm[label], plain_served, strict=True)]
-            ratio_cells.append(f"{statistics.fmean(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})")
+            ratio_cells.append(
+                f"{statistics.fmean(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})"
+            )
         out.append("| **unique citizens served ÷ plain** | " + " | ".join(ratio_cells) + " |")
         out.append("")
         h0, h1 = PEAK_HOURS
-        out.append(f"Peak hours {h0:02d}:00–{h1:02d}:00 in the simulation (attempts arriving then):\n")
-        out.append("| arm | attempts/h | answered by an agent | abandoned | announcement | callback taken |")
+        out.append(
+            f"Peak hours {h0:02d}:00–{h1:02d}:00 in the simulation (attempts arriving then):\n"
+        )
+        out.append(
+            "| arm | attempts/h | answered by an agent | abandoned | announcement "
+            "| callback taken |"
+        )
         out.append("|---|---|---|---|---|---|")
         hours = h1 - h0
         for label in labels:

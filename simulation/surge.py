@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from queues import callback_states as rules
 from queues.callback_limits import CallbackCaps, NumberPlan
@@ -133,9 +134,7 @@ class ArmResult:
         return sum(w) / len(w) if w else 0.0
 
 
-def run_arm(
-    arm: str, people: Sequence[Citizen], params: SurgeParams, seed: int
-) -> ArmResult:
+def run_arm(arm: str, people: Sequence[Citizen], params: SurgeParams, seed: int) -> ArmResult:
     """One arm of the day for these citizens."""
     if arm not in ARMS:
         raise ValueError(f"unknown arm {arm!r}")
@@ -158,9 +157,7 @@ def window(result: ArmResult, start_s: float, end_s: float) -> dict[str, float]:
 
 
 class _Day:
-    def __init__(
-        self, arm: str, people: Sequence[Citizen], params: SurgeParams, seed: int
-    ) -> None:
+    def __init__(self, arm: str, people: Sequence[Citizen], params: SurgeParams, seed: int) -> None:
         self.arm, self.p, self.seed = arm, params, seed
         self.hotline = arm == HOTLINE
         self.people = list(people)
@@ -196,14 +193,14 @@ class _Day:
         while self.events and self.events[0][0] < self.p.day_s:
             t, _, kind, data = heapq.heappop(self.events)
             if kind == _ATTEMPT:
-                c, k = data  # type: ignore[misc]
+                c, k = cast(tuple[Citizen, int], data)
                 self._attempt(t, c, k)
             elif kind == _ABANDON:
-                self._abandon(t, data)  # type: ignore[arg-type]
+                self._abandon(t, cast(_Entry, data))
             elif kind == _DONE:
                 self.busy -= 1
             elif kind == _CALLBACK_DUE:
-                self._join(t, data)  # type: ignore[arg-type]
+                self._join(t, cast(_Entry, data))
             self._dispatch(t)
         return self._close()
 
@@ -300,7 +297,9 @@ class _Day:
         r.abandoned += 1
         if t - e.joined_s < 5:
             r.short_abandoned += 1
-        r.log.append(Attempt(e.citizen.id, e.place_s, e.citizen.need == "medical_critical", "abandoned"))
+        r.log.append(
+            Attempt(e.citizen.id, e.place_s, e.citizen.need == "medical_critical", "abandoned")
+        )
         self._failed(t, e.citizen, e.attempt, e.d)
 
     def _failed(self, t: float, c: Citizen, k: int, d: AttemptDraws) -> None:
@@ -364,5 +363,3 @@ class _Day:
     def _hold(self, t: float, seconds: float) -> None:
         self.r.busy_s += seconds
         self._at(t + seconds, _DONE, None)
-
-
