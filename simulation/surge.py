@@ -83,7 +83,9 @@ class Attempt:
     citizen: int
     at_s: float
     emergency: bool
-    outcome: str  # answered, abandoned, announcement, callback (offer taken), pending
+    outcome: str  # answered, abandoned, announcement, callback (offer taken)
+    attempt: int = 1  # the citizen's k-th attempt
+    wait_s: float | None = None  # in the queue, until answered or gone
 
 
 @dataclass
@@ -228,13 +230,13 @@ class _Day:
             if first.info_u >= p.info_wants_agent:  # the announcements were enough
                 r.announcements += 1
                 self._serve(c, "announcement")
-                r.log.append(Attempt(c.id, t, emergency, "announcement"))
+                r.log.append(Attempt(c.id, t, emergency, "announcement", k))
                 return
         if not self.hotline:
             queue, priority = "plain", 0
         entry = _Entry(c, k, d, queue, priority, place_s=t, joined_s=t)
         if self.hotline and self._callback(t, entry):
-            r.log.append(Attempt(c.id, t, emergency, "callback"))
+            r.log.append(Attempt(c.id, t, emergency, "callback", k))
             return
         r.queued += 1
         if emergency:
@@ -298,7 +300,14 @@ class _Day:
         if t - e.joined_s < 5:
             r.short_abandoned += 1
         r.log.append(
-            Attempt(e.citizen.id, e.place_s, e.citizen.need == "medical_critical", "abandoned")
+            Attempt(
+                e.citizen.id,
+                e.place_s,
+                e.citizen.need == "medical_critical",
+                "abandoned",
+                e.attempt,
+                t - e.joined_s,
+            )
         )
         self._failed(t, e.citizen, e.attempt, e.d)
 
@@ -337,7 +346,7 @@ class _Day:
         if emergency and wait <= EMERGENCY_SL_S:
             r.emergency_calls_within_15s += 1
             self.emergency_fast.add(c.id)
-        r.log.append(Attempt(c.id, e.place_s, emergency, "answered"))
+        r.log.append(Attempt(c.id, e.place_s, emergency, "answered", e.attempt, wait))
         self._serve(c, "agent")
         self._hold(t, e.d.talk_s + self.p.wrapup_s)
 

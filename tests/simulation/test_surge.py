@@ -6,6 +6,7 @@ import pytest
 
 from simulation.surge import HOTLINE, PLAIN, run_arm, window
 from simulation.surge_model import Citizen, RedialModel, SurgeParams, citizens, draws
+from simulation.surge_peak import des_figures, replay_plan
 
 NEVER = 1e9  # a patience no wait reaches
 
@@ -137,3 +138,24 @@ def test_window_counts_the_attempts_arriving_in_it() -> None:
     r = run_arm(PLAIN, [_c(0, 0.0), _c(1, 4000.0)], p, seed=1)
     assert window(r, 0, 3600)["attempts"] == 1
     assert window(r, 0, 7200)["answered"] == 2
+
+
+def test_the_replay_places_the_calls_the_arm_queued_with_their_patience() -> None:
+    p = _params(patience_s=30.0, redial=RedialModel(first=1.0, mean_delay_s=5.0, max_attempts=2))
+    people = [_c(0, 100.0), _c(1, 101.0, need="medical_critical"), _c(2, 102.0)]
+    for arm, nodes in ((PLAIN, {"operator"}), (HOTLINE, {"food", "medical_critical"})):
+        r = run_arm(arm, people, p, seed=9)
+        plan = replay_plan(
+            r, people, p, 9, start_s=100.0, end_s=400.0, warmup_s=50.0, scale=10, agents=1
+        )
+        queued = [a for a in r.log if a.outcome in ("answered", "abandoned")]
+        assert len(plan.schedule.arrivals) == len(queued)
+        assert {a.node for a in plan.schedule.arrivals} == nodes
+        assert plan.schedule.window == (50.0, 350.0)
+        firsts = sorted(a.at_s for a in plan.schedule.arrivals)[:3]
+        assert firsts == pytest.approx([50.0, 51.0, 52.0])
+        patience = {draws(9, a.citizen, a.attempt, p).patience_s for a in queued}
+        assert {a.patience_s for a in plan.schedule.arrivals} == patience
+        figures = des_figures(r, 100.0, 400.0)
+        assert figures["reached_queue"] == len(queued)
+        assert figures["answered"] == r.answered and figures["abandoned"] == r.abandoned
