@@ -109,7 +109,7 @@ def main(argv: list[str]) -> int:
         began = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "peak.json"
-            ns = argparse.Namespace(database_url=None, json=out)
+            ns = argparse.Namespace(database_url="", json=out)
             rc = asyncio.run(run_peak(ns, plan=plan, settings={"callback_threshold_s": -1}))
             data = json.loads(out.read_text()) if out.exists() else None
         wall = time.monotonic() - began

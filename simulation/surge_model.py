@@ -15,15 +15,15 @@ a lower information share, since the hotline's self-service gain rests on it.
 
 **Redials** (``RedialModel``): the retrial model of the call-centre literature — a caller
 who did not get through calls again with a probability, after a random (exponential) delay
-(Aguir, Karaesmen, Akşin & Chauvet 2004, "The impact of retrials on call center
-performance", OR Spectrum 26:353–376; Hoffman & Harris 1986, "Estimation of a caller
-retrial rate for a telephone information system", EJOR 27:207–214; surveyed in Gans, Koole
-& Mandelbaum 2003, "Telephone call centers: tutorial, review, and research prospects",
-M&SOM 5:79–141). As in Aguir et al. the probability of one more try falls with each failed
-one (persistence decays): after the k-th failure, p_k = ``first`` × ``decay``^(k−1), up to
-``max_attempts``. The values are ours, not the sources': a citizen without food in a
-lockdown is persistent; the number of citizens is then calibrated so that the plain queue
-makes about 59,000 attempts (``bench/surge.py`` shows the calibration).
+(Hoffman & Harris 1986, "Estimation of a caller retrial rate for a telephone information
+system", EJOR 27:207–214; Aguir, Karaesmen, Akşin & Chauvet 2004, "The impact of retrials on
+call center performance", OR Spectrum 26:353–376; surveyed in Gans, Koole & Mandelbaum 2003,
+"Telephone call centers: tutorial, review, and research prospects", M&SOM 5:79–141). Ours
+adds one thing to that structure: the probability of one more try falls with each failed one
+(persistence wears off), p_k = ``first`` × ``decay``^(k−1) after the k-th failure, up to
+``max_attempts``. The values are ours, not the sources': a citizen without food in a lockdown
+is persistent; the number of citizens is then calibrated so that the plain queue makes about
+59,000 attempts (``bench/surge.py`` shows the calibration).
 
 **Random draws.** Every random figure of a citizen's k-th attempt (patience, talk, whether
 and when they redial, whether they answer a callback) comes from a generator seeded by
