@@ -108,8 +108,11 @@ def figures(r: ArmResult) -> dict[str, float]:
     }
 
 
-def _fmt(v: float) -> str:
-    if isinstance(v, float) and v < 1.0 and v != 0.0:
+SHARES = {"answered share of attempts", "abandon rate (after 5 s)"}
+
+
+def _fmt(v: float, share: bool = False) -> str:
+    if share:
         return f"{v:.1%}"
     return f"{v:,.0f}" if abs(v) >= 10 or v == int(v) else f"{v:.1f}"
 
@@ -139,8 +142,11 @@ def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: Surge
             for label in labels:
                 vals = [f[key] for f in per_arm[label]]
                 mean = statistics.fmean(vals)
-                spread = f" ({_fmt(min(vals))}–{_fmt(max(vals))})" if len(vals) > 1 else ""
-                cells.append(_fmt(mean) + spread)
+                pct = key in SHARES
+                spread = (
+                    f" ({_fmt(min(vals), pct)}–{_fmt(max(vals), pct)})" if len(vals) > 1 else ""
+                )
+                cells.append(_fmt(mean, pct) + spread)
             out.append(f"| {key} | " + " | ".join(cells) + " |")
         plain_served = [f["served"] for f in per_arm["plain"]]
         ratio_cells = ["1.00×"]

@@ -174,7 +174,8 @@ class Citizen:
     @property
     def queue(self) -> str:
         category, _ = NEED_QUEUE[self.need]
-        if category in ("emergency", "operator") or self.district == 0:
+        # the menu asks a district on the medical and food branches only
+        if category not in ("medical", "food") or self.district == 0:
             return category
         return f"{category}-{self.district}"
 
