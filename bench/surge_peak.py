@@ -134,6 +134,7 @@ def main(argv: list[str]) -> int:
             + table(arm, des, real, fifo)
             + (f"\n\nSimulation: emergencies answered within 15 s {em:.1%}." if em else "")
         )
+        print(sections[-1], flush=True)  # each arm's table as soon as it is measured
     text = (
         f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — real Asterisk, peak "
         f"{args.start:g} h + {args.minutes:g} min, time scale {args.time_scale:g}\n\n"

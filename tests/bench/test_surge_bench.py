@@ -29,3 +29,23 @@ def test_surge_bench_records_the_simulations_figures(tmp_path: Path) -> None:
     assert cells[:2] == [f"{plain.served:,}", f"{hot.served:,}"]
     ratio = next(ln for ln in text.splitlines() if "citizens served ÷ plain" in ln)
     assert f"{hot.served / plain.served:.2f}×" in ratio
+
+
+def test_surge_peak_tables_the_measured_figures_beside_the_simulations() -> None:
+    bench = load_bench("surge_peak.py")
+    data = {
+        "measured": {
+            "reached_queue": 100,
+            "answered": 40,
+            "abandoned_queue": 60,
+            "abandon_rate": 0.5,
+            "service_levels": {"90%/15s": 0.25},
+            "asa_s": 33.0,
+        }
+    }
+    real = bench.measured_figures(data)
+    des = {"reached_queue": 100, "answered": 42, "abandoned": 58, "abandon_rate": 0.48}
+    text = bench.table("plain", des, real, None)
+    assert "| answered | 42 | 40 | — |" in text
+    assert "| abandon rate (after 5 s) | 48.0% | 50.0% | — |" in text
+    assert "| SL 15 s | — | 25.0% | — |" in text
