@@ -45,7 +45,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "surge.md"
 HEADER = """# The surge: HCMC's July 2021 day, plain queue vs the hotline as configured
 
 Each run below was appended by `python bench/surge.py` (a discrete-event simulation,
-`simulation/surge.py`); the reading at the top is written from them. Other engineers' work
+`simulation/surge.py`) or `python bench/surge_peak.py` (its peak calls on a real Asterisk);
+the reading at the top is written from them. Other engineers' work
 ran on the same 2-core machine at the same time: the simulation's figures do not depend on
 it (only its wall time does).
 
