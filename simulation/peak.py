@@ -53,7 +53,7 @@ from pbx.events import (
 from simulation.citizens import ScheduledCall, late_calls, run_scheduled_citizens
 from simulation.cpu import CpuSampler, stop
 from simulation.peak_figures import fifo_replay, measure
-from simulation.peak_plan import plan_from_args
+from simulation.peak_plan import PeakPlan, plan_from_args
 from simulation.peak_report import PeakResult, call_facts, format_report, p95, predictions
 from simulation.simulate import asterisk_calls
 from simulation.sipp import MAX_REGISTRATION_S, remove_run
@@ -157,18 +157,22 @@ async def run_peak(
     settings: Mapping[str, Any] | None = None,
     agent_audio: Path | None = None,
     after: Callable[[Stack], Awaitable[None]] | None = None,
+    plan: PeakPlan | None = None,
 ) -> int:
     """``around``: what a benchmark runs alongside the calls (e.g. screens watching the
     service): entered once the agents are logged in, before the first call is placed, and
     left when every caller has been answered or has gone. ``settings``: other ``Settings``
     fields for the stack (e.g. ``recording_enabled``); ``agent_audio``: a pcap the agents
     play from the answer on; ``after``: awaited once every call has ended and its record is
-    written, before the stack is removed (e.g. to measure the recordings left on disk)."""
-    try:
-        plan = plan_from_args(args)
-    except ValueError as exc:
-        print(f"error: {exc}")
-        return 2
+    written, before the stack is removed (e.g. to measure the recordings left on disk);
+    ``plan``: a plan made elsewhere (``simulation.surge_peak``: the surge simulation's own
+    arrivals) instead of the one the peak options make."""
+    if plan is None:
+        try:
+            plan = plan_from_args(args)
+        except ValueError as exc:
+            print(f"error: {exc}")
+            return 2
     print(plan.describe(), flush=True)
     lead = LEAD_S + len(plan.schedule.arrivals) / 1000
     run_s = lead + plan.wall_s + SETTLE_S
