@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hotline1022.settings import Settings
 from simulation.citizens import citizen_scenario, run_citizens
 from simulation.sipp import await_runs
 from simulation.stack import Stack, free_udp_tcp_port
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 # cannot ring the agents. No other part of the project uses 10000-19999; Asterisk skips a
 # port that something else holds.
 RTP_RANGE = (10000, 19999)
+AMI_HEARTBEAT_S: float = Settings.model_fields["ami_heartbeat_interval_s"].default
 
 # (keys pressed, share of calls). Each path answers every question the menu asks: "124" a
 # medical call (not life-threatening) from Bến Cát, "27" food aid in Dĩ An, "3" a violation.
@@ -174,6 +176,9 @@ async def run(args: argparse.Namespace) -> int:
                 "callback_threshold_s": -1,
                 "rtp_start": RTP_RANGE[0],
                 "rtp_end": RTP_RANGE[1],
+                # The service's own AMI heartbeat, not the stack's 2 s (quick for the tests
+                # that cut the link): a load run measures the service as it is deployed.
+                "ami_heartbeat_interval_s": AMI_HEARTBEAT_S,
             },
         ) as stack:
             await stack.start_agents(args.agents)
