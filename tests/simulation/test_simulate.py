@@ -12,6 +12,7 @@ from simulation.simulate import (
     split_calls,
     summarize,
 )
+from simulation.sipp import failure_counts
 from store.models import Call
 
 
@@ -85,3 +86,19 @@ def test_arrivals_are_each_calls_first_cdr_start_and_the_rate_spans_whole_second
     assert arrival_rate(arrivals) == 0.75
     assert arrival_rate(arrivals[:1]) == 0.0
     assert asterisk_arrivals(tmp_path / "missing.csv") == []
+
+
+def test_a_failed_sipp_runs_counters_say_why_its_calls_failed() -> None:
+    header = (
+        "StartTime;CurrentCall;SuccessfulCall(C);FailedCall(P);FailedCall(C);"
+        "FailedMaxUDPRetrans(P);FailedMaxUDPRetrans(C);FailedUnexpectedMessage(C);"
+        "FailedTimeoutOnRecv(C);Retransmissions(C)"
+    )
+    early = "2026-12-06\t14:39:50;10;0;0;0;0;0;0;0;0"
+    last = "2026-12-06\t14:49:50;0;570;1;30;0;6;24;0;9"
+    assert failure_counts("\n".join([header, early, last, ""])) == {
+        "FailedCall": 30,
+        "FailedMaxUDPRetrans": 6,
+        "FailedUnexpectedMessage": 24,
+    }
+    assert failure_counts(header) == {}
