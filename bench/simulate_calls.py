@@ -20,12 +20,18 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results" / "simulate.md"
 
 
+def _load(avg: tuple[float, float, float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in avg)
+
+
 def main(argv: list[str]) -> int:
     exe = Path(sys.executable).with_name("hotline1022")
     cmd = [str(exe), "simulate", *argv]
+    load_before = os.getloadavg()
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.monotonic() - started
+    load_after = os.getloadavg()
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr[-3000:])
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
@@ -43,6 +49,8 @@ def main(argv: list[str]) -> int:
             f"- machine: {platform.node()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}\n"
             f"- wall time: {elapsed:.1f} s, exit code {proc.returncode}\n"
+            f"- load average (1, 5, 15 min) before: {_load(load_before)}; after: "
+            f"{_load(load_after)}\n"
             f"- {detail}\n\n```\n{summary}\n```\n\n"
         )
     print(f"recorded in {RESULTS}")

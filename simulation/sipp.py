@@ -28,6 +28,7 @@ __all__ = [
     "base_args",
     "dtmf_pcap",
     "dtmf_sequence_pcap",
+    "failure_counts",
     "register_once",
     "register_scenario",
     "remove_run",
@@ -311,15 +312,34 @@ def remove_run(proc: subprocess.Popen[bytes]) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def failure_counts(stat_csv: str) -> dict[str, int]:
+    """The non-zero cumulative failure counters (``Failed…(C)``) of SIPp's ``-trace_stat``
+    file, from its last line: why a run's calls failed (e.g. ``FailedUnexpectedMessage`` for
+    a 503 from an overloaded Asterisk, ``FailedMaxUDPRetrans`` for an INVITE never answered)."""
+    lines = [ln for ln in stat_csv.splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return {}
+    counts: dict[str, int] = {}
+    for name, value in zip(lines[0].split(";"), lines[-1].split(";"), strict=False):
+        counter = name.startswith("Failed") and name.endswith("(C)")
+        if counter and value.strip().isdigit() and int(value) and name[:-3] not in counts:
+            counts[name[:-3]] = int(value)
+    return counts
+
+
 async def await_runs(procs: list[subprocess.Popen[bytes]]) -> int:
-    """Wait for each SIPp citizen run to end (off the loop), log those that failed with the
-    end of their stderr, remove their work directories; the number that failed."""
+    """Wait for each SIPp citizen run to end (off the loop), log those that failed with their
+    failure counters and the end of their stderr, remove their work directories; the number
+    that failed."""
     failed = 0
     for proc in procs:
         rc = await asyncio.to_thread(proc.wait)
         if rc != 0:
             failed += 1
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            log.warning("a SIPp citizen run exited %d: %s", rc, err[-500:])
+            workdir = run_dir(proc)
+            stat = workdir / "stat.csv" if workdir is not None else None
+            counts = failure_counts(stat.read_text()) if stat and stat.exists() else {}
+            log.warning("a SIPp citizen run exited %d, failed calls %s: %s", rc, counts, err[-500:])
         remove_run(proc)
     return failed

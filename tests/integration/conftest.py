@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -87,18 +86,25 @@ class Live:
         return mine[0]
 
 
+@pytest.fixture(scope="module")
+def menu_text() -> str:
+    """The menu the module's ``live`` hotline starts with: the default one. A module may
+    override this fixture (e.g. with shorter prompts, for callers who wait them out)."""
+    return DEFAULT_MENU.read_text(encoding="utf-8")
+
+
 @pytest_asyncio.fixture(
     scope="module",
     loop_scope="module",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
 async def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, menu_text: str
 ) -> AsyncIterator[Live]:
     state_dir: Path = tmp_path_factory.mktemp("hotline")
-    # A copy of the default menu, so a test may change it and reload.
+    # A copy of the menu, so a test may change it and reload.
     menu_file = state_dir / "menu.yaml"
-    shutil.copyfile(DEFAULT_MENU, menu_file)
+    menu_file.write_text(menu_text, encoding="utf-8")
     async with (
         database_for(request.param) as url,
         Stack(

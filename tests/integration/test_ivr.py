@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from ivr.menu_file import DEFAULT_MENU
 from ivr.prompts import duration_s
 from tests.integration.conftest import Live
 
@@ -26,6 +27,24 @@ BRANCHES: dict[str, tuple[str, int | None]] = {
     "0902000010": ("410", None),  # 0 during the announcement: an agent
     "0902000011": ("1", 2500),  # hangs up in the medical sub-menu
 }
+
+
+# The default menu's welcome lasts ~17 s; the caller who presses nothing hears it three times
+# (two retries), which made that one branch ~75 s. The same keys, said in a ~8 s prompt:
+# every branch and retry is the default menu's, and the first key still lands mid-prompt.
+SHORT_WELCOME = (
+    "  welcome: >-\n"
+    "    Tổng đài 1022. Cấp cứu bấm 1, lương thực 2, vi phạm 3, thông tin 4,\n"
+    "    tổng đài viên 0.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def menu_text() -> str:
+    text = DEFAULT_MENU.read_text(encoding="utf-8")
+    start = text.index("  welcome: >-\n")
+    end = text.index("  invalid:", start)
+    return text[:start] + SHORT_WELCOME + text[end:]
 
 
 @pytest.fixture(scope="module")
@@ -211,10 +230,14 @@ async def test_an_announcement_longer_than_an_agi_command_is_heard_in_full(live:
     assert resp.status_code == 200, resp.text
     seconds = duration_s(ast.host_path(ast.prompts_dir) / "info_symptoms.wav")
     assert seconds > 35, seconds  # longer than one AGI command may take
-    # "4", "2": the announcement, heard to its end; then silence in the next menu: goodbye.
-    rec = await live.call("0902000040", "42", within_s=240)
+    # "4", "2": the announcement, heard to its end; the session goes on to the next menu,
+    # where the caller hangs up (waiting out its retries to "goodbye" took ~35 s more). The
+    # hang-up falls in info_after's first wait: its prompt (~5 s) and 5 s timeout.
+    hangup_ms = int(seconds * 1000) + 7000
+    rec = await live.call("0902000040", "42", hangup_after_ms=hangup_ms, within_s=240)
     assert rec["route"] != "fallback" and rec["queue"] is None
-    assert rec["status"] == "self_served" and rec["ivr_exit_node"] == "goodbye"
+    assert rec["status"] == "self_served" and rec["ivr_exit_node"] == "info_after"
     detail = (await live.api.get(f"/calls/{rec['id']}")).json()
     steps = [(s["node"], s["kind"]) for s in detail["ivr_path"]]
     assert ("info_symptoms", "heard") in steps
+    assert steps[-1][0] == "info_after", steps  # the session went on past the announcement

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulation.simulate import asterisk_calls, percentile, split_calls, summarize
+from simulation.simulate import (
+    arrival_rate,
+    asterisk_arrivals,
+    asterisk_calls,
+    percentile,
+    split_calls,
+    summarize,
+)
+from simulation.sipp import failure_counts
 from store.models import Call
 
 
@@ -34,10 +42,63 @@ def test_lost_counts_calls_without_a_complete_record() -> None:
     s = summarize(4, calls, {"1.0", "2.0", "3.0", "4.0"})
     assert (s.offered, s.answered, s.abandoned, s.lost) == (4, 1, 1, 2)
     assert s.line().startswith("offered=4 answered=1 abandoned=1 lost=2 p50_wait_s=2.00")
+    assert s.unreached == 0 and s.line().endswith(" unreached=0")
+
+
+def test_calls_placed_that_asterisk_never_saw_are_unreached_not_silently_fine() -> None:
+    # 600 placed, Asterisk saw 9 (it had no RTP port for the rest): none is "lost" by the
+    # service, but 591 never got through.
+    seen = {f"{i}.0" for i in range(9)}
+    calls = [Call(uniqueid=u, status="answered", complete=True, wait_s=0.1) for u in seen]
+    s = summarize(600, calls, seen)
+    assert (s.lost, s.unreached) == (0, 591)
+    assert s.line().endswith(" unreached=591")
 
 
 def test_split_and_percentiles() -> None:
-    assert split_calls(300) == [("1", 90), ("2", 90), ("3", 90), ("", 30)]
+    assert split_calls(300) == [("124", 90), ("27", 90), ("3", 90), ("", 30)]
     assert sum(n for _, n in split_calls(7)) == 7
     assert percentile([], 50) == 0.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_arrivals_are_each_calls_first_cdr_start_and_the_rate_spans_whole_seconds(
+    tmp_path: Path,
+) -> None:
+    def row(uid: str, start: str, exten: str = "1022") -> str:
+        return (
+            f'"","0901","{exten}","citizens","","PJSIP/pstn-1","","Queue","medical",'
+            f'"{start}","","{start}","1","0","NO ANSWER","DOCUMENTATION","{uid}",""\n'
+        )
+
+    cdr = tmp_path / "Master.csv"
+    cdr.write_text(
+        row("1.0", "2026-11-22 03:00:00")
+        + row("2.0", "2026-11-22 03:00:01")
+        # the same call's second CDR (a later queue attempt): not a new arrival
+        + row("1.0", "2026-11-22 03:00:04")
+        + row("3.0", "2026-11-22 03:00:03")
+        + row("9.0", "2026-11-22 03:00:09", exten="600")
+    )
+    arrivals = asterisk_arrivals(cdr)
+    assert [a.second for a in arrivals] == [0, 1, 3]
+    # three calls from 03:00:00 to 03:00:03: four whole seconds
+    assert arrival_rate(arrivals) == 0.75
+    assert arrival_rate(arrivals[:1]) == 0.0
+    assert asterisk_arrivals(tmp_path / "missing.csv") == []
+
+
+def test_a_failed_sipp_runs_counters_say_why_its_calls_failed() -> None:
+    header = (
+        "StartTime;CurrentCall;SuccessfulCall(C);FailedCall(P);FailedCall(C);"
+        "FailedMaxUDPRetrans(P);FailedMaxUDPRetrans(C);FailedUnexpectedMessage(C);"
+        "FailedTimeoutOnRecv(C);Retransmissions(C)"
+    )
+    early = "2026-12-06\t14:39:50;10;0;0;0;0;0;0;0;0"
+    last = "2026-12-06\t14:49:50;0;570;1;30;0;6;24;0;9"
+    assert failure_counts("\n".join([header, early, last, ""])) == {
+        "FailedCall": 30,
+        "FailedMaxUDPRetrans": 6,
+        "FailedUnexpectedMessage": 24,
+    }
+    assert failure_counts(header) == {}
