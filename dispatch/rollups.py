@@ -523,7 +523,10 @@ class DispatchRollupRefresher:
         return done
 
     async def run(self) -> None:
+        """Every ``interval_s`` (the first round after one interval: not at start-up, when
+        the service has more urgent work) until cancelled; a failed round is logged."""
         while True:
+            await asyncio.sleep(self.interval_s)
             try:
                 await self.refresh_due()
             except asyncio.CancelledError:
@@ -531,4 +534,3 @@ class DispatchRollupRefresher:
             except Exception:
                 self.failures += 1
                 log.exception("dispatch rollups: refresh failed")
-            await asyncio.sleep(self.interval_s)

@@ -183,7 +183,7 @@ async def compare(db: Database, world: World, f: IncidentFilter) -> bool:
 async def test_rollups_give_the_direct_figures(db: Database) -> None:
     world = await build_world(db, now=NOW)
     rng = random.Random(16)
-    await random_incidents(db, world, rng, 700)
+    await random_incidents(db, world, rng, 400)
     today = day_of(NOW)
     async with db.session() as session:
         # Rolled as of NOW; one day left out (a gap: those ranges are read directly).
@@ -209,12 +209,11 @@ async def test_rollups_give_the_direct_figures(db: Database) -> None:
 
     ranges = [
         (NOW - timedelta(days=30), NOW),  # partial first day, today live
-        (day_start(today - 20), day_start(today - 3)),  # whole days only
         (NOW - timedelta(days=39, hours=5), NOW - timedelta(days=2, hours=7)),
         (day_start(today - 1) + timedelta(hours=3), NOW),  # no whole rolled day: direct
     ]
     served = [await compare(db, world, IncidentFilter(since=a, until=b)) for a, b in ranges]
-    assert served == [True, True, True, False]
+    assert served == [True, True, False]
     # A place filter: the areas from the rollups, the teams directly.
     under = IncidentFilter(under=world.places["724"].path, since=ranges[0][0], until=NOW)
     assert not await compare(db, world, under)
