@@ -165,7 +165,7 @@ async def measure(url: str, *, days: int, runs: int, anchor_runs: int) -> dict[s
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             for name, path, fast, attr in cases:
-                slow = direct[attr]
+                slow: Any = direct[attr]
                 async with db.session() as session:
                     agree[name] = same(await fast(session, f), await slow(session, f))
                 for way, fn, n, warm in (
@@ -206,8 +206,12 @@ def report(argv: list[str], figures_: dict[str, Any]) -> str:
         f"{platform.python_version()}; load average at start {figures_['load_start']}, at the "
         f"end {figures_['load_end']} (**a shared machine: other work ran at the same time**)",
         f"- data: {figures_['days']} days × {figures_['per_day']:,} closed incidents "
-        f"({figures_['incidents']:,} in the table, {figures_['open']} of them open over the "
-        f"last 3 days); generated in {figures_['history_s']:.0f} s",
+        f"({figures_['incidents']:,} in the table, {figures_['open']} of them open)"
+        + (
+            f"; reused database `{figures_['reused']}` (made by the same history generator)"
+            if figures_.get("reused")
+            else f"; generated in {figures_['history_s']:.0f} s"
+        ),
         f"- rollups: {figures_['rolled']} days rolled up in {figures_['rebuild_s']:.0f} s "
         f"({figures_['rollup_rows']:,} rows); medians within "
         f"{MEDIAN_REL_ERROR:.3%} or {MEDIAN_ABS_ERROR_S} s of the exact ones",
@@ -234,26 +238,34 @@ def report(argv: list[str], figures_: dict[str, Any]) -> str:
 
 async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    name = f"hotline_bench_figures_{secrets.token_hex(4)}"
+    reuse = getattr(args, "reuse", None)
+    name = reuse or f"hotline_bench_figures_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(day.dsn(args.admin_url))
     version = "PostgreSQL " + (await admin.fetchval("SHOW server_version")).split()[0]
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    if not reuse:
+        await admin.execute(f'CREATE DATABASE "{name}"')
     url = day.sa_url(day.with_database(day.dsn(args.admin_url), name))
-    say(f"database {name}")
-    out: dict[str, Any] = {"version": version, "load_start": load_start}
+    say(f"database {name}" + (" (reused: its history as an earlier run made it)" if reuse else ""))
+    out: dict[str, Any] = {"version": version, "load_start": load_start, "reused": reuse}
     try:
         await day.upgrade_async(url)
-        communes = day.communes_of_province(await asyncio.to_thread(day.province_json))
-        world = await day.setup(url, agents=1)
         today = datetime.now(day.VIETNAM).replace(hour=0, minute=0, second=0, microsecond=0)
-        out["history_s"] = await day.generate_history(
-            url, world, communes, days=args.history_days, per_day=args.per_day, end=today
-        )
+        out["history_s"] = 0.0
+        if not reuse:
+            communes = day.communes_of_province(await asyncio.to_thread(day.province_json))
+            world = await day.setup(url, agents=1)
+            out["history_s"] = await day.generate_history(
+                url, world, communes, days=args.history_days, per_day=args.per_day, end=today
+            )
         conn = await asyncpg.connect(day.dsn(url))
         try:
-            await conn.execute(OPEN_SQL, today, args.open)
-            await conn.execute("ANALYZE incidents")
+            if not reuse:
+                await conn.execute(OPEN_SQL, today, args.open)
+                await conn.execute("ANALYZE incidents")
             out["incidents"] = await conn.fetchval("SELECT count(*) FROM incidents")
+            out["open"] = await conn.fetchval(
+                "SELECT count(*) FROM incidents WHERE status NOT IN ('resolved', 'cancelled')"
+            )
         finally:
             await conn.close()
         say(f"  history: {out['incidents']:,} incidents in {out['history_s']:.0f} s")
@@ -274,12 +286,12 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         days = min(366, max(args.history_days, 1))
         out |= await measure(url, days=days, runs=args.runs, anchor_runs=args.anchor_runs)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not reuse:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     out |= {
         "days": args.history_days,
         "per_day": args.per_day,
-        "open": args.open,
         "load_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     return out
@@ -293,6 +305,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--open", type=int, default=300)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--anchor-runs", type=int, default=5)
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE",
+        help="an existing database with the history (kept): skips generating it",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
