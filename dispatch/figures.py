@@ -10,9 +10,15 @@ the incidents are chosen as the live board chooses them (``dispatch.filters``):
 - ``area_figures``: the same rolled up per district (per commune of a district), over the
   incidents located there by place path; the same indexes.
 
-The figures over a range read every incident created in it, so they cost what the range
-holds: today's ~30 ms, 30 days' ~0.25 s, a year's 3–5 s (``bench/results/dispatch.md``;
-most of it the medians' sorts). The wall screens ask for today.
+Over whole days the figures come from the rollups (``dispatch.rollups``: per dyadic block of
+Vietnam days × place or team), plus what they do not hold read live (today, the partial days
+at the edges, the incidents still open or closed since their day was rolled): a year reads
+~18 blocks, not 1.6 million incidents (``bench/dispatch_figures.py``,
+``bench/results/dispatch.md``).
+Counts are exact; medians from the rollups are within 1 % or 0.05 s of the exact ones
+(``MEDIAN_REL_ERROR``, ``MEDIAN_ABS_ERROR_S``). A category or urgency filter, a team's figures
+under a place, or a range without a whole rolled day are read directly from the incidents
+(``*_direct``, exact): they cost what the range holds, a year's 3–5 s.
 
 Medians are ``percentile_cont(0.5)`` on PostgreSQL; SQLite has none, so there a window query
 numbers each group's values and averages the middle one or two (the same figure).
@@ -39,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from dispatch.filters import ALL_STATUSES, IncidentFilter, PlaceRef, conditions, row_places
+from dispatch.rollups import Acc, Rolled, rolled
 from store.models import Incident, IncidentStatus, Place, Team, TeamKind
 
 __all__ = [
@@ -46,7 +53,9 @@ __all__ = [
     "AreaReport",
     "TeamFigures",
     "area_figures",
+    "area_figures_direct",
     "team_figures",
+    "team_figures_direct",
 ]
 
 S = IncidentStatus
@@ -228,6 +237,27 @@ def _num(value: Any) -> float | None:
 
 
 async def team_figures(session: AsyncSession, f: IncidentFilter) -> list[TeamFigures]:
+    """As ``team_figures_direct``, from the rollups when they serve the range
+    (``dispatch.rollups.rolled``: no category, urgency or place filter), medians then within
+    ``MEDIAN_REL_ERROR`` / ``MEDIAN_ABS_ERROR_S``."""
+    got = await rolled(session, _range_only(f), ("taker", "first"))
+    if got is None:
+        return await team_figures_direct(session, f)
+    figures: dict[int, TeamFigures] = {}
+    for (kind, team_id), acc in sorted(got.accs.items(), key=lambda kv: kv[0][0] != "first"):
+        if acc.n == 0:
+            continue
+        row = figures.setdefault(team_id, TeamFigures(team_id))
+        if kind == "first":
+            row.dispatched, row.escalated = acc.n, acc.escalated
+        else:
+            row.taken, row.resolved, row.cancelled = acc.n, acc.resolved, acc.cancelled
+            row.open = row.taken - row.resolved - row.cancelled
+            row.ack_median_s, row.resolve_median_s = acc.medians()
+    return await _named_and_ordered(session, figures)
+
+
+async def team_figures_direct(session: AsyncSession, f: IncidentFilter) -> list[TeamFigures]:
     """Per team, its record over the incidents created in [f.since, f.until) matching the
     filters (see ``TeamFigures``); teams with nothing dispatched or taken are left out.
     Ordered by place (the province, then each district followed by its communes), centers
@@ -276,6 +306,12 @@ async def team_figures(session: AsyncSession, f: IncidentFilter) -> list[TeamFig
         row.open = row.taken - row.resolved - row.cancelled
         row.ack_median_s = _num(values["ack_median_s"])
         row.resolve_median_s = _num(values["resolve_median_s"])
+    return await _named_and_ordered(session, figures)
+
+
+async def _named_and_ordered(
+    session: AsyncSession, figures: dict[int, TeamFigures]
+) -> list[TeamFigures]:
     if not figures:
         return []
     teams = await session.execute(
@@ -289,6 +325,38 @@ async def team_figures(session: AsyncSession, f: IncidentFilter) -> list[TeamFig
     return sorted(figures.values(), key=lambda r: order.get(r.team_id, ("~", True, "")))
 
 
+async def _rolled_areas(
+    session: AsyncSession, got: Rolled, tree: Any
+) -> tuple[dict[Any, dict[str, Any]], dict[str, Any] | None]:
+    """``_grouped_and_total``'s figures from the places' rollup groups."""
+    area_of: dict[int, int] = {
+        place_id: area_id
+        for place_id, area_id in await session.execute(select(tree.c.place_id, tree.c.area_id))
+    }
+    areas: dict[int, Acc] = {}
+    total = Acc()
+    for (_, place_id), acc in got.accs.items():
+        area_id = area_of.get(place_id)
+        if area_id is not None:
+            areas.setdefault(area_id, Acc()).add(acc)
+        total.add(acc)
+
+    def values(acc: Acc) -> dict[str, Any]:
+        ack, resolve = acc.medians()
+        return {
+            "incidents": acc.n,
+            "taken": acc.acknowledged,
+            "resolved": acc.resolved,
+            "cancelled": acc.cancelled,
+            "escalated": acc.escalated,
+            "ack_median_s": ack,
+            "resolve_median_s": resolve,
+        }
+
+    grouped = {area_id: values(acc) for area_id, acc in areas.items() if acc.n}
+    return grouped, values(total) if total.n else None
+
+
 def _range_only(f: IncidentFilter) -> IncidentFilter:
     """The filter without what only open queries take (statuses, holder, overdue)."""
     return IncidentFilter(
@@ -298,6 +366,19 @@ def _range_only(f: IncidentFilter) -> IncidentFilter:
 
 async def area_figures(
     session: AsyncSession, f: IncidentFilter, *, within: Place | None = None
+) -> AreaReport:
+    """As ``area_figures_direct``, from the rollups when they serve the range
+    (``dispatch.rollups.rolled``: no category or urgency filter), medians then within
+    ``MEDIAN_REL_ERROR`` / ``MEDIAN_ABS_ERROR_S``."""
+    return await area_figures_direct(session, f, within=within, rollups=True)
+
+
+async def area_figures_direct(
+    session: AsyncSession,
+    f: IncidentFilter,
+    *,
+    within: Place | None = None,
+    rollups: bool = False,
 ) -> AreaReport:
     """The incidents created in [f.since, f.until) per area: per child of ``within`` (per
     district without it, per commune of a district), every such place listed, and the
@@ -337,7 +418,13 @@ async def area_figures(
         "escalated": _count_if(Incident.escalation > 0),
     }
     medians = {"ack_median_s": Incident.ack_s, "resolve_median_s": Incident.resolve_s}
-    grouped, overall = await _grouped_and_total(session, in_areas, tree.c.area_id, counts, medians)
+    got = await rolled(session, _range_only(f), ("place",)) if rollups else None
+    if got is None:
+        grouped, overall = await _grouped_and_total(
+            session, in_areas, tree.c.area_id, counts, medians
+        )
+    else:
+        grouped, overall = await _rolled_areas(session, got, tree)
     teams: dict[int, int] = {
         area_id: n
         for area_id, n in await session.execute(

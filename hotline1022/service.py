@@ -30,6 +30,7 @@ from conference.service import ConferenceParams, ConferenceService
 from dispatch.incidents import IncidentService
 from dispatch.phone import AGI_SCRIPT, TeamPhoneCaller
 from dispatch.reading import OrderAudio
+from dispatch.rollups import DispatchRollupRefresher
 from dispatch.teams import ensure_places_and_teams
 from hotline1022 import __version__
 from hotline1022.logmask import install_number_masking
@@ -104,6 +105,7 @@ class Hotline:
         )
         self.pbx = AmiPbx(self.link)
         self.stats = StatsRefresher(self.db)
+        self.dispatch_rollups = DispatchRollupRefresher(self.db)
         self.district_names = _menu_district_names(settings.menu_file)
         self.routing = settings.routing(tuple(sorted(self.district_names)))
         # The live event stream: the domain's changes reach it through these callbacks.
@@ -323,6 +325,9 @@ class Hotline:
             asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )
         self._tasks.append(asyncio.create_task(self.stats.run(), name="statistics"))
+        self._tasks.append(
+            asyncio.create_task(self.dispatch_rollups.run(), name="dispatch-rollups")
+        )
         self._tasks.append(asyncio.create_task(self.wallboard.run(), name="wallboard-figures"))
         self._tasks.append(asyncio.create_task(self.lock.keep(), name="instance-lock"))
         self._tasks.append(asyncio.create_task(self.callbacks.run(), name="callbacks"))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -552,6 +553,8 @@ class Incident(Base):
         # The duplicate check: an open incident of this caller, or at this commune.
         Index("ix_incidents_open_caller", "caller_number", "status"),
         Index("ix_incidents_place_category", "place_id", "category"),
+        # The figures' rollups (dispatch.rollups): incidents closed after their day was rolled.
+        Index("ix_incidents_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -799,6 +802,31 @@ agent_pause_stats = Table(
     Index("ix_agent_pause_stats_agent_period_bucket", "agent_id", "period_s", "bucket"),
 )
 
+
+# -- the dispatch figures' rollups (issue 16; dispatch/rollups.py) -----------------------------
+
+# The Vietnam days rolled up, and as of when: a day's rows hold its incidents that were closed
+# before ``as_of``; the others are read live.
+incident_rollup_days = Table(
+    "incident_rollup_days",
+    Base.metadata,
+    Column("day", Integer, primary_key=True),  # date.toordinal() of the Vietnam day
+    Column("as_of", UTCDateTime(), nullable=False),
+)
+
+# Per dyadic block of days (2**level days from ``start``, a multiple of 2**level) × kind
+# ("place", "taker", "first") × group (a place, a team): counts, and the medians' histograms
+# (``dispatch.rollups.HIST``: zlib of 2 × NBINS little-endian uint32, ack_s then resolve_s).
+incident_rollups = Table(
+    "incident_rollups",
+    Base.metadata,
+    Column("level", Integer, primary_key=True),
+    Column("start", Integer, primary_key=True),
+    Column("kind", String, primary_key=True),
+    Column("group_id", Integer, primary_key=True),
+    *_counts("n", "acknowledged", "resolved", "cancelled", "escalated"),
+    Column("hists", LargeBinary, nullable=True),
+)
 
 # -- recordings (issue 15; recordings/) ----------------------------------------------------
 

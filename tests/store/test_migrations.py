@@ -44,6 +44,8 @@ TABLES = {
     "recordings",
     "recording_pauses",
     "legal_holds",
+    "incident_rollup_days",
+    "incident_rollups",
 }
 
 
