@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 
 from store.models import ApiToken, User
 
@@ -227,20 +227,34 @@ def revoked(url: str) -> None:
     cache.bump()
 
 
-# Any other change to a user or a token made through the ORM in this process (an edit that
-# is not one of store/users.py's revocations, now or later) empties the cache too: at the
-# flush, so that no look-up in between keeps the old row, and again after the commit.
+# Any other change to a user or a token made through a Session in this process (an edit
+# that is not one of store/users.py's revocations, now or later; an ``update(User)``)
+# empties the cache too: when it is sent, so that no look-up in between keeps the old row,
+# and again after the commit (then the other processes on a SQLite file hear of it; on
+# PostgreSQL the other nodes hear only of store/users.py's, which send NOTIFY).
 _CHANGED = "hotline1022_auth_changed"
+
+
+_AUTH_MAPPERS = (User.__mapper__, ApiToken.__mapper__)
+
+
+def _changed(session: Session) -> None:
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    session.info[_CHANGED] = url
+    token_cache(url).invalidate()
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: object) -> None:
-    touched = (*session.dirty, *session.deleted)
-    if any(isinstance(obj, User | ApiToken) for obj in touched):
-        bind = session.get_bind()
-        url = bind.engine.url.render_as_string(hide_password=False)
-        session.info[_CHANGED] = url
-        token_cache(url).invalidate()
+    if any(isinstance(obj, User | ApiToken) for obj in (*session.dirty, *session.deleted)):
+        _changed(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    # update(User) / delete(ApiToken) statements: no object is flushed for them.
+    if (state.is_update or state.is_delete) and state.bind_mapper in _AUTH_MAPPERS:
+        _changed(state.session)
 
 
 @event.listens_for(Session, "after_commit")
