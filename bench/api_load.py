@@ -26,6 +26,9 @@ with one request in flight), not the servers'. Per backend, after a warm-up, ``-
 rounds; in each round every endpoint is loaded ``--seconds`` on one app then the other, the
 order alternating between rounds, so the two share the machine's noise. Throughput is the
 answered requests over the time they took; p50/p99 are over every request of the rounds.
+Beside them, each server process's CPU time per answered request (``/proc/<pid>/stat``, all
+its threads; not PostgreSQL's): on a machine shared with other work, the figure that moves
+least, since other work slows the answers but not the work each one costs.
 Any answer but the expected status is an error (counted, and the bench exits 1).
 
 Printed, and appended with the command to ``bench/results/api.md``:
@@ -429,6 +432,7 @@ class Cell:
     errors: int = 0
     elapsed_s: float = 0.0
     per_round: list[float] = field(default_factory=list)  # requests/s of each round
+    cpu_s: float = 0.0  # the server process's CPU time (all its threads) while loaded
 
     @property
     def answered(self) -> int:
@@ -437,6 +441,18 @@ class Cell:
     @property
     def rate(self) -> float:
         return self.answered / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """The server's CPU per answered request: what other work on the machine changes
+        least (it slows the answers, not the work each one takes)."""
+        return self.cpu_s * 1000 / self.answered if self.answered else float("nan")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def request_bytes(method: str, path: str, port: int, token: str, body: bytes = b"") -> bytes:
@@ -465,10 +481,12 @@ async def load(
     concurrency: int,
     expected: int,
     cell: Cell,
+    pid: int | None = None,
 ) -> None:
     """``concurrency`` keep-alive connections, each sending the next request as soon as its
     answer is read, until ``seconds`` have passed or ``requests`` runs out."""
     connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(concurrency)]
+    cpu = process_cpu_s(pid) if pid is not None else 0.0
     started = time.perf_counter()
     deadline = started + seconds
     answered = cell.answered
@@ -494,6 +512,8 @@ async def load(
         elapsed = time.perf_counter() - started
         for _, writer in connections:
             writer.close()
+    if pid is not None:
+        cell.cpu_s += process_cpu_s(pid) - cpu
     cell.elapsed_s += elapsed
     cell.per_round.append((cell.answered - answered) / elapsed)
 
@@ -552,8 +572,8 @@ async def wait_until_up(port: int, process: asyncio.subprocess.Process) -> None:
 @contextlib.asynccontextmanager
 async def servers(
     url: str, seeded: Seeded, args: argparse.Namespace
-) -> AsyncIterator[dict[str, int]]:
-    """Both apps, each in its own process; yields app -> port."""
+) -> AsyncIterator[dict[str, tuple[int, int]]]:
+    """Both apps, each in its own process; yields app -> (port, process id)."""
     processes: list[asyncio.subprocess.Process] = []
     ports = {}
     try:
@@ -582,7 +602,10 @@ async def servers(
             ports[app] = port
         for process, port in zip(processes, ports.values(), strict=True):
             await wait_until_up(port, process)
-        yield ports
+        yield {
+            app: (port, process.pid)
+            for (app, port), process in zip(ports.items(), processes, strict=True)
+        }
     finally:
         for process in processes:
             if process.returncode is None:
@@ -606,7 +629,8 @@ async def run_backend(backend: Backend, url: str, args: argparse.Namespace) -> N
     seeded = await seed(url, read_calls=args.read_calls, outcome_calls=outcome_calls)
     say(f"{backend.name}: seeded in {time.monotonic() - t:.1f} s")
     used = dict.fromkeys(APPS, 0)
-    async with servers(url, seeded, args) as ports:
+    async with servers(url, seeded, args) as running:
+        ports = {app: port for app, (port, _pid) in running.items()}
         for endpoint in backend.endpoints:  # warm-up: not counted
             for app in APPS:
                 await load(
@@ -629,10 +653,11 @@ async def run_backend(backend: Backend, url: str, args: argparse.Namespace) -> N
                         concurrency=args.concurrency,
                         expected=EXPECTED[endpoint],
                         cell=cell,
+                        pid=running[app][1],
                     )
                     say(
                         f"  {backend.name} round {n + 1} {endpoint:<26} {app:<7} "
-                        f"{cell.per_round[-1]:7.0f} req/s"
+                        f"{cell.per_round[-1]:7.0f} req/s, {cell.cpu_ms:.2f} ms CPU each so far"
                         + (f"; statuses {dict(cell.statuses)}" if cell.errors else "")
                     )
     backend.outcomes_left = {app: len(seeded.outcome_ids[app]) - used[app] for app in APPS}
@@ -697,6 +722,10 @@ def figures(backend: Backend, endpoint: str) -> dict[str, float]:
     out["ratio min"] = min(rounds) if rounds else float("nan")
     out["ratio max"] = max(rounds) if rounds else float("nan")
     out["p99 ratio"] = out["hotline p99"] / out["bare p99"] if out["bare p99"] else float("nan")
+    out["hotline cpu ms"], out["bare cpu ms"] = hotline.cpu_ms, bare.cpu_ms
+    # The throughput one core would give each, compared: bare's CPU per request over the
+    # hotline's (the server processes' own CPU; PostgreSQL's backends are not in it).
+    out["cpu ratio"] = bare.cpu_ms / hotline.cpu_ms if hotline.cpu_ms else float("nan")
     return out
 
 
@@ -721,8 +750,9 @@ def report(
         f"{args.agents} agents; one uvicorn process per app",
         "",
         "| backend | endpoint | hotline req/s | p50 ms | p99 ms | bare req/s | p50 ms | p99 ms "
-        "| ratio (rounds) | target | p99 ratio (≤ 2) | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
+        "| ratio (rounds) | target | p99 ratio (≤ 2) | CPU ms/req hotline / bare (ratio) "
+        "| errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|",
     ]
     for backend in backends:
         for endpoint in backend.endpoints:
@@ -736,6 +766,7 @@ def report(
                 f"{f['bare p50']:.1f} | {f['bare p99']:.1f} | **{f['ratio']:.2f}** "
                 f"({f['ratio min']:.2f}–{f['ratio max']:.2f}) | ≥ {target} {met} | "
                 f"{f['p99 ratio']:.2f} {'met' if f['p99 ratio'] <= P99_TARGET else 'NOT met'} | "
+                f"{f['hotline cpu ms']:.2f} / {f['bare cpu ms']:.2f} ({f['cpu ratio']:.2f}) | "
                 f"{errors} |"
             )
     return "\n".join(lines) + "\n"
