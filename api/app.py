@@ -6,8 +6,10 @@ app = create_app(db=db, agents=agent_control, queues=queue_view, ami_status=link
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from importlib import metadata
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Lifespan
@@ -49,6 +51,7 @@ from queues.routing import RoutingPolicy
 from recordings.service import RecordingService
 from stats.history import DEFAULT_SL_THRESHOLDS
 from store.db import Database
+from store.token_cache import token_cache
 
 __all__ = ["create_app"]
 
@@ -184,7 +187,7 @@ def create_app(
         description=DESCRIPTION,
         version=version or _installed_version(),
         openapi_tags=TAGS,
-        lifespan=lifespan,
+        lifespan=_watching_revocations(db, lifespan),
         responses=ERROR_RESPONSES,
         docs_url="/docs" if api_docs else None,
         redoc_url="/redoc" if api_docs else None,
@@ -241,6 +244,23 @@ def create_app(
     app.include_router(recordings_router.calls_router)
     app.include_router(recordings_router.holds_router)
     return app
+
+
+def _watching_revocations(db: Database, lifespan: Lifespan[FastAPI] | None) -> Any:
+    """``lifespan`` inside the token cache's watch: on PostgreSQL this process listens for
+    the other processes' revocations while it serves, and trusts its cache only then
+    (``store/token_cache.py``)."""
+
+    @asynccontextmanager
+    async def both(app: FastAPI) -> AsyncIterator[Any]:
+        async with token_cache(db.url).watching():
+            if lifespan is None:
+                yield None
+            else:
+                async with lifespan(app) as state:
+                    yield state
+
+    return both
 
 
 def _installed_version() -> str:

@@ -55,14 +55,17 @@ __all__ = [
     "Authentication",
     "CurrentAuth",
     "CurrentUser",
+    "PolicyDep",
     "ServicesDep",
     "SessionDep",
     "agent_scope",
+    "auth_policy_dep",
     "get_authentication",
     "get_current_user",
     "get_services",
     "get_session",
     "require_roles",
+    "services_dep",
 ]
 
 MISSING_TOKEN = "Missing bearer token: send 'Authorization: Bearer <token>'"
@@ -113,6 +116,15 @@ def get_auth_policy(request: Request) -> AuthPolicy:
     return policy
 
 
+async def auth_policy_dep(request: Request) -> AuthPolicy:
+    """``get_auth_policy`` as a dependency: async, so FastAPI calls it in the event loop
+    rather than sending a plain ``def`` to a worker thread on every request."""
+    return get_auth_policy(request)
+
+
+PolicyDep = Annotated[AuthPolicy, Depends(auth_policy_dep)]
+
+
 bearer_scheme = HTTPBearer(
     auto_error=False,
     description="An API token from `hotline1022 users create` or `hotline1022 users token`.",
@@ -126,7 +138,12 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def services_dep(request: Request) -> Services:
+    """``get_services`` as a dependency, run in the event loop (see ``auth_policy_dep``)."""
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(services_dep)]
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
@@ -152,7 +169,7 @@ class Authentication:
 async def get_authentication(
     request: Request,
     services: ServicesDep,
-    policy: Annotated[AuthPolicy, Depends(get_auth_policy)],
+    policy: PolicyDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Authentication:
     """The active user whose unrevoked, unexpired token was sent (bearer, else the session

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.errors import ErrorOut
 from queues.agent_state import AgentLiveState
 from queues.ports import QueueView
-from store.models import Agent, Call, Callback
+from store.models import Agent, Call, Callback, IvrEvent
 
 __all__ = [
     "AgentOut",
@@ -135,9 +135,7 @@ class CallOut(BaseModel):
     @classmethod
     def from_call(cls, call: Call) -> CallOut:
         """Needs ``call.agent`` loaded (store.calls does)."""
-        fields = {name: getattr(call, name) for name in cls.model_fields if name != "agent"}
-        agent = call.agent.endpoint if call.agent is not None else call.agent_endpoint
-        return cls(**fields, agent=agent)
+        return cls(**_call_fields(call))
 
 
 class IvrStepOut(BaseModel):
@@ -154,6 +152,21 @@ class CallDetailOut(CallOut):
     """A call record with its path through the menu."""
 
     ivr_path: list[IvrStepOut]
+
+    @classmethod
+    def from_call_path(cls, call: Call, path: Sequence[IvrEvent]) -> CallDetailOut:
+        """Built once from the rows (not a ``CallOut`` dumped and validated again)."""
+        steps = [{"at": e.at, "node": e.node, "kind": e.kind, "key": e.key} for e in path]
+        return cls(**_call_fields(call), ivr_path=steps)  # type: ignore[arg-type]
+
+
+_CALL_COLUMNS = tuple(name for name in CallOut.model_fields if name != "agent")
+
+
+def _call_fields(call: Call) -> dict[str, Any]:
+    fields = {name: getattr(call, name) for name in _CALL_COLUMNS}
+    fields["agent"] = call.agent.endpoint if call.agent is not None else call.agent_endpoint
+    return fields
 
 
 class CallPage(BaseModel):

@@ -91,8 +91,10 @@ class OutcomeService:
         for attempt in range(2):
             async with self.db.session() as session:
                 # Who may comes first: an agent must not learn another's outcome from a 409.
-                await self._may_record(session, call_id, actor)
-                earlier = await self._earlier(session, call_id, digest, actor, idempotency_key)
+                existing = await self._may_record_and_existing(session, call_id, actor)
+                earlier = await self._earlier(
+                    session, call_id, digest, actor, idempotency_key, existing
+                )
                 if earlier is not None:
                     return earlier, True
                 try:
@@ -117,12 +119,27 @@ class OutcomeService:
         call = await session.get(Call, call_id)
         if call is None:
             raise CallNotFound(f"no call {call_id}")
-        if not actor.privileged and (actor.agent_id is None or call.agent_id != actor.agent_id):
-            raise NotAllowed(
-                f"call {call_id} was taken by another agent: only they (or a supervisor) "
-                "can record its outcome"
-            )
+        _check_may_record(call, actor)
         return call
+
+    @staticmethod
+    async def _may_record_and_existing(
+        session: AsyncSession, call_id: int, actor: Actor
+    ) -> CallOutcome | None:
+        """``_may_record``, and the call's outcome if it has one, in one query (the call
+        stays in the session: ``_write`` finds it there)."""
+        row = (
+            await session.execute(
+                select(Call, CallOutcome)
+                .outerjoin(CallOutcome, CallOutcome.call_id == Call.id)
+                .where(Call.id == call_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise CallNotFound(f"no call {call_id}")
+        call, existing = row
+        _check_may_record(call, actor)
+        return existing
 
     async def _earlier(
         self,
@@ -131,6 +148,7 @@ class OutcomeService:
         digest: str,
         actor: Actor,
         key: str | None,
+        existing: CallOutcome | None,
     ) -> CallOutcome | None:
         if key is not None and actor.user_id is not None:
             by_key = (
@@ -149,9 +167,6 @@ class OutcomeService:
                         by_key.id,
                     )
                 return by_key
-        existing = (
-            await session.scalars(select(CallOutcome).where(CallOutcome.call_id == call_id))
-        ).one_or_none()
         if existing is not None:
             if (
                 key is not None
@@ -266,6 +281,14 @@ class OutcomeService:
         if place is None:
             raise UnknownPlace(f"no commune with code {code}")
         return place
+
+
+def _check_may_record(call: Call, actor: Actor) -> None:
+    if not actor.privileged and (actor.agent_id is None or call.agent_id != actor.agent_id):
+        raise NotAllowed(
+            f"call {call.id} was taken by another agent: only they (or a supervisor) "
+            "can record its outcome"
+        )
 
 
 def _choice(

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from store.models import Call, IvrEvent
 
@@ -53,9 +53,9 @@ async def list_calls(
 
 
 async def get_call(session: AsyncSession, call_id: int) -> Call | None:
-    """The call with its agent loaded, or None."""
+    """The call with its agent loaded (joined: one query), or None."""
     return await session.scalar(
-        select(Call).where(Call.id == call_id).options(selectinload(Call.agent))
+        select(Call).where(Call.id == call_id).options(joinedload(Call.agent))
     )
 
 

@@ -94,7 +94,10 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             url,
             echo=echo,
-            pool_pre_ping=True,
+            # A server can drop a pooled connection (restart, idle timeout): test it when
+            # it is taken. A SQLite file has no server, and the ping would cost a round of
+            # thread hops on every session.
+            pool_pre_ping=not _is_sqlite(url),
             **({} if _is_sqlite(url) else {"pool_timeout": connect_timeout_s or 30}),
             connect_args=_connect_args(url, connect_timeout_s, statement_timeout_s),
         )

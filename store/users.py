@@ -7,7 +7,8 @@ Tokens expire: each role has a lifetime (``DEFAULT_TOKEN_TTL_S``, the settings'
 ``token_ttl_s``). A token is good until the earlier of its own ``expires_at`` (set when
 issued) and its creation plus the role's lifetime *now*, so shortening a lifetime in the
 settings takes effect at once. A token can be revoked alone; a deactivated user's tokens
-stop working at once (every request looks the user up).
+stop working at once: a good token is kept in memory (``store/token_cache.py``) only until
+the next revocation or deactivation, which empties every process's cache.
 
 Passwords (to sign in to the pages) are stored as Argon2id hashes (argon2-cffi's
 ``PasswordHasher``); a hash made with older parameters is replaced at the next good
@@ -29,12 +30,14 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from store.db import Database
 from store.models import Agent, ApiToken, Role, Team, User
+from store.token_cache import CachedToken, notify_sql, revoked, token_cache
 from store.types import utcnow
 
 __all__ = [
@@ -202,7 +205,9 @@ async def revoke_token(db: Database, user_id: int, token_id: int) -> ApiToken | 
             return None
         if row.revoked_at is None:
             row.revoked_at = utcnow()
+            await _announce(db, session)
             await session.commit()
+            revoked(db.url)
         return row
 
 
@@ -226,7 +231,9 @@ async def set_active(db: Database, user_id: int, active: bool) -> User | None:
             return None
         if user.active != active:
             user.active = active
+            await _announce(db, session)
             await session.commit()
+            revoked(db.url)
         return user
 
 
@@ -243,7 +250,9 @@ async def revoke_tokens(db: Database, user_id: int) -> int:
             .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
+        await _announce(db, session)
         await session.commit()
+    revoked(db.url)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -265,29 +274,46 @@ async def check_token(
     now: datetime | None = None,
     lifetimes: Mapping[str, timedelta] | None = None,
 ) -> TokenCheck:
-    """Look the token up: good only if known, not revoked, not expired, its user active."""
+    """Look the token up: good only if known, not revoked, not expired, its user active.
+
+    A good token is kept in this process's ``store.token_cache`` and not looked up again
+    until a revocation (here or, as that module says, in another process) empties it."""
     now = now or utcnow()
-    async with db.session() as session:
-        row = (
-            await session.execute(
-                select(User, ApiToken.created_at, ApiToken.expires_at)
-                .join(ApiToken, ApiToken.user_id == User.id)
-                .where(
-                    ApiToken.token_hash == hash_token(token),
-                    ApiToken.revoked_at.is_(None),
-                    User.active.is_(True),
+    token_hash = hash_token(token)
+    cache = token_cache(db.url)
+    generation = cache.generation
+    hit = cache.get(token_hash)
+    if hit is not None:
+        user, created_at, expires_at = hit.user(), hit.created_at, hit.expires_at
+    else:
+        async with db.session() as session:
+            row = (
+                await session.execute(
+                    select(User, ApiToken.created_at, ApiToken.expires_at)
+                    .join(ApiToken, ApiToken.user_id == User.id)
+                    .where(
+                        ApiToken.token_hash == token_hash,
+                        ApiToken.revoked_at.is_(None),
+                        User.active.is_(True),
+                    )
                 )
-            )
-        ).one_or_none()
-    if row is None:
-        return TokenCheck(None)
-    user, created_at, expires_at = row
+            ).one_or_none()
+        if row is None:
+            return TokenCheck(None)
+        user, created_at, expires_at = row
+        cache.put(token_hash, CachedToken.of(user, created_at, expires_at), generation)
     ends = created_at + _lifetime(user.role, lifetimes)
     if expires_at is not None:
         ends = min(ends, expires_at)
     if now >= ends:
         return TokenCheck(None, expired=True)
     return TokenCheck(user, ends_at=ends)
+
+
+async def _announce(db: Database, session: AsyncSession) -> None:
+    """In a revoking transaction on PostgreSQL: the other processes hear of it at commit."""
+    if db.engine.dialect.name == "postgresql":
+        await session.execute(text(notify_sql()))
 
 
 async def user_for_token(
@@ -390,7 +416,10 @@ async def set_password(
                 )
                 .values(revoked_at=utcnow())
             )
+            await _announce(db, session)
         await session.commit()
+        if end_sessions:
+            revoked(db.url)
         return user
 
 
@@ -432,5 +461,7 @@ async def revoke_session(db: Database, token: str) -> bool:
             .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
+        await _announce(db, session)
         await session.commit()
+    revoked(db.url)
     return bool(getattr(result, "rowcount", 0))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from api.deps import AUTH_RESPONSES, SessionDep, agent_scope, require_roles
 from api.params import TIME_NOTE, Id, Instant, Offset
-from api.schemas import CallDetailOut, CallOut, CallPage, ErrorOut, IvrStepOut
+from api.schemas import CallDetailOut, CallOut, CallPage, ErrorOut
 from store import calls as store_calls
 from store.categories import Category
 from store.models import CallStatus, Role, User
@@ -74,7 +74,4 @@ async def get_call(
     if call is None or (scope is not None and call.agent_id != scope):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Call {call_id} not found")
     path = await store_calls.ivr_path(session, call.uniqueid)
-    return CallDetailOut(
-        **CallOut.from_call(call).model_dump(),
-        ivr_path=[IvrStepOut(at=e.at, node=e.node, kind=e.kind, key=e.key) for e in path],
-    )
+    return CallDetailOut.from_call_path(call, path)

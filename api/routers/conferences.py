@@ -70,7 +70,7 @@ CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _service(services: ServicesDep) -> ConferenceService:
+async def _service(services: ServicesDep) -> ConferenceService:
     if services.conferences is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "Dịch vụ hội nghị không chạy trên máy chủ này"

@@ -29,7 +29,7 @@ from api.deps import (
     AuthPolicy,
     CurrentAuth,
     ServicesDep,
-    get_auth_policy,
+    auth_policy_dep,
 )
 from api.live_feed import LiveFeed
 from api.schemas import ErrorOut
@@ -83,7 +83,7 @@ async def events(
     request: Request,
     auth: CurrentAuth,
     services: ServicesDep,
-    policy: Annotated[AuthPolicy, Depends(get_auth_policy)],
+    policy: Annotated[AuthPolicy, Depends(auth_policy_dep)],
     last_event_id: LastId = None,
     last_event_id_header: LastIdHeader = None,
 ) -> StreamingResponse:

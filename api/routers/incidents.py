@@ -104,13 +104,13 @@ def _http(exc: DispatchError) -> HTTPException:
     return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))  # pragma: no cover
 
 
-def _incidents(services: ServicesDep) -> IncidentService:
+async def _incidents(services: ServicesDep) -> IncidentService:
     if services.incidents is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "No dispatch service runs here")
     return services.incidents
 
 
-def _outcomes(services: ServicesDep) -> OutcomeService:
+async def _outcomes(services: ServicesDep) -> OutcomeService:
     if services.outcomes is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "No dispatch service runs here")
     return services.outcomes

@@ -55,7 +55,7 @@ SESSION_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _service(services: ServicesDep) -> CoachingService:
+async def _service(services: ServicesDep) -> CoachingService:
     if services.coaching is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,

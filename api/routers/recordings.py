@@ -81,7 +81,7 @@ async def _listener(user: _Reader, services: ServicesDep) -> User:
 Listener = Annotated[User, Depends(_listener)]
 
 
-def _service(services: ServicesDep) -> RecordingService:
+async def _service(services: ServicesDep) -> RecordingService:
     if services.recordings is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_SERVICE)
     return services.recordings
