@@ -139,3 +139,14 @@ async def test_the_listeners_compute_the_same_figures_from_what_they_name(stream
     every, named = await bench.same_figures(bench.chunked(data, 7), calls)
     assert every == calls.events
     assert named < every - mix["VarSet"]  # unnamed events and repeated states dropped
+
+
+def test_the_filtered_stream_is_what_the_service_s_ami_user_receives(stream: Any) -> None:
+    sent = bench.as_asterisk_sends(stream)
+    assert bench.read_classes() == {"call", "agent", "user"}  # manager.conf.j2's read =
+    assert set(sent.mix) <= set(bench.TYPED_EVENTS)
+    assert not {"VarSet", "Newexten", "DialBegin"} & set(sent.mix)
+    assert all(sent.mix[name] == stream.mix[name] for name in sent.mix)
+    assert sent.data.count(b"\r\n\r\n") == sent.events == sum(sent.mix.values())
+    run = bench.Run(events=1000, wall_s=2.0, cpu_s=0.5)
+    assert (run.rate, run.cpu_rate, run.cpu_share) == (500.0, 2000.0, 0.25)
