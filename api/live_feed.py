@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import aliased
@@ -30,7 +30,7 @@ from api.schemas import QueueOut
 from dispatch.filters import OPEN_STATUSES, IncidentFilter, conditions, team_place
 from live.bus import Bus
 from live.hub import EVERYONE_STAFF, Audience, Viewer
-from pbx.events import AgentCalled, AmiEvent
+from pbx.events import AgentCalled, AmiEvent, event_names
 from queues.agent_state import AgentLiveState
 from queues.calls import CallState
 from queues.ports import AgentStateView, LiveQueueView
@@ -101,6 +101,9 @@ class _AgentRow:
 
 class LiveFeed:
     """Turns the domain's changes into the stream's messages (see the module doc)."""
+
+    EVENTS: ClassVar[frozenset[str]] = event_names(AgentCalled)
+    """What ``on_ami_event`` acts on (``AmiLink.add_listener(..., events=...)``)."""
 
     def __init__(
         self,

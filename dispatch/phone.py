@@ -65,7 +65,7 @@ import secrets
 from collections import OrderedDict, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from dispatch.ports import (
     DispatchPbx,
@@ -75,7 +75,15 @@ from dispatch.ports import (
     PhoneResults,
 )
 from dispatch.reading import ACCEPT_KEY, REFUSE_KEY, REPEAT_KEY, OrderAudio
-from pbx.events import AmiEvent, DialEnd, DialFailure, Hangup, OriginateResponse, dial_failure
+from pbx.events import (
+    AmiEvent,
+    DialEnd,
+    DialFailure,
+    Hangup,
+    OriginateResponse,
+    dial_failure,
+    event_names,
+)
 
 __all__ = [
     "AGI_SCRIPT",
@@ -192,6 +200,9 @@ class TeamPhoneCaller:
     ``on_event`` is an AMI listener, ``handle`` the FastAGI script ``dispatch``; ``start()``
     makes the fixed prompts, ``close()`` stops the timers.
     """
+
+    EVENTS: ClassVar[frozenset[str]] = event_names(OriginateResponse, DialEnd, Hangup)
+    """What ``on_event`` acts on (``AmiLink.add_listener(..., events=...)``)."""
 
     def __init__(
         self,

@@ -302,17 +302,17 @@ class Hotline:
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
         await self.feed.start()
         await self.callbacks.start()
-        self.link.add_listener(self.tracker.on_event)
-        self.link.add_listener(self.live.on_event)
-        self.link.add_listener(self.agent_states.on_event)
+        self.link.add_listener(self.tracker.on_event, events=CallTracker.EVENTS)
+        self.link.add_listener(self.live.on_event, events=LiveQueues.EVENTS)
+        self.link.add_listener(self.agent_states.on_event, events=AgentStateTracker.EVENTS)
         await self.agent_states.load_last_states()
-        self.link.add_listener(self.callbacks.on_event)
+        self.link.add_listener(self.callbacks.on_event, events=CallbackService.EVENTS)
         # After the trackers: a pop reads the call they have just updated.
-        self.link.add_listener(self.feed.on_ami_event)
+        self.link.add_listener(self.feed.on_ami_event, events=LiveFeed.EVENTS)
         self.link.add_connect_callback(self._on_ami_connect)
         self.agi.route("ivr", self.engine.handle)
         await self.team_phones.start()  # the fixed prompts of the orders, made once
-        self.link.add_listener(self.team_phones.on_event)
+        self.link.add_listener(self.team_phones.on_event, events=TeamPhoneCaller.EVENTS)
         self.agi.route(AGI_SCRIPT, self.team_phones.handle)
         # Its prompts, for the reasons read above, made once (one that fails is logged), and
         # again whenever a supervisor changes the reasons.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 from pbx.errors import AmiActionError, AmiActionTimeout, AmiAuthError, AmiNotConnected, PbxError
@@ -116,9 +116,17 @@ class AmiLink:
             "event_backlog": self._fanout.backlog,
         }
 
-    def add_listener(self, callback: Listener) -> None:
-        """Hand every AMI event, parsed and in order, to ``callback`` (sync or async)."""
-        self._fanout.add(callback)
+    def add_listener(self, callback: Listener, *, events: Iterable[str] | None = None) -> None:
+        """Hand AMI events, parsed and in order, to ``callback`` (sync or async): those named
+        in ``events`` (any case; ``pbx.events.event_names``), or every event.
+
+        Once every listener has named its events, the link drops the others unread, and a
+        ``QueueMemberStatus`` that only repeats, for another queue, a device state already
+        delivered (``pbx.member_status``): a listener naming ``QueueMemberStatus`` gets each
+        device-state change of a member at least once, and each change of a queue's own view
+        of it (paused, reason), but not the same state once per queue.
+        """
+        self._fanout.add(callback, events)
 
     def add_connect_callback(self, cb: ConnectCallback) -> None:
         """Run ``cb`` after every successful (re)login, e.g. to reconcile queue state."""
@@ -205,7 +213,9 @@ class AmiLink:
         try:
             async with asyncio.timeout(self._login_timeout):
                 _, protocol = await loop.create_connection(
-                    lambda: AmiProtocol(self._on_headers, self._on_lost), self._host, self._port
+                    lambda: AmiProtocol(self._on_headers, self._on_lost, self._fanout),
+                    self._host,
+                    self._port,
                 )
         except (OSError, TimeoutError) as exc:
             reason = str(exc) or "timed out"
@@ -306,6 +316,11 @@ class AmiLink:
                 await callback()
             except Exception:
                 log.exception("AMI connect callback %r failed", callback)
+        protocol = self._protocol
+        if protocol is not None:
+            # The callbacks may have rebuilt the listeners' state from a snapshot: let the
+            # next member status through whatever was delivered before.
+            protocol.member_status.reset()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

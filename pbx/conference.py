@@ -79,6 +79,7 @@ from pbx.events import (
     OriginateResponse,
     UserEvent,
     dial_failure,
+    event_names,
 )
 from pbx.paths import AsteriskPaths
 
@@ -130,6 +131,20 @@ _FAILURES = {
     DialFailure.NO_ANSWER: SignalKind.NO_ANSWER,
     DialFailure.FAILED: SignalKind.FAILED,
 }
+
+
+# What ``AmiConferencePbx._on_event`` acts on.
+_EVENTS = event_names(
+    ConfbridgeEvent,
+    ConfbridgeRecord,
+    ConfbridgeStopRecord,
+    ConfbridgeEnd,
+    UserEvent,
+    OriginateResponse,
+    DialEnd,
+    Newstate,
+    Hangup,
+)
 
 
 @dataclass(frozen=True)
@@ -252,7 +267,7 @@ class AmiConferencePbx:
         self._unanswered: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         for name, n in self._nodes.items():
-            n.link.add_listener(functools.partial(self._on_event, name))
+            n.link.add_listener(functools.partial(self._on_event, name), events=_EVENTS)
 
     # -- the port --------------------------------------------------------------------------
 

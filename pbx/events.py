@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 __all__ = [
+    "TYPED_EVENTS",
     "AgentCalled",
     "AgentComplete",
     "AgentConnect",
@@ -60,6 +61,7 @@ __all__ = [
     "QueueMemberStatus",
     "UserEvent",
     "dial_failure",
+    "event_names",
     "parse_event",
 ]
 
@@ -425,6 +427,18 @@ _EVENT_TYPES: dict[str, type[AmiEvent]] = {
         QueueMemberPause,
     )
 }
+TYPED_EVENTS: tuple[str, ...] = tuple(sorted(cls.__name__ for cls in _EVENT_TYPES.values()))
+"""The names of the events that have a class here, as Asterisk spells them: the only events a
+listener that dispatches on classes can act on (and so all the service asks Asterisk for)."""
+
+
+def event_names(*classes: type[AmiEvent]) -> frozenset[str]:
+    """The lowercased names of the typed events that are instances of ``classes``
+    (``event_names(ChannelEvent)``: every channel event): what a listener that tests
+    ``isinstance(ev, classes)`` needs, for ``AmiLink.add_listener(..., events=...)``."""
+    return frozenset(name for name, cls in _EVENT_TYPES.items() if issubclass(cls, classes))
+
+
 _BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(AmiEvent))
 
 

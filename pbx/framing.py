@@ -12,6 +12,12 @@ module replaces the parts that are defective in 1.4:
 - when the connection drops nothing is kept for replay: waiting callers get
   ``AmiNotConnected`` (defect 8). Events carrying one of our ActionIDs belong to that action's
   result (defect 9); everything else goes to ``on_event``.
+
+It also does less than panoramisk: given a ``selector`` (the link's ``EventFanout``) that knows
+what every listener wants, an event that no listener wants is dropped from its first line's
+bytes, before it is decoded or split (never one that may answer a pending action, nor
+Shutdown), and a ``QueueMemberStatus`` that only repeats, for another queue, a device state
+already let through is dropped too (``pbx.member_status``).
 """
 
 from __future__ import annotations
@@ -20,15 +26,16 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from panoramisk import actions, ami_protocol, utils
 from panoramisk.message import Message
 
 from pbx.errors import AmiActionError, AmiActionTimeout, AmiNotConnected
+from pbx.member_status import MemberStatusOnce
 
-__all__ = ["AmiProtocol", "FieldValue", "message_to_dict"]
+__all__ = ["AmiProtocol", "EventSelector", "FieldValue", "message_to_dict"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,18 @@ _MAX_PENDING_BYTES = 4 * 1024 * 1024  # a frame this large is a broken peer, not
 _LINE_BREAK = re.compile(r"\r?\n")
 _FAILED = frozenset({"error", "fail", "failure"})
 _QUOTED = frozenset(k.lower() for k in Message.quoted_keys)
+_EVENT = b"Event: "
+_MEMBER_STATUS = b"queuememberstatus"
+_MEMBER_EVENT = b"queuemember"  # added, removed, pause, penalty...: the members' state moves
+
+
+class EventSelector(Protocol):
+    """Which events anyone listens to, by name (``pbx.fanout.EventFanout``)."""
+
+    @property
+    def wanted(self) -> frozenset[bytes] | None:
+        """The lowercased names of the events someone wants; None: every event."""
+        ...
 
 
 def message_to_dict(message: Any) -> dict[str, str]:
@@ -115,10 +134,13 @@ class AmiProtocol(ami_protocol.AMIProtocol):  # type: ignore[misc]
         self,
         on_event: Callable[[dict[str, str]], None],
         on_lost: Callable[[AmiProtocol, str], None],
+        selector: EventSelector | None = None,
     ) -> None:
         super().__init__()
         self._on_event = on_event
         self._on_lost = on_lost
+        self._selector = selector
+        self.member_status = MemberStatusOnce()
         self._buffer = bytearray()
         self._banner_pending = True
         self._abort_reason = ""
@@ -136,11 +158,13 @@ class AmiProtocol(ami_protocol.AMIProtocol):  # type: ignore[misc]
         self._buffer += data
         if self._banner_pending and not self._take_banner():
             return
-        start = 0
-        while (end := self._buffer.find(_SEPARATOR, start)) >= 0:
-            self._handle_frame(bytes(self._buffer[start:end]))
-            start = end + len(_SEPARATOR)
-        del self._buffer[:start]
+        # One split in C for all the frames of this read; the last piece is an unfinished one.
+        buffered = bytes(self._buffer)
+        *frames, rest = buffered.split(_SEPARATOR)
+        if frames:
+            del self._buffer[: len(buffered) - len(rest)]
+            for frame in frames:
+                self._handle_frame(frame)
         if len(self._buffer) > _MAX_PENDING_BYTES:
             self.abort(f"no frame end within {_MAX_PENDING_BYTES} bytes")
 
@@ -235,7 +259,28 @@ class AmiProtocol(ami_protocol.AMIProtocol):  # type: ignore[misc]
         self._banner_pending = False
         return True
 
+    def _skip(self, frame: bytes, wanted: frozenset[bytes]) -> bool:
+        """Whether the event ``frame`` can be dropped unread: nobody listens to it, or it
+        repeats a member's device state (module docstring). Never one that may answer a
+        pending action (it carries an ActionID), nor Shutdown."""
+        end = frame.find(b"\n")
+        name = (frame[len(_EVENT) : end] if end >= 0 else frame[len(_EVENT) :]).strip().lower()
+        if name == _MEMBER_STATUS:
+            if self.responses and b"ActionID" in frame:
+                return False
+            return name not in wanted or self.member_status.repeats(frame)
+        if name.startswith(_MEMBER_EVENT):
+            self.member_status.reset()
+        if name in wanted or name == b"shutdown":
+            return False
+        return not (self.responses and b"ActionID" in frame)
+
     def _handle_frame(self, frame: bytes) -> None:
+        selector = self._selector
+        if selector is not None and frame.startswith(_EVENT):
+            wanted = selector.wanted
+            if wanted is not None and self._skip(frame, wanted):
+                return
         text = frame.decode("utf-8", errors="replace").strip()
         if not text:
             return

@@ -54,7 +54,15 @@ from typing import Any, TypeVar
 
 from pbx.ami import AmiLink
 from pbx.errors import AmiActionError, AmiActionTimeout, AmiNotConnected, PbxError, PbxUnavailable
-from pbx.events import AmiEvent, Hangup, MixMonitorStop, Newchannel, OriginateResponse, UserEvent
+from pbx.events import (
+    AmiEvent,
+    Hangup,
+    MixMonitorStop,
+    Newchannel,
+    OriginateResponse,
+    UserEvent,
+    event_names,
+)
 from pbx.paths import AsteriskPaths
 from pbx.recording_signals import (
     RecordingKind,
@@ -205,7 +213,7 @@ class AmiRecordingPbx:
         self._open: dict[str, _Open] = {}  # name -> recording in progress
         self._by_uniqueid: dict[str, set[str]] = {}  # uniqueid -> names
         self._tasks: set[asyncio.Task[None]] = set()
-        link.add_listener(self._on_event)
+        link.add_listener(self._on_event, events=event_names(UserEvent, Hangup, MixMonitorStop))
         link.add_connect_callback(self._reconnected)
 
     # -- the port ------------------------------------------------------------------------------
@@ -502,7 +510,7 @@ class AmiSpyPbx:
         # ChannelId given to an Originate -> what became of it: the channel's name, or the
         # failed OriginateResponse's reason.
         self._created: dict[str, asyncio.Future[str]] = {}
-        link.add_listener(self._on_event)
+        link.add_listener(self._on_event, events=event_names(Newchannel, OriginateResponse))
 
     async def spy(self, *, phone: str, target_channel: str, mode: SpyMode, ring_s: int) -> str:
         if not _PHONE.fullmatch(phone):

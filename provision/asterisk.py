@@ -36,6 +36,7 @@ from typing import Any
 import jinja2
 
 from pbx.agi_auth import agi_keys
+from pbx.events import TYPED_EVENTS
 from pbx.paths import AsteriskPaths, BadInstanceName
 from provision.errors import AsteriskError
 from provision.root import build_root
@@ -175,6 +176,7 @@ class Asterisk(AsteriskPaths):
             "ami_port": cfg.ami_port,
             "ami_username": cfg.ami_username,
             "ami_secret": cfg.ami_secret,
+            "ami_events": TYPED_EVENTS,
             "sip_port": cfg.sip_port,
             "agi_host": cfg.agi_host,
             "agi_port": cfg.agi_port,

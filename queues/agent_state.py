@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import func, select
 
@@ -46,6 +47,7 @@ from pbx.events import (
     QueueMemberPause,
     QueueMemberRemoved,
     QueueMemberStatus,
+    event_names,
 )
 from queues.flusher import Flusher
 from store.db import Database
@@ -98,6 +100,9 @@ def _endpoint(interface: str, member_name: str = "") -> str:
 
 
 class AgentStateTracker:
+    EVENTS: ClassVar[frozenset[str]] = event_names(QueueMemberEvent, AgentEvent, QueueCallerAbandon)
+    """What ``on_event`` acts on (``AmiLink.add_listener(..., events=...)``)."""
+
     def __init__(
         self,
         db: Database,

@@ -58,12 +58,21 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ivr.ports import CallbackOffer, CallbackRequest, PendingCallback
-from pbx.events import AgentConnect, AmiEvent, ChannelEvent, Hangup, QueueCallerJoin, UserEvent
+from pbx.events import (
+    AgentConnect,
+    AmiEvent,
+    ChannelEvent,
+    Hangup,
+    QueueCallerJoin,
+    UserEvent,
+    event_names,
+)
 from queues import callback_states as rules
 from queues.callback_limits import CallbackCaps, NumberPlan
 from queues.callback_states import ACTIVE, PLACEABLE, CallbackState, Move, Note, Place
@@ -157,6 +166,9 @@ class CallbackService:
     Satisfies ``ivr.ports.CallbackDesk`` and ``queues.ports.CallbackAdmin``; ``on_event``
     is an AMI listener, ``run()`` the task, ``reconcile()`` an AMI connect callback.
     """
+
+    EVENTS: ClassVar[frozenset[str]] = event_names(UserEvent, QueueCallerJoin, AgentConnect, Hangup)
+    """What ``on_event`` acts on (``AmiLink.add_listener(..., events=...)``)."""
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +54,7 @@ from pbx.events import (
     QueueCallerAbandon,
     QueueCallerJoin,
     UserEvent,
+    event_names,
 )
 from queues.flusher import Flusher
 from store.db import Database
@@ -172,6 +173,9 @@ class CallTracker:
     ``on_complete(call)`` is told of each call whose final record is written (the
     statistics refresh the buckets it touched).
     """
+
+    EVENTS: ClassVar[frozenset[str]] = event_names(ChannelEvent)
+    """What ``on_event`` acts on (``AmiLink.add_listener(..., events=...)``)."""
 
     def __init__(
         self,

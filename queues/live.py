@@ -28,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from pbx.events import (
     AgentComplete,
@@ -37,6 +38,7 @@ from pbx.events import (
     QueueCallerLeave,
     QueueMemberEvent,
     QueueMemberRemoved,
+    event_names,
 )
 from queues.ports import QueueView
 from queues.routing import QueueSpec, RoutingPolicy
@@ -56,20 +58,32 @@ _PLACEHOLDER = re.compile(r"^Local/cb\d+@hotline-callback-")
 
 
 @dataclass
-class _Member:
-    paused: bool = False
+class _Device:
+    """A member's device: its state is one for every queue the member is in."""
+
     status: int = _NOT_IN_USE
+
+
+@dataclass
+class _Member:
+    paused: bool
+    device: _Device
 
     @property
     def able(self) -> bool:
-        return not self.paused and self.status not in _UNREACHABLE
+        return not self.paused and self.device.status not in _UNREACHABLE
 
     @property
     def free(self) -> bool:
-        return self.able and self.status == _NOT_IN_USE
+        return self.able and self.device.status == _NOT_IN_USE
 
 
 class LiveQueues:
+    EVENTS: ClassVar[frozenset[str]] = event_names(
+        QueueCallerJoin, QueueCallerLeave, QueueCallerAbandon, QueueMemberEvent, AgentComplete
+    )
+    """What ``on_event`` acts on (``AmiLink.add_listener(..., events=...)``)."""
+
     def __init__(
         self,
         queues: Sequence[QueueSpec] | None = None,
@@ -87,6 +101,9 @@ class LiveQueues:
         self._category = {q.name: q.category for q in specs}
         self.waiting: dict[str, dict[str, float]] = {q.name: {} for q in specs}
         self._members: dict[str, dict[str, _Member]] = {q.name: {} for q in specs}
+        # Device (StateInterface) -> its state, shared by the member in every queue: app_queue
+        # reports a change once per queue, the link may pass on only the first of them.
+        self._devices: dict[str, _Device] = {}
         self._placeholders: set[str] = set()  # uniqueids of callbacks' placeholders waiting
         self._wrapup_s = wrapup_s
         self._default_aht_s = default_aht_s
@@ -109,12 +126,17 @@ class LiveQueues:
         elif isinstance(ev, QueueMemberRemoved):
             self._members.setdefault(ev.queue, {}).pop(ev.member_name or ev.interface, None)
         elif isinstance(ev, QueueMemberEvent):  # added, status, pause: the member's state now
+            key = ev.state_interface or ev.interface or ev.member_name
+            device = self._devices.get(key)
+            if device is None:
+                device = self._devices[key] = _Device(ev.status)
+            device.status = ev.status
             members = self._members.setdefault(ev.queue, {})
             member = members.get(ev.member_name or ev.interface)
             if member is None:
-                members[ev.member_name or ev.interface] = _Member(ev.paused, ev.status)
+                members[ev.member_name or ev.interface] = _Member(ev.paused, device)
             else:  # in place: an agent's every state change comes once per queue (41 times)
-                member.paused, member.status = ev.paused, ev.status
+                member.paused, member.device = ev.paused, device
         elif isinstance(ev, AgentComplete):
             self._handled_call(ev.queue, ev.talk_time + self._wrapup_s)
         else:
@@ -141,13 +163,17 @@ class LiveQueues:
             if _PLACEHOLDER.match(e.get("Channel", "")):
                 placeholders.add(uniqueid)
         found: dict[str, dict[str, _Member]] = {q: {} for q in self._members}
+        devices: dict[str, _Device] = {}
         for m in members:
             name = m.get("Name") or m.get("MemberName") or m.get("Location", "")
+            key = m.get("StateInterface") or m.get("Location") or name
+            device = devices.setdefault(key, _Device())
+            device.status = int(_number(m.get("Status", str(_NOT_IN_USE))))
             found.setdefault(m.get("Queue", ""), {})[name] = _Member(
-                paused=m.get("Paused", "0").strip() in ("1", "true", "yes"),
-                status=int(_number(m.get("Status", str(_NOT_IN_USE)))),
+                paused=m.get("Paused", "0").strip() in ("1", "true", "yes"), device=device
             )
         self.waiting, self._members, self._placeholders = waiting, found, placeholders
+        self._devices = devices
         if self.on_change is not None:
             self.on_change(None)
 

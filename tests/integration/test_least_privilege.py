@@ -21,7 +21,10 @@ import pytest
 import pytest_asyncio
 
 from pbx.errors import AmiActionError
+from pbx.events import TYPED_EVENTS, AmiEvent
+from pbx.member_status import _IN_ORDER
 from simulation.stack import Stack
+from tests.pbx.helpers import wait_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
 
@@ -108,6 +111,33 @@ async def test_what_the_service_does_still_works(stack: Stack) -> None:
     assert any(m.get("Location") == "PJSIP/agent01" for m in members), members
     await pbx.queue_remove("medical", "PJSIP/agent01")
     await link.action("Ping")
+
+
+async def test_asterisk_sends_the_service_only_the_typed_events(stack: Stack) -> None:
+    """The AMI user's eventfilter lines (asterisk-conf/manager.conf.j2): DeviceStateChange,
+    Newconnectedline, DialBegin... never reach the socket; the typed events do, and a queue
+    member's report comes in the order ``pbx.member_status`` reads fastest."""
+    seen: list[AmiEvent] = []
+    stack.running.link.add_listener(seen.append)  # every event that arrives
+    pbx = stack.running.pbx
+    reply = await pbx.originate(
+        "Local/600@agents", application="Wait", data="30", ring_timeout_ms=5000, run_async=False
+    )
+    assert reply.get("Response") == "Success"
+    for channel in [c["Channel"] for c in await pbx.channels()]:
+        if channel.startswith("Local/600@agents"):
+            await pbx.hangup(channel)
+    await pbx.queue_add("food", "PJSIP/agent02", member_name="agent02", penalty=0)
+    await pbx.queue_remove("food", "PJSIP/agent02")
+    await wait_until(
+        lambda: {"Hangup", "QueueMemberRemoved"} <= {e.name for e in seen}, "the events", 10.0
+    )
+    names = {e.name for e in seen}
+    assert {"Newchannel", "Hangup", "QueueMemberAdded"} <= names
+    assert names <= set(TYPED_EVENTS), names - set(TYPED_EVENTS)
+    added = next(e for e in seen if e.name == "QueueMemberAdded")
+    raw = "".join(f"\r\n{key}: {value}" for key, value in added.headers.items()).encode()
+    assert _IN_ORDER.search(raw) is not None, list(added.headers)
 
 
 async def test_the_files_holding_secrets_are_not_world_readable(stack: Stack) -> None:

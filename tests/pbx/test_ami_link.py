@@ -10,7 +10,7 @@ import pytest
 
 from pbx.ami import AmiLink, Backoff
 from pbx.errors import AmiActionError, AmiActionTimeout, AmiAuthError, AmiNotConnected
-from pbx.events import AmiEvent, FullyBooted, Newchannel
+from pbx.events import AmiEvent, ChannelEvent, FullyBooted, Newchannel, event_names
 from tests.pbx.conftest import MakeLink
 from tests.pbx.fake_ami import FakeAmi, frame
 from tests.pbx.helpers import Recorder, wait_until
@@ -204,6 +204,23 @@ async def test_failing_listener_is_isolated(
     assert [e.get("Seq") for e in seen.items[:3] if isinstance(e, AmiEvent)] == ["0", "1", "2"]
     assert "listener bug" in caplog.text and "async listener bug" in caplog.text
     assert (await link.action("Ping"))[0]["Ping"] == "Pong"
+
+
+async def test_listeners_get_the_events_they_name_and_the_link_drops_the_rest(
+    ami: FakeAmi, link: AmiLink
+) -> None:
+    channels, hangups = Recorder(), Recorder()
+    link.add_listener(channels, events=event_names(ChannelEvent))
+    link.add_listener(hangups, events=["HANGUP"])
+    await ami.send(
+        frame({"Event": "VarSet", "Variable": "X"})  # nobody names it: dropped unread
+        + frame({"Event": "Newchannel", "Uniqueid": "1.1"})
+        + frame({"Event": "Hangup", "Uniqueid": "1.1"})
+    )
+    await wait_until(lambda: "Hangup" in channels.names(), "the Hangup")
+    await link.action("Ping")
+    assert channels.names() == ["Newchannel", "Hangup"]
+    assert hangups.names() == ["Hangup"]
 
 
 async def test_caller_name_split_across_reads_survives(ami: FakeAmi, link: AmiLink) -> None:

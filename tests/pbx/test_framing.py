@@ -224,3 +224,75 @@ def test_replies_list_events_and_shutdown_take_panoramisk_s_path(frame: str) -> 
     from pbx.framing import _plain_event
 
     assert _plain_event(frame) is None
+
+
+class Selector:
+    def __init__(self, *names: str) -> None:
+        self.wanted: frozenset[bytes] | None = frozenset(n.lower().encode() for n in names)
+
+
+def member_status(queue: str, status: str) -> bytes:
+    return frame(
+        {
+            "Event": "QueueMemberStatus",
+            "Queue": queue,
+            "MemberName": "agent01",
+            "Interface": "PJSIP/agent01",
+            "StateInterface": "PJSIP/agent01",
+            "Status": status,
+            "Paused": "0",
+            "PausedReason": "",
+        }
+    )
+
+
+async def test_events_nobody_wants_are_dropped_unread_but_replies_and_shutdown_are_not() -> None:
+    events: list[dict[str, str]] = []
+    protocol = AmiProtocol(events.append, lambda _p, _r: None, Selector("Hangup", "UserEvent"))
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(BANNER)
+    pending = asyncio.create_task(protocol.request("QueueStatus", {}, as_list=True, within=2.0))
+    await asyncio.sleep(0)
+    aid = action_id(transport)
+    protocol.data_received(
+        frame({"Event": "VarSet", "Variable": "X", "Value": "1"})
+        + frame({"Event": "hangup", "Uniqueid": "1.1"})  # names match in any case
+        + frame({"Response": "Success", "ActionID": aid, "EventList": "start"})
+        + frame({"Event": "QueueMember", "ActionID": aid, "Name": NAME})  # nobody "wants" it
+        + frame({"Event": "QueueStatusComplete", "ActionID": aid, "EventList": "Complete"})
+        + frame({"Event": "UserEvent", "UserEvent": "HotlineRoute"})
+    )
+    replies = await pending
+    assert [r.get("Event", r.get("Response")) for r in replies] == [
+        "Success",
+        "QueueMember",
+        "QueueStatusComplete",
+    ]
+    assert [e["Event"] for e in events] == ["hangup", "UserEvent"]
+    protocol.data_received(frame({"Event": "Shutdown", "Shutdown": "Cleanly"}))
+    assert protocol.lost.done()  # Shutdown still reaches panoramisk's path
+
+
+async def test_a_member_s_device_state_passes_once_per_device() -> None:
+    events: list[dict[str, str]] = []
+    protocol = AmiProtocol(events.append, lambda _p, _r: None, Selector("QueueMemberStatus"))
+    protocol.connection_made(FakeTransport())
+    protocol.data_received(BANNER)
+    burst = b"".join(member_status(q, "1") for q in ("q1", "q2"))
+    protocol.data_received(burst + b"".join(member_status(q, "2") for q in ("q1", "q2")))
+    assert [(e["Queue"], e["Status"]) for e in events] == [("q1", "1"), ("q2", "1"), ("q1", "2")]
+    # Another member event (a pause, here unwanted) makes the link forget: all pass again.
+    protocol.data_received(frame({"Event": "QueueMemberPause", "Queue": "q1"}) + burst)
+    assert [(e["Queue"], e["Status"]) for e in events][3:] == [("q1", "1"), ("q2", "1")]
+
+
+async def test_without_a_selective_selector_every_event_passes() -> None:
+    for selector in (None, Selector()):
+        events: list[dict[str, str]] = []
+        if selector is not None:
+            selector.wanted = None  # a listener wants every event
+        protocol = AmiProtocol(events.append, lambda _p, _r: None, selector)
+        protocol.connection_made(FakeTransport())
+        protocol.data_received(BANNER + frame({"Event": "VarSet"}) + member_status("q1", "1") * 2)
+        assert [e["Event"] for e in events] == ["VarSet", "QueueMemberStatus", "QueueMemberStatus"]

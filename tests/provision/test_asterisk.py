@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from pbx.events import TYPED_EVENTS
 from provision.asterisk import Asterisk, AsteriskError
 from provision.secrets import ensure_secrets
 from tests.asterisk_unit import unit_asterisk, unit_config
@@ -76,6 +78,10 @@ def test_files_holding_secrets_are_private_and_ami_is_least_privilege(tmp_path: 
     manager = (etc / "manager.conf").read_text()
     assert "read = call,agent,user\n" in manager
     assert "write = call,agent,originate,reporting\n" in manager
+    # Asked only for the events the service has a type for, one include filter each.
+    filters = re.findall(r"^eventfilter\(action\(include\),name\((\w+)\)\) =$", manager, re.M)
+    assert filters == list(TYPED_EVENTS) and "QueueMemberStatus" in filters
+    assert "eventfilter=" not in manager  # no legacy regex filter: a regex runs on every event
     # The dialplan holds keys derived from the FastAGI secret, never the secret itself.
     secrets = ensure_secrets(tmp_path / "state", 20)
     dialplan = (etc / "extensions.conf").read_text()

@@ -110,3 +110,24 @@ def test_callbacks_placeholders_are_counted_apart() -> None:
     view = {q.name: q for q in live.snapshot()}["food"]
     assert (view.waiting, view.callbacks_pending) == (1, 1)
     assert view.estimated_wait_s == 180.0  # one ahead, one free agent: AHT / 1
+
+
+def test_a_member_s_device_state_is_one_for_all_its_queues() -> None:
+    """app_queue sends a device-state change once per queue; the link may pass on only the
+    first (pbx.member_status): the member is busy in every queue at once."""
+    live = LiveQueues(clock=lambda: 0.0)
+
+    def status(queue: str, state: str, paused: str = "0") -> AmiEvent:
+        headers = {"Queue": queue, "MemberName": "agent01", "Interface": "PJSIP/agent01"}
+        return parse_event(
+            {"Event": "QueueMemberStatus", **headers, "Status": state, "Paused": paused}, 0
+        )
+
+    for queue in ("medical", "food"):
+        live.on_event(status(queue, "1"))
+    assert live.estimated_wait_s("food") == 0  # a free agent: no wait
+    live.on_event(status("medical", "2"))  # in use: the food queue's copy never comes
+    assert live.estimated_wait_s("food") == live.aht_s("food")  # one able agent, not free
+    live.on_event(status("medical", "2", paused="1"))  # paused counts per queue
+    assert live.estimated_wait_s("medical") is None
+    assert live.estimated_wait_s("food") == live.aht_s("food")
