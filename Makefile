@@ -53,9 +53,11 @@ prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng 
 #   make bench BENCH_PEAK_ARGS="--time-scale 10"
 BENCH_PEAK_ARGS ?=
 
-bench: deps venv  ## benchmarks (~155 min, most of it the real-time peak hour); figures in bench/results/
-	$(BIN)/python bench/simulate_calls.py --calls 300 --rate 5 --agents 20
+bench: deps venv  ## benchmarks (~185 min, most of it the real-time peak hour); figures in bench/results/
+	$(BIN)/python bench/simulate_calls.py --calls 600 --rate 20 --agents 60
+	$(BIN)/python bench/ami_events.py --profile --record
 	$(BIN)/python bench/ivr_agi_vs_dialplan.py
+	$(BIN)/python bench/api_load.py
 	$(BIN)/python bench/simulate_peak.py $(BENCH_PEAK_ARGS)
 	$(BIN)/python bench/dispatch_day.py
 	$(BIN)/python bench/chaos.py
@@ -64,6 +66,9 @@ bench: deps venv  ## benchmarks (~155 min, most of it the real-time peak hour); 
 	$(BIN)/python bench/pop_latency.py --agents 8 --calls 120 --rate 1 --record
 	$(BIN)/python bench/boards_load.py --record
 	$(BIN)/python bench/recording_cost.py --record
+	$(BIN)/python bench/dispatch_figures.py
+	$(BIN)/python bench/surge.py
+	$(BIN)/python bench/surge_peak.py --citizens 21263 --minutes 10 --warmup 2 --time-scale 5
 
 simulate: deps venv
 	$(BIN)/hotline1022 simulate --calls 100 --rate 2 --agents 10
