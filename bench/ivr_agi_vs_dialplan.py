@@ -53,7 +53,7 @@ from simulation.citizens import citizen_scenario, run_citizens
 from simulation.simulate import percentile
 from simulation.sipp import run_dir
 from simulation.stack import Stack, free_udp_tcp_port
-from store.models import Call
+from store.models import Call, IvrEvent
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ivr.md"
 
@@ -386,7 +386,25 @@ async def stuck_nodes(stack: Stack, obs: Observer, prefix: str) -> str:
         ).all()
     seen = Counter(node or "(none)" for node in nodes)
     seen["(no record)"] += len(lost) - len(nodes)
-    return ", ".join(f"{node} ×{n}" for node, n in seen.most_common() if n)
+    # The journal of a few of them: which key the service got, and where it stopped.
+    ids = [u for u, c in obs.calls.items() if c.number.startswith(prefix) and not c.route_ok]
+    async with stack.running.db.session() as session:
+        events = (
+            await session.scalars(
+                select(IvrEvent)
+                .where(IvrEvent.call_uniqueid.in_(ids[:3]))
+                .order_by(IvrEvent.call_uniqueid, IvrEvent.seq)
+            )
+        ).all()
+    paths: dict[str, list[str]] = {}
+    for e in events:
+        paths.setdefault(e.call_uniqueid, []).append(
+            f"{e.node}:{e.kind}{':' + e.key if e.key else ''}"
+        )
+    journals = "; ".join(" ".join(p) for p in paths.values())
+    return ", ".join(f"{node} ×{n}" for node, n in seen.most_common() if n) + (
+        f" (journal of {len(paths)}: {journals})" if journals else ""
+    )
 
 
 # -- report ---------------------------------------------------------------------------------
