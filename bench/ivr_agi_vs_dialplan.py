@@ -536,8 +536,10 @@ async def bench(args: argparse.Namespace) -> tuple[list[Step], dict[str, str]]:
         async with Stack(
             state_dir=Path(tmp),
             database_url=args.database_url,
-            # The dialplan menu (1023) offers no callback: neither may the FastAGI one.
-            settings={"callback_threshold_s": -1},
+            # The dialplan menu (1023) offers no callback: neither may the FastAGI one. Nor
+            # does it record the call (1022 runs MixMonitor on every answered call, ~20 ms
+            # of Asterisk's CPU each: bench/recording_cost.py): both arms do the menu alone.
+            settings={"callback_threshold_s": -1, "recording_enabled": False},
         ) as stack:
             assert stack.asterisk is not None
             ast = stack.asterisk

@@ -85,6 +85,8 @@ MAX_STEPS = 60
 ALL_KEYS = "0123456789*#"
 # At most this many menus read in one AGI command.
 MAX_READS = 16
+# How long a menu's read waits for the caller's history before it goes without it.
+HISTORY_WAIT_S = 0.1
 
 
 @dataclass
@@ -223,9 +225,10 @@ class MenuEngine:
         task = call.last_district
         if task is not None and not task.done() and self._reaches_district(call, leads_to):
             # Whether a district node asks at once or first confirms last time's district
-            # depends on the lookup (at most the history's own wait, 0.3 s): known first,
-            # so that the district menu can be read with this one.
-            await asyncio.wait({task})
+            # depends on the lookup: known first, so that the district menu can be read
+            # with this one; but not for long, for the caller may already be pressing a
+            # key (a slower lookup leaves the district menu to a command of its own).
+            await asyncio.wait({task}, timeout=HISTORY_WAIT_S)
         asks, prompts = self._asks_ahead(call, node_id, prompt, timeout_ms, leads_to)
         if not asks[0][2]:
             return await self._get_data(call, prompt, timeout_ms)
