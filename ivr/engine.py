@@ -15,6 +15,13 @@ answer to the next menu (type-ahead), so a caller who knows the tree need not wa
 pressed faster than the menus ask for them are taken one per menu, in order; whatever is
 left when the call reaches a queue is ignored.
 
+Asterisk drops the keys a caller presses while no AGI command runs, so a key typed ahead
+while the service decides what follows the previous one would be lost (and the busier the
+machine, the longer that gap). So a menu is read with the menus its keys lead straight to
+(``IvrChannel.read_menus``: one AGI command plays the next menu as soon as a key leads to
+it, and reads its key); the engine then takes those keys one menu at a time as if each had
+been read on its own, so the path, the journal and the outcome are the same.
+
 The outcome goes back to the dialplan as channel variables; ``HOTLINE_QUEUE`` is set last,
 so a session that fails part-way leaves it empty and the dialplan's fallback (the operator
 queue) takes the caller: never silence. A ``hangup`` node sets ``HOTLINE_DONE=hangup``.
@@ -37,9 +44,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from ivr.menu import (
     AnnouncementNode,
@@ -74,6 +83,10 @@ BACK_KEY = "*"
 # A caller wandering the tree this long is sent to the default queue rather than kept.
 MAX_STEPS = 60
 ALL_KEYS = "0123456789*#"
+# At most this many menus read in one AGI command.
+MAX_READS = 16
+# How long a menu's read waits for the caller's history before it goes without it.
+HISTORY_WAIT_S = 0.1
 
 
 @dataclass
@@ -89,6 +102,8 @@ class _Call:
     # The caller's last district, looked up while the first prompt plays: Asterisk drops
     # the keys a caller presses between two AGI commands, so no lookup may sit there.
     last_district: asyncio.Task[int | None] | None = None
+    # Menus already read in the command that read the previous one: (prompt, answer).
+    read_ahead: deque[tuple[str, tuple[str, bool]]] = field(default_factory=deque)
 
     @property
     def caller(self) -> str:
@@ -183,11 +198,124 @@ class MenuEngine:
         start = call.menu.nodes[call.menu.start]
         return start.on_exhausted if isinstance(start, MenuNode) else call.menu.start
 
-    async def _ask(self, call: _Call, prompt: str, timeout_ms: int) -> tuple[str, bool]:
+    async def _ask(
+        self,
+        call: _Call,
+        prompt: str,
+        timeout_ms: int,
+        node_id: str | None = None,
+        leads_to: dict[str, str] | None = None,
+    ) -> tuple[str, bool]:
+        """The answer to ``prompt``: a key typed ahead, one read with the previous menu, or
+        read now (with the menus that ``leads_to``, node ``node_id``'s keys, lead to)."""
         if call.pending is not None:
             key, call.pending = call.pending, None
             return key, False
-        return await self._get_data(call, prompt, timeout_ms)
+        if call.read_ahead:
+            read_prompt, answer = call.read_ahead.popleft()
+            if read_prompt == prompt:
+                return answer
+            # Not the menu read ahead (cannot happen: the same rules chose it): ask again.
+            log.error(
+                "call %s: read %s ahead, asked %s", call.channel.uniqueid, read_prompt, prompt
+            )
+            call.read_ahead.clear()
+        if node_id is None or leads_to is None:
+            return await self._get_data(call, prompt, timeout_ms)
+        task = call.last_district
+        if task is not None and not task.done() and self._reaches_district(call, leads_to):
+            # Whether a district node asks at once or first confirms last time's district
+            # depends on the lookup: known first, so that the district menu can be read
+            # with this one; but not for long, for the caller may already be pressing a
+            # key (a slower lookup leaves the district menu to a command of its own).
+            await asyncio.wait({task}, timeout=HISTORY_WAIT_S)
+        asks, prompts = self._asks_ahead(call, node_id, prompt, timeout_ms, leads_to)
+        if not asks[0][2]:
+            return await self._get_data(call, prompt, timeout_ms)
+        reads = await call.channel.read_menus(
+            [(self._prompt(p), t, then) for p, t, then in asks],
+            max_reads=max(1, min(MAX_READS, MAX_STEPS - call.steps + 1)),
+            playing_s=sum(self._seconds(p) or 0.0 for p in prompts),
+        )
+        at = 0
+        for (key, _), answer in pairwise(reads):
+            following = asks[at][2].get(key)
+            if following is None:  # Asterisk read on after a key that leads nowhere
+                log.error("call %s: menus read past %r: %r", call.channel.uniqueid, key, reads)
+                break
+            at = following
+            call.read_ahead.append((asks[at][0], answer))
+        return reads[0]
+
+    def _ask_point(self, call: _Call, node_id: str) -> tuple[str, int, dict[str, str]] | None:
+        """What entering ``node_id`` asks first, if that is surely a key, with no prompt or
+        lookup before it: (prompt, timeout_ms, key -> node it leads to)."""
+        node = call.menu.nodes.get(node_id)
+        if isinstance(node, MenuNode):
+            return node.prompt, node.timeout_ms, dict(node.keys)
+        if isinstance(node, DistrictNode) and self._asks_district(call):
+            districts = call.menu.districts
+            assert districts is not None
+            return (
+                districts.prompt,
+                self._timeout_ms(call),
+                dict.fromkeys(districts.units, node.next),
+            )
+        return None
+
+    def _reaches_district(self, call: _Call, leads_to: dict[str, str]) -> bool:
+        """True if a district node is among the nodes read ahead from ``leads_to``."""
+        seen: set[str] = set()
+        todo = list(leads_to.values())
+        while todo:
+            node_id = todo.pop()
+            if node_id in seen:
+                continue
+            seen.add(node_id)
+            node = call.menu.nodes.get(node_id)
+            if isinstance(node, DistrictNode):
+                return True
+            if isinstance(node, MenuNode):
+                todo.extend(node.keys.values())
+        return False
+
+    def _asks_district(self, call: _Call) -> bool:
+        """True when a district node asks for the district at once: no last district to
+        confirm (known now: the lookup is done)."""
+        districts = call.menu.districts
+        if districts is None:
+            return False
+        task = call.last_district
+        if task is None:
+            return True
+        if not task.done():
+            return False
+        if task.cancelled() or task.exception() is not None:
+            return True
+        last = task.result()
+        return last is None or districts.by_code(last) is None
+
+    def _asks_ahead(
+        self, call: _Call, node_id: str, prompt: str, timeout_ms: int, leads_to: dict[str, str]
+    ) -> tuple[list[tuple[str, int, dict[str, int]]], list[str]]:
+        """The menus a read may go through from ``node_id``'s: (prompt, timeout_ms, key ->
+        index of the menu it leads to), the first being ``node_id``'s own."""
+        asks: list[tuple[str, int, dict[str, int]]] = [(prompt, timeout_ms, {})]
+        index = {node_id: 0}
+        todo: deque[tuple[int, dict[str, str]]] = deque([(0, leads_to)])
+        while todo:
+            i, keys = todo.popleft()
+            for key, target in keys.items():
+                j = index.get(target)
+                if j is None:
+                    point = self._ask_point(call, target)
+                    if point is None:
+                        continue
+                    j = index[target] = len(asks)
+                    asks.append((point[0], point[1], {}))
+                    todo.append((j, point[2]))
+                asks[i][2][key] = j
+        return asks, [a[0] for a in asks]
 
     async def _play(self, call: _Call, prompt: str) -> str | None:
         """Play a prompt; a key pressed during it interrupts it and is kept for next."""
@@ -209,10 +337,14 @@ class MenuEngine:
         retries: int,
         invalid_prompt: str,
         timeout_prompt: str,
+        read_from: str | None = None,
+        leads_to: dict[str, str] | None = None,
     ) -> str | None:
-        """Ask until a listed key; return its target, None for "*" (back) or exhaustion."""
+        """Ask until a listed key; return its target, None for "*" (back) or exhaustion.
+        ``read_from``/``leads_to``: the node asking and the nodes its keys lead to, to read
+        the next menus' keys along with this one's (``_ask``)."""
         for _ in range(1 + retries):
-            digits, timed_out = await self._ask(call, prompt, timeout_ms)
+            digits, timed_out = await self._ask(call, prompt, timeout_ms, read_from, leads_to)
             if digits in keys:
                 call.keys.append(digits)
                 self._record(call, node_id, "key", digits)
@@ -245,6 +377,8 @@ class MenuEngine:
                 retries=node.retries,
                 invalid_prompt=node.invalid_prompt,
                 timeout_prompt=node.timeout_prompt,
+                read_from=node.id,
+                leads_to=node.keys,
             )
         except _Exhausted:
             return node.on_exhausted
@@ -300,6 +434,8 @@ class MenuEngine:
                 retries=retries,
                 invalid_prompt="invalid",
                 timeout_prompt="no_input",
+                read_from=node.id,
+                leads_to=dict.fromkeys(keys, node.next),
             )
         except _Exhausted:
             return node.next  # no district: the call still goes where it was going

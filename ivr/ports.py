@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -49,6 +50,18 @@ class IvrChannel(Protocol):
     async def stream_file(
         self, path: str, escape_digits: str = "", *, playing_s: float = 0.0
     ) -> str | None: ...
+
+    # One key per menu, as ``get_data``, from ``asks[0]`` on: a key that leads straight to
+    # another menu (``asks[i] = (path, timeout_ms, {key: index of that menu's ask})``) has
+    # that menu played and its key read in the same command, so no key typed ahead between
+    # two menus is lost. ``(digits, timed_out)`` for each menu read, in order.
+    async def read_menus(
+        self,
+        asks: Sequence[tuple[str, int, Mapping[str, int]]],
+        *,
+        max_reads: int = 16,
+        playing_s: float = 0.0,
+    ) -> list[tuple[str, bool]]: ...
 
     async def set_variable(self, name: str, value: str) -> None: ...
 

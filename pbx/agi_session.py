@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pbx.errors import AgiCommandError, AgiHangup
 
-__all__ = ["AgiResult", "AgiSession", "parse_agi_result"]
+__all__ = [
+    "READ_CONTEXT",
+    "AgiResult",
+    "AgiSession",
+    "parse_agi_result",
+    "parse_read_menus",
+    "read_menus_args",
+]
 
 _RESULT = re.compile(r"result=(?P<result>\S*)\s*(?:\((?P<data>.*)\))?\s*(?P<extra>.*)$")
 _NAME = re.compile(r"[A-Za-z0-9_()./:-]+")
+# The dialplan subroutine that reads menus' keys with no gap between two menus
+# (``asterisk-conf/extensions.conf.j2``), and what may appear in a prompt path passed to it.
+READ_CONTEXT = "hotline-ivr-read"
+_READ_PATH = re.compile(r"[A-Za-z0-9_./+~-]+")
 # How long Asterisk may take to answer a command. Playing a file answers only when the file
 # ends, so STREAM FILE and GET DATA wait this plus the file's length (``playing_s``).
 COMMAND_TIMEOUT_S = 30.0
@@ -79,6 +91,34 @@ def _name(text: str) -> str:
     return text
 
 
+def read_menus_args(
+    asks: Sequence[tuple[str, int, Mapping[str, int]]], max_reads: int
+) -> str | None:
+    """The argument of ``GOSUB hotline-ivr-read s 1`` for ``asks`` (see
+    ``AgiSession.read_menus``), or None when a prompt path or a key cannot be passed (the
+    dialplan splits on ``,|^-`` and parentheses)."""
+    parts: list[str] = []
+    for path, timeout_ms, then in asks:
+        if not _READ_PATH.fullmatch(path) or any(not k.isdigit() or len(k) != 1 for k in then):
+            return None
+        if any(not 0 <= i < len(asks) for i in then.values()):
+            raise ValueError(f"read_menus: a key leads to no menu: {then!r}")
+        keys = "-".join(then)
+        nexts = "-".join(str(i + 1) for i in then.values())
+        parts.append(f"{path}^{timeout_ms / 1000:g}^{keys}^{nexts}")
+    return f"{'|'.join(parts)},{max_reads:d}"
+
+
+def parse_read_menus(value: str) -> list[tuple[str, str]]:
+    """``OK:2,TIMEOUT:,`` → ``[("OK", "2"), ("TIMEOUT", "")]``."""
+    out: list[tuple[str, str]] = []
+    for item in value.split(","):
+        if item:
+            status, _, key = item.partition(":")
+            out.append((status, key))
+    return out
+
+
 def _digit(result: AgiResult) -> str | None:
     """The key pressed, from a result that is the key's ASCII code (0 = none)."""
     return chr(result.number) if result.number > 0 else None
@@ -124,11 +164,16 @@ class AgiSession:
         self,
         line: str,
         timeout: float = COMMAND_TIMEOUT_S,  # noqa: ASYNC109
+        *,
+        through_hangup: bool = False,
     ) -> AgiResult:
         """Send one AGI command line and return Asterisk's answer.
 
         Raises ``AgiHangup`` if the caller hung up or the socket closed, and
         ``AgiCommandError`` (closing the session) if no answer came within ``timeout`` s.
+        ``through_hangup``: a command Asterisk answers on a dead channel too (GET VARIABLE):
+        a ``HANGUP`` line before its answer marks the session hung up, and the answer is
+        still returned.
         """
         if any(c in line for c in "\r\n"):
             raise ValueError(f"AGI command may not contain a line break: {line!r}")
@@ -140,7 +185,7 @@ class AgiSession:
                 self._writer.write(line.encode("utf-8") + b"\n")
                 await self._writer.drain()
                 async with asyncio.timeout(timeout):
-                    return await self._read_answer()
+                    return await self._read_answer(through_hangup)
             except TimeoutError:
                 self._hung_up = True
                 self._writer.close()
@@ -178,6 +223,52 @@ class AgiSession:
         )
         return result.result, result.timed_out
 
+    async def read_menus(
+        self,
+        asks: Sequence[tuple[str, int, Mapping[str, int]]],
+        *,
+        max_reads: int = 16,
+        playing_s: float = 0.0,
+    ) -> list[tuple[str, bool]]:
+        """Read the key of ``asks[0]`` as ``get_data`` (one key) does, and while the key read
+        leads on (``asks[i] = (path, timeout_ms, {key: index of the next ask})``), the next
+        menu's key too, all within one AGI command: no key pressed between two menus is
+        lost (res_agi drops the keys that arrive while no command runs). Returns
+        ``(digits, timed_out)`` for each read done, in order: at least one, at most
+        ``max_reads``. ``playing_s``: how long the prompts that may play last, in all.
+        Paths the dialplan cannot take are read with ``get_data``, one menu per command."""
+        arg = read_menus_args(asks, max_reads)
+        if arg is None:
+            path, timeout_ms, _ = asks[0]
+            return [await self.get_data(path, timeout_ms, 1, playing_s=playing_s)]
+        timeout_s = sum(t for _, t, _ in asks) / 1000
+        await self._checked(
+            f"GOSUB {READ_CONTEXT} s 1 {_quote(arg)}",
+            COMMAND_TIMEOUT_S + playing_s + max_reads * timeout_s,
+        )
+        # The keys read before a hang-up are returned (the menus they led through are
+        # journalled as before); the next command raises AgiHangup.
+        value = await self.command("GET VARIABLE HOTLINE_READ", through_hangup=True)
+        if value.code != 200:
+            raise AgiCommandError(f"GET VARIABLE rejected: {value.raw}")
+        reads = parse_read_menus(value.data if value.result == "1" else "")
+        out: list[tuple[str, bool]] = []
+        for status, key in reads:
+            if status == "HANGUP":
+                self._hung_up = True
+                break
+            if status not in ("OK", "TIMEOUT"):
+                break
+            out.append((key, status == "TIMEOUT"))
+        if not out and self._hung_up:
+            raise AgiHangup("the caller hung up")
+        if not out or (len(out) < len(reads) and not self._hung_up):
+            # Read failed (no such prompt...) or the subroutine never ran: on a dead channel
+            # CHANNEL STATUS raises AgiHangup.
+            await self.command("CHANNEL STATUS", timeout=5.0)
+            raise AgiCommandError(f"reading menus failed on a live channel: {reads!r}")
+        return out
+
     async def wait_for_digit(self, timeout_ms: int) -> str | None:
         """Wait up to ``timeout_ms`` for one key; None if none was pressed."""
         return _digit(await self._checked(f"WAIT FOR DIGIT {timeout_ms:d}"))
@@ -206,11 +297,13 @@ class AgiSession:
             raise AgiCommandError(f"AGI command failed on a live channel: {line!r}")
         return result
 
-    async def _read_answer(self) -> AgiResult:
+    async def _read_answer(self, through_hangup: bool = False) -> AgiResult:
         while True:
             line = await self._read_line()
             if line == "HANGUP":
                 self._hung_up = True
+                if through_hangup:
+                    continue
                 raise AgiHangup("the caller hung up")
             if not line or line.startswith("100"):
                 continue  # "100 Trying..." precedes the real answer

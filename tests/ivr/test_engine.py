@@ -4,7 +4,8 @@ real-Asterisk tests in tests/integration/test_ivr.py drive the same paths with S
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -38,6 +39,10 @@ class ScriptedChannel:
         self.played: list[str] = []
         self.variables: dict[str, str] = {}
         self.playing: dict[str, float] = {}  # prompt -> how long the engine said it plays
+        self.commands: list[list[str]] = []  # read_menus: the prompts of each call's asks
+        self.agi_commands = 0  # the commands that read keys (get_data, read_menus)
+        self._reading_menus = False
+        self.gone = False
 
     @property
     def uniqueid(self) -> str:
@@ -46,7 +51,10 @@ class ScriptedChannel:
     async def get_data(
         self, path: str, timeout_ms: int = 5000, max_digits: int = 1, *, playing_s: float = 0.0
     ) -> tuple[str, bool]:
+        if self.gone:
+            raise Hangup()
         self.asked.append(path.rsplit("/", 1)[1])
+        self.agi_commands += not self._reading_menus
         self.playing[self.asked[-1]] = playing_s
         if not self.answers:
             raise Hangup()
@@ -55,9 +63,45 @@ class ScriptedChannel:
             raise Hangup()
         return key, key == ""
 
+    async def read_menus(
+        self,
+        asks: Sequence[tuple[str, int, Mapping[str, int]]],
+        *,
+        max_reads: int = 16,
+        playing_s: float = 0.0,
+    ) -> list[tuple[str, bool]]:
+        """As the dialplan's [hotline-ivr-read]: read on while a key leads to another ask."""
+        if self.gone:
+            raise Hangup()
+        self.commands.append([a[0].rsplit("/", 1)[1] for a in asks])
+        self.agi_commands += 1
+        reads: list[tuple[str, bool]] = []
+        at = 0
+        self._reading_menus = True
+        try:
+            while True:
+                path, timeout_ms, then = asks[at]
+                try:
+                    reads.append(await self.get_data(path, timeout_ms, playing_s=playing_s))
+                except Hangup:
+                    # As AgiSession: the keys read before the hang-up, then every command
+                    # raises.
+                    if not reads:
+                        raise
+                    self.gone = True
+                    return reads
+                key, timed_out = reads[-1]
+                if timed_out or key not in then or len(reads) >= max_reads:
+                    return reads
+                at = then[key]
+        finally:
+            self._reading_menus = False
+
     async def stream_file(
         self, path: str, escape_digits: str = "", *, playing_s: float = 0.0
     ) -> str | None:
+        if self.gone:
+            raise Hangup()
         name = path.rsplit("/", 1)[1]
         self.played.append(name)
         self.playing[name] = playing_s
@@ -65,6 +109,8 @@ class ScriptedChannel:
         return key if key and key in escape_digits else None
 
     async def set_variable(self, name: str, value: str) -> None:
+        if self.gone:
+            raise Hangup()
         self.variables[name] = value
 
 
@@ -247,8 +293,10 @@ async def test_caller_history_is_looked_up_before_the_first_prompt() -> None:
 
     ch = Channel(["2", "1"])
     await run(ch, SlowHistory())
-    # It ran while the welcome prompt played, and was done before the district question.
-    assert order[:3] == ["welcome", "lookup started", "lookup done"]
+    # Done before the welcome menu is read: whether "2" leads straight to the district menu
+    # (read in the same command) or to the confirmation depends on it. CallHistory bounds
+    # the wait (HOTLINE_IVR_HISTORY_WAIT_MS).
+    assert order[:3] == ["lookup started", "lookup done", "welcome"]
     assert order[3] == "district_confirm_after"
     assert ch.variables["HOTLINE_DISTRICT"] == "724"
 
@@ -406,4 +454,101 @@ async def test_the_engine_says_how_long_each_prompt_plays() -> None:
     engine = MenuEngine(lambda: MENU, "/p", Recorder(), History(), prompt_seconds=seconds.get)
     await engine.handle(ch)
     assert ch.playing["info_symptoms"] == 180.0  # the AGI wait covers the whole of it
-    assert ch.playing["welcome"] == 12.5 and ch.playing["info_menu"] == 9.0
+    # Read together in one command (welcome, then info_menu): the wait covers both.
+    assert ch.commands[0][0] == "welcome" and "info_menu" in ch.commands[0]
+    assert ch.playing["welcome"] >= 12.5 + 9.0 and ch.playing["info_menu"] >= 9.0
+
+
+async def test_a_menu_is_read_with_the_menus_its_keys_lead_to() -> None:
+    # "27" in one command: Asterisk plays the district menu as soon as "2" is read, so a
+    # "7" typed ahead is never pressed while no command runs (res_agi would drop it).
+    ch = ScriptedChannel(["2", "7"])
+    rec = await run(ch)
+    assert len(ch.commands) == 1 and ch.commands[0][0] == "welcome"
+    assert "district_menu" in ch.commands[0]
+    assert ch.asked == ["welcome", "district_menu"]
+    assert ch.variables["HOTLINE_CHOICE"] == "27" and ch.variables["HOTLINE_DISTRICT"] == "724"
+    # The journal is the one of two menus read one by one.
+    one_by_one = OneMenuPerCommand(["2", "7"])
+    alone = await run(one_by_one)
+    assert (ch.agi_commands, one_by_one.agi_commands) == (1, 2)
+    assert [(s.node, s.kind, s.key) for s in rec.steps] == [
+        (s.node, s.kind, s.key) for s in alone.steps
+    ]
+    assert ch.variables == one_by_one.variables
+
+
+class OneMenuPerCommand(ScriptedChannel):
+    """Reads one menu per command: the engine as it was before reading ahead."""
+
+    async def read_menus(
+        self,
+        asks: Sequence[tuple[str, int, Mapping[str, int]]],
+        *,
+        max_reads: int = 16,
+        playing_s: float = 0.0,
+    ) -> list[tuple[str, bool]]:
+        return await super().read_menus(asks, max_reads=1, playing_s=playing_s)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["1", "1", "4"],
+        ["1", "2", "9"],
+        ["2", "*", "*", "4", "2"],
+        ["5", "", "2", "#", "8"],
+        ["4", "1", "9", "", "0"],
+        ["0"],
+        ["", "", ""],
+        ["2", None],
+        ["1", "1", None],
+    ],
+)
+async def test_reading_ahead_keeps_every_path_journal_and_outcome(answers: list[str]) -> None:
+    ahead, alone = ScriptedChannel(answers), OneMenuPerCommand(answers)
+    rec_ahead, rec_alone = await run_to_end(ahead), await run_to_end(alone)
+    assert [(s.node, s.kind, s.key) for s in rec_ahead.steps] == [
+        (s.node, s.kind, s.key) for s in rec_alone.steps
+    ]
+    assert (ahead.asked, ahead.played, ahead.variables) == (
+        alone.asked,
+        alone.played,
+        alone.variables,
+    )
+    assert ahead.agi_commands <= alone.agi_commands
+
+
+async def run_to_end(ch: ScriptedChannel) -> Recorder:
+    """``run``, through a hang-up (the caller's answers ran out)."""
+    rec = Recorder()
+    engine = MenuEngine(lambda: MENU, "/p", rec, History())
+    with contextlib.suppress(Hangup):
+        await engine.handle(ch)
+    return rec
+
+
+async def test_three_menus_deep_in_one_command() -> None:
+    ch = ScriptedChannel(["1", "1", "4"])
+    await run(ch)
+    assert len(ch.commands) == 1
+    assert ch.variables["HOTLINE_CHOICE"] == "114"
+
+
+async def test_a_returning_caller_is_asked_to_confirm_before_any_district_is_read() -> None:
+    # Their last district is confirmed first (a prompt, then a key): not read ahead.
+    ch = ScriptedChannel(["2", "1"])
+    await run(ch, History(district=724))
+    assert "district_menu" not in ch.commands[0]
+    assert ch.played[:2] == ["district_confirm_before", "district_724"]
+    assert ch.variables["HOTLINE_DISTRICT"] == "724"
+
+
+async def test_a_read_ahead_that_ends_on_a_wrong_key_or_silence_goes_on_as_before() -> None:
+    ch = ScriptedChannel(["2", "#", "", "7"])
+    rec = await run(ch)
+    assert ch.asked == ["welcome", "district_menu", "district_menu", "district_menu"]
+    assert ch.played[:2] == ["invalid", "no_input"]
+    assert ("aid_district", "invalid", "#") in rec.kinds()
+    assert ("aid_district", "timeout", None) in rec.kinds()
+    assert ch.variables["HOTLINE_DISTRICT"] == "724"
