@@ -66,6 +66,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from simulation.results import append_run  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "api.md"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ENDPOINTS = ("GET /calls/{id}", "GET /queues", "POST /calls/{id}/outcome")
@@ -776,16 +778,14 @@ def errors(backends: Sequence[Backend]) -> int:
     return sum(cell.errors for b in backends for cell in b.cells.values())
 
 
+TITLE = (
+    "# The API under load beside a bare FastAPI + SQLAlchemy app\n\n"
+    "Each run below was appended by `bench/api_load.py` with the exact command."
+)
+
+
 def record(results: Path, text: str) -> None:
-    new = not results.exists()
-    results.parent.mkdir(parents=True, exist_ok=True)
-    with results.open("a", encoding="utf-8") as f:
-        if new:
-            f.write(
-                "# The API under load beside a bare FastAPI + SQLAlchemy app\n\n"
-                "Each run below was appended by `bench/api_load.py` with the exact command.\n\n"
-            )
-        f.write(text + "\n")
+    append_run(results, TITLE, text)
     say(f"recorded in {results}")
 
 

@@ -72,6 +72,7 @@ from simulation.conference_phones import (  # noqa: E402
     noise_pcap,
     tone_pcap,
 )
+from simulation.results import append_run  # noqa: E402
 from simulation.stack import free_port, free_udp_tcp_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "conference.md"
@@ -786,17 +787,14 @@ def report(figures: Figures, argv: Sequence[str], args: argparse.Namespace) -> s
     return "\n".join(lines)
 
 
+TITLE = (
+    "# The command conference on one Asterisk node\n\n"
+    "Each run below was appended by `bench/conference_capacity.py` with the exact command."
+)
+
+
 def record(results: Path, text: str) -> None:
-    new = not results.exists()
-    results.parent.mkdir(parents=True, exist_ok=True)
-    with results.open("a", encoding="utf-8") as f:
-        if new:
-            f.write(
-                "# The command conference on one Asterisk node\n\n"
-                "Each run below was appended by `bench/conference_capacity.py` with the exact "
-                "command.\n\n"
-            )
-        f.write(text + "\n")
+    append_run(results, TITLE, text)
     print(f"recorded in {results}")
 
 

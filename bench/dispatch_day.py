@@ -71,6 +71,7 @@ if str(ROOT) not in sys.path:  # run as a script: the project's packages
 
 from dispatch.lifecycle import DEFAULT_ACK_DEADLINES_S  # noqa: E402
 from dispatch.teams import ensure_places_and_teams  # noqa: E402
+from simulation.results import append_run  # noqa: E402
 from stats.demand import VIETNAM  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.migrate import upgrade_async  # noqa: E402
@@ -1295,12 +1296,7 @@ def main(argv: list[str]) -> int:
 
 
 def record(results: Path, text: str) -> None:
-    new = not results.exists()
-    results.parent.mkdir(parents=True, exist_ok=True)
-    with results.open("a", encoding="utf-8") as f:
-        if new:
-            f.write("# Dispatch: a day of outcomes and incidents through the API\n\n")
-        f.write(text + "\n")
+    append_run(results, "# Dispatch: a day of outcomes and incidents through the API", text)
     print(f"recorded in {results}")
 
 
