@@ -29,6 +29,13 @@
 
     .venv/bin/python bench/stats_queries.py                 # ~10 minutes on 2 cores
     .venv/bin/python bench/stats_queries.py --days 7 --runs 20   # a quick look
+    .venv/bin/python bench/stats_queries.py --keep               # keep the database …
+    .venv/bin/python bench/stats_queries.py --reuse hotline_bench_stats_1a2b3c4d  # … time it again
+
+``--reuse`` skips steps 1 and 2 on a database an earlier run kept (pass the same ``--days``,
+``--calls-per-day`` and ``--agents``): a few minutes instead of the generation and rebuild,
+which take most of a full run's time. The database is left as it was (only a bench user and
+its token are added).
 
 Results are printed and appended to ``bench/results/stats.md``. The server is
 ``--admin-url`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``), used as it is
@@ -287,7 +294,10 @@ class _NoPbx:
 
 async def measure(url: str, *, end: datetime, runs: int) -> tuple[list[Timing], list[float]]:
     db = Database(url)
-    _, token = await create_user(db, name="bench supervisor", role="supervisor")
+    # A reused database may hold an earlier run's user: names are unique.
+    _, token = await create_user(
+        db, name=f"bench supervisor {secrets.token_hex(4)}", role="supervisor"
+    )
     app = create_app(db=db, agents=_NoPbx(), queues=_NoPbx(), ami_status=dict)  # type: ignore[arg-type]
     headers = {"Authorization": f"Bearer {token}"}
     today = end - timedelta(days=1)
@@ -377,8 +387,8 @@ def report(
     days: int,
     per_day: int,
     agents: int,
-    generated: dict[str, float],
-    build_s: float,
+    generated: dict[str, float] | None,
+    build_s: float | None,
     sizes: list[tuple[str, int, int]],
     timings: list[Timing],
     refresh_ms: list[float],
@@ -397,10 +407,18 @@ def report(
         f"(load average at start {load[0]}, at the end {load[1]}): figures are noisy, the "
         "p99 most of all.",
         f"- data: {days} days × {per_day:,} calls = {days * per_day:,} calls that entered a "
-        f"queue, {agents} agents; generated in "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in generated.items()),
-        f"- rollups built (`stats.rollups.rebuild`, one transaction per Vietnam day): "
-        f"{build_s:.0f} s ({build_s / days:.2f} s per day)",
+        f"queue, {agents} agents; "
+        + (
+            "generated in " + ", ".join(f"{k} {v:.0f} s" for k, v in generated.items())
+            if generated is not None
+            else "a database an earlier run generated and kept (`--reuse`)"
+        ),
+        (
+            f"- rollups built (`stats.rollups.rebuild`, one transaction per Vietnam day): "
+            f"{build_s:.0f} s ({build_s / days:.2f} s per day)"
+            if build_s is not None
+            else "- rollups: built by the run that generated the database"
+        ),
         f"- wall time {wall_s / 60:.1f} min; every query {runs} times after 3 warm-up runs",
         "",
         "| table | rows | size (with indexes) |",
@@ -429,15 +447,10 @@ def report(
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace, argv: list[str]) -> int:
-    started = time.monotonic()
-    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    name = f"hotline_bench_stats_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(dsn(args.admin_url))
-    version = (await admin.fetchval("SHOW server_version")).split()[0]
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = sa_url(with_database(dsn(args.admin_url), name))
-    say(f"database {name}")
+async def _generate_and_measure(
+    args: argparse.Namespace, url: str, name: str, admin: Any
+) -> tuple[dict[str, float], float, list[tuple[str, int, int]], list[Timing], list[float]]:
+    """Steps 1–3 in the new database ``name``; dropped at the end unless ``--keep``."""
     try:
         await upgrade_async(url)
         db = Database(url)
@@ -481,6 +494,33 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             say(f"dropped database {name}")
         await admin.close()
+    return generated, build_s, sizes, timings, refresh_ms
+
+
+async def run(args: argparse.Namespace, argv: list[str]) -> int:
+    started = time.monotonic()
+    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    name = args.reuse or f"hotline_bench_stats_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(dsn(args.admin_url))
+    version = (await admin.fetchval("SHOW server_version")).split()[0]
+    url = sa_url(with_database(dsn(args.admin_url), name))
+    generated: dict[str, float] | None = None
+    build_s: float | None = None
+    end = START + timedelta(days=args.days)
+    if args.reuse:
+        say(f"reusing database {name}")
+        try:
+            sizes = await table_sizes(url)
+            say(f"timing ({args.runs} runs each) …")
+            timings, refresh_ms = await measure(url, end=end, runs=args.runs)
+        finally:
+            await admin.close()
+    else:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        say(f"database {name}")
+        generated, build_s, sizes, timings, refresh_ms = await _generate_and_measure(
+            args, url, name, admin
+        )
 
     text = report(
         argv,
@@ -518,6 +558,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=60, help="timed runs per query (≥ 50)")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="a database on the server")
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE",
+        help="time a database an earlier run kept (--keep) instead of generating one",
+    )
     parser.add_argument(
         "--no-record", dest="record", action="store_false", help=f"do not append to {RESULTS}"
     )
