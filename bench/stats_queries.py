@@ -26,6 +26,10 @@
    functions (``stats.history``) in a fresh session, and the routes over HTTP with
    httpx's ASGITransport (authentication and JSON included); median, p99 and max. Also the
    service's incremental path: refreshing the last quarter hour (``refresh_buckets``).
+   Twice, in the same run: with the process's heap as it is (the anchor: the service before
+   2026-12-06), then with the start-up heap frozen as the service now does once started
+   (``hotline1022.heap.freeze_startup_heap``: full garbage collections no longer walk the
+   start-up objects; they were the 85–140 ms tail of the answers that build thousands of rows).
 
     .venv/bin/python bench/stats_queries.py                 # ~10 minutes on 2 cores
     .venv/bin/python bench/stats_queries.py --days 7 --runs 20   # a quick look
@@ -63,6 +67,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from api.app import create_app
+from hotline1022.heap import freeze_startup_heap, thaw_heap
 from stats.demand import VIETNAM
 from stats.history import agent_rows, queue_rows
 from stats.rollups import bucket_start, rebuild, refresh_buckets
@@ -292,7 +297,10 @@ class _NoPbx:
         return []
 
 
-async def measure(url: str, *, end: datetime, runs: int) -> tuple[list[Timing], list[float]]:
+async def measure(
+    url: str, *, end: datetime, runs: int, frozen: bool = False
+) -> tuple[list[Timing], list[float]]:
+    """The cases timed; ``frozen``: with the start-up heap frozen, as the service runs."""
     db = Database(url)
     # A reused database may hold an earlier run's user: names are unique.
     _, token = await create_user(
@@ -300,6 +308,8 @@ async def measure(url: str, *, end: datetime, runs: int) -> tuple[list[Timing], 
     )
     app = create_app(db=db, agents=_NoPbx(), queues=_NoPbx(), ami_status=dict)  # type: ignore[arg-type]
     headers = {"Authorization": f"Bearer {token}"}
+    if frozen:  # as Service._start ends: everything made so far stays out of full collections
+        say(f"  froze {freeze_startup_heap():,} objects")
     today = end - timedelta(days=1)
     agent_id = 1
     cases: list[tuple[str, str, dict[str, Any]]] = [
@@ -374,7 +384,20 @@ async def measure(url: str, *, end: datetime, runs: int) -> tuple[list[Timing], 
         )
     finally:
         await db.dispose()
+        if frozen:
+            thaw_heap()
     return timings, refresh_ms
+
+
+async def measure_both(
+    url: str, *, end: datetime, runs: int
+) -> tuple[list[Timing], list[float], list[Timing], list[float]]:
+    """The anchor (heap as it is), then the same with the start-up heap frozen."""
+    say(f"timing, heap as it is ({runs} runs each) …")
+    timings, refresh_ms = await measure(url, end=end, runs=runs)
+    say(f"timing, start-up heap frozen ({runs} runs each) …")
+    frozen, frozen_refresh_ms = await measure(url, end=end, runs=runs, frozen=True)
+    return timings, refresh_ms, frozen, frozen_refresh_ms
 
 
 def mb(size: int) -> str:
@@ -393,6 +416,8 @@ def report(
     timings: list[Timing],
     refresh_ms: list[float],
     runs: int,
+    frozen: list[Timing] | None = None,
+    frozen_refresh_ms: list[float] | None = None,
     load: tuple[str, str],
     version: str,
     wall_s: float,
@@ -425,6 +450,27 @@ def report(
         "|---|---:|---:|",
         *(f"| {t} | {n:,} | {mb(s)} |" for t, n, s in sizes),
         "",
+    ]
+    if frozen is not None and frozen_refresh_ms is not None:
+        lines += ["Heap as it is (the anchor: the service before 2026-12-06):", ""]
+    lines += _table(timings, refresh_ms)
+    if frozen is not None and frozen_refresh_ms is not None:
+        lines += [
+            "Start-up heap frozen, as the service now runs "
+            "(`hotline1022.heap.freeze_startup_heap`), same process, right after:",
+            "",
+            *_table(frozen, frozen_refresh_ms),
+        ]
+    lines += [
+        "store: the `stats.history` function in a fresh session; HTTP: the route "
+        "through httpx's ASGITransport (token check, validation, JSON).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _table(timings: list[Timing], refresh_ms: list[float]) -> list[str]:
+    lines = [
         "| query | rows returned | store p50 ms | store p99 ms | store max ms "
         "| HTTP p50 ms | HTTP p99 ms | HTTP max ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -440,16 +486,21 @@ def report(
         f"| {statistics.median(refresh_ms):.1f} | {p(refresh_ms, 99):.1f} "
         f"| {max(refresh_ms):.1f} | | | |",
         "",
-        "store: the `stats.history` function in a fresh session; HTTP: the route "
-        "through httpx's ASGITransport (token check, validation, JSON).",
-        "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 async def _generate_and_measure(
     args: argparse.Namespace, url: str, name: str, admin: Any
-) -> tuple[dict[str, float], float, list[tuple[str, int, int]], list[Timing], list[float]]:
+) -> tuple[
+    dict[str, float],
+    float,
+    list[tuple[str, int, int]],
+    list[Timing],
+    list[float],
+    list[Timing],
+    list[float],
+]:
     """Steps 1–3 in the new database ``name``; dropped at the end unless ``--keep``."""
     try:
         await upgrade_async(url)
@@ -485,8 +536,9 @@ async def _generate_and_measure(
         for table, rows, size in sizes:
             say(f"  {table}: {rows:,} rows, {mb(size)}")
 
-        say(f"timing ({args.runs} runs each) …")
-        timings, refresh_ms = await measure(url, end=end, runs=args.runs)
+        timings, refresh_ms, frozen, frozen_refresh_ms = await measure_both(
+            url, end=end, runs=args.runs
+        )
     finally:
         if args.keep:
             say(f"kept database {name}")
@@ -494,7 +546,7 @@ async def _generate_and_measure(
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             say(f"dropped database {name}")
         await admin.close()
-    return generated, build_s, sizes, timings, refresh_ms
+    return generated, build_s, sizes, timings, refresh_ms, frozen, frozen_refresh_ms
 
 
 async def run(args: argparse.Namespace, argv: list[str]) -> int:
@@ -511,16 +563,23 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         say(f"reusing database {name}")
         try:
             sizes = await table_sizes(url)
-            say(f"timing ({args.runs} runs each) …")
-            timings, refresh_ms = await measure(url, end=end, runs=args.runs)
+            timings, refresh_ms, frozen, frozen_refresh_ms = await measure_both(
+                url, end=end, runs=args.runs
+            )
         finally:
             await admin.close()
     else:
         await admin.execute(f'CREATE DATABASE "{name}"')
         say(f"database {name}")
-        generated, build_s, sizes, timings, refresh_ms = await _generate_and_measure(
-            args, url, name, admin
-        )
+        (
+            generated,
+            build_s,
+            sizes,
+            timings,
+            refresh_ms,
+            frozen,
+            frozen_refresh_ms,
+        ) = await _generate_and_measure(args, url, name, admin)
 
     text = report(
         argv,
@@ -532,6 +591,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         sizes=sizes,
         timings=timings,
         refresh_ms=refresh_ms,
+        frozen=frozen,
+        frozen_refresh_ms=frozen_refresh_ms,
         runs=args.runs,
         load=(load_start, " ".join(f"{x:.2f}" for x in os.getloadavg())),
         version=f"PostgreSQL {version}",
