@@ -24,6 +24,7 @@ __all__ = [
     "HealthOut",
     "QueueOut",
     "RecordingsUsage",
+    "queue_json",
 ]
 
 
@@ -201,21 +202,45 @@ class QueueOut(BaseModel):
     def from_view(
         cls, view: QueueView, states: Mapping[str, AgentLiveState] | None = None
     ) -> QueueOut:
-        by_state: dict[str, int] = {}
-        for endpoint in view.logged_in_agents:
-            live = states.get(endpoint) if states is not None else None
-            state = live.state if live is not None else "unknown"
-            by_state[state] = by_state.get(state, 0) + 1
         return cls(
             name=view.name,
             category=view.category,
             waiting=view.waiting,
             longest_wait_s=view.longest_wait_s,
             logged_in_agents=list(view.logged_in_agents),
-            agents_by_state=by_state,
+            agents_by_state=_by_state(view, states),
             estimated_wait_s=view.estimated_wait_s,
             callbacks_pending=view.callbacks_pending,
         )
+
+
+def _by_state(view: QueueView, states: Mapping[str, AgentLiveState] | None) -> dict[str, int]:
+    by_state: dict[str, int] = {}
+    for endpoint in view.logged_in_agents:
+        live = states.get(endpoint) if states is not None else None
+        state = live.state if live is not None else "unknown"
+        by_state[state] = by_state.get(state, 0) + 1
+    return by_state
+
+
+def queue_json(
+    view: QueueView, states: Mapping[str, AgentLiveState] | None = None
+) -> dict[str, Any]:
+    """``QueueOut.from_view(view, states).model_dump(mode="json")`` without building and
+    validating the model: ``GET /queues`` answers 40 of them per request, polled by every
+    console (tests/api/test_queues.py checks the two stay equal). The types are coerced as
+    the model's validation would: an int wait becomes a float."""
+    estimated = view.estimated_wait_s
+    return {
+        "name": str(view.name),
+        "category": str(view.category),
+        "waiting": int(view.waiting),
+        "longest_wait_s": float(view.longest_wait_s),
+        "logged_in_agents": [str(e) for e in view.logged_in_agents],
+        "agents_by_state": _by_state(view, states),
+        "estimated_wait_s": None if estimated is None else float(estimated),
+        "callbacks_pending": int(view.callbacks_pending),
+    }
 
 
 class CallbackOut(BaseModel):

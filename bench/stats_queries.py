@@ -26,9 +26,20 @@
    functions (``stats.history``) in a fresh session, and the routes over HTTP with
    httpx's ASGITransport (authentication and JSON included); median, p99 and max. Also the
    service's incremental path: refreshing the last quarter hour (``refresh_buckets``).
+   Twice, in the same run: with the process's heap as it is (the anchor: the service before
+   2026-12-06), then with the start-up heap frozen as the service now does once started
+   (``hotline1022.heap.freeze_startup_heap``: full garbage collections no longer walk the
+   start-up objects; they were the 85–140 ms tail of the answers that build thousands of rows).
 
     .venv/bin/python bench/stats_queries.py                 # ~10 minutes on 2 cores
     .venv/bin/python bench/stats_queries.py --days 7 --runs 20   # a quick look
+    .venv/bin/python bench/stats_queries.py --keep               # keep the database …
+    .venv/bin/python bench/stats_queries.py --reuse hotline_bench_stats_1a2b3c4d  # … time it again
+
+``--reuse`` skips steps 1 and 2 on a database an earlier run kept (pass the same ``--days``,
+``--calls-per-day`` and ``--agents``): a few minutes instead of the generation and rebuild,
+which take most of a full run's time. The database is left as it was (only a bench user and
+its token are added).
 
 Results are printed and appended to ``bench/results/stats.md``. The server is
 ``--admin-url`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``), used as it is
@@ -56,6 +67,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from api.app import create_app
+from hotline1022.heap import freeze_startup_heap, thaw_heap
 from stats.demand import VIETNAM
 from stats.history import agent_rows, queue_rows
 from stats.rollups import bucket_start, rebuild, refresh_buckets
@@ -285,11 +297,19 @@ class _NoPbx:
         return []
 
 
-async def measure(url: str, *, end: datetime, runs: int) -> tuple[list[Timing], list[float]]:
+async def measure(
+    url: str, *, end: datetime, runs: int, frozen: bool = False
+) -> tuple[list[Timing], list[float]]:
+    """The cases timed; ``frozen``: with the start-up heap frozen, as the service runs."""
     db = Database(url)
-    _, token = await create_user(db, name="bench supervisor", role="supervisor")
+    # A reused database may hold an earlier run's user: names are unique.
+    _, token = await create_user(
+        db, name=f"bench supervisor {secrets.token_hex(4)}", role="supervisor"
+    )
     app = create_app(db=db, agents=_NoPbx(), queues=_NoPbx(), ami_status=dict)  # type: ignore[arg-type]
     headers = {"Authorization": f"Bearer {token}"}
+    if frozen:  # as Service._start ends: everything made so far stays out of full collections
+        say(f"  froze {freeze_startup_heap():,} objects")
     today = end - timedelta(days=1)
     agent_id = 1
     cases: list[tuple[str, str, dict[str, Any]]] = [
@@ -364,7 +384,20 @@ async def measure(url: str, *, end: datetime, runs: int) -> tuple[list[Timing], 
         )
     finally:
         await db.dispose()
+        if frozen:
+            thaw_heap()
     return timings, refresh_ms
+
+
+async def measure_both(
+    url: str, *, end: datetime, runs: int
+) -> tuple[list[Timing], list[float], list[Timing], list[float]]:
+    """The anchor (heap as it is), then the same with the start-up heap frozen."""
+    say(f"timing, heap as it is ({runs} runs each) …")
+    timings, refresh_ms = await measure(url, end=end, runs=runs)
+    say(f"timing, start-up heap frozen ({runs} runs each) …")
+    frozen, frozen_refresh_ms = await measure(url, end=end, runs=runs, frozen=True)
+    return timings, refresh_ms, frozen, frozen_refresh_ms
 
 
 def mb(size: int) -> str:
@@ -377,12 +410,14 @@ def report(
     days: int,
     per_day: int,
     agents: int,
-    generated: dict[str, float],
-    build_s: float,
+    generated: dict[str, float] | None,
+    build_s: float | None,
     sizes: list[tuple[str, int, int]],
     timings: list[Timing],
     refresh_ms: list[float],
     runs: int,
+    frozen: list[Timing] | None = None,
+    frozen_refresh_ms: list[float] | None = None,
     load: tuple[str, str],
     version: str,
     wall_s: float,
@@ -397,16 +432,45 @@ def report(
         f"(load average at start {load[0]}, at the end {load[1]}): figures are noisy, the "
         "p99 most of all.",
         f"- data: {days} days × {per_day:,} calls = {days * per_day:,} calls that entered a "
-        f"queue, {agents} agents; generated in "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in generated.items()),
-        f"- rollups built (`stats.rollups.rebuild`, one transaction per Vietnam day): "
-        f"{build_s:.0f} s ({build_s / days:.2f} s per day)",
+        f"queue, {agents} agents; "
+        + (
+            "generated in " + ", ".join(f"{k} {v:.0f} s" for k, v in generated.items())
+            if generated is not None
+            else "a database an earlier run generated and kept (`--reuse`)"
+        ),
+        (
+            f"- rollups built (`stats.rollups.rebuild`, one transaction per Vietnam day): "
+            f"{build_s:.0f} s ({build_s / days:.2f} s per day)"
+            if build_s is not None
+            else "- rollups: built by the run that generated the database"
+        ),
         f"- wall time {wall_s / 60:.1f} min; every query {runs} times after 3 warm-up runs",
         "",
         "| table | rows | size (with indexes) |",
         "|---|---:|---:|",
         *(f"| {t} | {n:,} | {mb(s)} |" for t, n, s in sizes),
         "",
+    ]
+    if frozen is not None and frozen_refresh_ms is not None:
+        lines += ["Heap as it is (the anchor: the service before 2026-12-06):", ""]
+    lines += _table(timings, refresh_ms)
+    if frozen is not None and frozen_refresh_ms is not None:
+        lines += [
+            "Start-up heap frozen, as the service now runs "
+            "(`hotline1022.heap.freeze_startup_heap`), same process, right after:",
+            "",
+            *_table(frozen, frozen_refresh_ms),
+        ]
+    lines += [
+        "store: the `stats.history` function in a fresh session; HTTP: the route "
+        "through httpx's ASGITransport (token check, validation, JSON).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _table(timings: list[Timing], refresh_ms: list[float]) -> list[str]:
+    lines = [
         "| query | rows returned | store p50 ms | store p99 ms | store max ms "
         "| HTTP p50 ms | HTTP p99 ms | HTTP max ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -422,22 +486,22 @@ def report(
         f"| {statistics.median(refresh_ms):.1f} | {p(refresh_ms, 99):.1f} "
         f"| {max(refresh_ms):.1f} | | | |",
         "",
-        "store: the `stats.history` function in a fresh session; HTTP: the route "
-        "through httpx's ASGITransport (token check, validation, JSON).",
-        "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
-async def run(args: argparse.Namespace, argv: list[str]) -> int:
-    started = time.monotonic()
-    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    name = f"hotline_bench_stats_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(dsn(args.admin_url))
-    version = (await admin.fetchval("SHOW server_version")).split()[0]
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = sa_url(with_database(dsn(args.admin_url), name))
-    say(f"database {name}")
+async def _generate_and_measure(
+    args: argparse.Namespace, url: str, name: str, admin: Any
+) -> tuple[
+    dict[str, float],
+    float,
+    list[tuple[str, int, int]],
+    list[Timing],
+    list[float],
+    list[Timing],
+    list[float],
+]:
+    """Steps 1–3 in the new database ``name``; dropped at the end unless ``--keep``."""
     try:
         await upgrade_async(url)
         db = Database(url)
@@ -472,8 +536,9 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         for table, rows, size in sizes:
             say(f"  {table}: {rows:,} rows, {mb(size)}")
 
-        say(f"timing ({args.runs} runs each) …")
-        timings, refresh_ms = await measure(url, end=end, runs=args.runs)
+        timings, refresh_ms, frozen, frozen_refresh_ms = await measure_both(
+            url, end=end, runs=args.runs
+        )
     finally:
         if args.keep:
             say(f"kept database {name}")
@@ -481,6 +546,40 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             say(f"dropped database {name}")
         await admin.close()
+    return generated, build_s, sizes, timings, refresh_ms, frozen, frozen_refresh_ms
+
+
+async def run(args: argparse.Namespace, argv: list[str]) -> int:
+    started = time.monotonic()
+    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    name = args.reuse or f"hotline_bench_stats_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(dsn(args.admin_url))
+    version = (await admin.fetchval("SHOW server_version")).split()[0]
+    url = sa_url(with_database(dsn(args.admin_url), name))
+    generated: dict[str, float] | None = None
+    build_s: float | None = None
+    end = START + timedelta(days=args.days)
+    if args.reuse:
+        say(f"reusing database {name}")
+        try:
+            sizes = await table_sizes(url)
+            timings, refresh_ms, frozen, frozen_refresh_ms = await measure_both(
+                url, end=end, runs=args.runs
+            )
+        finally:
+            await admin.close()
+    else:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        say(f"database {name}")
+        (
+            generated,
+            build_s,
+            sizes,
+            timings,
+            refresh_ms,
+            frozen,
+            frozen_refresh_ms,
+        ) = await _generate_and_measure(args, url, name, admin)
 
     text = report(
         argv,
@@ -492,6 +591,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         sizes=sizes,
         timings=timings,
         refresh_ms=refresh_ms,
+        frozen=frozen,
+        frozen_refresh_ms=frozen_refresh_ms,
         runs=args.runs,
         load=(load_start, " ".join(f"{x:.2f}" for x in os.getloadavg())),
         version=f"PostgreSQL {version}",
@@ -518,6 +619,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=60, help="timed runs per query (≥ 50)")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="a database on the server")
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE",
+        help="time a database an earlier run kept (--keep) instead of generating one",
+    )
     parser.add_argument(
         "--no-record", dest="record", action="store_false", help=f"do not append to {RESULTS}"
     )

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import random
 from dataclasses import replace
 
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+
+from api.schemas import QueueOut, queue_json
 from queues.agent_state import AgentLiveState
 from queues.ports import QueueView
 from tests.api.support import Api
@@ -71,3 +77,63 @@ async def test_empty_when_no_queue_is_known(api: Api) -> None:
     response = await api.client.get("/queues", headers=api.auth("supervisor"))
 
     assert (response.status_code, response.json()) == (200, [])
+
+
+def _random_views(rng: random.Random, n: int) -> list[QueueView]:
+    agents = [f"agent{i:02d}" for i in range(12)]
+    return [
+        QueueView(
+            rng.choice(["medical", "food-724", "emergency", "Hàng đợi ✓"]) + str(i),
+            rng.choice(["medical", "food", "violation"]),
+            rng.randint(0, 50),
+            # An int wait as well as a float: the model makes it a float, so must the JSON.
+            rng.choice([0, 7, rng.random() * 600, 1e-7, 123456.789]),
+            rng.sample(agents, rng.randint(0, 6)),
+            estimated_wait_s=rng.choice([None, 0, 12, rng.random() * 900]),
+            callbacks_pending=rng.randint(0, 3),
+        )
+        for i in range(n)
+    ]
+
+
+def test_the_plain_json_equals_the_models_on_random_views() -> None:
+    rng = random.Random(1022)
+    states = {
+        f"agent{i:02d}": AgentLiveState(
+            f"agent{i:02d}", state=rng.choice(["idle", "on_call", "paused", "wrapup"])
+        )
+        for i in range(0, 12, 2)  # half of them known: the others are "unknown"
+    }
+    for _ in range(200):
+        views = _random_views(rng, rng.randint(0, 5))
+        for known in (states, None):
+            expected = [QueueOut.from_view(v, known).model_dump(mode="json") for v in views]
+            got = [queue_json(v, known) for v in views]
+            assert json.dumps(got) == json.dumps(expected)  # the same types, keys and order
+
+
+async def test_the_route_answers_the_bytes_the_response_model_would(api: Api) -> None:
+    api.queues.views = _random_views(random.Random(16), 40)
+
+    response = await api.client.get("/queues", headers=api.auth("agent"))
+
+    models = TypeAdapter(list[QueueOut]).validate_python(
+        [QueueOut.from_view(v) for v in api.queues.views]
+    )
+    assert (
+        response.content
+        == JSONResponse(TypeAdapter(list[QueueOut]).dump_python(models, mode="json")).body
+    )
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_the_route_still_checks_who_asks(api: Api) -> None:
+    api.queues.views = _random_views(random.Random(3), 2)
+    assert (await api.client.get("/queues")).status_code == 401
+    assert (await api.client.get("/queues", headers=api.auth("team"))).status_code == 403
+
+
+async def test_the_documented_schema_is_still_the_model(api: Api) -> None:
+    ok = api.app.openapi()["paths"]["/queues"]["get"]["responses"]["200"]
+    schema = ok["content"]["application/json"]["schema"]
+    assert schema["items"]["$ref"].endswith("/QueueOut")

@@ -59,3 +59,38 @@ async def test_generated_calls_roll_up_to_their_count(database_url: str, db: Dat
     assert sum(r.offered + r.repeats for r in rows) == calls
     assert sum(r.repeats for r in rows) == repeats
     assert sum(r.answered for r in rows) < calls
+
+
+def test_the_report_shows_the_anchor_and_the_frozen_heap_from_the_timings() -> None:
+    def timing(ms: float) -> object:
+        return bench.Timing("queues: the year by day", 1460, [ms] * 59 + [ms * 10], [ms * 2] * 60)
+
+    common = {
+        "days": 365,
+        "per_day": 1500,
+        "agents": 90,
+        "generated": None,
+        "build_s": None,
+        "sizes": [("queue_stats", 10, 2 * 1024 * 1024)],
+        "runs": 60,
+        "load": ("1.00", "2.00"),
+        "version": "PostgreSQL 15",
+        "wall_s": 60.0,
+    }
+    text = bench.report(
+        ["--reuse", "db"],
+        timings=[timing(10.0)],
+        refresh_ms=[5.0] * 60,
+        frozen=[timing(20.0)],
+        frozen_refresh_ms=[6.0] * 60,
+        **common,
+    )
+    anchor, _, frozen = text.partition("Start-up heap frozen")
+    assert "--reuse db" in anchor and "earlier run generated and kept" in anchor
+    assert "| queues: the year by day | 1460 | 10.0 |" in anchor
+    assert "| 100.0 | 20.0 |" in anchor  # the one slow run is the max; HTTP p50 twice the store
+    assert "| queues: the year by day | 1460 | 20.0 |" in frozen
+    assert "| 200.0 | 40.0 |" in frozen
+    # Without the frozen run: one table, no headings.
+    single = bench.report([], timings=[timing(10.0)], refresh_ms=[5.0] * 60, **common)
+    assert "Start-up heap frozen" not in single and "Heap as it is" not in single
