@@ -53,7 +53,7 @@ prompts: deps venv  ## Vietnamese prompt sound files from their text (espeak-ng 
 #   make bench BENCH_PEAK_ARGS="--time-scale 10"
 BENCH_PEAK_ARGS ?=
 
-bench: deps venv  ## benchmarks (~185 min, most of it the real-time peak hour); figures in bench/results/
+bench: deps venv  ## benchmarks (~200 min, most of it the real-time peak hour); figures in bench/results/
 	$(BIN)/python bench/simulate_calls.py --calls 600 --rate 20 --agents 60
 	$(BIN)/python bench/ami_events.py --profile --record
 	$(BIN)/python bench/ivr_agi_vs_dialplan.py
@@ -66,6 +66,7 @@ bench: deps venv  ## benchmarks (~185 min, most of it the real-time peak hour); 
 	$(BIN)/python bench/pop_latency.py --agents 8 --calls 120 --rate 1 --record
 	$(BIN)/python bench/boards_load.py --record
 	$(BIN)/python bench/recording_cost.py --record
+	$(BIN)/python bench/stats_queries.py
 	$(BIN)/python bench/dispatch_figures.py
 	$(BIN)/python bench/surge.py
 	$(BIN)/python bench/surge_peak.py --citizens 21263 --minutes 10 --warmup 2 --time-scale 5
