@@ -46,6 +46,7 @@ class Rec:
     spy: AmiSpyPbx
     signals: list[RecordingSignal] = field(default_factory=list)
     connects: list[AgentConnect] = field(default_factory=list)
+    uniqueids: dict[str, str] = field(default_factory=dict)  # caller number -> uniqueid
 
     def start_call(self, number: str, *, keys: str = "121") -> asyncio.Task[None]:
         """A citizen calls, picks medical (121) and then plays the tone until the agent (who
@@ -82,6 +83,10 @@ class Rec:
         return next(s for s in self.signals if s.kind is kind and s.uniqueid == uid)
 
     async def uniqueid_of(self, number: str, within_s: float = 20) -> str:
+        """The uniqueid of the call from ``number``, as the tracker saw it while the call was
+        up (kept here: a finished call leaves the tracker's memory once it is written)."""
+        if number in self.uniqueids:
+            return self.uniqueids[number]
         tracker = self.stack.running.tracker
         found: list[str] = []
 
@@ -90,6 +95,7 @@ class Rec:
             return bool(found)
 
         await self.stack.wait_for(seen, within_s, f"the call from {number}")
+        self.uniqueids[number] = found[0]
         return found[0]
 
     async def agent_channel(self, uniqueid: str, within_s: float = 40) -> str:
