@@ -370,15 +370,11 @@ async def area_figures(
     """As ``area_figures_direct``, from the rollups when they serve the range
     (``dispatch.rollups.rolled``: no category or urgency filter), medians then within
     ``MEDIAN_REL_ERROR`` / ``MEDIAN_ABS_ERROR_S``."""
-    return await area_figures_direct(session, f, within=within, rollups=True)
+    return await _area_figures(session, f, within, rollups=True)
 
 
 async def area_figures_direct(
-    session: AsyncSession,
-    f: IncidentFilter,
-    *,
-    within: Place | None = None,
-    rollups: bool = False,
+    session: AsyncSession, f: IncidentFilter, *, within: Place | None = None
 ) -> AreaReport:
     """The incidents created in [f.since, f.until) per area: per child of ``within`` (per
     district without it, per commune of a district), every such place listed, and the
@@ -390,6 +386,15 @@ async def area_figures_direct(
     while the rows are its communes; incidents sit at communes) is in the total only.
     Index: ``ix_incidents_status_created`` (every status × the range).
     """
+    return await _area_figures(session, f, within, rollups=False)
+
+
+async def _area_figures(
+    session: AsyncSession, f: IncidentFilter, within: Place | None, *, rollups: bool
+) -> AreaReport:
+    """Both paths share the rows' places, their areas and the teams in them; only the
+    incidents' figures come from the rollups (when ``rollups`` and they serve the range) or
+    from the incidents."""
     conds = await conditions(session, _range_only(f), ALL_STATUSES)
     _, places = await row_places(session, within)
     seeds = select(Place.id.label("place_id"), Place.id.label("area_id")).where(

@@ -25,5 +25,10 @@ def freeze_startup_heap() -> int:
 
 
 def thaw_heap() -> None:
-    """Give the frozen objects back to the collector (a stopped service's can be garbage)."""
+    """Give the frozen objects back to the collector (a stopped service's can be garbage).
+
+    ``gc.freeze`` is process-wide: a process running one service (``hotline1022 run``) thaws
+    at its end. A process that runs several services in turn (the tests) thaws them all at
+    each stop, which costs the others nothing but the full collections' walk over their
+    start-up objects again until their next freeze."""
     gc.unfreeze()
