@@ -19,9 +19,10 @@ Scenarios (the same staff in both arms):
   what the 5.11 % answered implies — 3,015 answered calls of AHT 180 s are 150 operator-hours,
   not the 600 of 25 operators round the clock.
 
-Arms: ``plain``; ``hotline`` (offers judged, as the service does, on the caller's own
-district queue's estimated wait); ``hotline, pool estimate`` (a what-if: the offer's estimate
-counts every caller waiting at the same priority or higher, in any queue).
+Arms: ``plain``; ``hotline`` (offers judged as the service does, ``queues.wait_estimate``:
+the estimated wait counts the callers of the caller's category and of heavier queues);
+``hotline, own-queue estimate`` (the rule the service had before: the caller's own district
+queue only), to show what the rule's change does.
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ SCENARIOS: dict[str, tuple[int, ...]] = {
     "shifts": (8,) * 8 + (9,) * 8 + (8,) * 8,
 }
 ARMS: tuple[tuple[str, str, str], ...] = (
-    ("plain", PLAIN, "queue"),
-    ("hotline", HOTLINE, "queue"),
-    ("hotline, pool estimate", HOTLINE, "pool"),
+    ("plain", PLAIN, "service"),
+    ("hotline", HOTLINE, "service"),
+    ("hotline, own-queue estimate", HOTLINE, "own-queue"),
 )
 PEAK_HOURS = (9, 11)  # the DES's busiest hours of the attempts, checked on the real Asterisk
 
