@@ -119,6 +119,26 @@ def _fmt(v: float, share: bool = False) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 or v == int(v) else f"{v:.1f}"
 
 
+def ceiling(
+    params: SurgeParams, hotline: Sequence[dict[str, float]], plain_served: Sequence[float]
+) -> str:
+    """The most the hotline arm could serve with these agents: the citizens the
+    announcements served, plus one new citizen per AHT of every agent-second of the day
+    (no idle agent, no unanswered callback ringing, nobody served twice), at most all."""
+    agent_s = sum(params.agents_by_hour) * params.day_s / 24
+    by_agents = agent_s / params.aht_s
+    bound = [
+        min(params.citizens, f["by announcement"] + by_agents) / p
+        for f, p in zip(hotline, plain_served, strict=True)
+    ]
+    return (
+        f"Ceiling of the hotline arm with these agents: {by_agents:,.0f} citizens by agents "
+        f"({agent_s / 3600:,.0f} agent-hours ÷ AHT {params.aht_s:g} s) + those the "
+        f"announcements served, at most all {params.citizens:,}: "
+        f"{statistics.fmean(bound):.2f}× the plain queue ({min(bound):.2f}–{max(bound):.2f})."
+    )
+
+
 def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: SurgeParams) -> str:
     out: list[str] = []
     for name in scenarios:
@@ -159,6 +179,7 @@ def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: Surge
             )
         out.append("| **unique citizens served ÷ plain** | " + " | ".join(ratio_cells) + " |")
         out.append("")
+        out.append(ceiling(params, per_arm["hotline"], plain_served) + "\n")
         h0, h1 = PEAK_HOURS
         out.append(
             f"Peak hours {h0:02d}:00–{h1:02d}:00 in the simulation (attempts arriving then):\n"

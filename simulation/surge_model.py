@@ -10,8 +10,8 @@ the project's share of the day's calls per hour of the Vietnam day (``bench/stat
 **Needs** (``DEFAULT_NEEDS``): the shares of Bình Dương's 1022 by 8 Dec 2021 (domain notes:
 226,530 calls, 45,849 emergencies = 20 %, 51,297 relief requests = 23 %); a third of the
 medical calls life-threatening, as ``simulation.traffic`` assumes; violation reports 10 %
-(an assumption: the notes give no share); information the remaining 47 %. The bench also runs
-a lower information share, since the hotline's self-service gain rests on it.
+(an assumption: the notes give no share); information the remaining 47 %. The hotline's
+self-service gain rests on that share and on ``info_wants_agent``.
 
 **Redials** (``RedialModel``): the retrial model of the call-centre literature — a caller
 who did not get through calls again with a probability, after a random (exponential) delay
