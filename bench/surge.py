@@ -186,9 +186,9 @@ def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: Surge
         )
         out.append(
             "| arm | attempts/h | answered by an agent | abandoned | announcement "
-            "| callback taken |"
+            "| callback taken | agents took, per hour: callers on the line + callback dials |"
         )
-        out.append("|---|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|---|")
         hours = h1 - h0
         for label in labels:
             w = peaks[label]
@@ -197,7 +197,9 @@ def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: Surge
                 f"{statistics.fmean(x['answered_share'] for x in w):.1%} | "
                 f"{statistics.fmean(x['abandoned'] / max(1, x['attempts']) for x in w):.1%} | "
                 f"{statistics.fmean(x['announcement'] / max(1, x['attempts']) for x in w):.1%} | "
-                f"{statistics.fmean(x['callback'] / max(1, x['attempts']) for x in w):.1%} |"
+                f"{statistics.fmean(x['callback'] / max(1, x['attempts']) for x in w):.1%} | "
+                f"{statistics.fmean(x['agent_answers'] for x in w) / hours:,.0f} + "
+                f"{statistics.fmean(x['callback_dials'] for x in w) / hours:,.0f} |"
             )
         out.append("")
     return "\n".join(out)

@@ -122,6 +122,9 @@ class ArmResult:
     waits_answered: list[float] = field(default_factory=list)
     log: list[Attempt] = field(default_factory=list)
     busy_s: float = 0.0
+    # When an agent took a caller on the line ("answered") or a callback's placeholder
+    # ("dial"): the agents' work by the hour, callbacks included.
+    agent_starts: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def unserved(self) -> int:
@@ -151,11 +154,15 @@ def run_arm(arm: str, people: Sequence[Citizen], params: SurgeParams, seed: int)
 
 
 def window(result: ArmResult, start_s: float, end_s: float) -> dict[str, float]:
-    """Per-attempt figures of the attempts arriving in [start_s, end_s)."""
+    """Per-attempt figures of the attempts arriving in [start_s, end_s), and what agents
+    started in it."""
     inside = [a for a in result.log if start_s <= a.at_s < end_s]
     outcomes = Counter(a.outcome for a in inside)
     calls = len(inside)
+    started = Counter(kind for t, kind in result.agent_starts if start_s <= t < end_s)
     return {
+        "agent_answers": started["answered"],  # agents took a caller on the line then
+        "callback_dials": started["dial"],  # agents took a callback's placeholder then
         "attempts": calls,
         "answered": outcomes["answered"],
         "abandoned": outcomes["abandoned"],
@@ -339,6 +346,7 @@ class _Day:
                 continue
             self._leave(e)
             self.busy += 1
+            self.r.agent_starts.append((t, "dial" if e.placeholder else "answered"))
             if e.placeholder:
                 self._dial(t, e)
             else:

@@ -118,6 +118,11 @@ def test_a_callback_keeps_the_place_and_the_hourly_cap_refuses_the_next() -> Non
     ]
     first, second = (draws(2, i, 1, p).talk_s + p.wrapup_s for i in (0, 1))
     assert r.waits_answered == pytest.approx([0.0, first + second - 2.0])
+    # the agent took 0 on the line, then 1's placeholder (dialling 1), then 2 on the line
+    assert [kind for _, kind in r.agent_starts] == ["answered", "dial", "answered"]
+    day = window(r, 0, p.day_s)
+    assert (day["agent_answers"], day["callback_dials"]) == (2, 1)
+    assert window(r, 1.0, first)["callback_dials"] == 0  # 1 is dialled when 0 is done
 
 
 def test_an_unanswered_callback_is_dialled_again_then_the_citizen_redials() -> None:
