@@ -190,8 +190,10 @@ class QueueOut(BaseModel):
     estimated_wait_s: float | None = Field(
         default=None,
         description=(
-            "What a caller joining now would wait: (waiting + 1 - free agents) x AHT /"
-            " agents able to answer; null when no agent can take the queue"
+            "What a caller joining now would wait: (callers ahead + 1 - free agents) x AHT"
+            " / agents able to answer, the callers ahead being those waiting in the queues"
+            " of its category and weight and in heavier queues; null when no agent can take"
+            " the queue"
         ),
     )
     callbacks_pending: int = Field(

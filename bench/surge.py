@@ -19,9 +19,10 @@ Scenarios (the same staff in both arms):
   what the 5.11 % answered implies — 3,015 answered calls of AHT 180 s are 150 operator-hours,
   not the 600 of 25 operators round the clock.
 
-Arms: ``plain``; ``hotline`` (offers judged, as the service does, on the caller's own
-district queue's estimated wait); ``hotline, pool estimate`` (a what-if: the offer's estimate
-counts every caller waiting at the same priority or higher, in any queue).
+Arms: ``plain``; ``hotline`` (offers judged as the service does, ``queues.wait_estimate``:
+the estimated wait counts the callers of the caller's category and of heavier queues);
+``hotline, own-queue estimate`` (the rule the service had before: the caller's own district
+queue only), to show what the rule's change does.
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ SCENARIOS: dict[str, tuple[int, ...]] = {
     "shifts": (8,) * 8 + (9,) * 8 + (8,) * 8,
 }
 ARMS: tuple[tuple[str, str, str], ...] = (
-    ("plain", PLAIN, "queue"),
-    ("hotline", HOTLINE, "queue"),
-    ("hotline, pool estimate", HOTLINE, "pool"),
+    ("plain", PLAIN, "service"),
+    ("hotline", HOTLINE, "service"),
+    ("hotline, own-queue estimate", HOTLINE, "own-queue"),
 )
 PEAK_HOURS = (9, 11)  # the DES's busiest hours of the attempts, checked on the real Asterisk
 
@@ -118,6 +119,26 @@ def _fmt(v: float, share: bool = False) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 or v == int(v) else f"{v:.1f}"
 
 
+def ceiling(
+    params: SurgeParams, hotline: Sequence[dict[str, float]], plain_served: Sequence[float]
+) -> str:
+    """The most the hotline arm could serve with these agents: the citizens the
+    announcements served, plus one new citizen per AHT of every agent-second of the day
+    (no idle agent, no unanswered callback ringing, nobody served twice), at most all."""
+    agent_s = sum(params.agents_by_hour) * params.day_s / 24
+    by_agents = agent_s / params.aht_s
+    bound = [
+        min(params.citizens, f["by announcement"] + by_agents) / p
+        for f, p in zip(hotline, plain_served, strict=True)
+    ]
+    return (
+        f"Ceiling of the hotline arm with these agents: {by_agents:,.0f} citizens by agents "
+        f"({agent_s / 3600:,.0f} agent-hours ÷ AHT {params.aht_s:g} s) + those the "
+        f"announcements served, at most all {params.citizens:,}: "
+        f"{statistics.fmean(bound):.2f}× the plain queue ({min(bound):.2f}–{max(bound):.2f})."
+    )
+
+
 def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: SurgeParams) -> str:
     out: list[str] = []
     for name in scenarios:
@@ -158,15 +179,16 @@ def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: Surge
             )
         out.append("| **unique citizens served ÷ plain** | " + " | ".join(ratio_cells) + " |")
         out.append("")
+        out.append(ceiling(params, per_arm["hotline"], plain_served) + "\n")
         h0, h1 = PEAK_HOURS
         out.append(
             f"Peak hours {h0:02d}:00–{h1:02d}:00 in the simulation (attempts arriving then):\n"
         )
         out.append(
             "| arm | attempts/h | answered by an agent | abandoned | announcement "
-            "| callback taken |"
+            "| callback taken | agents took, per hour: callers on the line + callback dials |"
         )
-        out.append("|---|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|---|")
         hours = h1 - h0
         for label in labels:
             w = peaks[label]
@@ -175,7 +197,9 @@ def run(seeds: Sequence[int], target: int, scenarios: Sequence[str], base: Surge
                 f"{statistics.fmean(x['answered_share'] for x in w):.1%} | "
                 f"{statistics.fmean(x['abandoned'] / max(1, x['attempts']) for x in w):.1%} | "
                 f"{statistics.fmean(x['announcement'] / max(1, x['attempts']) for x in w):.1%} | "
-                f"{statistics.fmean(x['callback'] / max(1, x['attempts']) for x in w):.1%} |"
+                f"{statistics.fmean(x['callback'] / max(1, x['attempts']) for x in w):.1%} | "
+                f"{statistics.fmean(x['agent_answers'] for x in w) / hours:,.0f} + "
+                f"{statistics.fmean(x['callback_dials'] for x in w) / hours:,.0f} |"
             )
         out.append("")
     return "\n".join(out)

@@ -4,21 +4,23 @@ they can take a call — and the estimated wait a callback offer is based on.
 Kept from AMI queue events, and rebuilt from ``QueueStatus`` whenever the AMI link
 (re)connects, so a restart of the service or of Asterisk leaves no stale state.
 
-Estimated wait of a caller joining queue *q* now::
+Estimated wait of a caller joining queue *q* now (``queues/wait_estimate.py``, the rule the
+surge simulation uses too)::
 
     able  = members of q not paused whose phone is reachable
     free  = those of them not on a call
-    ahead = callers waiting in q now (callbacks' placeholders included)
+    ahead = callers waiting now (callbacks' placeholders included) in the queues of q's
+            category and weight (its district queues) and in heavier queues
     wait  = max(0, ahead + 1 − free) × AHT / able        (None when able = 0)
 
 The first ``free`` callers are answered at once; every further caller waits, on average, for
 one of ``able`` agents to finish a call of ``AHT`` (talk + wrap-up). ``AHT`` is the mean of
 the last ``AHT_WINDOW`` calls of q's category (any category while it has none, a default
 before any), from ``AgentComplete``. It is a deliberately simple figure, meant to say
-"more than N minutes": it counts every waiting caller as ahead (a higher-priority caller
-joins ahead of lower ones, so for them it overestimates), and it sees q alone, while every
-agent is a member of every queue (callers of other queues compete for the same agents, so
-under load it underestimates).
+"more than N minutes": it counts every waiting caller of those queues as ahead (a
+higher-priority caller joins ahead of lower ones, so for them it overestimates), and it
+leaves out lighter queues' callers, who take a free agent now and then when the heavier
+queues' callers do not outnumber their free agents (so under load it may underestimate).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from pbx.events import (
 )
 from queues.ports import QueueView
 from queues.routing import QueueSpec, RoutingPolicy
+from queues.wait_estimate import QueueLayout, callers_ahead, estimated_wait_s
 
 __all__ = ["AHT_WINDOW", "DEFAULT_AHT_S", "LiveQueues"]
 
@@ -99,6 +102,7 @@ class LiveQueues:
         self.on_change = on_change
         specs = RoutingPolicy().queues() if queues is None else queues
         self._category = {q.name: q.category for q in specs}
+        self._layout = QueueLayout(self._category, {q.name: q.weight for q in specs})
         self.waiting: dict[str, dict[str, float]] = {q.name: {} for q in specs}
         self._members: dict[str, dict[str, _Member]] = {q.name: {} for q in specs}
         # Device (StateInterface) -> its state, shared by the member in every queue: app_queue
@@ -190,8 +194,9 @@ class LiveQueues:
         if able == 0:
             return None
         free = sum(m.free for m in members)
-        ahead = len(self.waiting.get(queue, {}))
-        return max(0, ahead + 1 - free) * self.aht_s(queue) / able
+        waiting = {q: len(self.waiting.get(q, ())) for q in self._layout.competing(queue)}
+        ahead = callers_ahead(queue, waiting, self._layout)
+        return estimated_wait_s(ahead=ahead, free=free, able=able, aht_s=self.aht_s(queue))
 
     def snapshot(self) -> list[QueueView]:
         now = self._clock()

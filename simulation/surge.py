@@ -17,8 +17,10 @@ waiting caller; a caller whose patience runs out leaves, and redials or not
   every agent is in every queue (``queues/routing.py``; penalties and the queues' weights are
   left out: all agents have every skill);
 - *callbacks that keep the place* (``queues/callbacks.py``): just before joining, the
-  queue's estimated wait (``queues/live.py``'s formula, per district queue) is compared with
-  the threshold, and the offer is decided by ``queues.callback_states.offer`` with the
+  estimated wait is computed by the service's own rule (``queues.wait_estimate``: the
+  callers waiting in the queues of the caller's category and in heavier queues, on the
+  routing's layout with nine districts) and compared with the threshold, and the offer is
+  decided by ``queues.callback_states.offer`` with the
   numbering plan (``queues.callback_limits.NumberPlan``) and the caps
   (``queues.callback_limits.CallbackCaps``: 3 per number a day, 300 an hour), the settings'
   values. A caller who takes it hangs up; a placeholder waits at their place (their
@@ -47,7 +49,9 @@ from typing import cast
 
 from queues import callback_states as rules
 from queues.callback_limits import CallbackCaps, NumberPlan
-from simulation.surge_model import AttemptDraws, Citizen, SurgeParams, draws
+from queues.routing import RoutingPolicy
+from queues.wait_estimate import QueueLayout, callers_ahead, estimated_wait_s
+from simulation.surge_model import DISTRICTS, AttemptDraws, Citizen, SurgeParams, draws
 
 __all__ = ["ARMS", "HOTLINE", "PLAIN", "ArmResult", "run_arm", "window"]
 
@@ -58,6 +62,9 @@ EMERGENCY_SL_S = 15.0
 _EPOCH = datetime(2021, 7, 23, tzinfo=UTC)  # a day of the HCMC surge: the caps need a date
 
 _ATTEMPT, _ABANDON, _DONE, _CALLBACK_DUE, _SHIFT = range(5)
+# The service's queues for the simulation's districts 1..9: categories and weights.
+_SPECS = RoutingPolicy(districts=tuple(range(1, DISTRICTS + 1))).queues()
+_LAYOUT = QueueLayout({q.name: q.category for q in _SPECS}, {q.name: q.weight for q in _SPECS})
 
 
 @dataclass
@@ -115,6 +122,9 @@ class ArmResult:
     waits_answered: list[float] = field(default_factory=list)
     log: list[Attempt] = field(default_factory=list)
     busy_s: float = 0.0
+    # When an agent took a caller on the line ("answered") or a callback's placeholder
+    # ("dial"): the agents' work by the hour, callbacks included.
+    agent_starts: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def unserved(self) -> int:
@@ -144,11 +154,15 @@ def run_arm(arm: str, people: Sequence[Citizen], params: SurgeParams, seed: int)
 
 
 def window(result: ArmResult, start_s: float, end_s: float) -> dict[str, float]:
-    """Per-attempt figures of the attempts arriving in [start_s, end_s)."""
+    """Per-attempt figures of the attempts arriving in [start_s, end_s), and what agents
+    started in it."""
     inside = [a for a in result.log if start_s <= a.at_s < end_s]
     outcomes = Counter(a.outcome for a in inside)
     calls = len(inside)
+    started = Counter(kind for t, kind in result.agent_starts if start_s <= t < end_s)
     return {
+        "agent_answers": started["answered"],  # agents took a caller on the line then
+        "callback_dials": started["dial"],  # agents took a callback's placeholder then
         "attempts": calls,
         "answered": outcomes["answered"],
         "abandoned": outcomes["abandoned"],
@@ -249,11 +263,11 @@ class _Day:
         p = self.p
         able = p.agents_at(t)
         free = max(0, able - self.busy)
-        if p.offer_ahead == "queue":
+        if p.offer_ahead == "own-queue":
             ahead = self.waiting_in[e.queue]
         else:
-            ahead = sum(n for prio, n in self.waiting_at.items() if prio >= e.priority)
-        wait = None if able == 0 else max(0, ahead + 1 - free) * p.aht_s / able
+            ahead = callers_ahead(e.queue, self.waiting_in, _LAYOUT)
+        wait = estimated_wait_s(ahead=ahead, free=free, able=able, aht_s=p.aht_s)
         now = _EPOCH + timedelta(seconds=t)
         offer = rules.offer(
             e.queue,
@@ -332,6 +346,7 @@ class _Day:
                 continue
             self._leave(e)
             self.busy += 1
+            self.r.agent_starts.append((t, "dial" if e.placeholder else "answered"))
             if e.placeholder:
                 self._dial(t, e)
             else:

@@ -10,8 +10,8 @@ the project's share of the day's calls per hour of the Vietnam day (``bench/stat
 **Needs** (``DEFAULT_NEEDS``): the shares of Bình Dương's 1022 by 8 Dec 2021 (domain notes:
 226,530 calls, 45,849 emergencies = 20 %, 51,297 relief requests = 23 %); a third of the
 medical calls life-threatening, as ``simulation.traffic`` assumes; violation reports 10 %
-(an assumption: the notes give no share); information the remaining 47 %. The bench also runs
-a lower information share, since the hotline's self-service gain rests on it.
+(an assumption: the notes give no share); information the remaining 47 %. The hotline's
+self-service gain rests on that share and on ``info_wants_agent``.
 
 **Redials** (``RedialModel``): the retrial model of the call-centre literature — a caller
 who did not get through calls again with a probability, after a random (exponential) delay
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "DEFAULT_NEEDS",
+    "DISTRICTS",
     "HOURLY",
     "NEED_QUEUE",
     "AttemptDraws",
@@ -134,10 +135,11 @@ class SurgeParams:
     callback_ring_s: float = 30.0
     callback_max_per_number: int = 3
     callback_max_per_hour: int = 300
-    # What the offer's estimated wait counts ahead: "queue" = the callers waiting in the
-    # caller's own (district) queue, as queues/live.py does; "pool" = every caller waiting
-    # in any queue at the same priority or higher (a what-if: every agent is in every queue).
-    offer_ahead: str = "queue"
+    # What the offer's estimated wait counts ahead: "service" = the service's rule
+    # (queues/wait_estimate.py: the callers of the caller's category and of heavier queues);
+    # "own-queue" = the callers of the caller's own (district) queue only, the rule the
+    # service had before (kept to show what the change does).
+    offer_ahead: str = "service"
     # … and the citizens' behaviour (assumptions): who takes an offer, who answers.
     callback_accept: float = 0.8
     callback_answer: float = 0.8
@@ -148,8 +150,8 @@ class SurgeParams:
             raise ValueError("agents_by_hour needs 24 counts of 0 or more")
         if len(self.hourly) != 24 or sum(self.hourly) <= 0:
             raise ValueError("hourly needs 24 non-negative shares")
-        if self.offer_ahead not in ("queue", "pool"):
-            raise ValueError(f"offer_ahead is queue or pool, got {self.offer_ahead!r}")
+        if self.offer_ahead not in ("service", "own-queue"):
+            raise ValueError(f"offer_ahead is service or own-queue, got {self.offer_ahead!r}")
         unknown = set(self.needs) - set(NEED_QUEUE)
         if unknown:
             raise ValueError(f"unknown needs: {sorted(unknown)}")

@@ -118,6 +118,11 @@ def test_a_callback_keeps_the_place_and_the_hourly_cap_refuses_the_next() -> Non
     ]
     first, second = (draws(2, i, 1, p).talk_s + p.wrapup_s for i in (0, 1))
     assert r.waits_answered == pytest.approx([0.0, first + second - 2.0])
+    # the agent took 0 on the line, then 1's placeholder (dialling 1), then 2 on the line
+    assert [kind for _, kind in r.agent_starts] == ["answered", "dial", "answered"]
+    day = window(r, 0, p.day_s)
+    assert (day["agent_answers"], day["callback_dials"]) == (2, 1)
+    assert window(r, 1.0, first)["callback_dials"] == 0  # 1 is dialled when 0 is done
 
 
 def test_an_unanswered_callback_is_dialled_again_then_the_citizen_redials() -> None:
@@ -159,3 +164,25 @@ def test_the_replay_places_the_calls_the_arm_queued_with_their_patience() -> Non
         figures = des_figures(r, 100.0, 400.0)
         assert figures["reached_queue"] == len(queued)
         assert figures["answered"] == r.answered and figures["abandoned"] == r.abandoned
+
+
+@pytest.mark.parametrize(("ahead", "offered"), [("service", 1), ("own-queue", 0)])
+def test_the_offer_counts_the_whole_category_as_the_service_does(ahead: str, offered: int) -> None:
+    """queues/wait_estimate.py's rule: callers of the category's other district queues are
+    ahead too. One agent busy with 0; 1–3 wait in food-2, food-3, food-1 (3 is under the
+    600-s threshold: 2 ahead, (2 + 1) × AHT = 540 s); 4 joins food-1: 3 ahead in the category
+    (wait (3 + 1) × AHT = 720 s: offered), 1 in its own queue (360 s: not offered)."""
+    p = _params(
+        callback_threshold_s=600,
+        callback_accept=1.0,
+        callback_answer=1.0,
+        offer_ahead=ahead,
+    )
+    people = [_c(0, 0.0), _c(1, 1.0, district=2), _c(2, 2.0, district=3), _c(3, 3.0), _c(4, 4.0)]
+    assert draws(1, 0, 1, p).talk_s > 10  # 0 still talks when the others come
+    r = run_arm(HOTLINE, people, p, seed=1)
+    assert r.callbacks_requested == offered
+    assert [a.outcome for a in r.log if a.citizen == 4] == (
+        ["callback"] if offered else ["answered"]
+    )
+    assert r.served == 5
