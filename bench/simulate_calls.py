@@ -26,8 +26,9 @@ def _load(avg: tuple[float, float, float]) -> str:
 
 # The lines of ``hotline1022 simulate`` worth keeping beside the summary: the rate SIPp sent
 # the INVITEs at and the rate Asterisk saw them arrive at ("rates:"), where the calls waited
-# ("delays:"), the CPU each part used ("CPU:"), and the counts ("placed").
-DETAIL_PREFIXES = ("rates:", "delays:", "CPU:", "placed ")
+# ("delays:"), which INVITE of a call got through ("intake:"), the CPU each part used
+# ("CPU:"), and the counts ("placed").
+DETAIL_PREFIXES = ("rates:", "delays:", "intake:", "CPU:", "placed ")
 
 
 def reading(stdout: str) -> tuple[str, list[str]]:

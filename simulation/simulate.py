@@ -44,6 +44,7 @@ from store.models import Call, CallStatus
 __all__ = [
     "Summary",
     "Timing",
+    "answered_after",
     "arrival_rate",
     "asterisk_arrivals",
     "asterisk_calls",
@@ -52,6 +53,7 @@ __all__ = [
     "sent_rate",
     "summarize",
     "timing",
+    "udp_drops",
 ]
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,36 @@ def arrival_rate(arrivals: list[datetime]) -> float:
     return len(arrivals) / span
 
 
+def udp_drops(port: int, table: str = "/proc/net/udp") -> int | None:
+    """Datagrams the kernel dropped for the UDP socket bound to ``port`` (its receive buffer
+    was full: whoever owns it did not read in time), from ``/proc/net/udp``; None if no such
+    socket."""
+    try:
+        lines = Path(table).read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 13 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            return int(fields[-1])
+    return None
+
+
+# When SIPp sends an INVITE again while no answer came (T1 = 500 ms, doubling): a 200 OK
+# after the k-th of these most likely answered the k-th retransmission, the earlier ones lost.
+RETRANSMIT_AT_S = (0.5, 1.5, 3.5, 7.5, 15.5, 31.5)
+
+
+def answered_after(answer_s: list[float]) -> list[int]:
+    """How many calls were answered before the first retransmission, between it and the
+    second, ... (one count per window of ``RETRANSMIT_AT_S``, the last open)."""
+    counts = [0] * len(RETRANSMIT_AT_S)
+    for a in answer_s:
+        i = next((k for k, at in enumerate(RETRANSMIT_AT_S) if a < at), len(counts) - 1)
+        counts[i] += 1
+    return counts
+
+
 def sent_rate(sent: list[float]) -> float:
     """Calls per second SIPp sent at: the INVITEs' times (to the microsecond) from the first
     to the last, ``n - 1`` intervals (0 for fewer than two)."""
@@ -182,8 +214,17 @@ class Timing:
     answer_max_s: float
     unanswered: int
     retransmissions: int
+    # Answered before the first retransmission, after the first, ... (``answered_after``).
+    answered_by_retransmission: tuple[int, ...] = ()
+    # Datagrams the kernel dropped at Asterisk's SIP socket during the run (None: not read).
+    sip_socket_drops: int | None = None
 
     def lines(self) -> list[str]:
+        windows = ", ".join(
+            f"{n} before {at:g} s"
+            for n, at in zip(self.answered_by_retransmission, RETRANSMIT_AT_S, strict=False)
+        )
+        drops = "not read" if self.sip_socket_drops is None else str(self.sip_socket_drops)
         return [
             f"rates: asked {self.asked_per_s:.1f}/s; SIPp sent {self.sent} INVITEs over "
             f"{self.sent_span_s:.1f} s: {self.sent_per_s:.1f}/s; Asterisk saw {self.arrived} "
@@ -194,6 +235,8 @@ class Timing:
             f"200 OK p50 {self.answer_p50_s:.2f} s p95 {self.answer_p95_s:.2f} s max "
             f"{self.answer_max_s:.2f} s; {self.unanswered} never answered; SIPp "
             f"retransmissions {self.retransmissions}",
+            f"intake: 200 OK (INVITE retransmitted at 0.5, 1.5, 3.5, 7.5, 15.5 s) {windows}; "
+            f"datagrams dropped at Asterisk's SIP socket (receive buffer full): {drops}",
         ]
 
 
@@ -202,6 +245,7 @@ def timing(
     times: dict[str, CallTimes],
     starts_by_caller: dict[str, datetime],
     retransmissions: int = 0,
+    sip_socket_drops: int | None = None,
 ) -> Timing:
     sent = sorted(t.sent for t in times.values())
     arrivals = sorted(starts_by_caller.values())
@@ -228,6 +272,8 @@ def timing(
         answer_max_s=answers[-1] if answers else 0.0,
         unanswered=len(times) - len(answers),
         retransmissions=retransmissions,
+        answered_by_retransmission=tuple(answered_after(answers)),
+        sip_socket_drops=sip_socket_drops,
     )
 
 
@@ -321,6 +367,7 @@ async def run(args: argparse.Namespace) -> int:
                 if stat is not None and stat.exists():
                     retrans += stat_counter(stat.read_text(), "Retransmissions")
 
+            drops_before = udp_drops(stack.settings.sip_port)
             started = time.monotonic()
             serial = 0
             for keys, n in split_calls(args.calls):
@@ -344,6 +391,12 @@ async def run(args: argparse.Namespace) -> int:
             finally:
                 await stop(cpu_task)
             elapsed = time.monotonic() - started
+            drops_after = udp_drops(stack.settings.sip_port)
+            drops = (
+                drops_after - drops_before
+                if drops_after is not None and drops_before is not None
+                else None
+            )
             try:
                 await stack.wait_idle(within_s=60)
             except TimeoutError as exc:
@@ -355,7 +408,7 @@ async def run(args: argparse.Namespace) -> int:
             starts = asterisk_starts(stack.asterisk.cdr_csv, by=1)
             arrivals = asterisk_arrivals(stack.asterisk.cdr_csv)
             summary = summarize(args.calls, calls, seen)
-            for line in timing(args.rate, times, starts, retrans).lines():
+            for line in timing(args.rate, times, starts, retrans, drops).lines():
                 print(line)
             cpu_s = sampler.seconds()
             per_call = ", ".join(

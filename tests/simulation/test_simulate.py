@@ -8,6 +8,7 @@ import pytest
 
 from simulation.citizens import CallTimes
 from simulation.simulate import (
+    answered_after,
     arrival_rate,
     asterisk_arrivals,
     asterisk_calls,
@@ -17,6 +18,7 @@ from simulation.simulate import (
     split_calls,
     summarize,
     timing,
+    udp_drops,
 )
 from simulation.sipp import failure_counts, stat_counter
 from store.models import Call
@@ -146,13 +148,42 @@ def test_timing_tells_sipp_sending_late_from_asterisk_taking_calls_in_late(
         for i, n in enumerate(["0901", "0902", "0903", "0904"])
     }
     assert sent_rate([t.sent for t in times.values()]) == pytest.approx(10.0)
-    t = timing(10.0, times, starts, retransmissions=7)
+    t = timing(10.0, times, starts, retransmissions=7, sip_socket_drops=3)
     assert (t.sent, t.arrived) == (4, 4)
     assert t.sent_per_s == pytest.approx(10.0)
     assert t.arrived_per_s == pytest.approx(4 / 6)
     assert t.intake_max_s == pytest.approx(5.5 - 0.3)
     assert (t.unanswered, t.answer_max_s) == (1, pytest.approx(0.05))
-    rates, delays = t.lines()
+    rates, delays, intake = t.lines()
     assert "SIPp sent 4 INVITEs over 0.3 s: 10.0/s" in rates and "arrive over 6 s" in rates
     assert "1 never answered" in delays and "retransmissions 7" in delays
+    assert intake.startswith("intake: 200 OK") and "3 before 0.5 s, 0 before 1.5 s" in intake
+    assert intake.endswith("(receive buffer full): 3")
     assert sent_rate([1.0]) == 0.0 and sent_rate([]) == 0.0
+
+
+def test_answers_are_counted_by_the_invite_retransmission_they_followed() -> None:
+    # 0.2 s: the first INVITE; 0.9: after the 1st retransmission (0.5 s); 16.1: the 5th.
+    assert answered_after([0.2, 0.3, 0.9, 16.1, 40.0]) == [2, 1, 0, 0, 0, 2]
+    assert answered_after([]) == [0] * 6
+
+
+def test_drops_are_read_for_the_socket_bound_to_the_port(tmp_path: Path) -> None:
+    table = tmp_path / "udp"
+    head = (
+        "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
+        "  timeout inode ref pointer drops\n"
+    )
+    row = (
+        "  {sl}: 0100007F:{port:04X} 00000000:0000 07 00000000:00000000 00:00000000 00000000"
+        "  1000        0 {inode} 2 0000000000000000 {drops}\n"
+    )
+    table.write_text(
+        head
+        + row.format(sl=1, port=5060, inode=11, drops=0)
+        + row.format(sl=2, port=25060, inode=12, drops=417)
+    )
+    assert udp_drops(25060, str(table)) == 417
+    assert udp_drops(5060, str(table)) == 0
+    assert udp_drops(5061, str(table)) is None
+    assert udp_drops(5060, str(tmp_path / "missing")) is None
