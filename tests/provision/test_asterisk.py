@@ -125,3 +125,12 @@ def test_every_dialplan_function_used_is_loaded(tmp_path: Path) -> None:
     }
     assert not missing, f"functions used but not loaded: {missing}"
 
+
+def test_an_ami_backlog_does_not_make_asterisk_ignore_new_calls(tmp_path: Path) -> None:
+    """With the default trigger ("global") PJSIP ignores every new INVITE while any task
+    queue of Asterisk's is past its high-water mark, AMI's event queue included: at 20 calls/s
+    citizens' INVITEs went unanswered until a retransmission 16 s later, or for good
+    (bench/results/simulate.md, 2026-12-06 18:xx). Only PJSIP's own queues may refuse calls."""
+    pjsip = (render(tmp_path) / "pjsip.conf").read_text()
+    section = pjsip[pjsip.index("[global]") : pjsip.index("[transport-udp]")]
+    assert "\ntaskprocessor_overload_trigger = pjsip_only\n" in section
