@@ -156,6 +156,9 @@ def test_timing_tells_sipp_sending_late_from_asterisk_taking_calls_in_late(
     assert (t.unanswered, t.answer_max_s) == (1, pytest.approx(0.05))
     rates, delays, intake = t.lines()
     assert "SIPp sent 4 INVITEs over 0.3 s: 10.0/s" in rates and "arrive over 6 s" in rates
+    # three 200 OKs, 0.1 s apart
+    assert t.answered_per_s == pytest.approx(10.0)
+    assert rates.endswith("answered (200 OK at SIPp) over 0.2 s: 10.0/s")
     assert "1 never answered" in delays and "retransmissions 7" in delays
     assert intake.startswith("intake: 200 OK") and "3 before 0.5 s, 0 before 1.5 s" in intake
     assert intake.endswith("(receive buffer full): 3")
