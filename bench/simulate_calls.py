@@ -24,6 +24,20 @@ def _load(avg: tuple[float, float, float]) -> str:
     return ", ".join(f"{x:.2f}" for x in avg)
 
 
+# The lines of ``hotline1022 simulate`` worth keeping beside the summary: the rate SIPp sent
+# the INVITEs at and the rate Asterisk saw them arrive at ("rates:"), where the calls waited
+# ("delays:"), which INVITE of a call got through ("intake:"), the CPU each part used
+# ("CPU:"), and the counts ("placed").
+DETAIL_PREFIXES = ("rates:", "delays:", "intake:", "CPU:", "placed ")
+
+
+def reading(stdout: str) -> tuple[str, list[str]]:
+    """The summary line (the last) and the detail lines of a run's output."""
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    summary = lines[-1] if lines else "(no summary)"
+    return summary, [ln for ln in lines[:-1] if ln.startswith(DETAIL_PREFIXES)]
+
+
 def main(argv: list[str]) -> int:
     exe = Path(sys.executable).with_name("hotline1022")
     cmd = [str(exe), "simulate", *argv]
@@ -34,9 +48,7 @@ def main(argv: list[str]) -> int:
     load_after = os.getloadavg()
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr[-3000:])
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    summary = lines[-1] if lines else "(no summary)"
-    detail = lines[-2] if len(lines) > 1 else ""
+    summary, details = reading(proc.stdout)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     new = not RESULTS.exists()
     with RESULTS.open("a", encoding="utf-8") as f:
@@ -51,8 +63,10 @@ def main(argv: list[str]) -> int:
             f"- wall time: {elapsed:.1f} s, exit code {proc.returncode}\n"
             f"- load average (1, 5, 15 min) before: {_load(load_before)}; after: "
             f"{_load(load_after)}\n"
-            f"- {detail}\n\n```\n{summary}\n```\n\n"
+            + "".join(f"- {d}\n" for d in details)
+            + f"\n```\n{summary}\n```\n\n"
         )
+    print(f"load average (1, 5, 15 min) before: {_load(load_before)}; after: {_load(load_after)}")
     print(f"recorded in {RESULTS}")
     return proc.returncode
 

@@ -37,6 +37,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--talk-ms", type=int, default=2000, help="each answered call's talk time")
     p.add_argument("--database-url", default="", help="default: SQLite in a temporary dir")
     p.add_argument(
+        "--sipp-per-agent",
+        action="store_true",
+        help="constant rate: one SIPp process per agent, not one for all (to compare)",
+    )
+    p.add_argument(
         "--chaos",
         metavar="SPEC",
         default=None,

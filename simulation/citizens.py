@@ -29,15 +29,33 @@ from simulation.sipp import (
 )
 
 __all__ = [
+    "CallTimes",
     "ScheduledCall",
     "SippCallee",
+    "call_times",
     "callee_scenario",
     "citizen_scenario",
     "late_calls",
+    "parse_call_times",
     "peak_citizen_scenario",
     "run_citizens",
     "run_scheduled_citizens",
 ]
+
+
+# What each call of ``run_citizens`` logs (``-trace_logs``): "sent <number> <s> <us>" as
+# SIPp sends the INVITE, "answered <number> <s> <us>" when the 200 OK reaches it (wall clock,
+# SIPp's gettimeofday). ``call_times`` reads them: the rate SIPp really sent at, and how long
+# Asterisk took to answer, beside the rate Asterisk saw (its CDR).
+def _log_time_actions(what: str, sec: str, usec: str) -> str:
+    return (
+        f'<gettimeofday assign_to="{sec},{usec}"/>'
+        f'<log message="{what} [field0] [${sec}] [${usec}]"/>'
+    )
+
+
+def _log_time(what: str, sec: str, usec: str) -> str:
+    return f"<nop><action>{_log_time_actions(what, sec, usec)}</action></nop>"
 
 
 def citizen_scenario(
@@ -103,6 +121,7 @@ Content-Length: 0
     body = "\n  ".join(actions)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="citizen dials 1022">
+  {_log_time("sent", "sent_s", "sent_us")}
   <send retrans="500"><![CDATA[
 INVITE sip:1022@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -120,7 +139,9 @@ Content-Length: [len]
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
+  <recv response="200" rtd="true">
+    <action>{_log_time_actions("answered", "ok_s", "ok_us")}</action>
+  </recv>
   <send><![CDATA[
 {request("ACK", 1)}
 ]]></send>
@@ -172,6 +193,9 @@ def run_citizens(
         "-trace_err",
         "-stf",
         str(workdir / "stat.csv"),
+        "-trace_logs",
+        "-log_file",
+        str(workdir / "calls.log"),
     ]
     return subprocess.Popen(
         args,
@@ -180,6 +204,45 @@ def run_citizens(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@dataclass(frozen=True)
+class CallTimes:
+    """When a ``run_citizens`` call's INVITE left SIPp and when its 200 OK came back (Unix
+    seconds, SIPp's clock); ``answered`` is None for a call never answered."""
+
+    number: str
+    sent: float
+    answered: float | None = None
+
+    @property
+    def answer_s(self) -> float | None:
+        return None if self.answered is None else self.answered - self.sent
+
+
+def call_times(proc: subprocess.Popen[bytes]) -> dict[str, CallTimes]:
+    """Caller number -> its ``CallTimes``, from a ``run_citizens`` process's log (read it
+    before ``remove_run``)."""
+    workdir = run_dir(proc)
+    log_file = workdir / "calls.log" if workdir is not None else None
+    if log_file is None or not log_file.exists():
+        return {}
+    return parse_call_times(log_file.read_text(errors="replace"))
+
+
+def parse_call_times(text: str) -> dict[str, CallTimes]:
+    sent: dict[str, float] = {}
+    answered: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or parts[-4] not in ("sent", "answered"):
+            continue
+        try:
+            at = float(parts[-2]) + float(parts[-1]) / 1e6
+        except ValueError:
+            continue
+        (sent if parts[-4] == "sent" else answered)[parts[-3]] = at
+    return {n: CallTimes(n, t, answered.get(n)) for n, t in sent.items()}
 
 
 # A key every 1.25 s from 1.5 s after the answer: the timing of ``citizen_scenario``.

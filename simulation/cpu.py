@@ -110,6 +110,10 @@ class CpuSampler:
                 self._last_proc[pid] = used
                 self._group_s[group] = self._group_s.get(group, 0.0) + used - before
 
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds each group used while sampled (per unit of work: divide by it)."""
+        return dict(self._group_s)
+
     def summary(self) -> CpuSummary:
         shares = sorted(self._machine_shares) or [0.0]
         elapsed = self._elapsed_s or 1.0

@@ -20,24 +20,41 @@ after it, so a simulation never touches a running hotline's data.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import logging
+import os
 import statistics
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
 from hotline1022.settings import Settings
-from simulation.citizens import citizen_scenario, run_citizens
-from simulation.sipp import await_runs
+from simulation.citizens import CallTimes, call_times, citizen_scenario, run_citizens
+from simulation.cpu import CpuSampler, stop
+from simulation.sipp import await_runs, run_dir, stat_counter
 from simulation.stack import Stack, free_udp_tcp_port
 from store.models import Call, CallStatus
 
-__all__ = ["Summary", "arrival_rate", "asterisk_arrivals", "asterisk_calls", "run", "summarize"]
+__all__ = [
+    "Summary",
+    "Timing",
+    "answered_after",
+    "arrival_rate",
+    "asterisk_arrivals",
+    "asterisk_calls",
+    "asterisk_starts",
+    "run",
+    "sent_rate",
+    "summarize",
+    "timing",
+    "udp_drops",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +65,8 @@ log = logging.getLogger(__name__)
 # cannot ring the agents. No other part of the project uses 10000-19999; Asterisk skips a
 # port that something else holds.
 RTP_RANGE = (10000, 19999)
+# How long, after the last SIPp run ended, the service may take to complete every record.
+SETTLE_S = 300.0
 AMI_HEARTBEAT_S: float = Settings.model_fields["ami_heartbeat_interval_s"].default
 
 # (keys pressed, share of calls). Each path answers every question the menu asks: "124" a
@@ -92,6 +111,28 @@ def asterisk_calls(cdr_csv: Path, context: str = "citizens", exten: str = "1022"
     return seen
 
 
+def asterisk_starts(
+    cdr_csv: Path, context: str = "citizens", exten: str = "1022", *, by: int = 16
+) -> dict[str, datetime]:
+    """Each citizen call to 1022 -> when it reached Asterisk (the CDR's start, UTC: the
+    instance logs in GMT), keyed by the CDR column ``by``: 16 the uniqueid, 1 the caller
+    number (``src``, the number SIPp dialled from)."""
+    if not cdr_csv.exists():
+        return {}
+    starts: dict[str, datetime] = {}
+    with cdr_csv.open(newline="", encoding="utf-8", errors="replace") as f:
+        for row in csv.reader(f):
+            if len(row) >= 17 and row[2] == exten and row[3] == context and row[9]:
+                try:
+                    start = datetime.strptime(row[9], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+                except ValueError:
+                    continue
+                # A call may have several CDRs (one per queue attempt): its first start.
+                if row[by] not in starts or start < starts[row[by]]:
+                    starts[row[by]] = start
+    return starts
+
+
 def asterisk_arrivals(
     cdr_csv: Path, context: str = "citizens", exten: str = "1022"
 ) -> list[datetime]:
@@ -99,20 +140,7 @@ def asterisk_arrivals(
 
     The rate the run asked SIPp for is not the rate it offered on a loaded machine: this is
     what Asterisk saw."""
-    if not cdr_csv.exists():
-        return []
-    starts: dict[str, datetime] = {}
-    with cdr_csv.open(newline="", encoding="utf-8", errors="replace") as f:
-        for row in csv.reader(f):
-            if len(row) >= 17 and row[2] == exten and row[3] == context and row[9]:
-                try:
-                    start = datetime.strptime(row[9], "%Y-%m-%d %H:%M:%S")
-                except ValueError:
-                    continue
-                # A call may have several CDRs (one per queue attempt): its first start.
-                if row[16] not in starts or start < starts[row[16]]:
-                    starts[row[16]] = start
-    return sorted(starts.values())
+    return sorted(asterisk_starts(cdr_csv, context, exten).values())
 
 
 def arrival_rate(arrivals: list[datetime]) -> float:
@@ -124,6 +152,139 @@ def arrival_rate(arrivals: list[datetime]) -> float:
         return 0.0
     span = (arrivals[-1] - arrivals[0]).total_seconds() + 1.0
     return len(arrivals) / span
+
+
+def udp_drops(port: int, table: str = "/proc/net/udp") -> int | None:
+    """Datagrams the kernel dropped for the UDP socket bound to ``port`` (its receive buffer
+    was full: whoever owns it did not read in time), from ``/proc/net/udp``; None if no such
+    socket."""
+    try:
+        lines = Path(table).read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 13 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            return int(fields[-1])
+    return None
+
+
+# When SIPp sends an INVITE again while no answer came (T1 = 500 ms, doubling): a 200 OK
+# after the k-th of these most likely answered the k-th retransmission, the earlier ones lost.
+RETRANSMIT_AT_S = (0.5, 1.5, 3.5, 7.5, 15.5, 31.5)
+
+
+def answered_after(answer_s: list[float]) -> list[int]:
+    """How many calls were answered before the first retransmission, between it and the
+    second, ... (one count per window of ``RETRANSMIT_AT_S``, the last open)."""
+    counts = [0] * len(RETRANSMIT_AT_S)
+    for a in answer_s:
+        i = next((k for k, at in enumerate(RETRANSMIT_AT_S) if a < at), len(counts) - 1)
+        counts[i] += 1
+    return counts
+
+
+def sent_rate(sent: list[float]) -> float:
+    """Calls per second SIPp sent at: the INVITEs' times (to the microsecond) from the first
+    to the last, ``n - 1`` intervals (0 for fewer than two)."""
+    if len(sent) < 2:
+        return 0.0
+    times = sorted(sent)
+    span = times[-1] - times[0]
+    return (len(times) - 1) / span if span > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where a run's calls were late: SIPp sending the INVITEs, or Asterisk taking them in
+    (its CDR start, whole seconds) and answering them (the 200 OK back at SIPp)."""
+
+    asked_per_s: float
+    sent: int
+    sent_span_s: float
+    sent_per_s: float
+    arrived: int
+    arrived_span_s: float
+    arrived_per_s: float
+    # The 200 OKs' times at SIPp (to the microsecond): the rate Asterisk answered at, without
+    # the CDR's whole seconds (600 calls sent over 29.95 s read 18.8-19.4/s in the CDR).
+    answered_span_s: float
+    answered_per_s: float
+    # INVITE sent -> the call's CDR start (+0.5 s: the CDR truncates to the second), by caller.
+    intake_p50_s: float
+    intake_p95_s: float
+    intake_max_s: float
+    # INVITE sent -> 200 OK received, at SIPp.
+    answer_p50_s: float
+    answer_p95_s: float
+    answer_max_s: float
+    unanswered: int
+    retransmissions: int
+    # Answered before the first retransmission, after the first, ... (``answered_after``).
+    answered_by_retransmission: tuple[int, ...] = ()
+    # Datagrams the kernel dropped at Asterisk's SIP socket during the run (None: not read).
+    sip_socket_drops: int | None = None
+
+    def lines(self) -> list[str]:
+        windows = ", ".join(
+            f"{n} before {at:g} s"
+            for n, at in zip(self.answered_by_retransmission, RETRANSMIT_AT_S, strict=False)
+        )
+        drops = "not read" if self.sip_socket_drops is None else str(self.sip_socket_drops)
+        return [
+            f"rates: asked {self.asked_per_s:.1f}/s; SIPp sent {self.sent} INVITEs over "
+            f"{self.sent_span_s:.1f} s: {self.sent_per_s:.1f}/s; Asterisk saw {self.arrived} "
+            f"arrive over {self.arrived_span_s:.0f} s (CDR starts, whole seconds): "
+            f"{self.arrived_per_s:.1f}/s; answered (200 OK at SIPp) over "
+            f"{self.answered_span_s:.1f} s: {self.answered_per_s:.1f}/s",
+            f"delays: INVITE sent to Asterisk's CDR start (+-0.5 s) p50 {self.intake_p50_s:.1f} s"
+            f" p95 {self.intake_p95_s:.1f} s max {self.intake_max_s:.1f} s; INVITE sent to "
+            f"200 OK p50 {self.answer_p50_s:.2f} s p95 {self.answer_p95_s:.2f} s max "
+            f"{self.answer_max_s:.2f} s; {self.unanswered} never answered; SIPp "
+            f"retransmissions {self.retransmissions}",
+            f"intake: 200 OK (INVITE retransmitted at 0.5, 1.5, 3.5, 7.5, 15.5 s) {windows}; "
+            f"datagrams dropped at Asterisk's SIP socket (receive buffer full): {drops}",
+        ]
+
+
+def timing(
+    asked_per_s: float,
+    times: dict[str, CallTimes],
+    starts_by_caller: dict[str, datetime],
+    retransmissions: int = 0,
+    sip_socket_drops: int | None = None,
+) -> Timing:
+    sent = sorted(t.sent for t in times.values())
+    arrivals = sorted(starts_by_caller.values())
+    intake = sorted(
+        starts_by_caller[n].timestamp() + 0.5 - t.sent
+        for n, t in times.items()
+        if n in starts_by_caller
+    )
+    answers = sorted(a for t in times.values() if (a := t.answer_s) is not None)
+    oks = sorted(t.answered for t in times.values() if t.answered is not None)
+    arrived_span = (arrivals[-1] - arrivals[0]).total_seconds() + 1.0 if arrivals else 0.0
+    return Timing(
+        asked_per_s=asked_per_s,
+        sent=len(sent),
+        sent_span_s=sent[-1] - sent[0] if sent else 0.0,
+        sent_per_s=sent_rate(sent),
+        arrived=len(arrivals),
+        arrived_span_s=arrived_span,
+        arrived_per_s=arrival_rate(arrivals),
+        answered_span_s=oks[-1] - oks[0] if oks else 0.0,
+        answered_per_s=sent_rate(oks),
+        intake_p50_s=percentile(intake, 50),
+        intake_p95_s=percentile(intake, 95),
+        intake_max_s=intake[-1] if intake else 0.0,
+        answer_p50_s=percentile(answers, 50),
+        answer_p95_s=percentile(answers, 95),
+        answer_max_s=answers[-1] if answers else 0.0,
+        unanswered=len(times) - len(answers),
+        retransmissions=retransmissions,
+        answered_by_retransmission=tuple(answered_after(answers)),
+        sip_socket_drops=sip_socket_drops,
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -181,9 +342,43 @@ async def run(args: argparse.Namespace) -> int:
                 "ami_heartbeat_interval_s": AMI_HEARTBEAT_S,
             },
         ) as stack:
-            await stack.start_agents(args.agents)
+            # One SIPp answers for every agent (``SippAgentPool``), as in the peak mode: 60
+            # SIPp processes idling at ~1.5 % of a core each took ~0.9 of the 2 cores the
+            # citizens' SIPp and Asterisk needed.
+            # ``--sipp-per-agent``: one SIPp per agent, as before, to compare.
+            if getattr(args, "sipp_per_agent", False):
+                agents = await stack.start_agents(args.agents)
+                agent_pids = [a.proc.pid for a in agents if a.proc is not None]
+            else:
+                pool = await stack.start_agent_pool(
+                    args.agents, talk_ms=args.talk_ms, exponential=False
+                )
+                agent_pids = [pool.proc.pid] if pool.proc is not None else []
+            assert stack.asterisk is not None
+            ast_pid = stack.asterisk.pid
+            procs: list[subprocess.Popen[bytes]] = []
+
+            def pids() -> dict[str, list[int]]:
+                return {
+                    "asterisk": [ast_pid] if ast_pid else [],
+                    "sipp citizens": [p.pid for p in procs],
+                    "sipp agents": agent_pids,
+                    "service (python)": [os.getpid()],
+                }
+
+            times: dict[str, CallTimes] = {}
+            retrans = 0
+
+            def read_run(proc: subprocess.Popen[bytes]) -> None:
+                nonlocal retrans
+                times.update(call_times(proc))
+                workdir = run_dir(proc)
+                stat = workdir / "stat.csv" if workdir is not None else None
+                if stat is not None and stat.exists():
+                    retrans += stat_counter(stat.read_text(), "Retransmissions")
+
+            drops_before = udp_drops(stack.settings.sip_port)
             started = time.monotonic()
-            procs = []
             serial = 0
             for keys, n in split_calls(args.calls):
                 numbers = [f"09{serial + i:08d}" for i in range(n)]
@@ -199,24 +394,50 @@ async def run(args: argparse.Namespace) -> int:
                         max_concurrent=max(50, args.calls),
                     )
                 )
-            failed_runs = await await_runs(procs)
-            elapsed = time.monotonic() - started
+            sampler = CpuSampler(pids)
+            cpu_task = asyncio.create_task(sampler.run())
             try:
-                await stack.wait_idle(within_s=60)
+                failed_runs = await await_runs(procs, on_end=read_run)
+            finally:
+                await stop(cpu_task)
+            elapsed = time.monotonic() - started
+            drops_after = udp_drops(stack.settings.sip_port)
+            drops = (
+                drops_after - drops_before
+                if drops_after is not None and drops_before is not None
+                else None
+            )
+            # A call still open when the records are read counts as lost: wait as long as a
+            # loaded machine needs (the service may read AMI's events a minute late), and say
+            # how long that was.
+            settle_started = time.monotonic()
+            try:
+                await stack.wait_idle(within_s=SETTLE_S)
+                settled = f"{time.monotonic() - settle_started:.0f} s"
             except TimeoutError as exc:
                 log.warning("%s", exc)
+                settled = f"not within {SETTLE_S:.0f} s"
             hotline = stack.running
             async with hotline.db.session() as session:
                 calls = list((await session.scalars(select(Call))).all())
-            assert stack.asterisk is not None
             seen = asterisk_calls(stack.asterisk.cdr_csv)
+            starts = asterisk_starts(stack.asterisk.cdr_csv, by=1)
             arrivals = asterisk_arrivals(stack.asterisk.cdr_csv)
             summary = summarize(args.calls, calls, seen)
+            for line in timing(args.rate, times, starts, retrans, drops).lines():
+                print(line)
+            cpu_s = sampler.seconds()
+            per_call = ", ".join(
+                f"{k} {1000 * v / max(1, args.calls):.0f}" for k, v in cpu_s.items()
+            )
+            print(f"{sampler.summary().line()}; CPU ms per call: {per_call}")
             print(
                 f"placed {args.calls} calls in {elapsed:.1f} s at {args.rate}/s, "
-                f"{args.agents} agents; Asterisk saw {len(seen)} arriving at "
+                f"{args.agents} agents ({len(agent_pids)} SIPp processes); Asterisk saw "
+                f"{len(seen)} arriving at "
                 f"{arrival_rate(arrivals):.1f}/s, service recorded "
-                f"{len(calls)}; SIPp runs with failures: {failed_runs}"
+                f"{len(calls)} (complete {settled} after the last SIPp run ended); SIPp runs "
+                f"with failures: {failed_runs}"
             )
     print(summary.line(), flush=True)
     return 0 if summary.lost == 0 and summary.unreached == 0 else 1

@@ -17,6 +17,7 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "sdp",
     "sipp_binary",
     "start_background",
+    "stat_counter",
     "stop_background",
     "uas_args",
 ]
@@ -327,13 +329,30 @@ def failure_counts(stat_csv: str) -> dict[str, int]:
     return counts
 
 
-async def await_runs(procs: list[subprocess.Popen[bytes]]) -> int:
+def stat_counter(stat_csv: str, name: str) -> int:
+    """A cumulative counter (e.g. ``Retransmissions``) from the last line of SIPp's
+    ``-trace_stat`` file; 0 when absent."""
+    lines = [ln for ln in stat_csv.splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return 0
+    for key, value in zip(lines[0].split(";"), lines[-1].split(";"), strict=False):
+        if key == f"{name}(C)" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+async def await_runs(
+    procs: list[subprocess.Popen[bytes]],
+    on_end: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> int:
     """Wait for each SIPp citizen run to end (off the loop), log those that failed with their
     failure counters and the end of their stderr, remove their work directories; the number
-    that failed."""
+    that failed. ``on_end`` reads a run's files (its log, its statistics) before they go."""
     failed = 0
     for proc in procs:
         rc = await asyncio.to_thread(proc.wait)
+        if on_end is not None:
+            on_end(proc)
         if rc != 0:
             failed += 1
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

@@ -88,3 +88,49 @@ def test_files_holding_secrets_are_private_and_ami_is_least_privilege(tmp_path: 
     assert "HOTLINE_AGI_KEY_IN = " in dialplan and secrets["agi_secret"] not in dialplan
     assert dialplan.count("&p=${SHA1(${HOTLINE_AGI_KEY_OUT}") == 3  # ivr, dispatch, agent
     assert "load = func_sha1.so" in (etc / "modules.conf").read_text()
+
+
+# The module that registers each dialplan function the templates use. A function missing
+# here fails the test below: find its module (``module show like func_``) and load it.
+FUNCTION_MODULES = {
+    "CALLERID": "func_callerid.so",
+    "CHANNEL": "func_channel.so",
+    "CHANNEL_EXISTS": "func_channel.so",
+    "CUT": "func_cut.so",
+    "FIELDNUM": "func_strings.so",
+    "FILTER": "func_strings.so",
+    "GLOBAL": "func_global.so",
+    "IF": "func_logic.so",
+    "SHA1": "func_sha1.so",
+    "STRFTIME": "func_strings.so",
+}
+
+
+def test_every_dialplan_function_used_is_loaded(tmp_path: Path) -> None:
+    """modules.conf loads nothing by default (autoload = no): a function whose module is not
+    listed is "not registered" on every call that reaches it, and evaluates to nothing (the
+    menus' key reader ran so, without CUT, until 2026-12-06)."""
+    etc = render(tmp_path)
+    modules = (etc / "modules.conf").read_text()
+    used: set[str] = set()
+    for conf in etc.glob("extensions*.conf"):
+        text = conf.read_text()
+        used |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\(", text))
+        used |= set(re.findall(r"Set\(([A-Z][A-Z0-9_]*)\(", text))
+    assert "CUT" in used and "SHA1" in used
+    unknown = used - set(FUNCTION_MODULES)
+    assert not unknown, f"which module registers {sorted(unknown)}?"
+    missing = {
+        f: FUNCTION_MODULES[f] for f in used if f"load = {FUNCTION_MODULES[f]}" not in modules
+    }
+    assert not missing, f"functions used but not loaded: {missing}"
+
+
+def test_an_ami_backlog_does_not_make_asterisk_ignore_new_calls(tmp_path: Path) -> None:
+    """With the default trigger ("global") PJSIP ignores every new INVITE while any task
+    queue of Asterisk's is past its high-water mark, AMI's event queue included: at 20 calls/s
+    citizens' INVITEs went unanswered until a retransmission 16 s later, or for good
+    (bench/results/simulate.md, 2026-12-06 18:xx). Only PJSIP's own queues may refuse calls."""
+    pjsip = (render(tmp_path) / "pjsip.conf").read_text()
+    section = pjsip[pjsip.index("[global]") : pjsip.index("[transport-udp]")]
+    assert "\ntaskprocessor_overload_trigger = pjsip_only\n" in section

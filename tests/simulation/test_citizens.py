@@ -57,3 +57,65 @@ def test_an_agent_phone_dials_a_feature_code_as_itself() -> None:
         "200",
         "BYE",
     ]
+
+
+def test_each_call_logs_when_its_invite_left_and_its_200_ok_came_back() -> None:
+    """Against SIPp's own answering UAS: 12 calls asked at 20/s are sent 50 ms apart (the
+    rate SIPp really sent at, read from the calls' log), and each is answered after it left."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from simulation.citizens import call_times, citizen_scenario, run_citizens
+    from simulation.sipp import remove_run
+    from simulation.stack import free_udp_tcp_port
+
+    if shutil.which("sipp") is None:
+        pytest.skip("sipp is not installed")
+    uas_port = free_udp_tcp_port()
+    workdir = Path(tempfile.mkdtemp(prefix="sipp-uas-"))
+    uas = subprocess.Popen(
+        ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin", "-nd"],
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        numbers = [f"0912{i:06d}" for i in range(12)]
+        proc = run_citizens(
+            citizen_scenario("", hangup_after_ms=50),
+            numbers,
+            server_port=uas_port,
+            local_port=free_udp_tcp_port(),
+            media_port=free_udp_tcp_port(),
+            rate=20,
+        )
+        assert proc.wait(30) == 0
+        times = call_times(proc)
+        remove_run(proc)
+    finally:
+        uas.terminate()
+        uas.wait(5)
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert sorted(times) == numbers
+    sent = sorted(t.sent for t in times.values())
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert 0.03 < sum(gaps) / len(gaps) < 0.07
+    assert all(t.answered is not None and 0 <= (t.answer_s or 0) < 1 for t in times.values())
+
+
+def test_call_times_pair_each_numbers_invite_with_its_200_ok() -> None:
+    from simulation.citizens import parse_call_times
+
+    log = (
+        "sent 0900000001 1796579592.000000 840935.000000\n"
+        "sent 0900000002 1796579592.000000 940817.000000\n"
+        "answered 0900000001 1796579593.000000 43481.000000\n"
+        "late 0900000003 -12.0\n"
+    )
+    times = parse_call_times(log)
+    assert set(times) == {"0900000001", "0900000002"}
+    assert times["0900000001"].answer_s == pytest.approx(0.202546)
+    assert times["0900000002"].answered is None and times["0900000002"].answer_s is None
