@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -52,16 +52,22 @@ async def list_calls(
     return list((await session.scalars(page)).all()), int(total or 0)
 
 
+# Built once (``GET /calls/{id}`` runs both on every request): constructing an ORM
+# statement with its options costs about as much as SQLAlchemy's cached compile of it.
+_CALL_WITH_AGENT = (
+    select(Call).where(Call.id == bindparam("call_id")).options(joinedload(Call.agent))
+)
+_IVR_PATH = (
+    select(IvrEvent).where(IvrEvent.call_uniqueid == bindparam("uniqueid")).order_by(IvrEvent.seq)
+)
+
+
 async def get_call(session: AsyncSession, call_id: int) -> Call | None:
     """The call with its agent loaded (joined: one query), or None."""
-    return await session.scalar(
-        select(Call).where(Call.id == call_id).options(joinedload(Call.agent))
-    )
+    return await session.scalar(_CALL_WITH_AGENT, {"call_id": call_id})
 
 
 async def ivr_path(session: AsyncSession, uniqueid: str) -> list[IvrEvent]:
     """The call's steps through the menu, in order."""
-    rows = await session.scalars(
-        select(IvrEvent).where(IvrEvent.call_uniqueid == uniqueid).order_by(IvrEvent.seq)
-    )
+    rows = await session.scalars(_IVR_PATH, {"uniqueid": uniqueid})
     return list(rows.all())

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,10 +26,15 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 __all__ = ["Database"]
 
 log = logging.getLogger(__name__)
+
+# A server's pooled connection idle longer than this is pinged before use (_check_on_checkout).
+PING_IDLE_S = 10.0
+_IDLE_SINCE = "hotline1022_idle_since"
 
 # Writers wait this long for SQLite's single write lock instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -67,6 +73,45 @@ def _connect_args(
     return args
 
 
+def _check_on_checkout(engine: AsyncEngine, idle_s: float) -> None:
+    """Before a pooled connection to a server is used: replace it, and every connection
+    pooled before it, if the driver saw the server close it (a restart, an administrator's
+    ``pg_terminate_backend``: asyncpg reads the server's goodbye while the connection sits
+    in the pool, so this costs no round trip); else ping it if it sat idle over ``idle_s``
+    (a connection dropped silently, by a firewall's idle timeout say).
+
+    In place of SQLAlchemy's ``pool_pre_ping``, which pings on every checkout: asyncpg's
+    ping is BEGIN, ``;``, ROLLBACK, three round trips per request. A connection lost while
+    in use fails that request (503), as with the pre-ping, and SQLAlchemy then replaces the
+    whole pool."""
+    sync = engine.sync_engine
+    dialect = sync.dialect
+
+    def checked_in(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checked_out(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None:  # a new connection
+            return
+        is_closed = getattr(record.driver_connection, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise exc.InvalidatePoolError("the server closed the pooled connection")
+        if time.monotonic() - idle_since < idle_s:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.InvalidatePoolError("the pooled connection did not answer") from error
+            raise
+
+    event.listen(sync, "checkin", checked_in)
+    event.listen(sync, "checkout", checked_out)
+
+
 def _is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -79,6 +124,7 @@ class Database:
         url: str,
         *,
         ping_timeout_s: float = 2.0,
+        ping_idle_s: float = PING_IDLE_S,
         echo: bool = False,
         connect_timeout_s: float | None = None,
         statement_timeout_s: float | None = None,
@@ -86,7 +132,8 @@ class Database:
         """``connect_timeout_s`` bounds opening a connection, ``statement_timeout_s`` one
         statement (PostgreSQL cancels it; SQLite gives up waiting for its write lock), so a
         database that hangs raises instead of stalling its callers for ever. None: the
-        drivers' defaults (SQLite waits ``SQLITE_BUSY_TIMEOUT_MS``)."""
+        drivers' defaults (SQLite waits ``SQLITE_BUSY_TIMEOUT_MS``). ``ping_idle_s``: a
+        server's pooled connection idle longer than this is pinged before use."""
         self.url = url
         self.ping_timeout_s = ping_timeout_s
         self.connect_timeout_s = connect_timeout_s
@@ -94,13 +141,13 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             url,
             echo=echo,
-            # A server can drop a pooled connection (restart, idle timeout): test it when
-            # it is taken. A SQLite file has no server, and the ping would cost a round of
-            # thread hops on every session.
-            pool_pre_ping=not _is_sqlite(url),
             **({} if _is_sqlite(url) else {"pool_timeout": connect_timeout_s or 30}),
             connect_args=_connect_args(url, connect_timeout_s, statement_timeout_s),
         )
+        if not _is_sqlite(url):
+            # A server can drop a pooled connection (restart, idle timeout): see
+            # ``_check_on_checkout``. A SQLite file has no server to lose.
+            _check_on_checkout(self.engine, ping_idle_s)
         if _is_sqlite(url):
             event.listen(
                 self.engine.sync_engine,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -207,7 +208,10 @@ class TokenCache:
 _caches: dict[str, TokenCache] = {}
 
 
+@functools.lru_cache(maxsize=64)
 def _key(url: str) -> str:
+    # Memoised: every request looks its cache up by URL, and parsing one is a tenth of
+    # what checking a cached token costs.
     return make_url(url).render_as_string(hide_password=False)
 
 

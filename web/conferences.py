@@ -44,7 +44,7 @@ async def page_config(request: Request, user: User) -> dict[str, Any] | None:
         return {"role": user.role, "user_id": user.id, "scope": None, "team_name": None}
     if user.role != Role.TEAM or user.team_id is None:
         return None
-    async with get_services(request).db.session() as session:
+    async with (await get_services(request)).db.session() as session:
         team = await session.get(Team, user.team_id)
         if team is None or team.kind != TeamKind.CENTER or not team.active:
             return None

@@ -38,7 +38,7 @@ async def board_config(request: Request, user: User) -> dict[str, Any] | None:
     """What the page's script needs besides the REST routes: who is looking, the places its
     filters offer (districts and communes within what the user may see) and the labels.
     None for a ``team`` user without a team (who may see nothing)."""
-    db = get_services(request).db
+    db = (await get_services(request)).db
     async with db.session() as session:
         scope: Place | None = None
         team: Team | None = None

@@ -70,7 +70,7 @@ async def is_center(request: Request, user: User) -> bool:
     """True for a team user whose team is an active operations center (issue 14)."""
     if user.role != Role.TEAM.value or user.team_id is None:
         return False
-    async with get_services(request).db.session() as session:
+    async with (await get_services(request)).db.session() as session:
         team = await session.get(Team, user.team_id)
     return team is not None and team.active and team.kind == TeamKind.CENTER
 

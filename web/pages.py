@@ -110,7 +110,7 @@ def create_pages(app: FastAPI) -> None:
         user, csrf = signed_in
         if user.role != Role.AGENT or user.agent_id is None:
             return forbidden(request, user, csrf, "Bàn làm việc của tổng đài viên")
-        services = get_services(request)
+        services = await get_services(request)
         return page(
             request,
             "console.html",

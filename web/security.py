@@ -17,6 +17,15 @@ CONTENT_SECURITY_POLICY = (
 )
 REFERRER_POLICY = "same-origin"
 
+_ALWAYS = ((b"x-content-type-options", b"nosniff"),)
+_ON_HTML = (
+    *_ALWAYS,
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("latin-1")),
+    (b"referrer-policy", REFERRER_POLICY.encode("latin-1")),
+    (b"x-frame-options", b"DENY"),
+)
+_OURS = frozenset(name for name, _ in _ON_HTML)
+
 
 class SecurityHeaders:
     """Adds the CSP and Referrer-Policy to HTML responses and ``nosniff`` to every one."""
@@ -31,12 +40,19 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                if headers.get("content-type", "").startswith("text/html"):
-                    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-                    headers["Referrer-Policy"] = REFERRER_POLICY
-                    headers["X-Frame-Options"] = "DENY"
+                raw = list(message.get("headers", ()))
+                if _OURS.isdisjoint(name for name, _ in raw):
+                    # The usual case, on every API answer: appended, no header object built.
+                    content_type = next((v for name, v in raw if name == b"content-type"), b"")
+                    raw.extend(_ON_HTML if content_type.startswith(b"text/html") else _ALWAYS)
+                    message["headers"] = raw
+                else:  # a route set one of them: replaced, as MutableHeaders does
+                    headers = MutableHeaders(scope=message)
+                    headers["X-Content-Type-Options"] = "nosniff"
+                    if headers.get("content-type", "").startswith("text/html"):
+                        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+                        headers["Referrer-Policy"] = REFERRER_POLICY
+                        headers["X-Frame-Options"] = "DENY"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -21,8 +21,8 @@ async def page_user(request: Request) -> tuple[User, str] | None:
     token = session_token(request)
     if token is None:
         return None
-    services = get_services(request)
-    policy = get_auth_policy(request)
+    services = await get_services(request)
+    policy = await get_auth_policy(request)
     checked = await check_token(services.db, token, lifetimes=policy.lifetimes)
     if checked.user is None:
         return None

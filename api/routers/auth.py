@@ -31,7 +31,7 @@ from api.deps import (
     AuthPolicy,
     CurrentAuth,
     ServicesDep,
-    auth_policy_dep,
+    get_auth_policy,
 )
 from api.schemas import ErrorOut
 from store.models import User
@@ -53,7 +53,7 @@ WRONG_LOGIN = "Sai tên đăng nhập hoặc mật khẩu / Wrong name or passwo
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-Policy = Annotated[AuthPolicy, Depends(auth_policy_dep)]
+Policy = Annotated[AuthPolicy, Depends(get_auth_policy)]
 
 CROSS_SITE_RESPONSE: dict[int | str, dict[str, object]] = {
     status.HTTP_403_FORBIDDEN: {

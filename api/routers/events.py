@@ -29,7 +29,7 @@ from api.deps import (
     AuthPolicy,
     CurrentAuth,
     ServicesDep,
-    auth_policy_dep,
+    get_auth_policy,
 )
 from api.live_feed import LiveFeed
 from api.schemas import ErrorOut
@@ -83,7 +83,7 @@ async def events(
     request: Request,
     auth: CurrentAuth,
     services: ServicesDep,
-    policy: Annotated[AuthPolicy, Depends(auth_policy_dep)],
+    policy: Annotated[AuthPolicy, Depends(get_auth_policy)],
     last_event_id: LastId = None,
     last_event_id_header: LastIdHeader = None,
 ) -> StreamingResponse:

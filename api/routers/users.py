@@ -32,8 +32,8 @@ from api.deps import (
     AUTH_RESPONSES,
     AuthPolicy,
     ServicesDep,
-    auth_policy_dep,
     bearer_scheme,
+    get_auth_policy,
     require_roles,
 )
 from api.schemas import ErrorOut
@@ -63,7 +63,7 @@ MANAGED_ROLES: dict[Role, frozenset[Role]] = {
     Role.ADMIN: frozenset(Role),
     Role.SUPERVISOR: frozenset({Role.AGENT, Role.TEAM}),
 }
-Policy = Annotated[AuthPolicy, Depends(auth_policy_dep)]
+Policy = Annotated[AuthPolicy, Depends(get_auth_policy)]
 # Ids are PostgreSQL integers: anything past them cannot exist (422, not a database error).
 MAX_ID = 2**31 - 1
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="User id (see GET /users)")]

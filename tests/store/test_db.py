@@ -176,3 +176,81 @@ async def test_statement_timeout_bounds_a_statement_on_either_database(
     finally:
         await db.dispose()
         await blocker.dispose()
+
+
+async def _in_use_together(database: Database, n: int) -> set[int]:
+    """Run ``n`` sessions at once (so the pool holds ``n`` connections); their backends' pids."""
+
+    async def one() -> int:
+        async with database.session() as session:
+            pid = int(await session.scalar(text("SELECT pg_backend_pid()")) or 0)
+            await asyncio.sleep(0.05)
+            return pid
+
+    return set(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def _terminate(url: str, pids: set[int]) -> None:
+    """What a server restart does to the pooled connections: each one closed by the server."""
+    killer = Database(url)
+    try:
+        async with killer.session() as session:
+            await session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS integer[])) AS pid"
+                ),
+                {"pids": list(pids)},
+            )
+    finally:
+        await killer.dispose()
+
+
+@pytest.mark.postgres
+async def test_pooled_connections_the_server_closed_are_replaced_before_use(
+    postgres_database_url: str,
+) -> None:
+    """No pre-ping on every checkout any more: a restart (here its effect, every pooled
+    connection closed by the server) is still ridden out, every request after it answered
+    on a new connection, none failing."""
+    database = Database(postgres_database_url)
+    try:
+        before = await _in_use_together(database, 3)
+        await _terminate(postgres_database_url, before)
+        await asyncio.sleep(0.2)  # a restart takes longer; the goodbyes reach the pool
+
+        after = await _in_use_together(database, 3)  # would raise on a dead connection
+
+        assert len(after) == 3 and not after & before
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_pooled_connection_is_pinged_only_after_sitting_idle(
+    postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load a connection goes straight back to work (the pre-ping cost three round
+    trips a request); one idle longer than ``ping_idle_s`` is pinged first, since a
+    firewall may have dropped it without a word."""
+    database = Database(postgres_database_url, ping_idle_s=0.3)
+    dialect = database.engine.sync_engine.dialect
+    pings: list[object] = []
+    real_ping = dialect.do_ping
+
+    def counting_ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dialect, "do_ping", counting_ping)
+    try:
+        for _ in range(5):
+            async with database.session() as session:
+                await session.execute(text("SELECT 1"))
+        assert pings == []
+
+        await asyncio.sleep(0.4)
+        async with database.session() as session:
+            await session.execute(text("SELECT 1"))
+        assert len(pings) == 1
+    finally:
+        await database.dispose()
