@@ -85,6 +85,11 @@ class IvrRecorder(Protocol):
 
 
 class CallerHistory(Protocol):
+    def recall(self, caller_number: str, within_days: int) -> tuple[bool, int | None]:
+        """At once, from memory: (True, the last district or None) when it can say,
+        (False, None) when only ``last_district`` (the database) can."""
+        ...
+
     async def last_district(self, caller_number: str, within_days: int) -> int | None: ...
 
 
