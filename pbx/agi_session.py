@@ -17,6 +17,7 @@ from pbx.errors import AgiCommandError, AgiHangup
 
 __all__ = [
     "READ_CONTEXT",
+    "UNANSWERED_ARG",
     "AgiResult",
     "AgiSession",
     "parse_agi_result",
@@ -30,6 +31,10 @@ _NAME = re.compile(r"[A-Za-z0-9_()./:-]+")
 # (``asterisk-conf/extensions.conf.j2``), and what may appear in a prompt path passed to it.
 READ_CONTEXT = "hotline-ivr-read"
 _READ_PATH = re.compile(r"[A-Za-z0-9_./+~-]+")
+# The AGI argument by which the dialplan leaves the channel for the session to answer: the
+# first command answers it (``[hotline-ivr-read]`` does so itself, in the same command as the
+# first read), so that no key can be pressed before something reads keys.
+UNANSWERED_ARG = "unanswered"
 # How long Asterisk may take to answer a command. Playing a file answers only when the file
 # ends, so STREAM FILE and GET DATA wait this plus the file's length (``playing_s``).
 COMMAND_TIMEOUT_S = 30.0
@@ -138,6 +143,8 @@ class AgiSession:
         self._writer = writer
         self._lock = asyncio.Lock()
         self._hung_up = False
+        # Answered by the session's first command (``UNANSWERED_ARG``).
+        self._unanswered = UNANSWERED_ARG in self.args
 
     @property
     def uniqueid(self) -> str:
@@ -286,7 +293,13 @@ class AgiSession:
         await self._checked(f"VERBOSE {_quote(msg)} 1")
 
     async def _checked(self, line: str, timeout: float = COMMAND_TIMEOUT_S) -> AgiResult:  # noqa: ASYNC109
-        """Run a command that must succeed; ``result=-1`` means hang-up or failure."""
+        """Run a command that must succeed; ``result=-1`` means hang-up or failure.
+        On a channel left unanswered (``UNANSWERED_ARG``), the first command answers it
+        first, unless it is the menus' read, which answers it itself."""
+        if self._unanswered:
+            self._unanswered = False
+            if not line.startswith(f"GOSUB {READ_CONTEXT} "):
+                await self._checked("ANSWER")
         result = await self.command(line, timeout)
         if result.code != 200:
             raise AgiCommandError(f"{line.split(' ')[0]} rejected: {result.raw}")
