@@ -545,15 +545,17 @@ class MenuEngine:
         *,
         done: str | None = None,
     ) -> None:
-        ch = call.channel
-        await ch.set_variable("HOTLINE_CATEGORY", category)
-        await ch.set_variable("HOTLINE_PRIO", str(priority))
-        await ch.set_variable("HOTLINE_CHOICE", "".join(call.keys))
-        await ch.set_variable("HOTLINE_ROUTE", "default" if call.exhausted else "ivr")
-        await ch.set_variable("HOTLINE_DISTRICT", str(district or ""))
+        pairs = [
+            ("HOTLINE_CATEGORY", category),
+            ("HOTLINE_PRIO", str(priority)),
+            ("HOTLINE_CHOICE", "".join(call.keys)),
+            ("HOTLINE_ROUTE", "default" if call.exhausted else "ivr"),
+            ("HOTLINE_DISTRICT", str(district or "")),
+        ]
         if done is not None:
-            await ch.set_variable("HOTLINE_DONE", done)
-        await ch.set_variable("HOTLINE_QUEUE", queue)
+            pairs.append(("HOTLINE_DONE", done))
+        # In one command (the caller waits on each round trip); the queue last all the same.
+        await call.channel.set_variables([*pairs, ("HOTLINE_QUEUE", queue)])
 
     async def _hangup(self, call: _Call, node: HangupNode) -> None:
         if node.prompt:

@@ -65,6 +65,10 @@ class IvrChannel(Protocol):
 
     async def set_variable(self, name: str, value: str) -> None: ...
 
+    # Several variables in one command, in order (each round trip is one more wait on a
+    # busy machine while the caller waits for the queue).
+    async def set_variables(self, pairs: Sequence[tuple[str, str]]) -> None: ...
+
 
 @dataclass(frozen=True)
 class IvrStep:

@@ -30,6 +30,8 @@ _NAME = re.compile(r"[A-Za-z0-9_()./:-]+")
 # The dialplan subroutine that reads menus' keys with no gap between two menus
 # (``asterisk-conf/extensions.conf.j2``), and what may appear in a prompt path passed to it.
 READ_CONTEXT = "hotline-ivr-read"
+# A value MSet takes as it is (no separator, quote or escape).
+_PLAIN = re.compile(r"[A-Za-z0-9_.*#+-]*")
 _READ_PATH = re.compile(r"[A-Za-z0-9_./+~-]+")
 # The AGI argument by which the dialplan leaves the channel for the session to answer: the
 # first command answers it (``[hotline-ivr-read]`` does so itself, in the same command as the
@@ -282,6 +284,17 @@ class AgiSession:
 
     async def set_variable(self, name: str, value: str) -> None:
         await self._checked(f"SET VARIABLE {_name(name)} {_quote(value)}")
+
+    async def set_variables(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Set the variables in order, in one command (``MSet``) when every value is plain
+        (letters, digits, ``_.*#+-``: nothing MSet would split on); else one by one."""
+        if not pairs:
+            return
+        if all(_NAME.fullmatch(n) and _PLAIN.fullmatch(v) for n, v in pairs):
+            await self._checked("EXEC MSet " + _quote(",".join(f"{n}={v}" for n, v in pairs)))
+            return
+        for name, value in pairs:
+            await self.set_variable(name, value)
 
     async def get_variable(self, name: str) -> str | None:
         """The channel variable's value, or None when it is not set."""

@@ -41,6 +41,7 @@ class ScriptedChannel:
         self.playing: dict[str, float] = {}  # prompt -> how long the engine said it plays
         self.commands: list[list[str]] = []  # read_menus: the prompts of each call's asks
         self.agi_commands = 0  # the commands that read keys (get_data, read_menus)
+        self.set_commands = 0  # set_variables calls
         self._reading_menus = False
         self.gone = False
 
@@ -113,6 +114,12 @@ class ScriptedChannel:
             raise Hangup()
         self.variables[name] = value
 
+    async def set_variables(self, pairs: Sequence[tuple[str, str]]) -> None:
+        if self.gone:
+            raise Hangup()
+        self.set_commands += 1
+        self.variables.update(pairs)
+
 
 class Recorder:
     def __init__(self) -> None:
@@ -162,6 +169,7 @@ async def test_life_threatening_medical_call_with_district() -> None:
         "HOTLINE_QUEUE": "medical",
     }
     assert list(ch.variables)[-1] == "HOTLINE_QUEUE"  # last: a cut session falls back
+    assert ch.set_commands == 1  # the route in one command
     assert ch.asked == ["welcome", "medical_severity", "district_menu"]
     assert ("critical_district", "district", "721") in rec.kinds()
     assert rec.steps[-1].kind == "queue"

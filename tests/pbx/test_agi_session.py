@@ -171,3 +171,12 @@ async def test_an_answered_channel_is_not_answered_again() -> None:
     session = Scripted("200 result=0", env={"agi_arg_1": "other"})
     await session.stream_file("/p/x", "")
     assert [line.split(" ")[0] for line in session.sent] == ["STREAM"]
+
+
+async def test_variables_set_in_one_command_when_plain_else_one_by_one() -> None:
+    session = Scripted("200 result=0")
+    await session.set_variables([("HOTLINE_CHOICE", "4*2*25"), ("HOTLINE_QUEUE", "food-724")])
+    assert session.sent == ['EXEC MSet "HOTLINE_CHOICE=4*2*25,HOTLINE_QUEUE=food-724"']
+    session = Scripted("200 result=1", "200 result=1")
+    await session.set_variables([("A", "x,y"), ("HOTLINE_QUEUE", "food")])
+    assert session.sent == ['SET VARIABLE A "x,y"', 'SET VARIABLE HOTLINE_QUEUE "food"']
