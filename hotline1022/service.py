@@ -138,8 +138,16 @@ class Hotline:
                 per_hour=settings.callback_max_per_hour,
             ),
         )
+        # Returning callers' districts, in memory, kept up to date by the tracker: the menu
+        # does not wait for the database (issue 16).
+        self.history = CallHistory(
+            self.db,
+            wait_s=settings.ivr_history_wait_ms / 1000,
+            instance=settings.asterisk_instance,
+        )
         self.tracker = CallTracker(
             self.db,
+            on_district=self.history.remember,
             on_complete=self._call_complete,
             pending_callback=self.callbacks.pending_call,
             instance=settings.asterisk_instance,
@@ -169,7 +177,7 @@ class Hotline:
             self.ivr.current,
             asterisk.prompts_dir,
             self.tracker,
-            CallHistory(self.db, wait_s=settings.ivr_history_wait_ms / 1000),
+            self.history,
             route=self.routing.queue_for,
             callbacks=self.callbacks,
             prompt_seconds=self.ivr.prompt_seconds,
@@ -301,6 +309,9 @@ class Hotline:
         # The province's places and default teams, the first time (one query afterwards).
         await ensure_places_and_teams(self.db, self.settings.province_code)
         await self.ivr.start()  # an invalid menu file stops the service here, saying why
+        districts = self.ivr.current().districts
+        if districts is not None:
+            await self.history.load(districts.remember_days)
         await self.feed.start()
         await self.callbacks.start()
         self.link.add_listener(self.tracker.on_event, events=CallTracker.EVENTS)
@@ -322,6 +333,7 @@ class Hotline:
         self.agi.route(AGENT_AGI_SCRIPT, self.agent_phone.handle)
         await self.agi.start()
         self._tasks.append(asyncio.create_task(self.tracker.flusher.run(), name="flusher"))
+        self._tasks.append(asyncio.create_task(self.history.run(), name="caller-history"))
         self._tasks.append(
             asyncio.create_task(self.agent_states.flusher.run(), name="agent-state-flusher")
         )

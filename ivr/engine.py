@@ -99,9 +99,10 @@ class _Call:
     exhausted: bool = False
     district: int | None = None
     steps: int = 0
-    # The caller's last district, looked up while the first prompt plays: Asterisk drops
-    # the keys a caller presses between two AGI commands, so no lookup may sit there.
-    last_district: asyncio.Task[int | None] | None = None
+    # The caller's last district: known from memory at once (``CallerHistory.recall``), or
+    # looked up while the first prompt plays: Asterisk drops the keys a caller presses
+    # between two AGI commands, so no lookup may sit there.
+    last_district: asyncio.Future[int | None] | None = None
     # Menus already read in the command that read the previous one: (prompt, answer).
     read_ahead: deque[tuple[str, tuple[str, bool]]] = field(default_factory=deque)
 
@@ -156,9 +157,14 @@ class MenuEngine:
         call = _Call(channel, self._menu())
         districts = call.menu.districts
         if districts is not None and call.caller:
-            call.last_district = asyncio.create_task(
-                self.history.last_district(call.caller, districts.remember_days)
-            )
+            known, last = self.history.recall(call.caller, districts.remember_days)
+            if known:  # the first menu is read at once, with the menus it leads to
+                call.last_district = asyncio.get_running_loop().create_future()
+                call.last_district.set_result(last)
+            else:
+                call.last_district = asyncio.create_task(
+                    self.history.last_district(call.caller, districts.remember_days)
+                )
         try:
             await self._walk(call)
         finally:
@@ -539,15 +545,17 @@ class MenuEngine:
         *,
         done: str | None = None,
     ) -> None:
-        ch = call.channel
-        await ch.set_variable("HOTLINE_CATEGORY", category)
-        await ch.set_variable("HOTLINE_PRIO", str(priority))
-        await ch.set_variable("HOTLINE_CHOICE", "".join(call.keys))
-        await ch.set_variable("HOTLINE_ROUTE", "default" if call.exhausted else "ivr")
-        await ch.set_variable("HOTLINE_DISTRICT", str(district or ""))
+        pairs = [
+            ("HOTLINE_CATEGORY", category),
+            ("HOTLINE_PRIO", str(priority)),
+            ("HOTLINE_CHOICE", "".join(call.keys)),
+            ("HOTLINE_ROUTE", "default" if call.exhausted else "ivr"),
+            ("HOTLINE_DISTRICT", str(district or "")),
+        ]
         if done is not None:
-            await ch.set_variable("HOTLINE_DONE", done)
-        await ch.set_variable("HOTLINE_QUEUE", queue)
+            pairs.append(("HOTLINE_DONE", done))
+        # In one command (the caller waits on each round trip); the queue last all the same.
+        await call.channel.set_variables([*pairs, ("HOTLINE_QUEUE", queue)])
 
     async def _hangup(self, call: _Call, node: HangupNode) -> None:
         if node.prompt:

@@ -65,6 +65,10 @@ class IvrChannel(Protocol):
 
     async def set_variable(self, name: str, value: str) -> None: ...
 
+    # Several variables in one command, in order (each round trip is one more wait on a
+    # busy machine while the caller waits for the queue).
+    async def set_variables(self, pairs: Sequence[tuple[str, str]]) -> None: ...
+
 
 @dataclass(frozen=True)
 class IvrStep:
@@ -85,6 +89,11 @@ class IvrRecorder(Protocol):
 
 
 class CallerHistory(Protocol):
+    def recall(self, caller_number: str, within_days: int) -> tuple[bool, int | None]:
+        """At once, from memory: (True, the last district or None) when it can say,
+        (False, None) when only ``last_district`` (the database) can."""
+        ...
+
     async def last_district(self, caller_number: str, within_days: int) -> int | None: ...
 
 

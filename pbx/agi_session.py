@@ -17,6 +17,7 @@ from pbx.errors import AgiCommandError, AgiHangup
 
 __all__ = [
     "READ_CONTEXT",
+    "UNANSWERED_ARG",
     "AgiResult",
     "AgiSession",
     "parse_agi_result",
@@ -29,7 +30,13 @@ _NAME = re.compile(r"[A-Za-z0-9_()./:-]+")
 # The dialplan subroutine that reads menus' keys with no gap between two menus
 # (``asterisk-conf/extensions.conf.j2``), and what may appear in a prompt path passed to it.
 READ_CONTEXT = "hotline-ivr-read"
+# A value MSet takes as it is (no separator, quote or escape).
+_PLAIN = re.compile(r"[A-Za-z0-9_.*#+-]*")
 _READ_PATH = re.compile(r"[A-Za-z0-9_./+~-]+")
+# The AGI argument by which the dialplan leaves the channel for the session to answer: the
+# first command answers it (``[hotline-ivr-read]`` does so itself, in the same command as the
+# first read), so that no key can be pressed before something reads keys.
+UNANSWERED_ARG = "unanswered"
 # How long Asterisk may take to answer a command. Playing a file answers only when the file
 # ends, so STREAM FILE and GET DATA wait this plus the file's length (``playing_s``).
 COMMAND_TIMEOUT_S = 30.0
@@ -138,6 +145,8 @@ class AgiSession:
         self._writer = writer
         self._lock = asyncio.Lock()
         self._hung_up = False
+        # Answered by the session's first command (``UNANSWERED_ARG``).
+        self._unanswered = UNANSWERED_ARG in self.args
 
     @property
     def uniqueid(self) -> str:
@@ -276,6 +285,17 @@ class AgiSession:
     async def set_variable(self, name: str, value: str) -> None:
         await self._checked(f"SET VARIABLE {_name(name)} {_quote(value)}")
 
+    async def set_variables(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Set the variables in order, in one command (``MSet``) when every value is plain
+        (letters, digits, ``_.*#+-``: nothing MSet would split on); else one by one."""
+        if not pairs:
+            return
+        if all(_NAME.fullmatch(n) and _PLAIN.fullmatch(v) for n, v in pairs):
+            await self._checked("EXEC MSet " + _quote(",".join(f"{n}={v}" for n, v in pairs)))
+            return
+        for name, value in pairs:
+            await self.set_variable(name, value)
+
     async def get_variable(self, name: str) -> str | None:
         """The channel variable's value, or None when it is not set."""
         result = await self._checked(f"GET VARIABLE {_name(name)}")
@@ -286,7 +306,13 @@ class AgiSession:
         await self._checked(f"VERBOSE {_quote(msg)} 1")
 
     async def _checked(self, line: str, timeout: float = COMMAND_TIMEOUT_S) -> AgiResult:  # noqa: ASYNC109
-        """Run a command that must succeed; ``result=-1`` means hang-up or failure."""
+        """Run a command that must succeed; ``result=-1`` means hang-up or failure.
+        On a channel left unanswered (``UNANSWERED_ARG``), the first command answers it
+        first, unless it is the menus' read, which answers it itself."""
+        if self._unanswered:
+            self._unanswered = False
+            if not line.startswith(f"GOSUB {READ_CONTEXT} "):
+                await self._checked("ANSWER")
         result = await self.command(line, timeout)
         if result.code != 200:
             raise AgiCommandError(f"{line.split(' ')[0]} rejected: {result.raw}")

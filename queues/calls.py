@@ -190,6 +190,7 @@ class CallTracker:
         journal: Journal | None = None,
         max_calls: int = 10_000,
         on_change: Callable[[CallState], None] | None = None,
+        on_district: Callable[[str, int, datetime], None] | None = None,
     ) -> None:
         """``pending_callback(number)``: the uniqueid of the call that asked for that
         number's pending callback, if any (``queues.callbacks.CallbackService``).
@@ -199,9 +200,13 @@ class CallTracker:
         the database refused go (fsync'd) so that a crash loses none; replayed at start
         (``replay_journal``) and when the database is back. ``max_calls``: the most calls
         kept in memory; see ``_bound_memory`` for what happens when it is reached.
-        ``on_change(call)``: told of every change of a call's state (the live stream)."""
+        ``on_change(call)``: told of every change of a call's state (the live stream).
+        ``on_district(number, district, arrived_at)``: told of each district recorded for a
+        call (``queues.history.CallHistory.remember``: the menu asks memory, not the
+        database, for a returning caller's district)."""
         self.db = db
         self.on_change = on_change
+        self.on_district = on_district
         self.instance = instance
         self.journal = journal
         self.max_calls = max_calls
@@ -273,7 +278,7 @@ class CallTracker:
             call.priority = int(prio) if prio.lstrip("-").isdigit() else None
             district = ev.get("Hotline-District")
             if district.isdigit():
-                call.district_code = int(district)
+                self._set_district(call, int(district))
             call.ivr_choice = ev.get("Hotline-Choice") or None
             call.route = ev.get("Hotline-Route") or None
         elif isinstance(ev, QueueCallerJoin):
@@ -377,12 +382,16 @@ class CallTracker:
         self._apply_step(call, step)
         self._touch(call)
 
-    @staticmethod
-    def _apply_step(call: CallState, step: IvrStep) -> None:
+    def _apply_step(self, call: CallState, step: IvrStep) -> None:
         if step.kind in ("enter", "callback"):
             call.ivr_exit_node = step.node
         elif step.kind in ("district", "confirm") and step.key and step.key.isdigit():
-            call.district_code = int(step.key)
+            self._set_district(call, int(step.key))
+
+    def _set_district(self, call: CallState, district: int) -> None:
+        call.district_code = district
+        if self.on_district is not None and call.caller_number:
+            self.on_district(call.caller_number, district, call.arrived_at)
 
     def _touch(self, call: CallState) -> None:
         self.flusher.add(call.uniqueid)

@@ -41,6 +41,7 @@ class ScriptedChannel:
         self.playing: dict[str, float] = {}  # prompt -> how long the engine said it plays
         self.commands: list[list[str]] = []  # read_menus: the prompts of each call's asks
         self.agi_commands = 0  # the commands that read keys (get_data, read_menus)
+        self.set_commands = 0  # set_variables calls
         self._reading_menus = False
         self.gone = False
 
@@ -113,6 +114,12 @@ class ScriptedChannel:
             raise Hangup()
         self.variables[name] = value
 
+    async def set_variables(self, pairs: Sequence[tuple[str, str]]) -> None:
+        if self.gone:
+            raise Hangup()
+        self.set_commands += 1
+        self.variables.update(pairs)
+
 
 class Recorder:
     def __init__(self) -> None:
@@ -126,9 +133,17 @@ class Recorder:
 
 
 class History:
-    def __init__(self, district: int | None = None) -> None:
+    """``in_memory``: ``recall`` knows the answer at once (else only the look-up does)."""
+
+    def __init__(self, district: int | None = None, *, in_memory: bool = False) -> None:
         self.district = district
+        self.in_memory = in_memory
         self.asked: list[tuple[str, int]] = []
+        self.recalled: list[tuple[str, int]] = []
+
+    def recall(self, caller_number: str, within_days: int) -> tuple[bool, int | None]:
+        self.recalled.append((caller_number, within_days))
+        return (True, self.district) if self.in_memory else (False, None)
 
     async def last_district(self, caller_number: str, within_days: int) -> int | None:
         self.asked.append((caller_number, within_days))
@@ -154,6 +169,7 @@ async def test_life_threatening_medical_call_with_district() -> None:
         "HOTLINE_QUEUE": "medical",
     }
     assert list(ch.variables)[-1] == "HOTLINE_QUEUE"  # last: a cut session falls back
+    assert ch.set_commands == 1  # the route in one command
     assert ch.asked == ["welcome", "medical_severity", "district_menu"]
     assert ("critical_district", "district", "721") in rec.kinds()
     assert rec.steps[-1].kind == "queue"
@@ -299,6 +315,47 @@ async def test_caller_history_is_looked_up_before_the_first_prompt() -> None:
     assert order[:3] == ["lookup started", "lookup done", "welcome"]
     assert order[3] == "district_confirm_after"
     assert ch.variables["HOTLINE_DISTRICT"] == "724"
+
+
+@pytest.mark.parametrize("district", [None, 724])
+async def test_history_known_in_memory_sends_the_first_read_at_once(district: int | None) -> None:
+    """A caller whose last district memory knows: no look-up, no wait; the first command
+    is the whole read-ahead (the district menu in it when there is no district to
+    confirm), sent before the loop runs anything else."""
+    order: list[str] = []
+
+    class Memory(History):
+        async def last_district(self, caller_number: str, within_days: int) -> int | None:
+            raise AssertionError("memory knew: the database is not asked")
+
+    class Channel(ScriptedChannel):
+        async def read_menus(
+            self,
+            asks: Sequence[tuple[str, int, Mapping[str, int]]],
+            *,
+            max_reads: int,
+            playing_s: float = 0.0,
+        ) -> list[tuple[str, bool]]:
+            order.append("read")
+            return await super().read_menus(asks, max_reads=max_reads, playing_s=playing_s)
+
+    async def other_work() -> None:
+        order.append("other work")
+
+    ch = Channel(["2", "1"] if district else ["2", "7"])
+    history = Memory(district, in_memory=True)
+    engine = MenuEngine(lambda: MENU, "/p", Recorder(), history)
+    other = asyncio.get_running_loop().create_task(other_work())
+    await engine.handle(ch)
+    await other
+    assert order[0] == "read"  # not after a turn of the loop
+    assert ch.commands[0][0] == "welcome"
+    # Read ahead with the welcome menu when there is no district to confirm.
+    assert ("district_menu" in ch.commands[0]) is (district is None)
+    # The confirmation is asked on its own (a prompt plays before it).
+    assert ch.asked[-1] == ("district_menu" if district is None else "district_confirm_after")
+    assert history.recalled == [("0901234567", 30)]
+    assert ch.variables["HOTLINE_DISTRICT"] == str(district or 724)
 
 
 class Desk:

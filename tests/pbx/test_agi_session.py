@@ -42,8 +42,8 @@ async def test_playing_a_file_waits_for_its_whole_length() -> None:
 class Scripted(AgiSession):
     """Answers each command with the next scripted line, keeping what was sent."""
 
-    def __init__(self, *answers: str) -> None:
-        super().__init__({}, asyncio.StreamReader(), None)  # type: ignore[arg-type]
+    def __init__(self, *answers: str, env: dict[str, str] | None = None) -> None:
+        super().__init__(env or {}, asyncio.StreamReader(), None)  # type: ignore[arg-type]
         self.answers = list(answers)
         self.sent: list[str] = []
         self.timeouts: list[float] = []
@@ -140,3 +140,43 @@ async def test_menus_the_dialplan_cannot_take_are_read_with_get_data() -> None:
     session = Scripted("200 result=3")
     assert await session.read_menus([("/p/a b", 5000, {"1": 0})]) == [("3", False)]
     assert session.sent == ['GET DATA "/p/a b" 5000 1']
+
+
+UNANSWERED = {"agi_arg_1": "unanswered"}
+
+
+async def test_a_channel_left_unanswered_is_answered_by_the_menus_first_read() -> None:
+    """The dialplan leaves a 1022 call unanswered (AGI argument "unanswered"): the
+    subroutine that reads the first menu answers it, in the same command, so there is no
+    moment when the caller could press a key that nothing reads."""
+    session = Scripted(
+        "200 result=0 Gosub complete",
+        "200 result=1 (OK:2,)",
+        "200 result=1",
+        env=UNANSWERED,
+    )
+    await session.read_menus(MENUS, max_reads=8)
+    await session.set_variable("X", "1")
+    assert [line.split(" ")[0] for line in session.sent] == ["GOSUB", "GET", "SET"]
+
+
+async def test_any_other_first_command_answers_first_and_only_once() -> None:
+    session = Scripted("200 result=0", "200 result=2 (timeout)", "200 result=0", env=UNANSWERED)
+    assert await session.get_data("/p/callback_repeat", 5000) == ("2", True)
+    await session.stream_file("/p/x", "")
+    assert [line.split(" ")[0] for line in session.sent] == ["ANSWER", "GET", "STREAM"]
+
+
+async def test_an_answered_channel_is_not_answered_again() -> None:
+    session = Scripted("200 result=0", env={"agi_arg_1": "other"})
+    await session.stream_file("/p/x", "")
+    assert [line.split(" ")[0] for line in session.sent] == ["STREAM"]
+
+
+async def test_variables_set_in_one_command_when_plain_else_one_by_one() -> None:
+    session = Scripted("200 result=0")
+    await session.set_variables([("HOTLINE_CHOICE", "4*2*25"), ("HOTLINE_QUEUE", "food-724")])
+    assert session.sent == ['EXEC MSet "HOTLINE_CHOICE=4*2*25,HOTLINE_QUEUE=food-724"']
+    session = Scripted("200 result=1", "200 result=1")
+    await session.set_variables([("A", "x,y"), ("HOTLINE_QUEUE", "food")])
+    assert session.sent == ['SET VARIABLE A "x,y"', 'SET VARIABLE HOTLINE_QUEUE "food"']
