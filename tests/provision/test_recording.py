@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -104,28 +103,3 @@ def test_supervisors_phones_are_endpoints_with_their_own_passwords(tmp_path: Pat
     again = ensure_secrets(tmp_path / "state", 2, supervisor_count=4)
     assert again["supervisors"]["sup01"] == secrets["supervisors"]["sup01"]
     assert "sup04" in again["supervisors"]
-
-
-def test_every_dialplan_function_used_is_loaded(tmp_path: Path) -> None:
-    """A function whose module is not loaded expands to nothing, with only an error in the
-    log: [hotline-ivr-read]'s CUT() did, and every FastAGI menu lost its prompt and its
-    read-ahead (issue 16)."""
-    etc = render(tmp_path)
-    used = set(re.findall(r"\$\{([A-Z0-9_]+)\(", (etc / "extensions.conf").read_text()))
-    modules = (etc / "modules.conf").read_text()
-    # Where each function used lives (Asterisk 22); a new one must be added here.
-    module_of = {
-        "CUT": "func_cut",
-        "FIELDNUM": "func_strings",
-        "STRFTIME": "func_strings",
-        "SHA1": "func_sha1",
-        "CALLERID": "func_callerid",
-        "CHANNEL": "func_channel",
-        "CHANNEL_EXISTS": "func_channel",
-        "FILTER": "func_strings",
-        "IF": "func_logic",
-        "GLOBAL": "func_global",
-    }
-    assert used <= set(module_of), used - set(module_of)
-    for name in used:
-        assert f"load = {module_of[name]}.so" in modules, name
