@@ -11,8 +11,14 @@ run: asterisk  ## provision and start Asterisk, then the service (SQLite by defa
 	$(BIN)/hotline1022 info
 	$(BIN)/hotline1022 serve
 
+# In 4 processes: the real-Asterisk tests mostly wait (load ~0.3 on 2 cores in one process).
+# --dist loadfile keeps each module in one worker, so a module's Asterisk stack is built once
+# per database as in one process; --no-loadscope-reorder keeps the order tests/conftest.py
+# gives (the long Asterisk and browser modules first). Ports: simulation/ports.py.
+TEST_WORKERS ?= 4
+
 test: deps venv lint  ## everything, including the real-Asterisk tests on both databases
-	$(BIN)/pytest --durations=25
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 lint: venv
 	$(BIN)/ruff check .

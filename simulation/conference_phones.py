@@ -40,6 +40,7 @@ from typing import Any
 
 from provision.secrets import team_phone_password
 from simulation.agents import SippAgentPool
+from simulation.ports import free_conference_media_port
 from simulation.sipp import (
     DTMF_EVENTS,
     DTMF_PCAP_MS,
@@ -49,7 +50,7 @@ from simulation.sipp import (
     stop_background,
     uas_args,
 )
-from simulation.stack import free_udp_tcp_port, udp_free
+from simulation.stack import free_udp_tcp_port
 
 __all__ = [
     "LOG_TAG",
@@ -419,13 +420,13 @@ def _errors(workdir: Path) -> str:
 
 
 def free_media_port() -> int:
-    """An even UDP port, it and the next two free (SIPp binds the media port and +2), in
-    28000–32600: apart from ``Stack.next_media_port`` and below the ephemeral range."""
-    for _ in range(200):
-        port = 2 * random.randrange(14_000, 16_300)
-        if all(udp_free(p) for p in (port, port + 1, port + 2, port + 3)):
-            return port
-    raise SippError("no free media port")
+    """An even UDP port, it and the next three free (SIPp binds the media port and +2), in
+    this test worker's conference media ports: apart from ``Stack.next_media_port``, from
+    every Asterisk's RTP and below the ephemeral range (``simulation.ports``)."""
+    try:
+        return free_conference_media_port()
+    except RuntimeError as exc:
+        raise SippError(str(exc)) from exc
 
 
 # --- the phones ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from hotline1022.settings import Settings
 from provision.asterisk import Asterisk
 from provision.instance import provision
 from simulation.agents import SippAgent, SippAgentPool
+from simulation.ports import asterisk_rtp_range, next_media_port, udp_free
 from store.seed import agent_endpoint
 
 __all__ = ["Stack", "free_port", "free_udp_tcp_port", "udp_free"]
@@ -51,16 +52,6 @@ def free_udp_tcp_port() -> int:
     raise RuntimeError("no free port")
 
 
-def udp_free(port: int) -> bool:
-    """Whether UDP ``port`` on loopback is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 class Stack:
     def __init__(
         self,
@@ -76,7 +67,8 @@ class Stack:
     ) -> None:
         """``settings``: other ``Settings`` fields (``callback_threshold_s``...)."""
         self.instance = instance or f"t{os.getpid()}x{random.randrange(1 << 20):05x}"
-        rtp_base = 22000 + 20 * random.randrange(50)
+        # This test worker's own RTP ports (simulation/ports.py).
+        rtp_start, rtp_end = asterisk_rtp_range()
         fields: dict[str, Any] = {
             "state_dir": state_dir,
             "database_url": database_url,
@@ -86,8 +78,8 @@ class Stack:
             "api_port": free_port(),
             "agent_count": agent_count,
             "asterisk_instance": self.instance,
-            "rtp_start": rtp_base,
-            "rtp_end": rtp_base + 999,
+            "rtp_start": rtp_start,
+            "rtp_end": rtp_end,
             "ami_heartbeat_interval_s": 2.0,
             # Where the hotline calls citizens back: a free port, for a SippCallee to take.
             "callback_host": f"127.0.0.1:{free_udp_tcp_port()}",
@@ -105,7 +97,6 @@ class Stack:
         self.hotline: Hotline | None = None
         self.agents: list[SippAgent] = []
         self.agent_pools: list[SippAgentPool] = []
-        self._media_base = 24000 + 100 * random.randrange(40)
 
     async def __aenter__(self) -> Stack:
         self.asterisk = await asyncio.to_thread(provision, self.settings, self.instance)
@@ -170,18 +161,9 @@ class Stack:
             await asyncio.sleep(0.05)
 
     def next_media_port(self) -> int:
-        """A base for one SIPp's RTP ports (it binds a few above it): the next block of 10
-        whose ports are all free now, so SIPps of another test run on the machine do not
-        collide with ours. 24000–28000: above the test Asterisks' RTP (22000–23999) and below
-        the kernel's ephemeral range (32768+), where any socket bound to port 0 could take a
-        port between our check and SIPp's bind."""
-        for _ in range(200):
-            self._media_base += 10
-            if self._media_base > 28000:
-                self._media_base = 24000
-            if all(udp_free(self._media_base + i) for i in range(6)):
-                return self._media_base
-        raise RuntimeError("no free block of media ports")
+        """A base for one SIPp's RTP ports: the next free block of this test worker's media
+        ports (``simulation.ports.next_media_port``), apart from every Asterisk's RTP."""
+        return next_media_port()
 
     async def start_agents(
         self, count: int, *, login: bool = True, first: int = 1

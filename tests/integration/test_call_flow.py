@@ -87,7 +87,8 @@ async def test_asterisk_restart_reconnects_and_relogs_agents(live: Live) -> None
     ast = live.stack.asterisk
     link = live.stack.running.link
     assert ast is not None
-    reconnects = link.status()["reconnects"]
+    rebuild = live.stack.running.rebuild
+    reconnects, rebuilds = link.status()["reconnects"], rebuild.count
     paused = await live.api.post("/agents/1/pause", json={"reason": "meal"})
     assert paused.status_code == 200, paused.text
     await asyncio.to_thread(ast.start)  # stops the running instance, starts it afresh
@@ -98,6 +99,14 @@ async def test_asterisk_restart_reconnects_and_relogs_agents(live: Live) -> None
     )
     await live.stack.wait_for(
         lambda: "PJSIP/agent01" in ast.cli("queue show medical"), 10, "agent01 to be re-added"
+    )
+    # The service re-adds agent01 queue by queue, then reads its view back from a snapshot:
+    # what it shows is complete once that rebuild is done (medical alone says too little:
+    # on a loaded machine the operator queue's member came a moment later).
+    await live.stack.wait_for(
+        lambda: rebuild.count > rebuilds and rebuild.state == "done",
+        30,
+        "the state to be rebuilt after the restart",
     )
     queues = {q["name"]: q for q in (await live.api.get("/queues")).json()}
     assert queues["operator"]["logged_in_agents"] == ["agent01"]

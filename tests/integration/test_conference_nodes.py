@@ -31,6 +31,7 @@ from simulation.conference_phones import (
     SippGatewayPhone,
     tone_pcap,
 )
+from simulation.ports import node_rtp_range
 from simulation.stack import Stack, free_port, free_udp_tcp_port
 from store.seed import agent_endpoint
 from store.users import create_user
@@ -67,15 +68,15 @@ async def two(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TwoNode
         ],
     )
     await asyncio.to_thread(gateway.start)
-    rtp = 30000 + 100 * random.randrange(90)
+    rtp_start, rtp_end = node_rtp_range()
     b_settings = Settings(
         state_dir=state_dir,
         ami_port=free_port(),
         sip_port=free_udp_tcp_port(),
         agi_port=free_port(),
         agent_count=1,
-        rtp_start=rtp,
-        rtp_end=rtp + 99,
+        rtp_start=rtp_start,
+        rtp_end=rtp_end,
         callback_host=f"127.0.0.1:{gateway.local_port}",
         conference_key_timeout_s=4,
     )

@@ -36,6 +36,7 @@ from simulation.conference_phones import (
     SippGatewayPhone,
     tone_pcap,
 )
+from simulation.ports import node_rtp_range
 from simulation.stack import free_port, free_udp_tcp_port
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.asterisk]
@@ -158,15 +159,15 @@ async def _node(name: str, state_dir: Path, tone: Path) -> Node:
     meter = RtpMeter(tone_hz=TONE_HZ)
     meter.start()
     gateway = _gateway(meter, tone)
-    rtp = 30000 + 100 * random.randrange(0, 90)
+    rtp_start, rtp_end = node_rtp_range()
     settings = Settings(
         state_dir=state_dir,
         ami_port=free_port(),
         sip_port=free_udp_tcp_port(),
         agi_port=free_port(),
         agent_count=1,
-        rtp_start=rtp,
-        rtp_end=rtp + 99,
+        rtp_start=rtp_start,
+        rtp_end=rtp_end,
         callback_host=f"127.0.0.1:{gateway.local_port}",
         conference_key_timeout_s=KEY_TIMEOUT_S,
     )

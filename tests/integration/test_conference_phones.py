@@ -29,6 +29,7 @@ from simulation.conference_phones import (
     team_credentials,
     tone_pcap,
 )
+from simulation.ports import asterisk_rtp_range
 from simulation.stack import free_port, free_udp_tcp_port
 
 pytestmark = pytest.mark.asterisk
@@ -43,7 +44,7 @@ class Node:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    rtp = 23000 + 20 * random.randrange(50)
+    rtp_start, rtp_end = asterisk_rtp_range()
     gateway_port = free_udp_tcp_port()
     settings = Settings(
         state_dir=tmp_path_factory.mktemp("confphones"),
@@ -51,8 +52,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         sip_port=free_udp_tcp_port(),
         agi_port=free_port(),
         agent_count=1,
-        rtp_start=rtp,
-        rtp_end=rtp + 999,
+        rtp_start=rtp_start,
+        rtp_end=rtp_end,
         callback_host=f"127.0.0.1:{gateway_port}",
     )
     ast = provision(settings, f"confph{random.randrange(1 << 20):05x}")

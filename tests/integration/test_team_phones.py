@@ -15,6 +15,7 @@ from provision.asterisk import Asterisk
 from provision.instance import provision
 from provision.secrets import team_phone_password
 from simulation.agents import SippAgent
+from simulation.ports import asterisk_rtp_range, next_media_port
 from simulation.sipp import SippError
 from simulation.stack import free_port, free_udp_tcp_port
 
@@ -23,15 +24,15 @@ pytestmark = pytest.mark.asterisk
 
 @pytest.fixture(scope="module")
 def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Asterisk, Settings]]:
-    rtp = 22000 + 20 * random.randrange(50)
+    rtp_start, rtp_end = asterisk_rtp_range()
     settings = Settings(
         state_dir=tmp_path_factory.mktemp("teams"),
         ami_port=free_port(),
         sip_port=free_udp_tcp_port(),
         agi_port=free_port(),
         agent_count=2,
-        rtp_start=rtp,
-        rtp_end=rtp + 999,
+        rtp_start=rtp_start,
+        rtp_end=rtp_end,
         callback_host=f"127.0.0.1:{free_udp_tcp_port()}",
     )
     ast = provision(settings, f"teams{random.randrange(1 << 20):05x}")
@@ -64,7 +65,7 @@ def test_a_sipp_team_phone_registers_with_its_password(
         password,
         settings.sip_port,
         free_udp_tcp_port(),
-        40000 + 10 * random.randrange(2000),
+        next_media_port(),
         workdir=tmp_path,
     )
     phone.register()
@@ -76,7 +77,7 @@ def test_a_sipp_team_phone_registers_with_its_password(
         password,  # another team's password
         settings.sip_port,
         free_udp_tcp_port(),
-        40000 + 10 * random.randrange(2000),
+        next_media_port(),
         workdir=tmp_path / "wrong",
     )
     (tmp_path / "wrong").mkdir()
