@@ -217,9 +217,11 @@ class QueueOut(BaseModel):
 
 
 def _by_state(view: QueueView, states: Mapping[str, AgentLiveState] | None) -> dict[str, int]:
+    if states is None:
+        return {"unknown": len(view.logged_in_agents)} if view.logged_in_agents else {}
     by_state: dict[str, int] = {}
     for endpoint in view.logged_in_agents:
-        live = states.get(endpoint) if states is not None else None
+        live = states.get(endpoint)
         state = live.state if live is not None else "unknown"
         by_state[state] = by_state.get(state, 0) + 1
     return by_state
@@ -238,7 +240,7 @@ def queue_json(
         "category": str(view.category),
         "waiting": int(view.waiting),
         "longest_wait_s": float(view.longest_wait_s),
-        "logged_in_agents": [str(e) for e in view.logged_in_agents],
+        "logged_in_agents": list(view.logged_in_agents),  # endpoints: str (QueueView)
         "agents_by_state": _by_state(view, states),
         "estimated_wait_s": None if estimated is None else float(estimated),
         "callbacks_pending": int(view.callbacks_pending),
