@@ -231,9 +231,12 @@ async def test_an_announcement_longer_than_an_agi_command_is_heard_in_full(live:
     seconds = duration_s(ast.host_path(ast.prompts_dir) / "info_symptoms.wav")
     assert seconds > 35, seconds  # longer than one AGI command may take
     # "4", "2": the announcement, heard to its end; the session goes on to the next menu,
-    # where the caller hangs up (waiting out its retries to "goodbye" took ~35 s more). The
-    # hang-up falls in info_after's first wait: its prompt (~5 s) and 5 s timeout.
-    hangup_ms = int(seconds * 1000) + 7000
+    # where the caller hangs up (waiting out its retries to "goodbye" took ~35 s more).
+    # The announcement ends ~3 s after the answer plus its length; info_after's three
+    # tries (prompt ~5 s, 5 s timeout) end ~30 s later. The hang-up falls in the middle:
+    # at +7 s it once came before the announcement's end, with the suite's other three
+    # workers beside it (the announcement ~6 s late; cause not found).
+    hangup_ms = int(seconds * 1000) + 15000
     rec = await live.call("0902000040", "42", hangup_after_ms=hangup_ms, within_s=240)
     assert rec["route"] != "fallback" and rec["queue"] is None
     assert rec["status"] == "self_served" and rec["ivr_exit_node"] == "info_after"
