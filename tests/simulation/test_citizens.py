@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import struct
+import subprocess
+import tempfile
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
 from simulation.agents import agent_scenario, feature_code_scenario
-from simulation.citizens import peak_citizen_scenario
-from simulation.sipp import PCAP_DIR, dtmf_sequence_pcap
+from simulation.citizens import (
+    call_times,
+    citizen_scenario,
+    parse_call_times,
+    peak_citizen_scenario,
+    run_citizens,
+)
+from simulation.sipp import PCAP_DIR, dtmf_sequence_pcap, remove_run
+from simulation.stack import free_udp_tcp_port
 
 
 def test_each_path_is_one_pcap_with_the_keys_spaced_apart() -> None:
@@ -61,18 +72,8 @@ def test_an_agent_phone_dials_a_feature_code_as_itself() -> None:
 
 def test_each_call_logs_when_its_invite_left_and_its_200_ok_came_back() -> None:
     """Against SIPp's own answering UAS: 12 calls asked at 20/s are sent 50 ms apart (the
-    rate SIPp really sent at, read from the calls' log), and each is answered after it left."""
-    import shutil
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    from simulation.citizens import call_times, citizen_scenario, run_citizens
-    from simulation.sipp import remove_run
-    from simulation.stack import free_udp_tcp_port
-
-    if shutil.which("sipp") is None:
-        pytest.skip("sipp is not installed")
+    rate SIPp really sent at, read from the calls' log), and each is answered after it left.
+    SIPp comes with ``make test`` (``scripts/install-deps.sh``): no SIPp is a failure here."""
     uas_port = free_udp_tcp_port()
     workdir = Path(tempfile.mkdtemp(prefix="sipp-uas-"))
     uas = subprocess.Popen(
@@ -107,8 +108,6 @@ def test_each_call_logs_when_its_invite_left_and_its_200_ok_came_back() -> None:
 
 
 def test_call_times_pair_each_numbers_invite_with_its_200_ok() -> None:
-    from simulation.citizens import parse_call_times
-
     log = (
         "sent 0900000001 1796579592.000000 840935.000000\n"
         "sent 0900000002 1796579592.000000 940817.000000\n"
